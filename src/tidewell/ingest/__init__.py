@@ -1,0 +1,1 @@
+"""The ingest log: record format, writer, partition reader, embedded and Kafka backends."""

@@ -1,0 +1,43 @@
+"""Series data in columnar form: int64 millisecond timestamps, float64 values."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from tidewell.model.labels import Labels
+
+STALE_NAN_BITS = 0x7FF0000000000002
+"""Prometheus's staleness marker: a NaN with this exact bit pattern."""
+
+
+def stale_nan() -> float:
+    return struct.unpack("<d", STALE_NAN_BITS.to_bytes(8, "little"))[0]
+
+
+def is_stale_nan(value: float) -> bool:
+    return struct.pack("<d", value) == STALE_NAN_BITS.to_bytes(8, "little")
+
+
+def stale_mask(values: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+    """Vectorised ``is_stale_nan`` over an array of values."""
+    return values.view(np.uint64) == np.uint64(STALE_NAN_BITS)
+
+
+@dataclass(slots=True)
+class Series:
+    """One series' samples in a time range, sorted by timestamp, no duplicates.
+
+    ``timestamps`` is int64 milliseconds since the epoch; ``values`` float64 and
+    may contain staleness markers (see ``stale_mask``).
+    """
+
+    labels: Labels
+    timestamps: npt.NDArray[np.int64]
+    values: npt.NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return int(self.timestamps.shape[0])

@@ -1,0 +1,1 @@
+"""Cross-cutting plumbing (config, logging, services). Imports only ``tidewell.model``."""
