@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs everything Tidewell and its tests need on a fresh Debian machine:
+# the Prometheus binary (tests use it as remote-write client and PromQL reference)
+# and a virtualenv in .venv with Tidewell and its test dependencies.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_debian=${TIDEWELL_SETUP_DEBIAN:-1}
+if [ "$want_debian" = 1 ] && { ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; }; then
+  echo "setup: installing the Debian prometheus package"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq prometheus >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv"
+  "$PY" -m venv .venv
+fi
+extras=${TIDEWELL_SETUP_EXTRAS-test}
+target="."
+[ -z "$extras" ] || target=".[${extras}]"
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q -e "$target"
+echo "setup: done"

@@ -1,0 +1,68 @@
+"""Resolve the tenant of each API request from ``X-Scope-OrgID``.
+
+Pure ASGI (no request object) because it sits on the push hot path. With
+multi-tenancy off every request belongs to ``anonymous``, as in Mimir.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tidewell.model.tenant import InvalidTenantIDError, validate_tenant_id
+
+ANONYMOUS = "anonymous"
+_ORG_HEADER = b"x-scope-orgid"
+_TENANT_PATHS = (
+    "/api/v1/push",
+    "/otlp/",
+    "/prometheus/api/v1/",
+    "/api/v1/query",
+    "/api/v1/series",
+    "/api/v1/label",
+)
+_OPEN_PATHS = ("/prometheus/api/v1/status/",)
+
+
+class TenantMiddleware:
+    def __init__(self, app: ASGIApp, *, multitenancy_enabled: bool) -> None:
+        self.app = app
+        self.multitenancy_enabled = multitenancy_enabled
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self._needs_tenant(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        tenant = ANONYMOUS
+        if self.multitenancy_enabled:
+            raw = next((v for k, v in scope["headers"] if k == _ORG_HEADER), None)
+            if raw is None:
+                await _reply(send, 401, "no org id")
+                return
+            try:
+                tenant = validate_tenant_id(raw.decode("utf-8", "replace"))
+            except InvalidTenantIDError as exc:
+                await _reply(send, 400, str(exc))
+                return
+        scope.setdefault("state", {})["tenant"] = tenant
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _needs_tenant(path: str) -> bool:
+        return path.startswith(_TENANT_PATHS) and not path.startswith(_OPEN_PATHS)
+
+
+async def _reply(send: Send, status: int, message: str) -> None:
+    body = json.dumps({"status": "error", "errorType": "bad_data", "error": message}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,67 @@
+"""The ``tidewell`` command: parse config, start the target's modules, stop on a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from tidewell import __version__
+from tidewell.config import help_text, load
+from tidewell.util.config_tree import ConfigError
+from tidewell.util.logging import configure
+
+log = logging.getLogger("tidewell.main")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] == "tool":
+        from tidewell.tool import main as tool_main
+
+        return tool_main(args[1:])
+    try:
+        result = load(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if result.show_help:
+        print(help_text())
+        return 0
+    if result.show_version:
+        print(f"tidewell, version {__version__}")
+        return 0
+    config = result.config
+    configure(config.server.log_level, config.server.log_format)
+    try:
+        return asyncio.run(_run(config))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _run(config: object) -> int:
+    from tidewell.modules import build
+
+    app = build(config)  # type: ignore[arg-type]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await app.manager.start_all()
+    except Exception as exc:
+        log.error("startup failed", extra={"fields": {"err": f"{type(exc).__name__}: {exc}"}})
+        return 1
+    log.info(
+        "Tidewell started",
+        extra={"fields": {"version": __version__, "target": ",".join(app.config.target)}},
+    )
+    await stop.wait()
+    log.info("shutting down")
+    await app.manager.stop_all(timeout_s=app.config.server.graceful_shutdown_timeout)
+    log.info("shutdown complete")
+    return 0

@@ -1,0 +1,28 @@
+"""A decoded write request in columnar form: the unit that flows from a log record into a head."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from tidewell.model.labels import Labels
+
+
+@dataclass(slots=True)
+class SampleBatch:
+    """Float samples of many series, flattened.
+
+    ``series_index[i]`` says which entry of ``labels`` sample ``i`` belongs to.
+    Keeping samples in three flat arrays (instead of one object per series)
+    lets decoders and heads work a whole request at a time.
+    """
+
+    labels: list[Labels] = field(default_factory=list)
+    series_index: npt.NDArray[np.int32] = field(default_factory=lambda: np.empty(0, dtype=np.int32))
+    timestamps: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    values: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty(0, dtype=np.float64))
+
+    def __len__(self) -> int:
+        return int(self.timestamps.shape[0])
