@@ -1,0 +1,58 @@
+"""Merge what several sources know about a tenant into one answer.
+
+Ingesters of two zones hold the same data, and recent blocks overlap the head,
+so the same series arrives more than once: series are merged by labels and
+samples deduplicated by timestamp (the first source wins on conflict, which
+only matters for a sample that differs between replicas).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from tidewell.model import Labels, Matcher, Querier, Queryable, Series
+
+
+def merge_series(parts: Sequence[Series]) -> Series:
+    """One series from several copies of it, timestamps unique and sorted."""
+    if len(parts) == 1:
+        return parts[0]
+    ts = np.concatenate([p.timestamps for p in parts])
+    vals = np.concatenate([p.values for p in parts])
+    order = np.argsort(ts, kind="stable")  # stable: earlier sources win ties
+    ts, vals = ts[order], vals[order]
+    keep = np.ones(ts.shape[0], dtype=bool)
+    keep[1:] = ts[1:] != ts[:-1]
+    return Series(parts[0].labels, ts[keep], vals[keep])
+
+
+class MergeQuerier:
+    def __init__(self, queriers: Sequence[Querier]) -> None:
+        self._queriers = list(queriers)
+
+    def select(self, matchers: Sequence[Matcher]) -> list[Series]:
+        if len(self._queriers) == 1:
+            return self._queriers[0].select(matchers)
+        by_labels: dict[Labels, list[Series]] = {}
+        for q in self._queriers:
+            for s in q.select(matchers):
+                by_labels.setdefault(s.labels, []).append(s)
+        return [merge_series(by_labels[lbls]) for lbls in sorted(by_labels)]
+
+    def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
+        return sorted({n for q in self._queriers for n in q.label_names(matchers)})
+
+    def label_values(self, name: str, matchers: Sequence[Matcher] = ()) -> list[str]:
+        return sorted({v for q in self._queriers for v in q.label_values(name, matchers)})
+
+
+class MergeQueryable:
+    """A ``Queryable`` over several others (ingesters, store-gateways)."""
+
+    def __init__(self, sources: Sequence[Queryable]) -> None:
+        self._sources = list(sources)
+
+    def querier(self, tenant: str, mint: int, maxt: int) -> Querier:
+        return MergeQuerier([s.querier(tenant, mint, maxt) for s in self._sources])
