@@ -1,0 +1,160 @@
+"""XOR chunk codec: round trips, bit-exact values, and agreement of both backends."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tidewell.model.samples import STALE_NAN_BITS
+from tidewell.tsdb.chunkenc import (
+    CorruptBlockError,
+    CorruptChunkError,
+    _xor_py,
+    backend,
+    chunk_num_samples,
+    decode_xor,
+    decode_xor_many,
+    encode_xor,
+)
+
+STALE = struct.unpack("<d", struct.pack("<Q", STALE_NAN_BITS))[0]
+SPECIAL = [float("nan"), STALE, float("inf"), float("-inf"), 0.0, -0.0, 5e-324, 1.8e308 / 1.0001]
+
+
+def _bits(v: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(v, dtype=np.float64).view(np.uint64)
+
+
+@st.composite
+def series(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
+    n = draw(st.integers(0, 150))
+    start = draw(st.integers(-(2**50), 2**50))
+    gap_kind = st.one_of(
+        st.just(15_000),
+        st.integers(1, 30_000),
+        st.integers(1, 2**40),  # large gaps: 64-bit delta-of-delta bucket
+    )
+    gaps = draw(st.lists(gap_kind, min_size=n, max_size=n))
+    ts = start + np.cumsum(np.array(gaps, dtype=np.int64)) if n else np.empty(0, np.int64)
+    value = st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.sampled_from(SPECIAL),
+        st.integers(-1000, 1000).map(float),
+    )
+    repeat = draw(st.booleans())
+    vals = draw(st.lists(value, min_size=n, max_size=n))
+    if repeat and n:
+        vals = [vals[0]] * n  # equal values: 1-bit XOR case
+    vs = np.array(vals, dtype=np.float64)
+    # Inject the stale marker bit pattern at a random place.
+    if n and draw(st.booleans()):
+        vs[draw(st.integers(0, n - 1))] = STALE
+    return ts.astype(np.int64), vs
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(series())
+def test_roundtrip_is_bit_exact(data: tuple[np.ndarray, np.ndarray]) -> None:
+    ts, vs = data
+    chunk = encode_xor(ts, vs)
+    assert chunk_num_samples(chunk) == len(ts)
+    got_t, got_v = decode_xor(chunk)
+    assert np.array_equal(got_t, ts)
+    assert np.array_equal(_bits(got_v), _bits(vs))  # NaN payloads survive
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(series())
+def test_python_and_numba_backends_write_identical_bytes(
+    data: tuple[np.ndarray, np.ndarray],
+) -> None:
+    ts, vs = data
+    chunk = encode_xor(ts, vs)
+    assert _xor_py.encode(ts.tolist(), _bits(vs).tolist()) == chunk
+    pt, pv = _xor_py.decode(chunk)
+    assert pt == ts.tolist() and pv == _bits(vs).tolist()
+
+
+def test_numba_backend_is_active() -> None:
+    assert backend() == "numba"
+
+
+def test_known_bytes_for_simple_chunk() -> None:
+    # Worked by hand from the format: count=2, t0=1 (zigzag 2), v0=1.0,
+    # t1-t0=1 (uvarint 1), v1 equal -> one 0 bit, padded.
+    chunk = encode_xor([1, 2], [1.0, 1.0])
+    assert chunk == bytes([0, 2, 2]) + struct.pack(">d", 1.0) + bytes([1, 0])
+
+
+def test_negative_timestamps_and_stale_marker() -> None:
+    ts = np.array([-5_000, -1, 0, 7, 2**40], dtype=np.int64)
+    vs = np.array([STALE, 1.0, float("inf"), float("-inf"), float("nan")])
+    got_t, got_v = decode_xor(encode_xor(ts, vs))
+    assert got_t.tolist() == ts.tolist()
+    assert _bits(got_v)[0] == STALE_NAN_BITS
+    assert np.array_equal(_bits(got_v), _bits(vs))
+
+
+@pytest.mark.parametrize("cut", [1, 3, 10, 20])
+def test_truncated_chunk_raises(cut: int) -> None:
+    ts = np.arange(120, dtype=np.int64) * 15_000
+    vs = np.random.default_rng(0).normal(size=120)
+    chunk = encode_xor(ts, vs)
+    with pytest.raises(CorruptChunkError) as err:
+        decode_xor(chunk[: len(chunk) - cut] if cut < len(chunk) else chunk[:1])
+    assert isinstance(err.value, CorruptBlockError)
+    with pytest.raises(CorruptChunkError):
+        _xor_py.decode(chunk[: len(chunk) - cut])
+
+
+def test_decode_many_concatenates_and_reports_bad_chunk() -> None:
+    rng = np.random.default_rng(3)
+    parts = []
+    for k in range(5):
+        ts = np.arange(k * 120, (k + 1) * 120, dtype=np.int64) * 1000
+        parts.append((ts, rng.normal(size=120)))
+    chunks = [encode_xor(t, v) for t, v in parts]
+    buf = b"".join(chunks)
+    lens = np.array([len(c) for c in chunks])
+    ends = np.cumsum(lens)
+    starts = ends - lens
+    t, v, bad = decode_xor_many(buf, starts, ends)
+    assert bad == -1
+    assert np.array_equal(t, np.concatenate([p[0] for p in parts]))
+    assert np.array_equal(v, np.concatenate([p[1] for p in parts]))
+    ends2 = ends.copy()
+    ends2[2] -= 5  # truncate the third chunk
+    assert decode_xor_many(buf, starts, ends2)[2] == 2
+
+
+def test_rejects_mismatched_or_oversized_input() -> None:
+    with pytest.raises(ValueError):
+        encode_xor([1, 2], [1.0])
+    with pytest.raises(ValueError):
+        encode_xor(np.arange(70_000), np.zeros(70_000))
+
+
+def test_kernels_compile_without_any_writable_cache_location() -> None:
+    """When Numba finds no writable cache directory the codec still works (in memory)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numba.core.caching as c\n"
+        "c.CacheImpl._locator_classes = []\n"  # as if nothing were writable
+        "from tidewell.tsdb.chunkenc import encode_xor, backend\n"
+        "from tidewell.tsdb.chunkenc import _xor_kernels as k\n"
+        "print(encode_xor([1, 2, 4], [1.0, 2.0, 3.0]).hex())\n"  # compiles the encoder only
+        "assert backend() == 'numba' and not k.CACHE_ENABLED\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    want = _xor_py.encode([1, 2, 4], _bits(np.array([1.0, 2.0, 3.0])).tolist())
+    assert proc.stdout.strip() == want.hex()
+    assert "numba cache unavailable" in proc.stderr
