@@ -6,11 +6,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_debian=${TIDEWELL_SETUP_DEBIAN:-1}
-if [ "$want_debian" = 1 ] && { ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; }; then
-  echo "setup: installing the Debian prometheus package"
+# Test peers from Debian: prometheus (+promtool) and memcached (results cache).
+missing=()
+command -v prometheus >/dev/null && command -v promtool >/dev/null || missing+=(prometheus)
+command -v memcached >/dev/null || missing+=(memcached)
+if [ "$want_debian" = 1 ] && [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq prometheus >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 PY=${PYTHON:-python3}

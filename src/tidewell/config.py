@@ -17,6 +17,13 @@ from typing import Any
 import yaml
 
 from tidewell.api.config import ServerConfig
+from tidewell.distributor.config import DistributorConfig
+from tidewell.distributor.limits import Limits, RuntimeConfigConfig
+from tidewell.ingest.config import IngestStorageConfig
+from tidewell.ingester.config import IngesterConfig
+from tidewell.objstore.config import BucketConfig
+from tidewell.querier.config import QuerierConfig
+from tidewell.tsdb.config import TSDBConfig
 from tidewell.util.config_fields import setting
 from tidewell.util.config_tree import (
     ConfigError,
@@ -56,6 +63,13 @@ class CommonConfig:
 
 
 @dataclass
+class BlocksStorageConfig(BucketConfig):
+    """Mimir's ``blocks_storage``: the bucket settings plus the ingesters' TSDB."""
+
+    tsdb: TSDBConfig = field(default_factory=TSDBConfig)
+
+
+@dataclass
 class Config:
     target: list[str] = field(
         default_factory=lambda: ["all"],
@@ -73,6 +87,13 @@ class Config:
     )
     server: ServerConfig = field(default_factory=ServerConfig)
     common: CommonConfig = field(default_factory=CommonConfig)
+    distributor: DistributorConfig = field(default_factory=DistributorConfig)
+    ingester: IngesterConfig = field(default_factory=IngesterConfig)
+    ingest_storage: IngestStorageConfig = field(default_factory=IngestStorageConfig)
+    blocks_storage: BlocksStorageConfig = field(default_factory=BlocksStorageConfig)
+    querier: QuerierConfig = field(default_factory=QuerierConfig)
+    limits: Limits = field(default_factory=Limits)
+    runtime_config: RuntimeConfigConfig = field(default_factory=RuntimeConfigConfig)
 
     @property
     def data_dir(self) -> Path:
@@ -100,6 +121,12 @@ class LoadResult:
 
 def leaves() -> list[Leaf]:
     return list(iter_leaves(Config))
+
+
+def duplicate_flags() -> list[str]:
+    """Flags declared by more than one setting (a wiring mistake, caught by a test)."""
+    seen: set[str] = set()
+    return sorted({lf.flag for lf in leaves() if lf.flag in seen or seen.add(lf.flag)})
 
 
 def _split_args(argv: list[str]) -> list[tuple[str, str | None, str]]:

@@ -1,24 +1,40 @@
 """Wiring: which modules a target runs, what each needs, and how each is built.
 
 Like Mimir's ``modules.go``: every module has an init function and a list of
-dependencies; a target is a set of modules. ``App`` initialises the closure of
-the requested targets in dependency order, collects their HTTP routes into one
-server, and hands the services to a ``ServiceManager``.
+dependencies; a target is a set of modules. ``build`` initialises the closure
+of the requested targets in dependency order, collects their HTTP routes into
+one server, and hands their services to a ``ServiceManager`` (started in the
+same order, stopped in reverse: writes stop before the log closes).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+import logging
+import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Mount
+from starlette.types import ASGIApp
 
+from tidewell.api.consistency import ReadConsistencyMiddleware
+from tidewell.api.prometheus import query_routes
 from tidewell.api.server import HTTPServer, build_app
 from tidewell.api.status import status_routes
 from tidewell.config import Config
+from tidewell.distributor import Distributor, Overrides, push_routes
+from tidewell.ingest.backend import close_ingest_log, open_ingest_log
+from tidewell.ingester import Ingester, ingester_routes
+from tidewell.querier.merge import MergeQueryable
+from tidewell.ring import InMemoryKV, PartitionInstanceLifecycler, PartitionRingWatcher
 from tidewell.util.config_tree import ConfigError
-from tidewell.util.services import Service, ServiceManager
+from tidewell.util.services import FunctionService, Service, ServiceManager
+
+log = logging.getLogger("tidewell.modules")
+
+Middleware = Callable[[ASGIApp], ASGIApp]
 
 
 @dataclass
@@ -28,6 +44,7 @@ class App:
     config: Config
     objects: dict[str, Any] = field(default_factory=dict)
     routes: list[BaseRoute] = field(default_factory=list)
+    middlewares: list[Middleware] = field(default_factory=list)
     manager: ServiceManager = field(default_factory=ServiceManager)
 
     def add_service(self, name: str, service: Service) -> None:
@@ -37,55 +54,188 @@ class App:
 @dataclass(frozen=True)
 class Module:
     deps: tuple[str, ...]
-    init: Callable[[App], Any]
-    user_visible: bool = True
+    init: Callable[[App], Awaitable[Any]]
 
 
-def _init_server(app: App) -> Any:
-    # Routes are collected from every module first; the app is built at the end
-    # (see ``build``), so this only reserves the server's place in start order.
-    return None
+class OverridesLimits:
+    """The ingester's view of per-tenant limits (``IngesterLimits``) over ``Overrides``."""
+
+    def __init__(self, overrides: Overrides) -> None:
+        self._overrides = overrides
+
+    def max_global_series_per_user(self, tenant: str) -> int:
+        return self._overrides.for_tenant(tenant).max_global_series_per_user
+
+    def out_of_order_time_window(self, tenant: str) -> float:
+        return self._overrides.for_tenant(tenant).out_of_order_time_window
+
+    def ingestion_partitions_tenant_shard_size(self, tenant: str) -> int:
+        return self._overrides.for_tenant(tenant).ingestion_partitions_tenant_shard_size
+
+
+async def _init_overrides(app: App) -> Overrides:
+    overrides = Overrides(app.config.limits, app.config.runtime_config)
+    app.add_service("runtime-config", FunctionService(overrides.start, overrides.stop))
+    return overrides
+
+
+async def _init_ingest_log(app: App) -> tuple[Any, Any]:
+    writer, reader = await open_ingest_log(app.config.ingest_storage, str(app.config.data_dir))
+
+    async def close() -> None:
+        await close_ingest_log(writer, reader)
+
+    app.add_service("ingest-log", FunctionService(lambda: None, close))
+    return writer, reader
+
+
+async def _init_partition_ring(app: App) -> tuple[InMemoryKV, PartitionRingWatcher]:
+    store = app.config.ingester.partition_ring.kvstore_store
+    if store != "inmemory":
+        raise ConfigError(
+            f"-ingester.partition-ring.store={store} is not available yet: use inmemory"
+        )
+    kv = InMemoryKV()
+    watcher = PartitionRingWatcher(kv)
+    app.add_service("partition-ring", FunctionService(watcher.start, watcher.stop))
+    return kv, watcher
+
+
+async def _init_distributor(app: App) -> Distributor:
+    writer, _ = app.objects["ingest-log"]
+    _, watcher = app.objects["partition-ring"]
+    distributor = Distributor(
+        app.config.distributor,
+        app.objects["overrides"],
+        watcher,
+        writer,
+        max_record_size=app.config.ingest_storage.kafka.producer_max_record_size_bytes,
+    )
+    app.routes.extend(push_routes(distributor))
+    return distributor
+
+
+_TRAILING_NUMBER = re.compile(r"\d+$")
+
+
+def _single_process_instance_id(app: App) -> str:
+    """The ingester's instance ID, made to end in a partition number in single-process mode.
+
+    A cluster needs IDs like ``ingester-zone-a-7`` (the number is the partition).
+    One process on the embedded log has only partition 0, so a plain hostname
+    becomes ``<hostname>-0`` rather than a startup error.
+    """
+    instance_id = app.config.ingester.ring.instance_id
+    if _TRAILING_NUMBER.search(instance_id) or app.config.ingest_storage.backend != "embedded":
+        return instance_id
+    fixed = f"{instance_id}-0"
+    log.info(
+        "instance ID has no partition number; consuming partition 0 of the embedded log",
+        extra={"fields": {"instance_id": fixed}},
+    )
+    return fixed
+
+
+async def _init_ingester(app: App) -> Ingester:
+    config = app.config
+    _, reader = app.objects["ingest-log"]
+    kv, _ = app.objects["partition-ring"]
+    instance_id = _single_process_instance_id(app)
+    ingester_config = dataclasses.replace(
+        config.ingester,
+        ring=dataclasses.replace(config.ingester.ring, instance_id=instance_id),
+        # The in-memory KV is private to this process: nobody else can own the
+        # partition, so waiting for owners to settle would only delay writes.
+        partition_ring=dataclasses.replace(
+            config.ingester.partition_ring, min_partition_owners_duration=0.0
+        ),
+    )
+    lifecycler = PartitionInstanceLifecycler(kv, ingester_config.partition_ring)
+    ingester = Ingester(
+        ingester_config,
+        config.blocks_storage.tsdb,
+        config.ingest_storage,
+        OverridesLimits(app.objects["overrides"]),
+        reader,
+        config.data_dir,
+        lifecycler,
+    )
+    app.add_service("ingester", ingester)
+    app.routes.extend(ingester_routes(ingester))
+    return ingester
+
+
+async def _init_querier(app: App) -> MergeQueryable:
+    ingester: Ingester = app.objects["ingester"]
+    queryable = MergeQueryable([ingester])
+    app.routes.append(Mount("/prometheus", routes=query_routes(queryable, app.config.querier)))
+    overrides: Overrides = app.objects["overrides"]
+
+    def default_level(tenant: str) -> str:
+        return overrides.for_tenant(tenant).ingest_storage_read_consistency
+
+    async def wait(tenant: str) -> None:
+        await ingester.wait_strong()
+
+    app.middlewares.append(
+        lambda inner: ReadConsistencyMiddleware(inner, wait=wait, default_level=default_level)
+    )
+    return queryable
 
 
 MODULES: dict[str, Module] = {
-    "server": Module((), _init_server, user_visible=False),
+    "overrides": Module((), _init_overrides),
+    "ingest-log": Module((), _init_ingest_log),
+    "partition-ring": Module((), _init_partition_ring),
+    "distributor": Module(("overrides", "ingest-log", "partition-ring"), _init_distributor),
+    "ingester": Module(("overrides", "ingest-log", "partition-ring"), _init_ingester),
+    "querier": Module(("overrides", "ingester"), _init_querier),
 }
 
 TARGET_GROUPS: dict[str, tuple[str, ...]] = {
-    "all": (),
+    "all": ("ingester", "distributor", "querier"),
+    "write": ("ingester", "distributor"),
+    "read": ("querier",),
 }
 
 
 def resolve(targets: list[str]) -> list[str]:
     """Modules to run, dependencies first."""
-    wanted: list[str] = []
-    for target in targets:
-        wanted.extend(TARGET_GROUPS.get(target, (target,)) or ())
     order: list[str] = []
 
-    def visit(name: str, chain: tuple[str, ...]) -> None:
+    def visit(name: str) -> None:
         if name in order:
             return
         if name not in MODULES:
-            raise ConfigError(f"module {name!r} (from -target) is not available in this build")
+            raise ConfigError(f"-target={name} is not available in this build yet")
         for dep in MODULES[name].deps:
-            visit(dep, (*chain, name))
+            visit(dep)
         order.append(name)
 
-    visit("server", ())
-    for name in wanted:
-        visit(name, ())
+    for target in targets:
+        for name in TARGET_GROUPS.get(target, (target,)):
+            visit(name)
     return order
 
 
-def build(config: Config) -> App:
+def _check_shared_log(config: Config, modules: list[str]) -> None:
+    writes, reads = "distributor" in modules, "ingester" in modules
+    if writes != reads and config.ingest_storage.backend == "embedded":
+        raise ConfigError(
+            "the embedded log lives inside one process: running the distributor and the "
+            "ingester in separate processes needs -ingest-storage.kafka.address"
+        )
+
+
+async def build(config: Config) -> App:
     app = App(config=config)
-    for name in resolve(config.target):
-        obj = MODULES[name].init(app)
-        if obj is not None:
-            app.objects[name] = obj
+    modules = resolve(config.target)
+    _check_shared_log(config, modules)
+    for name in modules:
+        app.objects[name] = await MODULES[name].init(app)
     routes = [*status_routes(config, app.manager), *app.routes]
-    asgi = build_app(routes, multitenancy_enabled=config.multitenancy_enabled)
+    asgi = build_app(routes, multitenancy_enabled=config.multitenancy_enabled,
+                     middlewares=app.middlewares)
     # The server starts first so /ready can say 503 while the others start.
     app.manager.add("server", HTTPServer(asgi, config.server), first=True)
     return app

@@ -26,7 +26,10 @@ SELECTORS = [
 def promtool_instant(server: str, expr: str) -> list[dict[str, str]]:
     out = subprocess.run(
         [promtool_binary(), "query", "instant", "-o", "json", server, expr],
-        capture_output=True, text=True, timeout=30, check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
     ).stdout
     return sorted((s["metric"] for s in json.loads(out)), key=lambda m: sorted(m.items()))
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tidewell.config import Config, help_text, load
+from tidewell.config import Config, duplicate_flags, help_text, load
 from tidewell.util.config_fields import format_duration, parse_duration
 from tidewell.util.config_tree import ConfigError, to_nested_dict
 
@@ -161,3 +161,7 @@ def test_parse_duration(text: str, seconds: float) -> None:
 )
 def test_format_duration_like_go(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
+
+
+def test_every_flag_is_declared_once() -> None:
+    assert duplicate_flags() == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Sequence
 
 import uvicorn
 from starlette.applications import Starlette
@@ -20,8 +21,16 @@ from tidewell.api.tenant import TenantMiddleware
 log = logging.getLogger("tidewell.server")
 
 
-def build_app(routes: list[BaseRoute], *, multitenancy_enabled: bool) -> ASGIApp:
-    app = Starlette(routes=routes)
+def build_app(
+    routes: list[BaseRoute],
+    *,
+    multitenancy_enabled: bool,
+    middlewares: Sequence[Callable[[ASGIApp], ASGIApp]] = (),
+) -> ASGIApp:
+    """The process's ASGI app; ``middlewares`` run after the tenant is known."""
+    app: ASGIApp = Starlette(routes=routes)
+    for wrap in reversed(middlewares):
+        app = wrap(app)
     return TenantMiddleware(app, multitenancy_enabled=multitenancy_enabled)
 
 

@@ -2,30 +2,15 @@
 
 Ingesters of two zones hold the same data, and recent blocks overlap the head,
 so the same series arrives more than once: series are merged by labels and
-samples deduplicated by timestamp (the first source wins on conflict, which
-only matters for a sample that differs between replicas).
+samples deduplicated by timestamp (``tidewell.model.merge``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
 from tidewell.model import Labels, Matcher, Querier, Queryable, Series
-
-
-def merge_series(parts: Sequence[Series]) -> Series:
-    """One series from several copies of it, timestamps unique and sorted."""
-    if len(parts) == 1:
-        return parts[0]
-    ts = np.concatenate([p.timestamps for p in parts])
-    vals = np.concatenate([p.values for p in parts])
-    order = np.argsort(ts, kind="stable")  # stable: earlier sources win ties
-    ts, vals = ts[order], vals[order]
-    keep = np.ones(ts.shape[0], dtype=bool)
-    keep[1:] = ts[1:] != ts[:-1]
-    return Series(parts[0].labels, ts[keep], vals[keep])
+from tidewell.model.merge import merge_series
 
 
 class MergeQuerier:

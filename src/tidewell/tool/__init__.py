@@ -4,8 +4,21 @@ from __future__ import annotations
 
 import sys
 
+USAGE = """usage: tidewell tool <command> [arguments]
+
+commands:
+  backfill   validate existing Prometheus TSDB blocks and upload them to a tenant
+"""
+
 
 def main(argv: list[str]) -> int:
-    print("usage: tidewell tool <command> …\n\nno tool commands are available yet",
-          file=sys.stderr)
+    if not argv or argv[0] in ("-h", "--help", "-help", "help"):
+        print(USAGE, file=sys.stderr if not argv else sys.stdout)
+        return 2 if not argv else 0
+    command, rest = argv[0], argv[1:]
+    if command == "backfill":
+        from tidewell.tool.backfill import main as backfill
+
+        return backfill(rest)
+    print(f"unknown tool command {command!r}\n\n{USAGE}", file=sys.stderr)
     return 2

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from tidewell.model import Labels, Matcher, Series
-from tidewell.querier.merge import MergeQueryable, merge_series
+from tidewell.model.merge import merge_series
+from tidewell.querier.merge import MergeQueryable
 
 A = Labels({"__name__": "m", "z": "a"}.items())
 B = Labels({"__name__": "m", "z": "b"}.items())

@@ -1,0 +1,273 @@
+"""Start the systems under test on chosen cores, wait until ready, read their resources.
+
+Both servers run under ``taskset -c <cores>`` (Prometheus also gets
+``GOMAXPROCS``) so a per-core figure means the same thing for both; the
+harness itself pins to another core (see ``pin_self``). Resident memory and
+CPU time are read from ``/proc`` and summed over the server's process tree,
+so helpers a server might spawn are counted too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+__all__ = [
+    "PrometheusServer",
+    "Server",
+    "ServerError",
+    "TidewellServer",
+    "dir_size",
+    "free_port",
+    "pin_self",
+]
+
+PROMETHEUS_BIN = os.environ.get("BENCH_PROMETHEUS_BIN", "/usr/bin/prometheus")
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+class ServerError(RuntimeError):
+    """The server did not start or become ready; the message carries its log tail."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pin_self(cores: set[int]) -> None:
+    """Pin the harness (the load generator) to ``cores`` when the machine has them."""
+    avail = os.sched_getaffinity(0)
+    if cores & avail:
+        os.sched_setaffinity(0, cores & avail)
+
+
+def dir_size(path: Path) -> int:
+    """Bytes of regular files under ``path`` (0 when it does not exist)."""
+    total = 0
+    if not path.exists():
+        return 0
+    for root, _dirs, files in os.walk(path):
+        for f in files:
+            with contextlib.suppress(OSError):
+                total += os.stat(os.path.join(root, f)).st_size
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            out += [int(c) for c in (task / "children").read_text().split()]
+    return out
+
+
+def _tree(pid: int) -> list[int]:
+    pids, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        pids.append(p)
+        todo += _children(p)
+    return pids
+
+
+def _status_kb(pid: int, key: str) -> int:
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+class Server:
+    """A child process with an HTTP port, a data directory and a log file."""
+
+    name = "server"
+    ready_path = "/ready"
+    push_path = "/api/v1/push"
+    query_prefix = "/api/v1"
+
+    def __init__(self, data_dir: Path, *, cores: str = "0", port: int | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.cores = cores
+        self.port = port or free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = self.data_dir.parent / f"{self.data_dir.name}.{self.name}.log"
+        self.started_at = 0.0
+
+    # -- to override -----------------------------------------------------------
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def env(self) -> dict[str, str]:
+        return dict(os.environ)
+
+    # -- lifecycle ------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def push_url(self) -> str:
+        return self.base_url + self.push_path
+
+    def api_url(self, endpoint: str) -> str:
+        return f"{self.base_url}{self.query_prefix}/{endpoint}"
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        cmd = ["taskset", "-c", self.cores, *self.command()]
+        with open(self.log_path, "ab") as logf:
+            self.started_at = time.perf_counter()
+            self.proc = subprocess.Popen(
+                cmd, stdout=logf, stderr=subprocess.STDOUT, env=self.env(),
+                start_new_session=True,
+            )
+
+    def wait_ready(self, timeout_s: float = 60.0) -> float:
+        """Poll the readiness endpoint; returns seconds since ``start``."""
+        deadline = time.perf_counter() + timeout_s
+        with httpx.Client(timeout=2.0) as client:
+            while time.perf_counter() < deadline:
+                if self.proc is None or self.proc.poll() is not None:
+                    raise ServerError(f"{self.name} exited during startup: {self.log_tail()}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if client.get(self.base_url + self.ready_path).status_code == 200:
+                        return time.perf_counter() - self.started_at
+                time.sleep(0.05)
+        raise ServerError(f"{self.name} not ready after {timeout_s:.0f}s: {self.log_tail()}")
+
+    def stop(self, timeout_s: float = 30.0) -> float:
+        """SIGTERM, then SIGKILL after ``timeout_s``; returns seconds to exit."""
+        if self.proc is None or self.proc.poll() is not None:
+            return 0.0
+        t0 = time.perf_counter()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+        return time.perf_counter() - t0
+
+    def __enter__(self) -> Server:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- resources ------------------------------------------------------------
+
+    def rss_bytes(self) -> int:
+        """Current resident set (VmRSS) of the process tree."""
+        return sum(_status_kb(p, "VmRSS") for p in _tree(self.pid)) * 1024
+
+    def hwm_bytes(self) -> int:
+        """Peak resident set (VmHWM) of the process tree."""
+        return sum(_status_kb(p, "VmHWM") for p in _tree(self.pid)) * 1024
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the live process tree."""
+        ticks = 0
+        for p in _tree(self.pid):
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                stat = Path(f"/proc/{p}/stat").read_text()
+                fields = stat[stat.rindex(")") + 2 :].split()
+                ticks += int(fields[11]) + int(fields[12])
+        return ticks / _TICK
+
+    def log_tail(self, n: int = 8) -> str:
+        try:
+            lines = self.log_path.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return "(no log)"
+        return " | ".join(line.strip()[:300] for line in lines[-n:])
+
+
+class PrometheusServer(Server):
+    """The Debian Prometheus binary as a remote-write receiver."""
+
+    name = "prometheus"
+    ready_path = "/-/ready"
+    push_path = "/api/v1/write"
+
+    def command(self) -> list[str]:
+        cfg = self.data_dir.parent / f"{self.data_dir.name}.prometheus.yml"
+        cfg.write_text("global:\n  scrape_interval: 15s\nscrape_configs: []\n")
+        return [
+            PROMETHEUS_BIN,
+            f"--config.file={cfg}",
+            f"--storage.tsdb.path={self.data_dir}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--web.enable-remote-write-receiver",
+            "--storage.tsdb.retention.time=100y",
+            "--log.level=warn",
+        ]
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["GOMAXPROCS"] = str(len(self.cores.split(",")))
+        return env
+
+    @staticmethod
+    def version() -> str:
+        try:
+            out = subprocess.run(
+                [PROMETHEUS_BIN, "--version"], capture_output=True, text=True, timeout=10
+            ).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            return "unknown"
+        return out.split("\n", 1)[0].replace("prometheus, version ", "")
+
+
+# Prometheus has no per-tenant limits; Mimir's defaults (10k samples/s, 150k
+# series) would make Tidewell reject the benchmark's load, so lift them.
+TIDEWELL_BENCH_ARGS = (
+    "-distributor.ingestion-rate-limit=1000000000",
+    "-distributor.ingestion-burst-size=1000000000",
+    "-ingester.max-global-series-per-user=0",
+)
+
+
+class TidewellServer(Server):
+    """``python -m tidewell`` in single-process mode, multi-tenancy off, limits lifted."""
+
+    name = "tidewell"
+    ready_path = "/ready"
+    push_path = "/api/v1/push"
+    query_prefix = "/prometheus/api/v1"
+
+    def __init__(self, data_dir: Path, *, extra_args: list[str] | None = None, **kw: object):
+        super().__init__(data_dir, **kw)  # type: ignore[arg-type]
+        self.extra_args = list(extra_args or [])
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "tidewell",
+            f"-server.http-listen-port={self.port}",
+            "-server.http-listen-address=127.0.0.1",
+            f"-common.storage.path={self.data_dir}",
+            "-auth.multitenancy-enabled=false",
+            *TIDEWELL_BENCH_ARGS,
+            *self.extra_args,
+        ]

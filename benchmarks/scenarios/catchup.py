@@ -1,0 +1,94 @@
+"""When has a system *stored* what it acknowledged? Polled through its query API.
+
+Tidewell acknowledges a write once the log holds it; its ingester reads the log
+afterwards. Throughput and replay figures must count until the data is
+queryable, so the harness polls for the last sample of every load stream
+(``Workload.probes``): exact-label ``timestamp()`` queries, cheap for both
+systems. A final full count checks that every series of the last round is there.
+"""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from benchmarks.launch import Server
+from benchmarks.scenarios.common import NotAvailable
+from benchmarks.workload import Workload
+
+__all__ = ["Probe", "check_complete", "selector", "wait_caught_up"]
+
+
+def selector(labels: tuple[tuple[str, str], ...]) -> str:
+    def esc(v: str) -> str:
+        return v.replace("\\", "\\\\").replace('"', '\\"')
+
+    return "{" + ", ".join(f'{k}="{esc(v)}"' for k, v in labels) + "}"
+
+
+def _probe(client: httpx.Client, srv: Server, labels, ts_ms: int) -> bool | None:
+    params = {"query": f"timestamp({selector(labels)})", "time": f"{ts_ms / 1000 + 1:.3f}"}
+    try:
+        resp = client.get(srv.api_url("query"), params=params)
+    except httpx.HTTPError:
+        return False
+    if resp.status_code == 404:
+        return None
+    if resp.status_code != 200:
+        return False
+    res = resp.json()["data"]["result"]
+    return bool(res) and float(res[0]["value"][1]) >= ts_ms / 1000 - 1e-6
+
+
+Probe = tuple[tuple[tuple[str, str], ...], int]
+
+
+def wait_caught_up(srv: Server, probes: list[Probe], wait_s: float = 120.0) -> float | None:
+    """Seconds until every probe (``Workload.probes``) is queryable; None: no query API."""
+    t0 = time.perf_counter()
+    pending = list(probes)
+    with httpx.Client(timeout=30.0) as client:
+        while pending:
+            still = []
+            for labels, ts in pending:
+                ok = _probe(client, srv, labels, ts)
+                if ok is None:
+                    return None
+                if not ok:
+                    still.append((labels, ts))
+            pending = still
+            if pending:
+                if time.perf_counter() - t0 > wait_s:
+                    raise NotAvailable(f"acknowledged samples not queryable after {wait_s:.0f}s")
+                time.sleep(0.05)
+    return time.perf_counter() - t0
+
+
+def check_complete(srv: Server, wl: Workload) -> bool:
+    """Every series of ``wl``'s last round has that sample stored (False: no query API).
+
+    One ``timestamp()`` query per metric name: over several names it would drop
+    the names and collide (Prometheus rejects that, rightly).
+    """
+    assert wl.last_round is not None
+    last_base_s = wl.round_start_ms(wl.last_round.index) / 1000
+    at = f"{last_base_s + wl.interval_ms / 1000:.3f}"
+    seen = 0
+    with httpx.Client(timeout=60.0) as client:
+        for name in wl.names:
+            expr = f"count(timestamp({name}) >= {last_base_s:.3f})"
+            resp = client.get(srv.api_url("query"), params={"query": expr, "time": at})
+            if resp.status_code == 404:
+                return False
+            if resp.status_code != 200:
+                raise NotAvailable(
+                    f"completeness check failed: HTTP {resp.status_code} {resp.text[:150]}"
+                )
+            res = resp.json()["data"]["result"]
+            seen += int(float(res[0]["value"][1])) if res else 0
+    if seen != wl.spec.series:
+        raise NotAvailable(
+            f"only {seen}/{wl.spec.series} series have their last acknowledged sample stored"
+        )
+    return True

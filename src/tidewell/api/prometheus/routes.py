@@ -1,0 +1,397 @@
+"""The Prometheus HTTP query API as Starlette routes.
+
+Queries run in a worker thread so the event loop stays free; a client that
+disconnects or a query past ``-querier.timeout`` cancels evaluation through
+the engine's cancel event. Responses follow Prometheus's JSON shapes: values
+as strings, timestamps as float seconds, ``warnings``/``infos`` only when
+present, errors as ``{"status":"error","errorType":…,"error":…}`` with
+Prometheus's status codes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+from urllib.parse import parse_qs
+
+import anyio
+import numpy as np
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from tidewell.api.prometheus.params import (
+    MAX_TIME_MS,
+    MIN_TIME_MS,
+    parse_duration_param,
+    parse_matchers,
+    parse_time,
+)
+from tidewell.model import Queryable
+from tidewell.promql.engine import Engine, EngineOptions, QueryResult
+from tidewell.promql.errors import BadDataError, ParseError, PromQLError
+from tidewell.promql.format import format_float, format_floats
+from tidewell.promql.parser import parse
+from tidewell.querier.config import QuerierConfig
+
+__all__ = ["query_routes"]
+
+log = logging.getLogger("tidewell.api.prometheus")
+
+MAX_POINTS_PER_SERIES = 11_000
+"""Prometheus rejects range queries asking for more points per series than this."""
+
+
+def _ts(ms: int) -> float | int:
+    return ms // 1000 if ms % 1000 == 0 else ms / 1000
+
+
+def _json(body: dict[str, Any], status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def _error(err: Exception) -> Response:
+    if isinstance(err, PromQLError):
+        etype, status = err.error_type, err.status
+    else:
+        etype, status = "internal", 500
+    return _json({"status": "error", "errorType": etype, "error": str(err)}, status)
+
+
+def _success(data: Any, warnings: list[str] | None = None,
+             infos: list[str] | None = None) -> Response:
+    body: dict[str, Any] = {"status": "success", "data": data}
+    if warnings:
+        body["warnings"] = warnings
+    if infos:
+        body["infos"] = infos
+    return _json(body)
+
+
+def render_result(res: QueryResult) -> dict[str, Any]:
+    if res.kind == "scalar":
+        assert res.scalar is not None
+        return {"resultType": "scalar", "result": [_ts(res.scalar[0]),
+                                                   format_float(res.scalar[1])]}
+    if res.kind == "string":
+        assert res.string is not None
+        return {"resultType": "string", "result": [_ts(res.string[0]), res.string[1]]}
+    if res.kind == "vector":
+        return {"resultType": "vector", "result": [
+            {"metric": dict(s.labels), "value": [_ts(int(s.ts[0])), format_float(s.vals[0])]}
+            for s in res.series]}
+    return {"resultType": "matrix", "result": [
+        {"metric": dict(s.labels),
+         "values": list(map(list, zip(_ts_list(s.ts), format_floats(s.vals), strict=True)))}
+        for s in res.series]}
+
+
+def _ts_list(ts: np.ndarray) -> list[float | int]:
+    """Timestamps as Prometheus writes them: whole seconds without a fraction."""
+    if not (ts % 1000).any():
+        return (ts // 1000).tolist()  # type: ignore[no-any-return]
+    return [_ts(t) for t in ts.tolist()]
+
+
+_NP = orjson.OPT_SERIALIZE_NUMPY
+
+
+def go_numbers(values: np.ndarray) -> list[bytes]:
+    """Each float as Go's ``FormatFloat(v, 'f', -1, 64)`` prints it, as bytes.
+
+    orjson's shortest round-trip digits equal Go's for magnitudes in [1e-4, 1e15),
+    except that whole numbers end in ".0"; only the rest takes the slow path.
+    """
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        mag = np.abs(values)
+        whole = values == np.floor(values)
+        odd = ~((mag < 1e15) & ((mag >= 1e-4) | (values == 0)))
+    if not odd.any() and whole.all() and not np.signbit(values).any():
+        return orjson.dumps(values.astype(np.int64), option=_NP)[1:-1].split(b",")
+    parts = orjson.dumps(values, option=_NP)[1:-1].split(b",")
+    for i in np.flatnonzero(whole & ~odd).tolist():
+        parts[i] = parts[i][:-2]
+    for i in np.flatnonzero(odd).tolist():
+        parts[i] = format_float(float(values[i])).encode()
+    return parts
+
+
+def _points_json(ts: np.ndarray, vals: np.ndarray) -> bytes:
+    """``[t,"v"],[t,"v"],…`` built from whole-array conversions and C-level joins."""
+    if len(ts) == 0:
+        return b""
+    if (ts % 1000).any():
+        tparts = go_numbers(ts / 1000.0)
+    else:
+        tparts = orjson.dumps(ts // 1000, option=_NP)[1:-1].split(b",")
+    return b"[" + b'"],['.join(map(b',"'.join, zip(tparts, go_numbers(vals),
+                                                    strict=True))) + b'"]'
+
+
+def _result_response(res: QueryResult) -> Response:
+    """The success body, assembled as bytes: building per-point lists for a JSON
+    encoder costs more than formatting the points straight into the text."""
+    if res.kind not in ("matrix", "vector"):
+        return _success(render_result(res), res.warnings, res.infos)
+    parts = []
+    for s in res.series:
+        metric = orjson.dumps(dict(s.labels))
+        if res.kind == "vector":
+            point = orjson.dumps([_ts(int(s.ts[0])), format_float(float(s.vals[0]))])
+            parts.append(b'{"metric":' + metric + b',"value":' + point + b"}")
+        else:
+            parts.append(b'{"metric":' + metric + b',"values":['
+                         + _points_json(s.ts, s.vals) + b"]}")
+    body = (b'{"status":"success","data":{"resultType":"' + res.kind.encode()
+            + b'","result":[' + b",".join(parts) + b"]}")
+    if res.warnings:
+        body += b',"warnings":' + orjson.dumps(res.warnings)
+    if res.infos:
+        body += b',"infos":' + orjson.dumps(res.infos)
+    return Response(body + b"}", media_type="application/json")
+
+
+class _Params:
+    """GET query string and form-encoded POST body, merged as Prometheus does."""
+
+    def __init__(self, request: Request, form: Any) -> None:
+        self.q = request.query_params
+        self.form = form
+
+    def get(self, name: str) -> str | None:
+        if self.form and name in self.form:
+            return self.form[name][0]
+        return self.q.get(name)
+
+    def getlist(self, name: str) -> list[str]:
+        out = list(self.q.getlist(name))
+        if self.form:
+            out += self.form.get(name, [])
+        return out
+
+
+async def _params(request: Request) -> _Params:
+    form: dict[str, list[str]] | None = None
+    if request.method == "POST":
+        ctype = request.headers.get("content-type", "")
+        if ctype.startswith("application/x-www-form-urlencoded"):
+            # Parsed here rather than with request.form(), which needs python-multipart.
+            body = (await request.body()).decode("utf-8", "replace")
+            form = parse_qs(body, keep_blank_values=True)
+    return _Params(request, form)
+
+
+def _tenant(request: Request) -> str:
+    return getattr(request.state, "tenant", None) or "anonymous"
+
+
+class _API:
+    def __init__(self, queryable: Queryable, config: QuerierConfig) -> None:
+        self.queryable = queryable
+        self.config = config
+        self.engine = Engine(EngineOptions(
+            lookback_delta_ms=round(config.lookback_delta * 1000),
+            max_samples=config.max_samples, timeout_s=config.timeout,
+            max_fetched_series=config.max_fetched_series_per_query,
+            default_subquery_step_ms=round(config.default_evaluation_interval * 1000)))
+        self.engine.warm_up()
+
+    def _engine_for(self, p: _Params) -> Engine:
+        t = p.get("timeout")
+        if not t:
+            return self.engine
+        timeout = parse_duration_param(t, "timeout") / 1000
+        opts = EngineOptions(**{**self.engine.opts.__dict__,
+                                "timeout_s": min(timeout, self.config.timeout)})
+        return Engine(opts)
+
+    async def _run(self, fn: Any) -> Any:
+        cancel = threading.Event()
+        try:
+            return await anyio.to_thread.run_sync(fn, cancel, abandon_on_cancel=False)
+        finally:
+            cancel.set()
+
+    async def query(self, request: Request) -> Response:
+        try:
+            p = await _params(request)
+            q = p.get("query") or ""
+            t = p.get("time")
+            ts = parse_time(t, "time") if t else int(time.time() * 1000)
+            engine = self._engine_for(p)
+            tenant = _tenant(request)
+            try:
+                parse(q)
+            except ParseError as e:
+                raise BadDataError(f'invalid parameter "query": {e}') from None
+            res = await self._run(lambda c: engine.instant_query(self.queryable, tenant, q, ts,
+                                                                 cancel=c))
+            return _result_response(res)
+        except Exception as e:
+            return self._fail(e)
+
+    async def query_range(self, request: Request) -> Response:
+        try:
+            p = await _params(request)
+            start = parse_time(p.get("start") or "", "start")
+            end = parse_time(p.get("end") or "", "end")
+            if end < start:
+                raise BadDataError('invalid parameter "end": end timestamp must not be before '
+                                   "start time")
+            step = parse_duration_param(p.get("step") or "", "step")
+            if step <= 0:
+                raise BadDataError('invalid parameter "step": zero or negative query '
+                                   "resolution step widths are not accepted. Try a positive "
+                                   "integer")
+            if (end - start) // step > MAX_POINTS_PER_SERIES:
+                raise BadDataError("exceeded maximum resolution of 11,000 points per timeseries. "
+                                   "Try decreasing the query resolution (?step=XX)")
+            q = p.get("query") or ""
+            try:
+                parse(q)
+            except ParseError as e:
+                raise BadDataError(f'invalid parameter "query": {e}') from None
+            engine = self._engine_for(p)
+            tenant = _tenant(request)
+            res = await self._run(lambda c: engine.range_query(self.queryable, tenant, q, start,
+                                                               end, step, cancel=c))
+            return _result_response(res)
+        except Exception as e:
+            return self._fail(e)
+
+    def _range(self, p: _Params) -> tuple[int, int]:
+        s, e = p.get("start"), p.get("end")
+        start = parse_time(s, "start") if s else MIN_TIME_MS
+        end = parse_time(e, "end") if e else MAX_TIME_MS
+        if end < start:
+            raise BadDataError('invalid parameter "end": end timestamp must not be before start '
+                               "time")
+        return start, end
+
+    def _limit(self, p: _Params) -> int:
+        v = p.get("limit")
+        if not v:
+            return 0
+        try:
+            n = int(v)
+        except ValueError:
+            raise BadDataError('invalid parameter "limit": cannot parse "' + v +
+                               '" to a valid limit') from None
+        if n < 0:
+            raise BadDataError('invalid parameter "limit": limit must be non-negative')
+        return n
+
+    async def series(self, request: Request) -> Response:
+        try:
+            p = await _params(request)
+            match = p.getlist("match[]")
+            if not match:
+                raise BadDataError("no match[] parameter provided")
+            sets = parse_matchers(match)
+            start, end = self._range(p)
+            limit = self._limit(p)
+            tenant = _tenant(request)
+
+            def run(_cancel: threading.Event) -> list[dict[str, str]]:
+                q = self.queryable.querier(tenant, start, end)
+                seen: dict[Any, None] = {}
+                for ms in sets:
+                    for s in q.select(ms):
+                        seen[s.labels] = None
+                return [dict(lb) for lb in sorted(seen)]
+
+            data = await self._run(run)
+            warnings = []
+            if limit and len(data) > limit:
+                data = data[:limit]
+                warnings.append("results truncated due to limit")
+            return _success(data, warnings)
+        except Exception as e:
+            return self._fail(e)
+
+    async def labels(self, request: Request) -> Response:
+        return await self._label_query(request, None)
+
+    async def label_values(self, request: Request) -> Response:
+        return await self._label_query(request, request.path_params["name"])
+
+    async def _label_query(self, request: Request, name: str | None) -> Response:
+        try:
+            p = await _params(request)
+            sets = parse_matchers(p.getlist("match[]")) or [[]]
+            start, end = self._range(p)
+            limit = self._limit(p)
+            tenant = _tenant(request)
+            if name is not None and name.startswith("U__"):
+                name = _unescape_name(name)
+
+            def run(_cancel: threading.Event) -> list[str]:
+                q = self.queryable.querier(tenant, start, end)
+                out: set[str] = set()
+                for ms in sets:
+                    if name is None:
+                        out.update(q.label_names(ms))
+                    else:
+                        out.update(q.label_values(name, ms))
+                return sorted(out)
+
+            data = await self._run(run)
+            warnings = []
+            if limit and len(data) > limit:
+                data = data[:limit]
+                warnings.append("results truncated due to limit")
+            return _success(data, warnings)
+        except Exception as e:
+            return self._fail(e)
+
+    async def format_query(self, request: Request) -> Response:
+        try:
+            p = await _params(request)
+            q = p.get("query") or ""
+            try:
+                expr = parse(q)
+            except ParseError as e:
+                raise BadDataError(f'invalid parameter "query": {e}') from None
+            return _success(str(expr))
+        except Exception as e:
+            return self._fail(e)
+
+    async def metadata(self, request: Request) -> Response:
+        return _success({})
+
+    async def exemplars(self, request: Request) -> Response:
+        return _success([])
+
+    def _fail(self, e: Exception) -> Response:
+        if not isinstance(e, PromQLError):
+            log.exception("query API internal error")
+        return _error(e)
+
+
+def _unescape_name(name: str) -> str:
+    """Prometheus's ``U__`` label-name escaping (``U__a_2e_b`` → ``a.b``)."""
+    import re
+
+    body = name[3:]
+    return re.sub(r"_([0-9a-fA-F]+)_", lambda m: chr(int(m.group(1), 16)), body).replace(
+        "__", "_")
+
+
+def query_routes(queryable: Queryable, config: QuerierConfig) -> list[BaseRoute]:
+    """Routes of Prometheus's query API, to be mounted under ``/prometheus``."""
+    api = _API(queryable, config)
+    both = ["GET", "POST"]
+    return [
+        Route("/api/v1/query", api.query, methods=both),
+        Route("/api/v1/query_range", api.query_range, methods=both),
+        Route("/api/v1/series", api.series, methods=both),
+        Route("/api/v1/labels", api.labels, methods=both),
+        Route("/api/v1/label/{name}/values", api.label_values, methods=["GET"]),
+        Route("/api/v1/format_query", api.format_query, methods=both),
+        Route("/api/v1/metadata", api.metadata, methods=["GET"]),
+        Route("/api/v1/query_exemplars", api.exemplars, methods=both),
+    ]

@@ -1,0 +1,36 @@
+"""Distributor settings (YAML ``distributor``), Mimir's names and defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tidewell.util.config_fields import setting
+
+__all__ = ["DistributorConfig"]
+
+
+@dataclass
+class DistributorConfig:
+    max_recv_msg_size: int = field(
+        default=100 << 20,
+        metadata=setting(
+            "Max message size in bytes that the distributors will accept for incoming push "
+            "requests to the remote write API. If exceeded, the request will be rejected.",
+            flag="distributor.max-recv-msg-size",
+        ),
+    )
+    max_otlp_request_size: int = field(
+        default=100 << 20,
+        metadata=setting(
+            "Maximum OTLP request size in bytes that the distributors accept. Requests exceeding "
+            "this limit are rejected.",
+            flag="distributor.max-otlp-request-size",
+        ),
+    )
+    max_error_messages: int = field(
+        default=10,
+        metadata=setting(
+            "How many per-series validation errors a 400 response names (the rest are counted).",
+            flag="distributor.max-error-messages",
+        ),
+    )

@@ -1,0 +1,80 @@
+"""HTTP push endpoints: ``POST /api/v1/push`` (RW 1.0 and 2.0) and ``POST /otlp/v1/metrics``.
+
+The tenant comes from ``request.state.tenant`` (set by the server's tenant
+middleware). Bodies are read with a size bound and decompressed with a bound,
+so a small request can never make us allocate a huge buffer.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tidewell.distributor.distributor import Distributor, PushResult
+from tidewell.distributor.errors import PushError
+from tidewell.distributor.httputil import error_response, media_type, read_body, request_tenant
+from tidewell.distributor.otlp_http import make_otlp_handler
+from tidewell.protocol.compression import decompress
+from tidewell.protocol.errors import ProtocolError
+from tidewell.protocol.rw2 import RW2Stats, parse_rw2, rw2_to_rw1
+
+__all__ = ["push_routes"]
+
+_RW1_PROTO = "prometheus.WriteRequest"
+_RW2_PROTO = "io.prometheus.write.v2.Request"
+
+
+def _rw2_headers(stats: PushResult | RW2Stats | None) -> dict[str, str]:
+    s = stats or RW2Stats()
+    return {
+        "X-Prometheus-Remote-Write-Samples-Written": str(s.samples),
+        "X-Prometheus-Remote-Write-Histograms-Written": str(s.histograms),
+        "X-Prometheus-Remote-Write-Exemplars-Written": str(s.exemplars),
+    }
+
+
+def make_push_handler(distributor: Distributor):
+    max_size = distributor.config.max_recv_msg_size
+
+    async def push(request: Request) -> Response:
+        tenant = request_tenant(request)
+        if not tenant:
+            return error_response(401, "no org id")
+        media, params = media_type(request.headers.get("content-type", ""))
+        proto = params.get("proto", _RW1_PROTO)
+        is_rw2 = proto == _RW2_PROTO
+        if media not in ("", "application/x-protobuf") or proto not in (_RW1_PROTO, _RW2_PROTO):
+            return error_response(
+                415,
+                f"unsupported content type {request.headers.get('content-type')!r}, expected "
+                f"application/x-protobuf with proto={_RW1_PROTO} or proto={_RW2_PROTO}",
+                _rw2_headers(None) if is_rw2 else None,
+            )
+        try:
+            body = await read_body(request, max_size)
+            raw = decompress(body, request.headers.get("content-encoding", "snappy"), max_size)
+            if is_rw2:
+                wr, _stats = rw2_to_rw1(parse_rw2(raw))
+                raw = wr.SerializeToString()
+            result = await distributor.push(tenant, raw)
+        except ProtocolError as e:
+            return error_response(e.status, str(e), _rw2_headers(None) if is_rw2 else None)
+        except PushError as e:
+            headers = e.headers if is_rw2 and e.headers else (
+                _rw2_headers(None) if is_rw2 else None
+            )
+            return error_response(e.status, e.message, headers)
+        if is_rw2:
+            return Response(status_code=204, headers=_rw2_headers(result))
+        return Response(status_code=200)
+
+    return push
+
+
+def push_routes(distributor: Distributor) -> list[Route]:
+    """Routes for remote write and OTLP ingestion, bound to ``distributor``."""
+    return [
+        Route("/api/v1/push", make_push_handler(distributor), methods=["POST"]),
+        Route("/otlp/v1/metrics", make_otlp_handler(distributor), methods=["POST"]),
+    ]

@@ -1,0 +1,266 @@
+"""Per-tenant limits (YAML ``limits``) with Mimir's names, flags and defaults.
+
+``Limits`` holds the defaults; ``Overrides`` answers per-tenant getters from the
+runtime-config file (``overrides: {tenant: {limit: value}}``), reloaded
+periodically. A bad file keeps the previous values, logs an error and bumps
+``cortex_runtime_config_last_reload_successful``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from tidewell.distributor.metrics import RUNTIME_CONFIG_HASH, RUNTIME_CONFIG_RELOAD_OK
+from tidewell.util.config_fields import parse_duration, setting
+
+__all__ = ["Limits", "Overrides", "RuntimeConfigConfig"]
+
+log = logging.getLogger("tidewell.runtime_config")
+
+
+@dataclass
+class Limits:
+    ingestion_rate: float = field(
+        default=10000.0,
+        metadata=setting(
+            "Per-tenant ingestion rate limit in samples per second.",
+            flag="distributor.ingestion-rate-limit",
+        ),
+    )
+    ingestion_burst_size: int = field(
+        default=200000,
+        metadata=setting(
+            "Per-tenant allowed ingestion burst size (in number of samples).",
+            flag="distributor.ingestion-burst-size",
+        ),
+    )
+    max_label_names_per_series: int = field(
+        default=30,
+        metadata=setting(
+            "Maximum number of label names per series.",
+            flag="validation.max-label-names-per-series",
+        ),
+    )
+    max_label_names_per_info_series: int = field(
+        default=80,
+        metadata=setting(
+            "Maximum number of label names per info series. Has no effect if less than the "
+            "value of the maximum number of label names per series option.",
+            flag="validation.max-label-names-per-info-series",
+        ),
+    )
+    max_label_name_length: int = field(
+        default=1024,
+        metadata=setting(
+            "Maximum length accepted for label names", flag="validation.max-length-label-name"
+        ),
+    )
+    max_label_value_length: int = field(
+        default=2048,
+        metadata=setting(
+            "Maximum length accepted for label value. This setting also applies to the metric "
+            "name", flag="validation.max-length-label-value",
+        ),
+    )
+    max_metadata_length: int = field(
+        default=1024,
+        metadata=setting(
+            "Maximum length accepted for metric metadata. Metadata refers to Metric Name, HELP "
+            "and UNIT. Longer metadata is dropped except for HELP which is truncated.",
+            flag="validation.max-metadata-length",
+        ),
+    )
+    creation_grace_period: float = field(
+        default=600.0,
+        metadata=setting(
+            "Controls how far into the future incoming samples and exemplars are accepted "
+            "compared to the wall clock. Any sample or exemplar will be rejected if its "
+            "timestamp is greater than '(now + creation_grace_period)'.",
+            flag="validation.create-grace-period",
+            kind="duration",
+        ),
+    )
+    past_grace_period: float = field(
+        default=0.0,
+        metadata=setting(
+            "Controls how far into the past incoming samples and exemplars are accepted "
+            "compared to the wall clock. Any sample or exemplar will be rejected if its "
+            "timestamp is lower than '(now - OOO window - past_grace_period)'. 0 to disable.",
+            flag="validation.past-grace-period",
+            kind="duration",
+        ),
+    )
+    max_global_series_per_user: int = field(
+        default=150000,
+        metadata=setting(
+            "The maximum number of in-memory series per tenant, across the cluster before "
+            "replication. 0 to disable.",
+            flag="ingester.max-global-series-per-user",
+        ),
+    )
+    native_histograms_ingestion_enabled: bool = field(
+        default=True,
+        metadata=setting(
+            "Enable ingestion of native histogram samples. If false, native histogram samples "
+            "are ignored without an error.",
+            flag="ingester.native-histograms-ingestion-enabled",
+        ),
+    )
+    max_global_exemplars_per_user: int = field(
+        default=0,
+        metadata=setting(
+            "The maximum number of exemplars in memory, across the cluster. 0 to disable "
+            "exemplars ingestion.",
+            flag="ingester.max-global-exemplars-per-user",
+        ),
+    )
+    ingestion_partitions_tenant_shard_size: int = field(
+        default=0,
+        metadata=setting(
+            "The number of partitions a tenant's data should be sharded to when using the "
+            "ingest storage. Tenants are sharded across partitions using shuffle-sharding. "
+            "0 disables shuffle sharding and tenant is sharded across all partitions.",
+            flag="ingest-storage.ingestion-partition-tenant-shard-size",
+        ),
+    )
+    out_of_order_time_window: float = field(
+        default=0.0,
+        metadata=setting(
+            "Non-zero value enables out-of-order support for most recent samples that are "
+            "within the time window in relation to the TSDB's maximum time.",
+            flag="ingester.out-of-order-time-window",
+            kind="duration",
+        ),
+    )
+    ingest_storage_read_consistency: str = field(
+        default="eventual",
+        metadata=setting(
+            "The default consistency level to enforce for queries when using the ingest "
+            "storage. Supports values: strong, eventual.",
+            flag="ingest-storage.read-consistency",
+            choices=("eventual", "strong"),
+        ),
+    )
+
+    def with_overrides(self, values: dict[str, Any]) -> Limits:
+        """A copy with YAML-style overrides applied (durations as strings allowed)."""
+        known = {f.name: f for f in dataclasses.fields(self)}
+        changes: dict[str, Any] = {}
+        for k, v in values.items():
+            f = known.get(k)
+            if f is None:
+                raise ValueError(f"unknown limit {k!r}")
+            kind = f.metadata.get("tidewell", {}).get("kind")
+            if kind == "duration" and isinstance(v, str):
+                v = parse_duration(v)
+            current = getattr(self, k)
+            if isinstance(current, bool):
+                if not isinstance(v, bool):
+                    raise ValueError(f"limit {k!r} must be a boolean")
+            elif isinstance(current, int):
+                v = int(v)
+            elif isinstance(current, float):
+                v = float(v)
+            else:
+                v = str(v)
+            changes[k] = v
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass
+class RuntimeConfigConfig:
+    """YAML ``runtime_config``."""
+
+    file: str = field(
+        default="",
+        metadata=setting(
+            "Comma separated list of yaml files with the configuration that can be updated at "
+            "runtime. Runtime config files will be merged from left to right.",
+            flag="runtime-config.file",
+        ),
+    )
+    period: float = field(
+        default=10.0,
+        metadata=setting(
+            "How often to check runtime config files.",
+            flag="runtime-config.reload-period",
+            kind="duration",
+        ),
+    )
+
+
+class Overrides:
+    """Per-tenant limits: defaults plus the runtime-config file's ``overrides`` section."""
+
+    def __init__(self, defaults: Limits | None = None, config: RuntimeConfigConfig | None = None):
+        self.defaults = defaults or Limits()
+        self.config = config or RuntimeConfigConfig()
+        self._tenants: dict[str, Limits] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._last_hash = ""
+        if self.config.file:
+            self.reload()
+
+    def for_tenant(self, tenant: str) -> Limits:
+        return self._tenants.get(tenant, self.defaults)
+
+    def set_tenant_overrides(self, mapping: dict[str, dict[str, Any]]) -> None:
+        """Replace all overrides at once (validated first; on error nothing changes)."""
+        self._tenants = {t: self.defaults.with_overrides(v or {}) for t, v in mapping.items()}
+
+    def reload(self) -> bool:
+        """Re-read the runtime-config file(s); keep old values if any is invalid."""
+        try:
+            merged: dict[str, dict[str, Any]] = {}
+            digest = hashlib.sha256()
+            for path in [p.strip() for p in self.config.file.split(",") if p.strip()]:
+                with open(path, "rb") as fh:
+                    raw = fh.read()
+                digest.update(raw)
+                doc = yaml.safe_load(raw) or {}
+                if not isinstance(doc, dict):
+                    raise ValueError("runtime config must be a YAML mapping")
+                ov = doc.get("overrides") or {}
+                if not isinstance(ov, dict):
+                    raise ValueError("'overrides' must map tenant IDs to limits")
+                for tenant, values in ov.items():
+                    if values is not None and not isinstance(values, dict):
+                        raise ValueError(f"overrides for tenant {tenant!r} must be a mapping")
+                    merged.setdefault(str(tenant), {}).update(values or {})
+            self.set_tenant_overrides(merged)
+        except Exception as e:
+            log.error("failed to load runtime config file=%s err=%s", self.config.file, e)
+            RUNTIME_CONFIG_RELOAD_OK.set(0)
+            return False
+        RUNTIME_CONFIG_RELOAD_OK.set(1)
+        h = digest.hexdigest()
+        if h != self._last_hash:
+            self._last_hash = h
+            RUNTIME_CONFIG_HASH.labels(sha256=h).set(1)
+            log.info("runtime config loaded file=%s tenants=%d", self.config.file, len(merged))
+        return True
+
+    async def run(self) -> None:
+        """Reload every ``period`` seconds until cancelled."""
+        while True:
+            await asyncio.sleep(self.config.period)
+            self.reload()
+
+    def start(self) -> None:
+        if self.config.file and self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self.run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None

@@ -1,0 +1,49 @@
+"""``POST /otlp/v1/metrics``: OTLP metrics (protobuf or JSON, gzip or none) to RW 1.0."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tidewell.distributor.distributor import Distributor
+from tidewell.distributor.errors import PushError
+from tidewell.distributor.httputil import error_response, media_type, read_body, request_tenant
+from tidewell.protocol.compression import decompress
+from tidewell.protocol.errors import ProtocolError
+from tidewell.protocol.otlp import decode_otlp, empty_response
+
+__all__ = ["make_otlp_handler"]
+
+
+def make_otlp_handler(distributor: Distributor):
+    max_size = distributor.config.max_otlp_request_size
+
+    async def otlp(request: Request) -> Response:
+        tenant = request_tenant(request)
+        if not tenant:
+            return error_response(401, "no org id")
+        media, _ = media_type(request.headers.get("content-type", ""))
+        if media not in ("application/x-protobuf", "application/json"):
+            return error_response(
+                415,
+                f"unsupported content type: {request.headers.get('content-type', '')!r}, "
+                "supported: [application/json, application/x-protobuf]",
+            )
+        encoding = request.headers.get("content-encoding", "")
+        if encoding.strip().lower() not in ("", "identity", "gzip"):
+            return error_response(415, f"unsupported compression: {encoding!r}, supported: [gzip]")
+        try:
+            body = await read_body(request, max_size)
+            raw = decompress(body, encoding, max_size)
+            wr = decode_otlp(raw, json=media == "application/json")
+            await distributor.push(tenant, wr.SerializeToString())
+        except ProtocolError as e:
+            return error_response(e.status, str(e))
+        except PushError as e:
+            return error_response(e.status, e.message)
+        body_out, ctype = empty_response(json=media == "application/json")
+        return Response(body_out, status_code=200, media_type=ctype)
+
+    return otlp
+
+

@@ -1,0 +1,47 @@
+"""HTTP routes of the ingester: Mimir's ``/ingester/prepare-partition-downscale``.
+
+POST marks the ingester's partition INACTIVE (distributors stop writing to it)
+and answers ``{"timestamp": <unix seconds of the switch>}``; DELETE switches it
+back to ACTIVE; GET answers the INACTIVE timestamp, or 0 when not INACTIVE.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+__all__ = ["ingester_routes"]
+
+
+def ingester_routes(ingester: Any) -> list[Route]:
+    async def prepare_partition_downscale(request: Request) -> Response:
+        lc = ingester.lifecycler
+        if lc is None:
+            return JSONResponse(
+                {"status": "error", "error": "the partition ring is not enabled"}, 404
+            )
+        from tidewell.ring.model import PartitionState
+
+        try:
+            if request.method == "POST":
+                await lc.prepare_downscale()
+            elif request.method == "DELETE":
+                await lc.cancel_downscale()
+            state, ts = await lc.downscale_state()
+        except ValueError as exc:  # e.g. the partition is PENDING
+            return JSONResponse({"status": "error", "error": str(exc)}, 409)
+        except Exception as exc:
+            return JSONResponse({"status": "error", "error": str(exc)}, 500)
+        inactive = state is PartitionState.INACTIVE
+        return JSONResponse({"timestamp": int(ts) if inactive else 0})
+
+    return [
+        Route(
+            "/ingester/prepare-partition-downscale",
+            prepare_partition_downscale,
+            methods=["GET", "POST", "DELETE"],
+        )
+    ]

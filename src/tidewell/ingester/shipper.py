@@ -1,0 +1,201 @@
+"""The shipper: uploads a tenant's new local blocks to ``<tenant>/<ULID>/`` in the bucket.
+
+Per block, chunk segments and the index go first and ``meta.json`` last, so a
+reader that lists the bucket (or the bucket index, built from ``meta.json``
+files) only ever sees complete blocks. Each upload is retried with backoff;
+a block still failing is counted and retried at the next sync.
+
+What was shipped is remembered in ``<tenant dir>/mimir.shipper.json``
+(Mimir's file: ``{"version": 1, "shipped": {ULID: ms}}``; Thanos's older
+``thanos.shipper.json`` ``{"version": 1, "uploaded": [ULIDs]}`` is read too).
+A block missing from that file whose ``meta.json`` is already in the bucket (a
+crash right after its upload) is taken as shipped, not uploaded again.
+
+After uploads, the tenant's bucket index is refreshed: until a compactor
+exists, the ingester owns it (``DESIGN.md``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+from tidewell.ingester import metrics as m
+from tidewell.ingester.compactor import local_blocks
+from tidewell.objstore import Bucket, tenant_bucket
+from tidewell.objstore.bucket import join_key
+
+__all__ = ["SHIPPER_FILENAME", "Shipper", "read_shipped", "write_shipped"]
+
+log = logging.getLogger("tidewell.ingester")
+
+SHIPPER_FILENAME = "mimir.shipper.json"
+THANOS_SHIPPER_FILENAME = "thanos.shipper.json"
+
+
+def read_shipped(tenant_dir: str | os.PathLike[str]) -> dict[str, int]:
+    """ULID → shipped time (ms) of the tenant's shipped blocks; empty if never shipped."""
+    d = Path(tenant_dir)
+    try:
+        doc = json.loads((d / SHIPPER_FILENAME).read_text())
+        if doc.get("version") == 1:
+            return {str(k): int(v) for k, v in (doc.get("shipped") or {}).items()}
+    except (OSError, ValueError, TypeError, AttributeError):
+        pass
+    try:
+        doc = json.loads((d / THANOS_SHIPPER_FILENAME).read_text())
+        if doc.get("version") == 1:
+            now = int(time.time() * 1000)
+            return {str(u): now for u in doc.get("uploaded") or []}
+    except (OSError, ValueError, TypeError, AttributeError):
+        pass
+    return {}
+
+
+def write_shipped(tenant_dir: str | os.PathLike[str], shipped: dict[str, int]) -> None:
+    path = Path(tenant_dir) / SHIPPER_FILENAME
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as f:
+        json.dump({"version": 1, "shipped": dict(sorted(shipped.items()))}, f, indent="\t")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def block_files(block_dir: Path) -> list[str]:
+    """Relative paths to upload, in upload order: chunk segments, index, meta.json last."""
+    chunks = sorted(p.name for p in (block_dir / "chunks").iterdir() if p.name.isdigit())
+    return [f"chunks/{c}" for c in chunks] + ["index", "meta.json"]
+
+
+class Shipper:
+    """Uploads new local blocks of every tenant under ``tsdb_dir``; call ``sync`` periodically."""
+
+    def __init__(
+        self,
+        bucket: Bucket,
+        tsdb_dir: str | os.PathLike[str],
+        *,
+        concurrency: int = 10,
+        attempts: int = 3,
+        backoff: float = 0.1,
+        max_backoff: float = 5.0,
+        update_index: bool = True,
+    ) -> None:
+        self.bucket = bucket
+        self.dir = Path(tsdb_dir)
+        self.concurrency = max(1, concurrency)
+        self.attempts = max(1, attempts)
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.update_index = update_index
+        self._index_stale: set[str] = set()
+
+    def tenant_dir(self, tenant: str) -> Path:
+        return self.dir / tenant
+
+    async def sync(self, tenants: list[str]) -> int:
+        """Ship every tenant's unshipped blocks; return how many were uploaded."""
+        sem = asyncio.Semaphore(self.concurrency)
+
+        async def one(tenant: str) -> int:
+            async with sem:
+                return await self.sync_tenant(tenant)
+
+        return sum(await asyncio.gather(*(one(t) for t in tenants)))
+
+    async def sync_tenant(self, tenant: str) -> int:
+        tdir = self.tenant_dir(tenant)
+        blocks = local_blocks(tdir)
+        if not blocks:
+            return 0
+        shipped = read_shipped(tdir)
+        local = {b.name for b in blocks}
+        known = {u: t for u, t in shipped.items() if u in local}
+        tb = tenant_bucket(self.bucket, tenant)
+        uploaded = 0
+        metas = []
+        for b in blocks:
+            if b.name in known:
+                continue
+            try:
+                meta = json.loads((b / "meta.json").read_text())
+            except (OSError, ValueError) as exc:
+                log.error("cannot read local block meta.json, not shipping it",
+                          extra={"fields": {"user": tenant, "block": b.name, "err": str(exc)}})
+                continue
+            stats = meta.get("stats") or {}
+            if int(stats.get("numSamples", 0)) == 0:
+                continue  # as Mimir: empty blocks are not shipped
+            if int((meta.get("compaction") or {}).get("level", 1)) > 1:
+                continue
+            metas.append((int(meta.get("minTime", 0)), b, meta))
+        metas.sort(key=lambda x: x[0])
+        for _, b, meta in metas:
+            try:
+                if await asyncio.to_thread(tb.exists, join_key(b.name, "meta.json")):
+                    known[b.name] = int(time.time() * 1000)
+                    self._index_stale.add(tenant)
+                    continue
+                await self._upload_with_retries(tb, b)
+            except Exception as exc:
+                m.SHIPPER_UPLOAD_FAILURES.inc()
+                log.error("shipping block failed, retrying at the next sync",
+                          extra={"fields": {"user": tenant, "block": b.name, "err": str(exc)}})
+                continue
+            known[b.name] = int(time.time() * 1000)
+            uploaded += 1
+            self._index_stale.add(tenant)
+            m.SHIPPER_UPLOADS.inc()
+            m.SHIPPER_LAST_SUCCESSFUL_UPLOAD.set_to_current_time()
+            stats = meta.get("stats") or {}
+            log.info(
+                "uploaded block",
+                extra={"fields": {"user": tenant, "block": b.name,
+                                  "minTime": meta.get("minTime"), "maxTime": meta.get("maxTime"),
+                                  "series": stats.get("numSeries", 0),
+                                  "samples": stats.get("numSamples", 0)}},
+            )
+        if known != shipped:
+            await asyncio.to_thread(write_shipped, tdir, known)
+        if self.update_index and tenant in self._index_stale:
+            await self._update_index(tenant)
+        return uploaded
+
+    async def _upload_with_retries(self, tb: Bucket, block: Path) -> None:
+        delay = self.backoff
+        for attempt in range(self.attempts):
+            try:
+                await asyncio.to_thread(self._upload, tb, block)
+                return
+            except Exception as exc:
+                if attempt == self.attempts - 1:
+                    raise
+                log.warning("block upload failed, retrying",
+                            extra={"fields": {"block": block.name, "attempt": attempt + 1,
+                                              "err": str(exc)}})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_backoff)
+
+    @staticmethod
+    def _upload(tb: Bucket, block: Path) -> None:
+        for rel in block_files(block):
+            tb.upload_file(join_key(block.name, rel), block / rel)
+
+    async def _update_index(self, tenant: str) -> None:
+        from tidewell.storegateway.bucketindex import update_bucket_index
+
+        try:
+            await asyncio.to_thread(update_bucket_index, self.bucket, tenant)
+        except Exception as exc:
+            log.warning("bucket index update failed, retrying at the next sync",
+                        extra={"fields": {"user": tenant, "err": str(exc)}})
+            return
+        self._index_stale.discard(tenant)
+
+    def shipped(self, tenant: str) -> set[str]:
+        return set(read_shipped(self.tenant_dir(tenant)))

@@ -1,0 +1,135 @@
+"""Per-tenant TSDBs of an ingester, each with an explicit state changed by compare-and-swap.
+
+A tenant's TSDB is its head plus the blocks cut from it that are still on local
+disk; queries read both and merge series by labels, samples by timestamp (a
+block and the head overlap briefly after a restart).
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+
+from tidewell.model.labels import Labels
+from tidewell.model.matchers import Matcher
+from tidewell.model.merge import merge_series
+from tidewell.model.samples import Series
+from tidewell.model.storage import Querier
+from tidewell.tsdb.block import BlockReader
+from tidewell.tsdb.head import Head, HeadQuerier
+
+__all__ = ["MergingQuerier", "TSDBState", "TenantRegistry", "TenantTSDB"]
+
+
+class TSDBState(enum.Enum):
+    """Lifecycle of one tenant's TSDB (a subset of Mimir's ``tsdbState``)."""
+
+    ACTIVE = "active"
+    """Appends and queries allowed."""
+    CLOSING = "closing"
+    """The ingester is stopping: no more appends."""
+    CLOSED = "closed"
+
+
+class TenantTSDB:
+    """One tenant's head plus its state."""
+
+    __slots__ = ("_lock", "_state", "blocks", "head", "tenant")
+
+    def __init__(self, tenant: str, head: Head) -> None:
+        self.tenant = tenant
+        self.head = head
+        self.blocks: tuple[BlockReader, ...] = ()
+        """Local blocks, oldest first; replaced as a whole, so readers need no lock."""
+        self._state = TSDBState.ACTIVE
+        self._lock = threading.Lock()
+
+    def add_blocks(self, readers: Iterable[BlockReader]) -> None:
+        with self._lock:
+            merged = {b.meta.ulid: b for b in (*self.blocks, *readers)}
+            self.blocks = tuple(sorted(merged.values(),
+                                       key=lambda b: (b.meta.min_time, b.meta.ulid)))
+
+    def remove_blocks(self, ulids: set[str]) -> list[BlockReader]:
+        """Forget blocks (before deleting them); queries still running keep their mapping."""
+        with self._lock:
+            gone = [b for b in self.blocks if b.meta.ulid in ulids]
+            self.blocks = tuple(b for b in self.blocks if b.meta.ulid not in ulids)
+            return gone
+
+    def querier(self, mint: int, maxt: int) -> Querier:
+        parts: list[Querier] = [
+            b.querier(mint, maxt) for b in self.blocks
+            if b.meta.min_time <= maxt and b.meta.max_time > mint
+        ]
+        parts.append(HeadQuerier(self.head, mint, maxt))
+        return parts[0] if len(parts) == 1 else MergingQuerier(parts)
+
+    @property
+    def state(self) -> TSDBState:
+        return self._state
+
+    def cas_state(self, old: TSDBState, new: TSDBState) -> bool:
+        """Move from ``old`` to ``new``; False (and no change) if the state is not ``old``."""
+        with self._lock:
+            if self._state is not old:
+                return False
+            self._state = new
+            return True
+
+
+class TenantRegistry:
+    """Tenant ID → ``TenantTSDB``, created on a tenant's first record."""
+
+    def __init__(self, block_range_ms: int) -> None:
+        self.block_range_ms = block_range_ms
+        self._tsdbs: dict[str, TenantTSDB] = {}
+        self._lock = threading.Lock()
+
+    def get(self, tenant: str) -> TenantTSDB | None:
+        return self._tsdbs.get(tenant)
+
+    def get_or_create(self, tenant: str) -> tuple[TenantTSDB, bool]:
+        got = self._tsdbs.get(tenant)
+        if got is not None:
+            return got, False
+        with self._lock:
+            got = self._tsdbs.get(tenant)
+            if got is not None:
+                return got, False
+            got = self._tsdbs[tenant] = TenantTSDB(tenant, Head(self.block_range_ms))
+            return got, True
+
+    def put(self, tenant: str, head: Head) -> None:
+        with self._lock:
+            self._tsdbs[tenant] = TenantTSDB(tenant, head)
+
+    def __iter__(self) -> Iterator[TenantTSDB]:
+        return iter(list(self._tsdbs.values()))
+
+    def __len__(self) -> int:
+        return len(self._tsdbs)
+
+    def num_series(self) -> int:
+        return sum(t.head.active_series for t in self)
+
+
+class MergingQuerier:
+    """Head and local blocks of one tenant as one ``Querier`` (series merged by labels)."""
+
+    def __init__(self, queriers: Sequence[Querier]) -> None:
+        self.queriers = list(queriers)
+
+    def select(self, matchers: Sequence[Matcher]) -> list[Series]:
+        by_labels: dict[Labels, list[Series]] = {}
+        for q in self.queriers:
+            for s in q.select(matchers):
+                by_labels.setdefault(s.labels, []).append(s)
+        return [merge_series(by_labels[ls]) for ls in sorted(by_labels)]
+
+    def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
+        return sorted({n for q in self.queriers for n in q.label_names(matchers)})
+
+    def label_values(self, name: str, matchers: Sequence[Matcher] = ()) -> list[str]:
+        return sorted({v for q in self.queriers for v in q.label_values(name, matchers)})

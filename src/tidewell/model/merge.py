@@ -1,0 +1,26 @@
+"""Merging copies of one series: zone replicas, head and blocks, overlapping blocks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from tidewell.model.samples import Series
+
+
+def merge_series(parts: Sequence[Series]) -> Series:
+    """One series from several copies of it, timestamps unique and sorted.
+
+    On a timestamp present in several copies the first copy wins, which only
+    matters for a sample that differs between replicas.
+    """
+    if len(parts) == 1:
+        return parts[0]
+    ts = np.concatenate([p.timestamps for p in parts])
+    vals = np.concatenate([p.values for p in parts])
+    order = np.argsort(ts, kind="stable")  # stable: earlier copies win ties
+    ts, vals = ts[order], vals[order]
+    keep = np.ones(ts.shape[0], dtype=bool)
+    keep[1:] = ts[1:] != ts[:-1]
+    return Series(parts[0].labels, ts[keep], vals[keep])

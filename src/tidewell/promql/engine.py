@@ -1,0 +1,236 @@
+"""The query engine: parse, evaluate over all steps at once, shape the result.
+
+Design (after Prometheus's engine and Mimir's streaming engine, adapted to
+NumPy): every node evaluates once for the whole query range. An instant
+vector is a ``Block`` (series x steps values plus presence mask); a range
+vector is a ``RangeData`` (raw samples plus per-step windows) consumed by a
+Numba kernel; a scalar is one array of steps. An instant query is a range
+query with a single step. Subqueries evaluate their inner expression as a
+range query on their own aligned step grid and feed its points to the outer
+function as if they were raw samples.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tidewell.model import Labels, Matcher, Queryable, Series
+from tidewell.model.samples import stale_mask
+from tidewell.promql import nodes as ast
+from tidewell.promql.errors import (
+    Annotations,
+    ExecutionError,
+    QueryCanceledError,
+    QueryTimeoutError,
+    TooManySamplesError,
+)
+from tidewell.promql.parser import parse
+from tidewell.promql.values import NAME_LABELS, Block, RangeData, Scalar, String
+
+__all__ = ["Engine", "EngineOptions", "QueryResult", "RangeSeries"]
+
+
+@dataclass
+class EngineOptions:
+    lookback_delta_ms: int = 5 * 60 * 1000
+    max_samples: int = 50_000_000
+    timeout_s: float = 120.0
+    max_fetched_series: int = 0
+    default_subquery_step_ms: int = 60_000
+
+
+@dataclass
+class RangeSeries:
+    labels: Labels
+    ts: np.ndarray  # int64 ms
+    vals: np.ndarray
+
+
+@dataclass
+class QueryResult:
+    """``kind`` is "vector", "matrix", "scalar" or "string" (Prometheus's resultType)."""
+
+    kind: str
+    series: list[RangeSeries] = field(default_factory=list)
+    scalar: tuple[int, float] | None = None
+    string: tuple[int, str] | None = None
+    warnings: list[str] = field(default_factory=list)
+    infos: list[str] = field(default_factory=list)
+
+
+class _Ctx:
+    def __init__(self, engine: Engine, queryable: Queryable, tenant: str, query: str,
+                 start: int, end: int, step: int, deadline: float,
+                 cancel: threading.Event | None) -> None:
+        self.engine = engine
+        self.queryable = queryable
+        self.tenant = tenant
+        self.query = query
+        self.qstart, self.qend, self.qstep = start, end, step
+        self.deadline = deadline
+        self.cancel = cancel
+        self.ann = Annotations()
+        self.samples = 0
+        self.fetched_series = 0
+
+    def check(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise QueryCanceledError()
+        if time.monotonic() > self.deadline:
+            raise QueryTimeoutError()
+
+    def pos(self, node: ast.Expr) -> str:
+        before = self.query[: node.pos]
+        line = before.count("\n") + 1
+        col = node.pos - (before.rfind("\n") + 1) + 1
+        return f" ({line}:{col})"
+
+    def warn(self, msg: str, node: ast.Expr) -> None:
+        self.ann.warn(msg + self.pos(node))
+
+    def info(self, msg: str, node: ast.Expr) -> None:
+        self.ann.info(msg + self.pos(node))
+
+    def add_samples(self, n: int) -> None:
+        self.samples = max(self.samples, n)
+        if n > self.engine.opts.max_samples:
+            raise TooManySamplesError()
+
+
+class Engine:
+    """Evaluates PromQL against any ``Queryable``. Thread-safe; one per process is enough."""
+
+    def __init__(self, opts: EngineOptions | None = None) -> None:
+        self.opts = opts or EngineOptions()
+
+    def warm_up(self, background: bool = True) -> None:
+        """Load the compiled kernels now (a second or two), in a thread by default."""
+        from tidewell.promql.kernels import warm_up
+
+        if background:
+            threading.Thread(target=warm_up, name="promql-warm-up", daemon=True).start()
+        else:
+            warm_up()
+
+    def instant_query(self, queryable: Queryable, tenant: str, query: str, t_ms: int,
+                      cancel: threading.Event | None = None) -> QueryResult:
+        return self._run(queryable, tenant, query, t_ms, t_ms, 0, cancel, instant=True)
+
+    def range_query(self, queryable: Queryable, tenant: str, query: str, start_ms: int,
+                    end_ms: int, step_ms: int,
+                    cancel: threading.Event | None = None) -> QueryResult:
+        return self._run(queryable, tenant, query, start_ms, end_ms, step_ms, cancel,
+                         instant=False)
+
+    def _run(self, queryable: Queryable, tenant: str, query: str, start: int, end: int,
+             step: int, cancel: threading.Event | None, instant: bool) -> QueryResult:
+        expr = parse(query)
+        if not instant and expr.type() not in (ast.SCALAR, ast.VECTOR):
+            raise ExecutionError("invalid expression type "
+                                 f'"{expr.type()}" for range query, must be Scalar or '
+                                 "instant Vector")
+        ctx = _Ctx(self, queryable, tenant, query, start, end, step,
+                   time.monotonic() + self.opts.timeout_s, cancel)
+        from tidewell.promql.evaluator import Evaluator
+
+        n_steps = 1 if instant else (end - start) // step + 1
+        times = start + np.arange(n_steps, dtype=np.int64) * max(step, 1)
+        ev = Evaluator(ctx, times, step if step else 0)
+        val = ev.eval(expr)
+        res = _shape(ctx, ev, expr, val, times, instant)
+        res.warnings = list(ctx.ann.warnings)
+        res.infos = list(ctx.ann.infos)
+        return res
+
+
+def _final_labels(b: Block) -> list[Labels]:
+    return [lb.without(*NAME_LABELS) if d else lb for lb, d in zip(b.labels, b.drop_name,
+                                                                   strict=True)]
+
+
+def _shape(ctx: _Ctx, ev: object, expr: ast.Expr, val: object, times: np.ndarray,
+           instant: bool) -> QueryResult:
+    t0 = int(times[0])
+    if isinstance(val, String):
+        return QueryResult("string", string=(t0, val.value))
+    if isinstance(val, Scalar):
+        if instant:
+            return QueryResult("scalar", scalar=(t0, float(val.values[0])))
+        return QueryResult("matrix", series=[RangeSeries(Labels(), times.copy(),
+                                                         val.values.copy())])
+    if isinstance(val, RangeData):
+        out = []
+        for i, lb in enumerate(val.labels):
+            a, b = int(val.lo[i, 0]), int(val.hi[i, 0])
+            ts, vs = val.ts[a:b], val.vals[a:b]
+            if val.anchored or val.smoothed:
+                from tidewell.promql.extended import extend_floats
+
+                end = int(val.tt[0])
+                ts, vs = extend_floats(ts, vs, end - val.rng, end, val.smoothed)
+            if len(ts):
+                lb2 = lb.without(*NAME_LABELS) if val.drop_name and val.drop_name[i] else lb
+                out.append(RangeSeries(lb2, ts.copy(), vs.copy()))
+        out.sort(key=lambda s: s.labels)
+        return QueryResult("matrix", series=out)
+    assert isinstance(val, Block)
+    labels = _final_labels(val)
+    # Series that became identical once __name__ was dropped may not collide in time.
+    seen: dict[Labels, int] = {}
+    for i, lb in enumerate(labels):
+        j = seen.get(lb)
+        if j is not None:
+            if (val.present[i] & val.present[j]).any():
+                raise ExecutionError("vector cannot contain metrics with the same labelset")
+        else:
+            seen[lb] = i
+    if instant:
+        out = [RangeSeries(lb, times[:1].copy(), val.values[i, :1].copy())
+               for i, lb in enumerate(labels) if val.present[i, 0]]
+        return QueryResult("vector", series=out)
+    merged: dict[Labels, list[int]] = {}
+    for i, lb in enumerate(labels):
+        merged.setdefault(lb, []).append(i)
+    out = []
+    for lb, rows in merged.items():
+        if len(rows) == 1:
+            m = val.present[rows[0]]
+            v = val.values[rows[0]]
+        else:
+            m = val.present[rows].any(axis=0)
+            v = np.zeros(len(times))
+            for r in rows:
+                v = np.where(val.present[r], val.values[r], v)
+        if m.any():
+            out.append(RangeSeries(lb, times[m].copy(), v[m].copy()))
+    out.sort(key=lambda s: s.labels)
+    return QueryResult("matrix", series=out)
+
+
+def select_series(ctx: _Ctx, matchers: list[Matcher], mint: int, maxt: int) -> list[Series]:
+    """Fetch series through the ``Queryable`` seam, enforcing the fetched-series limit."""
+    ctx.check()
+    q = ctx.queryable.querier(ctx.tenant, mint, maxt)
+    series = q.select(matchers)
+    ctx.fetched_series += len(series)
+    limit = ctx.engine.opts.max_fetched_series
+    if limit and ctx.fetched_series > limit:
+        raise ExecutionError(
+            f"the query exceeded the maximum number of series (limit: {limit} series) "
+            "(err-mimir-max-series-per-query). Consider reducing the time range and/or number "
+            "of series selected by the query. To adjust the related limit, configure "
+            "-querier.max-fetched-series-per-query")
+    return series
+
+
+def drop_stale(s: Series) -> tuple[np.ndarray, np.ndarray]:
+    m = stale_mask(s.values)
+    if m.any():
+        keep = ~m
+        return s.timestamps[keep], s.values[keep]
+    return s.timestamps, s.values
+

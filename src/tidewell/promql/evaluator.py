@@ -1,0 +1,206 @@
+"""Evaluates one syntax tree over a fixed grid of step times.
+
+Selectors read the ``Queryable`` once per node for the whole range and turn
+samples into a ``Block`` with one ``searchsorted`` per series; everything
+after that is array arithmetic.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tidewell.model import Labels
+from tidewell.model.samples import stale_mask
+from tidewell.promql import nodes as ast
+from tidewell.promql.errors import ExecutionError
+from tidewell.promql.values import NAME_LABELS, Block, RangeData, Scalar, String
+
+__all__ = ["Evaluator"]
+
+
+class Evaluator:
+    def __init__(self, ctx: Any, times: np.ndarray, step: int) -> None:
+        self.ctx = ctx
+        self.times = times
+        self.step = step
+        self.T = len(times)
+
+    # -- helpers ------------------------------------------------------------------
+    def sub(self, times: np.ndarray, step: int) -> Evaluator:
+        return Evaluator(self.ctx, times, step)
+
+    def duration_ms(self, d: ast.DurationExpr | None) -> int:
+        if d is None:
+            return 0
+        ctx = self.ctx
+        env = {"step": ctx.qstep / 1000.0, "range": (ctx.qend - ctx.qstart) / 1000.0}
+        try:
+            return round(d.eval(env) * 1000)
+        except ZeroDivisionError as e:
+            raise ExecutionError(str(e)) from None
+
+    def eff_times(self, mods: ast.AtOffset) -> np.ndarray:
+        """Per step, the time a selector or subquery is evaluated at (``@``, offset)."""
+        off = self.duration_ms(mods.offset)
+        if mods.at is not None:
+            base = np.full(self.T, round(mods.at * 1000), dtype=np.int64)
+        elif mods.at_keyword == "start":
+            base = np.full(self.T, self.ctx.qstart, dtype=np.int64)
+        elif mods.at_keyword == "end":
+            base = np.full(self.T, self.ctx.qend, dtype=np.int64)
+        else:
+            base = self.times
+        return base - off
+
+    def scalar_of(self, node: ast.Expr) -> np.ndarray:
+        v = self.eval(node)
+        assert isinstance(v, Scalar)
+        return v.values
+
+    # -- dispatch -----------------------------------------------------------------
+    def eval(self, node: ast.Expr) -> Any:
+        self.ctx.check()
+        if isinstance(node, ast.NumberLiteral):
+            return Scalar(np.full(self.T, node.value))
+        if isinstance(node, ast.StringLiteral):
+            return String(node.value)
+        if isinstance(node, ast.ParenExpr):
+            return self.eval(node.expr)
+        if isinstance(node, ast.VectorSelector):
+            return self.vector_selector(node)
+        if isinstance(node, ast.MatrixSelector):
+            return self.matrix_selector(node)
+        if isinstance(node, ast.SubqueryExpr):
+            return self.subquery(node)
+        if isinstance(node, ast.UnaryExpr):
+            v = self.eval(node.expr)
+            if node.op == "+":
+                return v
+            if isinstance(v, Scalar):
+                return Scalar(-v.values)
+            return Block(v.labels, -v.values, v.present, [True] * len(v))
+        if isinstance(node, ast.BinaryExpr):
+            from tidewell.promql.binops import eval_binary
+
+            return eval_binary(self, node)
+        if isinstance(node, ast.AggregateExpr):
+            from tidewell.promql.aggregations import eval_aggregate
+
+            return eval_aggregate(self, node)
+        if isinstance(node, ast.Call):
+            from tidewell.promql.functions import eval_call
+
+            return eval_call(self, node)
+        raise ExecutionError(f"unhandled expression {type(node).__name__}")
+
+    # -- selectors ----------------------------------------------------------------
+    def vector_selector(self, node: ast.VectorSelector) -> Block:
+        tt = self.eff_times(node.mods)
+        lb = self.ctx.engine.opts.lookback_delta_ms
+        if node.smoothed or node.anchored:
+            from tidewell.promql.extended import smoothed_selector
+
+            return smoothed_selector(self, node, tt)
+        from tidewell.promql.engine import select_series
+
+        mint = int(tt.min()) - lb + 1
+        maxt = int(tt.max())
+        series = select_series(self.ctx, node.matchers, mint, maxt)
+        n = len(series)
+        values = np.zeros((n, self.T))
+        present = np.zeros((n, self.T), dtype=bool)
+        labels = []
+        for i, s in enumerate(series):
+            labels.append(s.labels)
+            if len(s.timestamps) == 0:
+                continue
+            idx = np.searchsorted(s.timestamps, tt, side="right") - 1
+            ok = idx >= 0
+            idxc = np.where(ok, idx, 0)
+            ts_at = s.timestamps[idxc]
+            ok &= ts_at > tt - lb
+            v = s.values[idxc]
+            ok &= ~stale_mask(v)
+            values[i] = v
+            present[i] = ok
+        self.ctx.add_samples(int(present.sum()))
+        blk = Block(labels, values, present)
+        return blk.compact() if n else blk
+
+    def matrix_selector(self, node: ast.MatrixSelector) -> RangeData:
+        vs = node.vs
+        tt = self.eff_times(vs.mods)
+        rng = self.duration_ms(node.range)
+        if rng <= 0:
+            raise ExecutionError(f"{'range'} must be positive, got {rng}")
+        from tidewell.promql.engine import drop_stale, select_series
+
+        extra = self.ctx.engine.opts.lookback_delta_ms if (vs.anchored or vs.smoothed) else 0
+        ext_hi = extra if vs.smoothed else 0
+        series = select_series(self.ctx, vs.matchers, int(tt.min()) - rng + 1 - extra,
+                               int(tt.max()) + ext_hi)
+        return self.build_range(series_arrays=[(s.labels, *drop_stale(s)) for s in series],
+                                tt=tt, rng=rng, anchored=vs.anchored, smoothed=vs.smoothed,
+                                ext_lo=extra, ext_hi=ext_hi)
+
+    def build_range(self, series_arrays: list[tuple[Labels, np.ndarray, np.ndarray]],
+                    tt: np.ndarray, rng: int, anchored: bool = False,
+                    smoothed: bool = False, drop_name: list[bool] | None = None,
+                    ext_lo: int = 0, ext_hi: int = 0) -> RangeData:
+        """Windows ``(tt - rng - ext_lo, tt + ext_hi]`` per step over the given samples."""
+        n = len(series_arrays)
+        lo = np.zeros((n, self.T), dtype=np.int64)
+        hi = np.zeros((n, self.T), dtype=np.int64)
+        ts_parts, val_parts = [], []
+        off = 0
+        total = 0
+        for i, (_lb, ts, vals) in enumerate(series_arrays):
+            lo[i] = off + np.searchsorted(ts, tt - rng - ext_lo, side="right")
+            hi[i] = off + np.searchsorted(ts, tt + ext_hi, side="right")
+            total += int((hi[i] - lo[i]).max()) if self.T else 0
+            ts_parts.append(ts)
+            val_parts.append(vals)
+            off += len(ts)
+        self.ctx.add_samples(total)
+        ts_all = np.concatenate(ts_parts) if ts_parts else np.zeros(0, dtype=np.int64)
+        v_all = np.concatenate(val_parts) if val_parts else np.zeros(0)
+        return RangeData([s[0] for s in series_arrays], ts_all.astype(np.int64, copy=False),
+                         v_all.astype(np.float64, copy=False), lo, hi,
+                         tt.astype(np.int64, copy=False), rng,
+                         drop_name or [False] * n, anchored, smoothed)
+
+    def subquery(self, node: ast.SubqueryExpr) -> RangeData:
+        tt = self.eff_times(node.mods)
+        rng = self.duration_ms(node.range)
+        step = self.duration_ms(node.step) if node.step is not None else 0
+        if step <= 0:
+            step = self.ctx.engine.opts.default_subquery_step_ms
+        lo_t = int(tt.min()) - rng
+        start = int(np.floor_divide(lo_t, step)) * step if lo_t >= 0 else -((-lo_t) // step) * step
+        # Go integer division truncates toward zero; then step forward if before lo_t.
+        start = int(lo_t / step) * step if lo_t < 0 else (lo_t // step) * step
+        if start < lo_t:
+            start += step
+        end = int(tt.max())
+        if end < start:
+            times = np.zeros(0, dtype=np.int64)
+        else:
+            times = start + np.arange((end - start) // step + 1, dtype=np.int64) * step
+        inner = self.sub(times, step)
+        val = inner.eval(node.expr) if len(times) else Block.empty(0)
+        if isinstance(val, Scalar):
+            raise ExecutionError("subquery is only allowed on instant vector")
+        arrays = []
+        drop = []
+        for i, lb in enumerate(val.labels):
+            m = val.present[i]
+            if m.any():
+                arrays.append((lb, times[m], val.values[i][m]))
+                drop.append(val.drop_name[i])
+        return self.build_range(arrays, tt, rng, drop_name=drop)
+
+
+def without_name(lb: Labels) -> Labels:
+    return lb.without(*NAME_LABELS)

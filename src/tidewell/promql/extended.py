@@ -1,0 +1,175 @@
+"""``anchored`` and ``smoothed`` selectors (experimental in Prometheus 3).
+
+``anchored`` ranges also see the last sample at or before the range start,
+so ``increase`` measures from it instead of extrapolating; ``smoothed``
+ranges (and instant selectors) interpolate linearly at the range boundaries.
+The windows handed to us already include the extra lookback on each side;
+these loops are plain Python, as the modifiers are rare.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from tidewell.model import Labels
+from tidewell.promql import nodes as ast
+from tidewell.promql.errors import ExecutionError
+from tidewell.promql.values import Block, RangeData
+
+__all__ = ["check_modifier", "extend_floats", "run_extended", "smoothed_selector"]
+
+_ANCHORED = ("changes", "delta", "increase", "rate", "resets")
+_SMOOTHED = ("delta", "increase", "rate")
+
+
+def check_modifier(func: str, rd: RangeData) -> None:
+    if rd.anchored and func not in _ANCHORED:
+        raise ExecutionError("anchored modifier can only be used with: "
+                             f"{', '.join(_ANCHORED)} - not with {func}")
+    if rd.smoothed and func not in _SMOOTHED:
+        raise ExecutionError("smoothed modifier can only be used with: "
+                             f"{', '.join(_SMOOTHED)} - not with {func}")
+
+
+def _interp(t1: int, y1: float, t2: int, y2: float, t: int, counter: bool) -> float:
+    if counter and y2 < y1:
+        y1 = 0.0
+    return y1 + (y2 - y1) * (t - t1) / (t2 - t1)
+
+
+def _first_after(ts: np.ndarray, n: int, t: int) -> int:
+    """sort.Search(n, ts[i] > t)."""
+    return int(np.searchsorted(ts[:n], t, side="right"))
+
+
+def _extended_rate(ts: np.ndarray, vs: np.ndarray, start: int, end: int, smoothed: bool,
+                   counter: bool, rate: bool, rng: int) -> float | None:
+    n = len(ts)
+    last = n - 1
+    first = max(0, _first_after(ts, last, start) - 1)
+    if smoothed:
+        last = int(np.searchsorted(ts[:last], end, side="left"))
+    if ts[last] <= start:
+        return None
+    if smoothed and ts[first] > end:
+        return None
+    left = vs[first]
+    if smoothed and ts[first] < start:
+        left = _interp(ts[first], vs[first], ts[first + 1], vs[first + 1], start, counter)
+    right = vs[last]
+    if smoothed and last > 0 and ts[last] > end:
+        right = _interp(ts[last - 1], vs[last - 1], ts[last], vs[last], end, counter)
+    result = right - left
+    if counter:
+        if ts[first] <= start:
+            first += 1
+        if ts[last] >= end:
+            last -= 1
+        corr, prev = 0.0, left
+        for k in range(first, last + 1):
+            if vs[k] < prev:
+                corr += prev
+            prev = vs[k]
+        if right < prev:
+            corr += prev
+        result += corr
+    if rate:
+        result /= rng / 1000.0
+    return float(result)
+
+
+def run_extended(func: str, rd: RangeData) -> tuple[np.ndarray, np.ndarray]:
+    n, T = rd.lo.shape
+    out = np.zeros((n, T))
+    ok = np.zeros((n, T), dtype=bool)
+    for i in range(n):
+        for j in range(T):
+            a, b = int(rd.lo[i, j]), int(rd.hi[i, j])
+            if b <= a:
+                continue
+            ts, vs = rd.ts[a:b], rd.vals[a:b]
+            end = int(rd.tt[j])
+            start = end - rd.rng
+            if func in ("rate", "increase", "delta"):
+                v = _extended_rate(ts, vs, start, end, rd.smoothed, func != "delta",
+                                   func == "rate", rd.rng)
+                if v is None:
+                    continue
+            else:  # changes / resets, anchored
+                le = _first_after(ts, len(ts), start) - 1
+                if le + 1 >= len(ts):
+                    continue
+                k0 = max(le, 0)
+                cnt = 0
+                for k in range(k0 + 1, len(ts)):
+                    cur, prev = vs[k], vs[k - 1]
+                    if func == "resets":
+                        cnt += cur < prev
+                    elif cur != prev and not (math.isnan(cur) and math.isnan(prev)):
+                        cnt += 1
+                v = float(cnt)
+            out[i, j] = v
+            ok[i, j] = True
+    return out, ok
+
+
+def extend_floats(ts: np.ndarray, vs: np.ndarray, mint: int, maxt: int,
+                  smoothed: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The samples an anchored/smoothed range shows: boundary points plus those inside."""
+    if len(ts) == 0:
+        return ts, vs
+    last = len(ts) - 1
+    first = max(0, _first_after(ts, last, mint) - 1)
+    if smoothed:
+        last = int(np.searchsorted(ts[:last], maxt, side="left"))
+    if ts[last] <= mint:
+        return ts[:0], vs[:0]
+    left = vs[first]
+    if smoothed and ts[first] < mint:
+        left = _interp(ts[first], vs[first], ts[first + 1], vs[first + 1], mint, False)
+    right = vs[last]
+    if smoothed and last > 0 and ts[last] > maxt:
+        right = _interp(ts[last - 1], vs[last - 1], ts[last], vs[last], maxt, False)
+    if ts[first] <= mint:
+        first += 1
+    if ts[last] >= maxt:
+        last -= 1
+    mid_t, mid_v = ts[first:last + 1], vs[first:last + 1]
+    return (np.concatenate([[mint], mid_t, [maxt]]).astype(np.int64),
+            np.concatenate([[left], mid_v, [right]]))
+
+
+def smoothed_selector(ev: Any, node: ast.VectorSelector, tt: np.ndarray) -> Block:
+    from tidewell.promql.engine import drop_stale, select_series
+
+    lb = ev.ctx.engine.opts.lookback_delta_ms
+    if node.anchored:
+        raise ExecutionError("anchored modifier is only allowed on range selectors")
+    series = select_series(ev.ctx, node.matchers, int(tt.min()) - lb + 1, int(tt.max()) + lb)
+    labels: list[Labels] = []
+    vals = np.zeros((len(series), ev.T))
+    pres = np.zeros((len(series), ev.T), dtype=bool)
+    for r, s in enumerate(series):
+        labels.append(s.labels)
+        ts, vs = drop_stale(s)
+        for j, t in enumerate(tt.tolist()):
+            a = int(np.searchsorted(ts, t - lb, side="right"))
+            b = int(np.searchsorted(ts, t + lb, side="right"))
+            if b <= a:
+                continue
+            wt, wv = ts[a:b], vs[a:b]
+            i = int(np.searchsorted(wt, t, side="left"))
+            if i < len(wt) and wt[i] == t:
+                v = wv[i]
+            elif 0 < i < len(wt):
+                v = _interp(int(wt[i - 1]), wv[i - 1], int(wt[i]), wv[i], t, False)
+            elif i > 0:
+                v = wv[i - 1]
+            else:
+                continue
+            vals[r, j] = v
+            pres[r, j] = True
+    return Block(labels, vals, pres).compact()

@@ -1,0 +1,345 @@
+"""Classic (``le``-labelled) histograms: ``histogram_quantile(s)`` and ``histogram_fraction``.
+
+Buckets are grouped by their labels without ``le`` (the name included, then
+dropped late, as Prometheus does); per step we gather the present buckets and
+apply Prometheus's bucket algorithms.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from tidewell.model import Labels
+from tidewell.promql import nodes as ast
+from tidewell.promql.format import format_float
+from tidewell.promql.values import Block
+
+__all__ = ["histogram_fraction", "histogram_quantile", "histogram_quantiles"]
+
+_MONO = ("input to histogram_quantile needed to be fixed for monotonicity (see "
+         "https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile)")
+
+
+def _parse_le(s: str) -> float | None:
+    try:
+        if not s or s != s.strip() or "_" in s:
+            return None
+        return float(s)
+    except ValueError:
+        return None
+
+
+class _Groups:
+    def __init__(self, ev: Any, b: Block, arg: ast.Expr) -> None:
+        self.ev = ev
+        self.keys: list[Labels] = []
+        self.rows: list[tuple[np.ndarray, list[int]]] = []
+        idx: dict[Labels, list[tuple[float, int]]] = {}
+        for i, lb in enumerate(b.labels):
+            le = _parse_le(lb.get("le"))
+            if le is None:
+                if b.present[i].any():
+                    ev.ctx.warn(f'bucket label "le" is missing or has a malformed value of '
+                                f'"{lb.get("le")}" for metric name "{lb.name}"', arg)
+                continue
+            idx.setdefault(lb.without("le"), []).append((le, i))
+        for key, items in idx.items():
+            items.sort(key=lambda x: x[0])
+            self.keys.append(key)
+            self.rows.append((np.array([x[0] for x in items]), [x[1] for x in items]))
+        self.b = b
+
+    def buckets(self, g: int, j: int) -> tuple[np.ndarray, np.ndarray] | None:
+        les, rows = self.rows[g]
+        m = self.b.present[rows, j]
+        if not m.any():
+            return None
+        le_j, c_j = les[m], self.b.values[rows, j][m].copy()
+        if len(le_j) > 1 and (le_j[1:] == le_j[:-1]).any():
+            u, inv = np.unique(le_j, return_inverse=True)
+            c2 = np.zeros(len(u))
+            np.add.at(c2, inv, c_j)
+            le_j, c_j = u, c2
+        return le_j, c_j
+
+
+def _block(ev: Any, labels: list[Labels], vals: list[np.ndarray],
+           pres: list[np.ndarray]) -> Block:
+    if not labels:
+        return Block.empty(ev.T)
+    return Block(labels, np.vstack(vals), np.vstack(pres), [True] * len(labels)).compact()
+
+
+class _Mono:
+    """Merges forced-monotonicity infos across steps, as Prometheus does."""
+
+    def __init__(self) -> None:
+        self.hits: dict[str, list[float]] = {}
+
+    def add(self, name: str, t: int, lo: float, hi: float, diff: float) -> None:
+        h = self.hits.get(name)
+        if h is None:
+            self.hits[name] = [t, t, lo, hi, diff, 0]
+        else:
+            h[0], h[1] = min(h[0], t), max(h[1], t)
+            h[2], h[3], h[4] = min(h[2], lo), max(h[3], hi), max(h[4], diff)
+            h[5] += 1
+
+    def emit(self, ev: Any, arg: ast.Expr) -> None:
+        for name, (t0, t1, lo, hi, diff, n) in self.hits.items():
+            fmt = "%Y-%m-%dT%H:%M:%SZ"
+            s0 = datetime.fromtimestamp(int(t0) // 1000, UTC).strftime(fmt)
+            s1 = datetime.fromtimestamp(int(t1) // 1000, UTC).strftime(fmt)
+            suffix = f' for metric name "{name}"' if name else ""
+            ev.ctx.info(f"{_MONO}{suffix}, from buckets {lo:g} to {hi:g}, with a max diff of "
+                        f"{diff:.2g}, over {int(n) + 1} samples from {s0} to {s1}", arg)
+
+
+def bucket_quantile(q: float, les: np.ndarray, counts: np.ndarray
+                    ) -> tuple[float, tuple[float, float, float] | None]:
+    if math.isnan(q):
+        return math.nan, None
+    if q < 0:
+        return -math.inf, None
+    if q > 1:
+        return math.inf, None
+    if les[-1] != math.inf:
+        return math.nan, None
+    forced = None
+    lo, hi, maxdiff = math.inf, -math.inf, 0.0
+    prev = counts[0]
+    for i in range(1, len(counts)):
+        cur = counts[i]
+        if cur == prev:
+            continue
+        if _almost(prev, cur, 1e-12):
+            counts[i] = prev
+            continue
+        if cur < prev:
+            counts[i] = prev
+            lo, hi = min(lo, les[i]), max(hi, les[i])
+            maxdiff = max(maxdiff, prev - cur)
+            forced = (lo, hi, maxdiff)
+            continue
+        prev = cur
+    if len(les) < 2:
+        return math.nan, forced
+    obs = counts[-1]
+    if obs == 0:
+        return math.nan, forced
+    rank = q * obs
+    b = len(les) - 1
+    for i in range(len(les) - 1):
+        if counts[i] >= rank:
+            b = i
+            break
+    if b == len(les) - 1:
+        return float(les[-2]), forced
+    if b == 0 and les[0] <= 0:
+        return float(les[0]), forced
+    start, end, count = 0.0, les[b], counts[b]
+    if b > 0:
+        start = les[b - 1]
+        count -= counts[b - 1]
+        rank -= counts[b - 1]
+    return float(start + (end - start) * (rank / count)), forced
+
+
+def _almost(a: float, b: float, eps: float) -> bool:
+    if a == b:
+        return True
+    s = abs(a) + abs(b)
+    d = abs(a - b)
+    if a == 0 or b == 0 or s < 2.2250738585072014e-308:
+        return d < eps * 2.2250738585072014e-308
+    return d / min(s, 1.7976931348623157e308) < eps
+
+
+def bucket_fraction(lower: float, upper: float, les: np.ndarray, counts: np.ndarray) -> float:
+    if les[-1] != math.inf:
+        return math.nan
+    count = counts[-1]
+    if count == 0 or math.isnan(lower) or math.isnan(upper):
+        return math.nan
+    if lower >= upper:
+        return 0.0
+    rank = lower_rank = upper_rank = 0.0
+    lower_set = upper_set = False
+    lb = 0.0 if les[0] > 0 else -math.inf
+    for i in range(len(les)):
+        if i > 0:
+            lb = les[i - 1]
+        ub = les[i]
+        c = counts[i]
+
+        def interp(v: float, lb: float = lb, ub: float = ub, c: float = c,
+                   rank: float = rank) -> float:
+            if lb == -math.inf:
+                return c
+            return rank + (c - rank) * (v - lb) / (ub - lb)
+
+        if not lower_set and lb >= lower:
+            lower_rank, lower_set = rank, True
+        if not upper_set and lb >= upper:
+            upper_rank, upper_set = rank, True
+        if lower_set and upper_set:
+            break
+        if not lower_set and lb < lower < ub:
+            lower_rank, lower_set = interp(lower), True
+        if not upper_set and lb < upper < ub:
+            upper_rank, upper_set = interp(upper), True
+        if lower_set and upper_set:
+            break
+        rank = c
+    if not lower_set or lower_rank > count:
+        lower_rank = count
+    if not upper_set or upper_rank > count:
+        upper_rank = count
+    return (upper_rank - lower_rank) / count
+
+
+def _validate_q(ev: Any, qs: np.ndarray, arg: ast.Expr) -> None:
+    for x in np.unique(qs):
+        if math.isnan(x) or x < 0 or x > 1:
+            ev.ctx.warn(f"quantile value should be between 0 and 1, got {format_float(x)}", arg)
+
+
+def _per_step(ev: Any, groups: _Groups, fn: Callable[[int, int, np.ndarray, np.ndarray], float],
+              labels_for: Callable[[Labels], Labels]) -> tuple[list[Labels], list[np.ndarray],
+                                                              list[np.ndarray]]:
+    labels, vals, pres = [], [], []
+    for g, key in enumerate(groups.keys):
+        res = np.full(ev.T, np.nan)
+        ok = np.zeros(ev.T, dtype=bool)
+        for j in np.flatnonzero(groups.b.present[groups.rows[g][1]].any(axis=0)):
+            bk = groups.buckets(g, j)
+            if bk is None:
+                continue
+            res[j] = fn(g, j, *bk)
+            ok[j] = True
+        labels.append(labels_for(key))
+        vals.append(res)
+        pres.append(ok)
+    return labels, vals, pres
+
+
+def _quantile_columns(q: np.ndarray, les: np.ndarray, counts: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray] | None:
+    """``bucket_quantile`` for every step at once, when all buckets are present at
+    every step and their bounds are distinct; ``None`` otherwise (or when the
+    buckets need fixing, so the exact per-step path reports it)."""
+    B = len(les)
+    if B < 2 or les[-1] != math.inf or (les[1:] == les[:-1]).any():
+        return None
+    with np.errstate(invalid="ignore"):
+        if (counts[1:] < counts[:-1]).any() or np.isnan(counts).any():
+            return None
+        obs = counts[-1]
+        rank = q * obs
+        hit = counts[:-1] >= rank[None, :]
+        b = np.where(hit.any(axis=0), hit.argmax(axis=0), B - 1)
+        cols = np.arange(counts.shape[1])
+        end = les[b]
+        start = np.where(b > 0, les[np.maximum(b - 1, 0)], 0.0)
+        below = np.where(b > 0, counts[np.maximum(b - 1, 0), cols], 0.0)
+        count = counts[b, cols] - below
+        res = start + (end - start) * ((rank - below) / count)
+        res = np.where(b == B - 1, les[-2], res)
+        res = np.where((b == 0) & (les[0] <= 0), les[0], res)
+        res = np.where(obs == 0, np.nan, res)
+        res = np.where(q < 0, -np.inf, np.where(q > 1, np.inf, res))
+        res = np.where(np.isnan(q), np.nan, res)
+    return res, np.ones(counts.shape[1], dtype=bool)
+
+
+def histogram_quantile(ev: Any, node: ast.Call) -> Block:
+    q = ev.scalar_of(node.args[0])
+    _validate_q(ev, q, node.args[0])
+    groups = _Groups(ev, ev.eval(node.args[1]), node.args[1])
+    mono = _Mono()
+
+    def fn(g: int, j: int, les: np.ndarray, counts: np.ndarray) -> float:
+        v, forced = bucket_quantile(q[j], les, counts)
+        if forced:
+            mono.add(groups.keys[g].name, int(ev.times[j]), *forced)
+        return v
+
+    labels, vals, pres = [], [], []
+    for g, key in enumerate(groups.keys):
+        les, rows = groups.rows[g]
+        p = groups.b.present[rows]
+        fast = None
+        if p.all():
+            fast = _quantile_columns(q, les, groups.b.values[rows])
+        if fast is None:
+            sub = _Groups.__new__(_Groups)
+            sub.ev, sub.b, sub.keys, sub.rows = ev, groups.b, [key], [groups.rows[g]]
+            lab, val, pr = _per_step(ev, sub, lambda _g, j, le, c, g=g: fn(g, j, le, c),
+                                     lambda k: k)
+            labels += lab
+            vals += val
+            pres += pr
+        else:
+            labels.append(key)
+            vals.append(fast[0])
+            pres.append(fast[1])
+    out = _block(ev, labels, vals, pres)
+    mono.emit(ev, node.args[1])
+    return out
+
+
+def histogram_quantiles(ev: Any, node: ast.Call) -> Block:
+    arg = node.args[1]
+    while isinstance(arg, ast.ParenExpr):
+        arg = arg.expr
+    assert isinstance(arg, ast.StringLiteral)
+    label = arg.value
+    qs = []
+    for a in node.args[2:]:
+        qv = ev.scalar_of(a)
+        _validate_q(ev, qv, a)
+        qs.append(qv)
+    groups = _Groups(ev, ev.eval(node.args[0]), node.args[0])
+    mono = _Mono()
+    labels, vals, pres = [], [], []
+    for qv in qs:
+        def fn(g: int, j: int, les: np.ndarray, counts: np.ndarray, qv: np.ndarray = qv) -> float:
+            v, forced = bucket_quantile(qv[j], les, counts)
+            if forced:
+                mono.add(groups.keys[g].name, int(ev.times[j]), *forced)
+            return v
+
+        qstr = _openmetrics_float(float(qv[0]))
+        lab, val, pr = _per_step(ev, groups, fn, lambda k, s=qstr: k.with_label(label, s))
+        labels += lab
+        vals += val
+        pres += pr
+    mono.emit(ev, node.args[0])
+    return _block(ev, labels, vals, pres)
+
+
+def _openmetrics_float(v: float) -> str:
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "+Inf" if v > 0 else "-Inf"
+    s = format_float(v)
+    if "." not in s and "e" not in s:
+        s += ".0"
+    return s
+
+
+def histogram_fraction(ev: Any, node: ast.Call) -> Block:
+    lo = ev.scalar_of(node.args[0])
+    hi = ev.scalar_of(node.args[1])
+    groups = _Groups(ev, ev.eval(node.args[2]), node.args[2])
+
+    def fn(g: int, j: int, les: np.ndarray, counts: np.ndarray) -> float:
+        return bucket_fraction(lo[j], hi[j], les, counts)
+
+    return _block(ev, *_per_step(ev, groups, fn, lambda k: k))

@@ -1,0 +1,337 @@
+"""OTLP metrics to Prometheus series, named the way Prometheus/Mimir name them.
+
+Follows Prometheus's OTLP translation with suffixes (``UnderscoreEscapingWithSuffixes``):
+gauges keep their name, monotonic cumulative sums get ``_total``, explicit-bucket
+histograms become ``_bucket{le}``/``_sum``/``_count``, summaries become
+``{quantile}``/``_sum``/``_count``; units become suffixes (``s`` → ``_seconds``).
+Resource ``service.namespace``/``service.name`` become ``job`` and
+``service.instance.id`` becomes ``instance``; the other resource attributes go
+to a ``target_info`` series. Cumulative exponential histograms become native
+histograms (scale → schema, downscaled to 8 if finer; buckets shifted by one,
+as Prometheus indexes them). Delta temporality is not translated (dropped), as
+Prometheus does without extra feature flags.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+from google.protobuf import json_format
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as svc
+from opentelemetry.proto.common.v1 import common_pb2
+from opentelemetry.proto.metrics.v1 import metrics_pb2 as mpb
+
+from tidewell.model import stale_nan
+from tidewell.protocol.errors import ProtocolError
+from tidewell.protocol.pb import prompb_pb2 as pb
+
+__all__ = ["decode_otlp", "empty_response", "metric_name", "otlp_to_write_request"]
+
+_CUMULATIVE = mpb.AGGREGATION_TEMPORALITY_CUMULATIVE
+_NO_RECORDED_VALUE = 1  # DataPointFlags.FLAG_NO_RECORDED_VALUE
+
+_UNITS = {
+    "d": "days", "h": "hours", "min": "minutes", "s": "seconds", "ms": "milliseconds",
+    "us": "microseconds", "ns": "nanoseconds", "By": "bytes", "KiBy": "kibibytes",
+    "MiBy": "mebibytes", "GiBy": "gibibytes", "TiBy": "tibibytes", "KBy": "kilobytes",
+    "MBy": "megabytes", "GBy": "gigabytes", "TBy": "terabytes", "m": "meters", "V": "volts",
+    "A": "amperes", "J": "joules", "W": "watts", "g": "grams", "Cel": "celsius",
+    "Hz": "hertz", "%": "percent",
+}
+_PER_UNITS = {"s": "second", "m": "minute", "h": "hour", "d": "day", "w": "week",
+              "mo": "month", "y": "year"}
+_INVALID_NAME = re.compile(r"[^a-zA-Z0-9_:]+")
+_INVALID_LABEL = re.compile(r"[^a-zA-Z0-9_]")
+
+
+def _unit_suffixes(unit: str) -> list[str]:
+    unit = re.sub(r"\{[^}]*\}", "", unit).strip()
+    if not unit:
+        return []
+    main, _, per = unit.partition("/")
+    out = []
+    if main:
+        out.append(_UNITS.get(main, main))
+    if per:
+        out.append("per_" + _PER_UNITS.get(per, per))
+    return [_INVALID_NAME.sub("_", s).strip("_") for s in out if s]
+
+
+def metric_name(name: str, unit: str, kind: str) -> str:
+    """Prometheus name of an OTLP metric; ``kind`` is gauge, counter, histogram or summary."""
+    parts = [p for p in _INVALID_NAME.sub("_", name).split("_") if p]
+    if kind == "gauge" and unit == "1":
+        suffixes = ["ratio"]
+    else:
+        suffixes = [] if unit == "1" else _unit_suffixes(unit)
+    for s in suffixes:
+        if s and (not parts or parts[-1] != s):
+            parts.append(s)
+    if kind == "counter":
+        if parts and parts[-1] == "total":
+            parts.pop()
+        parts.append("total")
+    out = "_".join(parts)
+    if out and out[0].isdigit():
+        out = "_" + out
+    return out
+
+
+def label_name(key: str) -> str:
+    """OTLP attribute key → Prometheus label name (invalid characters → ``_``)."""
+    out = _INVALID_LABEL.sub("_", key)
+    if out and out[0].isdigit():
+        out = "key_" + out
+    elif out.startswith("_") and not out.startswith("__"):
+        out = "key" + out
+    return out
+
+
+def _any_value(v: common_pb2.AnyValue) -> str:
+    kind = v.WhichOneof("value")
+    if kind == "string_value":
+        return v.string_value
+    if kind == "bool_value":
+        return "true" if v.bool_value else "false"
+    if kind == "int_value":
+        return str(v.int_value)
+    if kind == "double_value":
+        return _fmt(v.double_value)
+    if kind == "bytes_value":
+        return v.bytes_value.hex()
+    if kind == "array_value":
+        return "[" + ",".join(repr(_any_value(x)) for x in v.array_value.values) + "]"
+    if kind == "kvlist_value":
+        return "{" + ",".join(f"{kv.key}:{_any_value(kv.value)}" for kv in
+                              v.kvlist_value.values) + "}"
+    return ""
+
+
+def _fmt(v: float) -> str:
+    """Go's ``strconv.FormatFloat(v, 'f', -1, 64)`` as used for ``le``/``quantile``."""
+    if v == float("inf"):
+        return "+Inf"
+    if v == float("-inf"):
+        return "-Inf"
+    if v != v:
+        return "NaN"
+    return np.format_float_positional(v, trim="-")
+
+
+def _attrs(kvs) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for kv in kvs:
+        name = label_name(kv.key)
+        value = _any_value(kv.value)
+        out[name] = f"{out[name]};{value}" if name in out else value
+    return out
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.wr = pb.WriteRequest()
+        self.meta_seen: set[str] = set()
+
+    def series(self, labels: dict[str, str], ts_ms: int, value: float) -> None:
+        ts = self.wr.timeseries.add()
+        for n in sorted(labels):
+            if labels[n] == "":
+                continue
+            lab = ts.labels.add()
+            lab.name = n
+            lab.value = labels[n]
+        s = ts.samples.add()
+        s.value = value
+        s.timestamp = ts_ms
+
+    def histogram(self, labels: dict[str, str], h: pb.Histogram) -> None:
+        ts = self.wr.timeseries.add()
+        for n in sorted(labels):
+            if labels[n] == "":
+                continue
+            lab = ts.labels.add()
+            lab.name = n
+            lab.value = labels[n]
+        ts.histograms.append(h)
+
+    def metadata(self, name: str, mtype: int, help_: str, unit: str) -> None:
+        if name in self.meta_seen:
+            return
+        self.meta_seen.add(name)
+        md = self.wr.metadata.add()
+        md.type = mtype
+        md.metric_family_name = name
+        md.help = help_
+        md.unit = unit
+
+
+def _value(dp) -> float:
+    if dp.flags & _NO_RECORDED_VALUE:
+        return stale_nan()
+    return float(dp.as_int) if dp.WhichOneof("value") == "as_int" else dp.as_double
+
+
+def _downscale(offset: int, counts: list[int], by: int) -> tuple[int, list[int]]:
+    """Merge buckets 2^by at a time (OTel index i at scale s is index i >> by at s - by)."""
+    if by <= 0 or not counts:
+        return offset, counts
+    new_offset = offset >> by
+    out: list[int] = []
+    for i, c in enumerate(counts):
+        j = ((offset + i) >> by) - new_offset
+        while len(out) <= j:
+            out.append(0)
+        out[j] += c
+    return new_offset, out
+
+
+def _spans_deltas(offset: int, counts: list[int], span, deltas) -> None:
+    """One span over all buckets; Prometheus bucket index = OTel index + 1."""
+    if not counts:
+        return
+    s = span.add()
+    s.offset = offset + 1
+    s.length = len(counts)
+    prev = 0
+    for c in counts:
+        deltas.append(c - prev)
+        prev = c
+
+
+def _exponential(dp, ts_ms: int) -> pb.Histogram | None:
+    scale = dp.scale
+    if scale < -4:
+        return None
+    by = max(0, scale - 8)
+    h = pb.Histogram()
+    h.schema = scale - by
+    h.zero_threshold = dp.zero_threshold
+    h.zero_count_int = dp.zero_count
+    h.count_int = dp.count
+    h.sum = dp.sum if dp.HasField("sum") else 0.0
+    if dp.flags & _NO_RECORDED_VALUE:
+        h.sum = stale_nan()
+    h.timestamp = ts_ms
+    off, counts = _downscale(dp.positive.offset, list(dp.positive.bucket_counts), by)
+    _spans_deltas(off, counts, h.positive_spans, h.positive_deltas)
+    off, counts = _downscale(dp.negative.offset, list(dp.negative.bucket_counts), by)
+    _spans_deltas(off, counts, h.negative_spans, h.negative_deltas)
+    return h
+
+
+def otlp_to_write_request(req: svc.ExportMetricsServiceRequest) -> pb.WriteRequest:
+    """Translate an OTLP export request into one RW 1.0 ``WriteRequest``."""
+    b = _Builder()
+    MT = pb.MetricMetadata
+    for rm in req.resource_metrics:
+        res = _attrs(rm.resource.attributes)
+        raw_res = {kv.key: _any_value(kv.value) for kv in rm.resource.attributes}
+        service = raw_res.get("service.name", "")
+        ns = raw_res.get("service.namespace", "")
+        base: dict[str, str] = {}
+        if service:
+            base["job"] = f"{ns}/{service}" if ns else service
+        if raw_res.get("service.instance.id"):
+            base["instance"] = raw_res["service.instance.id"]
+        latest = 0
+        for sm in rm.scope_metrics:
+            for metric in sm.metrics:
+                kind = metric.WhichOneof("data")
+                if kind == "gauge" or (kind == "sum" and not metric.sum.is_monotonic):
+                    pts = metric.gauge.data_points if kind == "gauge" else metric.sum.data_points
+                    if kind == "sum" and metric.sum.aggregation_temporality != _CUMULATIVE:
+                        continue
+                    name = metric_name(metric.name, metric.unit, "gauge")
+                    b.metadata(name, MT.GAUGE, metric.description, metric.unit)
+                    for dp in pts:
+                        t = dp.time_unix_nano // 1_000_000
+                        latest = max(latest, t)
+                        b.series({**_attrs(dp.attributes), **base, "__name__": name}, t, _value(dp))
+                elif kind == "sum":
+                    if metric.sum.aggregation_temporality != _CUMULATIVE:
+                        continue
+                    name = metric_name(metric.name, metric.unit, "counter")
+                    b.metadata(name, MT.COUNTER, metric.description, metric.unit)
+                    for dp in metric.sum.data_points:
+                        t = dp.time_unix_nano // 1_000_000
+                        latest = max(latest, t)
+                        b.series({**_attrs(dp.attributes), **base, "__name__": name}, t, _value(dp))
+                elif kind == "histogram":
+                    if metric.histogram.aggregation_temporality != _CUMULATIVE:
+                        continue
+                    name = metric_name(metric.name, metric.unit, "histogram")
+                    b.metadata(name, MT.HISTOGRAM, metric.description, metric.unit)
+                    for dp in metric.histogram.data_points:
+                        t = dp.time_unix_nano // 1_000_000
+                        latest = max(latest, t)
+                        labels = {**_attrs(dp.attributes), **base}
+                        stale = bool(dp.flags & _NO_RECORDED_VALUE)
+                        sn = stale_nan()
+                        if dp.HasField("sum"):
+                            b.series({**labels, "__name__": name + "_sum"}, t,
+                                     sn if stale else dp.sum)
+                        b.series({**labels, "__name__": name + "_count"}, t,
+                                 sn if stale else float(dp.count))
+                        cum = 0
+                        for i, bound in enumerate(dp.explicit_bounds):
+                            if i < len(dp.bucket_counts):
+                                cum += dp.bucket_counts[i]
+                            b.series({**labels, "__name__": name + "_bucket", "le": _fmt(bound)},
+                                     t, sn if stale else float(cum))
+                        b.series({**labels, "__name__": name + "_bucket", "le": "+Inf"}, t,
+                                 sn if stale else float(dp.count))
+                elif kind == "summary":
+                    name = metric_name(metric.name, metric.unit, "summary")
+                    b.metadata(name, MT.SUMMARY, metric.description, metric.unit)
+                    for dp in metric.summary.data_points:
+                        t = dp.time_unix_nano // 1_000_000
+                        latest = max(latest, t)
+                        labels = {**_attrs(dp.attributes), **base}
+                        stale = bool(dp.flags & _NO_RECORDED_VALUE)
+                        sn = stale_nan()
+                        b.series({**labels, "__name__": name + "_sum"}, t, sn if stale else dp.sum)
+                        b.series({**labels, "__name__": name + "_count"}, t,
+                                 sn if stale else float(dp.count))
+                        for q in dp.quantile_values:
+                            b.series({**labels, "__name__": name, "quantile": _fmt(q.quantile)},
+                                     t, sn if stale else q.value)
+                elif kind == "exponential_histogram":
+                    eh = metric.exponential_histogram
+                    if eh.aggregation_temporality != _CUMULATIVE:
+                        continue
+                    name = metric_name(metric.name, metric.unit, "histogram")
+                    b.metadata(name, MT.HISTOGRAM, metric.description, metric.unit)
+                    for dp in eh.data_points:
+                        t = dp.time_unix_nano // 1_000_000
+                        hist = _exponential(dp, t)
+                        if hist is not None:
+                            latest = max(latest, t)
+                            b.histogram({**_attrs(dp.attributes), **base, "__name__": name}, hist)
+        info = {
+            k: v for k, v in res.items()
+            if k not in ("service_name", "service_namespace", "service_instance_id")
+        }
+        if info and latest and base:
+            b.series({**info, **base, "__name__": "target_info"}, latest, 1.0)
+    return b.wr
+
+
+def decode_otlp(raw: bytes, *, json: bool = False) -> pb.WriteRequest:
+    """Parse an OTLP ``ExportMetricsServiceRequest`` (protobuf or JSON) and translate it."""
+    req = svc.ExportMetricsServiceRequest()
+    try:
+        if json:
+            json_format.Parse(raw.decode("utf-8"), req, ignore_unknown_fields=True)
+        else:
+            req.ParseFromString(raw)
+    except Exception as e:
+        raise ProtocolError(f"failed to parse OTLP request: {e}") from None
+    return otlp_to_write_request(req)
+
+
+def empty_response(*, json: bool = False) -> tuple[bytes, str]:
+    """Body and content type of a fully successful OTLP export response."""
+    if json:
+        return b"{}", "application/json"
+    return svc.ExportMetricsServiceResponse().SerializeToString(), "application/x-protobuf"

@@ -1,0 +1,254 @@
+"""The store-gateway service: keeps each tenant's set of blocks in step with its
+bucket index and answers queries over them.
+
+``start()`` runs a first sync (the service is ready after it), then syncs every
+``sync_interval``. A sync reads each tenant's ``bucket-index.json.gz``: new
+blocks are added (their index is only downloaded when a query first needs it),
+blocks gone from the index, or marked for deletion longer than
+``ignore_deletion_mark_delay`` ago, are dropped together with their local
+files and cache entries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tidewell.objstore import Bucket, tenant_bucket
+from tidewell.storegateway import metrics as m
+from tidewell.storegateway.bucket_block import BucketBlock
+from tidewell.storegateway.bucketindex import (
+    INDEX_COMPRESSED_FILENAME,
+    BucketIndex,
+    BucketIndexCorruptedError,
+    BucketIndexNotFoundError,
+    IndexBlock,
+    is_block_id,
+    read_bucket_index,
+)
+from tidewell.storegateway.cache import ByteLRU, IndexCache
+from tidewell.storegateway.config import BucketStoreConfig
+from tidewell.storegateway.querier import BucketStoreQuerier
+
+__all__ = ["StoreGateway"]
+
+log = logging.getLogger("tidewell.storegateway")
+
+_UNKNOWN_TENANT_RETRY = 30.0
+
+
+class _TenantBlocks:
+    def __init__(self) -> None:
+        self.blocks: dict[str, BucketBlock] = {}
+        self.index: BucketIndex | None = None
+
+
+class StoreGateway:
+    """Implements ``tidewell.model.Queryable`` over the blocks in ``bucket``.
+
+    ``bucket`` is the root bucket (tenants are its top-level directories);
+    ``sync_dir`` holds downloaded block indexes as ``<tenant>/<ULID>/index``.
+    """
+
+    def __init__(
+        self,
+        config: BucketStoreConfig,
+        bucket: Bucket,
+        sync_dir: str | Path,
+        *,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        config.validate()
+        self.config = config
+        self.bucket = bucket
+        self.sync_dir = Path(sync_dir)
+        self.now = now
+        self.index_cache = IndexCache(config.index_cache.inmemory.max_size_bytes)
+        chunk_bytes = (
+            config.chunks_cache.inmemory.max_size_bytes if config.chunks_cache.backend else 0
+        )
+        self.chunks_cache = ByteLRU(chunk_bytes)
+        self._tenants: dict[str, _TenantBlocks] = {}
+        self._unknown_checked: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._synced = False
+        self._task: asyncio.Task[None] | None = None
+
+    # -- service ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.sync_dir.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(self.sync)
+        self._task = asyncio.create_task(self._loop(), name="store-gateway-sync")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        with self._lock:
+            for tb in self._tenants.values():
+                for block in tb.blocks.values():
+                    block.close()
+            self._tenants.clear()
+        m.BLOCKS_LOADED.set(0)
+
+    def ready(self) -> tuple[bool, str]:
+        if not self._synced:
+            return False, "store-gateway has not synced the bucket index yet"
+        return True, ""
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.sync_interval)
+            try:
+                await asyncio.to_thread(self.sync)
+            except Exception:
+                log.exception("store-gateway sync failed")
+
+    # -- sync ------------------------------------------------------------------
+
+    def tenants(self) -> list[str]:
+        """Tenants with a bucket index in the bucket."""
+        out = []
+        for prefix in self.bucket.list_dir("").prefixes:
+            tenant = prefix.rstrip("/")
+            if tenant and tenant_bucket(self.bucket, tenant).exists(INDEX_COMPRESSED_FILENAME):
+                out.append(tenant)
+        return sorted(out)
+
+    def sync(self) -> None:
+        """Sync every tenant's blocks with its bucket index (and forget vanished tenants)."""
+        m.SYNCS.inc()
+        try:
+            tenants = self.tenants()
+        except Exception:
+            m.SYNC_FAILURES.inc()
+            raise
+        failed = False
+        for tenant in tenants:
+            try:
+                self.sync_tenant(tenant)
+            except Exception as exc:  # one tenant's trouble must not block the others
+                failed = True
+                log.error("failed to sync tenant blocks: tenant=%s err=%s", tenant, exc)
+        with self._lock:
+            gone = [t for t in self._tenants if t not in tenants]
+        for tenant in gone:
+            self._drop_tenant(tenant)
+        self._cleanup_sync_dir(set(tenants))
+        if failed:
+            m.SYNC_FAILURES.inc()
+        else:
+            m.LAST_SYNC.set(time.time())
+        self._synced = True
+        with self._lock:
+            m.TENANTS_SYNCED.set(len(self._tenants))
+
+    def _wanted(self, index: BucketIndex) -> dict[str, IndexBlock]:
+        now = self.now()
+        marks = index.deletion_marks()
+        recent_ms = int((now - self.config.ignore_blocks_within) * 1000)
+        out = {}
+        for b in index.blocks:
+            mark = marks.get(b.block_id)
+            delay = self.config.ignore_deletion_mark_delay
+            if mark is not None and now - mark.deletion_time > delay:
+                continue
+            if self.config.ignore_blocks_within > 0 and b.min_time > recent_ms:
+                continue
+            out[b.block_id] = b
+        return out
+
+    def sync_tenant(self, tenant: str) -> None:
+        """Load new blocks of ``tenant`` and drop the ones no longer wanted."""
+        try:
+            index = read_bucket_index(self.bucket, tenant)
+        except BucketIndexNotFoundError:
+            self._drop_tenant(tenant)
+            return
+        except BucketIndexCorruptedError as exc:
+            log.error("keeping previous blocks, bucket index unreadable: tenant=%s err=%s",
+                      tenant, exc)
+            raise
+        wanted = self._wanted(index)
+        tb_bucket = tenant_bucket(self.bucket, tenant)
+        dropped: list[BucketBlock] = []
+        with self._lock:
+            tb = self._tenants.setdefault(tenant, _TenantBlocks())
+            tb.index = index
+            for block_id in list(tb.blocks):
+                if block_id not in wanted:
+                    dropped.append(tb.blocks.pop(block_id))
+            for block_id, meta in wanted.items():
+                if block_id not in tb.blocks:
+                    tb.blocks[block_id] = BucketBlock(
+                        tb_bucket,
+                        meta,
+                        self.sync_dir / tenant / block_id,
+                        self.index_cache,
+                        self.chunks_cache,
+                        page_size=self.config.chunks_page_size_bytes,
+                        max_gap_bytes=self.config.partitioner_max_gap_bytes,
+                    )
+                    log.debug("block added: tenant=%s block=%s", tenant, block_id)
+            m.BLOCKS_LOADED.set(sum(len(t.blocks) for t in self._tenants.values()))
+        for block in dropped:
+            block.close(remove_local=True)
+            m.BLOCK_DROPS.inc()
+            log.info("dropped block: tenant=%s block=%s", tenant, block.id)
+        # Local index files of blocks we no longer know (e.g. from before a restart).
+        tenant_dir = self.sync_dir / tenant
+        if tenant_dir.is_dir():
+            for child in tenant_dir.iterdir():
+                if child.is_dir() and is_block_id(child.name) and child.name not in wanted:
+                    shutil.rmtree(child, ignore_errors=True)
+
+    def _drop_tenant(self, tenant: str) -> None:
+        with self._lock:
+            tb = self._tenants.pop(tenant, None)
+            m.BLOCKS_LOADED.set(sum(len(t.blocks) for t in self._tenants.values()))
+        if tb is not None:
+            for block in tb.blocks.values():
+                block.close(remove_local=True)
+                m.BLOCK_DROPS.inc()
+        shutil.rmtree(self.sync_dir / tenant, ignore_errors=True)
+
+    def _cleanup_sync_dir(self, tenants: set[str]) -> None:
+        if not self.sync_dir.is_dir():
+            return
+        for child in self.sync_dir.iterdir():
+            if child.is_dir() and child.name not in tenants:
+                shutil.rmtree(child, ignore_errors=True)
+
+    # -- queries ---------------------------------------------------------------
+
+    def blocks(self, tenant: str) -> list[BucketBlock]:
+        with self._lock:
+            tb = self._tenants.get(tenant)
+            return list(tb.blocks.values()) if tb else []
+
+    def querier(self, tenant: str, mint: int, maxt: int) -> BucketStoreQuerier:
+        """A querier over ``tenant``'s blocks overlapping ``[mint, maxt]`` (ms, inclusive).
+
+        A tenant not seen by the last sync gets its bucket index read now (at most
+        once per ``_UNKNOWN_TENANT_RETRY`` seconds), so its first blocks need not
+        wait for the next periodic sync. Blocking: call it from a worker thread.
+        """
+        with self._lock:
+            known = tenant in self._tenants
+            last = self._unknown_checked.get(tenant, float("-inf"))
+        if not known and time.monotonic() - last > _UNKNOWN_TENANT_RETRY:
+            self._unknown_checked[tenant] = time.monotonic()
+            try:
+                self.sync_tenant(tenant)
+            except Exception as exc:
+                log.warning("on-demand sync failed: tenant=%s err=%s", tenant, exc)
+        return BucketStoreQuerier(self.blocks(tenant), mint, maxt)

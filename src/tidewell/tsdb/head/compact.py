@@ -1,0 +1,147 @@
+"""Which part of a head becomes the next block, and that part as ready XOR chunks.
+
+Prometheus's rule: a head is compactable once it spans more than 1.5 block
+ranges (``maxt - mint > 1.5 * range``); the oldest aligned range
+``[k*range, (k+1)*range)`` is then finished (no in-order sample can still land
+in it) and is cut into a block, after which the head is truncated at the
+range's end.
+
+Out-of-order data: after a truncation the head refuses in-order samples older
+than ``min_valid_time``, but the tenant's out-of-order window may still accept
+them. Such samples (older than ``min_valid_time``) are out-of-order data; they
+go into their own blocks, one per aligned range (``ooo_ranges``), as Mimir
+writes its out-of-order blocks.
+
+``block_series`` yields each series' chunks for a range: the head's own chunks
+are copied as they are when they fit the range and do not overlap, otherwise
+(open samples, out-of-order overlaps, chunks crossing the range) the samples
+are decoded, merged and re-encoded in chunks of 120.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import numpy as np
+import numpy.typing as npt
+
+from tidewell.model.labels import Labels
+from tidewell.tsdb.head.chunks import MAX_CHUNK_SAMPLES, encode_chunk
+from tidewell.tsdb.head.head import INT64_MAX, INT64_MIN, ChunkMeta, Head
+
+__all__ = ["block_series", "compactable_range", "inorder_min_time", "is_compactable",
+           "ooo_ranges"]
+
+BlockChunks = list[ChunkMeta]
+
+
+def inorder_min_time(head: Head) -> int:
+    """Oldest time the head's in-order data can have (ignores out-of-order data)."""
+    if head.min_valid_time == INT64_MIN:
+        return head.min_time
+    return max(head.min_time, head.min_valid_time)
+
+
+def is_compactable(mint: int, maxt: int, block_range_ms: int) -> bool:
+    """Prometheus's rule: the head spans more than 1.5 block ranges."""
+    if mint == INT64_MAX or maxt == INT64_MIN:
+        return False
+    return maxt - mint > block_range_ms // 2 * 3
+
+
+def compactable_range(head: Head) -> tuple[int, int] | None:
+    """The oldest finished aligned range ``[lo, hi)`` to cut, or None."""
+    r = head.block_range_ms
+    with head.lock:
+        mint = inorder_min_time(head)
+        if not is_compactable(mint, head.max_time, r):
+            return None
+        lo = mint // r * r
+        return lo, lo + r
+
+
+def ooo_ranges(head: Head) -> list[tuple[int, int]]:
+    """Aligned ranges holding out-of-order data (older than ``min_valid_time``)."""
+    r = head.block_range_ms
+    with head.lock:
+        mvt = head.min_valid_time
+        if mvt == INT64_MIN or head.min_time >= mvt or head.min_time == INT64_MAX:
+            return []
+        lo = head.min_time // r * r
+        return [(a, min(a + r, mvt)) for a in range(lo, mvt, r)]
+
+
+def _split(ts: npt.NDArray[np.int64], vs: npt.NDArray[np.float64]) -> BlockChunks:
+    out: BlockChunks = []
+    for i in range(0, int(ts.shape[0]), MAX_CHUNK_SAMPLES):
+        ct, cv = ts[i : i + MAX_CHUNK_SAMPLES], vs[i : i + MAX_CHUNK_SAMPLES]
+        out.append((int(ct[0]), int(ct[-1]), encode_chunk(ct, cv)))
+    return out
+
+
+def _series_chunks(
+    head: Head,
+    ref: int,
+    lo: int,
+    hi: int,
+    staged: tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.float64]],
+) -> BlockChunks:
+    """Chunks of ``ref`` covering exactly its samples in ``[lo, hi)``. Caller holds the lock."""
+    whole: BlockChunks = []
+    reencode = False
+    for c in head.chunks[ref] or ():
+        if c[1] < lo or c[0] >= hi:
+            continue
+        if c[0] >= lo and c[1] < hi:
+            whole.append(c)
+        else:
+            reencode = True
+    whole.sort(key=lambda c: c[0])
+    for prev, cur in itertools.pairwise(whole):
+        if cur[0] <= prev[1]:
+            reencode = True
+    sr, st, sv = staged
+    a = int(np.searchsorted(sr, ref, side="left"))
+    b = int(np.searchsorted(sr, ref, side="right"))
+    tail_t, tail_v = st[a:b], sv[a:b]
+    sel = (tail_t >= lo) & (tail_t < hi)
+    tail_t, tail_v = tail_t[sel], tail_v[sel]
+    if tail_t.shape[0]:
+        if whole and int(tail_t[0]) <= whole[-1][1]:
+            reencode = True
+        if tail_t.shape[0] > 1 and not bool(np.all(tail_t[1:] > tail_t[:-1])):
+            reencode = True
+    if not reencode:
+        if tail_t.shape[0]:
+            whole.extend(_split(tail_t.copy(), tail_v.copy()))
+        return whole
+    ts, vs = head.series_samples(ref, lo, hi - 1, staged)
+    if ts.shape[0] > 1:
+        keep = np.ones(ts.shape[0], dtype=np.bool_)
+        keep[1:] = ts[1:] != ts[:-1]
+        ts, vs = ts[keep], vs[keep]
+    return _split(ts, vs) if ts.shape[0] else []
+
+
+def block_series(head: Head, lo: int, hi: int, batch: int = 1024) -> Iterator[
+    tuple[Labels, BlockChunks]
+]:
+    """Every series with samples in ``[lo, hi)``, in label order, with its chunks.
+
+    The head's lock is taken per batch of series, so queries are not held up for
+    the whole cut; the caller must be the only appender (the ingester cuts on
+    its append thread).
+    """
+    with head.lock:
+        refs = head.refs_in_range(head.all_refs(), lo, hi - 1).tolist()
+        refs.sort(key=head.labels.__getitem__)
+    for i in range(0, len(refs), batch):
+        with head.lock:
+            staged = head.staging.sorted_view()
+            out = []
+            for ref in refs[i : i + batch]:
+                chunks = _series_chunks(head, ref, lo, hi, staged)
+                if chunks:
+                    out.append((head.labels[ref], chunks))
+        yield from out

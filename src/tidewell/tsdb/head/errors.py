@@ -1,0 +1,57 @@
+"""Why samples are refused, with Mimir's discard reasons, and the outcome of an append."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+__all__ = ["AppendResult", "Reason"]
+
+
+class Reason(enum.StrEnum):
+    """Discard reasons (the ``reason`` label of ``cortex_discarded_samples_total``)."""
+
+    OUT_OF_ORDER = "sample-out-of-order"
+    TOO_OLD = "sample-too-old"
+    OUT_OF_BOUNDS = "sample-out-of-bounds"
+    DUPLICATE_TIMESTAMP = "sample-duplicate-timestamp"
+    SERIES_LIMIT = "per_user_series_limit"
+
+
+_MESSAGES = {
+    Reason.OUT_OF_ORDER: "the sample has been rejected because another sample with a more "
+    "recent timestamp has already been ingested and out-of-order samples are not allowed "
+    "(see -ingester.out-of-order-time-window)",
+    Reason.TOO_OLD: "the sample has been rejected because its timestamp is too old "
+    "(outside -ingester.out-of-order-time-window)",
+    Reason.OUT_OF_BOUNDS: "the sample has been rejected because its timestamp is older "
+    "than the oldest time the head accepts",
+    Reason.DUPLICATE_TIMESTAMP: "the sample has been rejected because another sample with "
+    "the same timestamp, but a different value, has already been ingested",
+    Reason.SERIES_LIMIT: "per-user series limit exceeded, this limit is shared by all "
+    "partitions of the tenant (see -ingester.max-global-series-per-user)",
+}
+
+
+@dataclass(slots=True)
+class AppendResult:
+    """Counts of one append. Rejections are client errors: counted, never retried."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    """Samples identical (timestamp and value) to stored ones: accepted, not stored twice."""
+    series_created: int = 0
+    rejected: dict[Reason, int] = field(default_factory=dict)
+    first_error: str = ""
+
+    def reject(self, reason: Reason, count: int, series: str = "") -> None:
+        if count <= 0:
+            return
+        self.rejected[reason] = self.rejected.get(reason, 0) + count
+        if not self.first_error:
+            where = f" for series {series}" if series else ""
+            self.first_error = f"{_MESSAGES[reason]}{where} (err-{reason.value})"
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())

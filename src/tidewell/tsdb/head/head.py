@@ -1,0 +1,412 @@
+"""One tenant's in-memory TSDB head: series, label index, chunks and staged samples.
+
+Series are identified by a dense integer ``ref`` (0, 1, 2, …) so that every
+per-series scalar (first/last timestamp, last value) lives in a NumPy array
+and whole batches are checked and appended with array operations. Samples go
+first to ``Staging``; ``cut_chunks`` compresses complete runs of up to 120
+samples (never crossing a multiple of the block range) into immutable chunks.
+A series' chunks may overlap when out-of-order samples arrived; readers merge.
+
+Thread safety: appends, cuts and reads take ``lock``; the ingester appends
+from one thread and serves reads from others.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import numpy as np
+import numpy.typing as npt
+
+from tidewell.model.batch import SampleBatch
+from tidewell.model.labels import Labels
+from tidewell.tsdb.head.chunks import (
+    MAX_CHUNK_SAMPLES,
+    chunk_samples,
+    decode_chunk,
+    encode_chunk,
+)
+from tidewell.tsdb.head.errors import AppendResult
+from tidewell.tsdb.head.postings import MemPostings
+from tidewell.tsdb.head.staging import Staging
+
+__all__ = ["INT64_MAX", "INT64_MIN", "ChunkMeta", "Head"]
+
+INT64_MAX = int(np.iinfo(np.int64).max)
+INT64_MIN = int(np.iinfo(np.int64).min)
+MIN_CUT_THRESHOLD = 1 << 16
+"""Staged samples that trigger the first chunk cut; later cuts double it."""
+
+_DELETED = Labels()
+"""Placeholder label set of a ref whose series was removed."""
+
+ChunkMeta = tuple[int, int, bytes]
+"""(min time, max time, encoded chunk) — a plain tuple to keep per-chunk memory low."""
+
+
+class Head:
+    """In-memory series of one tenant. See the module docstring for the layout."""
+
+    def __init__(self, block_range_ms: int = 7_200_000) -> None:
+        self.lock = threading.RLock()
+        self.block_range_ms = int(block_range_ms)
+        self.labels: list[Labels] = []
+        self._by_labels: dict[Labels, int] = {}
+        self.ref_by_identity: dict[int, int] = {}
+        """``id(labels) -> ref`` for label-set objects seen recently (see head_append)."""
+        self.identity_keepalive: dict[int, Labels] = {}
+        """Holds those objects, so that their ids cannot be reused while cached."""
+        self._pairs: dict[tuple[str, str], tuple[str, str]] = {}
+        self.postings = MemPostings()
+        self.chunks: list[tuple[ChunkMeta, ...] | None] = []
+        """Per series, its cut chunks. Tuples of tuples of ints and bytes, not lists: the
+        cyclic GC stops tracking them, so full collections stay short with many series."""
+        cap = 1024
+        self.first_ts = np.full(cap, INT64_MAX, dtype=np.int64)
+        self.last_ts = np.full(cap, INT64_MIN, dtype=np.int64)
+        self.last_bits = np.zeros(cap, dtype=np.uint64)
+        self.cut_maxt = np.full(cap, INT64_MIN, dtype=np.int64)
+        self.staging = Staging()
+        self.min_time = INT64_MAX
+        self.max_time = INT64_MIN
+        self.min_valid_time = INT64_MIN
+        """Samples older than this are out of bounds (set when the head is truncated)."""
+        self._cut_at = MIN_CUT_THRESHOLD
+        self._deleted = 0
+
+    # -- series ----------------------------------------------------------------
+
+    @property
+    def num_series(self) -> int:
+        """Refs handed out (including series removed by ``truncate``)."""
+        return len(self.labels)
+
+    @property
+    def active_series(self) -> int:
+        return len(self.labels) - self._deleted
+
+    def get_ref(self, labels: Labels) -> int | None:
+        return self._by_labels.get(labels)
+
+    def create_series(self, labels: Labels) -> int:
+        """Register a new series; its label pairs are shared with existing series."""
+        pairs = self._pairs
+        interned = []
+        for pair in labels:
+            canon = pairs.get(pair)
+            if canon is None:
+                canon = pairs[pair] = (_intern(pair[0]), pair[1])
+            interned.append(canon)
+        ls = Labels.from_sorted(interned)
+        ref = len(self.labels)
+        if ref >= self.first_ts.shape[0]:
+            self._grow(ref + 1)
+        self.labels.append(ls)
+        self.chunks.append(None)
+        self._by_labels[ls] = ref
+        self.postings.add(ref, ls)
+        return ref
+
+    def install_series(
+        self,
+        labels: list[Labels],
+        pairs: list[tuple[str, str]],
+        pair_refs: list[npt.NDArray[np.int32]],
+    ) -> None:
+        """Load many series at once into an empty head (restoring a snapshot).
+
+        ``labels[ref]`` is each series' label set (empty for a removed series),
+        built from the canonical ``pairs``; ``pair_refs[i]`` the sorted refs of
+        series having ``pairs[i]``.
+        """
+        assert not self.labels, "install_series needs an empty head"
+        n = len(labels)
+        self._grow(n)
+        self.labels = labels
+        self.chunks = [None] * n
+        self._pairs = {p: p for p in pairs}
+        self._by_labels = {ls: ref for ref, ls in enumerate(labels) if ls}
+        self._deleted = n - len(self._by_labels)
+        self.postings = MemPostings.from_groups(pairs, pair_refs)
+
+    def add_deleted_ref(self) -> None:
+        """Reserve a ref for a removed series (restoring a snapshot keeps refs stable)."""
+        ref = len(self.labels)
+        if ref >= self.first_ts.shape[0]:
+            self._grow(ref + 1)
+        self.labels.append(_DELETED)
+        self.chunks.append(None)
+        self._deleted += 1
+
+    def _grow(self, need: int) -> None:
+        cap = max(need, 2 * self.first_ts.shape[0])
+
+        def grown(a: npt.NDArray, fill: int) -> npt.NDArray:
+            out = np.full(cap, fill, dtype=a.dtype)
+            out[: a.shape[0]] = a
+            return out
+
+        self.first_ts = grown(self.first_ts, INT64_MAX)
+        self.last_ts = grown(self.last_ts, INT64_MIN)
+        self.last_bits = grown(self.last_bits, 0)
+        self.cut_maxt = grown(self.cut_maxt, INT64_MIN)
+
+    def all_refs(self) -> npt.NDArray[np.int32]:
+        return np.arange(self.num_series, dtype=np.int32)
+
+    # -- appending -------------------------------------------------------------
+
+    def append(
+        self, batch: SampleBatch, *, max_series: int = 0, ooo_window_ms: int = 0
+    ) -> AppendResult:
+        """Append a batch; see ``head_append`` for the rules. ``max_series`` 0 = no limit."""
+        from tidewell.tsdb.head.head_append import append_batch
+
+        with self.lock:
+            result = append_batch(self, batch, max_series=max_series, ooo_window_ms=ooo_window_ms)
+            if self.staging.count >= self._cut_at:
+                self.cut_chunks()
+            return result
+
+    def note_times(self, mint: int, maxt: int) -> None:
+        if mint < self.min_time:
+            self.min_time = mint
+        if maxt > self.max_time:
+            self.max_time = maxt
+
+    # -- chunk cutting ---------------------------------------------------------
+
+    def cut_chunks(self, *, everything: bool = False) -> None:
+        """Compress staged runs into chunks; keep open tails staged unless ``everything``."""
+        with self.lock:
+            r, t, v = self.staging.sorted_view()
+            n = int(r.shape[0])
+            if n == 0:
+                return
+            starts = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])
+            ends = np.r_[starts[1:], n]
+            refs = r[starts]
+            bad_order = np.zeros(n, dtype=np.bool_)
+            bad_order[1:] = (t[1:] <= t[:-1]) & (r[1:] == r[:-1])
+            unsorted = np.logical_or.reduceat(bad_order, starts)
+            del bad_order
+            # For sorted runs the first and last samples bound the run; unsorted runs
+            # are cut anyway. Avoids per-sample temporaries on large stagings.
+            first_t, last_t = t[starts], t[ends - 1]
+            br = self.block_range_ms
+            cand = (
+                ((ends - starts) >= MAX_CHUNK_SAMPLES)
+                | (np.floor_divide(first_t, br) != np.floor_divide(last_t, br))
+                | unsorted
+                | (first_t <= self.cut_maxt[refs])
+            )
+            if everything:
+                cand[:] = True
+            picked = np.flatnonzero(cand).tolist()
+            if not picked:
+                self._cut_at = max(MIN_CUT_THRESHOLD, 2 * n)
+                return
+            keep = np.ones(n, dtype=np.bool_)
+            # Tails are moved within t and v in place: these arrays belong to staging,
+            # which is replaced below, and readers wait for the lock.
+            for gi in picked:
+                s, e = int(starts[gi]), int(ends[gi])
+                kept = self._cut_series(int(refs[gi]), t, v, s, e, bool(unsorted[gi]), everything)
+                keep[s + kept : e] = False
+            self.staging.replace(r[keep], t[keep], v[keep])
+            self._cut_at = max(MIN_CUT_THRESHOLD, 2 * self.staging.count)
+
+    def _cut_series(
+        self,
+        ref: int,
+        t: npt.NDArray[np.int64],
+        v: npt.NDArray[np.float64],
+        s: int,
+        e: int,
+        unsorted: bool,
+        everything: bool,
+    ) -> int:
+        """Cut chunks from ``t[s:e]``; move the open tail to ``t[s:]`` and return its length."""
+        gt, gv = t[s:e], v[s:e]
+        if unsorted:
+            order = np.argsort(gt, kind="stable")
+            gt, gv = gt[order], gv[order]
+        chunks: list[ChunkMeta] = list(self.chunks[ref] or ())
+        cm = int(self.cut_maxt[ref])
+        i = int(np.searchsorted(gt, cm, side="right")) if cm != INT64_MIN else 0
+        # Samples at or before already-cut data: out-of-order chunks that overlap others.
+        for j in range(0, i, MAX_CHUNK_SAMPLES):
+            ct, cv = gt[j : min(i, j + MAX_CHUNK_SAMPLES)], gv[j : min(i, j + MAX_CHUNK_SAMPLES)]
+            chunks.append((int(ct[0]), int(ct[-1]), encode_chunk(ct, cv)))
+        m = int(gt.shape[0])
+        br = self.block_range_ms
+        while i < m:
+            boundary = (int(gt[i]) // br + 1) * br
+            j = min(i + MAX_CHUNK_SAMPLES, int(np.searchsorted(gt, boundary, side="left")))
+            if j == m and j - i < MAX_CHUNK_SAMPLES and not everything:
+                break  # the open tail: more samples may still join this chunk
+            ct, cv = gt[i:j], gv[i:j]
+            chunks.append((int(ct[0]), int(ct[-1]), encode_chunk(ct, cv)))
+            self.cut_maxt[ref] = int(ct[-1])
+            i = j
+        self.chunks[ref] = tuple(chunks)
+        tail = m - i
+        if tail:
+            t[s : s + tail] = gt[i:]
+            v[s : s + tail] = gv[i:]
+        return tail
+
+    # -- reading ---------------------------------------------------------------
+
+    def series_samples(
+        self,
+        ref: int,
+        mint: int,
+        maxt: int,
+        staged: tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.float64]],
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """Samples of ``ref`` in ``[mint, maxt]``, sorted by time. Caller holds ``lock``."""
+        ts_parts: list[npt.NDArray[np.int64]] = []
+        val_parts: list[npt.NDArray[np.float64]] = []
+        for cmint, cmaxt, data in self.chunks[ref] or ():
+            if cmint <= maxt and cmaxt >= mint:
+                ct, cv = decode_chunk(data)
+                ts_parts.append(ct)
+                val_parts.append(cv)
+        sr, st, sv = staged
+        lo = int(np.searchsorted(sr, ref, side="left"))
+        hi = int(np.searchsorted(sr, ref, side="right"))
+        if hi > lo:  # copies: cutting chunks later rewrites staged arrays in place
+            ts_parts.append(st[lo:hi].copy())
+            val_parts.append(sv[lo:hi].copy())
+        if not ts_parts:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+        ts = np.concatenate(ts_parts) if len(ts_parts) > 1 else ts_parts[0]
+        vals = np.concatenate(val_parts) if len(val_parts) > 1 else val_parts[0]
+        if ts.shape[0] > 1 and not bool(np.all(ts[1:] > ts[:-1])):
+            order = np.argsort(ts, kind="stable")
+            ts, vals = ts[order], vals[order]
+        sel = (ts >= mint) & (ts <= maxt)
+        if not bool(sel.all()):
+            ts, vals = ts[sel], vals[sel]
+        return ts, vals
+
+    def value_at(
+        self,
+        ref: int,
+        ts: int,
+        staged: tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.float64]],
+    ) -> int | None:
+        """Bit pattern of the sample of ``ref`` at ``ts``, or None if there is none."""
+        st, sv = self.series_samples(ref, ts, ts, staged)
+        if st.shape[0] == 0:
+            return None
+        return int(sv[:1].view(np.uint64)[0])
+
+    def iter_series(
+        self, mint: int = INT64_MIN, maxt: int = INT64_MAX
+    ) -> Iterator[tuple[Labels, npt.NDArray[np.int64], npt.NDArray[np.float64]]]:
+        """Every series with samples in ``[mint, maxt]``, ordered by labels (for block cutting)."""
+        with self.lock:
+            staged = self.staging.sorted_view()
+            refs = self.refs_in_range(self.all_refs(), mint, maxt)
+            for ref in sorted(refs.tolist(), key=self.labels.__getitem__):
+                ts, vals = self.series_samples(ref, mint, maxt, staged)
+                if ts.shape[0]:
+                    yield self.labels[ref], ts, vals
+
+    def refs_in_range(
+        self, refs: npt.NDArray[np.int32], mint: int, maxt: int
+    ) -> npt.NDArray[np.int32]:
+        return refs[(self.first_ts[refs] <= maxt) & (self.last_ts[refs] >= mint)]
+
+    def truncate(self, mint: int) -> int:
+        """Drop data older than ``mint`` (after it was cut into a block); return series removed.
+
+        Samples before ``mint`` go (chunks straddling it are re-encoded); series left
+        without samples leave the index (their refs stay unused). Samples older
+        than ``mint`` are refused from now on (``sample-out-of-bounds``).
+        """
+        with self.lock:
+            self.cut_chunks()
+            self.min_valid_time = max(self.min_valid_time, int(mint))
+            r, t, v = self.staging.sorted_view()
+            keep = t >= mint
+            if not bool(keep.all()):
+                self.staging.replace(r[keep], t[keep], v[keep])
+            n = self.num_series
+            has_staged = np.zeros(n, dtype=np.bool_)
+            has_staged[self.staging.sorted_view()[0]] = True
+            dead = np.zeros(n, dtype=np.bool_)
+            for ref in range(n):
+                chunks = self.chunks[ref]
+                if chunks and any(c[0] < mint for c in chunks):
+                    kept = tuple(_chunks_from(chunks, mint))
+                    self.chunks[ref] = kept or None
+                    if kept:
+                        self.first_ts[ref] = min(c[0] for c in kept)
+                if not self.chunks[ref] and not has_staged[ref] and self.labels[ref]:
+                    dead[ref] = True
+            refs = np.flatnonzero(has_staged & ~dead)
+            if refs.shape[0]:  # the oldest sample may now be a staged one
+                sr, st, _ = self.staging.sorted_view()
+                starts = np.flatnonzero(np.r_[True, sr[1:] != sr[:-1]])
+                mins = np.minimum.reduceat(st, starts)
+                srefs = sr[starts]
+                self.first_ts[srefs] = np.where(
+                    np.array([bool(self.chunks[x]) for x in srefs.tolist()], dtype=np.bool_),
+                    np.minimum(self.first_ts[srefs], mins),
+                    mins,
+                )
+            removed = np.flatnonzero(dead)
+            if removed.shape[0]:
+                self.postings.remove(dead)
+                for ref in removed.tolist():
+                    del self._by_labels[self.labels[ref]]
+                    self.labels[ref] = _DELETED
+                self.ref_by_identity.clear()
+                self.identity_keepalive.clear()
+                self.first_ts[removed] = INT64_MAX
+                self.last_ts[removed] = INT64_MIN
+                self.cut_maxt[removed] = INT64_MIN
+            self.min_time = max(self.min_time, int(mint))
+            self._deleted += int(removed.shape[0])
+            return int(removed.shape[0])
+
+    def num_samples(self) -> int:
+        """Samples held (decodes chunk headers only)."""
+        with self.lock:
+            total = self.staging.count
+            for chunks in self.chunks:
+                for _, _, data in chunks or ():
+                    total += chunk_samples(data)
+            return total
+
+
+def _chunks_from(chunks: tuple[ChunkMeta, ...], mint: int) -> Iterator[ChunkMeta]:
+    """The chunks' samples at or after ``mint``; a chunk straddling it is re-encoded.
+
+    Out-of-order chunks are not aligned to block ranges, so one may hold samples
+    on both sides of a truncation point.
+    """
+    for c in chunks:
+        if c[0] >= mint:
+            yield c
+        elif c[1] >= mint:
+            ct, cv = decode_chunk(c[2])
+            sel = ct >= mint
+            ct, cv = ct[sel], cv[sel]
+            if ct.shape[0]:
+                yield (int(ct[0]), int(ct[-1]), encode_chunk(ct, cv))
+
+
+_interned: dict[str, str] = {}
+
+
+def _intern(s: str) -> str:
+    """Share label-name strings across tenants (there are few of them)."""
+    got = _interned.get(s)
+    if got is None:
+        got = _interned[s] = s
+    return got

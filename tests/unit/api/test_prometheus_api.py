@@ -1,0 +1,163 @@
+"""Response shapes and error types of the Prometheus query API."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def test_instant_vector_shape(client: httpx.AsyncClient) -> None:
+    r = await client.get("/prometheus/api/v1/query", params={"query": "up", "time": "300"})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "success"
+    assert body["data"]["resultType"] == "vector"
+    result = sorted(body["data"]["result"], key=lambda s: s["metric"]["instance"])
+    assert result[0] == {"metric": {"__name__": "up", "instance": "a", "job": "api"},
+                         "value": [300, "1"]}
+    assert "warnings" not in body
+
+
+async def test_post_form_and_rfc3339(client: httpx.AsyncClient) -> None:
+    r = await client.post("/prometheus/api/v1/query",
+                          data={"query": "sum(up)", "time": "1970-01-01T00:05:00Z"})
+    assert r.json()["data"]["result"] == [{"metric": {}, "value": [300, "1"]}]
+
+
+async def test_scalar_and_string(client: httpx.AsyncClient) -> None:
+    r = await client.get("/prometheus/api/v1/query", params={"query": "1.5", "time": "10.5"})
+    assert r.json()["data"] == {"resultType": "scalar", "result": [10.5, "1.5"]}
+    r = await client.get("/prometheus/api/v1/query", params={"query": '"x"', "time": "1"})
+    assert r.json()["data"] == {"resultType": "string", "result": [1, "x"]}
+
+
+async def test_range_matrix_shape(client: httpx.AsyncClient) -> None:
+    r = await client.get("/prometheus/api/v1/query_range",
+                         params={"query": "rate(reqs_total[1m])", "start": "60", "end": "120",
+                                 "step": "30s"})
+    data = r.json()["data"]
+    assert data["resultType"] == "matrix"
+    (series,) = data["result"]
+    assert series["metric"] == {"job": "api"}
+    assert [p[0] for p in series["values"]] == [60, 90, 120]
+    assert float(series["values"][0][1]) == pytest.approx(1 / 15)
+
+
+async def test_syntax_error_is_bad_data_with_position(client: httpx.AsyncClient) -> None:
+    r = await client.get("/prometheus/api/v1/query", params={"query": "sum(up", "time": "1"})
+    assert r.status_code == 400
+    body = r.json()
+    assert body["status"] == "error" and body["errorType"] == "bad_data"
+    assert body["error"].startswith('invalid parameter "query": 1:7: parse error:')
+
+
+async def test_wrong_type_is_bad_data(client: httpx.AsyncClient) -> None:
+    r = await client.get("/prometheus/api/v1/query", params={"query": "rate(up)", "time": "1"})
+    assert r.status_code == 400
+    assert "expected type range vector" in r.json()["error"]
+
+
+async def test_too_many_points(client: httpx.AsyncClient) -> None:
+    r = await client.get("/prometheus/api/v1/query_range",
+                         params={"query": "up", "start": "0", "end": "11001", "step": "1"})
+    assert r.status_code == 400
+    assert r.json()["errorType"] == "bad_data"
+    assert "exceeded maximum resolution of 11,000 points" in r.json()["error"]
+
+
+async def test_bad_step_and_times(client: httpx.AsyncClient) -> None:
+    r = await client.get("/prometheus/api/v1/query_range",
+                         params={"query": "up", "start": "10", "end": "0", "step": "1"})
+    assert r.status_code == 400 and "end timestamp must not be before start" in r.json()["error"]
+    r = await client.get("/prometheus/api/v1/query_range",
+                         params={"query": "up", "start": "0", "end": "10", "step": "0"})
+    assert r.status_code == 400 and "zero or negative" in r.json()["error"]
+    r = await client.get("/prometheus/api/v1/query", params={"query": "up", "time": "yesterday"})
+    assert r.status_code == 400 and "cannot parse" in r.json()["error"]
+
+
+async def test_execution_error_is_422(client: httpx.AsyncClient) -> None:
+    r = await client.get("/prometheus/api/v1/query",
+                         params={"query": "up + on(job) up", "time": "300"})
+    assert r.status_code == 422
+    assert r.json()["errorType"] == "execution"
+
+
+async def test_timeout_is_503(client: httpx.AsyncClient) -> None:
+    r = await client.get("/prometheus/api/v1/query_range",
+                         params={"query": "up", "start": "0", "end": "600", "step": "1",
+                                 "timeout": "0s"})
+    assert r.status_code == 503
+    assert r.json()["errorType"] == "timeout"
+
+
+async def test_series_labels_values(client: httpx.AsyncClient, store: object) -> None:
+    r = await client.get("/prometheus/api/v1/series", params={"match[]": "up", "start": "0",
+                                                               "end": "600"})
+    assert r.json()["data"] == [{"__name__": "up", "instance": "a", "job": "api"},
+                                {"__name__": "up", "instance": "b", "job": "api"}]
+    r = await client.get("/prometheus/api/v1/series")
+    assert r.status_code == 400 and r.json()["error"] == "no match[] parameter provided"
+    r = await client.get("/prometheus/api/v1/labels")
+    assert r.json()["data"] == ["__name__", "instance", "job"]
+    r = await client.get("/prometheus/api/v1/label/instance/values", params={"limit": "1"})
+    assert r.json()["data"] == ["a"]
+    assert r.json()["warnings"] == ["results truncated due to limit"]
+    assert store.tenants[-1] == "anonymous"  # type: ignore[attr-defined]
+
+
+async def test_format_metadata_exemplars(client: httpx.AsyncClient) -> None:
+    r = await client.get("/prometheus/api/v1/format_query",
+                         params={"query": "sum  by(job)(rate(up[5m]))"})
+    assert r.json()["data"] == "sum by (job) (rate(up[5m]))"
+    assert (await client.get("/prometheus/api/v1/metadata")).json()["data"] == {}
+    assert (await client.get("/prometheus/api/v1/query_exemplars")).json()["data"] == []
+
+
+async def test_querier_config_reaches_engine(store: object) -> None:
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from tidewell.api.prometheus import query_routes
+    from tidewell.querier.config import ErrInvalidLookbackDelta, QuerierConfig
+
+    with pytest.raises(ErrInvalidLookbackDelta):
+        QuerierConfig(lookback_delta=0).validate()
+    cfg = QuerierConfig(lookback_delta=10.0, max_samples=5)
+    app = Starlette(routes=[Mount("/prometheus", routes=query_routes(store, cfg))])  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://t") as c:
+        # Samples are 15 s apart: with a 10 s lookback, t=612 s sees nothing.
+        r = await c.get("/prometheus/api/v1/query", params={"query": "up", "time": "612"})
+        assert r.json()["data"]["result"] == []
+        r = await c.get("/prometheus/api/v1/query_range",
+                        params={"query": "up", "start": "0", "end": "600", "step": "15"})
+        assert r.status_code == 422
+        assert "too many samples" in r.json()["error"]
+
+
+def test_go_number_formatting() -> None:
+    import numpy as np
+
+    from tidewell.api.prometheus.routes import _points_json, go_numbers
+    from tidewell.promql.format import format_float
+
+    rng = np.random.default_rng(3)
+    values = np.concatenate([
+        [0.0, -0.0, 1.0, -3.0, 0.1, 1e-7, 2.5e-5, 1e-4, 1e15, 1e16, 1e21, np.nan, np.inf,
+         -np.inf, 5e-324, 123.0, 999999999999999.0],
+        rng.random(300) * 10.0 ** rng.integers(-9, 22, 300),
+        rng.integers(-10**6, 10**6, 100).astype(float)])
+    assert [b.decode() for b in go_numbers(values)] == [format_float(v) for v in values]
+    ints = np.arange(5, dtype=float)
+    assert go_numbers(ints) == [b"0", b"1", b"2", b"3", b"4"]
+    ts = np.array([1000, 1500, -2000], dtype=np.int64)
+    assert _points_json(ts, np.array([1.0, 0.5, np.nan])) == \
+        b'[1,"1"],[1.5,"0.5"],[-2,"NaN"]'

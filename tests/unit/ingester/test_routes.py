@@ -1,0 +1,68 @@
+"""/ingester/prepare-partition-downscale against a real lifecycler and in-memory ring."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from tidewell.ingester import ingester_routes
+from tidewell.ring.config import PartitionRingConfig
+from tidewell.ring.kv import InMemoryKV
+from tidewell.ring.lifecycler import PartitionInstanceLifecycler
+from tidewell.ring.model import PartitionState
+from tidewell.ring.partition_ring import PARTITION_RING_KEY
+
+from .conftest import new_ingester, new_log
+
+pytestmark = [pytest.mark.timeout(30), pytest.mark.anyio]
+
+URL = "/ingester/prepare-partition-downscale"
+
+
+async def test_downscale_moves_partition_inactive_and_back(tmp_path: Path) -> None:
+    kv = InMemoryKV()
+    ring_cfg = PartitionRingConfig(min_partition_owners_duration=0, lifecycler_poll_period=0.02)
+    lc = PartitionInstanceLifecycler(kv, ring_cfg)
+    log = new_log(str(tmp_path / "log"))
+    ing = new_ingester(log, str(tmp_path / "ing"))
+    ing.lifecycler = lc
+    ing.config.partition_ring = ring_cfg
+    await ing.start()
+
+    async def state() -> PartitionState:
+        return (await kv.get(PARTITION_RING_KEY)).partitions[3].state
+
+    for _ in range(100):
+        if await state() is PartitionState.ACTIVE:
+            break
+        await asyncio.sleep(0.02)
+    assert await state() is PartitionState.ACTIVE
+    assert "ingester-zone-a-3" in (await kv.get(PARTITION_RING_KEY)).owners_of(3)
+
+    app = Starlette(routes=ingester_routes(ing))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        assert (await client.get(URL)).json() == {"timestamp": 0}
+        r = await client.post(URL)
+        assert r.status_code == 200 and r.json()["timestamp"] > 0
+        assert await state() is PartitionState.INACTIVE
+        assert (await client.get(URL)).json() == r.json()
+        r = await client.delete(URL)
+        assert r.status_code == 200 and r.json() == {"timestamp": 0}
+        assert await state() is PartitionState.ACTIVE
+    await ing.stop()
+    await log.close()
+
+
+async def test_routes_without_ring_answer_404(tmp_path: Path) -> None:
+    log = new_log(str(tmp_path / "log"))
+    ing = new_ingester(log, str(tmp_path / "ing"))
+    app = Starlette(routes=ingester_routes(ing))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        assert (await client.post(URL)).status_code == 404
+    await log.close()

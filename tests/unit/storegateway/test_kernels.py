@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import google_crc32c
+import numpy as np
+
+from tidewell.storegateway import _kernels as k
+
+
+def record(data: bytes, enc: int = 1) -> bytes:
+    n = len(data)
+    varint = bytearray()
+    while n >= 0x80:
+        varint.append((n & 0x7F) | 0x80)
+        n >>= 7
+    varint.append(n)
+    crc = google_crc32c.value(bytes([enc]) + data)
+    return bytes(varint) + bytes([enc]) + data + crc.to_bytes(4, "big")
+
+
+def both(buf: bytes, offs: list[int], limits: list[int]) -> tuple[np.ndarray, ...]:
+    arr = np.frombuffer(buf, np.uint8)
+    o, lim = np.array(offs, np.int64), np.array(limits, np.int64)
+    fast = k.parse_chunks(arr, o, lim)
+    n = len(offs)
+    slow = (np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.uint8),
+            np.zeros(n, np.uint8))
+    py = getattr(k._parse_chunks, "py_func", k._parse_chunks)
+    py(arr, o, lim, k.TABLES, *slow)
+    np.testing.assert_array_equal(fast[3], slow[3])
+    ok = fast[3] == 0
+    for a, b in zip(fast[:3], slow[:3], strict=True):
+        np.testing.assert_array_equal(a[ok], b[ok])
+    return fast
+
+
+def test_parses_and_verifies_records() -> None:
+    a, b = record(bytes(range(256)) * 2), record(b"\x00\x01xyz", enc=2)
+    buf = b"pad" + a + b
+    start, end, enc, status = both(buf, [3, 3 + len(a)], [len(buf)] * 2)
+    assert status.tolist() == [k.CHUNK_OK, k.CHUNK_OK]
+    assert enc.tolist() == [1, 2]
+    assert buf[start[0] : end[0]] == bytes(range(256)) * 2
+    assert buf[start[1] : end[1]] == b"\x00\x01xyz"
+
+
+def test_crc_mismatch_incomplete_and_bad_length() -> None:
+    a = bytearray(record(b"hello world, a chunk"))
+    a[5] ^= 0xFF
+    b = record(b"another chunk")
+    buf = bytes(a) + b + b"\xff\xff\xff\xff\xff\xff"
+    offs = [0, len(a), len(a), len(a) + len(b)]
+    limits = [len(buf), len(buf), len(a) + len(b) - 2, len(buf)]
+    _, end, _, status = both(buf, offs, limits)
+    assert status.tolist() == [
+        k.CHUNK_CRC_MISMATCH, k.CHUNK_OK, k.CHUNK_INCOMPLETE, k.CHUNK_BAD_LENGTH,
+    ]
+    assert end[2] + 4 == len(a) + len(b)  # tells how far the record reaches
+
+
+def test_decode_series_matches_index_reader(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from tidewell.tsdb.block import write_block
+    from tidewell.tsdb.index import IndexReader
+
+    from .sg_helpers import HOUR, T0, make_series
+
+    path, _ = write_block(tmp_path, make_series(50, T0, T0 + 2 * HOUR), samples_per_chunk=100)
+    ir = IndexReader(path / "index")
+    refs = ir.all_postings()
+    buf = np.fromfile(path / "index", dtype=np.uint8)
+    lo, hi = ir._toc_series, ir.size - 52
+    for variant in ("compiled", "python"):
+        if variant == "python":
+            for name in ("_series_count", "_series_fill"):
+                fn = getattr(k, name)
+                monkeypatch.setattr(k, name, getattr(fn, "py_func", fn))
+        b = k.decode_series(buf, refs, lo, hi)
+        assert (b.status == k.SERIES_OK).all()
+        syms = ir.symbols()
+        for i, ref in enumerate(refs.tolist()):
+            want = ir.series(ref)
+            names = [syms[x] for x in b.labels[2 * b.lab_off[i] : 2 * b.lab_off[i + 1]]]
+            assert list(zip(names[::2], names[1::2], strict=True)) == list(want.labels)
+            c0, c1 = b.chk_off[i], b.chk_off[i + 1]
+            np.testing.assert_array_equal(b.mints[c0:c1], want.mints)
+            np.testing.assert_array_equal(b.maxts[c0:c1], want.maxts)
+            np.testing.assert_array_equal(b.refs[c0:c1], want.refs.astype(np.int64))
+        assert b.chk_off[-1] == 50 * 4  # 480 samples in chunks of <= 100
+    # A flipped byte inside an entry fails its CRC; refs outside the section are refused.
+    bad = buf.copy()
+    bad[int(refs[3]) * 16 + 3] ^= 0xFF
+    status = k.decode_series(bad, refs, lo, hi).status
+    assert status[3] == k.SERIES_CRC_MISMATCH and (np.delete(status, 3) == 0).all()
+    assert k.decode_series(buf, np.array([hi // 16 + 1]), lo, hi).status[0] == (
+        k.SERIES_OUT_OF_BOUNDS
+    )
