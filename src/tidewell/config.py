@@ -19,6 +19,7 @@ import yaml
 from tidewell.api.config import ServerConfig
 from tidewell.distributor.config import DistributorConfig
 from tidewell.distributor.limits import Limits, RuntimeConfigConfig
+from tidewell.frontend.config import FrontendConfig
 from tidewell.ingest.config import IngestStorageConfig
 from tidewell.ingester.config import IngesterConfig
 from tidewell.objstore.config import BucketConfig
@@ -92,6 +93,7 @@ class Config:
     ingest_storage: IngestStorageConfig = field(default_factory=IngestStorageConfig)
     blocks_storage: BlocksStorageConfig = field(default_factory=BlocksStorageConfig)
     querier: QuerierConfig = field(default_factory=QuerierConfig)
+    frontend: FrontendConfig = field(default_factory=FrontendConfig)
     limits: Limits = field(default_factory=Limits)
     runtime_config: RuntimeConfigConfig = field(default_factory=RuntimeConfigConfig)
 

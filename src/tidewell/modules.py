@@ -25,6 +25,7 @@ from tidewell.api.server import HTTPServer, build_app
 from tidewell.api.status import status_routes
 from tidewell.config import Config
 from tidewell.distributor import Distributor, Overrides, push_routes
+from tidewell.frontend import QueryFrontend
 from tidewell.ingest.backend import close_ingest_log, open_ingest_log
 from tidewell.ingester import Ingester, ingester_routes
 from tidewell.querier.merge import MergeQueryable
@@ -42,6 +43,7 @@ class App:
     """The objects built for one process, by module name."""
 
     config: Config
+    modules: list[str] = field(default_factory=list)
     objects: dict[str, Any] = field(default_factory=dict)
     routes: list[BaseRoute] = field(default_factory=list)
     middlewares: list[Middleware] = field(default_factory=list)
@@ -165,10 +167,14 @@ async def _init_ingester(app: App) -> Ingester:
     return ingester
 
 
-async def _init_querier(app: App) -> MergeQueryable:
+async def _init_querier(app: App) -> ASGIApp:
+    """The Prometheus query API over ingesters (and, later, store-gateways).
+
+    Returns the querier's own ASGI app: with a query-frontend in the same
+    process, the frontend calls it directly; otherwise it is served as is.
+    """
     ingester: Ingester = app.objects["ingester"]
     queryable = MergeQueryable([ingester])
-    app.routes.append(Mount("/prometheus", routes=query_routes(queryable, app.config.querier)))
     overrides: Overrides = app.objects["overrides"]
 
     def default_level(tenant: str) -> str:
@@ -177,10 +183,23 @@ async def _init_querier(app: App) -> MergeQueryable:
     async def wait(tenant: str) -> None:
         await ingester.wait_strong()
 
-    app.middlewares.append(
-        lambda inner: ReadConsistencyMiddleware(inner, wait=wait, default_level=default_level)
-    )
-    return queryable
+    def consistency(inner: ASGIApp) -> ASGIApp:
+        return ReadConsistencyMiddleware(inner, wait=wait, default_level=default_level)
+
+    api = Mount("/prometheus", routes=query_routes(queryable, app.config.querier))
+    if "query-frontend" in app.modules:
+        return build_app([api], multitenancy_enabled=app.config.multitenancy_enabled,
+                         middlewares=[consistency])
+    app.routes.append(api)
+    app.middlewares.append(consistency)
+    return api
+
+
+async def _init_query_frontend(app: App) -> QueryFrontend:
+    frontend = QueryFrontend.from_config(app.config.frontend, app=app.objects.get("querier"))
+    app.routes.extend(frontend.routes())
+    app.add_service("query-frontend", FunctionService(lambda: None, frontend.close))
+    return frontend
 
 
 MODULES: dict[str, Module] = {
@@ -190,12 +209,13 @@ MODULES: dict[str, Module] = {
     "distributor": Module(("overrides", "ingest-log", "partition-ring"), _init_distributor),
     "ingester": Module(("overrides", "ingest-log", "partition-ring"), _init_ingester),
     "querier": Module(("overrides", "ingester"), _init_querier),
+    "query-frontend": Module((), _init_query_frontend),
 }
 
 TARGET_GROUPS: dict[str, tuple[str, ...]] = {
-    "all": ("ingester", "distributor", "querier"),
+    "all": ("ingester", "distributor", "querier", "query-frontend"),
     "write": ("ingester", "distributor"),
-    "read": ("querier",),
+    "read": ("querier", "query-frontend"),
 }
 
 
@@ -215,6 +235,8 @@ def resolve(targets: list[str]) -> list[str]:
     for target in targets:
         for name in TARGET_GROUPS.get(target, (target,)):
             visit(name)
+    # The frontend calls an in-process querier when there is one: build it last.
+    order.sort(key=lambda name: name == "query-frontend")
     return order
 
 
@@ -228,8 +250,8 @@ def _check_shared_log(config: Config, modules: list[str]) -> None:
 
 
 async def build(config: Config) -> App:
-    app = App(config=config)
     modules = resolve(config.target)
+    app = App(config=config, modules=modules)
     _check_shared_log(config, modules)
     for name in modules:
         app.objects[name] = await MODULES[name].init(app)
