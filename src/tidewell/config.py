@@ -24,6 +24,7 @@ from tidewell.ingest.config import IngestStorageConfig
 from tidewell.ingester.config import IngesterConfig
 from tidewell.objstore.config import BucketConfig
 from tidewell.querier.config import QuerierConfig
+from tidewell.storegateway.config import BucketStoreConfig
 from tidewell.tsdb.config import TSDBConfig
 from tidewell.util.config_fields import setting
 from tidewell.util.config_tree import (
@@ -65,9 +66,10 @@ class CommonConfig:
 
 @dataclass
 class BlocksStorageConfig(BucketConfig):
-    """Mimir's ``blocks_storage``: the bucket settings plus the ingesters' TSDB."""
+    """Mimir's ``blocks_storage``: the bucket, the ingesters' TSDB, the store-gateways' reads."""
 
     tsdb: TSDBConfig = field(default_factory=TSDBConfig)
+    bucket_store: BucketStoreConfig = field(default_factory=BucketStoreConfig)
 
 
 @dataclass

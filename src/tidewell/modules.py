@@ -28,8 +28,10 @@ from tidewell.distributor import Distributor, Overrides, push_routes
 from tidewell.frontend import QueryFrontend
 from tidewell.ingest.backend import close_ingest_log, open_ingest_log
 from tidewell.ingester import Ingester, ingester_routes
+from tidewell.objstore.factory import new_bucket
 from tidewell.querier.merge import MergeQueryable
 from tidewell.ring import InMemoryKV, PartitionInstanceLifecycler, PartitionRingWatcher
+from tidewell.storegateway.gateway import StoreGateway
 from tidewell.util.config_tree import ConfigError
 from tidewell.util.services import FunctionService, Service, ServiceManager
 
@@ -167,14 +169,30 @@ async def _init_ingester(app: App) -> Ingester:
     return ingester
 
 
-async def _init_querier(app: App) -> ASGIApp:
-    """The Prometheus query API over ingesters (and, later, store-gateways).
+async def _init_store_gateway(app: App) -> StoreGateway:
+    config = app.config
+    bucket = new_bucket(config.blocks_storage, config.data_dir / "bucket",
+                        component="store-gateway")
+    gateway = StoreGateway(
+        config.blocks_storage.bucket_store,
+        bucket,
+        config.blocks_storage.bucket_store.resolved_sync_dir(config.data_dir),
+    )
+    app.add_service("store-gateway", gateway)
+    return gateway
 
+
+async def _init_querier(app: App) -> ASGIApp:
+    """The Prometheus query API over ingesters (recent data) and store-gateways (blocks).
+
+    Both are always asked and their answers merged (duplicates dropped), which
+    is correct whatever the block ranges; time-based routing
+    (``-querier.query-store-after``) is an optimisation left for later.
     Returns the querier's own ASGI app: with a query-frontend in the same
     process, the frontend calls it directly; otherwise it is served as is.
     """
     ingester: Ingester = app.objects["ingester"]
-    queryable = MergeQueryable([ingester])
+    queryable = MergeQueryable([ingester, app.objects["store-gateway"]])
     overrides: Overrides = app.objects["overrides"]
 
     def default_level(tenant: str) -> str:
@@ -208,14 +226,16 @@ MODULES: dict[str, Module] = {
     "partition-ring": Module((), _init_partition_ring),
     "distributor": Module(("overrides", "ingest-log", "partition-ring"), _init_distributor),
     "ingester": Module(("overrides", "ingest-log", "partition-ring"), _init_ingester),
-    "querier": Module(("overrides", "ingester"), _init_querier),
+    "store-gateway": Module((), _init_store_gateway),
+    "querier": Module(("overrides", "ingester", "store-gateway"), _init_querier),
     "query-frontend": Module((), _init_query_frontend),
 }
 
 TARGET_GROUPS: dict[str, tuple[str, ...]] = {
-    "all": ("ingester", "distributor", "querier", "query-frontend"),
+    "all": ("ingester", "distributor", "store-gateway", "querier", "query-frontend"),
     "write": ("ingester", "distributor"),
     "read": ("querier", "query-frontend"),
+    "backend": ("store-gateway",),
 }
 
 

@@ -16,6 +16,7 @@ from tidewell.util.config_fields import setting
 __all__ = [
     "BucketStoreConfig",
     "ChunksCacheConfig",
+    "ChunksInMemoryCacheConfig",
     "InMemoryCacheConfig",
     "IndexCacheConfig",
     "InvalidBucketStoreConfigError",
@@ -32,6 +33,14 @@ class InvalidBucketStoreConfigError(ValueError):
 class InMemoryCacheConfig:
     max_size_bytes: int = field(
         default=1024 * 1024 * 1024,
+        metadata=setting("Maximum size in bytes of the in-memory cache. 0 disables it."),
+    )
+
+
+@dataclass
+class ChunksInMemoryCacheConfig:
+    max_size_bytes: int = field(
+        default=512 * 1024 * 1024,
         metadata=setting("Maximum size in bytes of the in-memory cache. 0 disables it."),
     )
 
@@ -57,9 +66,7 @@ class ChunksCacheConfig:
             "The chunks cache backend type; empty disables it.", choices=("inmemory", "")
         ),
     )
-    inmemory: InMemoryCacheConfig = field(
-        default_factory=lambda: InMemoryCacheConfig(max_size_bytes=512 * 1024 * 1024)
-    )
+    inmemory: ChunksInMemoryCacheConfig = field(default_factory=ChunksInMemoryCacheConfig)
 
 
 @dataclass

@@ -73,3 +73,19 @@ def test_config_defaults_and_validation(tmp_path) -> None:  # type: ignore[no-un
     cfg = BucketStoreConfig(sync_interval=0)
     with pytest.raises(InvalidBucketStoreConfigError, match=r"-blocks-storage\.bucket-store\.sync"):
         cfg.validate()
+
+
+def test_flags_are_mimirs_when_nested() -> None:
+    from tidewell.util.config_tree import iter_leaves
+
+    flags = {
+        lf.flag: lf.default
+        for lf in iter_leaves(BucketStoreConfig, ("blocks_storage", "bucket_store"))
+    }
+    prefix = "blocks-storage.bucket-store."
+    assert flags[prefix + "sync-dir"] == ""
+    assert flags[prefix + "sync-interval"] == 900.0
+    assert flags[prefix + "ignore-deletion-marks-delay"] == 3600.0
+    assert flags[prefix + "index-cache.inmemory.max-size-bytes"] == 1 << 30
+    assert flags[prefix + "chunks-cache.inmemory.max-size-bytes"] == 512 << 20
+    assert BucketStoreConfig().chunks_cache.inmemory.max_size_bytes == 512 << 20

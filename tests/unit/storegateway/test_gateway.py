@@ -254,7 +254,7 @@ def test_service_lifecycle(fs_bucket: FilesystemBucket, tmp_path: Path) -> None:
         assert len(gw.blocks("t1")) == 1
         write_and_upload(fs_bucket, "t1", tmp_path / "local",
                          make_series(2, T0 + HOUR, T0 + 2 * HOUR))
-        for _ in range(100):  # the periodic sync finds the new block
+        for _ in range(400):  # the periodic sync finds the new block
             if len(gw.blocks("t1")) == 2:
                 break
             await asyncio.sleep(0.05)
