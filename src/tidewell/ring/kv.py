@@ -14,12 +14,15 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
-__all__ = ["KV", "CASError", "InMemoryKV"]
+__all__ = ["KV", "CASError", "InMemoryKV", "PrefixedKV"]
 
 log = logging.getLogger("tidewell.ring")
 
 CASCallback = Callable[[Any | None], tuple[Any | None, bool]]
 WatchCallback = Callable[[Any | None], None]
+
+
+_MISSING = object()
 
 
 class CASError(Exception):
@@ -39,7 +42,15 @@ class KV(Protocol):
         ...
 
     def watch_key(self, key: str, callback: WatchCallback) -> Callable[[], None]:
-        """Call ``callback(value)`` after every change of ``key``; returns an unsubscribe."""
+        """Call ``callback(value)`` after every change of ``key``; returns an unsubscribe.
+
+        ``value`` is None when the key was deleted. Backends over a network may
+        coalesce changes and deliver only the latest value, never an older one.
+        """
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Remove ``key``; watchers see None."""
         ...
 
 
@@ -76,6 +87,17 @@ class InMemoryKV:
             except Exception:  # a broken watcher must not break writers
                 log.exception("KV watcher failed for key %s", key)
 
+    async def delete(self, key: str) -> None:
+        with self._lock:
+            existed = self._data.pop(key, _MISSING) is not _MISSING
+            watchers = list(self._watchers.get(key, ())) if existed else []
+        for cb in watchers:
+            try:
+                cb(None)
+            except Exception:
+                log.exception("KV watcher failed for key %s", key)
+        await asyncio.sleep(0)
+
     def watch_key(self, key: str, callback: WatchCallback) -> Callable[[], None]:
         with self._lock:
             self._watchers.setdefault(key, []).append(callback)
@@ -87,3 +109,28 @@ class InMemoryKV:
                     lst.remove(callback)
 
         return cancel
+
+
+class PrefixedKV:
+    """Puts every key of an underlying KV under ``prefix`` (Mimir's ``-<ring>.prefix``)."""
+
+    def __init__(self, kv: KV, prefix: str) -> None:
+        self.kv = kv
+        self.prefix = prefix
+
+    async def get(self, key: str) -> Any | None:
+        return await self.kv.get(self.prefix + key)
+
+    async def cas(self, key: str, f: CASCallback) -> None:
+        await self.kv.cas(self.prefix + key, f)
+
+    def watch_key(self, key: str, callback: WatchCallback) -> Callable[[], None]:
+        return self.kv.watch_key(self.prefix + key, callback)
+
+    async def delete(self, key: str) -> None:
+        await self.kv.delete(self.prefix + key)
+
+    async def close(self) -> None:
+        close = getattr(self.kv, "close", None)
+        if close is not None:
+            await close()
