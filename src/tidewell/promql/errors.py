@@ -75,7 +75,7 @@ class QueryTimeoutError(PromQLError):
     error_type = "timeout"
     status = 503
 
-    def __init__(self, where: str = "query execution") -> None:
+    def __init__(self, where: str = "expression evaluation") -> None:
         super().__init__(f"query timed out in {where}")
 
 
@@ -83,7 +83,7 @@ class QueryCanceledError(PromQLError):
     error_type = "canceled"
     status = 499
 
-    def __init__(self, where: str = "query execution") -> None:
+    def __init__(self, where: str = "expression evaluation") -> None:
         super().__init__(f"query was canceled in {where}")
 
 

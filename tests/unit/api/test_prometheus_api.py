@@ -161,3 +161,15 @@ def test_go_number_formatting() -> None:
     ts = np.array([1000, 1500, -2000], dtype=np.int64)
     assert _points_json(ts, np.array([1.0, 0.5, np.nan])) == \
         b'[1,"1"],[1.5,"0.5"],[-2,"NaN"]'
+
+
+async def test_query_limit_truncates(client: httpx.AsyncClient) -> None:
+    r = await client.get("/prometheus/api/v1/query",
+                         params={"query": "up", "time": "300", "limit": "1"})
+    body = r.json()
+    assert len(body["data"]["result"]) == 1
+    assert body["warnings"] == ["results truncated due to limit"]
+    r = await client.get("/prometheus/api/v1/query_range",
+                         params={"query": "up", "start": "0", "end": "60", "step": "15",
+                                 "limit": "-1"})
+    assert r.status_code == 400 and r.json()["errorType"] == "bad_data"

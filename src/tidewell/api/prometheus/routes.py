@@ -155,6 +155,14 @@ def _result_response(res: QueryResult) -> Response:
     return Response(body + b"}", media_type="application/json")
 
 
+def _truncate(res: QueryResult, limit: int) -> QueryResult:
+    """The ``limit`` parameter: keep the first ``limit`` series, and say so."""
+    if limit and len(res.series) > limit:
+        res.series = res.series[:limit]
+        res.warnings = [*res.warnings, "results truncated due to limit"]
+    return res
+
+
 class _Params:
     """GET query string and form-encoded POST body, merged as Prometheus does."""
 
@@ -219,6 +227,7 @@ class _API:
     async def query(self, request: Request) -> Response:
         try:
             p = await _params(request)
+            limit = self._limit(p)
             q = p.get("query") or ""
             t = p.get("time")
             ts = parse_time(t, "time") if t else int(time.time() * 1000)
@@ -230,13 +239,14 @@ class _API:
                 raise BadDataError(f'invalid parameter "query": {e}') from None
             res = await self._run(lambda c: engine.instant_query(self.queryable, tenant, q, ts,
                                                                  cancel=c))
-            return _result_response(res)
+            return _result_response(_truncate(res, limit))
         except Exception as e:
             return self._fail(e)
 
     async def query_range(self, request: Request) -> Response:
         try:
             p = await _params(request)
+            limit = self._limit(p)
             start = parse_time(p.get("start") or "", "start")
             end = parse_time(p.get("end") or "", "end")
             if end < start:
@@ -259,7 +269,7 @@ class _API:
             tenant = _tenant(request)
             res = await self._run(lambda c: engine.range_query(self.queryable, tenant, q, start,
                                                                end, step, cancel=c))
-            return _result_response(res)
+            return _result_response(_truncate(res, limit))
         except Exception as e:
             return self._fail(e)
 
