@@ -28,17 +28,18 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 sys.path.insert(0, "/work/main/tests/conformance")
-from memstore import MemStore  # noqa: E402
+from memstore import MemStore
 
-from tidewell.api.prometheus import query_routes  # noqa: E402
-from tidewell.model import Labels  # noqa: E402
-from tidewell.querier.config import QuerierConfig  # noqa: E402
+from tidewell.api.prometheus import query_routes
+from tidewell.model import Labels
+from tidewell.querier.config import QuerierConfig
 
 QUERIES = {
     "selector": "http_requests_total",
     "rate": "rate(http_requests_total[5m])",
     "sum by": "sum by (job) (rate(http_requests_total[5m]))",
-    "histogram_quantile": "histogram_quantile(0.9, sum by (le, job) (rate(req_duration_bucket[5m])))",
+    "histogram_quantile": "histogram_quantile(0.9, "
+                          "sum by (le, job) (rate(req_duration_bucket[5m])))",
     "binop matching": "rate(http_requests_total[5m]) / on(job, instance) group_left "
                       "sum by (job, instance) (rate(http_requests_total[10m]))",
     "topk": "topk(5, rate(http_requests_total[5m]))",
