@@ -1,6 +1,6 @@
 """Range-query latency: Tidewell's PromQL engine vs the Prometheus binary, same data.
 
-Usage: python promql_vs_prometheus.py [--series 10000] [--hours 24] [--runs 5]
+Usage: python -m benchmarks.bench_promql [--series 10000] [--hours 24] [--runs 5]
 
 Both engines are queried over HTTP on loopback (ours: the Prometheus API routes
 under uvicorn, data in memory; Prometheus: a TSDB block made with
@@ -15,7 +15,6 @@ import shutil
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -27,9 +26,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-sys.path.insert(0, "/work/main/tests/conformance")
-from memstore import MemStore
-
+from tests.conformance.memstore import MemStore
 from tidewell.api.prometheus import query_routes
 from tidewell.model import Labels
 from tidewell.querier.config import QuerierConfig
