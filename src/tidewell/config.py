@@ -25,6 +25,7 @@ from tidewell.ingester.config import IngesterConfig
 from tidewell.objstore.config import BucketConfig
 from tidewell.querier.config import QuerierConfig
 from tidewell.storegateway.config import BucketStoreConfig
+from tidewell.storegateway.ring_config import StoreGatewayConfig
 from tidewell.tsdb.config import TSDBConfig
 from tidewell.util.config_fields import setting
 from tidewell.util.config_tree import (
@@ -94,6 +95,7 @@ class Config:
     ingester: IngesterConfig = field(default_factory=IngesterConfig)
     ingest_storage: IngestStorageConfig = field(default_factory=IngestStorageConfig)
     blocks_storage: BlocksStorageConfig = field(default_factory=BlocksStorageConfig)
+    store_gateway: StoreGatewayConfig = field(default_factory=StoreGatewayConfig)
     querier: QuerierConfig = field(default_factory=QuerierConfig)
     frontend: FrontendConfig = field(default_factory=FrontendConfig)
     limits: Limits = field(default_factory=Limits)

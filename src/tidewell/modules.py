@@ -12,14 +12,17 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.routing import BaseRoute, Mount
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from tidewell.api.config import ServerConfig
 from tidewell.api.consistency import ReadConsistencyMiddleware
+from tidewell.api.internal import internal_query_routes
 from tidewell.api.prometheus import query_routes
 from tidewell.api.server import HTTPServer, build_app
 from tidewell.api.status import status_routes
@@ -28,9 +31,23 @@ from tidewell.distributor import Distributor, Overrides, push_routes
 from tidewell.frontend import QueryFrontend
 from tidewell.ingest.backend import close_ingest_log, open_ingest_log
 from tidewell.ingester import Ingester, ingester_routes
+from tidewell.model import Queryable
 from tidewell.objstore.factory import new_bucket
 from tidewell.querier.merge import MergeQueryable
-from tidewell.ring import InMemoryKV, PartitionInstanceLifecycler, PartitionRingWatcher
+from tidewell.querier.partitions import PartitionsQueryable
+from tidewell.querier.replicas import ReplicaSetQueryable
+from tidewell.ring import (
+    INGESTER_RING_KEY,
+    STORE_GATEWAY_RING_KEY,
+    PartitionInstanceLifecycler,
+    PartitionRingWatcher,
+)
+from tidewell.ring.config import InstanceRingConfig, KVConfig
+from tidewell.ring.instance_lifecycler import InstanceLifecycler
+from tidewell.ring.instance_ring import InstanceRingWatcher, InstanceState
+from tidewell.ring.kv import KV
+from tidewell.ring.kv_factory import close_kv, new_kv
+from tidewell.ring.status import ring_status_routes
 from tidewell.storegateway.gateway import StoreGateway
 from tidewell.util.config_tree import ConfigError
 from tidewell.util.services import FunctionService, Service, ServiceManager
@@ -93,16 +110,83 @@ async def _init_ingest_log(app: App) -> tuple[Any, Any]:
     return writer, reader
 
 
-async def _init_partition_ring(app: App) -> tuple[InMemoryKV, PartitionRingWatcher]:
-    store = app.config.ingester.partition_ring.kvstore_store
-    if store != "inmemory":
-        raise ConfigError(
-            f"-ingester.partition-ring.store={store} is not available yet: use inmemory"
-        )
-    kv = InMemoryKV()
+def _open_kv(app: App, config: KVConfig, name: str) -> KV:
+    """A KV client closed at shutdown; in-memory stores are shared within the process."""
+    try:
+        config.validate()
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if config.store == "inmemory":
+        shared = app.objects.get("_inmemory_kv")
+        if shared is None:
+            shared = app.objects["_inmemory_kv"] = new_kv(config, name=name)
+        return shared
+    kv = new_kv(config, name=name)
+
+    async def close() -> None:
+        await close_kv(kv)
+
+    app.add_service(f"{name}-kv", FunctionService(lambda: None, close))
+    return kv
+
+
+def _advertised_addr(ring: InstanceRingConfig, server: ServerConfig) -> str:
+    """``host:port`` other processes use to reach this one (``instance_addr`` wins)."""
+    if ring.instance_addr:
+        return ring.instance_addr
+    host = server.http_listen_address
+    if host in ("", "0.0.0.0"):
+        host = socket.gethostbyname(socket.gethostname())
+    return f"{host}:{server.http_listen_port}"
+
+
+async def _init_partition_ring(app: App) -> tuple[KV, PartitionRingWatcher]:
+    kv = _open_kv(app, app.config.ingester.partition_ring.kvstore, "partition-ring")
     watcher = PartitionRingWatcher(kv)
     app.add_service("partition-ring", FunctionService(watcher.start, watcher.stop))
+    app.routes.extend(ring_status_routes(partition_ring=watcher))
     return kv, watcher
+
+
+async def _init_ingester_ring(app: App) -> tuple[KV, InstanceRingWatcher]:
+    ring = app.config.ingester.ring
+    kv = _open_kv(app, ring.kvstore, "ingester-ring")
+    watcher = InstanceRingWatcher(kv, INGESTER_RING_KEY, ring, name="ingester")
+    app.add_service("ingester-ring", FunctionService(watcher.start, watcher.stop))
+    app.routes.extend(ring_status_routes(ingester_ring=watcher))
+    return kv, watcher
+
+
+async def _init_store_gateway_ring(app: App) -> tuple[KV, InstanceRingWatcher]:
+    ring = app.config.store_gateway.sharding_ring
+    kv = _open_kv(app, ring.kvstore, "store-gateway-ring")
+    watcher = InstanceRingWatcher(kv, STORE_GATEWAY_RING_KEY, ring, name="store-gateway")
+    app.add_service("store-gateway-ring", FunctionService(watcher.start, watcher.stop))
+    app.routes.extend(ring_status_routes(store_gateway_ring=watcher))
+    return kv, watcher
+
+
+class ReadyGuard:
+    """Answers 503 on internal query routes until ``ready()`` says so.
+
+    A restarted ingester may still be in the ring from before it died; while it
+    replays, its partial data must not be served, so queriers move to a replica.
+    """
+
+    def __init__(self, app: ASGIApp, ready: Callable[[], tuple[bool, str]]) -> None:
+        self.app = app
+        self.ready = ready
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/internal/"):
+            ok, reason = self.ready()
+            if not ok:
+                body = f"not ready: {reason}".encode()
+                await send({"type": "http.response.start", "status": 503,
+                            "headers": [(b"content-type", b"text/plain")]})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
 
 
 async def _init_distributor(app: App) -> Distributor:
@@ -148,11 +232,7 @@ async def _init_ingester(app: App) -> Ingester:
     ingester_config = dataclasses.replace(
         config.ingester,
         ring=dataclasses.replace(config.ingester.ring, instance_id=instance_id),
-        # The in-memory KV is private to this process: nobody else can own the
-        # partition, so waiting for owners to settle would only delay writes.
-        partition_ring=dataclasses.replace(
-            config.ingester.partition_ring, min_partition_owners_duration=0.0
-        ),
+        partition_ring=_partition_ring_config(app),
     )
     lifecycler = PartitionInstanceLifecycler(kv, ingester_config.partition_ring)
     ingester = Ingester(
@@ -166,7 +246,36 @@ async def _init_ingester(app: App) -> Ingester:
     )
     app.add_service("ingester", ingester)
     app.routes.extend(ingester_routes(ingester))
+    if "querier" not in app.modules:
+        _serve_remotely(app, ingester, consistency_waiter=ingester.wait_until_caught_up)
+        ring_kv, _ = app.objects["ingester-ring"]
+        lifecycler = InstanceLifecycler(
+            ring_kv, INGESTER_RING_KEY, ingester_config.ring,
+            instance_id=instance_id,
+            addr=_advertised_addr(ingester_config.ring, config.server),
+            zone=ingester_config.ring.instance_availability_zone,
+            name="ingester",
+        )
+        # Joins the ring only once the ingester caught up (services start in order).
+        app.add_service("ingester-lifecycler", lifecycler)
     return ingester
+
+
+def _partition_ring_config(app: App) -> Any:
+    ring = app.config.ingester.partition_ring
+    if ring.kvstore.store != "inmemory":
+        return ring
+    # The in-memory KV is private to this process: nobody else can own the
+    # partition, so waiting for owners to settle would only delay writes.
+    return dataclasses.replace(ring, min_partition_owners_duration=0.0)
+
+
+def _serve_remotely(app: App, queryable: Queryable, **kwargs: Any) -> None:
+    """Expose a local component to queriers in other processes."""
+    app.routes.extend(internal_query_routes(queryable, **kwargs))
+    ready = getattr(queryable, "ready", None)
+    if callable(ready):
+        app.middlewares.append(lambda inner: ReadyGuard(inner, ready))
 
 
 async def _init_store_gateway(app: App) -> StoreGateway:
@@ -179,34 +288,76 @@ async def _init_store_gateway(app: App) -> StoreGateway:
         config.blocks_storage.bucket_store.resolved_sync_dir(config.data_dir),
     )
     app.add_service("store-gateway", gateway)
+    if "querier" not in app.modules:
+        _serve_remotely(app, gateway)
+        ring = config.store_gateway.sharding_ring
+        ring_kv, _ = app.objects["store-gateway-ring"]
+        app.add_service("store-gateway-lifecycler", InstanceLifecycler(
+            ring_kv, STORE_GATEWAY_RING_KEY, ring,
+            instance_id=ring.instance_id,
+            addr=_advertised_addr(ring, config.server),
+            zone=ring.instance_availability_zone,
+            name="store-gateway",
+        ))
     return gateway
+
+
+def _healthy_urls(watcher: InstanceRingWatcher) -> list[str]:
+    ring = watcher.instance_ring()
+    return [f"http://{i.addr}" for i in ring.healthy_instances()
+            if i.state is InstanceState.ACTIVE]
 
 
 async def _init_querier(app: App) -> ASGIApp:
     """The Prometheus query API over ingesters (recent data) and store-gateways (blocks).
 
-    Both are always asked and their answers merged (duplicates dropped), which
-    is correct whatever the block ranges; time-based routing
-    (``-querier.query-store-after``) is an optimisation left for later.
-    Returns the querier's own ASGI app: with a query-frontend in the same
-    process, the frontend calls it directly; otherwise it is served as is.
+    Ingesters and store-gateways in this process are called directly; others
+    are found in their rings and called over the network. Both are always
+    asked and their answers merged (duplicates dropped), which is correct
+    whatever the block ranges; time-based routing (``-querier.query-store-after``)
+    is an optimisation left for later. Returns the querier's own ASGI app: with
+    a query-frontend in the same process, the frontend calls it directly;
+    otherwise it is served as is.
     """
-    ingester: Ingester = app.objects["ingester"]
-    queryable = MergeQueryable([ingester, app.objects["store-gateway"]])
+    config = app.config
     overrides: Overrides = app.objects["overrides"]
+    timeout = config.ingest_storage.kafka.wait_strong_read_consistency_timeout
+    wait: Callable[[str], Awaitable[None]]
+    if "ingester" in app.modules:
+        ingester: Ingester = app.objects["ingester"]
+        recent: Queryable = ingester
+
+        async def wait(tenant: str) -> None:
+            await ingester.wait_strong()
+    else:
+        _, partition_watcher = app.objects["partition-ring"]
+        _, ingester_watcher = app.objects["ingester-ring"]
+        _, reader = app.objects["ingest-log"]
+        partitions = PartitionsQueryable(
+            partition_watcher, ingester_watcher,
+            shard_size=lambda t: overrides.for_tenant(t).ingestion_partitions_tenant_shard_size,
+        )
+        recent = partitions
+
+        async def wait(tenant: str) -> None:
+            await partitions.wait_caught_up(tenant, reader.end_offset, timeout)
+    if "store-gateway" in app.modules:
+        blocks: Queryable = app.objects["store-gateway"]
+    else:
+        _, sg_watcher = app.objects["store-gateway-ring"]
+        # Every store-gateway serves every block (no block sharding yet): ask one.
+        blocks = ReplicaSetQueryable(lambda: _healthy_urls(sg_watcher))
+    queryable = MergeQueryable([recent, blocks])
 
     def default_level(tenant: str) -> str:
         return overrides.for_tenant(tenant).ingest_storage_read_consistency
 
-    async def wait(tenant: str) -> None:
-        await ingester.wait_strong()
-
     def consistency(inner: ASGIApp) -> ASGIApp:
         return ReadConsistencyMiddleware(inner, wait=wait, default_level=default_level)
 
-    api = Mount("/prometheus", routes=query_routes(queryable, app.config.querier))
+    api = Mount("/prometheus", routes=query_routes(queryable, config.querier))
     if "query-frontend" in app.modules:
-        return build_app([api], multitenancy_enabled=app.config.multitenancy_enabled,
+        return build_app([api], multitenancy_enabled=config.multitenancy_enabled,
                          middlewares=[consistency])
     app.routes.append(api)
     app.middlewares.append(consistency)
@@ -224,11 +375,23 @@ MODULES: dict[str, Module] = {
     "overrides": Module((), _init_overrides),
     "ingest-log": Module((), _init_ingest_log),
     "partition-ring": Module((), _init_partition_ring),
+    "ingester-ring": Module((), _init_ingester_ring),
+    "store-gateway-ring": Module((), _init_store_gateway_ring),
     "distributor": Module(("overrides", "ingest-log", "partition-ring"), _init_distributor),
     "ingester": Module(("overrides", "ingest-log", "partition-ring"), _init_ingester),
     "store-gateway": Module((), _init_store_gateway),
-    "querier": Module(("overrides", "ingester", "store-gateway"), _init_querier),
+    "querier": Module(("overrides",), _init_querier),
     "query-frontend": Module((), _init_query_frontend),
+}
+
+# What a module needs only when a peer it talks to runs in another process.
+_REMOTE_DEPS: dict[str, dict[str, tuple[str, ...]]] = {
+    "ingester": {"querier": ("ingester-ring",)},
+    "store-gateway": {"querier": ("store-gateway-ring",)},
+    "querier": {
+        "ingester": ("partition-ring", "ingester-ring", "ingest-log"),
+        "store-gateway": ("store-gateway-ring",),
+    },
 }
 
 TARGET_GROUPS: dict[str, tuple[str, ...]] = {
@@ -237,6 +400,9 @@ TARGET_GROUPS: dict[str, tuple[str, ...]] = {
     "read": ("querier", "query-frontend"),
     "backend": ("store-gateway",),
 }
+
+
+_INFRA = ("overrides", "ingest-log", "partition-ring", "ingester-ring", "store-gateway-ring")
 
 
 def resolve(targets: list[str]) -> list[str]:
@@ -255,24 +421,46 @@ def resolve(targets: list[str]) -> list[str]:
     for target in targets:
         for name in TARGET_GROUPS.get(target, (target,)):
             visit(name)
-    # The frontend calls an in-process querier when there is one: build it last.
-    order.sort(key=lambda name: name == "query-frontend")
+    local = set(order)
+    for name in list(order):
+        for peer, deps in _REMOTE_DEPS.get(name, {}).items():
+            if peer not in local:
+                for dep in deps:
+                    visit(dep)
+    # Rings and logs first, then components in the order they were asked for;
+    # the frontend calls an in-process querier when there is one, so it is built last.
+    order.sort(key=lambda name: (name not in _INFRA, name == "query-frontend"))
     return order
 
 
-def _check_shared_log(config: Config, modules: list[str]) -> None:
+def _check_shared_state(config: Config, modules: list[str]) -> None:
+    """Components split over processes must share their log and their rings."""
     writes, reads = "distributor" in modules, "ingester" in modules
-    if writes != reads and config.ingest_storage.backend == "embedded":
+    split = writes != reads or ("querier" in modules and not reads)
+    if split and config.ingest_storage.backend == "embedded":
         raise ConfigError(
-            "the embedded log lives inside one process: running the distributor and the "
-            "ingester in separate processes needs -ingest-storage.kafka.address"
+            "the embedded log lives inside one process: running the distributor, the "
+            "ingester and the querier in separate processes needs "
+            "-ingest-storage.kafka.address"
         )
+    rings = {
+        "partition-ring": ("ingester.partition-ring", config.ingester.partition_ring.kvstore),
+        "ingester-ring": ("ingester.ring", config.ingester.ring.kvstore),
+        "store-gateway-ring": ("store-gateway.sharding-ring",
+                               config.store_gateway.sharding_ring.kvstore),
+    }
+    for module, (flag, kv) in rings.items():
+        if module in modules and kv.store == "inmemory" and split | (module != "partition-ring"):
+            raise ConfigError(
+                f"-{flag}.store=inmemory cannot be shared with other processes: "
+                f"use -{flag}.store=etcd with -{flag}.etcd.endpoints"
+            )
 
 
 async def build(config: Config) -> App:
     modules = resolve(config.target)
     app = App(config=config, modules=modules)
-    _check_shared_log(config, modules)
+    _check_shared_state(config, modules)
     for name in modules:
         app.objects[name] = await MODULES[name].init(app)
     routes = [*status_routes(config, app.manager), *app.routes]

@@ -8,9 +8,13 @@ push was acknowledged before the query started is always visible.
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Awaitable, Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+log = logging.getLogger("tidewell.querier")
 
 HEADER = b"x-read-consistency"
 STRONG = "strong"
@@ -40,6 +44,25 @@ class ReadConsistencyMiddleware:
             if tenant is not None:
                 raw = next((v for k, v in scope["headers"] if k == HEADER), None)
                 level = raw.decode().strip().lower() if raw else self.default_level(tenant)
-                if level == STRONG:
-                    await self.wait(tenant)
+                if level == STRONG and not await self._waited(tenant, send):
+                    return
         await self.app(scope, receive, send)
+
+    async def _waited(self, tenant: str, send: Send) -> bool:
+        """Wait for consistency; on failure answer the client and return False."""
+        try:
+            await self.wait(tenant)
+            return True
+        except Exception as exc:
+            timeout = isinstance(exc, TimeoutError)
+            log.warning("strong read consistency failed",
+                        extra={"fields": {"tenant": tenant, "err": str(exc)}})
+            body = json.dumps({
+                "status": "error",
+                "errorType": "timeout" if timeout else "unavailable",
+                "error": f"strong read consistency: {exc}",
+            }).encode()
+            await send({"type": "http.response.start", "status": 503,
+                        "headers": [(b"content-type", b"application/json")]})
+            await send({"type": "http.response.body", "body": body})
+            return False

@@ -76,5 +76,6 @@ def configure(level: str, fmt: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(_LEVELS[level])
     # Third-party chatter stays at warn unless we debug.
-    for noisy in ("uvicorn", "uvicorn.error", "uvicorn.access", "asyncio", "numba"):
+    for noisy in ("uvicorn", "uvicorn.error", "uvicorn.access", "asyncio", "numba", "httpx",
+                  "httpcore"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if level == "debug" else logging.WARNING)

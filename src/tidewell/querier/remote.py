@@ -1,0 +1,306 @@
+"""A ``Queryable`` in another process: the querier's client for ingesters and store-gateways.
+
+``RemoteQueryable(url)`` speaks the internal read protocol served by
+``tidewell.api.internal`` (protobuf bodies, series as columns, see ``wire``).
+It is synchronous because the PromQL engine calls ``select`` from a worker thread.
+
+Failure handling, all bounded by one deadline per call (``timeout_s``):
+
+* retries: these reads are idempotent, so connection errors, 429 and 5xx are
+  retried with capped exponential backoff and jitter, at most ``retries`` times;
+  4xx answers are the caller's fault and surface at once.
+* timeouts: every attempt gets only what is left of the deadline.
+* cancellation: ``close()`` shuts the sockets of in-flight requests down, so a
+  thread blocked waiting for an answer wakes up at once with
+  ``RemoteQueryCancelledError``; later calls fail the same way.
+
+Errors: ``RemoteQueryError`` (URL, cause, HTTP status if any) →
+``RemoteQueryTimeoutError`` (also a ``TimeoutError``), ``RemoteQueryCancelledError``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import socket
+import threading
+import time
+import weakref
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import httpcore
+import httpx
+
+from tidewell.model import Matcher, Querier, Series
+from tidewell.protocol.pb import internal_pb2 as pb
+from tidewell.querier import metrics
+from tidewell.querier.wire import XOR_CHUNKS, decode_series, encode_matchers
+
+__all__ = [
+    "CONTENT_TYPE",
+    "RemoteQuerier",
+    "RemoteQueryCancelledError",
+    "RemoteQueryError",
+    "RemoteQueryTimeoutError",
+    "RemoteQueryable",
+]
+
+CONTENT_TYPE = "application/x-protobuf"
+PATH_PREFIX = "/internal/v1/"
+_log = logging.getLogger("tidewell.querier")
+_RETRY_STATUS = frozenset({429, 500, 502, 503})  # 504 = the server's own deadline passed
+
+
+class RemoteQueryError(Exception):
+    """A call to another component failed; ``cause`` says why, ``status`` is the HTTP code."""
+
+    def __init__(self, url: str, cause: str | BaseException, status: int | None = None) -> None:
+        self.url = url
+        self.cause = cause
+        self.status = status
+        code = f" (HTTP {status})" if status is not None else ""
+        super().__init__(f"{url}{code}: {cause}")
+
+    @property
+    def is_client(self) -> bool:
+        """The request itself was bad (4xx other than 429): retrying elsewhere won't help."""
+        return self.status is not None and 400 <= self.status < 500 and self.status != 429
+
+
+class RemoteQueryTimeoutError(RemoteQueryError, TimeoutError):
+    """The call's deadline passed (client side, or the server answered 504)."""
+
+
+class RemoteQueryCancelledError(RemoteQueryError):
+    """The queryable was closed while (or before) the call ran."""
+
+
+class _TrackingBackend(httpcore.SyncBackend):
+    """Remembers every socket it opens so ``abort`` can wake threads blocked on them.
+
+    ``socket.close()`` from another thread does not interrupt a blocked ``recv``
+    on Linux; ``shutdown`` does.
+    """
+
+    def __init__(self) -> None:
+        self._socks: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self.aborted = False
+
+    def connect_tcp(self, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
+        stream = super().connect_tcp(*args, **kwargs)
+        sock = stream.get_extra_info("socket")
+        with self._lock:
+            if self.aborted:
+                stream.close()
+                raise httpcore.ConnectError("client closed")
+            if sock is not None:
+                self._socks.add(sock)
+        return stream
+
+    def abort(self) -> None:
+        with self._lock:
+            self.aborted = True
+            socks = list(self._socks)
+        for sock in socks:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+def _abortable_client(max_connections: int) -> tuple[httpx.Client, _TrackingBackend]:
+    backend = _TrackingBackend()
+    limits = httpx.Limits(max_connections=max_connections, keepalive_expiry=30.0)
+    transport = httpx.HTTPTransport(limits=limits)
+    transport._pool = httpcore.ConnectionPool(  # the only way to pick the backend
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        network_backend=backend,
+    )
+    return httpx.Client(transport=transport, timeout=None), backend
+
+
+class RemoteQueryable:
+    """``Queryable`` over HTTP: ``querier(tenant, mint, maxt)`` answers from ``base_url``.
+
+    ``client``: share one ``httpx.Client`` between many remotes; then ``close()``
+    only stops new calls, in-flight ones end with the caller's client.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout_s: float = 30.0,
+        retries: int = 2,
+        backoff_s: float = 0.05,
+        max_backoff_s: float = 1.0,
+        encoding: int = XOR_CHUNKS,
+        limit: int = 0,
+        max_series: int = 0,
+        client: httpx.Client | None = None,
+        max_connections: int = 16,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.max_backoff_s = max_backoff_s
+        self.encoding = encoding
+        self.limit = limit
+        self.max_series = max_series
+        self._backend: _TrackingBackend | None = None
+        if client is None:
+            client, self._backend = _abortable_client(max_connections)
+            self._owns_client = True
+        else:
+            self._owns_client = False
+        self._client = client
+        self._closed = False
+        self._closing = threading.Event()  # wakes retry backoffs on close()
+
+    def __repr__(self) -> str:
+        return f"RemoteQueryable({self.base_url!r})"
+
+    def querier(self, tenant: str, mint: int, maxt: int) -> Querier:
+        return RemoteQuerier(self, tenant, mint, maxt)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Abort in-flight calls and refuse new ones."""
+        self._closed = True
+        self._closing.set()
+        if self._backend is not None:
+            self._backend.abort()
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> RemoteQueryable:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def call(self, op: str, tenant: str, body: bytes) -> bytes:
+        """POST ``body`` to ``/internal/v1/<op>`` with retries; the answer's bytes."""
+        url = f"{self.base_url}{PATH_PREFIX}{op}"
+        deadline = time.monotonic() + self.timeout_s
+        headers = {"X-Scope-OrgID": tenant, "Content-Type": CONTENT_TYPE}
+        attempt = 0
+        while True:
+            if self._closed:
+                raise RemoteQueryCancelledError(url, "client closed")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise RemoteQueryTimeoutError(url, f"deadline of {self.timeout_s}s exceeded")
+            start = time.perf_counter()
+            status = "error"
+            try:
+                resp = self._client.post(url, content=body, headers=headers, timeout=left)
+                status = str(resp.status_code)
+            except httpx.TimeoutException as exc:
+                status = "timeout"
+                raise RemoteQueryTimeoutError(url, exc) from exc
+            except (httpx.TransportError, RuntimeError) as exc:
+                # RuntimeError: httpx refuses requests on a client closed meanwhile.
+                if self._closed:
+                    raise RemoteQueryCancelledError(url, "client closed") from exc
+                err = RemoteQueryError(url, exc)
+            else:
+                if resp.status_code == 200:
+                    return resp.content
+                err_cls = RemoteQueryTimeoutError if resp.status_code == 504 else RemoteQueryError
+                err = err_cls(url, _error_message(resp), resp.status_code)
+                if resp.status_code not in _RETRY_STATUS:
+                    raise err
+            finally:
+                metrics.REQUEST_DURATION.labels(op, status).observe(time.perf_counter() - start)
+            if attempt >= self.retries:
+                raise err
+            attempt += 1
+            metrics.RETRIES.labels(op).inc()
+            pause = min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
+            pause *= random.uniform(0.5, 1.0)
+            _log.debug("retrying %s in %.3fs after: %s", url, pause, err)
+            self._closing.wait(max(0.0, min(pause, deadline - time.monotonic())))
+
+    async def wait_for_offset(
+        self, end_offset: int, timeout_s: float, *, client: httpx.AsyncClient | None = None
+    ) -> None:
+        """Return once the remote ingester consumed every record below ``end_offset``.
+
+        Raises ``RemoteQueryTimeoutError`` when it did not within ``timeout_s`` (504),
+        ``RemoteQueryError`` when the wait failed otherwise (503) or the server
+        consumes no partition (501).
+        Cancelling the awaiting task aborts the request.
+        """
+        url = f"{self.base_url}{PATH_PREFIX}wait_for_offset"
+        if self._closed:
+            raise RemoteQueryCancelledError(url, "client closed")
+        body = pb.WaitForOffsetRequest(
+            end_offset=end_offset, timeout_seconds=timeout_s
+        ).SerializeToString()
+        own = client is None
+        ac = httpx.AsyncClient() if client is None else client
+        try:
+            # The server gives up after timeout_s; allow it a little longer to say so.
+            resp = await ac.post(url, content=body, timeout=timeout_s + 2.0,
+                                 headers={"Content-Type": CONTENT_TYPE})
+        except httpx.TimeoutException as exc:
+            raise RemoteQueryTimeoutError(url, exc) from exc
+        except httpx.TransportError as exc:
+            raise RemoteQueryError(url, exc) from exc
+        finally:
+            if own:
+                await ac.aclose()
+        if resp.status_code == 200:
+            return
+        err_cls = RemoteQueryTimeoutError if resp.status_code == 504 else RemoteQueryError
+        raise err_cls(url, _error_message(resp), resp.status_code)
+
+
+def _error_message(resp: httpx.Response) -> str:
+    if resp.headers.get("content-type", "").startswith(CONTENT_TYPE):
+        with contextlib.suppress(Exception):  # a garbled error body is still an error
+            return pb.ErrorResponse.FromString(resp.content).message or resp.reason_phrase
+    return resp.text[:200] or resp.reason_phrase
+
+
+class RemoteQuerier:
+    """One tenant and time range on a remote component (a ``Querier``)."""
+
+    def __init__(self, remote: RemoteQueryable, tenant: str, mint: int, maxt: int) -> None:
+        self.remote, self.tenant, self.mint, self.maxt = remote, tenant, mint, maxt
+
+    def _request(self, matchers: Iterable[Matcher], **kw: Any) -> bytes:
+        req = pb.ReadRequest(mint=self.mint, maxt=self.maxt, limit=self.remote.limit, **kw)
+        encode_matchers(list(matchers), req)
+        return req.SerializeToString()
+
+    def select(self, matchers: Sequence[Matcher]) -> list[Series]:
+        body = self._request(matchers, max_series=self.remote.max_series,
+                             encoding=self.remote.encoding)
+        data = self.remote.call("select", self.tenant, body)
+        try:
+            return decode_series(pb.SelectResponse.FromString(data).series)
+        except Exception as exc:  # DecodeError, CorruptResponseError
+            raise RemoteQueryError(self.remote.base_url, f"bad select answer: {exc}") from exc
+
+    def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
+        data = self.remote.call("label_names", self.tenant, self._request(matchers))
+        return self._strings(data)
+
+    def label_values(self, name: str, matchers: Sequence[Matcher] = ()) -> list[str]:
+        body = self._request(matchers, label_name=name)
+        return self._strings(self.remote.call("label_values", self.tenant, body))
+
+    def _strings(self, data: bytes) -> list[str]:
+        try:
+            return list(pb.LabelsResponse.FromString(data).values)
+        except Exception as exc:
+            raise RemoteQueryError(self.remote.base_url, f"bad labels answer: {exc}") from exc
