@@ -106,11 +106,14 @@ class Limits:
             flag="ingester.max-global-series-per-user",
         ),
     )
+    # Mimir defaults to true; Tidewell's head does not store native histograms
+    # yet, so they are discarded (and counted) here instead of lost downstream.
     native_histograms_ingestion_enabled: bool = field(
-        default=True,
+        default=False,
         metadata=setting(
             "Enable ingestion of native histogram samples. If false, native histogram samples "
-            "are ignored without an error.",
+            "are ignored without an error (counted in cortex_discarded_samples_total). "
+            "Tidewell does not store native histograms yet.",
             flag="ingester.native-histograms-ingestion-enabled",
         ),
     )

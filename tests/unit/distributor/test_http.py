@@ -156,7 +156,7 @@ def _rw2_request() -> bytes:
 
 
 def test_rw2_written_headers_are_exact():
-    h = Harness(Limits(max_global_exemplars_per_user=100))
+    h = Harness(Limits(max_global_exemplars_per_user=100, native_histograms_ingestion_enabled=True))
     r = h.client.post("/api/v1/push", content=snappy_compress(_rw2_request()), headers=RW2)
     assert r.status_code == 204
     assert r.headers["X-Prometheus-Remote-Write-Samples-Written"] == "3"

@@ -212,7 +212,7 @@ def _ld(field: int, payload: bytes) -> bytes:
 
 
 def test_invalid_native_histogram_schema():
-    h = Harness()
+    h = Harness(Limits(native_histograms_ingestion_enabled=True))
     wr = pb.WriteRequest()
     series(wr, GOOD, sort=True)
     ts = series(wr, [("__name__", "hist")], [])
