@@ -8,14 +8,15 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from tidewell.model import Labels, Matcher, Series
+from tests.support.memory import DictQuerier
+from tidewell.model import Labels
 
 DAY_MS = 86_400_000
 T0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z
@@ -68,27 +69,6 @@ def memcached_stats(address: str) -> dict[str, str]:
             buf += s.recv(65536)
     return {p[1]: p[2] for p in (line.split() for line in buf.decode().splitlines())
             if len(p) == 3}
-
-
-class DictQuerier:
-    def __init__(self, data: dict[Labels, tuple[np.ndarray, np.ndarray]], mint: int,
-                 maxt: int) -> None:
-        self.data, self.mint, self.maxt = data, mint, maxt
-
-    def select(self, matchers: Sequence[Matcher]) -> list[Series]:
-        out = []
-        for lb, (ts, vs) in sorted(self.data.items()):
-            if all(m.matches_labels(lb) for m in matchers):
-                keep = (ts >= self.mint) & (ts <= self.maxt)
-                if keep.any():
-                    out.append(Series(lb, ts[keep], vs[keep]))
-        return out
-
-    def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
-        return sorted({n for s in self.select(matchers) for n, _ in s.labels})
-
-    def label_values(self, name: str, matchers: Sequence[Matcher] = ()) -> list[str]:
-        return sorted({s.labels.get(name) for s in self.select(matchers)} - {""})
 
 
 class DictQueryable:

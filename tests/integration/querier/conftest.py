@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +16,9 @@ import pytest
 import uvicorn
 from starlette.applications import Starlette
 
+from tests.support.memory import DictQuerier
 from tidewell.api.internal import ConsistencyWaiter, internal_query_routes
-from tidewell.model import Labels, Matcher, Queryable, Series, stale_nan
+from tidewell.model import Labels, Queryable, stale_nan
 
 SERVE_SCRIPT = Path(__file__).with_name("serve_fixture.py")
 
@@ -28,28 +29,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class MemoryQuerier:
-    def __init__(self, owner: MemoryQueryable, tenant: str, mint: int, maxt: int) -> None:
-        self.owner, self.tenant, self.mint, self.maxt = owner, tenant, mint, maxt
-
-    def select(self, matchers: Sequence[Matcher]) -> list[Series]:
-        if self.owner.delay_s:
-            time.sleep(self.owner.delay_s)
-        out = []
-        for lb, (ts, vs) in sorted(self.owner.data.get(self.tenant, {}).items()):
-            if all(m.matches_labels(lb) for m in matchers):
-                keep = (ts >= self.mint) & (ts <= self.maxt)
-                if keep.any():
-                    out.append(Series(lb, ts[keep], vs[keep]))
-        return out
-
-    def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
-        return sorted({n for s in self.select(matchers) for n, _ in s.labels})
-
-    def label_values(self, name: str, matchers: Sequence[Matcher] = ()) -> list[str]:
-        return sorted({s.labels.get(name) for s in self.select(matchers)} - {""})
-
-
 class MemoryQueryable:
     """Per-tenant series in dicts; ``delay_s`` makes every select sleep (a slow peer)."""
 
@@ -57,8 +36,8 @@ class MemoryQueryable:
         self.data = data
         self.delay_s = 0.0
 
-    def querier(self, tenant: str, mint: int, maxt: int) -> MemoryQuerier:
-        return MemoryQuerier(self, tenant, mint, maxt)
+    def querier(self, tenant: str, mint: int, maxt: int) -> DictQuerier:
+        return DictQuerier(self.data.get(tenant, {}), mint, maxt, delay_s=self.delay_s)
 
 
 def sample_data(n_series: int = 50, n_samples: int = 240, seed: int = 1) -> dict[

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
 import uvicorn
 
-_spec = importlib.util.spec_from_file_location("querier_conftest",
-                                               Path(__file__).with_name("conftest.py"))
-assert _spec is not None and _spec.loader is not None
-conftest = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(conftest)
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repo root, for ``tests``
+from tests.integration.querier import conftest
 
 if __name__ == "__main__":
     app = conftest.internal_app(conftest.MemoryQueryable(conftest.sample_data()))

@@ -2,38 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import httpx
 import numpy as np
 import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
+from tests.support.memory import DictQuerier
 from tidewell.api.prometheus import query_routes
-from tidewell.model import Labels, Matcher, Series
+from tidewell.model import Labels
 from tidewell.querier.config import QuerierConfig
-
-
-class FakeQuerier:
-    def __init__(self, data: dict[Labels, tuple[np.ndarray, np.ndarray]], mint: int,
-                 maxt: int) -> None:
-        self.data, self.mint, self.maxt = data, mint, maxt
-
-    def select(self, matchers: Sequence[Matcher]) -> list[Series]:
-        out = []
-        for lb, (ts, vs) in sorted(self.data.items()):
-            if all(m.matches_labels(lb) for m in matchers):
-                keep = (ts >= self.mint) & (ts <= self.maxt)
-                if keep.any():
-                    out.append(Series(lb, ts[keep], vs[keep]))
-        return out
-
-    def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
-        return sorted({n for s in self.select(matchers) for n, _ in s.labels})
-
-    def label_values(self, name: str, matchers: Sequence[Matcher] = ()) -> list[str]:
-        return sorted({s.labels.get(name) for s in self.select(matchers)} - {""})
 
 
 class FakeQueryable:
@@ -45,9 +23,9 @@ class FakeQueryable:
         self.data[Labels.from_dict(labels)] = (np.array(ts, dtype=np.int64),
                                                np.array(vals, dtype=np.float64))
 
-    def querier(self, tenant: str, mint: int, maxt: int) -> FakeQuerier:
+    def querier(self, tenant: str, mint: int, maxt: int) -> DictQuerier:
         self.tenants.append(tenant)
-        return FakeQuerier(self.data, mint, maxt)
+        return DictQuerier(self.data, mint, maxt)
 
 
 @pytest.fixture

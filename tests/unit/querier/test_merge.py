@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
+from tests.support.memory import DictQuerier
 from tidewell.model import Labels, Matcher, Series
 from tidewell.model.merge import merge_series
 from tidewell.querier.merge import MergeQueryable
@@ -18,28 +17,12 @@ def series(labels: Labels, ts: list[int], vals: list[float]) -> Series:
     return Series(labels, np.array(ts, dtype=np.int64), np.array(vals, dtype=np.float64))
 
 
-class ListQuerier:
-    """A fixed answer, to exercise the merge alone."""
-
-    def __init__(self, data: list[Series]) -> None:
-        self.data = data
-
-    def select(self, matchers: Sequence[Matcher]) -> list[Series]:
-        return [s for s in self.data if all(m.matches_labels(s.labels) for m in matchers)]
-
-    def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
-        return sorted({n for s in self.select(matchers) for n in s.labels.names()})
-
-    def label_values(self, name: str, matchers: Sequence[Matcher] = ()) -> list[str]:
-        return sorted({s.labels.get(name) for s in self.select(matchers)} - {""})
-
-
 class ListQueryable:
     def __init__(self, data: list[Series]) -> None:
         self.data = data
 
-    def querier(self, tenant: str, mint: int, maxt: int) -> ListQuerier:
-        return ListQuerier(self.data)
+    def querier(self, tenant: str, mint: int, maxt: int) -> DictQuerier:
+        return DictQuerier({s.labels: (s.timestamps, s.values) for s in self.data}, mint, maxt)
 
 
 def test_merge_series_unions_and_dedups() -> None:
