@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from tidewell.ring.config import InstanceRingConfig
 from tidewell.ring.instance_ring import InstanceDesc, InstanceRingDesc, InstanceState
-from tidewell.ring.kv import KV
+from tidewell.ring.kv import KV, update_value
 from tidewell.ring.metrics import RING_MEMBER_HEARTBEATS, RING_MEMBER_TOKENS_OWNED
 
 __all__ = ["InstanceLifecycler", "generate_tokens"]
@@ -73,16 +73,7 @@ class InstanceLifecycler:
         self._task: asyncio.Task[None] | None = None
 
     async def _update(self, f: Callable[[InstanceRingDesc], bool]) -> InstanceRingDesc:
-        out: list[InstanceRingDesc] = []
-
-        def apply(old: InstanceRingDesc | None) -> tuple[InstanceRingDesc | None, bool]:
-            desc = old if old is not None else InstanceRingDesc()
-            changed = f(desc)
-            out.append(desc)
-            return (desc if changed else None), True
-
-        await self.kv.cas(self.key, apply)
-        return out[-1]
+        return await update_value(self.kv, self.key, InstanceRingDesc, f)
 
     def _ensure(self, desc: InstanceRingDesc, state: InstanceState, now: float) -> bool:
         """Put this instance in ``desc`` with ``state`` and a fresh heartbeat."""

@@ -28,7 +28,7 @@ import numpy as np
 from ulid import ULID
 
 from tidewell.ring.config import InstanceRingConfig
-from tidewell.ring.kv import KV
+from tidewell.ring.kv import KV, KeyWatcher
 from tidewell.ring.metrics import RING_MEMBERS, RING_OLDEST_MEMBER_TIMESTAMP, RING_TOKENS_TOTAL
 
 __all__ = [
@@ -221,7 +221,7 @@ class InstanceRing:
         RING_TOKENS_TOTAL.labels(self.name).set(len(self._owners))
 
 
-class InstanceRingWatcher:
+class InstanceRingWatcher(KeyWatcher[InstanceRing]):
     """Keeps the latest ``InstanceRing`` of one KV key, updated on every change."""
 
     def __init__(
@@ -233,43 +233,23 @@ class InstanceRingWatcher:
         name: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.kv = kv
-        self.key = key
         self.config = config or InstanceRingConfig()
         self.name = name if name is not None else key
         self.clock = clock
-        self._ring = self._make(None)
-        self._cancel: Callable[[], None] | None = None
-        self._listeners: list[Callable[[InstanceRing], None]] = []
+        super().__init__(kv, key, self._make)
 
     def _make(self, value: InstanceRingDesc | None) -> InstanceRing:
-        return InstanceRing(
+        ring = InstanceRing(
             value if value is not None else InstanceRingDesc(),
             self.config,
             name=self.name,
             clock=self.clock,
         )
-
-    async def start(self) -> None:
-        self._update(await self.kv.get(self.key))
-        self._cancel = self.kv.watch_key(self.key, self._update)
-
-    def stop(self) -> None:
-        if self._cancel is not None:
-            self._cancel()
-            self._cancel = None
-
-    def on_change(self, listener: Callable[[InstanceRing], None]) -> None:
-        self._listeners.append(listener)
-
-    def _update(self, value: InstanceRingDesc | None) -> None:
-        self._ring = self._make(value)
-        self._ring.update_metrics()
-        for cb in self._listeners:
-            cb(self._ring)
+        ring.update_metrics()
+        return ring
 
     def instance_ring(self) -> InstanceRing:
-        return self._ring
+        return self.current()
 
 
 async def forget_instance(kv: KV, key: str, instance_id: str) -> bool:

@@ -12,9 +12,12 @@ import copy
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
-__all__ = ["KV", "CASError", "InMemoryKV", "PrefixedKV"]
+__all__ = ["KV", "CASError", "InMemoryKV", "KeyWatcher", "PrefixedKV", "update_value"]
+
+V = TypeVar("V")
+D = TypeVar("D")
 
 log = logging.getLogger("tidewell.ring")
 
@@ -134,3 +137,57 @@ class PrefixedKV:
         close = getattr(self.kv, "close", None)
         if close is not None:
             await close()
+
+
+class KeyWatcher(Generic[V]):
+    """The latest view built (by ``make``) from one KV key, rebuilt on every change.
+
+    Rings are read far more often than they change, so readers take the
+    prebuilt view instead of decoding the KV value on every call.
+    """
+
+    def __init__(self, kv: KV, key: str, make: Callable[[Any | None], V]) -> None:
+        self.kv = kv
+        self.key = key
+        self._make = make
+        self._view = make(None)
+        self._cancel: Callable[[], None] | None = None
+        self._listeners: list[Callable[[V], None]] = []
+
+    async def start(self) -> None:
+        self._update(await self.kv.get(self.key))
+        self._cancel = self.kv.watch_key(self.key, self._update)
+
+    def stop(self) -> None:
+        if self._cancel is not None:
+            self._cancel()
+            self._cancel = None
+
+    def on_change(self, listener: Callable[[V], None]) -> None:
+        self._listeners.append(listener)
+
+    def current(self) -> V:
+        return self._view
+
+    def _update(self, value: Any | None) -> None:
+        self._view = self._make(value)
+        for cb in self._listeners:
+            cb(self._view)
+
+
+async def update_value(kv: KV, key: str, empty: Callable[[], D], f: Callable[[D], bool]) -> D:
+    """Apply ``f`` to the value of ``key`` (``empty()`` when absent) with compare-and-swap.
+
+    ``f`` mutates the copy it is given and says whether it changed anything;
+    returns the value as ``f`` left it.
+    """
+    out: list[D] = []
+
+    def apply(old: D | None) -> tuple[D | None, bool]:
+        value = old if old is not None else empty()
+        changed = f(value)
+        out.append(value)
+        return (value if changed else None), True
+
+    await kv.cas(key, apply)
+    return out[-1]

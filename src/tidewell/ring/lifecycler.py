@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 
 from tidewell.ring.config import PartitionRingConfig
-from tidewell.ring.kv import KV
+from tidewell.ring.kv import KV, update_value
 from tidewell.ring.metrics import PARTITIONS
 from tidewell.ring.model import PartitionRingDesc, PartitionState
 from tidewell.ring.partition_ring import PARTITION_RING_KEY
@@ -58,17 +58,9 @@ class PartitionInstanceLifecycler:
         self._task: asyncio.Task[None] | None = None
 
     async def _update(self, f: Callable[[PartitionRingDesc], bool]) -> PartitionRingDesc:
-        result: list[PartitionRingDesc] = []
-
-        def apply(old: PartitionRingDesc | None) -> tuple[PartitionRingDesc | None, bool]:
-            desc = old if old is not None else PartitionRingDesc()
-            changed = f(desc)
-            result.append(desc)
-            return (desc if changed else None), True
-
-        await self.kv.cas(self.key, apply)
-        update_partition_metrics(result[-1])
-        return result[-1]
+        desc = await update_value(self.kv, self.key, PartitionRingDesc, f)
+        update_partition_metrics(desc)
+        return desc
 
     async def register(self, partition_id: int, owner_id: str) -> None:
         """Create the partition (PENDING) if absent and add ``owner_id`` as its owner."""

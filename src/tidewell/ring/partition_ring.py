@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
 
-from tidewell.ring.kv import KV
+from tidewell.ring.kv import KV, KeyWatcher
 from tidewell.ring.model import PartitionRingDesc, PartitionState
 
 __all__ = [
@@ -123,32 +122,11 @@ class PartitionRing:
         return ring
 
 
-class PartitionRingWatcher:
+class PartitionRingWatcher(KeyWatcher[PartitionRing]):
     """Keeps the latest ``PartitionRing`` built from the KV, updated on every change."""
 
     def __init__(self, kv: KV, key: str = PARTITION_RING_KEY) -> None:
-        self.kv = kv
-        self.key = key
-        self._ring = PartitionRing(PartitionRingDesc())
-        self._cancel: Callable[[], None] | None = None
-        self._listeners: list[Callable[[PartitionRing], None]] = []
-
-    async def start(self) -> None:
-        self._update(await self.kv.get(self.key))
-        self._cancel = self.kv.watch_key(self.key, self._update)
-
-    def stop(self) -> None:
-        if self._cancel is not None:
-            self._cancel()
-            self._cancel = None
-
-    def on_change(self, listener: Callable[[PartitionRing], None]) -> None:
-        self._listeners.append(listener)
-
-    def _update(self, value: PartitionRingDesc | None) -> None:
-        self._ring = PartitionRing(value if value is not None else PartitionRingDesc())
-        for cb in self._listeners:
-            cb(self._ring)
+        super().__init__(kv, key, lambda value: PartitionRing(value or PartitionRingDesc()))
 
     def partition_ring(self) -> PartitionRing:
-        return self._ring
+        return self.current()
