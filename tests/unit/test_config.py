@@ -165,3 +165,15 @@ def test_format_duration_like_go(seconds: float, text: str) -> None:
 
 def test_every_flag_is_declared_once() -> None:
     assert duplicate_flags() == []
+
+
+def test_native_histograms_cannot_be_enabled_until_stored() -> None:
+    with pytest.raises(ConfigError, match="not supported yet"):
+        load(["-ingester.native-histograms-ingestion-enabled=true"])
+
+
+def test_runtime_override_enabling_native_histograms_is_refused() -> None:
+    from tidewell.distributor.limits import Limits
+
+    with pytest.raises(ValueError, match="not supported yet"):
+        Limits().with_overrides({"native_histograms_ingestion_enabled": True})

@@ -175,7 +175,18 @@ class Limits:
             else:
                 v = str(v)
             changes[k] = v
-        return dataclasses.replace(self, **changes)
+        limits = dataclasses.replace(self, **changes)
+        limits.validate()
+        return limits
+
+    def validate(self) -> None:
+        """Refuse settings Tidewell cannot honour, rather than lose data later."""
+        if self.native_histograms_ingestion_enabled:
+            raise ValueError(
+                "-ingester.native-histograms-ingestion-enabled=true is not supported yet: "
+                "Tidewell's TSDB does not store native histograms, so accepting them would "
+                "lose them"
+            )
 
 
 @dataclass
