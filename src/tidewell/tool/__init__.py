@@ -7,7 +7,8 @@ import sys
 USAGE = """usage: tidewell tool <command> [arguments]
 
 commands:
-  backfill   validate existing Prometheus TSDB blocks and upload them to a tenant
+  backfill        validate existing Prometheus TSDB blocks and upload them to a tenant
+  local-cluster   run a whole cluster (broker, etcd, S3, memcached, components) on loopback
 """
 
 
@@ -20,5 +21,9 @@ def main(argv: list[str]) -> int:
         from tidewell.tool.backfill import main as backfill
 
         return backfill(rest)
+    if command == "local-cluster":
+        from tidewell.tool.cluster import main as local_cluster
+
+        return local_cluster(rest)
     print(f"unknown tool command {command!r}\n\n{USAGE}", file=sys.stderr)
     return 2
