@@ -2,7 +2,7 @@
 
 Run by hand (never as a timed test)::
 
-    python -m tests.integration.distributor.bench_push      # CONC=1: one request in flight
+    python -m benchmarks.bench_push      # CONC=1: one request in flight
 
 Both servers are pinned to core 0 (Prometheus with GOMAXPROCS=1) and get the
 same pre-encoded snappy payloads (100k series x 6 labels, 2,000 samples per

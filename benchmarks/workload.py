@@ -49,6 +49,7 @@ class WorkloadSpec:
     protocol: int = 1  # remote write 1 (1.0) or 2 (2.0)
     seed: int = 42
     start_ms: int | None = None  # first round's base timestamp; default: now - 1 interval
+    metric_prefix: str = "bench"  # another prefix makes a disjoint set of series
 
     def __post_init__(self) -> None:
         if self.series <= 0 or self.samples_per_request <= 0 or self.shards <= 0:
@@ -94,7 +95,7 @@ class Batch:
         return sum(len(r.body) for s in self.shards for r in s)
 
 
-def metric_names(n: int) -> list[str]:
+def metric_names(n: int, prefix: str = "bench") -> list[str]:
     """``n`` distinct realistic metric names (counters end in ``_total``)."""
     out = []
     for i in range(n):
@@ -103,7 +104,7 @@ def metric_names(n: int) -> list[str]:
         gen = i // (len(_SUBSYSTEMS) * len(_NAMES))
         suffix = f"_{gen}" if gen else ""
         kind = "_total" if i % 2 == 0 else ""
-        out.append(f"bench_{sub}_{name}{suffix}{kind}")
+        out.append(f"{prefix}_{sub}_{name}{suffix}{kind}")
     return out
 
 
@@ -115,7 +116,7 @@ class Workload:
         m = min(spec.metrics_per_target, spec.series)
         self._m = m
         self.targets = -(-spec.series // m)
-        self.names = metric_names(m)
+        self.names = metric_names(m, spec.metric_prefix)
         rng = np.random.default_rng(spec.seed)
         interval_ms = int(spec.scrape_interval_s * 1000)
         self.interval_ms = interval_ms
@@ -140,6 +141,7 @@ class Workload:
         )
         self._next_round = 0
         self.last_round: Round | None = None
+        self.first_probe: tuple[tuple[tuple[str, str], ...], int] | None = None
 
     # -- labels ----------------------------------------------------------------
 
@@ -211,8 +213,10 @@ class Workload:
         pending: list[list[tuple[object, float, int]]] = [[] for _ in range(spec.shards)]
         # Labels are captured when the sample is generated: churn may change them later.
         label_of = self._label_bytes if spec.protocol == 1 else self.labels
-        for _ in range(rounds):
+        for i in range(rounds):
             rd = self.next_round()
+            if i == 0:  # the first sample of this batch, to tell "slow" from "lost"
+                self.first_probe = (self.labels(0), int(rd.timestamps[0]))
             vals = rd.values.tolist()
             tss = rd.timestamps.tolist()
             for shard in range(spec.shards):

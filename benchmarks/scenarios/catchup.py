@@ -44,12 +44,31 @@ def _probe(client: httpx.Client, srv: Server, labels, ts_ms: int) -> bool | None
 Probe = tuple[tuple[tuple[str, str], ...], int]
 
 
-def wait_caught_up(srv: Server, probes: list[Probe], wait_s: float = 120.0) -> float | None:
-    """Seconds until every probe (``Workload.probes``) is queryable; None: no query API."""
+STALL_S = 30.0
+
+
+def wait_caught_up(
+    srv: Server, probes: list[Probe], wait_s: float = 120.0, first: Probe | None = None
+) -> float | None:
+    """Seconds until every probe (``Workload.probes``) is queryable; None: no query API.
+
+    ``first`` (``Workload.first_probe``) tells a slow consumer from lost
+    writes: if even that sample is not queryable after ``STALL_S``, give up.
+    """
     t0 = time.perf_counter()
     pending = list(probes)
     with httpx.Client(timeout=30.0) as client:
         while pending:
+            if first is not None and time.perf_counter() - t0 > STALL_S:
+                ok = _probe(client, srv, *first)
+                if ok is None:
+                    return None
+                if not ok:
+                    raise NotAvailable(
+                        f"writes answered 2xx but not even the first sample is queryable "
+                        f"after {STALL_S:.0f}s"
+                    )
+                first = None
             still = []
             for labels, ts in pending:
                 ok = _probe(client, srv, labels, ts)
@@ -65,15 +84,20 @@ def wait_caught_up(srv: Server, probes: list[Probe], wait_s: float = 120.0) -> f
     return time.perf_counter() - t0
 
 
-def check_complete(srv: Server, wl: Workload) -> bool:
-    """Every series of ``wl``'s last round has that sample stored (False: no query API).
+def check_complete(srv: Server, wl: Workload, round_index: int | None = None) -> bool:
+    """Every series has its sample of a round stored (False: no query API).
+
+    ``round_index`` defaults to ``wl``'s last generated round; an earlier round
+    is checked at its own time, so later samples do not count.
 
     One ``timestamp()`` query per metric name: over several names it would drop
     the names and collide (Prometheus rejects that, rightly).
     """
-    assert wl.last_round is not None
-    last_base_s = wl.round_start_ms(wl.last_round.index) / 1000
-    at = f"{last_base_s + wl.interval_ms / 1000:.3f}"
+    if round_index is None:
+        assert wl.last_round is not None
+        round_index = wl.last_round.index
+    last_base_s = wl.round_start_ms(round_index) / 1000
+    at = f"{last_base_s + wl.interval_ms / 1000 - 0.001:.3f}"
     seen = 0
     with httpx.Client(timeout=60.0) as client:
         for name in wl.names:

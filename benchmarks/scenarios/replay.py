@@ -60,7 +60,7 @@ def run(ctx: Context) -> list[Row]:
     log.info("replay: encoding %d series x %d rounds", series, ROUNDS)
     batch = wl.encode(ROUNDS)
     n = batch.samples
-    probes = wl.probes()
+    probes, first = wl.probes(), wl.first_probe
     help_text = _tidewell_flags() if "tidewell" in ctx.systems else ""
     notes: dict[str, str] = {}
 
@@ -95,7 +95,7 @@ def run(ctx: Context) -> list[Row]:
         reader = make_server("tidewell", ctx, "replay", data_dir=data, extra_args=extra)
         st = started(reader, CATCHUP_WAIT_S)
         with st as srv:
-            lag = wait_caught_up(srv, probes, CATCHUP_WAIT_S)
+            lag = wait_caught_up(srv, probes, CATCHUP_WAIT_S, first)
             done = time.perf_counter() - srv.started_at
             if lag is None:
                 notes["caught"] = "Tidewell: caught up = /ready (no query API to check)"
@@ -111,7 +111,7 @@ def run(ctx: Context) -> list[Row]:
         st = started(srv, CATCHUP_WAIT_S)
         with st:
             ready = st.ready_s
-            wait_caught_up(srv, probes, CATCHUP_WAIT_S)  # sanity: replayed means queryable
+            wait_caught_up(srv, probes, CATCHUP_WAIT_S, first)  # sanity: replayed means queryable
             check_complete(srv, wl)
         return {"rate": n / max(ready - base, 1e-3), "ready": ready, "base": base}
 

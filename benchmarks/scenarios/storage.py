@@ -71,8 +71,13 @@ def run(ctx: Context) -> list[Row]:
     first = int(LOG_PHASE_HOURS * 3600 / ctx.scrape_interval_s)
     wl = Workload(ctx.spec(series, start_ms=ctx.past_start_ms(rounds)))
     log.info("storage: encoding %d series x %d rounds", series, rounds)
+    # Up to 3h nothing is compactable; the last part then triggers the first
+    # 2h block. Sent separately, so no stream can lag behind a compaction that
+    # moved the head's lower bound past its samples (Prometheus: out of bounds).
     part1 = wl.encode(first)
-    part2 = wl.encode(rounds - first)
+    before_cut = int(3 * 3600 / ctx.scrape_interval_s) - first
+    part2 = wl.encode(before_cut)
+    part3 = wl.encode(rounds - first - before_cut)
 
     found: dict[str, str] = {}
 
@@ -85,7 +90,9 @@ def run(ctx: Context) -> list[Row]:
             if size == 0:
                 raise NotAvailable(f"no log found at {log_dir(srv)}")
             fig["log"] = size / part1.samples
-            push(srv, part2, ctx, what=f"last {HOURS - LOG_PHASE_HOURS}h")
+            fig["disk"] = dir_size(srv.data_dir) / part1.samples
+            push(srv, part2, ctx, what="hours 1.5 to 3")
+            push(srv, part3, ctx, what=f"hours 3 to {HOURS:g}")
             deadline = time.monotonic() + BLOCK_WAIT_S
             blocks = find_blocks(srv.data_dir)
             while not blocks and time.monotonic() < deadline:
@@ -107,14 +114,17 @@ def run(ctx: Context) -> list[Row]:
         results,
         [
             ("log", "log bytes per sample (Prometheus: WAL)", "B/sample", "lower"),
+            ("disk", "all local files per sample (log, WAL, head chunks...)", "B/sample",
+             "lower"),
             ("block", "block bytes per sample (index + chunks + meta)", "B/sample", "lower"),
         ],
-        notes={"log": f"after the first {LOG_PHASE_HOURS}h, before any block or truncation"},
+        notes={"log": f"after the first {LOG_PHASE_HOURS}h, before any block or truncation",
+               "disk": f"after the first {LOG_PHASE_HOURS}h"},
     )
     for system in ("tidewell", "prometheus"):
         res = results[system]
         if not isinstance(res, NotAvailable) and "_no_block" in res[0]:
-            setattr(rows[1], system, Unavailable(
+            setattr(rows[2], system, Unavailable(
                 f"no block with samples under the data dir within {BLOCK_WAIT_S:.0f}s "
                 f"(it holds: {found.get(system, '?')})"))
     return rows

@@ -122,3 +122,28 @@ def test_varint_and_rw1_match_protobuf_classes() -> None:
     assert [(s.value, s.timestamp) for ts in req.timeseries for s in ts.samples] == [
         (1.5, 1_700_000_000_123), (-2.0, -5)
     ]
+
+
+def test_probes_are_the_last_samples_sent_on_each_shard() -> None:
+    spec = WorkloadSpec(series=103, samples_per_request=40, shards=4, metrics_per_target=10,
+                        start_ms=5_000_000)
+    wl = Workload(spec)
+    batch = wl.encode(2)
+    probes = wl.probes()
+    assert len(probes) == 4
+    for shard, (labels, ts) in zip(range(4), probes, strict=True):
+        last = bytes(cramjam.snappy.decompress_raw(batch.shards[shard][-1].body))
+        got_labels, samples = decode_rw1(last)[-1]
+        assert (got_labels, samples[0][1]) == (labels, ts)
+    first_labels, first_ts = wl.first_probe
+    head = bytes(cramjam.snappy.decompress_raw(batch.shards[0][0].body))
+    assert decode_rw1(head)[0][0] == first_labels
+    assert decode_rw1(head)[0][1][0][1] == first_ts
+    assert wl.round_start_ms(1) == 5_000_000 + 15_000
+
+
+def test_selector_quotes_label_values() -> None:
+    from benchmarks.scenarios.catchup import selector
+
+    sel = selector((("__name__", "up"), ("path", 'a"b\\c')))
+    assert sel == '{__name__="up", path="a\\"b\\\\c"}'
