@@ -243,6 +243,7 @@ async def _init_ingester(app: App) -> Ingester:
         reader,
         config.data_dir,
         lifecycler,
+        bucket=new_bucket(config.blocks_storage, config.data_dir / "bucket", component="ingester"),
     )
     app.add_service("ingester", ingester)
     app.routes.extend(ingester_routes(ingester))

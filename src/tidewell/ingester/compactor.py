@@ -32,7 +32,7 @@ from ulid import ULID
 
 from tidewell.tsdb.block import META_FILENAME, BlockMeta, BlockWriter
 from tidewell.tsdb.head import Head
-from tidewell.tsdb.head.compact import block_series, compactable_range, ooo_ranges
+from tidewell.tsdb.head.compact import block_series, cut_ranges
 
 __all__ = [
     "BLOCK_SOURCE",
@@ -137,22 +137,17 @@ def _write_range(head: Head, staging: Path, lo: int, hi: int, ooo: bool) -> Bloc
 
 
 def compact_head(
-    head: Head, tenant_dir: str | os.PathLike[str], next_offset: int
+    head: Head, tenant_dir: str | os.PathLike[str], next_offset: int, *, force: bool = False
 ) -> tuple[list[BlockMeta], int | None]:
-    """Cut what is ready into blocks; return their metas and where the head was truncated.
+    """Cut what is ready into blocks; return their metas and where to truncate the head.
 
-    The caller must be the head's only appender (the ingester's append thread).
+    ``force`` cuts every range up to the newest sample (Mimir's flush, before a
+    scale-down): afterwards the head refuses samples older than the end of the
+    newest range. The caller must be the head's only appender (the ingester's
+    append thread) and truncates the head.
     """
     tdir = Path(tenant_dir)
-    oranges = ooo_ranges(head)
-    iranges: list[tuple[int, int]] = []
-    rng = compactable_range(head)
-    if rng is not None:
-        r = head.block_range_ms
-        lo, hi = rng
-        while head.max_time - lo > r // 2 * 3:
-            iranges.append((lo, hi))
-            lo, hi = hi, hi + r
+    oranges, iranges = cut_ranges(head, force=force)
     if not oranges and not iranges:
         return [], None
     staging = tdir / STAGING_DIR

@@ -6,7 +6,7 @@ import re
 import socket
 from dataclasses import dataclass, field
 
-from tidewell.ring.config import PartitionRingConfig
+from tidewell.ring.config import IngesterInstanceRingConfig, PartitionRingConfig
 from tidewell.util.config_fields import setting
 
 __all__ = ["IngesterConfig", "IngesterRingConfig", "InvalidIngesterConfigError", "partition_of"]
@@ -30,7 +30,7 @@ def partition_of(instance_id: str) -> int:
 
 
 @dataclass
-class IngesterRingConfig:
+class IngesterRingConfig(IngesterInstanceRingConfig):  # type: ignore[valid-type,misc]
     instance_id: str = field(
         default_factory=socket.gethostname,
         metadata=setting(

@@ -121,6 +121,7 @@ class Ingester:
         self._last_error_log = 0.0
         self._avg_record_bytes = 64 * 1024.0
         self._last_compaction = time.monotonic()
+        self._ship_lock: asyncio.Lock | None = None
         self.shipper: Shipper | None = None
         """Uploads local blocks to ``bucket``; None: blocks stay local until retention."""
         if bucket is not None:
@@ -425,8 +426,10 @@ class Ingester:
                               extra={"fields": {"user": name, "block": b.name, "err": str(exc)}})
                     continue
                 marker = read_cut_marker(b)
+                # A snapshot at the cut's own offset may predate the cut: truncating
+                # again is a no-op when it does not.
                 if marker is not None and (
-                    snapshot_next is None or marker.next_offset > snapshot_next
+                    snapshot_next is None or marker.next_offset >= snapshot_next
                 ):
                     key = (marker.next_offset, name)
                     cuts[key] = max(cuts.get(key, marker.truncate_before),
@@ -445,16 +448,27 @@ class Ingester:
 
     # -- blocks ----------------------------------------------------------------
 
-    def _compact(self) -> int:
+    def _compact(self, force: bool = False) -> int:
         """Executor thread: cut ready ranges of every head into blocks; return blocks cut."""
         self._last_compaction = time.monotonic()
         total = 0
         for t in self.tenants:
             metas, before = compact_head(t.head, os.path.join(self.dir, t.tenant),
-                                         self._durable_next)
+                                         self._durable_next, force=force)
             if before is None:
                 continue
-            t.add_blocks(BlockReader(os.path.join(self.dir, t.tenant, mt.ulid)) for mt in metas)
+            # The blocks are on disk: whatever happens now, the head must be truncated
+            # (or the next round would cut the same samples again). Queriers get the
+            # blocks first, so no query misses samples moving out of the head.
+            readers = []
+            for mt in metas:
+                try:
+                    readers.append(BlockReader(os.path.join(self.dir, t.tenant, mt.ulid)))
+                except Exception as exc:
+                    log.error("cannot open a block just cut; queryable after a restart",
+                              extra={"fields": {"user": t.tenant, "block": mt.ulid,
+                                                "err": repr(exc)}})
+            t.add_blocks(readers)
             removed = t.head.truncate(before)
             m.MEMORY_SERIES.dec(removed)
             total += len(metas)
@@ -466,9 +480,11 @@ class Ingester:
             self._snapshot()
         return total
 
-    async def _compact_safely(self) -> int:
+    async def _compact_safely(self, force: bool = False) -> int:
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, self._compact)
+            return await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._compact, force
+            )
         except Exception as exc:
             m.COMPACTIONS_FAILED.inc()
             log.error("head compaction failed, retrying at the next interval",
@@ -479,17 +495,23 @@ class Ingester:
         """Write a snapshot of every head now (on the append thread)."""
         await asyncio.get_running_loop().run_in_executor(self._executor, self._snapshot)
 
-    async def compact(self) -> int:
-        """Cut every block that is ready now (tests, flush); return how many were cut."""
-        return await self._compact_safely()
+    async def compact(self, *, force: bool = False) -> int:
+        """Cut every block that is ready now; return how many were cut.
+
+        ``force`` also cuts the ranges still open (Mimir's ``/ingester/flush``).
+        """
+        return await self._compact_safely(force)
 
     async def ship(self) -> int:
-        """Upload unshipped local blocks now, then apply local retention."""
-        uploaded = 0
-        if self.shipper is not None:
-            uploaded = await self.shipper.sync([t.tenant for t in self.tenants])
-        await self._apply_retention()
-        return uploaded
+        """Upload unshipped local blocks now, then apply local retention (one at a time)."""
+        if self._ship_lock is None:
+            self._ship_lock = asyncio.Lock()
+        async with self._ship_lock:
+            uploaded = 0
+            if self.shipper is not None:
+                uploaded = await self.shipper.sync([t.tenant for t in self.tenants])
+            await self._apply_retention()
+            return uploaded
 
     async def _blocks_loop(self) -> None:
         interval = self.tsdb_config.ship_interval
@@ -636,6 +658,22 @@ class Ingester:
 
     def tenant_tsdb(self, tenant: str) -> TenantTSDB | None:
         return self.tenants.get(tenant)
+
+    async def stored_samples(self, tenant: str) -> tuple[int, int]:
+        """(samples in the head + in local blocks, local blocks), every copy counted.
+
+        Counted on the append thread, so no cut moves samples meanwhile; equal to
+        the merged query's sample count unless a sample is held twice.
+        """
+
+        def count() -> tuple[int, int]:
+            t = self.tenants.get(tenant)
+            if t is None:
+                return 0, 0
+            blocks = t.blocks
+            return t.head.num_samples() + sum(b.meta.num_samples for b in blocks), len(blocks)
+
+        return await asyncio.get_running_loop().run_in_executor(self._executor, count)
 
 
 def _remove_block(path: str) -> None:

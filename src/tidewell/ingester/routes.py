@@ -1,8 +1,14 @@
-"""HTTP routes of the ingester: Mimir's ``/ingester/prepare-partition-downscale``.
+"""HTTP routes of the ingester: Mimir's ``/ingester/prepare-partition-downscale``
+and ``/ingester/flush``.
 
-POST marks the ingester's partition INACTIVE (distributors stop writing to it)
-and answers ``{"timestamp": <unix seconds of the switch>}``; DELETE switches it
-back to ACTIVE; GET answers the INACTIVE timestamp, or 0 when not INACTIVE.
+``/ingester/flush`` (GET or POST) cuts every tenant's head into blocks, open
+ranges included, and ships them (as Mimir's flush before a scale-down); it
+answers 204 once done.
+
+``/ingester/prepare-partition-downscale``: POST marks the ingester's partition
+INACTIVE (distributors stop writing to it) and answers
+``{"timestamp": <unix seconds of the switch>}``; DELETE switches it back to
+ACTIVE; GET answers the INACTIVE timestamp, or 0 when not INACTIVE.
 """
 
 from __future__ import annotations
@@ -38,10 +44,19 @@ def ingester_routes(ingester: Any) -> list[Route]:
         inactive = state is PartitionState.INACTIVE
         return JSONResponse({"timestamp": int(ts) if inactive else 0})
 
+    async def flush(request: Request) -> Response:
+        try:
+            await ingester.compact(force=True)
+            await ingester.ship()
+        except Exception as exc:
+            return JSONResponse({"status": "error", "error": str(exc)}, 500)
+        return Response(status_code=204)
+
     return [
         Route(
             "/ingester/prepare-partition-downscale",
             prepare_partition_downscale,
             methods=["GET", "POST", "DELETE"],
-        )
+        ),
+        Route("/ingester/flush", flush, methods=["GET", "POST"]),
     ]

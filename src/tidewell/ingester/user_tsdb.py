@@ -19,7 +19,7 @@ from tidewell.model.storage import Querier
 from tidewell.tsdb.block import BlockReader
 from tidewell.tsdb.head import Head, HeadQuerier
 
-__all__ = ["MergingQuerier", "TSDBState", "TenantRegistry", "TenantTSDB"]
+__all__ = ["TSDBState", "TenantQuerier", "TenantRegistry", "TenantTSDB"]
 
 
 class TSDBState(enum.Enum):
@@ -59,12 +59,7 @@ class TenantTSDB:
             return gone
 
     def querier(self, mint: int, maxt: int) -> Querier:
-        parts: list[Querier] = [
-            b.querier(mint, maxt) for b in self.blocks
-            if b.meta.min_time <= maxt and b.meta.max_time > mint
-        ]
-        parts.append(HeadQuerier(self.head, mint, maxt))
-        return parts[0] if len(parts) == 1 else MergingQuerier(parts)
+        return TenantQuerier(self, mint, maxt)
 
     @property
     def state(self) -> TSDBState:
@@ -115,21 +110,40 @@ class TenantRegistry:
         return sum(t.head.active_series for t in self)
 
 
-class MergingQuerier:
-    """Head and local blocks of one tenant as one ``Querier`` (series merged by labels)."""
+class TenantQuerier:
+    """Head and local blocks of one tenant as one ``Querier`` (series merged by labels).
 
-    def __init__(self, queriers: Sequence[Querier]) -> None:
-        self.queriers = list(queriers)
+    The head is read first and the list of blocks taken afterwards: a cut adds its
+    blocks before it truncates the head, so samples moving from the head into a
+    block during a query are seen at least once (the merge drops the copy), never
+    missed. (Taking the blocks first lost them: the SIGKILL test caught it.)
+    """
+
+    def __init__(self, tsdb: TenantTSDB, mint: int, maxt: int) -> None:
+        self.tsdb = tsdb
+        self.mint = mint
+        self.maxt = maxt
+
+    def _queriers(self) -> Iterator[Querier]:
+        """Head first, then the blocks as they are once the head was read."""
+        yield HeadQuerier(self.tsdb.head, self.mint, self.maxt)
+        for b in self.tsdb.blocks:
+            if b.meta.min_time <= self.maxt and b.meta.max_time > self.mint:
+                yield b.querier(self.mint, self.maxt)
 
     def select(self, matchers: Sequence[Matcher]) -> list[Series]:
         by_labels: dict[Labels, list[Series]] = {}
-        for q in self.queriers:
+        parts = 0
+        for q in self._queriers():
+            parts += 1
             for s in q.select(matchers):
                 by_labels.setdefault(s.labels, []).append(s)
+        if parts == 1:
+            return [v[0] for _, v in sorted(by_labels.items())]
         return [merge_series(by_labels[ls]) for ls in sorted(by_labels)]
 
     def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
-        return sorted({n for q in self.queriers for n in q.label_names(matchers)})
+        return sorted({n for q in self._queriers() for n in q.label_names(matchers)})
 
     def label_values(self, name: str, matchers: Sequence[Matcher] = ()) -> list[str]:
-        return sorted({v for q in self.queriers for v in q.label_values(name, matchers)})
+        return sorted({v for q in self._queriers() for v in q.label_values(name, matchers)})

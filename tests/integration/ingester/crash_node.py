@@ -6,13 +6,20 @@ address the log is that broker, which outlives the node). Prints one JSON line w
 ``{"op": "push", "conn": c, "seq": k}`` → produces one record (20 series of
 connection c at timestamp k*1000, value k) and answers ``{"offset": o}`` once
 the log acknowledged it; ``{"op": "dump", "until": o}`` → waits until offset o is consumed and
-answers every series' timestamps and values.
+answers every series' timestamps and values, plus the samples held by the head and the
+local blocks counted separately (``raw_samples``: equal to the merged count unless a
+sample is held twice) and the number of local blocks.
+
+The ingester cuts blocks of ``TIDEWELL_CRASH_BLOCK_RANGE`` seconds (default 20, i.e.
+20 records of a connection) every 0.3s, with an out-of-order window large enough for
+connections that fall behind the others, so kills land before, during and after cuts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 
 import numpy as np
@@ -21,7 +28,7 @@ from prometheus_client import REGISTRY
 from tidewell.ingest.config import IngestStorageConfig
 from tidewell.ingest.embedded.log import EmbeddedLog
 from tidewell.ingest.log import ProduceRequest
-from tidewell.ingester import Ingester, IngesterConfig, IngesterRingConfig
+from tidewell.ingester import Ingester, IngesterConfig, IngesterRingConfig, StaticLimits
 from tidewell.model import Labels, SampleBatch
 from tidewell.protocol.rw1 import encode_write_request
 from tidewell.tsdb.config import TSDBConfig
@@ -56,10 +63,13 @@ async def main(data_dir: str, kafka: list[str]) -> None:
     else:
         log = producer = EmbeddedLog(f"{data_dir}/log", 1, group_commit_window=0.001)
     ingest.kafka.consumer_group_offset_commit_interval = 0.05
-    tsdb = TSDBConfig(memory_snapshot_interval=0.3, wal_segment_size_bytes=64 * 1024)
+    block_range = float(os.environ.get("TIDEWELL_CRASH_BLOCK_RANGE", "20"))
+    tsdb = TSDBConfig(memory_snapshot_interval=0.3, wal_segment_size_bytes=64 * 1024,
+                      block_ranges_period=block_range, head_compaction_interval=0.3)
     cfg = IngesterConfig(ring=IngesterRingConfig(instance_id="ingester-zone-a-0"),
                          fetch_max_records=50, fetch_wait=0.05)
-    ing = Ingester(cfg, tsdb, ingest, None, log, f"{data_dir}/ingester")
+    limits = StaticLimits(ooo_window_s=10**6)
+    ing = Ingester(cfg, tsdb, ingest, limits, log, f"{data_dir}/ingester")
     await ing.start()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -71,7 +81,10 @@ async def main(data_dir: str, kafka: list[str]) -> None:
             else:
                 await ing.wait_for_offset(req["until"], 20)
                 series = ing.querier("crash", 0, 2**62).select([])
+                raw, blocks = await ing.stored_samples("crash")
                 out = {
+                    "raw_samples": raw,
+                    "blocks": blocks,
                     "duplicates": REGISTRY.get_sample_value(
                         "tidewell_ingester_duplicate_samples_total", {"user": "crash"}
                     ) or 0.0,

@@ -132,5 +132,10 @@ def test_sigkill_loses_nothing_and_applies_nothing_twice(
     extra = records - acked.keys() - unknown
     assert not extra, f"records that were never pushed: {sorted(extra)[:5]}"
     assert duplicates == 0, "a record was applied twice (replay overlapped consumption)"
+    assert result["blocks"] > 0, "no block was cut: the test did not cross a cut"
+    assert result["raw_samples"] == len(records) * SERIES, (
+        "head and local blocks hold a sample twice (a cut replayed into the head)"
+    )
     print(f"acked={len(acked)} in-flight-at-kill={len(unknown)} "
-          f"in-flight-kept={len(records & unknown)} samples={len(records) * SERIES}")
+          f"in-flight-kept={len(records & unknown)} samples={len(records) * SERIES} "
+          f"local-blocks={result['blocks']}")

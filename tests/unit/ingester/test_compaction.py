@@ -72,20 +72,20 @@ async def test_cuts_blocks_queries_merge_and_restart(tmp_path: Path) -> None:
     await ing.start()
     await ing.wait_for_offset(last, 10)
     series_before = REGISTRY.get_sample_value("cortex_ingester_memory_series")
-    assert await ing.compact() == 4  # [0,10s) … [30s,40s); 40–60s stays (1.5-range rule)
+    assert await ing.compact() == 5  # [0,10s) ... [40s,50s); 50-60s stays (1.5-range rule)
     blocks = local_blocks(tmp_path / "ing" / "tsdb" / "t1")
-    assert len(blocks) == 4
+    assert len(blocks) == 5
     metas = [json.loads((b / "meta.json").read_text()) for b in blocks]
     assert [(mt["minTime"], mt["maxTime"]) for mt in metas] == [
-        (k * 10_000, (k + 1) * 10_000) for k in range(4)
+        (k * 10_000, (k + 1) * 10_000) for k in range(5)
     ]
     assert all(mt["thanos"]["source"] == "receive" and mt["thanos"]["labels"] == {}
                for mt in metas)
     assert all(mt["stats"]["numSamples"] == 3 * 20 for mt in metas)
     assert all((b / CUT_FILENAME).exists() for b in blocks)
     head = ing.tenant_tsdb("t1").head
-    assert head.min_valid_time == 40_000
-    assert head.num_samples() == 3 * 40  # only 40–60s left in memory
+    assert head.min_valid_time == 50_000
+    assert head.num_samples() == 3 * 20  # only 50-60s left in memory
     assert REGISTRY.get_sample_value("cortex_ingester_memory_series") == series_before
     assert dump(ing) == expected(times)
     # A query inside one block's range reads that block alone.
@@ -97,7 +97,7 @@ async def test_cuts_blocks_queries_merge_and_restart(tmp_path: Path) -> None:
     ing2 = make(log, tmp_path / "ing")
     await ing2.start()
     assert dump(ing2) == expected(times)
-    assert len(ing2.tenant_tsdb("t1").blocks) == 4
+    assert len(ing2.tenant_tsdb("t1").blocks) == 5
     assert await ing2.compact() == 0
     assert dups() == d0
     await ing2.stop()
@@ -116,14 +116,14 @@ async def test_crash_between_block_cut_and_snapshot_is_exact(tmp_path: Path) -> 
     tsdb_dir = data / "tsdb"
     saved = tmp_path / "saved"
     shutil.copytree(tsdb_dir, saved)
-    assert await ing.compact() == 2
+    assert await ing.compact() == 3
     # More records after the cut, including samples the cut makes out of bounds.
-    more = range(40_000, 45_000, 500)
+    more = range(40_000, 50_000, 500)
     last = await push(log, more)
     (rejected_offset,) = await log.produce([record(P, "t1", [(SERIES[0], 15_000, 9.0)])])
     await ing.wait_for_offset(rejected_offset, 10)
     want = dump(ing)
-    assert want == expected(range(0, 45_000, 500))
+    assert want == expected(range(0, 50_000, 500))
     await ing.stop()
     # "Crash": restore the snapshot and WAL from before the cut, keep the blocks.
     for name in ("snapshots", "wal"):
@@ -135,12 +135,12 @@ async def test_crash_between_block_cut_and_snapshot_is_exact(tmp_path: Path) -> 
     await ing2.start()
     await ing2.wait_for_offset(rejected_offset, 10)
     head = ing2.tenant_tsdb("t1").head
-    assert head.min_valid_time == 20_000  # truncation replayed at the cut's offset
-    assert head.num_samples() == 3 * 50  # 20–45s: nothing that the blocks hold
+    assert head.min_valid_time == 30_000  # truncation replayed at the cut's offset
+    assert head.num_samples() == 3 * 40  # 30-50s: nothing that the blocks hold
     assert dump(ing2) == want  # the out-of-bounds sample stayed rejected
     assert dups() == d0
-    assert await ing2.compact() == 1  # [20s,30s), never [0,20s) again
-    assert len(local_blocks(tsdb_dir / "t1")) == 3
+    assert await ing2.compact() == 1  # [30s,40s), never [0,30s) again
+    assert len(local_blocks(tsdb_dir / "t1")) == 4
     await ing2.stop()
 
 
@@ -150,7 +150,7 @@ async def test_out_of_order_samples_go_to_their_own_blocks(tmp_path: Path) -> No
     ing = make(log, tmp_path / "ing", ooo=30.0)
     await ing.start()
     await ing.wait_for_offset(last, 10)
-    assert await ing.compact() == 2  # [0,10s), [10s,20s)
+    assert await ing.compact() == 3  # [0,10s) ... [20s,30s)
     (last,) = await log.produce([record(P, "t1", [(SERIES[0], 15_500, -1.0),
                                                   (SERIES[0], 16_500, -2.0)])])
     await ing.wait_for_offset(last, 10)
@@ -166,7 +166,7 @@ async def test_out_of_order_samples_go_to_their_own_blocks(tmp_path: Path) -> No
     with BlockReader(tmp_path / "ing" / "tsdb" / "t1" / ooo[0]["ulid"]) as b:
         (s,) = b.querier(0, 10**9).select([])
         assert s.values.tolist() == [-1.0, -2.0]
-    assert ing.tenant_tsdb("t1").head.num_samples() == 3 * 20
+    assert ing.tenant_tsdb("t1").head.num_samples() == 3 * 10
     assert len(dump(ing)[SERIES[0]]) == 42
     await ing.stop()
 
@@ -178,18 +178,18 @@ async def test_local_retention_deletes_only_shipped_blocks(tmp_path: Path) -> No
     ing = make(log, tmp_path / "ing", bucket=FilesystemBucket(bucket_dir), retention=20.0)
     await ing.start()
     await ing.wait_for_offset(last, 10)
-    assert await ing.compact() == 4
+    assert await ing.compact() == 5
     tdir = tmp_path / "ing" / "tsdb" / "t1"
     assert await ing._apply_retention() == 0  # nothing shipped yet: all kept
-    assert len(local_blocks(tdir)) == 4
-    assert await ing.ship() == 4  # ship() uploads all, then applies retention
+    assert len(local_blocks(tdir)) == 5
+    assert await ing.ship() == 5  # ship() uploads all, then applies retention
     left = local_blocks(tdir)
-    # newest block ends at 40s; retention 20s keeps blocks ending at 20s or later
+    # newest block ends at 50s; retention 20s keeps blocks ending after 30s
     assert [json.loads((b / "meta.json").read_text())["maxTime"] for b in left] == [
-        30_000, 40_000
+        40_000, 50_000
     ]
     assert len(ing.tenant_tsdb("t1").blocks) == 2
-    assert dump(ing) == {s: v[20:] for s, v in expected(range(0, 60_000, 1000)).items()}
+    assert dump(ing) == {s: v[30:] for s, v in expected(range(0, 60_000, 1000)).items()}
     await ing.stop()
 
 
@@ -199,11 +199,11 @@ async def test_without_bucket_retention_applies_by_age(tmp_path: Path) -> None:
     ing = make(log, tmp_path / "ing", retention=10.0)
     await ing.start()
     await ing.wait_for_offset(last, 10)
-    assert await ing.compact() == 4
+    assert await ing.compact() == 5
     assert await ing.ship() == 0
     left = local_blocks(tmp_path / "ing" / "tsdb" / "t1")
     assert [json.loads((b / "meta.json").read_text())["maxTime"] for b in left] == [
-        40_000
+        50_000
     ]
     await ing.stop()
 
@@ -214,10 +214,32 @@ async def test_tenant_dirs_do_not_clash_with_wal_and_snapshots(tmp_path: Path) -
     ing = make(log, tmp_path / "ing")
     await ing.start()
     await ing.wait_for_offset(last, 10)
-    assert await ing.compact() == 2
+    assert await ing.compact() == 3
     await ing.stop()
-    assert len(local_blocks(tmp_path / "ing" / "tsdb" / "wal")) == 2
+    assert len(local_blocks(tmp_path / "ing" / "tsdb" / "wal")) == 3
     ing2 = make(log, tmp_path / "ing")
     await ing2.start()
     assert len(dump(ing2, "wal")[SERIES[0]]) == 40
     await ing2.stop()
+
+
+async def test_query_racing_a_cut_sees_every_sample(tmp_path: Path) -> None:
+    """The head is read before the block list is taken: a cut in between loses nothing."""
+    log = new_log(str(tmp_path / "log"))
+    times = range(0, 40_000, 1000)
+    last = await push(log, times)
+    ing = make(log, tmp_path / "ing")
+    await ing.start()
+    await ing.wait_for_offset(last, 10)
+    tsdb = ing.tenant_tsdb("t1")
+    q = tsdb.querier(0, 10**9)
+    parts = q._queriers()
+    head_q = next(parts)  # the head is read first ...
+    head_series = head_q.select([])
+    assert await ing.compact() == 3  # ... then a cut moves [0,30s) into blocks
+    rest = list(parts)
+    assert len(rest) == 3  # the blocks taken after the head include the new ones
+    assert len(head_series[0].timestamps) == 40
+    assert dump(ing) == expected(times)
+    assert await ing.stored_samples("t1") == (3 * 40, 3)
+    await ing.stop()

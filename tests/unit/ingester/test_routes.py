@@ -10,13 +10,17 @@ import pytest
 from starlette.applications import Starlette
 
 from tidewell.ingester import ingester_routes
+from tidewell.ingester.shipper import Shipper
+from tidewell.model import Labels
+from tidewell.objstore import FilesystemBucket
 from tidewell.ring.config import PartitionRingConfig
 from tidewell.ring.kv import InMemoryKV
 from tidewell.ring.lifecycler import PartitionInstanceLifecycler
 from tidewell.ring.model import PartitionState
 from tidewell.ring.partition_ring import PARTITION_RING_KEY
+from tidewell.storegateway.bucketindex import read_bucket_index
 
-from .conftest import new_ingester, new_log
+from .conftest import new_ingester, new_log, record
 
 pytestmark = [pytest.mark.timeout(30), pytest.mark.anyio]
 
@@ -65,4 +69,27 @@ async def test_routes_without_ring_answer_404(tmp_path: Path) -> None:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         assert (await client.post(URL)).status_code == 404
+    await log.close()
+
+
+async def test_flush_cuts_open_ranges_and_ships(tmp_path: Path) -> None:
+    log = new_log(str(tmp_path / "log"))
+    ing = new_ingester(log, str(tmp_path / "ing"))
+    bucket = FilesystemBucket(tmp_path / "bucket")
+    ing.shipper = Shipper(bucket, ing.dir)
+    up = Labels.from_dict({"__name__": "up"})
+    (last,) = await log.produce([record(3, "t1", [(up, 1_000, 1.0), (up, 2_000, 2.0)])])
+    await ing.start()
+    await ing.wait_for_offset(last, 10)
+    app = Starlette(routes=ingester_routes(ing))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        assert (await client.post("/ingester/flush")).status_code == 204
+    (block,) = read_bucket_index(bucket, "t1").blocks
+    assert (block.min_time, block.max_time) == (0, 7_200_000)  # the open 2h range
+    assert ing.tenant_tsdb("t1").head.num_samples() == 0
+    assert [s.timestamps.tolist() for s in ing.querier("t1", 0, 10**9).select([])] == [
+        [1_000, 2_000]
+    ]
+    await ing.stop()
     await log.close()

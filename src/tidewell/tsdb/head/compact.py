@@ -27,11 +27,11 @@ import numpy as np
 import numpy.typing as npt
 
 from tidewell.model.labels import Labels
-from tidewell.tsdb.head.chunks import MAX_CHUNK_SAMPLES, encode_chunk
+from tidewell.tsdb.head.chunks import MAX_CHUNK_SAMPLES, decode_chunk, encode_chunk
 from tidewell.tsdb.head.head import INT64_MAX, INT64_MIN, ChunkMeta, Head
 
-__all__ = ["block_series", "compactable_range", "inorder_min_time", "is_compactable",
-           "ooo_ranges"]
+__all__ = ["block_series", "compactable_range", "cut_ranges", "inorder_min_time",
+           "is_compactable", "occupied_ranges", "ooo_ranges"]
 
 BlockChunks = list[ChunkMeta]
 
@@ -61,15 +61,67 @@ def compactable_range(head: Head) -> tuple[int, int] | None:
         return lo, lo + r
 
 
+def occupied_ranges(head: Head) -> npt.NDArray[np.int64]:
+    """Sorted indexes ``k`` of the aligned ranges ``[k*r, (k+1)*r)`` holding samples.
+
+    Lets a cut jump over empty stretches (a lone old sample must not make it
+    walk through thousands of empty ranges). In-order chunks never cross a
+    range; an out-of-order chunk that does is decoded to find its ranges.
+    """
+    r = head.block_range_ms
+    with head.lock:
+        _, st, _ = head.staging.sorted_view()
+        parts = [np.unique(st // r)]
+        single: list[int] = []
+        for chunks in head.chunks:
+            for c in chunks or ():
+                a, b = c[0] // r, c[1] // r
+                if a == b:
+                    single.append(a)
+                else:
+                    parts.append(np.unique(decode_chunk(c[2])[0] // r))
+        parts.append(np.array(single, dtype=np.int64))
+    return np.unique(np.concatenate(parts))
+
+
+def cut_ranges(head: Head, *, force: bool = False) -> tuple[
+    list[tuple[int, int]], list[tuple[int, int]]
+]:
+    """(out-of-order ranges, in-order ranges) to cut now, each ``[lo, hi)``, oldest first.
+
+    In-order: Prometheus's rule applied range after range, the head's minimum
+    moving to the oldest sample left after each (``force``: every range up to the
+    newest sample). Out-of-order: ranges below ``min_valid_time``, the last one
+    ending there.
+    """
+    r = head.block_range_ms
+    with head.lock:
+        mvt, maxt = head.min_valid_time, head.max_time
+        mint = inorder_min_time(head)
+        has_ooo = mvt != INT64_MIN and head.min_time < mvt
+        if not has_ooo and not force and not is_compactable(mint, maxt, r):
+            return [], []
+        if maxt == INT64_MIN:
+            return [], []
+    ks = occupied_ranges(head).tolist()
+    ooo: list[tuple[int, int]] = []
+    inorder: list[tuple[int, int]] = []
+    for k in ks:
+        lo = k * r
+        if mvt != INT64_MIN and lo < mvt:
+            ooo.append((lo, min(lo + r, mvt)))
+        elif force or is_compactable(max(lo, mint), maxt, r):
+            inorder.append((lo, lo + r))
+    return ooo, inorder
+
+
 def ooo_ranges(head: Head) -> list[tuple[int, int]]:
     """Aligned ranges holding out-of-order data (older than ``min_valid_time``)."""
-    r = head.block_range_ms
     with head.lock:
         mvt = head.min_valid_time
         if mvt == INT64_MIN or head.min_time >= mvt or head.min_time == INT64_MAX:
             return []
-        lo = head.min_time // r * r
-        return [(a, min(a + r, mvt)) for a in range(lo, mvt, r)]
+    return cut_ranges(head)[0]
 
 
 def _split(ts: npt.NDArray[np.int64], vs: npt.NDArray[np.float64]) -> BlockChunks:
@@ -102,8 +154,9 @@ def _series_chunks(
         if cur[0] <= prev[1]:
             reencode = True
     sr, st, sv = staged
-    a = int(np.searchsorted(sr, ref, side="left"))
-    b = int(np.searchsorted(sr, ref, side="right"))
+    key = sr.dtype.type(ref)  # not a Python int: that casts the whole array first
+    a = int(sr.searchsorted(key, side="left"))
+    b = int(sr.searchsorted(key, side="right"))
     tail_t, tail_v = st[a:b], sv[a:b]
     sel = (tail_t >= lo) & (tail_t < hi)
     tail_t, tail_v = tail_t[sel], tail_v[sel]

@@ -275,8 +275,11 @@ class Head:
                 ts_parts.append(ct)
                 val_parts.append(cv)
         sr, st, sv = staged
-        lo = int(np.searchsorted(sr, ref, side="left"))
-        hi = int(np.searchsorted(sr, ref, side="right"))
+        # A key of the array's own dtype: a Python int makes NumPy cast the whole
+        # staged array first (measured: 13 ms instead of 1 µs at 5M staged samples).
+        key = sr.dtype.type(ref)
+        lo = int(sr.searchsorted(key, side="left"))
+        hi = int(sr.searchsorted(key, side="right"))
         if hi > lo:  # copies: cutting chunks later rewrites staged arrays in place
             ts_parts.append(st[lo:hi].copy())
             val_parts.append(sv[lo:hi].copy())
@@ -370,7 +373,11 @@ class Head:
                 self.first_ts[removed] = INT64_MAX
                 self.last_ts[removed] = INT64_MIN
                 self.cut_maxt[removed] = INT64_MIN
-            self.min_time = max(self.min_time, int(mint))
+            # As Prometheus's head: the new minimum is the oldest sample left, so a
+            # lone old sample does not keep the head spanning an empty stretch.
+            oldest = int(self.first_ts[:n].min()) if n else INT64_MAX
+            self.min_time = max(int(mint), oldest) if oldest != INT64_MAX else max(
+                self.min_time, int(mint))
             self._deleted += int(removed.shape[0])
             return int(removed.shape[0])
 

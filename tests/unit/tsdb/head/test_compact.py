@@ -15,7 +15,9 @@ from tidewell.tsdb.head import Head, HeadQuerier
 from tidewell.tsdb.head.compact import (
     block_series,
     compactable_range,
+    cut_ranges,
     is_compactable,
+    occupied_ranges,
     ooo_ranges,
 )
 from tidewell.tsdb.head.head import INT64_MAX, INT64_MIN
@@ -215,3 +217,23 @@ def test_random_ranges_round_trip(tmp_path: Path, seed: int) -> None:
     for ls, vals in head_dump(head, 0, 10**9).items():
         got.setdefault(ls, []).extend(vals)
     assert got == total
+
+
+def test_a_lone_old_sample_does_not_walk_empty_ranges(tmp_path: Path) -> None:
+    """Ranges come from where samples are: one sample at t=0 and the rest near 1.7e12."""
+    head = Head(R)
+    a, b = lbl(__name__="a"), lbl(__name__="b")
+    assert head.append(batch([(a, 0, 1.0)])).rejected_total == 0
+    base = 1_700_000_000_000
+    fill(head, [b], range(base, base + 40_000, 1_000))
+    ooo, inorder = cut_ranges(head)
+    assert ooo == []
+    assert inorder == [(0, R), (base, base + R), (base + R, base + 2 * R),
+                       (base + 2 * R, base + 3 * R)]
+    assert list(occupied_ranges(head)) == [0, base // R, base // R + 1, base // R + 2,
+                                           base // R + 3]
+    head.truncate(R)
+    assert head.min_time == base  # the oldest sample left, as Prometheus's head
+    assert compactable_range(head) == (base, base + R)
+    forced = cut_ranges(head, force=True)[1]
+    assert forced[-1] == (base + 3 * R, base + 4 * R)
