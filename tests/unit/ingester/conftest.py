@@ -1,66 +1,12 @@
-"""Helpers for ingester tests: a real embedded log in a temp dir and record builders."""
+"""Ingester unit tests share the helpers in ``tests.support.ingester``."""
 
 from __future__ import annotations
 
-import numpy as np
+import pytest
 
-from tidewell.ingest.config import IngestStorageConfig
-from tidewell.ingest.embedded.log import EmbeddedLog
-from tidewell.ingest.log import ProduceRequest
-from tidewell.ingester import Ingester, IngesterConfig, IngesterRingConfig, StaticLimits
-from tidewell.model import Labels, SampleBatch
-from tidewell.protocol.rw1 import encode_write_request
-from tidewell.tsdb.config import TSDBConfig
+from tests.support.ingester import make_batch, new_ingester, new_log, record
 
-
-def make_batch(samples: list[tuple[Labels, int, float]]) -> SampleBatch:
-    labels: list[Labels] = []
-    idx: dict[Labels, int] = {}
-    si = []
-    for ls, _, _ in samples:
-        if ls not in idx:
-            idx[ls] = len(labels)
-            labels.append(ls)
-        si.append(idx[ls])
-    return SampleBatch(
-        labels,
-        np.array(si, dtype=np.int32),
-        np.array([s[1] for s in samples], dtype=np.int64),
-        np.array([s[2] for s in samples], dtype=np.float64),
-    )
-
-
-def record(partition: int, tenant: str, samples: list[tuple[Labels, int, float]]) -> (
-    ProduceRequest
-):
-    return ProduceRequest(partition, tenant.encode(), encode_write_request(make_batch(samples)), 1)
-
-
-def new_log(path: str, partitions: int = 4) -> EmbeddedLog:
-    return EmbeddedLog(path, partitions, group_commit_window=0.0)
-
-
-def new_ingester(
-    log: EmbeddedLog,
-    data_dir: str,
-    instance_id: str = "ingester-zone-a-3",
-    *,
-    limits: StaticLimits | None = None,
-    snapshot_on_shutdown: bool = True,
-    max_lag: float = 15.0,
-    **kafka: object,
-) -> Ingester:
-    ingest = IngestStorageConfig()
-    ingest.kafka.consumer_group_offset_commit_interval = 0.05
-    ingest.kafka.max_consumer_lag_at_startup = max_lag
-    for k, v in kafka.items():
-        setattr(ingest.kafka, k, v)
-    cfg = IngesterConfig(ring=IngesterRingConfig(instance_id=instance_id), fetch_wait=0.05)
-    tsdb = TSDBConfig(memory_snapshot_on_shutdown=snapshot_on_shutdown)
-    return Ingester(cfg, tsdb, ingest, limits, log, data_dir)
-
-
-import pytest  # noqa: E402
+__all__ = ["make_batch", "new_ingester", "new_log", "record"]
 
 
 @pytest.fixture
