@@ -52,7 +52,13 @@ _AT_UNSAFE = {"days_in_month", "day_of_month", "day_of_week", "day_of_year", "ho
 
 
 def conformance_dir() -> Path:
-    return Path(os.environ.get("TIDEWELL_CONFORMANCE_DIR", DEFAULT_DIR))
+    """The promqltest scripts: ``$TIDEWELL_CONFORMANCE_DIR`` (the shared conformance
+    folder, or its ``promqltest`` folder itself), else ``../shared/conformance/promqltest``."""
+    env = os.environ.get("TIDEWELL_CONFORMANCE_DIR")
+    if not env:
+        return DEFAULT_DIR
+    path = Path(env)
+    return path / "promqltest" if (path / "promqltest").is_dir() else path
 
 
 def dur(text: str) -> int:
