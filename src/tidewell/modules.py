@@ -148,20 +148,25 @@ async def _init_partition_ring(app: App) -> tuple[KV, PartitionRingWatcher]:
     return kv, watcher
 
 
+def _watch_instance_ring(
+    app: App, ring: InstanceRingConfig, key: str, name: str
+) -> tuple[KV, InstanceRingWatcher]:
+    kv = _open_kv(app, ring.kvstore, f"{name}-ring")
+    watcher = InstanceRingWatcher(kv, key, ring, name=name)
+    app.add_service(f"{name}-ring", FunctionService(watcher.start, watcher.stop))
+    return kv, watcher
+
+
 async def _init_ingester_ring(app: App) -> tuple[KV, InstanceRingWatcher]:
-    ring = app.config.ingester.ring
-    kv = _open_kv(app, ring.kvstore, "ingester-ring")
-    watcher = InstanceRingWatcher(kv, INGESTER_RING_KEY, ring, name="ingester")
-    app.add_service("ingester-ring", FunctionService(watcher.start, watcher.stop))
+    kv, watcher = _watch_instance_ring(app, app.config.ingester.ring, INGESTER_RING_KEY,
+                                       "ingester")
     app.routes.extend(ring_status_routes(ingester_ring=watcher))
     return kv, watcher
 
 
 async def _init_store_gateway_ring(app: App) -> tuple[KV, InstanceRingWatcher]:
-    ring = app.config.store_gateway.sharding_ring
-    kv = _open_kv(app, ring.kvstore, "store-gateway-ring")
-    watcher = InstanceRingWatcher(kv, STORE_GATEWAY_RING_KEY, ring, name="store-gateway")
-    app.add_service("store-gateway-ring", FunctionService(watcher.start, watcher.stop))
+    kv, watcher = _watch_instance_ring(app, app.config.store_gateway.sharding_ring,
+                                       STORE_GATEWAY_RING_KEY, "store-gateway")
     app.routes.extend(ring_status_routes(store_gateway_ring=watcher))
     return kv, watcher
 

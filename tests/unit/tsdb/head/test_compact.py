@@ -6,10 +6,10 @@ import itertools
 import random
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from tidewell.model import Labels, SampleBatch
+from tests.support.ingester import make_batch as batch
+from tidewell.model import Labels
 from tidewell.tsdb.block import BlockReader, BlockWriter
 from tidewell.tsdb.head import Head, HeadQuerier
 from tidewell.tsdb.head.compact import (
@@ -27,23 +27,6 @@ R = 10_000  # 10s blocks
 
 def lbl(**kv: str) -> Labels:
     return Labels.from_dict(kv)
-
-
-def batch(samples: list[tuple[Labels, int, float]]) -> SampleBatch:
-    labels: list[Labels] = []
-    idx: dict[Labels, int] = {}
-    si = []
-    for ls, _, _ in samples:
-        idx.setdefault(ls, len(labels))
-        if len(labels) == idx[ls]:
-            labels.append(ls)
-        si.append(idx[ls])
-    return SampleBatch(
-        labels,
-        np.array(si, dtype=np.int32),
-        np.array([s[1] for s in samples], dtype=np.int64),
-        np.array([s[2] for s in samples], dtype=np.float64),
-    )
 
 
 def fill(head: Head, series: list[Labels], times: range, **kw: int) -> None:

@@ -7,6 +7,7 @@ import random
 import numpy as np
 import pytest
 
+from tests.support.ingester import make_batch as batch
 from tidewell.model import Labels, Matcher, MatchType, SampleBatch, stale_nan
 from tidewell.model.samples import stale_mask
 from tidewell.tsdb.head import Head, HeadQuerier, Reason
@@ -17,23 +18,6 @@ ALL = (-(2**62), 2**62)
 
 def lbl(**kv: str) -> Labels:
     return Labels.from_dict(kv)
-
-
-def batch(samples: list[tuple[Labels, int, float]]) -> SampleBatch:
-    labels: list[Labels] = []
-    idx: dict[Labels, int] = {}
-    si = []
-    for ls, _, _ in samples:
-        if ls not in idx:
-            idx[ls] = len(labels)
-            labels.append(ls)
-        si.append(idx[ls])
-    return SampleBatch(
-        labels,
-        np.array(si, dtype=np.int32),
-        np.array([s[1] for s in samples], dtype=np.int64),
-        np.array([s[2] for s in samples], dtype=np.float64),
-    )
 
 
 def dump(head: Head, mint: int = ALL[0], maxt: int = ALL[1]) -> dict[Labels, list]:
