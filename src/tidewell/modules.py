@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.routing import BaseRoute, Mount
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from tidewell.api.config import ServerConfig
 from tidewell.api.consistency import ReadConsistencyMiddleware
 from tidewell.api.internal import internal_query_routes
 from tidewell.api.prometheus import query_routes
+from tidewell.api.ready_guard import ReadyGuard
 from tidewell.api.server import HTTPServer, build_app
 from tidewell.api.status import status_routes
 from tidewell.config import Config
@@ -169,29 +170,6 @@ async def _init_store_gateway_ring(app: App) -> tuple[KV, InstanceRingWatcher]:
                                        STORE_GATEWAY_RING_KEY, "store-gateway")
     app.routes.extend(ring_status_routes(store_gateway_ring=watcher))
     return kv, watcher
-
-
-class ReadyGuard:
-    """Answers 503 on internal query routes until ``ready()`` says so.
-
-    A restarted ingester may still be in the ring from before it died; while it
-    replays, its partial data must not be served, so queriers move to a replica.
-    """
-
-    def __init__(self, app: ASGIApp, ready: Callable[[], tuple[bool, str]]) -> None:
-        self.app = app
-        self.ready = ready
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/internal/"):
-            ok, reason = self.ready()
-            if not ok:
-                body = f"not ready: {reason}".encode()
-                await send({"type": "http.response.start", "status": 503,
-                            "headers": [(b"content-type", b"text/plain")]})
-                await send({"type": "http.response.body", "body": body})
-                return
-        await self.app(scope, receive, send)
 
 
 async def _init_distributor(app: App) -> Distributor:
