@@ -1,7 +1,7 @@
 """Runs Prometheus's PromQL test scripts against our engine, with promqltest's rules.
 
 Rules followed (see ``_ref/promqltest-test.go.txt``): ``load`` with the
-expanding notation, ``clear``, ``eval instant|range``, ``expect
+expanding notation and ``@st`` start-timestamp lines, ``clear``, ``eval instant|range``, ``expect
 fail|warn|info|no_warn|no_info|ordered|string|range vector``, relative
 tolerance 1e-6, unordered unless ordered, and for every instant eval the
 re-runs with ``@`` set on every selector at five more evaluation times, each
@@ -137,6 +137,42 @@ def parse_values(text: str) -> tuple[list[float | str | None], bool]:
     return out, hist
 
 
+_ST_UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000,
+             "w": 604_800_000, "y": 31_536_000_000}
+_ST_DUR = r"([+-]?)(\d+)(ms|[smhdwy])?"
+
+
+def _st_ms(sign: str, num: str, unit: str | None) -> int:
+    if unit is None and num != "0":
+        raise ValueError(f"duration {num!r} has no unit")
+    ms = int(num) * _ST_UNITS[unit or "ms"]
+    return -ms if sign == "-" else ms
+
+
+def parse_st_values(text: str) -> list[int | None]:
+    """Expand an ``@st`` line's sequence of start-time offsets (ms relative to each
+    sample's time; ``None`` = no start timestamp), as promqltest's ``parseSTSequence``."""
+    out: list[int | None] = []
+    for item in text.split():
+        if item == "_":
+            out.append(None)
+            continue
+        m = re.fullmatch(r"_x(\d+)", item)
+        if m:
+            out.extend([None] * int(m.group(1)))
+            continue
+        m = re.fullmatch(rf"{_ST_DUR}(?:([+-])(\d+)(ms|[smhdwy])?)?(?:x(\d+))?", item)
+        if not m:
+            raise ValueError(f"invalid ST item {item!r}")
+        base = _st_ms(m.group(1), m.group(2), m.group(3))
+        delta = _st_ms(m.group(4), m.group(5), m.group(6)) if m.group(4) else 0
+        if m.group(4) and m.group(7) is None:
+            raise ValueError(f"invalid ST item {item!r}: step without count")
+        n = int(m.group(7)) + 1 if m.group(7) is not None else 1
+        out.extend(base + k * delta for k in range(n))
+    return out
+
+
 def _selector_end(line: str) -> int:
     i = 0
     m = re.match(r"[a-zA-Z_:][a-zA-Z0-9_:]*", line)
@@ -247,13 +283,16 @@ class Script:
         gap = dur(m.group(2))
         with_nhcb = bool(m.group(1))
         i += 1
+        pending_st: list[int | None] | None = None
         while i < len(lines) and lines[i]:
             ln = lines[i]
             i += 1
             head = re.split(r"[ \t]", ln, maxsplit=1)[0]
             if head.endswith("@st"):
-                continue  # start timestamps: not modelled
+                pending_st = parse_st_values(ln[len(head):])
+                continue
             labels, vals, hist = parse_series(ln)
+            st_offsets, pending_st = pending_st, None
             if hist:
                 self.hist_names.add(labels.name)
                 self.hist_series.append(labels)
@@ -261,14 +300,16 @@ class Script:
                 self.hist_names.add(labels.name[: -len("_bucket")])
                 self.hist_series.append(Labels([*labels.without("le", "__name__"),
                                                 ("__name__", labels.name[:-7])]))
-            ts, vs = [], []
+            ts, vs, sts = [], [], []
             for k, v in enumerate(vals):
                 if v is None or v == "H":
                     continue
                 ts.append(k * gap)
                 vs.append(float(v))  # type: ignore[arg-type]
+                off = st_offsets[k] if st_offsets and k < len(st_offsets) else None
+                sts.append(0 if off is None else k * gap + off)
             if ts:
-                self.store.add(labels, ts, vs)
+                self.store.add(labels, ts, vs, sts if st_offsets else None)
         return i
 
     def _parse_eval(self, lines: list[str], i: int) -> tuple[int, Eval | None, str]:

@@ -23,4 +23,12 @@ def merge_series(parts: Sequence[Series]) -> Series:
     ts, vals = ts[order], vals[order]
     keep = np.ones(ts.shape[0], dtype=bool)
     keep[1:] = ts[1:] != ts[:-1]
-    return Series(parts[0].labels, ts[keep], vals[keep])
+    starts = None
+    if any(p.start_timestamps is not None for p in parts):
+        # A copy without start timestamps contributes 0 ("unknown"), as the engine reads it.
+        starts = np.concatenate([
+            p.start_timestamps if p.start_timestamps is not None
+            else np.zeros(len(p), dtype=np.int64)
+            for p in parts
+        ])[order][keep]
+    return Series(parts[0].labels, ts[keep], vals[keep], starts)

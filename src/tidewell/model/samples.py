@@ -32,12 +32,15 @@ class Series:
     """One series' samples in a time range, sorted by timestamp, no duplicates.
 
     ``timestamps`` is int64 milliseconds since the epoch; ``values`` float64 and
-    may contain staleness markers (see ``stale_mask``).
+    may contain staleness markers (see ``stale_mask``). ``start_timestamps``
+    (optional, same length, int64 ms, 0 = unknown) holds each sample's start
+    ("created") time; None when the source has none, which costs nothing.
     """
 
     labels: Labels
     timestamps: npt.NDArray[np.int64]
     values: npt.NDArray[np.float64]
+    start_timestamps: npt.NDArray[np.int64] | None = None
 
     def __len__(self) -> int:
         return int(self.timestamps.shape[0])

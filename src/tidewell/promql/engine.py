@@ -234,3 +234,12 @@ def drop_stale(s: Series) -> tuple[np.ndarray, np.ndarray]:
         return s.timestamps[keep], s.values[keep]
     return s.timestamps, s.values
 
+
+def drop_stale_st(s: Series) -> np.ndarray | None:
+    """The start timestamps matching ``drop_stale(s)``'s samples (None if the series has none)."""
+    st = s.start_timestamps
+    if st is None:
+        return None
+    m = stale_mask(s.values)
+    return st[~m] if m.any() else st
+

@@ -135,15 +135,30 @@ class Evaluator:
         rng = self.duration_ms(node.range)
         if rng <= 0:
             raise ExecutionError(f"{'range'} must be positive, got {rng}")
-        from tidewell.promql.engine import drop_stale, select_series
+        from tidewell.promql.engine import drop_stale, drop_stale_st, select_series
 
         extra = self.ctx.engine.opts.lookback_delta_ms if (vs.anchored or vs.smoothed) else 0
         ext_hi = extra if vs.smoothed else 0
         series = select_series(self.ctx, vs.matchers, int(tt.min()) - rng + 1 - extra,
                                int(tt.max()) + ext_hi)
-        return self.build_range(series_arrays=[(s.labels, *drop_stale(s)) for s in series],
-                                tt=tt, rng=rng, anchored=vs.anchored, smoothed=vs.smoothed,
-                                ext_lo=extra, ext_hi=ext_hi)
+        rd = self.build_range(series_arrays=[(s.labels, *drop_stale(s)) for s in series],
+                              tt=tt, rng=rng, anchored=vs.anchored, smoothed=vs.smoothed,
+                              ext_lo=extra, ext_hi=ext_hi)
+        if any(s.start_timestamps is not None for s in series):
+            rd.sts = self._concat_sts(series, [drop_stale_st(s) for s in series])
+        return rd
+
+    @staticmethod
+    def _concat_sts(series: list[Any], parts: list[np.ndarray | None]) -> np.ndarray:
+        """Start timestamps of all series, concatenated like ``RangeData.ts`` (0 = unknown)."""
+        out = []
+        for s, st in zip(series, parts, strict=True):
+            if st is None:
+                n = len(s.timestamps) - int(stale_mask(s.values).sum())
+                out.append(np.zeros(n, dtype=np.int64))
+            else:
+                out.append(np.asarray(st, dtype=np.int64))
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
     def build_range(self, series_arrays: list[tuple[Labels, np.ndarray, np.ndarray]],
                     tt: np.ndarray, rng: int, anchored: bool = False,

@@ -13,6 +13,7 @@ from tidewell.model import METRIC_NAME, Labels
 from tidewell.promql import kernels
 from tidewell.promql import nodes as ast
 from tidewell.promql.errors import ExecutionError
+from tidewell.promql.kernels_st import ST_FUNCS, run_st
 from tidewell.promql.values import Block, RangeData, Scalar, String
 
 __all__ = ["eval_call"]
@@ -140,7 +141,7 @@ def eval_call(ev: Any, node: ast.Call) -> Any:
 
         return eval_info(ev, node)
     if f == "start_timestamp":
-        raise ExecutionError("start_timestamp() is not supported")
+        return _timestamp(ev, node, start=True)
     raise ExecutionError(f"function {f} is not supported")
 
 
@@ -197,6 +198,11 @@ def _range_func(ev: Any, node: ast.Call) -> Block:
         from tidewell.promql.extended import run_extended
 
         out, ok = run_extended(f, rd)
+    elif rd.sts is not None and f in ST_FUNCS:
+        out, ok, overlap = run_st(f, rd.ts, rd.vals, rd.sts, rd.lo, rd.hi, rd.tt, rd.rng)
+        for name in sorted({rd.labels[i].name for i in np.flatnonzero(overlap)}):
+            ev.ctx.warn("sample has start time that overlaps with previous sample timestamp "
+                        f'for metric "{name}"', rd_node)
     else:
         out, ok = kernels.run(f, rd.ts, rd.vals, rd.lo, rd.hi, rd.tt, rd.rng, p1, p2)
     if f == "quantile_over_time" and p1 is not None:
@@ -218,7 +224,9 @@ def _counter_warnings(ev: Any, node: ast.Call, rd: RangeData) -> None:
                         f'_count/_bucket: "{name}"', node.args[0])
 
 
-def _timestamp(ev: Any, node: ast.Call) -> Block:
+def _timestamp(ev: Any, node: ast.Call, start: bool = False) -> Block:
+    """``timestamp()``, or with ``start`` ``start_timestamp()``: the (start) time of each
+    selected sample; start times are known only when the argument is a selector."""
     arg = node.args[0]
     T = ev.T
     inner = arg.expr if isinstance(arg, ast.ParenExpr) else arg
@@ -239,10 +247,16 @@ def _timestamp(ev: Any, node: ast.Call) -> Block:
             idxc = np.where(ok, idx, 0)
             t_at = s.timestamps[idxc]
             ok &= (t_at > tt - lb) & ~stale_mask(s.values[idxc])
-            vals[i] = t_at / 1000.0
+            if start:
+                st = s.start_timestamps
+                vals[i] = 0.0 if st is None else st[idxc] / 1000.0
+            else:
+                vals[i] = t_at / 1000.0
             pres[i] = ok
         return Block(labels, vals, pres, [True] * len(labels)).compact()
     b = ev.eval(arg)
+    if start:
+        return Block.empty(T)
     vals = np.broadcast_to(ev.times / 1000.0, b.values.shape).copy()
     return Block(b.labels, vals, b.present, [True] * len(b))
 

@@ -66,6 +66,8 @@ class RangeData:
     ``ts``/``vals`` are all series' samples concatenated; ``lo``/``hi``
     (N, T) give each step's window ``[lo, hi)``; ``tt`` (T,) the effective
     window end per step (after ``@``/offset) and ``rng`` its length in ms.
+    ``sts`` (aligned with ``ts``, 0 = unknown) holds start timestamps when any
+    selected series had them; subqueries never carry them.
     """
 
     labels: list[Labels]
@@ -78,3 +80,4 @@ class RangeData:
     drop_name: list[bool] = field(default_factory=list)
     anchored: bool = False
     smoothed: bool = False
+    sts: np.ndarray | None = None

@@ -41,3 +41,12 @@ def test_merge_queryable_merges_by_labels_and_sorts() -> None:
     assert out[0].timestamps.tolist() == [1, 2]
     assert q.label_values("z") == ["a", "b"]
     assert q.label_names() == ["__name__", "z"]
+
+
+def test_merge_series_carries_start_timestamps() -> None:
+    a = series(A, [1, 3], [1, 3])
+    a.start_timestamps = np.array([0, 2], dtype=np.int64)
+    merged = merge_series([a, series(A, [2, 3], [2, 30])])
+    assert merged.timestamps.tolist() == [1, 2, 3]
+    assert merged.start_timestamps is not None
+    assert merged.start_timestamps.tolist() == [0, 0, 2]
