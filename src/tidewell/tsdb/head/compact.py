@@ -15,7 +15,7 @@ writes its out-of-order blocks.
 ``block_series`` yields each series' chunks for a range: the head's own chunks
 are copied as they are when they fit the range and do not overlap, otherwise
 (open samples, out-of-order overlaps, chunks crossing the range) the samples
-are decoded, merged and re-encoded in chunks of 120.
+are decoded, merged and re-encoded by the head's chunk-cutting rule.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tidewell.model.labels import Labels
-from tidewell.tsdb.head.chunks import MAX_CHUNK_SAMPLES, decode_chunk, encode_chunk
+from tidewell.tsdb.head.chunks import chunk_end, decode_chunk
 from tidewell.tsdb.head.head import INT64_MAX, INT64_MIN, ChunkMeta, Head
 
 __all__ = ["block_series", "compactable_range", "cut_ranges", "inorder_min_time",
@@ -124,11 +124,16 @@ def ooo_ranges(head: Head) -> list[tuple[int, int]]:
     return cut_ranges(head)[0]
 
 
-def _split(ts: npt.NDArray[np.int64], vs: npt.NDArray[np.float64]) -> BlockChunks:
+def _split(
+    ts: npt.NDArray[np.int64], vs: npt.NDArray[np.float64], range_ms: int
+) -> BlockChunks:
+    """Sorted, distinct samples as chunks cut by the head's rule (``chunks.chunk_end``)."""
     out: BlockChunks = []
-    for i in range(0, int(ts.shape[0]), MAX_CHUNK_SAMPLES):
-        ct, cv = ts[i : i + MAX_CHUNK_SAMPLES], vs[i : i + MAX_CHUNK_SAMPLES]
-        out.append((int(ct[0]), int(ct[-1]), encode_chunk(ct, cv)))
+    i, m = 0, int(ts.shape[0])
+    while i < m:
+        j, _, data = chunk_end(ts, vs, i, range_ms)
+        out.append((int(ts[i]), int(ts[j - 1]), data))
+        i = j
     return out
 
 
@@ -167,14 +172,14 @@ def _series_chunks(
             reencode = True
     if not reencode:
         if tail_t.shape[0]:
-            whole.extend(_split(tail_t.copy(), tail_v.copy()))
+            whole.extend(_split(tail_t.copy(), tail_v.copy(), head.block_range_ms))
         return whole
     ts, vs = head.series_samples(ref, lo, hi - 1, staged)
     if ts.shape[0] > 1:
         keep = np.ones(ts.shape[0], dtype=np.bool_)
         keep[1:] = ts[1:] != ts[:-1]
         ts, vs = ts[keep], vs[keep]
-    return _split(ts, vs) if ts.shape[0] else []
+    return _split(ts, vs, head.block_range_ms) if ts.shape[0] else []
 
 
 def block_series(head: Head, lo: int, hi: int, batch: int = 1024) -> Iterator[

@@ -3,8 +3,9 @@
 Series are identified by a dense integer ``ref`` (0, 1, 2, …) so that every
 per-series scalar (first/last timestamp, last value) lives in a NumPy array
 and whole batches are checked and appended with array operations. Samples go
-first to ``Staging``; ``cut_chunks`` compresses complete runs of up to 120
-samples (never crossing a multiple of the block range) into immutable chunks.
+first to ``Staging``; ``cut_chunks`` compresses complete runs into immutable
+chunks, ended where Prometheus's head would end them (``chunks.chunk_end``:
+about 120 samples, never crossing a multiple of the block range).
 A series' chunks may overlap when out-of-order samples arrived; readers merge.
 
 Thread safety: appends, cuts and reads take ``lock``; the ingester appends
@@ -22,10 +23,14 @@ import numpy.typing as npt
 from tidewell.model.batch import SampleBatch
 from tidewell.model.labels import Labels
 from tidewell.tsdb.head.chunks import (
+    HARD_MAX_SAMPLES,
     MAX_CHUNK_SAMPLES,
+    PREDICT_AT,
+    chunk_end,
     chunk_samples,
     decode_chunk,
     encode_chunk,
+    predicted_ends,
 )
 from tidewell.tsdb.head.errors import AppendResult
 from tidewell.tsdb.head.postings import MemPostings
@@ -195,12 +200,20 @@ class Head:
             # are cut anyway. Avoids per-sample temporaries on large stagings.
             first_t, last_t = t[starts], t[ends - 1]
             br = self.block_range_ms
+            lens = ends - starts
+            # A run can be cut once a sample reached its chunk's end: the range's end,
+            # or the end predicted from its first 30 samples (see ``chunks``).
             cand = (
-                ((ends - starts) >= MAX_CHUNK_SAMPLES)
+                (lens >= HARD_MAX_SAMPLES)
                 | (np.floor_divide(first_t, br) != np.floor_divide(last_t, br))
                 | unsorted
                 | (first_t <= self.cut_maxt[refs])
             )
+            long = np.flatnonzero((lens > PREDICT_AT) & ~cand)
+            if long.shape[0]:
+                ls = starts[long]
+                pred = predicted_ends(t[ls], t[ls + PREDICT_AT - 1], br)
+                cand[long] = last_t[long] >= pred
             if everything:
                 cand[:] = True
             picked = np.flatnonzero(cand).tolist()
@@ -242,13 +255,11 @@ class Head:
         m = int(gt.shape[0])
         br = self.block_range_ms
         while i < m:
-            boundary = (int(gt[i]) // br + 1) * br
-            j = min(i + MAX_CHUNK_SAMPLES, int(np.searchsorted(gt, boundary, side="left")))
-            if j == m and j - i < MAX_CHUNK_SAMPLES and not everything:
+            j, complete, data = chunk_end(gt, gv, i, br, final=everything)
+            if not complete and not everything:
                 break  # the open tail: more samples may still join this chunk
-            ct, cv = gt[i:j], gv[i:j]
-            chunks.append((int(ct[0]), int(ct[-1]), encode_chunk(ct, cv)))
-            self.cut_maxt[ref] = int(ct[-1])
+            chunks.append((int(gt[i]), int(gt[j - 1]), data))
+            self.cut_maxt[ref] = int(gt[j - 1])
             i = j
         self.chunks[ref] = tuple(chunks)
         tail = m - i
