@@ -102,7 +102,8 @@ class FrontendConfig:
         flag="query-frontend.querier-concurrency"))
     downstream_url: str = field(default="", metadata=setting(
         "URL of the querier's HTTP API when the frontend runs as its own process "
-        "(e.g. http://querier:8080). Empty in single-process mode.",
+        "(e.g. http://querier:8080); several queriers separated by commas are used "
+        "round-robin, skipping one that refuses connections. Empty in single-process mode.",
         flag="query-frontend.downstream-url"))
     max_retries_per_request: int = field(default=5, metadata=setting(
         "Maximum number of retries for a single request to the downstream, on connection "

