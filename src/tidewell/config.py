@@ -239,12 +239,15 @@ def validate(config: Config) -> None:
                 raise ConfigError(str(exc)) from None
 
 
-def _sections(config: Config) -> list[Any]:
-    return [
-        getattr(config, name)
-        for name in vars(config)
-        if hasattr(getattr(config, name), "__dataclass_fields__")
-    ]
+def _sections(node: Any) -> list[Any]:
+    """Every nested config dataclass under ``node``, children before their parents."""
+    out: list[Any] = []
+    for name in vars(node):
+        child = getattr(node, name)
+        if hasattr(child, "__dataclass_fields__"):
+            out.extend(_sections(child))
+            out.append(child)
+    return out
 
 
 def help_text() -> str:

@@ -177,3 +177,18 @@ def test_runtime_override_enabling_native_histograms_is_refused() -> None:
 
     with pytest.raises(ValueError, match="not supported yet"):
         Limits().with_overrides({"native_histograms_ingestion_enabled": True})
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["-blocks-storage.backend=s3"], "-blocks-storage.s3.bucket-name: must be set"),
+        (["-ingester.ring.store=etcd"], "-ingester.ring.etcd.endpoints must be set"),
+        (["-blocks-storage.bucket-store.sync-interval=0"],
+         "-blocks-storage.bucket-store.sync-interval: must be > 0"),
+    ],
+)
+def test_nested_sections_are_validated_at_startup(argv: list[str], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load(argv)
+    assert message in str(info.value)
