@@ -48,6 +48,7 @@ def new_ingester(
     limits: StaticLimits | None = None,
     snapshot_on_shutdown: bool = True,
     max_lag: float = 15.0,
+    tsdb_settings: dict[str, object] | None = None,
     **kafka: object,
 ) -> Ingester:
     ingest = IngestStorageConfig()
@@ -57,4 +58,6 @@ def new_ingester(
         setattr(ingest.kafka, k, v)
     cfg = IngesterConfig(ring=IngesterRingConfig(instance_id=instance_id), fetch_wait=0.05)
     tsdb = TSDBConfig(memory_snapshot_on_shutdown=snapshot_on_shutdown)
+    for k, v in (tsdb_settings or {}).items():
+        setattr(tsdb, k, v)
     return Ingester(cfg, tsdb, ingest, limits, log, data_dir)

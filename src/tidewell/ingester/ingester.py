@@ -118,6 +118,7 @@ class Ingester:
         self._stopping = False
         self._stopped = False
         self._last_snapshot = time.monotonic()
+        self._wal_at_snapshot = 0
         self._last_error_log = 0.0
         self._avg_record_bytes = 64 * 1024.0
         self._last_compaction = time.monotonic()
@@ -279,12 +280,22 @@ class Ingester:
                         break
             backoff = 0.05
             self._advance(nxt)
-            if (
-                self.tsdb_config.memory_snapshot_interval > 0
-                and time.monotonic() - self._last_snapshot
-                > self.tsdb_config.memory_snapshot_interval
-            ):
+            if self._snapshot_due():
                 await loop.run_in_executor(self._executor, self._snapshot)
+
+    def _snapshot_due(self) -> bool:
+        """Time for a periodic snapshot: by age, or by WAL written since the last one.
+
+        The size rule bounds the replay after a crash when data arrives faster than
+        the interval expects (a catch-up, a backfill, a big tenant).
+        """
+        cfg = self.tsdb_config
+        if cfg.memory_snapshot_interval > 0 and (
+            time.monotonic() - self._last_snapshot > cfg.memory_snapshot_interval
+        ):
+            return True
+        wal_size = cfg.memory_snapshot_wal_size_bytes
+        return wal_size > 0 and self.wal.appended_bytes - self._wal_at_snapshot >= wal_size
 
     def _fetch_size(self) -> int:
         """Records per fetch: up to ``fetch_max_records``, about ``FETCH_BYTES`` in total.
@@ -559,6 +570,7 @@ class Ingester:
     def _snapshot(self) -> None:
         """Executor thread: snapshot every head, then drop the WAL it covers."""
         self._last_snapshot = time.monotonic()
+        self._wal_at_snapshot = self.wal.appended_bytes
         nxt = self._durable_next
         if nxt == 0 and not len(self.tenants):
             return

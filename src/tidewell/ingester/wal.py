@@ -1,19 +1,21 @@
 """The ingester's write-ahead log: consumed records, fsync'd before they touch the head.
 
-It stores the records exactly as consumed (offset, timestamp, version, key,
-value), so replay is "decode and append again" and the last entry's offset
+It stores the records as consumed (offset, timestamp, version, key, value,
+the value compressed), so replay is "decode and append again" and the last entry's offset
 says where consumption resumes. One ``append`` call writes a whole fetched
 batch and syncs once (group commit).
 
 Segment files ``<dir>/<index:08d>``; each entry is
 ``u32 crc32c(payload) | u32 len(payload) | payload`` with payload
-``i64 offset | i64 timestamp_ms | u16 version | u16 len(key) | key | value``
-(little endian). A torn entry at the end of the newest segment (a crash
-mid-write) is cut off on open; it was never synced, so its offset was never
-committed and the record is consumed again from the log. A damaged entry
-anywhere else (disk corruption) is handled the same way, dropping everything
-after it: replay stops there and consumption resumes from that record, as long
-as the log still retains it.
+``i64 offset | i64 timestamp_ms | u16 attributes | u16 len(key) | key | value``
+(little endian); ``attributes`` is the record version in its low byte and the
+value's codec (``tidewell.ingest.codec``, zstd for all but tiny values) in its
+high byte, so entries written before compression read as codec 0. A torn entry
+at the end of the newest segment (a crash mid-write) is cut off on open; it
+was never synced, so its offset was never committed and the record is consumed
+again from the log. A damaged entry anywhere else (disk corruption) is handled
+the same way, dropping everything after it: replay stops there and consumption
+resumes from that record, as long as the log still retains it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections.abc import Iterator, Sequence
 
 import google_crc32c
 
+from tidewell.ingest.codec import CodecError, compress_value, decompress_value
 from tidewell.ingest.log import Record
 
 __all__ = ["RecordWAL"]
@@ -54,6 +57,8 @@ class RecordWAL:
         self._fd = -1
         self._size = 0
         self._index = max(self.segments(), default=0)
+        self.appended_bytes = 0
+        """Bytes written by this process (the ingester snapshots after enough of them)."""
 
     def segments(self) -> list[int]:
         return sorted(int(n) for n in os.listdir(self.directory) if n.isdigit())
@@ -110,10 +115,13 @@ class RecordWAL:
         payload = data[start:end]
         if google_crc32c.value(payload) != crc:
             return None, pos
-        offset, ts, version, klen = _PAYLOAD.unpack_from(payload)
+        offset, ts, attributes, klen = _PAYLOAD.unpack_from(payload)
         key = payload[_PAYLOAD.size : _PAYLOAD.size + klen]
-        value = payload[_PAYLOAD.size + klen :]
-        return Record(self.partition, offset, key, value, version, ts), end
+        try:
+            value = decompress_value(attributes >> 8, payload[_PAYLOAD.size + klen :])
+        except CodecError:
+            return None, pos  # a damaged entry, handled like a failed CRC
+        return Record(self.partition, offset, key, value, attributes & 0xFF, ts), end
 
     # -- writing ---------------------------------------------------------------
 
@@ -135,13 +143,15 @@ class RecordWAL:
         self._open()
         parts = []
         for r in records:
-            payload = _PAYLOAD.pack(r.offset, r.timestamp_ms, r.version, len(r.key)) + r.key
+            codec, value = compress_value(r.value)
+            attributes = (r.version & 0xFF) | (codec << 8)
+            payload = _PAYLOAD.pack(r.offset, r.timestamp_ms, attributes, len(r.key)) + r.key
             crc = google_crc32c.Checksum(payload)
-            crc.update(r.value)
+            crc.update(value)
             parts.append(_ENTRY.pack(int.from_bytes(crc.digest(), "big"), len(payload) +
-                                     len(r.value)))
+                                     len(value)))
             parts.append(payload)
-            parts.append(r.value)
+            parts.append(value)
         data = b"".join(parts)
         view = memoryview(data)
         while view:
@@ -149,6 +159,7 @@ class RecordWAL:
             view = view[n:]
         os.fdatasync(self._fd)
         self._size += len(data)
+        self.appended_bytes += len(data)
         if self._size >= self.segment_size:
             self.rotate()
 

@@ -77,6 +77,14 @@ class TSDBConfig:
             kind="duration",
         ),
     )
+    memory_snapshot_wal_size_bytes: int = field(
+        default=512 << 20,
+        metadata=setting(
+            "Also write a snapshot once the WAL written since the last one reaches this "
+            "size, which bounds the replay after a crash (about 40M samples, 1-2 minutes, "
+            "at the default). 0 disables it.",
+        ),
+    )
 
     def resolved_dir(self, common_storage_path: str | Path) -> Path:
         """The TSDB directory, defaulting under the common storage path."""
@@ -111,4 +119,9 @@ class TSDBConfig:
         if self.memory_snapshot_interval < 0:
             raise InvalidTSDBConfigError(
                 "invalid value for -blocks-storage.tsdb.memory-snapshot-interval: must be >= 0"
+            )
+        if self.memory_snapshot_wal_size_bytes < 0:
+            raise InvalidTSDBConfigError(
+                "invalid value for -blocks-storage.tsdb.memory-snapshot-wal-size-bytes: "
+                "must be >= 0"
             )

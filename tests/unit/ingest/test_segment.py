@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import google_crc32c
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tidewell.ingest.embedded.segment import (
+    BODY_HEADER,
     FRAME_HEADER,
     LogCorruptionError,
     decode_frames,
@@ -74,3 +76,34 @@ def test_decode_rejects_zeros_and_offset_mismatch() -> None:
     assert len(decode_frames(frames, 0, 10, "no-check")) == 2
     with pytest.raises(LogCorruptionError, match="expected 6"):
         decode_frames(frames, 0, 10, "gap", first_offset=5)
+
+
+def _repetitive_value(n: int = 200) -> bytes:
+    """A remote-write-like value: the same label bytes again and again."""
+    return b"".join(b"\x0a\x10__name__\x12http_requests_total" + i.to_bytes(4, "big")
+                    for i in range(n))
+
+
+def test_large_values_are_stored_zstd_compressed_and_read_back() -> None:
+    value = _repetitive_value()
+    frame = encode_frame(0, 1, 2, b"t", value)
+    assert len(frame) < len(value) // 4
+    attributes = int.from_bytes(frame[24:28], "big")
+    assert attributes >> 16 == 4 and attributes & 0xFFFF == 2  # codec zstd, record version 2
+    (rec,) = decode_frames(frame, 0, 10, "test")
+    assert (rec.value, rec.version, rec.key) == (value, 2, b"t")
+
+
+def test_frames_from_before_compression_still_read() -> None:
+    value = _repetitive_value()
+    body = BODY_HEADER.pack(3, 9, 1, 1) + b"t" + value  # attributes = version 1, codec 0
+    frame = FRAME_HEADER.pack(len(body), google_crc32c.value(body)) + body
+    (rec,) = decode_frames(frame, 0, 10, "old")
+    assert (rec.offset, rec.value, rec.version) == (3, value, 1)
+
+
+def test_a_value_that_does_not_decompress_is_corruption() -> None:
+    body = BODY_HEADER.pack(0, 9, 1 | (4 << 16), 1) + b"t" + b"not zstd at all" * 30
+    frame = FRAME_HEADER.pack(len(body), google_crc32c.value(body)) + body  # CRC is fine
+    with pytest.raises(LogCorruptionError, match="zstd"):
+        decode_frames(frame, 0, 10, "bad")

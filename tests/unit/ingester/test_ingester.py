@@ -113,6 +113,33 @@ async def test_restart_restores_exactly_the_same_head(tmp_path: Path, snapshot: 
     await log.close()
 
 
+@pytest.mark.parametrize("wal_size", [64 << 10, 0], ids=["by-wal-size", "disabled"])
+async def test_snapshot_once_enough_wal_was_written(tmp_path: Path, wal_size: int) -> None:
+    """A fast catch-up snapshots by WAL size (bounding a crash's replay); restart is exact."""
+    log = new_log(str(tmp_path / "log"))
+    series = [Labels.from_dict({"__name__": "m", "i": str(i)}) for i in range(2000)]
+    for k in range(40):  # ~9 KiB per record in the WAL (zstd): ~360 KiB in all
+        await log.produce([record(P, "t1", [(s, k * 1000, float(k * i)) for i, s in
+                                            enumerate(series)])])
+    ing = new_ingester(log, str(tmp_path / "ing"), snapshot_on_shutdown=False,
+                       tsdb_settings={"memory_snapshot_wal_size_bytes": wal_size})
+    await ing.start()
+    assert ing.wal.appended_bytes > 2 * (64 << 10)
+    snaps = tmp_path / "ing" / "tsdb" / "snapshots"
+    if wal_size:
+        (snap,) = os.listdir(snaps)
+        assert 0 < int(snap.rsplit("-", 1)[1]) <= 40
+    else:
+        assert not snaps.exists()
+    await ing.stop()
+    ing = new_ingester(log, str(tmp_path / "ing"))
+    await ing.start()
+    got = dump(ing)
+    assert len(got) == 2000 and all(len(v) == 40 for v in got.values())
+    await ing.stop()
+    await log.close()
+
+
 async def test_torn_wal_tail_is_cut_and_record_consumed_again(tmp_path: Path) -> None:
     log = new_log(str(tmp_path / "log"))
     for k in range(5):

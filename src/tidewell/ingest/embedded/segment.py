@@ -4,14 +4,17 @@ A partition is a directory of segment files named by their first offset
 (``00000000000000000042.log``). A segment is a sequence of frames::
 
     u32 body_len | u32 crc32c(body) | body
-    body = i64 offset | i64 timestamp_ms | i32 version | u32 key_len | key | value
+    body = i64 offset | i64 timestamp_ms | i32 attributes | u32 key_len | key | value
 
-all big-endian. Offsets inside a partition are contiguous, timestamps
-non-decreasing. When a segment is sealed (a newer one started) an index
-``<base>.index`` is written beside it so that opening the log does not have to
-read sealed data; the active segment is always scanned, and the scan stops at
-the first frame that is short, fails its CRC or breaks the offset sequence:
-that is a torn tail, and the file is truncated there.
+all big-endian. ``attributes`` holds the record version in its low 16 bits and
+the value's codec (``tidewell.ingest.codec``: 0 none, 4 zstd) in bits 16-23;
+frames written before values were compressed read as codec 0. Offsets inside a
+partition are contiguous, timestamps non-decreasing. When a segment is sealed
+(a newer one started) an index ``<base>.index`` is written beside it so that
+opening the log does not have to read sealed data; the active segment is
+always scanned, and the scan stops at the first frame that is short, fails its
+CRC or breaks the offset sequence: that is a torn tail, and the file is
+truncated there.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dataclasses import dataclass, field
 
 import google_crc32c
 
+from tidewell.ingest.codec import CodecError, compress_value, decompress_value
 from tidewell.ingest.log import LogError, Record
 
 __all__ = [
@@ -38,7 +42,9 @@ __all__ = [
 ]
 
 FRAME_HEADER = struct.Struct(">II")  # body_len, crc32c(body)
-BODY_HEADER = struct.Struct(">qqiI")  # offset, timestamp_ms, version, key_len
+BODY_HEADER = struct.Struct(">qqiI")  # offset, timestamp_ms, attributes, key_len
+_VERSION_MASK = 0xFFFF
+_CODEC_SHIFT = 16
 FRAME_OVERHEAD = FRAME_HEADER.size + BODY_HEADER.size
 MAX_FRAME_BODY = 1 << 30
 
@@ -61,7 +67,10 @@ def index_path(directory: str, base_offset: int) -> str:
 
 
 def encode_frame(offset: int, timestamp_ms: int, version: int, key: bytes, value: bytes) -> bytes:
-    body = BODY_HEADER.pack(offset, timestamp_ms, version, len(key)) + key + value
+    """One frame; the value is compressed when that pays (``codec.compress_value``)."""
+    codec, stored = compress_value(value)
+    attributes = (version & _VERSION_MASK) | (codec << _CODEC_SHIFT)
+    body = BODY_HEADER.pack(offset, timestamp_ms, attributes, len(key)) + key + stored
     return FRAME_HEADER.pack(len(body), _crc(body)) + body
 
 
@@ -116,20 +125,24 @@ def decode_frames(
         body = buf[start:end]
         if end > n or body_len < BODY_HEADER.size or _crc(body) != crc:
             raise LogCorruptionError(f"{where}: frame at +{pos} fails its CRC check")
-        offset, ts, version, key_len = BODY_HEADER.unpack_from(body, 0)
+        offset, ts, attributes, key_len = BODY_HEADER.unpack_from(body, 0)
         if first_offset is not None and offset != first_offset + len(out):
             raise LogCorruptionError(
                 f"{where}: frame at +{pos} has offset {offset}, "
                 f"expected {first_offset + len(out)}"
             )
         k0 = BODY_HEADER.size
+        try:
+            value = decompress_value(attributes >> _CODEC_SHIFT, body[k0 + key_len :])
+        except CodecError as exc:
+            raise LogCorruptionError(f"{where}: frame at +{pos}: {exc}") from None
         out.append(
             Record(
                 partition=partition,
                 offset=offset,
                 key=body[k0 : k0 + key_len],
-                value=body[k0 + key_len :],
-                version=version,
+                value=value,
+                version=attributes & _VERSION_MASK,
                 timestamp_ms=ts,
             )
         )
