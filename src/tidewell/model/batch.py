@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,12 +18,18 @@ class SampleBatch:
     ``series_index[i]`` says which entry of ``labels`` sample ``i`` belongs to.
     Keeping samples in three flat arrays (instead of one object per series)
     lets decoders and heads work a whole request at a time.
+
+    ``series_keys``, when a decoder provides it, holds one 128-bit hash of each
+    entry's label encoding (shape ``(len(labels), 2)``): a head finds the series
+    it already has from these alone, and decoders may then build ``labels``
+    entries only when asked (``labels`` is any sequence).
     """
 
-    labels: list[Labels] = field(default_factory=list)
+    labels: Sequence[Labels] = field(default_factory=list)
     series_index: npt.NDArray[np.int32] = field(default_factory=lambda: np.empty(0, dtype=np.int32))
     timestamps: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     values: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty(0, dtype=np.float64))
+    series_keys: npt.NDArray[np.uint64] | None = None
 
     def __len__(self) -> int:
         return int(self.timestamps.shape[0])

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator, Sequence
+from typing import overload
 
 import numpy as np
 
 from tidewell.model import Labels, SampleBatch
 from tidewell.protocol.errors import ProtocolError
 from tidewell.protocol.pb.prompb_pb2 import WriteRequest
-from tidewell.protocol.wire import ScanError, decode_samples, scan_write_request
+from tidewell.protocol.wire import (
+    ScanError,
+    ScanResult,
+    decode_samples,
+    labels_valid_utf8,
+    scan_write_request,
+    series_key_hashes,
+)
 
-__all__ = ["LabelsCache", "decode_write_request", "encode_write_request"]
+__all__ = ["LabelsCache", "LazyLabels", "decode_write_request", "encode_write_request"]
 
 
 class LabelsCache:
@@ -35,9 +44,6 @@ class LabelsCache:
 
     def __len__(self) -> int:
         return len(self._d)
-
-
-_default_cache = LabelsCache()
 
 
 def encode_write_request(batch: SampleBatch) -> bytes:
@@ -65,24 +71,20 @@ def decode_write_request(value: bytes, cache: LabelsCache | None = None) -> Samp
     """Decode RW 1.0 bytes into a ``SampleBatch`` (float samples only).
 
     Labels are sorted and empty values dropped if the sender did not; series
-    without samples are omitted. Raises ``ProtocolError`` on malformed bytes.
+    without samples are omitted. ``labels`` is built lazily (``LazyLabels``,
+    through ``cache`` when given) and ``series_keys`` hashes each series' label
+    bytes, so a head that already holds a series never pays for its labels.
+    Raises ``ProtocolError`` on malformed bytes.
     """
     try:
         res = scan_write_request(value)
     except ScanError as e:
         raise ProtocolError(f"invalid write request: {e}") from None
+    if not labels_valid_utf8(res):
+        raise ProtocolError("invalid write request: label is not valid UTF-8")
     ts, vals, series = decode_samples(res)
-    if cache is None:
-        cache = _default_cache
-    raw = bytes(value)
-    payload, lab_end = res.ser_payload.tolist(), res.lab_end.tolist()
-    keys = [raw[a:b] for a, b in zip(payload, lab_end, strict=True)]
-    got = [cache.get(k) for k in keys]
-    misses = [i for i, g in enumerate(got) if g is None]
-    if misses:
-        _fill_misses(res, raw, keys, got, misses, cache)
-    labels: list[Labels] = got  # type: ignore[assignment]
-    return SampleBatch(labels=labels, series_index=series, timestamps=ts, values=vals)
+    return SampleBatch(labels=LazyLabels(res, bytes(value), cache), series_index=series,
+                       timestamps=ts, values=vals, series_keys=series_key_hashes(res))
 
 
 def parse_write_request(value: bytes) -> WriteRequest:
@@ -93,22 +95,81 @@ def parse_write_request(value: bytes) -> WriteRequest:
         raise ProtocolError(f"invalid write request: {e}") from None
 
 
-def _fill_misses(
-    res, raw: bytes, keys: list[bytes], got: list[Labels | None], misses: list[int],
-    cache: LabelsCache,
-) -> None:
-    """Build ``Labels`` for series not in the cache: decode each name once per call."""
-    clean = res.clean_series().tolist()
-    lab_first, lab_count = res.lab_first.tolist(), res.lab_count.tolist()
-    name_s, name_e = res.name_s.tolist(), res.name_e.tolist()
-    val_s, val_e = res.val_s.tolist(), res.val_e.tolist()
-    names: dict[bytes, str] = {}
-    intern = sys.intern
-    try:
-        for i in misses:
-            f = lab_first[i]
+class LazyLabels(Sequence[Labels]):
+    """The ``Labels`` of a scanned request's series, each built on first access.
+
+    ``decode_write_request`` checked all label bytes are UTF-8 before, so
+    building an entry cannot fail later, inside a head's append.
+    """
+
+    __slots__ = ("_cache", "_clean", "_got", "_raw", "_res")
+
+    def __init__(self, res: ScanResult, raw: bytes, cache: LabelsCache | None) -> None:
+        self._res = res
+        self._raw = raw
+        self._cache = cache
+        self._got: list[Labels | None] = [None] * res.n_series
+        self._clean: list[int] | None = None
+
+    def __len__(self) -> int:
+        return len(self._got)
+
+    @overload
+    def __getitem__(self, i: int) -> Labels: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Labels]: ...
+
+    def __getitem__(self, i: int | slice) -> Labels | list[Labels]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self._got)))]
+        got = self._got[i]
+        if got is None:
+            self._build([range(len(self._got))[i]])
+            got = self._got[i]
+        return got  # type: ignore[return-value]
+
+    def __iter__(self) -> Iterator[Labels]:
+        missing = [i for i, g in enumerate(self._got) if g is None]
+        if missing:
+            self._build(missing)
+        return iter(self._got)  # type: ignore[arg-type]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"LazyLabels({list(self)!r})"
+
+    def _build(self, idx: list[int]) -> None:
+        """Build the entries ``idx``: from the cache, else decode each name once per call."""
+        res, raw, cache, got = self._res, self._raw, self._cache, self._got
+        payload, lab_end = res.ser_payload, res.lab_end
+        todo = []
+        for i in idx:
+            key = raw[payload[i] : lab_end[i]]
+            hit = cache.get(key) if cache is not None else None
+            if hit is not None:
+                got[i] = hit
+            else:
+                todo.append((i, key))
+        if not todo:
+            return
+        if self._clean is None:
+            self._clean = res.clean_series().tolist()
+        clean = self._clean
+        lab_first, lab_count = res.lab_first, res.lab_count
+        name_s, name_e, val_s, val_e = res.name_s, res.name_e, res.val_s, res.val_e
+        names: dict[bytes, str] = {}
+        intern = sys.intern
+        for i, key in todo:
+            f = int(lab_first[i])
             pairs = []
-            for k in range(f, f + lab_count[i]):
+            for k in range(f, f + int(lab_count[i])):
                 nb = raw[name_s[k] : name_e[k]]
                 name = names.get(nb)
                 if name is None:
@@ -116,6 +177,5 @@ def _fill_misses(
                 pairs.append((name, raw[val_s[k] : val_e[k]].decode()))
             labels = Labels.from_sorted(pairs) if clean[i] else Labels(pairs)
             got[i] = labels
-            cache.put(keys[i], labels)
-    except UnicodeDecodeError:
-        raise ProtocolError("invalid write request: label is not valid UTF-8") from None
+            if cache is not None:
+                cache.put(key, labels)

@@ -23,7 +23,8 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["ScanError", "ScanResult", "decode_samples", "scan_write_request"]
+__all__ = ["ScanError", "ScanResult", "decode_samples", "labels_valid_utf8", "scan_write_request",
+           "series_key_hashes"]
 
 # Error codes of the scanners (0 = ok).
 OK = 0
@@ -435,3 +436,109 @@ def decode_samples(
     got = _samples(res.buf, res.ser_start, res.ser_end, ts, bits, series)
     assert got == n
     return ts.view(np.int64), bits.view(np.float64), series
+
+
+_K1 = np.uint64(0x87C37B91114253D5)
+_K2 = np.uint64(0x4CF5AD432745937F)
+_F1 = np.uint64(0xFF51AFD7ED558CCD)
+_F2 = np.uint64(0xC4CEB9FE1A85EC53)
+_SEED_A = np.uint64(0x9E3779B97F4A7C15)
+_SEED_B = np.uint64(0xD6E8FEB86659FD93)
+
+
+@numba.njit(cache=True, nogil=True)
+def _rotl(x, r):  # pragma: no cover - compiled
+    return (x << np.uint64(r)) | (x >> np.uint64(64 - r))
+
+
+@numba.njit(cache=True, nogil=True)
+def _fmix(h):  # pragma: no cover - compiled
+    h ^= h >> np.uint64(33)
+    h *= _F1
+    h ^= h >> np.uint64(33)
+    h *= _F2
+    h ^= h >> np.uint64(33)
+    return h
+
+
+@numba.njit(cache=True, nogil=True)
+def _key_hashes(buf, starts, ends, out):  # pragma: no cover - compiled
+    """Two independent 64-bit hashes (MurmurHash3-style lanes) of each ``buf[start:end]``."""
+    for i in range(starts.shape[0]):
+        a = _SEED_A
+        b = _SEED_B
+        s = starts[i]
+        e = ends[i]
+        p = s
+        while p < e:
+            w = np.uint64(0)
+            k = 0
+            while k < 8 and p + k < e:
+                w |= np.uint64(buf[p + k]) << np.uint64(8 * k)
+                k += 1
+            p += 8
+            ka = _rotl(w * _K1, 31) * _K2
+            a = _rotl(a ^ ka, 27) * np.uint64(5) + np.uint64(0x52DCE729)
+            kb = _rotl(w * _K2, 33) * _K1
+            b = _rotl(b ^ kb, 31) * np.uint64(5) + np.uint64(0x38495AB5)
+        n = np.uint64(e - s)
+        out[i, 0] = _fmix(a ^ n)
+        out[i, 1] = _fmix(b ^ (n * _K1))
+
+
+def series_key_hashes(res: ScanResult) -> npt.NDArray[np.uint64]:
+    """Per series, a 128-bit hash (two uint64 columns) of its label bytes (``labels_key``).
+
+    Lets a head find a known series without building its ``Labels``; two equal
+    label encodings always hash equal, and two different ones collide with
+    probability about n²/2¹²⁹ (1e-27 for a million series).
+    """
+    out = np.empty((res.n_series, 2), dtype=np.uint64)
+    _key_hashes(res.buf, res.ser_payload, res.lab_end, out)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _utf8_ok(buf, starts, ends):  # pragma: no cover - compiled
+    """True if every ``buf[start:end]`` is valid UTF-8 as Python's strict decoder sees it."""
+    for r in range(starts.shape[0]):
+        p = starts[r]
+        e = ends[r]
+        while p < e:
+            b = buf[p]
+            if b < 0x80:
+                p += 1
+                continue
+            if 0xC2 <= b <= 0xDF:
+                need, lo, hi = 1, 0x80, 0xBF
+            elif b == 0xE0:
+                need, lo, hi = 2, 0xA0, 0xBF
+            elif b == 0xED:
+                need, lo, hi = 2, 0x80, 0x9F
+            elif 0xE1 <= b <= 0xEF:
+                need, lo, hi = 2, 0x80, 0xBF
+            elif b == 0xF0:
+                need, lo, hi = 3, 0x90, 0xBF
+            elif b == 0xF4:
+                need, lo, hi = 3, 0x80, 0x8F
+            elif 0xF1 <= b <= 0xF3:
+                need, lo, hi = 3, 0x80, 0xBF
+            else:
+                return False
+            if p + need >= e:
+                return False
+            c = buf[p + 1]
+            if c < lo or c > hi:
+                return False
+            for k in range(2, need + 1):
+                c = buf[p + k]
+                if c < 0x80 or c > 0xBF:
+                    return False
+            p += need + 1
+    return True
+
+
+def labels_valid_utf8(res: ScanResult) -> bool:
+    """Whether every label name and value of the request is valid UTF-8."""
+    return bool(_utf8_ok(res.buf, res.name_s, res.name_e)
+                and _utf8_ok(res.buf, res.val_s, res.val_e))
