@@ -2,7 +2,8 @@
 
 Examples::
 
-    python -m benchmarks run                      # all five scenarios, full size
+    python -m benchmarks run                      # the five default scenarios, full size
+    python -m benchmarks run hour --scale 0.05 --reps 1 --no-append
     python -m benchmarks run write query --scale 0.1 --reps 3
     python -m benchmarks run write --systems prometheus --no-append
 """
@@ -10,6 +11,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import shlex
 import shutil
@@ -20,7 +22,7 @@ from pathlib import Path
 
 from benchmarks.launch import PrometheusServer, pin_self
 from benchmarks.report import append_report, render_report, render_table
-from benchmarks.scenarios import SCENARIOS
+from benchmarks.scenarios import DEFAULT_SCENARIOS, SCENARIOS, SERVER_CORES
 from benchmarks.scenarios.common import SYSTEMS, Context
 from benchmarks.stats import Row
 
@@ -33,7 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="run scenarios and report")
     r.add_argument("scenarios", nargs="*", metavar="scenario",
-                   help=f"any of {', '.join(SCENARIOS)} (default: all)")
+                   help=f"any of {', '.join(SCENARIOS)} "
+                   f"(default: {', '.join(DEFAULT_SCENARIOS)})")
     r.add_argument("--scale", type=float, default=1.0,
                    help="multiplies every series count (1.0 = 100k/1M series as in issue 7)")
     r.add_argument("--reps", type=int, default=3, help="repetitions per figure")
@@ -48,7 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=42)
     r.add_argument("--systems", default=",".join(SYSTEMS),
                    help="comma-separated subset of tidewell,prometheus")
-    r.add_argument("--server-cores", default="0", help="taskset list for the servers")
+    r.add_argument("--server-cores", default=None,
+                   help="taskset list for the servers (default 0; hour: "
+                   f"{SERVER_CORES['hour']})")
     r.add_argument("--loadgen-cores", default="1", help="cores of the load generator")
     r.add_argument("--tidewell-arg", action="append", default=[],
                    help="extra flag for Tidewell (repeatable), e.g. --tidewell-arg=-log.level=warn")
@@ -69,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     pin_self({int(c) for c in args.loadgen_cores.split(",")})
-    names = args.scenarios or list(SCENARIOS)
+    names = args.scenarios or list(DEFAULT_SCENARIOS)
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
         print(f"unknown scenario {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}",
@@ -85,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         workdir=workdir, scale=args.scale, reps=args.reps, protocol=args.protocol,
         shards=args.shards, samples_per_request=args.samples_per_request,
         scrape_interval_s=args.scrape_interval, churn=args.churn, seed=args.seed,
-        server_cores=args.server_cores, systems=args.systems.split(","),
+        server_cores=args.server_cores or "0", systems=args.systems.split(","),
         tidewell_args=list(args.tidewell_arg), max_push_s=args.max_push_seconds,
         rep_seconds=args.rep_seconds,
     )
@@ -94,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for name in names:
             log.info("scenario %s", name)
-            rows += SCENARIOS[name](ctx)
+            cores = args.server_cores or SERVER_CORES.get(name, "0")
+            rows += SCENARIOS[name](dataclasses.replace(ctx, server_cores=cores))
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -105,7 +111,10 @@ def main(argv: list[str] | None = None) -> int:
         "scale": f"{args.scale:g}", "reps": str(args.reps), "protocol": f"RW{args.protocol}",
         "samples/request": str(args.samples_per_request), "streams": str(args.shards),
         "scrape interval": f"{args.scrape_interval:g}s", "churn": f"{args.churn:g}",
-        "seed": str(args.seed), "server cores": args.server_cores,
+        "seed": str(args.seed),
+        "server cores": args.server_cores or "; ".join(
+            sorted({f"{SERVER_CORES.get(n, '0')}" + (f" ({n})" if n in SERVER_CORES else "")
+                    for n in names})),
         "load generator cores": args.loadgen_cores,
         "prometheus": PrometheusServer.version(), "duration": f"{took:.0f}s",
     }

@@ -167,6 +167,12 @@ class Server:
             self.proc.wait(10)
         return time.perf_counter() - t0
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash would, and reap the process."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(30)
+
     def __enter__(self) -> Server:
         self.start()
         return self

@@ -26,10 +26,12 @@ import struct
 from collections.abc import Sequence
 
 import cramjam
+import numpy as np
 
 __all__ = [
     "RW1_HEADERS",
     "RW2_HEADERS",
+    "RW1Template",
     "encode_rw1",
     "encode_rw2",
     "label_field_bytes",
@@ -119,6 +121,48 @@ def encode_rw2(
     return syms + b"".join(series)
 
 
-def snappy(body: bytes) -> bytes:
+def snappy(body: bytes | memoryview | np.ndarray) -> bytes:
     """Snappy block format, as remote write requires."""
     return bytes(cramjam.snappy.compress_raw(body))
+
+
+class RW1Template:
+    """RW 1.0 body of fixed series, one sample each, re-stamped per round by fancy indexing.
+
+    Every record is ``0x0a len | labels | 0x12 len | 0x09 double | 0x10 varint(ts)``.
+    With timestamps of one varint length (``ts_len``; true within an hour of
+    today's epoch) each record has a fixed size, so a round only patches the
+    last ``9 + ts_len`` bytes of every record: ~10x faster than ``encode_rw1``
+    and byte-identical to it.
+    """
+
+    def __init__(self, label_parts: Sequence[bytes], ts_len: int) -> None:
+        self.ts_len = ts_len
+        sample = b"\x12" + bytes((10 + ts_len,)) + b"\x09" + bytes(8) + b"\x10" + bytes(ts_len)
+        recs = [b"\x0a" + varint(len(lp) + len(sample)) + lp + sample for lp in label_parts]
+        self.buf = np.frombuffer(b"".join(recs), dtype=np.uint8).copy()
+        self.ends = np.cumsum([len(r) for r in recs], dtype=np.int64)
+        tail = 9 + ts_len  # value bytes, 0x10, timestamp varint
+        # intp: numpy would convert a narrower index array on every call
+        self._tail_idx = ((self.ends - tail).astype(np.intp)[:, None]
+                          + np.arange(tail, dtype=np.intp)).ravel()
+        self._tail = np.empty((len(recs), tail), dtype=np.uint8)
+        self._tail[:, 8] = 0x10
+
+    def fill(self, values: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
+        """Patch one sample per record into ``buf`` (returned; reused by the next call)."""
+        ts = timestamps.astype(np.int64)
+        if len(ts):  # varint length grows with the value: the extremes decide
+            lo, hi = int(ts.min()), int(ts.max())
+            if lo < 0 or len(varint(lo)) != self.ts_len or len(varint(hi)) != self.ts_len:
+                raise ValueError(f"timestamps are not all {self.ts_len}-byte varints")
+        tail = self._tail
+        tail[:, :8] = values.astype("<f8").view(np.uint8).reshape(-1, 8)
+        u = ts.astype(np.uint64)
+        for k in range(self.ts_len):
+            b = (u >> np.uint64(7 * k)) & np.uint64(0x7F)
+            if k < self.ts_len - 1:
+                b |= np.uint64(0x80)
+            tail[:, 9 + k] = b
+        self.buf[self._tail_idx] = tail.ravel()
+        return self.buf

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from benchmarks.wire import encode_rw1, encode_rw2, label_field_bytes, snappy
+from benchmarks.wire import RW1Template, encode_rw1, encode_rw2, label_field_bytes, snappy, varint
 
 __all__ = ["Batch", "EncodedRequest", "Round", "Workload", "WorkloadSpec"]
 
@@ -140,6 +140,7 @@ class Workload:
             else (int(time.time() * 1000) // interval_ms - 1) * interval_ms
         )
         self._next_round = 0
+        self._templates: dict[int, RW1Template] = {}  # per shard, for stream()
         self.last_round: Round | None = None
         self.first_probe: tuple[tuple[tuple[str, str], ...], int] | None = None
 
@@ -239,6 +240,58 @@ class Workload:
             labels, values, tss
         )
         return EncodedRequest(body=snappy(raw), samples=len(entries), raw_size=len(raw))
+
+    def stream(self, rounds: int) -> Iterator[list[list[EncodedRequest]]]:
+        """``encode(rounds)`` one round at a time: the same requests, byte for byte.
+
+        Yields per round each shard's requests completed in it (a request may
+        span two rounds, as in ``encode``), then one last item with the partial
+        requests left over. Memory stays at one round whatever ``rounds`` is,
+        and encoding runs at millions of samples/s: each shard's series are a
+        fixed ``RW1Template`` that every round only re-stamps. RW 1.0 without
+        churn only (churn would change the templates).
+        """
+        spec = self.spec
+        if spec.protocol != 1 or spec.churn:
+            raise ValueError("stream() needs remote write 1.0 without churn")
+        spr = spec.samples_per_request
+        carry: list[bytes] = [b""] * spec.shards  # raw records of a request not yet full
+        carried = [0] * spec.shards
+        for i in range(rounds):
+            rd = self.next_round()
+            if i == 0:
+                self.first_probe = (self.labels(0), int(rd.timestamps[0]))
+            ts_len = len(varint(int(rd.timestamps[0])))
+            out = []
+            for shard in range(spec.shards):
+                tmpl = self._template(shard, ts_len)
+                buf = tmpl.fill(rd.values[shard :: spec.shards],
+                                rd.timestamps[shard :: spec.shards])
+                starts = np.concatenate(([0], tmpl.ends))
+                reqs, pos, n = [], 0, len(tmpl.ends)
+                while n - pos >= spr - carried[shard]:
+                    end = pos + spr - carried[shard]
+                    piece = buf[starts[pos] : starts[end]]
+                    raw = carry[shard] + piece.tobytes() if carried[shard] else piece
+                    reqs.append(EncodedRequest(body=snappy(raw), samples=spr, raw_size=len(raw)))
+                    carry[shard], carried[shard], pos = b"", 0, end
+                if pos < n:
+                    carry[shard] += buf[starts[pos] :].tobytes()
+                    carried[shard] += n - pos
+                out.append(reqs)
+            yield out
+        yield [
+            [EncodedRequest(body=snappy(raw), samples=k, raw_size=len(raw))] if k else []
+            for raw, k in zip(carry, carried, strict=True)
+        ]
+
+    def _template(self, shard: int, ts_len: int) -> RW1Template:
+        tmpl = self._templates.get(shard)
+        if tmpl is None or tmpl.ts_len != ts_len:
+            slots = range(shard, self.spec.series, self.spec.shards)
+            tmpl = RW1Template([self._label_bytes(s) for s in slots], ts_len)
+            self._templates[shard] = tmpl
+        return tmpl
 
     def round_start_ms(self, index: int) -> int:
         """Base timestamp of round ``index`` (each target adds its fixed offset)."""

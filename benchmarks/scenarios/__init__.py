@@ -1,6 +1,6 @@
-"""The five scenarios; each module's ``run(ctx)`` returns its table rows."""
+"""The scenarios; each module's ``run(ctx)`` returns its table rows."""
 
-from benchmarks.scenarios import memory, query, replay, storage, write
+from benchmarks.scenarios import hour, memory, query, replay, storage, write
 
 SCENARIOS = {
     "write": write.run,
@@ -8,6 +8,13 @@ SCENARIOS = {
     "storage": storage.run,
     "query": query.run,
     "replay": replay.run,
+    "hour": hour.run,
 }
 
-__all__ = ["SCENARIOS"]
+DEFAULT_SCENARIOS = ("write", "memory", "storage", "query", "replay")
+"""What ``run`` without names runs: "hour" takes hours at full size, so only on request."""
+
+SERVER_CORES = {"hour": hour.SERVER_CORES}
+"""Scenarios whose servers need other cores than the harness default when none are given."""
+
+__all__ = ["DEFAULT_SCENARIOS", "SCENARIOS", "SERVER_CORES"]

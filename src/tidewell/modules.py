@@ -9,6 +9,7 @@ same order, stopped in reverse: writes stop before the log closes).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import re
@@ -34,9 +35,9 @@ from tidewell.ingest.backend import close_ingest_log, open_ingest_log
 from tidewell.ingester import Ingester, ingester_routes
 from tidewell.model import Queryable
 from tidewell.objstore.factory import new_bucket
-from tidewell.querier.merge import MergeQueryable
+from tidewell.querier.blocks import BlocksStoreQueryable, BucketIndexBlocksFinder
 from tidewell.querier.partitions import PartitionsQueryable
-from tidewell.querier.replicas import ReplicaSetQueryable
+from tidewell.querier.routing import TimeRoutedQueryable
 from tidewell.ring import (
     INGESTER_RING_KEY,
     STORE_GATEWAY_RING_KEY,
@@ -50,6 +51,8 @@ from tidewell.ring.kv import KV
 from tidewell.ring.kv_factory import close_kv, new_kv
 from tidewell.ring.status import ring_status_routes
 from tidewell.storegateway.gateway import StoreGateway
+from tidewell.storegateway.sharding import RingShardingStrategy
+from tidewell.storegateway.status import store_gateway_status_routes
 from tidewell.util.config_tree import ConfigError
 from tidewell.util.services import FunctionService, Service, ServiceManager
 
@@ -263,44 +266,61 @@ def _serve_remotely(app: App, queryable: Queryable, **kwargs: Any) -> None:
 
 
 async def _init_store_gateway(app: App) -> StoreGateway:
+    """The store-gateway; alone in its process it joins the ring and loads only its blocks.
+
+    Alone, it registers JOINING, loads the blocks the ring gives it (JOINING owners
+    count), then turns ACTIVE, so queriers ask it only once it has them. Beside a
+    querier (one process, no ring) it loads every block.
+    """
     config = app.config
     bucket = new_bucket(config.blocks_storage, config.data_dir / "bucket",
                         component="store-gateway")
-    gateway = StoreGateway(
-        config.blocks_storage.bucket_store,
-        bucket,
-        config.blocks_storage.bucket_store.resolved_sync_dir(config.data_dir),
+    sync_dir = config.blocks_storage.bucket_store.resolved_sync_dir(config.data_dir)
+    if "querier" in app.modules:
+        gateway = StoreGateway(config.blocks_storage.bucket_store, bucket, sync_dir)
+        app.add_service("store-gateway", gateway)
+        return gateway
+    ring = config.store_gateway.sharding_ring
+    ring_kv, watcher = app.objects["store-gateway-ring"]
+    gateway = StoreGateway(config.blocks_storage.bucket_store, bucket, sync_dir,
+                           sharding=RingShardingStrategy(watcher, ring.instance_id))
+    lifecycler = InstanceLifecycler(
+        ring_kv, STORE_GATEWAY_RING_KEY, ring,
+        instance_id=ring.instance_id,
+        addr=_advertised_addr(ring, config.server),
+        zone=ring.instance_availability_zone,
+        name="store-gateway",
     )
-    app.add_service("store-gateway", gateway)
-    if "querier" not in app.modules:
-        _serve_remotely(app, gateway)
-        ring = config.store_gateway.sharding_ring
-        ring_kv, _ = app.objects["store-gateway-ring"]
-        app.add_service("store-gateway-lifecycler", InstanceLifecycler(
-            ring_kv, STORE_GATEWAY_RING_KEY, ring,
-            instance_id=ring.instance_id,
-            addr=_advertised_addr(ring, config.server),
-            zone=ring.instance_availability_zone,
-            name="store-gateway",
-        ))
+
+    async def start() -> None:
+        await lifecycler.change_state(InstanceState.JOINING)
+        for _ in range(100):  # the first sync must see this instance in the ring
+            if ring.instance_id in watcher.instance_ring().desc.instances:
+                break
+            await asyncio.sleep(0.05)
+        await gateway.start()
+        await lifecycler.start()  # ACTIVE, and heartbeats
+
+    async def stop() -> None:
+        await lifecycler.stop()
+        await gateway.stop()
+
+    app.add_service("store-gateway", FunctionService(start, stop))
+    _serve_remotely(app, gateway)
+    app.routes.extend(store_gateway_status_routes(gateway))
     return gateway
-
-
-def _healthy_urls(watcher: InstanceRingWatcher) -> list[str]:
-    ring = watcher.instance_ring()
-    return [f"http://{i.addr}" for i in ring.healthy_instances()
-            if i.state is InstanceState.ACTIVE]
 
 
 async def _init_querier(app: App) -> ASGIApp:
     """The Prometheus query API over ingesters (recent data) and store-gateways (blocks).
 
     Ingesters and store-gateways in this process are called directly; others
-    are found in their rings and called over the network. Both are always
-    asked and their answers merged (duplicates dropped), which is correct
-    whatever the block ranges; time-based routing (``-querier.query-store-after``)
-    is an optimisation left for later. Returns the querier's own ASGI app: with
-    a query-frontend in the same process, the frontend calls it directly;
+    are found in their rings and called over the network: store-gateways shard
+    the blocks, so each block found in the bucket index is asked of one of its
+    owners (``BlocksStoreQueryable``). Which of the two a query asks depends on
+    its time range (``-querier.query-ingesters-within``, ``-querier.query-store-after``);
+    answers are merged, duplicates dropped. Returns the querier's own ASGI app:
+    with a query-frontend in the same process, the frontend calls it directly;
     otherwise it is served as is.
     """
     config = app.config
@@ -329,9 +349,20 @@ async def _init_querier(app: App) -> ASGIApp:
         blocks: Queryable = app.objects["store-gateway"]
     else:
         _, sg_watcher = app.objects["store-gateway-ring"]
-        # Every store-gateway serves every block (no block sharding yet): ask one.
-        blocks = ReplicaSetQueryable(lambda: _healthy_urls(sg_watcher))
-    queryable = MergeQueryable([recent, blocks])
+        bucket_store = config.blocks_storage.bucket_store
+        finder = BucketIndexBlocksFinder(
+            new_bucket(config.blocks_storage, config.data_dir / "bucket", component="querier"),
+            ignore_deletion_mark_delay_s=bucket_store.ignore_deletion_mark_delay,
+            ignore_blocks_within_s=bucket_store.ignore_blocks_within,
+        )
+        # Gateways find new blocks at their next sync: Mimir allows 3 sync intervals.
+        blocks = BlocksStoreQueryable(finder, sg_watcher,
+                                      upload_grace_s=3 * bucket_store.sync_interval)
+    queryable = TimeRoutedQueryable(
+        recent, blocks,
+        query_ingesters_within_s=config.querier.query_ingesters_within,
+        query_store_after_s=config.querier.query_store_after,
+    )
 
     def default_level(tenant: str) -> str:
         return overrides.for_tenant(tenant).ingest_storage_read_consistency

@@ -23,6 +23,8 @@ FAST_BLOCKS = [
     "-blocks-storage.tsdb.head-compaction-interval=1s",
     "-blocks-storage.tsdb.ship-interval=1s",
     "-blocks-storage.bucket-store.sync-interval=1s",
+    # The data is recent and the head is deleted below: ask the store for all of it.
+    "-querier.query-store-after=0",
 ]
 
 

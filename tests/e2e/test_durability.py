@@ -61,6 +61,7 @@ def count_samples(url: str, end_ms: int) -> int:
 
 
 def test_sigkill_after_ack_loses_nothing(tidewell: TidewellProcess) -> None:
+    tidewell.args = ["-querier.query-ingesters-within=0"]  # old samples, still in the head
     tidewell.start()
     rounds = 3
     for round_ in range(rounds):

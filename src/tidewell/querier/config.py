@@ -1,4 +1,5 @@
-"""Querier settings: the PromQL engine's limits, with Mimir's names and defaults."""
+"""Querier settings: the PromQL engine's limits and which sources a query asks by its time
+range (see ``routing``), with Mimir's names and defaults."""
 
 from __future__ import annotations
 
@@ -6,7 +7,13 @@ from dataclasses import dataclass, field
 
 from tidewell.util.config_fields import InvalidValueError, setting
 
-__all__ = ["ErrInvalidLookbackDelta", "ErrInvalidMaxSamples", "QuerierConfig"]
+__all__ = [
+    "ErrBadLookbackConfigs",
+    "ErrInvalidLookbackDelta",
+    "ErrInvalidMaxSamples",
+    "ErrInvalidQueryTimeRouting",
+    "QuerierConfig",
+]
 
 
 class ErrInvalidLookbackDelta(InvalidValueError):
@@ -15,6 +22,15 @@ class ErrInvalidLookbackDelta(InvalidValueError):
 
 class ErrInvalidMaxSamples(InvalidValueError):
     """``-querier.max-samples`` must be positive."""
+
+
+class ErrInvalidQueryTimeRouting(InvalidValueError):
+    """``-querier.query-ingesters-within`` and ``-querier.query-store-after`` must be >= 0."""
+
+
+class ErrBadLookbackConfigs(InvalidValueError):
+    """Store asked only after ingesters stopped being asked: a gap would be queried from
+    neither (Mimir's ``errBadLookbackConfigs``)."""
 
 
 @dataclass
@@ -34,9 +50,28 @@ class QuerierConfig:
     default_evaluation_interval: float = field(default=60.0, metadata=setting(
         "Step of subqueries written without one (``[5m:]``).",
         flag="querier.default-evaluation-interval", kind="duration"))
+    query_ingesters_within: float = field(default=13 * 3600.0, metadata=setting(
+        "Maximum lookback beyond which queries are not sent to ingesters. 0 means all "
+        "queries are sent to ingesters.", flag="querier.query-ingesters-within",
+        kind="duration"))
+    query_store_after: float = field(default=12 * 3600.0, metadata=setting(
+        "The time after which a metric should be queried from storage and not just "
+        "ingesters. 0 means all queries are sent to store. If this option is enabled, the "
+        "time range of the query sent to the store-gateway will be manipulated to ensure "
+        "the query end is not more recent than 'now - query-store-after'.",
+        flag="querier.query-store-after", kind="duration"))
 
     def validate(self) -> None:
         if self.lookback_delta <= 0:
             raise ErrInvalidLookbackDelta("querier.lookback-delta must be greater than 0")
         if self.max_samples <= 0:
             raise ErrInvalidMaxSamples("querier.max-samples must be greater than 0")
+        for flag, value in (("querier.query-ingesters-within", self.query_ingesters_within),
+                            ("querier.query-store-after", self.query_store_after)):
+            if value < 0:
+                raise ErrInvalidQueryTimeRouting(f"{flag} must not be negative")
+        within, after = self.query_ingesters_within, self.query_store_after
+        if within and after and after >= within:
+            raise ErrBadLookbackConfigs(
+                "the -querier.query-ingesters-within setting must be greater than "
+                "-querier.query-store-after otherwise queries might return partial results")

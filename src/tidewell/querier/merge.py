@@ -13,18 +13,23 @@ from tidewell.model import Labels, Matcher, Querier, Queryable, Series
 from tidewell.model.merge import merge_series
 
 
+def merge_answers(answers: Sequence[list[Series]]) -> list[Series]:
+    """Several sources' ``select`` answers as one: merged by labels, sorted by labels."""
+    if len(answers) == 1:
+        return answers[0]
+    by_labels: dict[Labels, list[Series]] = {}
+    for answer in answers:
+        for s in answer:
+            by_labels.setdefault(s.labels, []).append(s)
+    return [merge_series(by_labels[lbls]) for lbls in sorted(by_labels)]
+
+
 class MergeQuerier:
     def __init__(self, queriers: Sequence[Querier]) -> None:
         self._queriers = list(queriers)
 
     def select(self, matchers: Sequence[Matcher]) -> list[Series]:
-        if len(self._queriers) == 1:
-            return self._queriers[0].select(matchers)
-        by_labels: dict[Labels, list[Series]] = {}
-        for q in self._queriers:
-            for s in q.select(matchers):
-                by_labels.setdefault(s.labels, []).append(s)
-        return [merge_series(by_labels[lbls]) for lbls in sorted(by_labels)]
+        return merge_answers([q.select(matchers) for q in self._queriers])
 
     def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
         return sorted({n for q in self._queriers for n in q.label_names(matchers)})

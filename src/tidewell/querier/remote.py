@@ -167,6 +167,12 @@ class RemoteQueryable:
     def querier(self, tenant: str, mint: int, maxt: int) -> Querier:
         return RemoteQuerier(self, tenant, mint, maxt)
 
+    def blocks_querier(
+        self, tenant: str, mint: int, maxt: int, block_ids: Sequence[str]
+    ) -> RemoteQuerier:
+        """A querier over just ``block_ids`` of a remote store-gateway."""
+        return RemoteQuerier(self, tenant, mint, maxt, block_ids)
+
     @property
     def closed(self) -> bool:
         return self._closed
@@ -272,35 +278,55 @@ def _error_message(resp: httpx.Response) -> str:
 
 
 class RemoteQuerier:
-    """One tenant and time range on a remote component (a ``Querier``)."""
+    """One tenant and time range on a remote component (a ``Querier``).
 
-    def __init__(self, remote: RemoteQueryable, tenant: str, mint: int, maxt: int) -> None:
+    ``block_ids`` (store-gateways only) restricts the search to those blocks; the
+    ``*_blocks`` methods also return which of them the store-gateway searched.
+    """
+
+    def __init__(self, remote: RemoteQueryable, tenant: str, mint: int, maxt: int,
+                 block_ids: Sequence[str] = ()) -> None:
         self.remote, self.tenant, self.mint, self.maxt = remote, tenant, mint, maxt
+        self.block_ids = list(block_ids)
 
     def _request(self, matchers: Iterable[Matcher], **kw: Any) -> bytes:
-        req = pb.ReadRequest(mint=self.mint, maxt=self.maxt, limit=self.remote.limit, **kw)
+        req = pb.ReadRequest(mint=self.mint, maxt=self.maxt, limit=self.remote.limit,
+                             block_ids=self.block_ids, **kw)
         encode_matchers(list(matchers), req)
         return req.SerializeToString()
 
-    def select(self, matchers: Sequence[Matcher]) -> list[Series]:
+    def select_blocks(self, matchers: Sequence[Matcher]) -> tuple[list[Series], list[str]]:
         body = self._request(matchers, max_series=self.remote.max_series,
                              encoding=self.remote.encoding)
         data = self.remote.call("select", self.tenant, body)
         try:
-            return decode_series(pb.SelectResponse.FromString(data).series)
+            resp = pb.SelectResponse.FromString(data)
+            return decode_series(resp.series), list(resp.queried_blocks)
         except Exception as exc:  # DecodeError, CorruptResponseError
             raise RemoteQueryError(self.remote.base_url, f"bad select answer: {exc}") from exc
 
-    def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
-        data = self.remote.call("label_names", self.tenant, self._request(matchers))
-        return self._strings(data)
+    def select(self, matchers: Sequence[Matcher]) -> list[Series]:
+        return self.select_blocks(matchers)[0]
 
-    def label_values(self, name: str, matchers: Sequence[Matcher] = ()) -> list[str]:
+    def label_names_blocks(self, matchers: Sequence[Matcher] = ()) -> tuple[list[str], list[str]]:
+        return self._strings(self.remote.call("label_names", self.tenant,
+                                              self._request(matchers)))
+
+    def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
+        return self.label_names_blocks(matchers)[0]
+
+    def label_values_blocks(
+        self, name: str, matchers: Sequence[Matcher] = ()
+    ) -> tuple[list[str], list[str]]:
         body = self._request(matchers, label_name=name)
         return self._strings(self.remote.call("label_values", self.tenant, body))
 
-    def _strings(self, data: bytes) -> list[str]:
+    def label_values(self, name: str, matchers: Sequence[Matcher] = ()) -> list[str]:
+        return self.label_values_blocks(name, matchers)[0]
+
+    def _strings(self, data: bytes) -> tuple[list[str], list[str]]:
         try:
-            return list(pb.LabelsResponse.FromString(data).values)
+            resp = pb.LabelsResponse.FromString(data)
+            return list(resp.values), list(resp.queried_blocks)
         except Exception as exc:
             raise RemoteQueryError(self.remote.base_url, f"bad labels answer: {exc}") from exc

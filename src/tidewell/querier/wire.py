@@ -165,7 +165,8 @@ def encode_series(series: Sequence[Series], encoding: int = XOR_CHUNKS) -> pb.Se
 
 
 def encode_select_response(
-    series: Sequence[Series], encoding: int = XOR_CHUNKS, truncated: bool = False
+    series: Sequence[Series], encoding: int = XOR_CHUNKS, truncated: bool = False,
+    queried_blocks: Sequence[str] = (),
 ) -> bytes:
     """A serialized ``SelectResponse``, the same bytes as building the message and
     serializing it, but the bulk columns are copied once (into the result) instead
@@ -180,6 +181,9 @@ def encode_select_response(
     out = [_varint(1 << 3 | 2) + _varint(inner), *parts]
     if truncated:
         out.append(b"\x10\x01")
+    for block_id in queried_blocks:
+        raw = block_id.encode()
+        out.append(_varint(3 << 3 | 2) + _varint(len(raw)) + raw)
     return b"".join(out)
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,7 @@ from tidewell.ring.metrics import RING_MEMBERS, RING_OLDEST_MEMBER_TIMESTAMP, RI
 __all__ = [
     "INGESTER_RING_KEY",
     "STORE_GATEWAY_RING_KEY",
+    "SYNC_STATES",
     "InstanceDesc",
     "InstanceRing",
     "InstanceRingDesc",
@@ -52,6 +53,9 @@ class InstanceState(enum.Enum):
     JOINING = "JOINING"
     ACTIVE = "ACTIVE"
     LEAVING = "LEAVING"
+
+
+SYNC_STATES = (InstanceState.JOINING, InstanceState.ACTIVE, InstanceState.LEAVING)
 
 
 @dataclass
@@ -162,8 +166,16 @@ class InstanceRing:
     def zones(self) -> list[str]:
         return sorted({i.zone for i in self.desc.instances.values()})
 
-    def get(self, key: int, replication_factor: int | None = None) -> list[InstanceDesc]:
-        """Up to RF healthy ACTIVE instances for ``key``, walking the ring clockwise."""
+    def get(
+        self, key: int, replication_factor: int | None = None, *,
+        states: Collection[InstanceState] = (InstanceState.ACTIVE,),
+    ) -> list[InstanceDesc]:
+        """Up to RF healthy instances in ``states`` for ``key``, walking the ring clockwise.
+
+        Reads want ACTIVE owners only; a store-gateway deciding which blocks to load
+        also counts JOINING and LEAVING ones (``SYNC_STATES``, Mimir's ``BlocksOwnerSync``),
+        so a joining gateway loads its blocks before it turns ACTIVE.
+        """
         rf = self.config.replication_factor if replication_factor is None else replication_factor
         n = len(self._owners)
         if n == 0:
@@ -182,7 +194,7 @@ class InstanceRing:
             inst = self.desc.instances[iid]
             if zone_aware and inst.zone in zones:
                 continue
-            if inst.state is not InstanceState.ACTIVE or not self.is_healthy(inst, now):
+            if inst.state not in states or not self.is_healthy(inst, now):
                 continue
             picked.append(inst)
             zones.add(inst.zone)
@@ -190,9 +202,11 @@ class InstanceRing:
                 break
         return picked
 
-    def block_owners(self, block_id: str) -> list[InstanceDesc]:
+    def block_owners(
+        self, block_id: str, *, states: Collection[InstanceState] = (InstanceState.ACTIVE,)
+    ) -> list[InstanceDesc]:
         """The store-gateways that should load and serve ``block_id``."""
-        return self.get(hash_block_id(block_id))
+        return self.get(hash_block_id(block_id), states=states)
 
     def shard_blocks(self, block_ids: Iterable[str]) -> dict[str, list[str]]:
         """instance ID → the block IDs it owns (each block on up to RF instances)."""

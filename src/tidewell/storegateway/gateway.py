@@ -7,6 +7,12 @@ blocks are added (their index is only downloaded when a query first needs it),
 blocks gone from the index, or marked for deletion longer than
 ``ignore_deletion_mark_delay`` ago, are dropped together with their local
 files and cache entries.
+
+With a ``sharding`` strategy (store-gateways in a cluster, see ``sharding``) a
+gateway loads only the blocks the ring assigns to it, re-evaluated at every
+sync and whenever the ring changes (checked every ``ring_check_period``
+seconds: a gateway joined, left, or stopped heartbeating). Without one (a
+single process) it loads every block.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import logging
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 
 from tidewell.objstore import Bucket, tenant_bucket
@@ -35,12 +41,14 @@ from tidewell.storegateway.bucketindex import (
 from tidewell.storegateway.cache import ByteLRU, IndexCache
 from tidewell.storegateway.config import BucketStoreConfig
 from tidewell.storegateway.querier import BucketStoreQuerier
+from tidewell.storegateway.sharding import ShardingStrategy
 
 __all__ = ["StoreGateway"]
 
 log = logging.getLogger("tidewell.storegateway")
 
 _UNKNOWN_TENANT_RETRY = 30.0
+RING_CHECK_PERIOD = 5.0  # Mimir's store-gateway ring check period
 
 
 class _TenantBlocks:
@@ -54,6 +62,7 @@ class StoreGateway:
 
     ``bucket`` is the root bucket (tenants are its top-level directories);
     ``sync_dir`` holds downloaded block indexes as ``<tenant>/<ULID>/index``.
+    ``sharding`` limits the blocks loaded to this gateway's share (None: all).
     """
 
     def __init__(
@@ -63,12 +72,16 @@ class StoreGateway:
         sync_dir: str | Path,
         *,
         now: Callable[[], float] = time.time,
+        sharding: ShardingStrategy | None = None,
+        ring_check_period: float = RING_CHECK_PERIOD,
     ) -> None:
         config.validate()
         self.config = config
         self.bucket = bucket
         self.sync_dir = Path(sync_dir)
         self.now = now
+        self.sharding = sharding
+        self.ring_check_period = ring_check_period
         self.index_cache = IndexCache(config.index_cache.inmemory.max_size_bytes)
         chunk_bytes = (
             config.chunks_cache.inmemory.max_size_bytes if config.chunks_cache.backend else 0
@@ -105,9 +118,26 @@ class StoreGateway:
             return False, "store-gateway has not synced the bucket index yet"
         return True, ""
 
+    def _ring_state(self) -> Hashable:
+        return self.sharding.ring_state() if self.sharding is not None else None
+
     async def _loop(self) -> None:
+        """Sync every ``sync_interval``, and at once when the ring changed."""
+        ring_state = self._ring_state()
+        next_sync = time.monotonic() + self.config.sync_interval
         while True:
-            await asyncio.sleep(self.config.sync_interval)
+            wait = next_sync - time.monotonic()
+            if self.sharding is not None:
+                wait = min(wait, self.ring_check_period)
+            await asyncio.sleep(max(0.0, wait))
+            reason = "periodic" if time.monotonic() >= next_sync else ""
+            state = self._ring_state()
+            if state != ring_state:
+                ring_state, reason = state, "ring-change"
+            if not reason:
+                continue
+            next_sync = time.monotonic() + self.config.sync_interval
+            log.debug("store-gateway sync: reason=%s", reason)
             try:
                 await asyncio.to_thread(self.sync)
             except Exception:
@@ -179,6 +209,11 @@ class StoreGateway:
                       tenant, exc)
             raise
         wanted = self._wanted(index)
+        if self.sharding is not None:
+            with self._lock:
+                tb = self._tenants.get(tenant)
+                loaded = set(tb.blocks) if tb else set()
+            wanted = self.sharding.filter_blocks(tenant, wanted, loaded)
         tb_bucket = tenant_bucket(self.bucket, tenant)
         dropped: list[BucketBlock] = []
         with self._lock:
@@ -230,6 +265,10 @@ class StoreGateway:
 
     # -- queries ---------------------------------------------------------------
 
+    def loaded_tenants(self) -> list[str]:
+        with self._lock:
+            return sorted(self._tenants)
+
     def blocks(self, tenant: str) -> list[BucketBlock]:
         with self._lock:
             tb = self._tenants.get(tenant)
@@ -242,6 +281,19 @@ class StoreGateway:
         once per ``_UNKNOWN_TENANT_RETRY`` seconds), so its first blocks need not
         wait for the next periodic sync. Blocking: call it from a worker thread.
         """
+        self._sync_if_unknown(tenant)
+        return BucketStoreQuerier(self.blocks(tenant), mint, maxt)
+
+    def blocks_querier(
+        self, tenant: str, mint: int, maxt: int, block_ids: Sequence[str]
+    ) -> BucketStoreQuerier:
+        """A querier over those of ``block_ids`` this gateway has loaded; its
+        ``queried_blocks`` tells the caller which ones (ask another owner for the rest)."""
+        self._sync_if_unknown(tenant)
+        wanted = set(block_ids)
+        return BucketStoreQuerier([b for b in self.blocks(tenant) if b.id in wanted], mint, maxt)
+
+    def _sync_if_unknown(self, tenant: str) -> None:
         with self._lock:
             known = tenant in self._tenants
             last = self._unknown_checked.get(tenant, float("-inf"))
@@ -251,4 +303,3 @@ class StoreGateway:
                 self.sync_tenant(tenant)
             except Exception as exc:
                 log.warning("on-demand sync failed: tenant=%s err=%s", tenant, exc)
-        return BucketStoreQuerier(self.blocks(tenant), mint, maxt)

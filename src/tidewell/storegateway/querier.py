@@ -124,11 +124,16 @@ def decode_plans(plans: Sequence[ChunkPlan], mint: int, maxt: int) -> list[Serie
 
 
 class BucketStoreQuerier:
-    """``tidewell.model.Querier`` over blocks (already filtered to the tenant)."""
+    """``tidewell.model.Querier`` over blocks (already filtered to the tenant).
+
+    ``queried_blocks``: IDs of every block given, in or out of the time range; a
+    querier that asked for chosen blocks learns from it which ones were searched.
+    """
 
     def __init__(self, blocks: Sequence[BucketBlock], mint: int, maxt: int) -> None:
         self.mint = mint
         self.maxt = maxt
+        self.queried_blocks = sorted(b.id for b in blocks)
         self.blocks = sorted(
             (b for b in blocks if b.overlaps(mint, maxt)),
             key=lambda b: (b.meta.min_time, b.id),

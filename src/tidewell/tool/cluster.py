@@ -87,7 +87,7 @@ class ClusterLayout:
     partitions: int = 3
     distributors: int = 2
     queriers: int = 2
-    store_gateways: int = 1
+    store_gateways: int = 2  # each block on both (RF 3 > 2): one may be restarted at a time
     query_frontends: int = 1
     topic_partitions: int = 0  # partitions of the topic when created; 0 = ``partitions``
 
@@ -734,7 +734,9 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--partitions", type=int, default=3)
     up.add_argument("--distributors", type=int, default=2)
     up.add_argument("--queriers", type=int, default=2)
-    up.add_argument("--store-gateways", type=int, default=1)
+    up.add_argument("--store-gateways", type=int, default=2,
+                    help="blocks are sharded over them, each block on "
+                         "-store-gateway.sharding-ring.replication-factor of them (default 3)")
     up.add_argument("--query-frontends", type=int, default=1)
     up.add_argument("--topic-partitions", type=int, default=0,
                     help="partitions of the ingest topic (default: --partitions); more leaves "

@@ -1,4 +1,5 @@
-"""Issue 8's must-show tests on the full local cluster (2 zones x 3 partitions, 2 of each)."""
+"""Issue 8's must-show tests on the full local cluster (2 zones x 3 partitions, 2 of each,
+3 store-gateways sharding blocks with replication factor 2)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +22,7 @@ from tests.support.prometheus import PrometheusProcess, promtool_binary, self_sc
 from tidewell.model import Labels, SampleBatch
 from tidewell.protocol import encode_write_request, snappy_compress
 from tidewell.tool.cluster import ClusterLayout, LocalCluster
+from tidewell.tsdb.block import write_block
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -29,8 +32,12 @@ STEP_MS = 15_000
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    c = new_cluster(tmp_path_factory.mktemp("full"), ClusterLayout(topic_partitions=4),
-                    settings={"auth.multitenancy-enabled": "false"}, ready_timeout_s=180.0)
+    c = new_cluster(tmp_path_factory.mktemp("full"),
+                    ClusterLayout(topic_partitions=4, store_gateways=3),
+                    settings={"auth.multitenancy-enabled": "false",
+                              "store-gateway.sharding-ring.replication-factor": "2",
+                              "blocks-storage.bucket-store.sync-interval": "5s"},
+                    ready_timeout_s=180.0)
     c.start()
     try:
         yield c
@@ -166,6 +173,90 @@ def test_restarted_distributor_querier_store_gateway_serve_again(cluster: LocalC
         cluster.restart(name)
     assert _push(_url(cluster, "distributor-1"), _one_sample_body("after_restart", 10)) == 200
     assert _series_count(frontend, "after_restart", strong=True) == 10
+
+
+BLOCK_MS = 2 * 3_600_000
+N_BLOCKS = 24
+
+
+def _old_blocks(root: Path) -> tuple[Path, int, int]:
+    """24 two-hour blocks ending a day ago: only store-gateways hold data that old."""
+    end = (int(time.time() * 1000) - 24 * 3_600_000) // BLOCK_MS * BLOCK_MS
+    start = end - N_BLOCKS * BLOCK_MS
+    labels = sorted(Labels({"__name__": "sharded_blocks", "s": str(i)}.items())
+                    for i in range(SERIES // 6))
+    samples = 0
+    for k in range(N_BLOCKS):
+        ts = np.arange(start + k * BLOCK_MS, start + (k + 1) * BLOCK_MS, 600_000, dtype=np.int64)
+        write_block(root, [(lb, ts, ts.astype(np.float64)) for lb in labels])
+        samples += len(labels) * len(ts)
+    return root, end, samples
+
+
+def _loaded_blocks(cluster: LocalCluster, name: str) -> set[str]:
+    r = httpx.get(f"{_url(cluster, name)}/store-gateway/tenant/anonymous/blocks", timeout=10)
+    assert r.status_code == 200, r.text
+    return {b["block_id"] for b in r.json()["blocks"]}
+
+
+def _refetches(url: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
+               if s.name == "cortex_querier_storegateway_refetches_per_query_sum")
+
+
+def test_blocks_are_sharded_over_store_gateways_and_survive_one_sigkill(
+        cluster: LocalCluster, tmp_path: Path) -> None:
+    """RF 2 over 3 gateways: each loads a strict subset, every block twice; the query
+    (older than -querier.query-ingesters-within, so store-gateways only) stays complete
+    with one gateway SIGKILLed, its blocks answered by their other owner."""
+    frontend = _url(cluster, "query-frontend-0")
+    gateways = [n for n, p in cluster.processes.items() if p.target == "store-gateway"]
+    assert len(gateways) == 3
+    blocks_dir, end_ms, samples = _old_blocks(tmp_path / "blocks")
+    ids = {p.name for p in blocks_dir.iterdir()}
+    backfill = subprocess.run(
+        [sys.executable, "-m", "tidewell", "tool", "backfill", "--tenant", "anonymous",
+         f"-config.file={cluster.config_file}", str(blocks_dir)],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert backfill.returncode == 0, backfill.stdout + backfill.stderr
+
+    deadline = time.monotonic() + 30  # gateways sync every 5s
+    while True:
+        loaded = {name: _loaded_blocks(cluster, name) & ids for name in gateways}
+        if sum(map(len, loaded.values())) == 2 * N_BLOCKS or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert set().union(*loaded.values()) == ids
+    assert all(0 < len(got) < N_BLOCKS for got in loaded.values()), {
+        n: len(got) for n, got in loaded.items()}
+    assert all(sum(b in got for got in loaded.values()) == 2 for b in ids)
+
+    def count() -> int:
+        r = httpx.get(f"{frontend}/prometheus/api/v1/query", timeout=30, params={
+            "query": f"sum(count_over_time(sharded_blocks[{N_BLOCKS * 2 + 1}h]))",
+            "time": end_ms / 1000})
+        assert r.status_code == 200, r.text
+        result = r.json()["data"]["result"]
+        return int(float(result[0]["value"][1])) if result else 0
+
+    deadline = time.monotonic() + 30  # queriers re-read the bucket index every 10s
+    while (got := count()) != samples and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert got == samples
+
+    victim = max(gateways, key=lambda n: len(loaded[n]))
+    queriers = [p.url for p in cluster.processes.values() if p.target == "querier"]
+    before = sum(map(_refetches, queriers))
+    cluster.kill(victim, signal.SIGKILL)
+    try:
+        for _ in range(4):  # its blocks are picked first about half the time, then retried
+            assert count() == samples
+        assert sum(map(_refetches, queriers)) > before
+    finally:
+        cluster.restart(victim)
 
 
 def test_range_queries_are_cached_in_memcached(cluster: LocalCluster) -> None:

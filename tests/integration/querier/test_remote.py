@@ -90,6 +90,9 @@ def test_limits_and_client_errors_are_not_retried(serve) -> None:
         with pytest.raises(RemoteQueryError) as info:
             remote.querier("bad/tenant", *ALL).select(sel)
         assert info.value.status == 400
+        with pytest.raises(RemoteQueryError) as info:  # only store-gateways have blocks
+            remote.blocks_querier("t1", *ALL, ["01HZX8ZQ3M5N2B7C4D6E8F0G1H"]).select(sel)
+        assert info.value.status == 400 and "serves no blocks" in str(info.value)
     assert retries() == retries_before  # 4xx are not retried
 
 

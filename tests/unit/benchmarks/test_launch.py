@@ -66,3 +66,17 @@ def test_find_blocks_counts_each_ulid_once(tmp_path: Path) -> None:
     assert samples == 750
     assert size == 1500 + len((tmp_path / "local" / ulid / "meta.json").read_bytes())
     assert dir_size(tmp_path / "missing") == 0
+
+
+def test_kill_is_a_crash_and_the_server_starts_again(tmp_path: Path) -> None:
+    srv = _Sleeper(tmp_path / "data", cores="0")
+    srv.start()
+    try:
+        _wait_for_log(srv, "up")
+        first = srv.pid
+        srv.kill()
+        assert srv.proc is not None and srv.proc.returncode == -9
+        srv.start()  # same server, same data dir, as the hour scenario restarts it
+        assert srv.pid != first and srv.proc.poll() is None
+    finally:
+        srv.stop(timeout_s=5)

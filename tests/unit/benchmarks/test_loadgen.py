@@ -7,7 +7,7 @@ import asyncio
 import cramjam
 import httpx
 
-from benchmarks.loadgen import send_batch
+from benchmarks.loadgen import send_batch, send_stream
 from benchmarks.workload import Workload, WorkloadSpec
 from tests.unit.benchmarks.pbdecode import decode_rw1
 
@@ -75,3 +75,35 @@ def test_rejected_requests_are_counted_not_accepted() -> None:
     assert res.failed_samples > 0
     assert res.accepted_samples + res.failed_samples == batch.samples
     assert res.first_error() == "HTTP 400: churned"
+
+
+def test_send_stream_sends_every_round_in_order_while_encoding() -> None:
+    spec = WorkloadSpec(series=120, samples_per_request=25, shards=3, metrics_per_target=10,
+                        start_ms=1_700_000_000_000)
+    wl = Workload(spec)
+    app = _Receiver()
+    ahead: list[int] = []  # rounds encoded beyond the newest one received
+
+    async def watch(scope, receive, send) -> None:
+        await app(scope, receive, send)
+        newest = max(ts for ts in app.last_ts.values())
+        ahead.append(wl.last_round.index - (newest - wl.start_ms) // wl.interval_ms)
+
+    res = asyncio.run(send_stream("http://bench/api/v1/write", wl.stream(20), shards=3,
+                                  queue_depth=1, transport=httpx.ASGITransport(watch)))
+    assert res.accepted_samples == 20 * 120 and res.failed_samples == 0
+    assert res.requests == Workload(spec).encode(20).requests
+    assert app.out_of_order == 0
+    assert len(app.last_ts) == 120
+    assert 1 < app.max_in_flight <= 3
+    # just in time: the encoder never ran more than a few rounds ahead of the senders
+    assert max(ahead) <= 3
+
+
+def test_send_stream_stops_at_the_deadline() -> None:
+    spec = WorkloadSpec(series=100, samples_per_request=10, shards=2, start_ms=1_700_000_000_000)
+    wl = Workload(spec)
+    res = asyncio.run(send_stream("http://bench/x", wl.stream(1000), shards=2, deadline_s=0.3,
+                                  transport=httpx.ASGITransport(_Receiver())))
+    assert 0 < res.accepted_samples < 1000 * 100
+    assert wl.last_round is not None and wl.last_round.index < 999  # stopped encoding too

@@ -147,3 +147,62 @@ def test_selector_quotes_label_values() -> None:
 
     sel = selector((("__name__", "up"), ("path", 'a"b\\c')))
     assert sel == '{__name__="up", path="a\\"b\\\\c"}'
+
+
+def _streamed(wl: Workload, rounds: int) -> tuple[list[list], int]:
+    """Each shard's requests from ``wl.stream(rounds)``, and how many items it yielded."""
+    got: list[list] = [[] for _ in range(wl.spec.shards)]
+    items = 0
+    for item in wl.stream(rounds):
+        items += 1
+        for shard, reqs in enumerate(item):
+            got[shard] += reqs
+    return got, items
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        # requests span round boundaries (40 series per shard, 70 per request)
+        WorkloadSpec(series=250, samples_per_request=70, shards=3, metrics_per_target=10,
+                     start_ms=1_700_000_000_000),
+        # one request gathers several rounds; more shards than series
+        WorkloadSpec(series=3, samples_per_request=7, shards=4, start_ms=1_700_000_000_000),
+        # 4-byte timestamp varints
+        WorkloadSpec(series=500, samples_per_request=100, shards=2, start_ms=2**21, seed=9),
+    ],
+)
+def test_stream_is_byte_identical_to_encode(spec: WorkloadSpec) -> None:
+    twin = Workload(spec)
+    first = twin.encode(3)
+    first_probes = (twin.first_probe, twin.probes())
+    second = twin.encode(4)
+    wl = Workload(spec)
+    got, items = _streamed(wl, 3)
+    assert items == 4  # one per round, then the partial requests left over
+    assert got == first.shards
+    assert (wl.first_probe, wl.probes()) == first_probes
+    got, _ = _streamed(wl, 4)  # a second stream continues the rounds, as encode does
+    assert got == second.shards
+    assert (wl.first_probe, wl.probes()) == (twin.first_probe, twin.probes())
+
+
+def test_stream_encodes_one_round_per_item() -> None:
+    wl = Workload(WorkloadSpec(series=100, samples_per_request=30, start_ms=1_700_000_000_000))
+    it = wl.stream(50)
+    # 25 series per shard: round 0 fills no request of 30, round 1 one per shard
+    assert next(it) == [[], [], [], []]
+    assert wl.last_round is not None and wl.last_round.index == 0
+    second = next(it)
+    assert wl.last_round.index == 1
+    assert [[r.samples for r in reqs] for reqs in second] == [[30]] * 4
+
+
+def test_stream_refuses_what_fixed_templates_cannot_encode() -> None:
+    with pytest.raises(ValueError, match="without churn"):
+        next(Workload(WorkloadSpec(series=10, protocol=2)).stream(1))
+    with pytest.raises(ValueError, match="without churn"):
+        next(Workload(WorkloadSpec(series=10, churn=0.1)).stream(1))
+    # targets' offsets put round 0 on both sides of 16,384 ms: 2- and 3-byte varints
+    with pytest.raises(ValueError, match="varints"):
+        next(Workload(WorkloadSpec(series=1000, metrics_per_target=1, start_ms=10_000)).stream(1))

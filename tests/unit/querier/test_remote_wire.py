@@ -66,6 +66,11 @@ def test_fast_select_response_is_exactly_protobufs_serialization(encoding, trunc
     assert fast == slow.SerializeToString()
     assert encode_select_response([], encoding) == pb.SelectResponse(
         series=encode_series([], encoding)).SerializeToString()
+    blocks = ["01HZX8ZQ3M5N2B7C4D6E8F0G1H", "01HZX8ZQ3M5N2B7C4D6E8F0G2J"]
+    with_blocks = pb.SelectResponse(series=encode_series(series, encoding), truncated=truncated,
+                                    queried_blocks=blocks)
+    assert encode_select_response(series, encoding, truncated, blocks) == (
+        with_blocks.SerializeToString())
 
 
 def test_batch_xor_chunks_are_chunkencs_bytes() -> None:

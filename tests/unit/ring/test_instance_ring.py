@@ -193,3 +193,16 @@ def test_heartbeat_auto_forgets_long_dead_instances():
         assert set((await kv.get("store-gateway")).instances) == {"sg-live"}
 
     asyncio.run(body())
+
+
+def test_sync_owners_count_joining_and_leaving_reads_only_active():
+    from tidewell.ring.instance_ring import SYNC_STATES
+
+    ring = ring_of(3, rf=2)
+    ring.desc.instances["sg-1"].state = InstanceState.JOINING
+    ring.desc.instances["sg-2"].state = InstanceState.LEAVING
+    for b in BLOCKS[:50]:
+        sync = [i.id for i in ring.block_owners(b, states=SYNC_STATES)]
+        assert len(sync) == 2  # the same walk as with all ACTIVE
+        assert sync == [i.id for i in ring_of(3, rf=2).block_owners(b)]
+        assert [i.id for i in ring.block_owners(b)] == ["sg-0"]  # the only ACTIVE one

@@ -8,6 +8,12 @@ Routes (all POST, protobuf bodies from ``internal.proto``, tenant in ``X-Scope-O
 * ``/internal/v1/wait_for_offset`` WaitForOffsetRequest → 200 once the ingester
   consumed up to the offset, 504 when it did not in time, 501 without a waiter.
 
+A request with ``block_ids`` (a querier sharding blocks over store-gateways) is
+answered from just those blocks by a component with ``blocks_querier`` (the
+store-gateway); the answer lists in ``queried_blocks`` which of them it has and
+searched, so the querier can ask another owner for the rest. Other components
+answer such a request with 400.
+
 Errors are an ``ErrorResponse``: 400 bad request, 401 no tenant, 422 more series
 than ``max_series``, 500 the querier failed. The synchronous ``Querier`` and the
 encoding run in a worker thread so the event loop keeps serving; when the
@@ -29,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tidewell.model import InvalidTenantIDError, Queryable, validate_tenant_id
+from tidewell.model import InvalidTenantIDError, Querier, Queryable, validate_tenant_id
 from tidewell.protocol.pb import internal_pb2 as pb
 from tidewell.querier.remote import CONTENT_TYPE, PATH_PREFIX
 from tidewell.querier.wire import decode_matchers, encode_select_response
@@ -142,32 +148,46 @@ def internal_query_routes(
         except (ValueError, re.error) as exc:
             raise _HTTPError(400, f"bad matcher: {exc}") from exc
 
+    def querier_of(tenant: str, req: pb.ReadRequest) -> Querier:
+        if not req.block_ids:
+            return queryable.querier(tenant, req.mint, req.maxt)
+        blocks_querier = getattr(queryable, "blocks_querier", None)
+        if blocks_querier is None:
+            raise _HTTPError(400, "block_ids given but this component serves no blocks")
+        q: Querier = blocks_querier(tenant, req.mint, req.maxt, list(req.block_ids))
+        return q
+
+    def queried(q: Querier) -> list[str]:
+        return list(getattr(q, "queried_blocks", ()))
+
     def select(tenant: str, req: pb.ReadRequest) -> bytes:
         matchers = matchers_of(req)
-        series = queryable.querier(tenant, req.mint, req.maxt).select(matchers)
+        q = querier_of(tenant, req)
+        series = q.select(matchers)
         if req.max_series > 0 and len(series) > req.max_series:
             raise _HTTPError(422, f"the query hit the max number of series limit "
                              f"(limit: {req.max_series} series)")
         truncated = 0 < req.limit < len(series)
         if truncated:
             series = series[: req.limit]
-        return encode_select_response(series, req.encoding, truncated)
+        return encode_select_response(series, req.encoding, truncated, queried(q))
 
-    def strings(values: list[str], req: pb.ReadRequest) -> bytes:
+    def strings(values: list[str], req: pb.ReadRequest, q: Querier) -> bytes:
         truncated = 0 < req.limit < len(values)
         if truncated:
             values = values[: req.limit]
-        return pb.LabelsResponse(values=values, truncated=truncated).SerializeToString()
+        return pb.LabelsResponse(values=values, truncated=truncated,
+                                 queried_blocks=queried(q)).SerializeToString()
 
     def label_names(tenant: str, req: pb.ReadRequest) -> bytes:
-        q = queryable.querier(tenant, req.mint, req.maxt)
-        return strings(q.label_names(matchers_of(req)), req)
+        q = querier_of(tenant, req)
+        return strings(q.label_names(matchers_of(req)), req, q)
 
     def label_values(tenant: str, req: pb.ReadRequest) -> bytes:
         if not req.label_name:
             raise _HTTPError(400, "label_values needs a label_name")
-        q = queryable.querier(tenant, req.mint, req.maxt)
-        return strings(q.label_values(req.label_name, matchers_of(req)), req)
+        q = querier_of(tenant, req)
+        return strings(q.label_values(req.label_name, matchers_of(req)), req, q)
 
     async def wait_for_offset(request: Request) -> Response:
         if consistency_waiter is None:

@@ -35,7 +35,7 @@ class LabelMatcher(_message.Message):
     def __init__(self, type: _Optional[_Union[LabelMatcher.Type, str]] = ..., name: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
 
 class ReadRequest(_message.Message):
-    __slots__ = ("mint", "maxt", "matchers", "label_name", "limit", "max_series", "encoding")
+    __slots__ = ("mint", "maxt", "matchers", "label_name", "limit", "max_series", "encoding", "block_ids")
     MINT_FIELD_NUMBER: _ClassVar[int]
     MAXT_FIELD_NUMBER: _ClassVar[int]
     MATCHERS_FIELD_NUMBER: _ClassVar[int]
@@ -43,6 +43,7 @@ class ReadRequest(_message.Message):
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     MAX_SERIES_FIELD_NUMBER: _ClassVar[int]
     ENCODING_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_IDS_FIELD_NUMBER: _ClassVar[int]
     mint: int
     maxt: int
     matchers: _containers.RepeatedCompositeFieldContainer[LabelMatcher]
@@ -50,7 +51,8 @@ class ReadRequest(_message.Message):
     limit: int
     max_series: int
     encoding: SampleEncoding
-    def __init__(self, mint: _Optional[int] = ..., maxt: _Optional[int] = ..., matchers: _Optional[_Iterable[_Union[LabelMatcher, _Mapping]]] = ..., label_name: _Optional[str] = ..., limit: _Optional[int] = ..., max_series: _Optional[int] = ..., encoding: _Optional[_Union[SampleEncoding, str]] = ...) -> None: ...
+    block_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, mint: _Optional[int] = ..., maxt: _Optional[int] = ..., matchers: _Optional[_Iterable[_Union[LabelMatcher, _Mapping]]] = ..., label_name: _Optional[str] = ..., limit: _Optional[int] = ..., max_series: _Optional[int] = ..., encoding: _Optional[_Union[SampleEncoding, str]] = ..., block_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SeriesSet(_message.Message):
     __slots__ = ("symbols", "label_counts", "label_refs", "sample_counts", "encoding", "timestamps", "values", "chunks", "chunk_ends")
@@ -75,20 +77,24 @@ class SeriesSet(_message.Message):
     def __init__(self, symbols: _Optional[_Iterable[str]] = ..., label_counts: _Optional[bytes] = ..., label_refs: _Optional[bytes] = ..., sample_counts: _Optional[bytes] = ..., encoding: _Optional[_Union[SampleEncoding, str]] = ..., timestamps: _Optional[bytes] = ..., values: _Optional[bytes] = ..., chunks: _Optional[bytes] = ..., chunk_ends: _Optional[bytes] = ...) -> None: ...
 
 class SelectResponse(_message.Message):
-    __slots__ = ("series", "truncated")
+    __slots__ = ("series", "truncated", "queried_blocks")
     SERIES_FIELD_NUMBER: _ClassVar[int]
     TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    QUERIED_BLOCKS_FIELD_NUMBER: _ClassVar[int]
     series: SeriesSet
     truncated: bool
-    def __init__(self, series: _Optional[_Union[SeriesSet, _Mapping]] = ..., truncated: _Optional[bool] = ...) -> None: ...
+    queried_blocks: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, series: _Optional[_Union[SeriesSet, _Mapping]] = ..., truncated: _Optional[bool] = ..., queried_blocks: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class LabelsResponse(_message.Message):
-    __slots__ = ("values", "truncated")
+    __slots__ = ("values", "truncated", "queried_blocks")
     VALUES_FIELD_NUMBER: _ClassVar[int]
     TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    QUERIED_BLOCKS_FIELD_NUMBER: _ClassVar[int]
     values: _containers.RepeatedScalarFieldContainer[str]
     truncated: bool
-    def __init__(self, values: _Optional[_Iterable[str]] = ..., truncated: _Optional[bool] = ...) -> None: ...
+    queried_blocks: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, values: _Optional[_Iterable[str]] = ..., truncated: _Optional[bool] = ..., queried_blocks: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class WaitForOffsetRequest(_message.Message):
     __slots__ = ("end_offset", "timeout_seconds")

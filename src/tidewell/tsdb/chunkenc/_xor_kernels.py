@@ -13,6 +13,10 @@ Format (Prometheus ``chunkenc/xor.go``): 2-byte big-endian sample count, then
 a bit stream (MSB first): t0 as zig-zag varint, v0 as 64 raw bits; t1-t0 as
 uvarint and v1 XOR-encoded; then for each further sample the delta-of-delta of
 the timestamp in a 1/16/20/24/68-bit bucket and the XOR-encoded value.
+
+``append_sample`` is one step of the encoder, shared by ``encode_into`` (a whole
+chunk) and ``append_open`` (the head's open chunks, grown across calls and
+closed by Prometheus's head rule), so both produce the same bytes.
 """
 
 from __future__ import annotations
@@ -172,32 +176,35 @@ def _used_bytes(bitpos: int, last_width: int) -> int:
 
 
 @_jit
-def encode_into(ts: np.ndarray, vbits: np.ndarray, buf: np.ndarray) -> int:
-    """Encode ``ts``/``vbits`` (int64 / uint64 views) into zeroed ``buf``; returns bytes used.
+def append_sample(
+    buf: np.ndarray,
+    bitpos: int,
+    n: int,
+    t: np.int64,
+    vb: np.uint64,
+    prev_t: np.int64,
+    tdelta: np.int64,
+    prev_vb: np.uint64,
+    leading: int,
+    trailing: int,
+) -> tuple[int, np.int64, int, int, int]:
+    """Append sample number ``n`` (0-based) of a chunk to its bit stream in zeroed ``buf``.
 
-    ``buf`` must hold at least ``2 + 20 * len(ts) + 2`` bytes.
+    ``prev_t``/``prev_vb`` are the previous sample, ``tdelta`` its time delta,
+    ``leading``/``trailing`` the XOR window (0xFF/0 before the second sample).
+    Returns (bitpos, tdelta, leading, trailing, width of the last bit write):
+    the state the next append needs, so a chunk can grow across calls.
     """
-    n = ts.shape[0]
-    buf[0] = np.uint8((n >> 8) & 0xFF)
-    buf[1] = np.uint8(n & 0xFF)
-    bitpos = 16
     if n == 0:
-        return 2
-    t0 = ts[0]
-    zig = (np.uint64(t0) << _U1) ^ np.uint64(t0 >> 63)
-    bitpos = write_uvarint(buf, bitpos, zig)
-    bitpos = write_bits(buf, bitpos, vbits[0], 64)
+        zig = (np.uint64(t) << _U1) ^ np.uint64(t >> 63)
+        bitpos = write_uvarint(buf, bitpos, zig)
+        bitpos = write_bits(buf, bitpos, vb, 64)
+        return bitpos, np.int64(0), 0xFF, 0, 64
+    d = np.int64(t - prev_t)
     if n == 1:
-        return _used_bytes(bitpos, 64)
-    tdelta = ts[1] - ts[0]
-    bitpos = write_uvarint(buf, bitpos, np.uint64(tdelta))
-    leading = 0xFF
-    trailing = 0
-    bitpos, leading, trailing, last = write_xor(buf, bitpos, vbits[1] ^ vbits[0], leading, trailing)
-    for i in range(2, n):
-        d = ts[i] - ts[i - 1]
+        bitpos = write_uvarint(buf, bitpos, np.uint64(d))
+    else:
         dod = d - tdelta
-        tdelta = d
         if dod == 0:
             bitpos = write_bits(buf, bitpos, _U0, 1)
         elif -8191 <= dod <= 8192:
@@ -212,10 +219,185 @@ def encode_into(ts: np.ndarray, vbits: np.ndarray, buf: np.ndarray) -> int:
         else:
             bitpos = write_bits(buf, bitpos, np.uint64(0b1111), 4)
             bitpos = write_bits(buf, bitpos, np.uint64(dod), 64)
-        bitpos, leading, trailing, last = write_xor(
-            buf, bitpos, vbits[i] ^ vbits[i - 1], leading, trailing
+    bitpos, leading, trailing, width = write_xor(buf, bitpos, vb ^ prev_vb, leading, trailing)
+    return bitpos, d, leading, trailing, width
+
+
+@_jit
+def encode_into(ts: np.ndarray, vbits: np.ndarray, buf: np.ndarray) -> int:
+    """Encode ``ts``/``vbits`` (int64 / uint64 views) into zeroed ``buf``; returns bytes used.
+
+    ``buf`` must hold at least ``2 + 20 * len(ts) + 2`` bytes.
+    """
+    n = ts.shape[0]
+    buf[0] = np.uint8((n >> 8) & 0xFF)
+    buf[1] = np.uint8(n & 0xFF)
+    if n == 0:
+        return 2
+    bitpos, tdelta, leading, trailing, last = append_sample(
+        buf, 16, 0, ts[0], vbits[0], ts[0], np.int64(0), vbits[0], 0xFF, 0
+    )
+    for i in range(1, n):
+        bitpos, tdelta, leading, trailing, last = append_sample(
+            buf, bitpos, i, ts[i], vbits[i], ts[i - 1], tdelta, vbits[i - 1], leading, trailing
         )
     return _used_bytes(bitpos, last)
+
+
+@_jit
+def chunk_end_time(start: np.int64, cur: np.int64, max_t: np.int64) -> np.int64:
+    """Prometheus's ``computeChunkEndTime(start, cur, maxT, 4)``, same float maths.
+
+    The end of a chunk from ``start`` whose newest sample is at ``cur``, assuming
+    it is a quarter full: the rest of the range up to ``max_t`` split evenly.
+    """
+    n = float(max_t - start) / (float(cur - start + 1) * 4.0)
+    if n <= 1.0:
+        return max_t
+    return np.int64(float(start) + float(max_t - start) / np.floor(n))
+
+
+@_jit
+def _close_chunk(
+    chunk: np.ndarray,
+    ref: int,
+    mint: np.ndarray,
+    maxt: np.ndarray,
+    nbytes: np.ndarray,
+    out: np.ndarray,
+    opos: int,
+    rows: int,
+    rows_ref: np.ndarray,
+    rows_mint: np.ndarray,
+    rows_maxt: np.ndarray,
+    rows_off: np.ndarray,
+    rows_len: np.ndarray,
+) -> tuple[int, int]:
+    """Move ref's open chunk (at the start of ``chunk``) to ``out`` as one row; zero its bytes."""
+    ln = nbytes[ref]
+    out[opos : opos + ln] = chunk[:ln]
+    chunk[:ln] = 0
+    rows_ref[rows] = ref
+    rows_mint[rows] = mint[ref]
+    rows_maxt[rows] = maxt[ref]
+    rows_off[rows] = opos
+    rows_len[rows] = ln
+    return rows + 1, opos + ln
+
+
+@_jit
+def append_open(
+    arena: np.ndarray,
+    off: np.ndarray,
+    nbits: np.ndarray,
+    nbytes: np.ndarray,
+    count: np.ndarray,
+    mint: np.ndarray,
+    maxt: np.ndarray,
+    tdelta: np.ndarray,
+    vbits: np.ndarray,
+    lead: np.ndarray,
+    trail: np.ndarray,
+    next_at: np.ndarray,
+    refs: np.ndarray,
+    ts: np.ndarray,
+    vs: np.ndarray,
+    close: np.ndarray,
+    range_ms: int,
+    per_chunk: int,
+    max_bytes: int,
+    new_arena: np.ndarray,
+    out: np.ndarray,
+    rows_ref: np.ndarray,
+    rows_mint: np.ndarray,
+    rows_maxt: np.ndarray,
+    rows_off: np.ndarray,
+    rows_len: np.ndarray,
+) -> tuple[int, int, int]:
+    """Append samples to the open chunks of many series, closing chunks by Prometheus's rule.
+
+    Per series ref (arrays indexed by ref, updated in place): its open chunk is
+    ``arena[off:off + nbytes]`` (``count`` samples, 0 = none; the 2-byte header
+    is kept current so the bytes decode as a chunk), ``nbits`` its bit length,
+    ``mint``/``maxt`` its first/last time (``maxt`` stays set once it closes),
+    ``tdelta``/``vbits``/``lead``/``trail`` the XOR state of its last sample,
+    ``next_at`` the time that closes it.
+
+    ``refs``/``ts``/``vs`` (uint64 value bits): the new samples, grouped by
+    ascending ref, each ref's strictly increasing and after its ``maxt``.
+    A chunk closes before a sample when it is over ``max_bytes``, holds
+    ``2 * per_chunk`` samples or the sample reaches ``next_at`` (the end of
+    the ``range_ms`` range of its first sample, re-predicted once it holds
+    ``per_chunk // 4``); open chunks of refs with ``close[ref]`` close at the end.
+
+    Open chunks are rewritten, in ref order, into zeroed ``new_arena``; closed
+    chunks are copied to ``out`` with one row each (ref, mint, maxt, offset,
+    length). Returns (bytes used in ``new_arena``, rows, bytes used in ``out``).
+    """
+    quarter = per_chunk // 4
+    hard = 2 * per_chunk
+    m = refs.shape[0]
+    pos = 0
+    k = 0
+    rows = 0
+    opos = 0
+    for ref in range(off.shape[0]):
+        base = pos
+        ln = nbytes[ref]
+        if ln > 0:
+            o = off[ref]
+            new_arena[base : base + ln] = arena[o : o + ln]
+        off[ref] = base
+        chunk = new_arena[base:]
+        while k < m and refs[k] == ref:
+            t = ts[k]
+            vb = vs[k]
+            k += 1
+            n = int(count[ref])
+            if n > 0:
+                cut = nbytes[ref] > max_bytes
+                if not cut:
+                    if n == quarter:
+                        next_at[ref] = chunk_end_time(mint[ref], maxt[ref], next_at[ref])
+                    cut = t >= next_at[ref] or n >= hard
+                if cut:
+                    rows, opos = _close_chunk(
+                        chunk, ref, mint, maxt, nbytes, out, opos,
+                        rows, rows_ref, rows_mint, rows_maxt, rows_off, rows_len,
+                    )
+                    n = 0
+            if n == 0:
+                mint[ref] = t
+                next_at[ref] = (t // range_ms + 1) * range_ms
+                bitpos, td, ld, tr, w = append_sample(
+                    chunk, 16, 0, t, vb, t, np.int64(0), vb, 0xFF, 0
+                )
+            else:
+                bitpos, td, ld, tr, w = append_sample(
+                    chunk, int(nbits[ref]), n, t, vb, maxt[ref], tdelta[ref], vbits[ref],
+                    int(lead[ref]), int(trail[ref]),
+                )
+            n += 1
+            count[ref] = n
+            chunk[0] = np.uint8((n >> 8) & 0xFF)
+            chunk[1] = np.uint8(n & 0xFF)
+            nbits[ref] = bitpos
+            nbytes[ref] = _used_bytes(bitpos, w)
+            maxt[ref] = t
+            tdelta[ref] = td
+            vbits[ref] = vb
+            lead[ref] = ld
+            trail[ref] = tr
+        if close[ref] and count[ref] > 0:
+            rows, opos = _close_chunk(
+                chunk, ref, mint, maxt, nbytes, out, opos,
+                rows, rows_ref, rows_mint, rows_maxt, rows_off, rows_len,
+            )
+            count[ref] = 0
+            nbits[ref] = 0
+            nbytes[ref] = 0
+        pos = base + nbytes[ref]
+    return pos, rows, opos
 
 
 @_jit

@@ -12,10 +12,11 @@ them. Such samples (older than ``min_valid_time``) are out-of-order data; they
 go into their own blocks, one per aligned range (``ooo_ranges``), as Mimir
 writes its out-of-order blocks.
 
-``block_series`` yields each series' chunks for a range: the head's own chunks
-are copied as they are when they fit the range and do not overlap, otherwise
-(open samples, out-of-order overlaps, chunks crossing the range) the samples
-are decoded, merged and re-encoded by the head's chunk-cutting rule.
+``block_series`` yields each series' chunks for a range: the head's own chunks,
+closed or open, are copied as they are when they fit the range and do not
+overlap (an open chunk is what the head would close if no sample followed);
+otherwise (out-of-order overlaps, chunks crossing the range) the samples are
+decoded, merged and re-encoded by the head's chunk-cutting rule.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ import numpy as np
 import numpy.typing as npt
 
 from tidewell.model.labels import Labels
-from tidewell.tsdb.head.chunks import chunk_end, decode_chunk
+from tidewell.tsdb.head.chunks import decode_chunk
 from tidewell.tsdb.head.head import INT64_MAX, INT64_MIN, ChunkMeta, Head
+from tidewell.tsdb.head.open_chunks import split_chunks
 
 __all__ = ["block_series", "compactable_range", "cut_ranges", "inorder_min_time",
            "is_compactable", "occupied_ranges", "ooo_ranges"]
@@ -71,7 +73,8 @@ def occupied_ranges(head: Head) -> npt.NDArray[np.int64]:
     r = head.block_range_ms
     with head.lock:
         _, st, _ = head.staging.sorted_view()
-        parts = [np.unique(st // r)]
+        oc, n = head.open, head.num_series
+        parts = [np.unique(st // r), np.unique(oc.mint[:n][oc.count[:n] > 0] // r)]
         single: list[int] = []
         for chunks in head.chunks:
             for c in chunks or ():
@@ -124,30 +127,14 @@ def ooo_ranges(head: Head) -> list[tuple[int, int]]:
     return cut_ranges(head)[0]
 
 
-def _split(
-    ts: npt.NDArray[np.int64], vs: npt.NDArray[np.float64], range_ms: int
-) -> BlockChunks:
-    """Sorted, distinct samples as chunks cut by the head's rule (``chunks.chunk_end``)."""
-    out: BlockChunks = []
-    i, m = 0, int(ts.shape[0])
-    while i < m:
-        j, _, data = chunk_end(ts, vs, i, range_ms)
-        out.append((int(ts[i]), int(ts[j - 1]), data))
-        i = j
-    return out
+def _series_chunks(head: Head, ref: int, lo: int, hi: int) -> BlockChunks:
+    """Chunks of ``ref`` covering exactly its samples in ``[lo, hi)``.
 
-
-def _series_chunks(
-    head: Head,
-    ref: int,
-    lo: int,
-    hi: int,
-    staged: tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.float64]],
-) -> BlockChunks:
-    """Chunks of ``ref`` covering exactly its samples in ``[lo, hi)``. Caller holds the lock."""
+    Caller holds the lock, and nothing of ``ref`` is staged (``block_series`` cut it).
+    """
     whole: BlockChunks = []
     reencode = False
-    for c in head.chunks[ref] or ():
+    for c in head.series_chunks(ref):
         if c[1] < lo or c[0] >= hi:
             continue
         if c[0] >= lo and c[1] < hi:
@@ -158,28 +145,14 @@ def _series_chunks(
     for prev, cur in itertools.pairwise(whole):
         if cur[0] <= prev[1]:
             reencode = True
-    sr, st, sv = staged
-    key = sr.dtype.type(ref)  # not a Python int: that casts the whole array first
-    a = int(sr.searchsorted(key, side="left"))
-    b = int(sr.searchsorted(key, side="right"))
-    tail_t, tail_v = st[a:b], sv[a:b]
-    sel = (tail_t >= lo) & (tail_t < hi)
-    tail_t, tail_v = tail_t[sel], tail_v[sel]
-    if tail_t.shape[0]:
-        if whole and int(tail_t[0]) <= whole[-1][1]:
-            reencode = True
-        if tail_t.shape[0] > 1 and not bool(np.all(tail_t[1:] > tail_t[:-1])):
-            reencode = True
     if not reencode:
-        if tail_t.shape[0]:
-            whole.extend(_split(tail_t.copy(), tail_v.copy(), head.block_range_ms))
         return whole
-    ts, vs = head.series_samples(ref, lo, hi - 1, staged)
+    ts, vs = head.series_samples(ref, lo, hi - 1, head.staging.sorted_view())
     if ts.shape[0] > 1:
         keep = np.ones(ts.shape[0], dtype=np.bool_)
         keep[1:] = ts[1:] != ts[:-1]
         ts, vs = ts[keep], vs[keep]
-    return _split(ts, vs, head.block_range_ms) if ts.shape[0] else []
+    return split_chunks(ts, vs, head.block_range_ms) if ts.shape[0] else []
 
 
 def block_series(head: Head, lo: int, hi: int, batch: int = 1024) -> Iterator[
@@ -189,17 +162,17 @@ def block_series(head: Head, lo: int, hi: int, batch: int = 1024) -> Iterator[
 
     The head's lock is taken per batch of series, so queries are not held up for
     the whole cut; the caller must be the only appender (the ingester cuts on
-    its append thread).
+    its append thread). Staged samples are first moved into the head's chunks.
     """
     with head.lock:
+        head.cut_chunks()
         refs = head.refs_in_range(head.all_refs(), lo, hi - 1).tolist()
         refs.sort(key=head.labels.__getitem__)
     for i in range(0, len(refs), batch):
         with head.lock:
-            staged = head.staging.sorted_view()
             out = []
             for ref in refs[i : i + batch]:
-                chunks = _series_chunks(head, ref, lo, hi, staged)
+                chunks = _series_chunks(head, ref, lo, hi)
                 if chunks:
                     out.append((head.labels[ref], chunks))
         yield from out

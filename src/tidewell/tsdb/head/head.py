@@ -3,10 +3,13 @@
 Series are identified by a dense integer ``ref`` (0, 1, 2, …) so that every
 per-series scalar (first/last timestamp, last value) lives in a NumPy array
 and whole batches are checked and appended with array operations. Samples go
-first to ``Staging``; ``cut_chunks`` compresses complete runs into immutable
-chunks, ended where Prometheus's head would end them (``chunks.chunk_end``:
-about 120 samples, never crossing a multiple of the block range).
-A series' chunks may overlap when out-of-order samples arrived; readers merge.
+first to ``Staging``, uncompressed; ``cut_chunks`` (run once about two samples
+per series are staged) appends them to each series' open chunk, XOR-encoded
+in one arena (``open_chunks``), which closes chunks where Prometheus's head
+would (about 120 samples, never crossing a multiple of the block range). Closed
+chunks are immutable bytes in ``chunks``. Staged samples at or before a
+series' in-order frontier (only accepted within an out-of-order window) become
+separate out-of-order chunks; a series' chunks may then overlap, and readers merge.
 
 Thread safety: appends, cuts and reads take ``lock``; the ingester appends
 from one thread and serves reads from others.
@@ -23,16 +26,13 @@ import numpy.typing as npt
 from tidewell.model.batch import SampleBatch
 from tidewell.model.labels import Labels
 from tidewell.tsdb.head.chunks import (
-    HARD_MAX_SAMPLES,
     MAX_CHUNK_SAMPLES,
-    PREDICT_AT,
-    chunk_end,
     chunk_samples,
     decode_chunk,
     encode_chunk,
-    predicted_ends,
 )
 from tidewell.tsdb.head.errors import AppendResult
+from tidewell.tsdb.head.open_chunks import OpenChunks
 from tidewell.tsdb.head.postings import MemPostings
 from tidewell.tsdb.head.staging import Staging
 
@@ -41,7 +41,11 @@ __all__ = ["INT64_MAX", "INT64_MIN", "ChunkMeta", "Head"]
 INT64_MAX = int(np.iinfo(np.int64).max)
 INT64_MIN = int(np.iinfo(np.int64).min)
 MIN_CUT_THRESHOLD = 1 << 16
-"""Staged samples that trigger the first chunk cut; later cuts double it."""
+"""Staged samples that trigger a chunk cut, or ``CUT_PER_SERIES`` per active series if more."""
+CUT_PER_SERIES = 2
+"""Each cut rewrites the open-chunk arena (~360 B per series after an hour of 15 s
+samples): cutting every 2 samples per series keeps that copy small per sample
+while staged (uncompressed, 20 B) samples stay few."""
 
 _DELETED = Labels()
 """Placeholder label set of a ref whose series was removed."""
@@ -65,19 +69,18 @@ class Head:
         self._pairs: dict[tuple[str, str], tuple[str, str]] = {}
         self.postings = MemPostings()
         self.chunks: list[tuple[ChunkMeta, ...] | None] = []
-        """Per series, its cut chunks. Tuples of tuples of ints and bytes, not lists: the
+        """Per series, its closed chunks. Tuples of tuples of ints and bytes, not lists: the
         cyclic GC stops tracking them, so full collections stay short with many series."""
         cap = 1024
         self.first_ts = np.full(cap, INT64_MAX, dtype=np.int64)
         self.last_ts = np.full(cap, INT64_MIN, dtype=np.int64)
         self.last_bits = np.zeros(cap, dtype=np.uint64)
-        self.cut_maxt = np.full(cap, INT64_MIN, dtype=np.int64)
+        self.open = OpenChunks(cap)
         self.staging = Staging()
         self.min_time = INT64_MAX
         self.max_time = INT64_MIN
         self.min_valid_time = INT64_MIN
         """Samples older than this are out of bounds (set when the head is truncated)."""
-        self._cut_at = MIN_CUT_THRESHOLD
         self._deleted = 0
 
     # -- series ----------------------------------------------------------------
@@ -155,7 +158,7 @@ class Head:
         self.first_ts = grown(self.first_ts, INT64_MAX)
         self.last_ts = grown(self.last_ts, INT64_MIN)
         self.last_bits = grown(self.last_bits, 0)
-        self.cut_maxt = grown(self.cut_maxt, INT64_MIN)
+        self.open.grow(cap)
 
     def all_refs(self) -> npt.NDArray[np.int32]:
         return np.arange(self.num_series, dtype=np.int32)
@@ -170,7 +173,7 @@ class Head:
 
         with self.lock:
             result = append_batch(self, batch, max_series=max_series, ooo_window_ms=ooo_window_ms)
-            if self.staging.count >= self._cut_at:
+            if self.staging.count >= max(MIN_CUT_THRESHOLD, CUT_PER_SERIES * self.active_series):
                 self.cut_chunks()
             return result
 
@@ -183,90 +186,70 @@ class Head:
     # -- chunk cutting ---------------------------------------------------------
 
     def cut_chunks(self, *, everything: bool = False) -> None:
-        """Compress staged runs into chunks; keep open tails staged unless ``everything``."""
+        """Move every staged sample into chunks; also close open chunks if ``everything``."""
         with self.lock:
-            r, t, v = self.staging.sorted_view()
-            n = int(r.shape[0])
-            if n == 0:
-                return
+            self._cut(np.ones(self.num_series, dtype=np.bool_) if everything else None)
+
+    def _cut(self, close: npt.NDArray[np.bool_] | None) -> None:
+        """Staged samples into open (or out-of-order) chunks; then close refs in ``close``."""
+        r, t, v = self.staging.sorted_view()
+        n = int(r.shape[0])
+        if n == 0 and close is None:
+            return
+        if n:
             starts = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])
-            ends = np.r_[starts[1:], n]
             refs = r[starts]
             bad_order = np.zeros(n, dtype=np.bool_)
             bad_order[1:] = (t[1:] <= t[:-1]) & (r[1:] == r[:-1])
-            unsorted = np.logical_or.reduceat(bad_order, starts)
+            # Runs that are unsorted or start at or before the frontier (out-of-order
+            # samples, only ever accepted within a window): rare, handled one by one.
+            odd = np.logical_or.reduceat(bad_order, starts) | (t[starts] <= self.open.maxt[refs])
             del bad_order
-            # For sorted runs the first and last samples bound the run; unsorted runs
-            # are cut anyway. Avoids per-sample temporaries on large stagings.
-            first_t, last_t = t[starts], t[ends - 1]
-            br = self.block_range_ms
-            lens = ends - starts
-            # A run can be cut once a sample reached its chunk's end: the range's end,
-            # or the end predicted from its first 30 samples (see ``chunks``).
-            cand = (
-                (lens >= HARD_MAX_SAMPLES)
-                | (np.floor_divide(first_t, br) != np.floor_divide(last_t, br))
-                | unsorted
-                | (first_t <= self.cut_maxt[refs])
-            )
-            long = np.flatnonzero((lens > PREDICT_AT) & ~cand)
-            if long.shape[0]:
-                ls = starts[long]
-                pred = predicted_ends(t[ls], t[ls + PREDICT_AT - 1], br)
-                cand[long] = last_t[long] >= pred
-            if everything:
-                cand[:] = True
-            picked = np.flatnonzero(cand).tolist()
-            if not picked:
-                self._cut_at = max(MIN_CUT_THRESHOLD, 2 * n)
-                return
-            keep = np.ones(n, dtype=np.bool_)
-            # Tails are moved within t and v in place: these arrays belong to staging,
-            # which is replaced below, and readers wait for the lock.
-            for gi in picked:
-                s, e = int(starts[gi]), int(ends[gi])
-                kept = self._cut_series(int(refs[gi]), t, v, s, e, bool(unsorted[gi]), everything)
-                keep[s + kept : e] = False
-            self.staging.replace(r[keep], t[keep], v[keep])
-            self._cut_at = max(MIN_CUT_THRESHOLD, 2 * self.staging.count)
+            picked = np.flatnonzero(odd).tolist()
+            if picked:
+                ends = np.r_[starts[1:], n]
+                keep = np.ones(n, dtype=np.bool_)
+                for gi in picked:
+                    s, e = int(starts[gi]), int(ends[gi])
+                    keep[s : s + self._cut_out_of_order(int(refs[gi]), t, v, s, e)] = False
+                r, t, v = r[keep], t[keep], v[keep]
+        closed = self.open.append(self.num_series, r, t, v, self.block_range_ms, close)
+        self.staging.clear()
+        i = 0
+        while i < len(closed):
+            ref = closed[i][0]
+            j = i + 1
+            while j < len(closed) and closed[j][0] == ref:
+                j += 1
+            new = tuple((c[1], c[2], c[3]) for c in closed[i:j])
+            old = self.chunks[ref]
+            self.chunks[ref] = old + new if old else new
+            i = j
 
-    def _cut_series(
+    def _cut_out_of_order(
         self,
         ref: int,
         t: npt.NDArray[np.int64],
         v: npt.NDArray[np.float64],
         s: int,
         e: int,
-        unsorted: bool,
-        everything: bool,
     ) -> int:
-        """Cut chunks from ``t[s:e]``; move the open tail to ``t[s:]`` and return its length."""
-        gt, gv = t[s:e], v[s:e]
-        if unsorted:
-            order = np.argsort(gt, kind="stable")
-            gt, gv = gt[order], gv[order]
+        """Sort ``t[s:e]`` in place; cut its samples at or before the frontier into chunks.
+
+        Returns how many samples (from ``s``) went into those out-of-order chunks;
+        the rest are newer than anything in the series' in-order chunks.
+        """
+        order = np.argsort(t[s:e], kind="stable")
+        gt, gv = t[s:e][order], v[s:e][order]
+        t[s:e], v[s:e] = gt, gv
+        frontier = int(self.open.maxt[ref])
+        i = int(np.searchsorted(gt, frontier, side="right")) if frontier != INT64_MIN else 0
         chunks: list[ChunkMeta] = list(self.chunks[ref] or ())
-        cm = int(self.cut_maxt[ref])
-        i = int(np.searchsorted(gt, cm, side="right")) if cm != INT64_MIN else 0
-        # Samples at or before already-cut data: out-of-order chunks that overlap others.
         for j in range(0, i, MAX_CHUNK_SAMPLES):
             ct, cv = gt[j : min(i, j + MAX_CHUNK_SAMPLES)], gv[j : min(i, j + MAX_CHUNK_SAMPLES)]
             chunks.append((int(ct[0]), int(ct[-1]), encode_chunk(ct, cv)))
-        m = int(gt.shape[0])
-        br = self.block_range_ms
-        while i < m:
-            j, complete, data = chunk_end(gt, gv, i, br, final=everything)
-            if not complete and not everything:
-                break  # the open tail: more samples may still join this chunk
-            chunks.append((int(gt[i]), int(gt[j - 1]), data))
-            self.cut_maxt[ref] = int(gt[j - 1])
-            i = j
-        self.chunks[ref] = tuple(chunks)
-        tail = m - i
-        if tail:
-            t[s : s + tail] = gt[i:]
-            v[s : s + tail] = gv[i:]
-        return tail
+        self.chunks[ref] = tuple(chunks) or None
+        return i
 
     # -- reading ---------------------------------------------------------------
 
@@ -280,7 +263,7 @@ class Head:
         """Samples of ``ref`` in ``[mint, maxt]``, sorted by time. Caller holds ``lock``."""
         ts_parts: list[npt.NDArray[np.int64]] = []
         val_parts: list[npt.NDArray[np.float64]] = []
-        for cmint, cmaxt, data in self.chunks[ref] or ():
+        for cmint, cmaxt, data in self.series_chunks(ref):
             if cmint <= maxt and cmaxt >= mint:
                 ct, cv = decode_chunk(data)
                 ts_parts.append(ct)
@@ -305,6 +288,12 @@ class Head:
         if not bool(sel.all()):
             ts, vals = ts[sel], vals[sel]
         return ts, vals
+
+    def series_chunks(self, ref: int) -> tuple[ChunkMeta, ...]:
+        """Closed chunks of ``ref`` and then its open chunk (a copy). Caller holds ``lock``."""
+        closed = self.chunks[ref] or ()
+        current = self.open.chunk(ref)
+        return (*closed, current) if current is not None else closed
 
     def value_at(
         self,
@@ -343,36 +332,26 @@ class Head:
         than ``mint`` are refused from now on (``sample-out-of-bounds``).
         """
         with self.lock:
-            self.cut_chunks()
-            self.min_valid_time = max(self.min_valid_time, int(mint))
-            r, t, v = self.staging.sorted_view()
-            keep = t >= mint
-            if not bool(keep.all()):
-                self.staging.replace(r[keep], t[keep], v[keep])
             n = self.num_series
-            has_staged = np.zeros(n, dtype=np.bool_)
-            has_staged[self.staging.sorted_view()[0]] = True
+            oc = self.open
+            # Everything staged goes into chunks; then open chunks that start before
+            # ``mint`` close (they never cross a block range: they lie wholly before it).
+            self._cut(None)
+            old_open = (oc.count[:n] > 0) & (oc.mint[:n] < mint)
+            if bool(old_open.any()):
+                self._cut(old_open)
+            self.min_valid_time = max(self.min_valid_time, int(mint))
             dead = np.zeros(n, dtype=np.bool_)
+            has_open = oc.count[:n] > 0
             for ref in range(n):
                 chunks = self.chunks[ref]
                 if chunks and any(c[0] < mint for c in chunks):
                     kept = tuple(_chunks_from(chunks, mint))
                     self.chunks[ref] = kept or None
-                    if kept:
-                        self.first_ts[ref] = min(c[0] for c in kept)
-                if not self.chunks[ref] and not has_staged[ref] and self.labels[ref]:
+                    if kept or has_open[ref]:
+                        self.first_ts[ref] = min(c[0] for c in self.series_chunks(ref))
+                if not self.chunks[ref] and not has_open[ref] and self.labels[ref]:
                     dead[ref] = True
-            refs = np.flatnonzero(has_staged & ~dead)
-            if refs.shape[0]:  # the oldest sample may now be a staged one
-                sr, st, _ = self.staging.sorted_view()
-                starts = np.flatnonzero(np.r_[True, sr[1:] != sr[:-1]])
-                mins = np.minimum.reduceat(st, starts)
-                srefs = sr[starts]
-                self.first_ts[srefs] = np.where(
-                    np.array([bool(self.chunks[x]) for x in srefs.tolist()], dtype=np.bool_),
-                    np.minimum(self.first_ts[srefs], mins),
-                    mins,
-                )
             removed = np.flatnonzero(dead)
             if removed.shape[0]:
                 self.postings.remove(dead)
@@ -383,7 +362,7 @@ class Head:
                 self.identity_keepalive.clear()
                 self.first_ts[removed] = INT64_MAX
                 self.last_ts[removed] = INT64_MIN
-                self.cut_maxt[removed] = INT64_MIN
+                oc.maxt[removed] = INT64_MIN
             # As Prometheus's head: the new minimum is the oldest sample left, so a
             # lone old sample does not keep the head spanning an empty stretch.
             oldest = int(self.first_ts[:n].min()) if n else INT64_MAX
@@ -395,7 +374,7 @@ class Head:
     def num_samples(self) -> int:
         """Samples held (decodes chunk headers only)."""
         with self.lock:
-            total = self.staging.count
+            total = self.staging.count + self.open.num_samples()
             for chunks in self.chunks:
                 for _, _, data in chunks or ():
                     total += chunk_samples(data)

@@ -1,8 +1,15 @@
 """A head's complete state as a few flat arrays, and back: what snapshots persist.
 
-Restoring gives a head equal to the one saved (same series refs, chunks and
-staged samples), so replaying the WAL after it yields exactly the head that
-never stopped.
+Restoring gives a head equal to the one saved (same series refs, closed and
+open chunks, staged samples), so replaying the WAL after it yields exactly the
+head that never stopped.
+
+Version 3 stores the open chunks (``open_chunks``): their arena and per-ref
+state arrays, prefixed ``open_``. Version 2 (before open chunks) still loads:
+its closed chunks and staged samples are installed as they are and its
+``cut_maxt`` becomes the in-order frontier, so the next cut moves the staged
+samples into open chunks; the samples are the same, only where later chunks
+end may differ from the head that never stopped.
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ from tidewell.tsdb.head.staging import Staging
 
 __all__ = ["load_head", "save_head"]
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+_READABLE = (2, 3)
 
 
 def save_head(head: Head, out: IO[bytes]) -> None:
@@ -63,7 +71,7 @@ def save_head(head: Head, out: IO[bytes]) -> None:
             first_ts=head.first_ts[:n],
             last_ts=head.last_ts[:n],
             last_bits=head.last_bits[:n],
-            cut_maxt=head.cut_maxt[:n],
+            **{f"open_{k}": a for k, a in head.open.state(n).items()},
             chunk_ref=np.array(chunk_ref, dtype=np.int32),
             chunk_mint=np.array(chunk_mint, dtype=np.int64),
             chunk_maxt=np.array(chunk_maxt, dtype=np.int64),
@@ -79,8 +87,9 @@ def load_head(src: IO[bytes] | str) -> Head:
     """Rebuild a head written by ``save_head``."""
     with np.load(src, allow_pickle=False) as z:
         meta = json.loads(z["meta"].tobytes())
-        if meta.get("version") != FORMAT_VERSION:
-            raise ValueError(f"unsupported head snapshot version {meta.get('version')}")
+        version = meta.get("version")
+        if version not in _READABLE:
+            raise ValueError(f"unsupported head snapshot version {version}")
         head = Head(block_range_ms=meta["block_range_ms"])
         _install_labels(head, json.loads(z["symbols"].tobytes()), z["label_counts"],
                         z["label_syms"])
@@ -88,7 +97,10 @@ def load_head(src: IO[bytes] | str) -> Head:
         head.first_ts[:n] = z["first_ts"]
         head.last_ts[:n] = z["last_ts"]
         head.last_bits[:n] = z["last_bits"]
-        head.cut_maxt[:n] = z["cut_maxt"]
+        if version == 2:
+            head.open.maxt[:n] = z["cut_maxt"]
+        else:
+            head.open.load({k[len("open_"):]: z[k] for k in z.files if k.startswith("open_")})
         blob = z["chunk_blob"].tobytes()
         ends = np.cumsum(z["chunk_len"]).tolist()
         pos = 0
@@ -107,7 +119,6 @@ def load_head(src: IO[bytes] | str) -> Head:
         head.min_time = int(meta["min_time"])
         head.max_time = int(meta["max_time"])
         head.min_valid_time = int(meta["min_valid_time"])
-        head._cut_at = max(head._cut_at, 2 * staging.count)
         return head
 
 

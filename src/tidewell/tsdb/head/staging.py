@@ -69,5 +69,9 @@ class Staging:
         self._sorted = True
         self.count = int(refs.shape[0])
 
+    def clear(self) -> None:
+        """Drop everything staged (it was moved into chunks)."""
+        self.replace(*_empty())
+
     def nbytes(self) -> int:
         return sum(p[0].nbytes + p[1].nbytes + p[2].nbytes for p in self._parts)

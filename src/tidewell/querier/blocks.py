@@ -1,0 +1,289 @@
+"""The querier's view of store-gateways in a cluster (Mimir's blocks-store queryable).
+
+Store-gateways shard blocks between them (each block on replication-factor
+gateways, see ``tidewell.storegateway.sharding``), so a query:
+
+1. finds the blocks of its time range in the tenant's bucket index
+   (``BucketIndexBlocksFinder``, read from the bucket and cached a few seconds);
+2. maps every block to its owners in the store-gateway ring (ACTIVE, healthy),
+   picks one owner at random per block and asks each chosen gateway, in
+   parallel, for exactly its blocks;
+3. every gateway answers which of those blocks it searched; blocks not searched
+   (the gateway failed, or has not loaded them yet) are asked again of another
+   owner, never one already tried for that block, up to ``MAX_FETCH_ATTEMPTS``
+   rounds in all;
+4. fails with ``StoreConsistencyCheckError`` naming the blocks no owner
+   answered for, except blocks uploaded less than ``upload_grace_s`` ago
+   (gateways discover new blocks at their next sync; meanwhile ingesters still
+   hold that data), which are only tried.
+
+Unlike Mimir, blocks in their upload grace are retried on other owners too (it
+costs nothing when they answer), and an attempt still asks the gateways it can
+when some block has no owner left. A 4xx answer (e.g. a series limit) fails the
+query at once: another gateway would answer the same.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol, TypeVar
+
+from tidewell.model import Matcher, Series
+from tidewell.objstore import Bucket
+from tidewell.querier import metrics
+from tidewell.querier.merge import merge_answers
+from tidewell.querier.remote import RemoteQuerier, RemoteQueryable, RemoteQueryError
+from tidewell.ring.instance_ring import InstanceRing
+from tidewell.storegateway.bucketindex import (
+    BucketIndex,
+    BucketIndexNotFoundError,
+    IndexBlock,
+    read_bucket_index,
+)
+
+__all__ = [
+    "MAX_FETCH_ATTEMPTS",
+    "BlocksStoreQuerier",
+    "BlocksStoreQueryable",
+    "BucketIndexBlocksFinder",
+    "StoreConsistencyCheckError",
+]
+
+_log = logging.getLogger("tidewell.querier")
+T = TypeVar("T")
+
+MAX_FETCH_ATTEMPTS = 3
+_POOL_THREADS = 16
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    """Threads shared by all queries for calls to store-gateways (they wait on the network)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(_POOL_THREADS, thread_name_prefix="querier-sg")
+        return _pool
+
+
+class StoreConsistencyCheckError(RemoteQueryError):
+    """Some blocks could not be queried from any of their store-gateways."""
+
+    def __init__(self, block_ids: Sequence[str]) -> None:
+        self.block_ids = sorted(block_ids)
+        super().__init__(
+            "store-gateways",
+            "failed to fetch some blocks (err-mimir-store-consistency-check-failed). "
+            f"The failed blocks are: {' '.join(self.block_ids)}",
+        )
+
+
+class InstanceRingSource(Protocol):
+    def instance_ring(self) -> InstanceRing: ...
+
+
+class BucketIndexBlocksFinder:
+    """A tenant's blocks overlapping a time range, from its bucket index.
+
+    The index is read at most every ``ttl_s`` seconds per tenant. Blocks the
+    store-gateways do not load are left out, by the same rules: marked for
+    deletion more than ``ignore_deletion_mark_delay_s`` ago, or starting within
+    ``ignore_blocks_within_s`` of now (when > 0).
+    """
+
+    def __init__(
+        self,
+        bucket: Bucket,
+        *,
+        ttl_s: float = 10.0,
+        ignore_deletion_mark_delay_s: float = 3600.0,
+        ignore_blocks_within_s: float = 0.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.bucket = bucket
+        self.ttl_s = ttl_s
+        self.ignore_deletion_mark_delay_s = ignore_deletion_mark_delay_s
+        self.ignore_blocks_within_s = ignore_blocks_within_s
+        self.clock = clock
+        self._cache: dict[str, tuple[float, BucketIndex | None]] = {}
+        self._lock = threading.Lock()
+
+    def index(self, tenant: str) -> BucketIndex | None:
+        """The tenant's bucket index (None if it has none yet), at most ``ttl_s`` old."""
+        with self._lock:
+            cached = self._cache.get(tenant)
+        if cached is not None and time.monotonic() - cached[0] < self.ttl_s:
+            return cached[1]
+        try:
+            index: BucketIndex | None = read_bucket_index(self.bucket, tenant)
+        except BucketIndexNotFoundError:
+            index = None
+        with self._lock:
+            self._cache[tenant] = (time.monotonic(), index)
+        return index
+
+    def blocks(self, tenant: str, mint: int, maxt: int) -> list[IndexBlock]:
+        index = self.index(tenant)
+        if index is None:
+            return []
+        now = self.clock()
+        marks = index.deletion_marks()
+        recent_ms = int((now - self.ignore_blocks_within_s) * 1000)
+        out = []
+        for b in index.blocks:
+            mark = marks.get(b.block_id)
+            if mark is not None and now - mark.deletion_time > self.ignore_deletion_mark_delay_s:
+                continue
+            if self.ignore_blocks_within_s > 0 and b.min_time > recent_ms:
+                continue
+            if b.within(mint, maxt):
+                out.append(b)
+        return out
+
+
+class BlocksStoreQueryable:
+    """``Queryable`` over the store-gateways of a cluster; see the module docstring.
+
+    ``ring`` supplies the store-gateway ring; ``client_for`` the client of one
+    gateway's base URL (by default a ``RemoteQueryable`` that does not retry: the
+    next attempt goes to another owner).
+    """
+
+    def __init__(
+        self,
+        finder: BucketIndexBlocksFinder,
+        ring: InstanceRingSource,
+        *,
+        upload_grace_s: float,
+        timeout_s: float = 30.0,
+        client_for: Callable[[str], RemoteQueryable] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.finder = finder
+        self.ring = ring
+        self.upload_grace_s = upload_grace_s
+        self.clock = clock
+        self._factory = client_for or (lambda url: RemoteQueryable(url, timeout_s=timeout_s,
+                                                                  retries=0))
+        self._clients: dict[str, RemoteQueryable] = {}
+        self._lock = threading.Lock()
+
+    def querier(self, tenant: str, mint: int, maxt: int) -> BlocksStoreQuerier:
+        return BlocksStoreQuerier(self, tenant, mint, maxt)
+
+    def client(self, url: str) -> RemoteQueryable:
+        with self._lock:
+            c = self._clients.get(url)
+            if c is None:
+                c = self._clients[url] = self._factory(url)
+            return c
+
+    def clients_for(
+        self, block_ids: Sequence[str], exclude: dict[str, set[str]]
+    ) -> dict[str, list[str]]:
+        """Gateway URL → the blocks to ask it for: one random owner per block, not one in
+        ``exclude[block]``. Blocks with no such owner are left out."""
+        ring = self.ring.instance_ring()
+        out: dict[str, list[str]] = {}
+        for block_id in block_ids:
+            urls = [f"http://{o.addr}" for o in ring.block_owners(block_id)]
+            random.shuffle(urls)
+            tried = exclude.get(block_id, set())
+            url = next((u for u in urls if u not in tried), None)
+            if url is not None:
+                out.setdefault(url, []).append(block_id)
+        return out
+
+    def close(self) -> None:
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for c in clients:
+            c.close()
+
+
+class BlocksStoreQuerier:
+    """One tenant and time range over the store-gateways (a ``Querier``)."""
+
+    def __init__(self, qa: BlocksStoreQueryable, tenant: str, mint: int, maxt: int) -> None:
+        self.qa, self.tenant, self.mint, self.maxt = qa, tenant, mint, maxt
+
+    def select(self, matchers: Sequence[Matcher]) -> list[Series]:
+        return merge_answers(self._query(lambda q: q.select_blocks(matchers)))
+
+    def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
+        answers = self._query(lambda q: q.label_names_blocks(matchers))
+        return sorted({n for names in answers for n in names})
+
+    def label_values(self, name: str, matchers: Sequence[Matcher] = ()) -> list[str]:
+        answers = self._query(lambda q: q.label_values_blocks(name, matchers))
+        return sorted({v for values in answers for v in values})
+
+    def _query(self, fetch: Callable[[RemoteQuerier], tuple[T, list[str]]]) -> list[T]:
+        """``fetch`` on the owners of every block in range, retrying missing blocks."""
+        blocks = self.qa.finder.blocks(self.tenant, self.mint, self.maxt)
+        if not blocks:
+            metrics.STORE_GATEWAYS_HIT.observe(0)
+            return []
+        metrics.BLOCKS_FOUND.inc(len(blocks))
+        metrics.BLOCKS_QUERIED.inc(len(blocks))
+        remaining = [b.block_id for b in blocks]
+        attempted: dict[str, set[str]] = {}
+        touched: set[str] = set()
+        answers: list[T] = []
+        for attempt in range(1, MAX_FETCH_ATTEMPTS + 1):
+            plan = self.qa.clients_for(remaining, attempted)
+            if not plan:
+                break
+            if attempt > 1:
+                _log.info("retrying blocks on other store-gateways: tenant=%s attempt=%d "
+                          "blocks=%d", self.tenant, attempt, len(remaining))
+            futures = {url: _executor().submit(self._ask, url, ids, fetch)
+                       for url, ids in plan.items()}
+            queried: set[str] = set()
+            for url, ids in plan.items():
+                touched.add(url)
+                for block_id in ids:
+                    attempted.setdefault(block_id, set()).add(url)
+                got = futures[url].result()
+                if got is not None:
+                    answers.append(got[0])
+                    queried.update(set(got[1]) & set(ids))
+            remaining = [b for b in remaining if b not in queried]
+            if not remaining:
+                metrics.STORE_GATEWAY_REFETCHES.observe(attempt - 1)
+                break
+        metrics.STORE_GATEWAYS_HIT.observe(len(touched))
+        metrics.CONSISTENCY_CHECKS.inc()
+        if remaining:
+            self._check(blocks, set(remaining))
+        return answers
+
+    def _ask(
+        self, url: str, ids: list[str], fetch: Callable[[RemoteQuerier], tuple[T, list[str]]]
+    ) -> tuple[T, list[str]] | None:
+        """One gateway's answer, or None when it failed in a way another owner may not."""
+        q = self.qa.client(url).blocks_querier(self.tenant, self.mint, self.maxt, ids)
+        try:
+            return fetch(q)
+        except RemoteQueryError as exc:
+            if exc.is_client:
+                raise
+            _log.warning("store-gateway failed, its blocks go to another owner: %s", exc)
+            return None
+
+    def _check(self, blocks: list[IndexBlock], missing: set[str]) -> None:
+        """Raise unless every missing block was uploaded too recently to be required."""
+        now = self.qa.clock()
+        required = [b.block_id for b in blocks if b.block_id in missing
+                    and now - b.uploaded_at >= self.qa.upload_grace_s]
+        if required:
+            metrics.CONSISTENCY_CHECKS_FAILED.inc()
+            raise StoreConsistencyCheckError(required)
+        _log.debug("blocks uploaded recently not found yet: tenant=%s blocks=%s",
+                   self.tenant, sorted(missing))
