@@ -1,8 +1,9 @@
 """The ingester: consumes one partition into per-tenant heads and serves them to queriers.
 
-Flow of one fetch (see ``DESIGN.md``): the records go to the local WAL with
-one fsync, then are decoded and appended to the tenants' heads in a dedicated
-thread (so the event loop that serves HTTP is never blocked by ingestion),
+Flow of one fetch (see ``DESIGN.md``): the records are decoded and their
+series resolved (created) in the tenants' heads, logged resolved to the local
+WAL with one fsync, then their samples are appended, all in a dedicated
+thread (so the event loop that serves HTTP is never blocked by ingestion);
 then the consumed offset advances and waiters for read consistency wake up.
 A background task commits the WAL-durable offset every
 ``consumer_group_offset_commit_interval``; stop() commits once more.
@@ -30,12 +31,13 @@ from tidewell.ingester.limits import IngesterLimits, StaticLimits
 from tidewell.ingester.shipper import Shipper
 from tidewell.ingester.snapshots import latest_snapshot, load_snapshot, write_snapshot
 from tidewell.ingester.user_tsdb import TenantRegistry, TenantTSDB, TSDBState
-from tidewell.ingester.wal import RecordWAL
+from tidewell.ingester.wal import RecordWAL, ResolvedEntry
 from tidewell.model.batch import SampleBatch
 from tidewell.model.storage import Querier
 from tidewell.objstore import Bucket
 from tidewell.tsdb.block import BlockReader
 from tidewell.tsdb.config import TSDBConfig
+from tidewell.tsdb.head import AppendResult
 
 __all__ = ["EmptyQuerier", "Ingester", "ReadConsistencyTimeoutError"]
 
@@ -43,6 +45,10 @@ log = logging.getLogger("tidewell.ingester")
 
 Decoder = Callable[[bytes, int], SampleBatch]
 FETCH_BYTES = 2 * 1024 * 1024
+
+
+class LocalStateError(RuntimeError):
+    """The local WAL, snapshot and blocks do not fit together; startup stops here."""
 
 
 class ReadConsistencyTimeoutError(TimeoutError):
@@ -63,11 +69,11 @@ class EmptyQuerier:
 
 
 def _default_decoder() -> Decoder:
+    """Record values to batches; labels are built only for series a head does not know
+    by their ``series_keys`` (no label cache: it would cost ~250 bytes per series)."""
     from tidewell.protocol.records import decode_record_value
-    from tidewell.protocol.rw1 import LabelsCache
 
-    cache = LabelsCache()
-    return lambda value, version: decode_record_value(value, version, cache)
+    return decode_record_value
 
 
 class Ingester:
@@ -320,19 +326,25 @@ class Ingester:
             self._waiters = keep
 
     def _apply(self, records: list[Record]) -> int:
-        """Executor thread: WAL first (one sync), then the heads. Returns the next offset."""
-        self.wal.append(records)
+        """Executor thread: resolve, WAL (one sync), then the heads. Returns the next offset."""
+        resolved = [self._resolve(r) for r in records]
+        self.wal.append([e for e, _ in resolved])
         self._durable_next = records[-1].offset + 1
         now_ms = time.time() * 1000
         delay = m.RECEIVE_DELAY.labels(self._phase)
-        for r in records:
+        for r, (e, res) in zip(records, resolved, strict=True):
             delay.observe(max(0.0, (now_ms - r.timestamp_ms) / 1000))
-            self._apply_record(r)
+            self._append_entry(e, res)
         return records[-1].offset + 1
 
-    def _apply_record(self, r: Record) -> None:
+    def _resolve(self, r: Record) -> tuple[ResolvedEntry, AppendResult | None]:
+        """Decode a record and find or create its series: what the WAL logs for it.
+
+        The result (None: nothing to append) carries the series-limit rejections.
+        """
         m.REQUESTS.inc()
         tenant = r.key.decode("utf-8", "replace")
+        entry = ResolvedEntry(r.offset, r.timestamp_ms, tenant)
         try:
             batch = self.decoder(r.value, r.version)
         except Exception as exc:
@@ -342,17 +354,45 @@ class Ingester:
                 extra={"fields": {"partition": r.partition, "offset": r.offset, "user": tenant,
                                   "version": r.version, "err": str(exc)}},
             )
-            return
+            return entry, None
         if len(batch) == 0:
-            return
+            return entry, None
+        head = self._tenant(tenant).head
+        with head.lock:
+            first = head.num_series
+            entry.refs, entry.timestamps, entry.values, res = head.resolve(
+                batch, max_series=self._local_series_limit(tenant))
+            entry.first_ref, entry.new_labels = first, head.labels[first:]
+        entry.ooo_window_ms = int(self.limits.out_of_order_time_window(tenant) * 1000)
+        return entry, res
+
+    def _tenant(self, tenant: str) -> TenantTSDB:
         tsdb, created = self.tenants.get_or_create(tenant)
         if created:
             m.MEMORY_USERS.inc()
-        res = tsdb.head.append(
-            batch,
-            max_series=self._local_series_limit(tenant),
-            ooo_window_ms=int(self.limits.out_of_order_time_window(tenant) * 1000),
-        )
+        return tsdb
+
+    def _replay_entry(self, e: ResolvedEntry) -> None:
+        """Recreate a logged entry's new series (same refs), then append its samples."""
+        if not e.new_labels and e.refs.shape[0] == 0:
+            return
+        head = self._tenant(e.tenant).head
+        with head.lock:
+            if head.num_series != e.first_ref:
+                raise LocalStateError(
+                    f"WAL entry at offset {e.offset} creates series from ref {e.first_ref} "
+                    f"but tenant {e.tenant!r} has {head.num_series}: the WAL does not "
+                    "continue the snapshot")
+            for labels in e.new_labels:
+                head.create_series(labels)
+        self._append_entry(e, AppendResult(series_created=len(e.new_labels)))
+
+    def _append_entry(self, e: ResolvedEntry, res: AppendResult | None) -> None:
+        if res is None:
+            return
+        tenant = e.tenant
+        self._tenant(tenant).head.append_resolved(
+            e.refs, e.timestamps, e.values, ooo_window_ms=e.ooo_window_ms, result=res)
         if res.series_created:
             m.MEMORY_SERIES.inc(res.series_created)
         if res.accepted:
@@ -368,7 +408,7 @@ class Ingester:
                 self._last_error_log = now
                 log.warning(
                     "samples rejected",
-                    extra={"fields": {"partition": r.partition, "offset": r.offset,
+                    extra={"fields": {"partition": self.partition, "offset": e.offset,
                                       "user": tenant, "rejected": res.rejected_total,
                                       "err": res.first_error}},
                 )
@@ -395,13 +435,16 @@ class Ingester:
             m.MEMORY_SERIES.inc(self.tenants.num_series())
         cuts = self._load_local_blocks(next_offset)
         replayed = 0
-        for rec in self.wal.replay():
-            if next_offset is not None and rec.offset < next_offset:
+        for entry in self.wal.replay():
+            if next_offset is not None and entry.offset < next_offset:
                 continue
-            while cuts and cuts[0][0] <= rec.offset:
+            while cuts and cuts[0][0] <= entry.offset:
                 self._replay_cut(*cuts.pop(0))
-            self._apply_record(rec)
-            next_offset = rec.offset + 1
+            if isinstance(entry, Record):  # written before WAL entries were resolved
+                self._append_entry(*self._resolve(entry))
+            else:
+                self._replay_entry(entry)
+            next_offset = entry.offset + 1
             replayed += 1
         for cut in cuts:
             self._replay_cut(*cut)
@@ -425,9 +468,7 @@ class Ingester:
             blocks = local_blocks(os.path.join(self.dir, name))
             if not blocks:
                 continue
-            tsdb, created = self.tenants.get_or_create(name)
-            if created:
-                m.MEMORY_USERS.inc()
+            tsdb = self._tenant(name)
             readers = []
             for b in blocks:
                 try:

@@ -6,8 +6,10 @@ import asyncio
 import logging
 import os
 import shutil
+import struct
 from pathlib import Path
 
+import google_crc32c
 import pytest
 from prometheus_client import REGISTRY
 
@@ -136,6 +138,28 @@ async def test_snapshot_once_enough_wal_was_written(tmp_path: Path, wal_size: in
     await ing.start()
     got = dump(ing)
     assert len(got) == 2000 and all(len(v) == 40 for v in got.values())
+    await ing.stop()
+    await log.close()
+
+
+async def test_wal_of_raw_records_from_an_older_version_is_replayed(tmp_path: Path) -> None:
+    """An upgrade keeps what the old WAL held beyond the committed offset."""
+    log = new_log(str(tmp_path / "log"))
+    for k in range(5):
+        await log.produce([record(P, "t1", [(A, k * 1000, float(k)), (B, k * 1000, 1.0)])])
+    wal_dir = tmp_path / "ing" / "tsdb" / "wal"
+    wal_dir.mkdir(parents=True)
+    entries = b""
+    for r in await log.fetch(P, 0, 100, 0.1):
+        payload = struct.pack("<qqHH", r.offset, r.timestamp_ms, r.version, len(r.key))
+        payload += r.key + r.value
+        entries += struct.pack("<II", google_crc32c.value(payload), len(payload)) + payload
+    (wal_dir / "00000001").write_bytes(entries)
+    # Consuming from the end proves the samples come from the WAL, not the log.
+    ing = new_ingester(log, str(tmp_path / "ing"), consume_from_position_at_startup="end")
+    await ing.start()
+    assert dump(ing) == {A: [(k * 1000, float(k)) for k in range(5)],
+                         B: [(k * 1000, 1.0) for k in range(5)]}
     await ing.stop()
     await log.close()
 

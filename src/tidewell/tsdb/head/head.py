@@ -34,6 +34,7 @@ from tidewell.tsdb.head.chunks import (
 from tidewell.tsdb.head.errors import AppendResult
 from tidewell.tsdb.head.open_chunks import OpenChunks
 from tidewell.tsdb.head.postings import MemPostings
+from tidewell.tsdb.head.series_keys import SeriesKeyTable
 from tidewell.tsdb.head.staging import Staging
 
 __all__ = ["INT64_MAX", "INT64_MIN", "ChunkMeta", "Head"]
@@ -66,6 +67,8 @@ class Head:
         """``id(labels) -> ref`` for label-set objects seen recently (see head_append)."""
         self.identity_keepalive: dict[int, Labels] = {}
         """Holds those objects, so that their ids cannot be reused while cached."""
+        self.series_keys = SeriesKeyTable()
+        """Label-encoding hash → ref, for batches that carry ``series_keys``."""
         self._pairs: dict[tuple[str, str], tuple[str, str]] = {}
         self.postings = MemPostings()
         self.chunks: list[tuple[ChunkMeta, ...] | None] = []
@@ -169,13 +172,59 @@ class Head:
         self, batch: SampleBatch, *, max_series: int = 0, ooo_window_ms: int = 0
     ) -> AppendResult:
         """Append a batch; see ``head_append`` for the rules. ``max_series`` 0 = no limit."""
-        from tidewell.tsdb.head.head_append import append_batch
+        from tidewell.tsdb.head.head_append import resolve_refs
 
         with self.lock:
-            result = append_batch(self, batch, max_series=max_series, ooo_window_ms=ooo_window_ms)
-            if self.staging.count >= max(MIN_CUT_THRESHOLD, CUT_PER_SERIES * self.active_series):
-                self.cut_chunks()
+            result = AppendResult()
+            refs, ts, vals = resolve_refs(self, batch, max_series, result)
+            self._append_resolved(refs, ts, vals, ooo_window_ms, result)
             return result
+
+    def resolve(
+        self, batch: SampleBatch, *, max_series: int = 0
+    ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.float64],
+               AppendResult]:
+        """First half of ``append``: series refs of the batch's samples, creating new series.
+
+        Samples of series refused by ``max_series`` are left out (and counted in the
+        result). New series get the refs from ``num_series`` before the call on, in
+        order, so a log of (new labels, refs, samples) replays to the same head.
+        """
+        from tidewell.tsdb.head.head_append import resolve_refs
+
+        with self.lock:
+            result = AppendResult()
+            refs, ts, vals = resolve_refs(self, batch, max_series, result)
+            return refs, ts, vals, result
+
+    def append_resolved(
+        self,
+        refs: npt.NDArray[np.int32],
+        ts: npt.NDArray[np.int64],
+        vals: npt.NDArray[np.float64],
+        *,
+        ooo_window_ms: int = 0,
+        result: AppendResult | None = None,
+    ) -> AppendResult:
+        """Second half of ``append``: apply samples of existing series (``resolve``'s refs)."""
+        with self.lock:
+            res = result if result is not None else AppendResult()
+            self._append_resolved(refs, ts, vals, ooo_window_ms, res)
+            return res
+
+    def _append_resolved(
+        self,
+        refs: npt.NDArray[np.int32],
+        ts: npt.NDArray[np.int64],
+        vals: npt.NDArray[np.float64],
+        ooo_window_ms: int,
+        res: AppendResult,
+    ) -> None:
+        from tidewell.tsdb.head.head_append import append_refs
+
+        append_refs(self, refs, ts, vals, ooo_window_ms, res)
+        if self.staging.count >= max(MIN_CUT_THRESHOLD, CUT_PER_SERIES * self.active_series):
+            self.cut_chunks()
 
     def note_times(self, mint: int, maxt: int) -> None:
         if mint < self.min_time:
@@ -360,6 +409,7 @@ class Head:
                     self.labels[ref] = _DELETED
                 self.ref_by_identity.clear()
                 self.identity_keepalive.clear()
+                self.series_keys.clear()
                 self.first_ts[removed] = INT64_MAX
                 self.last_ts[removed] = INT64_MIN
                 oc.maxt[removed] = INT64_MIN

@@ -17,7 +17,10 @@ The rules, per series, in batch order:
 - a new series beyond ``max_series``: rejected, ``per_user_series_limit``.
 
 Series are created on their first sample. Whole batches of in-order samples
-(the normal case) never reach the per-sample Python loop.
+(the normal case) never reach the per-sample Python loop. Two steps:
+``resolve_refs`` finds or creates the series (by ``series_keys`` hashes when the
+decoder gave them), ``append_refs`` applies the rules; the ingester logs the
+resolved samples in between.
 """
 
 from __future__ import annotations
@@ -28,22 +31,22 @@ from tidewell.model.batch import SampleBatch
 from tidewell.tsdb.head.errors import AppendResult, Reason
 from tidewell.tsdb.head.head import Head
 
-__all__ = ["append_batch"]
+__all__ = ["append_refs", "resolve_refs"]
 
 
 ID_CACHE_MAX = 1 << 18
 """Entries of the identity cache (label sets seen by object identity) before it is reset."""
 
 
-def _resolve_refs(head: Head, batch: SampleBatch, max_series: int, res: AppendResult) -> (
-    np.ndarray
-):
+def _resolve_by_identity(
+    head: Head, batch: SampleBatch, max_series: int, res: AppendResult
+) -> np.ndarray:
     """Series ref of each label set of the batch (-1: refused by the series limit).
 
-    Decoders hand out the same ``Labels`` object for a series they saw
-    recently, so a lookup by object identity skips hashing the label set
-    (a tuple re-hashes on every lookup, which was half the cost of an append).
-    The cache holds the objects it maps, so an identity cannot be reused.
+    For batches without ``series_keys``: decoders hand out the same ``Labels``
+    object for a series they saw recently, so a lookup by object identity skips
+    hashing the label set (a tuple re-hashes on every lookup). The cache holds
+    the objects it maps, so an identity cannot be reused.
     """
     used = np.bincount(batch.series_index, minlength=len(batch.labels)) > 0
     lut = np.full(len(batch.labels), -1, dtype=np.int32)
@@ -69,28 +72,79 @@ def _resolve_refs(head: Head, batch: SampleBatch, max_series: int, res: AppendRe
     return lut
 
 
-def append_batch(
-    head: Head, batch: SampleBatch, *, max_series: int = 0, ooo_window_ms: int = 0
-) -> AppendResult:
-    """Apply ``batch`` to ``head`` (caller holds ``head.lock``)."""
-    res = AppendResult()
-    if len(batch) == 0:
-        return res
-    # As in Prometheus, the head's max time moves only once the whole batch is in.
-    max_time_before = head.max_time
-    lut = _resolve_refs(head, batch, max_series, res)
-    refs = lut[batch.series_index]
+def _resolve_by_keys(
+    head: Head, batch: SampleBatch, keys: np.ndarray, max_series: int, res: AppendResult
+) -> np.ndarray:
+    """Like ``_resolve_by_identity``, from the label-bytes hashes: known series cost no Python.
+
+    Only keys the table does not know build their ``Labels`` (a new series, or
+    one first seen under this encoding or since a restart).
+    """
+    lut = head.series_keys.lookup(keys)
+    miss = np.flatnonzero(lut < 0)
+    if miss.shape[0] == 0:
+        return lut
+    used = np.bincount(batch.series_index, minlength=lut.shape[0]) > 0
+    get = head.get_ref
+    found: list[int] = []
+    for i in miss.tolist():
+        if not used[i]:
+            continue
+        labels = batch.labels[i]
+        ref = get(labels)
+        if ref is None:
+            if max_series and head.active_series >= max_series:
+                continue
+            ref = head.create_series(labels)
+            res.series_created += 1
+        lut[i] = ref
+        found.append(i)
+    if found:
+        idx = np.array(found, dtype=np.int64)
+        head.series_keys.insert(keys[idx], lut[idx])
+    return lut
+
+
+def resolve_refs(
+    head: Head, batch: SampleBatch, max_series: int, res: AppendResult
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(refs, timestamps, values) of the batch's samples whose series the head has or took.
+
+    New series are created here (refs ``num_series`` onwards, in order); samples
+    of series refused by ``max_series`` are dropped and counted. Caller holds the lock.
+    """
     ts = np.asarray(batch.timestamps, dtype=np.int64)
     vals = np.asarray(batch.values, dtype=np.float64)
+    if len(batch) == 0:
+        return np.empty(0, dtype=np.int32), ts, vals
+    keys = batch.series_keys
+    if keys is not None and keys.shape[0] == len(batch.labels):
+        lut = _resolve_by_keys(head, batch, keys, max_series, res)
+    else:
+        lut = _resolve_by_identity(head, batch, max_series, res)
+    refs = lut[batch.series_index]
     limited = refs < 0
     if limited.any():
         first = int(batch.series_index[np.flatnonzero(limited)[0]])
         res.reject(Reason.SERIES_LIMIT, int(limited.sum()), str(batch.labels[first]))
         keep = ~limited
         refs, ts, vals = refs[keep], ts[keep], vals[keep]
-        if refs.shape[0] == 0:
-            return res
+    return refs, ts, vals
 
+
+def append_refs(
+    head: Head,
+    refs: np.ndarray,
+    ts: np.ndarray,
+    vals: np.ndarray,
+    ooo_window_ms: int,
+    res: AppendResult,
+) -> None:
+    """Apply samples of existing series by the rules above (caller holds ``head.lock``)."""
+    if refs.shape[0] == 0:
+        return
+    # As in Prometheus, the head's max time moves only once the whole batch is in.
+    max_time_before = head.max_time
     n = int(refs.shape[0])
     order = np.argsort(refs, kind="stable")
     r, t, v = refs[order], ts[order], vals[order]
@@ -141,7 +195,6 @@ def append_batch(
         )
     if gr.shape[0]:
         head.staging.add(gr, gt, gv)
-    return res
 
 
 def _append_slow(
