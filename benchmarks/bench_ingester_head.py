@@ -49,6 +49,10 @@ def bench_head(series: int, scrapes: int) -> None:
     t0_ms = 1_700_000_000_000
     batches_labels = [labels[i : i + PER_REQUEST] for i in range(0, series, PER_REQUEST)]
     idx = [np.arange(len(b), dtype=np.int32) for b in batches_labels]
+    # Decoders hand heads one label-bytes hash per series (``SampleBatch.series_keys``);
+    # any distinct pair per series stands in for it here.
+    keys = np.zeros((series, 2), dtype=np.uint64)
+    keys[:, 0] = np.arange(series, dtype=np.uint64)
     counters = np.zeros(series)
     gc.collect()
     base = rss_bytes()
@@ -68,7 +72,8 @@ def bench_head(series: int, scrapes: int) -> None:
             lo = bi * PER_REQUEST
             n = len(bl)
             b = SampleBatch(
-                bl, idx[bi], t0_ms + k * 15_000 + jitter[lo : lo + n], counters[lo : lo + n].copy()
+                bl, idx[bi], t0_ms + k * 15_000 + jitter[lo : lo + n], counters[lo : lo + n].copy(),
+                series_keys=keys[lo : lo + n],
             )
             t = time.perf_counter()
             head.append(b)

@@ -30,14 +30,18 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol, TypeVar
 
 from tidewell.model import Matcher, Series
 from tidewell.objstore import Bucket
 from tidewell.querier import metrics
 from tidewell.querier.merge import merge_answers
-from tidewell.querier.remote import RemoteQuerier, RemoteQueryable, RemoteQueryError
+from tidewell.querier.remote import (
+    RemoteClients,
+    RemoteQuerier,
+    RemoteQueryable,
+    RemoteQueryError,
+)
 from tidewell.ring.instance_ring import InstanceRing
 from tidewell.storegateway.bucketindex import (
     BucketIndex,
@@ -45,6 +49,7 @@ from tidewell.storegateway.bucketindex import (
     IndexBlock,
     read_bucket_index,
 )
+from tidewell.util.executors import shared_executor
 
 __all__ = [
     "MAX_FETCH_ATTEMPTS",
@@ -59,17 +64,7 @@ T = TypeVar("T")
 
 MAX_FETCH_ATTEMPTS = 3
 _POOL_THREADS = 16
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _executor() -> ThreadPoolExecutor:
-    """Threads shared by all queries for calls to store-gateways (they wait on the network)."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(_POOL_THREADS, thread_name_prefix="querier-sg")
-        return _pool
+"""Calls to store-gateways in flight, over all queries of the process."""
 
 
 class StoreConsistencyCheckError(RemoteQueryError):
@@ -169,20 +164,14 @@ class BlocksStoreQueryable:
         self.ring = ring
         self.upload_grace_s = upload_grace_s
         self.clock = clock
-        self._factory = client_for or (lambda url: RemoteQueryable(url, timeout_s=timeout_s,
-                                                                  retries=0))
-        self._clients: dict[str, RemoteQueryable] = {}
-        self._lock = threading.Lock()
+        self._clients = RemoteClients(client_for or (
+            lambda url: RemoteQueryable(url, timeout_s=timeout_s, retries=0)))
 
     def querier(self, tenant: str, mint: int, maxt: int) -> BlocksStoreQuerier:
         return BlocksStoreQuerier(self, tenant, mint, maxt)
 
     def client(self, url: str) -> RemoteQueryable:
-        with self._lock:
-            c = self._clients.get(url)
-            if c is None:
-                c = self._clients[url] = self._factory(url)
-            return c
+        return self._clients.get(url)
 
     def clients_for(
         self, block_ids: Sequence[str], exclude: dict[str, set[str]]
@@ -201,10 +190,7 @@ class BlocksStoreQueryable:
         return out
 
     def close(self) -> None:
-        with self._lock:
-            clients, self._clients = list(self._clients.values()), {}
-        for c in clients:
-            c.close()
+        self._clients.close()
 
 
 class BlocksStoreQuerier:
@@ -243,7 +229,8 @@ class BlocksStoreQuerier:
             if attempt > 1:
                 _log.info("retrying blocks on other store-gateways: tenant=%s attempt=%d "
                           "blocks=%d", self.tenant, attempt, len(remaining))
-            futures = {url: _executor().submit(self._ask, url, ids, fetch)
+            pool = shared_executor("querier-sg", _POOL_THREADS)
+            futures = {url: pool.submit(self._ask, url, ids, fetch)
                        for url, ids in plan.items()}
             queried: set[str] = set()
             for url, ids in plan.items():

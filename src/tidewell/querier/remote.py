@@ -27,7 +27,7 @@ import socket
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import httpcore
@@ -40,6 +40,7 @@ from tidewell.querier.wire import XOR_CHUNKS, decode_series, encode_matchers
 
 __all__ = [
     "CONTENT_TYPE",
+    "RemoteClients",
     "RemoteQuerier",
     "RemoteQueryCancelledError",
     "RemoteQueryError",
@@ -120,6 +121,28 @@ def _abortable_client(max_connections: int) -> tuple[httpx.Client, _TrackingBack
         network_backend=backend,
     )
     return httpx.Client(transport=transport, timeout=None), backend
+
+
+class RemoteClients:
+    """One ``RemoteQueryable`` per base URL, made on first use and closed together."""
+
+    def __init__(self, factory: Callable[[str], RemoteQueryable]) -> None:
+        self._factory = factory
+        self._clients: dict[str, RemoteQueryable] = {}
+        self._lock = threading.Lock()
+
+    def get(self, url: str) -> RemoteQueryable:
+        with self._lock:
+            c = self._clients.get(url)
+            if c is None:
+                c = self._clients[url] = self._factory(url)
+            return c
+
+    def close(self) -> None:
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for c in clients:
+            c.close()
 
 
 class RemoteQueryable:

@@ -21,7 +21,7 @@ from typing import TypeVar
 
 from tidewell.model import Matcher, Querier, Series
 from tidewell.querier import metrics
-from tidewell.querier.remote import RemoteQueryable, RemoteQueryError
+from tidewell.querier.remote import RemoteClients, RemoteQueryable, RemoteQueryError
 
 __all__ = ["NoReplicaError", "ReplicaSetQuerier", "ReplicaSetQueryable"]
 
@@ -52,11 +52,10 @@ class ReplicaSetQueryable:
         shuffle: bool = True,
     ) -> None:
         self._candidates = candidates if callable(candidates) else (lambda: list(candidates))
-        self._factory = factory or (lambda url: RemoteQueryable(url, timeout_s=timeout_s,
-                                                               retries=retries))
+        self._clients = RemoteClients(factory or (
+            lambda url: RemoteQueryable(url, timeout_s=timeout_s, retries=retries)))
         self.cooldown_s = cooldown_s
         self.shuffle = shuffle
-        self._clients: dict[str, RemoteQueryable] = {}
         self._failed_at: dict[str, float] = {}
         self._lock = threading.Lock()
 
@@ -74,11 +73,7 @@ class ReplicaSetQueryable:
         return [u for u in urls if u not in failed] + [u for u in urls if u in failed]
 
     def client(self, url: str) -> RemoteQueryable:
-        with self._lock:
-            c = self._clients.get(url)
-            if c is None:
-                c = self._clients[url] = self._factory(url)
-            return c
+        return self._clients.get(url)
 
     def mark(self, url: str, ok: bool) -> None:
         with self._lock:
@@ -109,10 +104,7 @@ class ReplicaSetQueryable:
         raise NoReplicaError(where, last if last is not None else "no replica owns the partition")
 
     def close(self) -> None:
-        with self._lock:
-            clients, self._clients = list(self._clients.values()), {}
-        for c in clients:
-            c.close()
+        self._clients.close()
 
 
 class ReplicaSetQuerier:

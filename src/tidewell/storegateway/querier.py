@@ -10,10 +10,8 @@ deduplicated by timestamp, keeping the first block's sample.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import numpy.typing as npt
@@ -24,21 +22,12 @@ from tidewell.model.samples import Series
 from tidewell.storegateway import metrics as m
 from tidewell.storegateway.bucket_block import BucketBlock, ChunkPlan
 from tidewell.tsdb.chunkenc import CorruptBlockError, decode_xor_many
+from tidewell.util.executors import shared_executor
 
 __all__ = ["BucketStoreQuerier", "decode_plans"]
 
 _BLOCK_CONCURRENCY = 4
-_executor: ThreadPoolExecutor | None = None
-_executor_lock = threading.Lock()
-
-
-def _pool() -> ThreadPoolExecutor:
-    """Threads shared by all queriers for per-block work (fetches wait on the bucket)."""
-    global _executor
-    with _executor_lock:
-        if _executor is None:
-            _executor = ThreadPoolExecutor(_BLOCK_CONCURRENCY, thread_name_prefix="sg-block")
-        return _executor
+"""Per-block work in flight (fetches wait on the bucket), over all queries of the process."""
 
 
 def _sort_dedup(
@@ -142,8 +131,8 @@ class BucketStoreQuerier:
     def select(self, matchers: Sequence[Matcher]) -> list[Series]:
         start = time.perf_counter()
         if len(self.blocks) > 1:  # bucket I/O and compiled kernels release the GIL
-            got = list(_pool().map(lambda b: b.plan(matchers, self.mint, self.maxt),
-                                   self.blocks))
+            pool = shared_executor("sg-block", _BLOCK_CONCURRENCY)
+            got = list(pool.map(lambda b: b.plan(matchers, self.mint, self.maxt), self.blocks))
         else:
             got = [b.plan(matchers, self.mint, self.maxt) for b in self.blocks]
         out = decode_plans([p for p in got if p is not None], self.mint, self.maxt)

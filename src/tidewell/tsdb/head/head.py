@@ -63,10 +63,6 @@ class Head:
         self.block_range_ms = int(block_range_ms)
         self.labels: list[Labels] = []
         self._by_labels: dict[Labels, int] = {}
-        self.ref_by_identity: dict[int, int] = {}
-        """``id(labels) -> ref`` for label-set objects seen recently (see head_append)."""
-        self.identity_keepalive: dict[int, Labels] = {}
-        """Holds those objects, so that their ids cannot be reused while cached."""
         self.series_keys = SeriesKeyTable()
         """Label-encoding hash → ref, for batches that carry ``series_keys``."""
         self._pairs: dict[tuple[str, str], tuple[str, str]] = {}
@@ -407,8 +403,6 @@ class Head:
                 for ref in removed.tolist():
                     del self._by_labels[self.labels[ref]]
                     self.labels[ref] = _DELETED
-                self.ref_by_identity.clear()
-                self.identity_keepalive.clear()
                 self.series_keys.clear()
                 self.first_ts[removed] = INT64_MAX
                 self.last_ts[removed] = INT64_MIN

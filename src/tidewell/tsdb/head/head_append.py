@@ -34,40 +34,26 @@ from tidewell.tsdb.head.head import Head
 __all__ = ["append_refs", "resolve_refs"]
 
 
-ID_CACHE_MAX = 1 << 18
-"""Entries of the identity cache (label sets seen by object identity) before it is reset."""
 
 
-def _resolve_by_identity(
+def _resolve_by_labels(
     head: Head, batch: SampleBatch, max_series: int, res: AppendResult
 ) -> np.ndarray:
     """Series ref of each label set of the batch (-1: refused by the series limit).
 
-    For batches without ``series_keys``: decoders hand out the same ``Labels``
-    object for a series they saw recently, so a lookup by object identity skips
-    hashing the label set (a tuple re-hashes on every lookup). The cache holds
-    the objects it maps, so an identity cannot be reused.
+    For batches without ``series_keys`` (decoders give them; tests and other
+    callers may not): one ``Labels`` lookup per entry.
     """
     used = np.bincount(batch.series_index, minlength=len(batch.labels)) > 0
     lut = np.full(len(batch.labels), -1, dtype=np.int32)
-    by_id, keep = head.ref_by_identity, head.identity_keepalive
-    if len(by_id) > ID_CACHE_MAX:
-        by_id.clear()
-        keep.clear()
     get = head.get_ref
     for i, labels in enumerate(batch.labels):
-        key = id(labels)
-        if keep.get(key) is labels:
-            lut[i] = by_id[key]
-            continue
         ref = get(labels)
         if ref is None:
             if not used[i] or (max_series and head.active_series >= max_series):
                 continue
             ref = head.create_series(labels)
             res.series_created += 1
-        by_id[key] = ref
-        keep[key] = labels
         lut[i] = ref
     return lut
 
@@ -75,7 +61,7 @@ def _resolve_by_identity(
 def _resolve_by_keys(
     head: Head, batch: SampleBatch, keys: np.ndarray, max_series: int, res: AppendResult
 ) -> np.ndarray:
-    """Like ``_resolve_by_identity``, from the label-bytes hashes: known series cost no Python.
+    """Like ``_resolve_by_labels``, from the label-bytes hashes: known series cost no Python.
 
     Only keys the table does not know build their ``Labels`` (a new series, or
     one first seen under this encoding or since a restart).
@@ -121,7 +107,7 @@ def resolve_refs(
     if keys is not None and keys.shape[0] == len(batch.labels):
         lut = _resolve_by_keys(head, batch, keys, max_series, res)
     else:
-        lut = _resolve_by_identity(head, batch, max_series, res)
+        lut = _resolve_by_labels(head, batch, max_series, res)
     refs = lut[batch.series_index]
     limited = refs < 0
     if limited.any():
