@@ -12,11 +12,10 @@ from tidewell.protocol.records import (
     UnsupportedRecordVersionError,
     decode_record_value,
 )
-from tidewell.protocol.rw1 import LabelsCache, decode_write_request, encode_write_request
+from tidewell.protocol.rw1 import decode_write_request, encode_write_request
 
 __all__ = [
     "LATEST_RECORD_VERSION",
-    "LabelsCache",
     "ProtocolError",
     "TooLargeError",
     "UnsupportedMediaError",

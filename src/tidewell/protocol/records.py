@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from tidewell.model import SampleBatch
 from tidewell.protocol.errors import ProtocolError
-from tidewell.protocol.rw1 import LabelsCache, decode_write_request
+from tidewell.protocol.rw1 import decode_write_request
 from tidewell.protocol.rw2 import parse_rw2, rw2_to_rw1
 
 __all__ = ["LATEST_RECORD_VERSION", "UnsupportedRecordVersionError", "decode_record_value"]
@@ -22,7 +22,7 @@ class UnsupportedRecordVersionError(ProtocolError):
 
 
 def decode_record_value(
-    value: bytes, version: int, cache: LabelsCache | None = None
+    value: bytes, version: int
 ) -> SampleBatch:
     """Decode one record's value into float samples (histograms and exemplars are not kept).
 
@@ -30,10 +30,10 @@ def decode_record_value(
     ``UnsupportedRecordVersionError`` for versions other than 0, 1 and 2.
     """
     if version in (0, 1):
-        return decode_write_request(value, cache)
+        return decode_write_request(value)
     if version == 2:
         req, _ = rw2_to_rw1(parse_rw2(value), common_symbols=True)
-        return decode_write_request(req.SerializeToString(), cache)
+        return decode_write_request(req.SerializeToString())
     raise UnsupportedRecordVersionError(
         f"received a record with an unsupported version: {version}, "
         f"max supported version: {LATEST_RECORD_VERSION}"

@@ -20,30 +20,7 @@ from tidewell.protocol.wire import (
     series_key_hashes,
 )
 
-__all__ = ["LabelsCache", "LazyLabels", "decode_write_request", "encode_write_request"]
-
-
-class LabelsCache:
-    """Maps the raw label bytes of a series to its ``Labels``, bounded in size.
-
-    Consecutive records mostly carry the same series, so decoding each label
-    string again is wasted work; a hit costs one dict lookup.
-    """
-
-    def __init__(self, max_entries: int = 200_000) -> None:
-        self.max_entries = max_entries
-        self._d: dict[bytes, Labels] = {}
-
-    def get(self, key: bytes) -> Labels | None:
-        return self._d.get(key)
-
-    def put(self, key: bytes, labels: Labels) -> None:
-        if len(self._d) >= self.max_entries:
-            self._d.clear()
-        self._d[key] = labels
-
-    def __len__(self) -> int:
-        return len(self._d)
+__all__ = ["LazyLabels", "decode_write_request", "encode_write_request"]
 
 
 def encode_write_request(batch: SampleBatch) -> bytes:
@@ -67,12 +44,12 @@ def encode_write_request(batch: SampleBatch) -> bytes:
     return wr.SerializeToString()
 
 
-def decode_write_request(value: bytes, cache: LabelsCache | None = None) -> SampleBatch:
+def decode_write_request(value: bytes) -> SampleBatch:
     """Decode RW 1.0 bytes into a ``SampleBatch`` (float samples only).
 
     Labels are sorted and empty values dropped if the sender did not; series
-    without samples are omitted. ``labels`` is built lazily (``LazyLabels``,
-    through ``cache`` when given) and ``series_keys`` hashes each series' label
+    without samples are omitted. ``labels`` is built lazily (``LazyLabels``)
+    and ``series_keys`` hashes each series' label
     bytes, so a head that already holds a series never pays for its labels.
     Raises ``ProtocolError`` on malformed bytes.
     """
@@ -83,7 +60,7 @@ def decode_write_request(value: bytes, cache: LabelsCache | None = None) -> Samp
     if not labels_valid_utf8(res):
         raise ProtocolError("invalid write request: label is not valid UTF-8")
     ts, vals, series = decode_samples(res)
-    return SampleBatch(labels=LazyLabels(res, bytes(value), cache), series_index=series,
+    return SampleBatch(labels=LazyLabels(res, bytes(value)), series_index=series,
                        timestamps=ts, values=vals, series_keys=series_key_hashes(res))
 
 
@@ -102,12 +79,11 @@ class LazyLabels(Sequence[Labels]):
     building an entry cannot fail later, inside a head's append.
     """
 
-    __slots__ = ("_cache", "_clean", "_got", "_raw", "_res")
+    __slots__ = ("_clean", "_got", "_raw", "_res")
 
-    def __init__(self, res: ScanResult, raw: bytes, cache: LabelsCache | None) -> None:
+    def __init__(self, res: ScanResult, raw: bytes) -> None:
         self._res = res
         self._raw = raw
-        self._cache = cache
         self._got: list[Labels | None] = [None] * res.n_series
         self._clean: list[int] | None = None
 
@@ -146,19 +122,8 @@ class LazyLabels(Sequence[Labels]):
         return f"LazyLabels({list(self)!r})"
 
     def _build(self, idx: list[int]) -> None:
-        """Build the entries ``idx``: from the cache, else decode each name once per call."""
-        res, raw, cache, got = self._res, self._raw, self._cache, self._got
-        payload, lab_end = res.ser_payload, res.lab_end
-        todo = []
-        for i in idx:
-            key = raw[payload[i] : lab_end[i]]
-            hit = cache.get(key) if cache is not None else None
-            if hit is not None:
-                got[i] = hit
-            else:
-                todo.append((i, key))
-        if not todo:
-            return
+        """Build the entries ``idx``, decoding each label name once per call."""
+        res, raw, got = self._res, self._raw, self._got
         if self._clean is None:
             self._clean = res.clean_series().tolist()
         clean = self._clean
@@ -166,7 +131,7 @@ class LazyLabels(Sequence[Labels]):
         name_s, name_e, val_s, val_e = res.name_s, res.name_e, res.val_s, res.val_e
         names: dict[bytes, str] = {}
         intern = sys.intern
-        for i, key in todo:
+        for i in idx:
             f = int(lab_first[i])
             pairs = []
             for k in range(f, f + int(lab_count[i])):
@@ -175,7 +140,4 @@ class LazyLabels(Sequence[Labels]):
                 if name is None:
                     name = names[nb] = intern(nb.decode())
                 pairs.append((name, raw[val_s[k] : val_e[k]].decode()))
-            labels = Labels.from_sorted(pairs) if clean[i] else Labels(pairs)
-            got[i] = labels
-            if cache is not None:
-                cache.put(key, labels)
+            got[i] = Labels.from_sorted(pairs) if clean[i] else Labels(pairs)

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from tidewell.model import Labels, SampleBatch
 from tidewell.protocol import (
-    LabelsCache,
     ProtocolError,
     TooLargeError,
     UnsupportedRecordVersionError,
@@ -48,7 +47,7 @@ def batches(draw) -> SampleBatch:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(batches())
 def test_encode_decode_round_trip(batch):
-    got = decode_record_value(encode_write_request(batch), 1, LabelsCache())
+    got = decode_record_value(encode_write_request(batch), 1)
     used = sorted(set(batch.series_index.tolist()))
     assert [got.labels[i] for i in got.series_index.tolist()] == [
         batch.labels[i] for i in batch.series_index.tolist()
@@ -90,7 +89,7 @@ def test_unsorted_labels_in_record_are_sorted():
         lab = ts.labels.add()
         lab.name, lab.value = n, v
     ts.samples.add().timestamp = 5
-    b = decode_record_value(wr.SerializeToString(), 1, LabelsCache())
+    b = decode_record_value(wr.SerializeToString(), 1)
     assert list(b.labels[0]) == [("__name__", "m"), ("z", "1")]
 
 
@@ -119,7 +118,7 @@ def test_decompress_bounds():
 def test_fuzz_decoders_never_crash(data):
     for version in (0, 1, 2):
         with contextlib.suppress(ProtocolError):
-            decode_record_value(data, version, LabelsCache())
+            decode_record_value(data, version)
     for as_json in (False, True):
         with contextlib.suppress(ProtocolError):
             decode_otlp(data, json=as_json)

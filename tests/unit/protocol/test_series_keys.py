@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tidewell.model import Labels, SampleBatch
-from tidewell.protocol import LabelsCache, ProtocolError, decode_write_request
+from tidewell.protocol import ProtocolError, decode_write_request
 from tidewell.protocol.pb import prompb_pb2 as pb
 from tidewell.protocol.rw1 import encode_write_request
 from tidewell.protocol.wire import _utf8_ok
@@ -33,15 +33,13 @@ def test_equal_label_sets_get_equal_keys_and_different_ones_differ() -> None:
 
 def test_labels_are_built_on_access_and_equal_the_eager_decode() -> None:
     sets = [Labels.from_dict({"__name__": "m", "z": "1", "a": str(i)}) for i in range(10)]
-    cache = LabelsCache()
-    batch = decode_write_request(encode_write_request(_batch(sets)), cache)
-    assert len(cache) == 0  # nothing built yet
-    assert batch.labels[3] == sets[3] and len(cache) == 1
+    batch = decode_write_request(encode_write_request(_batch(sets)))
+    built = batch.labels._got  # type: ignore[attr-defined]
+    assert built == [None] * 10  # nothing built yet
+    assert batch.labels[3] == sets[3] and sum(x is not None for x in built) == 1
     assert batch.labels[-1] == sets[-1]
     assert batch.labels[2:4] == sets[2:4]
     assert list(batch.labels) == sets and batch.labels == sets
-    again = decode_write_request(encode_write_request(_batch(sets)), cache)
-    assert again.labels[5] is batch.labels[5]  # served from the cache
 
 
 def test_invalid_utf8_label_is_rejected_at_decode_not_when_labels_are_built() -> None:
