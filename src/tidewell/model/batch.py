@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from tidewell.model.exemplar import Exemplar, MetricMetadata
+from tidewell.model.histogram import Histogram
 from tidewell.model.labels import Labels
 
 
@@ -23,6 +25,12 @@ class SampleBatch:
     entry's label encoding (shape ``(len(labels), 2)``): a head finds the series
     it already has from these alone, and decoders may then build ``labels``
     entries only when asked (``labels`` is any sequence).
+
+    Native histograms, exemplars and metadata ride beside the floats:
+    ``hist_series_index[i]``/``hist_timestamps[i]``/``histograms[i]`` is one
+    histogram sample; ``exemplars`` pairs a series index with an exemplar;
+    ``metadata`` is per metric family, not per series. All empty by default,
+    so float-only paths pay nothing.
     """
 
     labels: Sequence[Labels] = field(default_factory=list)
@@ -30,6 +38,19 @@ class SampleBatch:
     timestamps: npt.NDArray[np.int64] = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     values: npt.NDArray[np.float64] = field(default_factory=lambda: np.empty(0, dtype=np.float64))
     series_keys: npt.NDArray[np.uint64] | None = None
+    hist_series_index: npt.NDArray[np.int32] = field(
+        default_factory=lambda: np.empty(0, dtype=np.int32))
+    hist_timestamps: npt.NDArray[np.int64] = field(
+        default_factory=lambda: np.empty(0, dtype=np.int64))
+    histograms: list[Histogram] = field(default_factory=list)
+    exemplars: list[tuple[int, Exemplar]] = field(default_factory=list)
+    metadata: list[MetricMetadata] = field(default_factory=list)
 
     def __len__(self) -> int:
+        """Float samples only (arrays are sized by it); see ``num_samples``."""
         return int(self.timestamps.shape[0])
+
+    @property
+    def num_samples(self) -> int:
+        """Float and histogram samples together."""
+        return len(self) + len(self.histograms)

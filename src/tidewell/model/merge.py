@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from tidewell.model.histogram import HistogramSamples
 from tidewell.model.samples import Series
 
 
@@ -13,7 +14,8 @@ def merge_series(parts: Sequence[Series]) -> Series:
     """One series from several copies of it, timestamps unique and sorted.
 
     On a timestamp present in several copies the first copy wins, which only
-    matters for a sample that differs between replicas.
+    matters for a sample that differs between replicas. Floats and histograms
+    merge apart, each by the same rule.
     """
     if len(parts) == 1:
         return parts[0]
@@ -31,4 +33,22 @@ def merge_series(parts: Sequence[Series]) -> Series:
             else np.zeros(len(p), dtype=np.int64)
             for p in parts
         ])[order][keep]
-    return Series(parts[0].labels, ts[keep], vals[keep], starts)
+    return Series(parts[0].labels, ts[keep], vals[keep], starts,
+                  merge_histograms([p.histograms for p in parts]))
+
+
+def merge_histograms(parts: Sequence[HistogramSamples | None]) -> HistogramSamples | None:
+    """Histogram samples of several copies, timestamps unique and sorted, first copy wins."""
+    present = [p for p in parts if p is not None and len(p)]
+    if not present:
+        return None
+    if len(present) == 1:
+        return present[0]
+    ts = np.concatenate([p.timestamps for p in present])
+    values = [h for p in present for h in p.values]
+    order = np.argsort(ts, kind="stable")
+    ts = ts[order]
+    keep = np.ones(ts.shape[0], dtype=bool)
+    keep[1:] = ts[1:] != ts[:-1]
+    kept = order[keep]
+    return HistogramSamples(ts[keep], [values[i] for i in kept.tolist()])

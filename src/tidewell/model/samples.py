@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from tidewell.model.histogram import HistogramSamples
 from tidewell.model.labels import Labels
 
 STALE_NAN_BITS = 0x7FF0000000000002
@@ -35,12 +36,24 @@ class Series:
     may contain staleness markers (see ``stale_mask``). ``start_timestamps``
     (optional, same length, int64 ms, 0 = unknown) holds each sample's start
     ("created") time; None when the source has none, which costs nothing.
+
+    ``histograms`` holds the series' native histogram samples, apart from the
+    floats as in Prometheus (a series may switch between the two over time);
+    None when it has none. ``len()`` counts float samples only, because arrays
+    are sized by it; ``num_samples`` counts both.
     """
 
     labels: Labels
     timestamps: npt.NDArray[np.int64]
     values: npt.NDArray[np.float64]
     start_timestamps: npt.NDArray[np.int64] | None = None
+    histograms: HistogramSamples | None = None
 
     def __len__(self) -> int:
         return int(self.timestamps.shape[0])
+
+    @property
+    def num_samples(self) -> int:
+        """Float and histogram samples together."""
+        h = self.histograms
+        return len(self) + (len(h) if h is not None else 0)
