@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tidewell.model import Labels, Matcher, Series
+from tidewell.model import Histogram, HistogramSamples, Labels, Matcher, Series
 
 
 class MemQuerier:
@@ -15,14 +15,24 @@ class MemQuerier:
 
     def _matching(self, matchers: Sequence[Matcher]) -> list[Series]:
         out = []
-        for lb, (ts, vs, *rest) in self.store.series.items():
+        empty = (np.zeros(0, dtype=np.int64), np.zeros(0), None)
+        hists = self.store.hists
+        for lb in self.store.series.keys() | hists.keys():
+            ts, vs, *rest = self.store.series.get(lb, empty)
             sts = rest[0] if rest else None  # callers may store plain (ts, values) pairs
             if all(m.matches_labels(lb) for m in matchers):
                 a = np.searchsorted(ts, self.mint, side="left")
                 b = np.searchsorted(ts, self.maxt, side="right")
-                if b > a:
+                hs = None
+                if lb in hists:
+                    hts, hvs = hists[lb]
+                    ha = int(np.searchsorted(hts, self.mint, side="left"))
+                    hb = int(np.searchsorted(hts, self.maxt, side="right"))
+                    if hb > ha:
+                        hs = HistogramSamples(hts[ha:hb], hvs[ha:hb])
+                if b > a or hs is not None:
                     out.append(Series(lb, ts[a:b], vs[a:b],
-                                      None if sts is None else sts[a:b]))
+                                      None if sts is None else sts[a:b], hs))
         out.sort(key=lambda x: x.labels)
         return out
 
@@ -43,6 +53,16 @@ class MemStore:
 
     def __init__(self) -> None:
         self.series: dict[Labels, tuple[np.ndarray, ...]] = {}
+        self.hists: dict[Labels, tuple[np.ndarray, list[Histogram]]] = {}
+
+    def add_histograms(self, labels: Labels, ts: Sequence[int],
+                       hists: Sequence[Histogram]) -> None:
+        """Native histogram samples; a later sample at the same time replaces the earlier."""
+        old = self.hists.get(labels)
+        by_t = dict(zip(old[0].tolist(), old[1], strict=True)) if old else {}
+        by_t.update(zip(ts, hists, strict=True))
+        order = sorted(by_t)
+        self.hists[labels] = (np.array(order, dtype=np.int64), [by_t[t] for t in order])
 
     def add(self, labels: Labels, ts: Sequence[int], vals: Sequence[float],
             sts: Sequence[int] | None = None) -> None:
@@ -69,6 +89,7 @@ class MemStore:
 
     def clear(self) -> None:
         self.series.clear()
+        self.hists.clear()
 
     def querier(self, tenant: str, mint: int, maxt: int) -> MemQuerier:
         return MemQuerier(self, mint, maxt)
