@@ -68,7 +68,7 @@ def eval_call(ev: Any, node: ast.Call) -> Any:
         return Block([Labels()], ev.scalar_of(node.args[0])[None, :].copy(),
                      np.ones((1, T), dtype=bool))
     if f == "scalar":
-        b = ev.eval(node.args[0])
+        b = ev.eval(node.args[0]).floats_only()
         out = np.full(T, np.nan)
         cnt = b.present.sum(axis=0)
         if len(b):
@@ -87,19 +87,19 @@ def eval_call(ev: Any, node: ast.Call) -> Any:
         any_ = b.present.any(axis=0) if len(b) else np.zeros(T, dtype=bool)
         return _absent_block(node.args[0], ~any_, T)
     if f in _MATH:
-        b = ev.eval(node.args[0])
+        b = ev.eval(node.args[0]).floats_only()
         with np.errstate(all="ignore"):
             vals = _MATH[f](b.values)
         return Block(b.labels, vals, b.present, [True] * len(b))
     if f == "round":
-        b = ev.eval(node.args[0])
+        b = ev.eval(node.args[0]).floats_only()
         to = ev.scalar_of(node.args[1]) if len(node.args) > 1 else np.ones(T)
         with np.errstate(all="ignore"):
             inv = 1.0 / to
             vals = np.floor(b.values * inv + 0.5) / inv
         return Block(b.labels, vals, b.present, [True] * len(b))
     if f in ("clamp", "clamp_min", "clamp_max"):
-        b = ev.eval(node.args[0])
+        b = ev.eval(node.args[0]).floats_only()
         if f == "clamp":
             lo, hi = ev.scalar_of(node.args[1]), ev.scalar_of(node.args[2])
         elif f == "clamp_min":
@@ -116,7 +116,7 @@ def eval_call(ev: Any, node: ast.Call) -> Any:
     if f in ("day_of_month", "day_of_week", "day_of_year", "days_in_month", "hour", "minute",
              "month", "year"):
         if node.args:
-            b = ev.eval(node.args[0])
+            b = ev.eval(node.args[0]).floats_only()
         else:
             b = Block([Labels()], (ev.times / 1000.0)[None, :], np.ones((1, T), dtype=bool))
         return Block(b.labels, _date(f, b.values), b.present, [True] * len(b))
@@ -132,10 +132,9 @@ def eval_call(ev: Any, node: ast.Call) -> Any:
         return getattr(histograms, f)(ev, node)
     if f in ("histogram_count", "histogram_sum", "histogram_avg", "histogram_stddev",
              "histogram_stdvar"):
-        # Native histograms are not supported yet: float inputs yield nothing.
-        for a in node.args:
-            ev.eval(a)
-        return Block.empty(T)
+        from tidewell.promql.hfuncs import histogram_stat
+
+        return histogram_stat(ev, node)
     if f == "info":
         from tidewell.promql.info import eval_info
 
@@ -207,12 +206,17 @@ def _range_func(ev: Any, node: ast.Call) -> Block:
         out, ok = kernels.run(f, rd.ts, rd.vals, rd.lo, rd.hi, rd.tt, rd.rng, p1, p2)
     if f == "quantile_over_time" and p1 is not None:
         out = np.where(np.isnan(p1)[None, :] & ok, np.nan, out)
+    hist = None
+    if rd.hist is not None and not (rd.anchored or rd.smoothed):
+        from tidewell.promql.hrange import apply_histograms
+
+        hist = apply_histograms(ev, node, f, rd, out, ok)
     keep_name = f in _KEEP_NAME
     drop = [bool(d) or not keep_name for d in rd.drop_name] if keep_name else [True] * len(
         rd.labels)
     if f in ("rate", "increase") and len(rd.labels):
         _counter_warnings(ev, node, rd)
-    return Block(list(rd.labels), out, ok, drop).compact()
+    return Block(list(rd.labels), out, ok, drop, hist).compact()
 
 
 def _counter_warnings(ev: Any, node: ast.Call, rd: RangeData) -> None:
@@ -359,7 +363,7 @@ def _label_replace(ev: Any, node: ast.Call) -> Block:
                 d = False
         labels.append(lb)
         drop.append(d)
-    return Block(labels, b.values, b.present, drop)
+    return Block(labels, b.values, b.present, drop, b.hist)
 
 
 def _label_join(ev: Any, node: ast.Call) -> Block:
@@ -379,7 +383,7 @@ def _label_join(ev: Any, node: ast.Call) -> Block:
             d = False
         labels.append(lb)
         drop.append(d)
-    return Block(labels, b.values, b.present, drop)
+    return Block(labels, b.values, b.present, drop, b.hist)
 
 
 def _str_arg(a: ast.Expr) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from tidewell.model import Labels
+from tidewell.promql import hfuncs
 from tidewell.promql import nodes as ast
 from tidewell.promql.format import format_float
 from tidewell.promql.values import Block
@@ -260,7 +261,8 @@ def _quantile_columns(q: np.ndarray, les: np.ndarray, counts: np.ndarray
 def histogram_quantile(ev: Any, node: ast.Call) -> Block:
     q = ev.scalar_of(node.args[0])
     _validate_q(ev, q, node.args[0])
-    groups = _Groups(ev, ev.eval(node.args[1]), node.args[1])
+    blk = ev.eval(node.args[1])
+    groups = _Groups(ev, blk.floats_only(), node.args[1])
     mono = _Mono()
 
     def fn(g: int, j: int, les: np.ndarray, counts: np.ndarray) -> float:
@@ -290,7 +292,7 @@ def histogram_quantile(ev: Any, node: ast.Call) -> Block:
             pres.append(fast[1])
     out = _block(ev, labels, vals, pres)
     mono.emit(ev, node.args[1])
-    return out
+    return hfuncs.concat(ev, [hfuncs.histogram_quantile(ev, blk, q, node.args[1]), out])
 
 
 def histogram_quantiles(ev: Any, node: ast.Call) -> Block:
@@ -304,9 +306,11 @@ def histogram_quantiles(ev: Any, node: ast.Call) -> Block:
         qv = ev.scalar_of(a)
         _validate_q(ev, qv, a)
         qs.append(qv)
-    groups = _Groups(ev, ev.eval(node.args[0]), node.args[0])
+    blk = ev.eval(node.args[0])
+    groups = _Groups(ev, blk.floats_only(), node.args[0])
     mono = _Mono()
     labels, vals, pres = [], [], []
+    natives = []
     for qv in qs:
         def fn(g: int, j: int, les: np.ndarray, counts: np.ndarray, qv: np.ndarray = qv) -> float:
             v, forced = bucket_quantile(qv[j], les, counts)
@@ -315,12 +319,14 @@ def histogram_quantiles(ev: Any, node: ast.Call) -> Block:
             return v
 
         qstr = _openmetrics_float(float(qv[0]))
+        natives.append(hfuncs.histogram_quantile(ev, blk, qv, node.args[0],
+                                                 lambda k, s=qstr: k.with_label(label, s)))
         lab, val, pr = _per_step(ev, groups, fn, lambda k, s=qstr: k.with_label(label, s))
         labels += lab
         vals += val
         pres += pr
     mono.emit(ev, node.args[0])
-    return _block(ev, labels, vals, pres)
+    return hfuncs.concat(ev, [*natives, _block(ev, labels, vals, pres)])
 
 
 def _openmetrics_float(v: float) -> str:
@@ -337,9 +343,11 @@ def _openmetrics_float(v: float) -> str:
 def histogram_fraction(ev: Any, node: ast.Call) -> Block:
     lo = ev.scalar_of(node.args[0])
     hi = ev.scalar_of(node.args[1])
-    groups = _Groups(ev, ev.eval(node.args[2]), node.args[2])
+    blk = ev.eval(node.args[2])
+    groups = _Groups(ev, blk.floats_only(), node.args[2])
 
     def fn(g: int, j: int, les: np.ndarray, counts: np.ndarray) -> float:
         return bucket_fraction(lo[j], hi[j], les, counts)
 
-    return _block(ev, *_per_step(ev, groups, fn, lambda k: k))
+    return hfuncs.concat(ev, [hfuncs.histogram_fraction(ev, blk, lo, hi, node.args[2]),
+                              _block(ev, *_per_step(ev, groups, fn, lambda k: k))])

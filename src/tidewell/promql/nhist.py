@@ -377,3 +377,19 @@ def histogram_points(s: Series) -> tuple[np.ndarray, list[FH]]:
         return np.zeros(0, dtype=np.int64), []
     keep = [k for k, h in enumerate(hs.values) if not is_stale_histogram(h)]
     return hs.timestamps[keep], [from_model(hs.values[k]) for k in keep]
+
+
+def _same(a: float, b: float) -> bool:
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
+def equal(a: FH, b: FH) -> bool:
+    """Prometheus's ``Equals``: same layout and values (NaN equals NaN); the hint is ignored."""
+    if a.schema != b.schema or a.zero_threshold != b.zero_threshold:
+        return False
+    if not (_same(a.zero_count, b.zero_count) and _same(a.count, b.count)
+            and _same(a.sum, b.sum)):
+        return False
+    if a.custom and a.custom_values != b.custom_values:
+        return False
+    return spans_of(a.pos) == spans_of(b.pos) and spans_of(a.neg) == spans_of(b.neg)
