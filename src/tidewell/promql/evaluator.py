@@ -81,7 +81,10 @@ class Evaluator:
                 return v
             if isinstance(v, Scalar):
                 return Scalar(-v.values)
-            return Block(v.labels, -v.values, v.present, [True] * len(v))
+            hist = None
+            if v.hist is not None:
+                hist = _NEG(v.hist)
+            return Block(v.labels, -v.values, v.present, [True] * len(v), hist)
         if isinstance(node, ast.BinaryExpr):
             from tidewell.promql.binops import eval_binary
 
@@ -275,6 +278,9 @@ class Evaluator:
         if hm is not None and hm.any():
             self.attach_histograms(rd, hparts)
         return rd
+
+
+_NEG = np.frompyfunc(lambda h: None if h is None else h.scaled(-1.0), 1, 1)
 
 
 def without_name(lb: Labels) -> Labels:
