@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
-from tidewell.model import Histogram, HistogramSamples, Labels, Matcher, Series
+from tidewell.model import CounterResetHint, Histogram, HistogramSamples, Labels, Matcher, Series
+from tidewell.promql.nhist import detect_reset, from_model
 
 
 class MemQuerier:
@@ -46,6 +48,31 @@ class MemQuerier:
         return sorted({s.labels.get(name) for s in self._matching(matchers)} - {""})
 
 
+def tsdb_hints(hists: list[Histogram]) -> list[Histogram]:
+    """Counter-reset hints as Prometheus's TSDB returns them from its chunks.
+
+    A chunk's first sample reads back as ``UNKNOWN`` (even when the chunk was
+    cut for a reset: prometheus/prometheus#15346); later samples of a counter
+    chunk read back as ``NOT_COUNTER_RESET``; gauge histograms stay gauges. A new
+    chunk starts at a reset, a gauge/counter switch and a layout change."""
+    out: list[Histogram] = []
+    prev = None
+    for h in hists:
+        hint = h.counter_reset_hint
+        if hint != CounterResetHint.GAUGE:
+            cur = from_model(h)
+            if prev is None or prev.hint == CounterResetHint.GAUGE or detect_reset(cur, prev) \
+                    or (cur.schema != prev.schema or cur.zero_threshold != prev.zero_threshold
+                        or cur.custom_values != prev.custom_values):
+                hint = CounterResetHint.UNKNOWN
+            else:
+                hint = CounterResetHint.NOT_COUNTER_RESET
+            h = replace(h, counter_reset_hint=hint)
+        prev = from_model(h)
+        out.append(h)
+    return out
+
+
 class MemStore:
     """Series kept as sorted numpy arrays; ``add`` merges and keeps the newest value.
 
@@ -62,7 +89,8 @@ class MemStore:
         by_t = dict(zip(old[0].tolist(), old[1], strict=True)) if old else {}
         by_t.update(zip(ts, hists, strict=True))
         order = sorted(by_t)
-        self.hists[labels] = (np.array(order, dtype=np.int64), [by_t[t] for t in order])
+        self.hists[labels] = (np.array(order, dtype=np.int64),
+                              tsdb_hints([by_t[t] for t in order]))
 
     def add(self, labels: Labels, ts: Sequence[int], vals: Sequence[float],
             sts: Sequence[int] | None = None) -> None:

@@ -28,7 +28,7 @@ from tidewell.promql.errors import (
     QueryTimeoutError,
     TooManySamplesError,
 )
-from tidewell.promql.nhist import to_model
+from tidewell.promql.nhist import stats_selectors, to_model
 from tidewell.promql.parser import parse
 from tidewell.promql.values import NAME_LABELS, Block, RangeData, Scalar, String, hist_mask
 
@@ -82,6 +82,7 @@ class _Ctx:
         self.ann = Annotations()
         self.samples = 0
         self.fetched_series = 0
+        self.stats_selectors: set[int] = set()
 
     def check(self) -> None:
         if self.cancel is not None and self.cancel.is_set():
@@ -141,6 +142,7 @@ class Engine:
                                  "instant Vector")
         ctx = _Ctx(self, queryable, tenant, query, start, end, step,
                    time.monotonic() + self.opts.timeout_s, cancel)
+        ctx.stats_selectors = stats_selectors(expr)
         from tidewell.promql.evaluator import Evaluator
 
         n_steps = 1 if instant else (end - start) // step + 1

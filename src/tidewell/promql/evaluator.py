@@ -15,7 +15,13 @@ from tidewell.model import Labels
 from tidewell.model.samples import stale_mask
 from tidewell.promql import nodes as ast
 from tidewell.promql.errors import ExecutionError
-from tidewell.promql.nhist import from_model, histogram_points, is_stale_histogram
+from tidewell.promql.nhist import (
+    from_model,
+    histogram_points,
+    is_stale_histogram,
+    resolve_hints,
+    unknown_hint,
+)
 from tidewell.promql.values import NAME_LABELS, Block, RangeData, Scalar, String
 
 __all__ = ["Evaluator"]
@@ -134,15 +140,19 @@ class Evaluator:
             if s.histograms is not None and len(s.histograms):
                 if hist is None:
                     hist = np.full((n, self.T), None, dtype=object)
-                self._histogram_steps(s, tt, lb, present, hist, i)
+                self._histogram_steps(s, tt, lb, present, hist, i,
+                                      id(node) in self.ctx.stats_selectors)
         self.ctx.add_samples(int(present.sum()))
         blk = Block(labels, values, present, hist=hist)
         return blk.compact() if n else blk
 
     @staticmethod
     def _histogram_steps(s: Any, tt: np.ndarray, lb: int, present: np.ndarray,
-                         hist: np.ndarray, i: int) -> None:
+                         hist: np.ndarray, i: int, stats: bool) -> None:
         """Row ``i`` of an instant vector where the newest sample in lookback is a histogram."""
+        resolved = None
+        if stats:
+            resolved = resolve_hints([from_model(h) for h in s.histograms.values])
         hts = s.histograms.timestamps
         hidx = np.searchsorted(hts, tt, side="right") - 1
         hok = hidx >= 0
@@ -161,7 +171,8 @@ class Evaluator:
             fh = cache.get(k)
             if fh is None:
                 h = s.histograms.values[k]
-                fh = cache[k] = False if is_stale_histogram(h) else from_model(h)
+                fh = cache[k] = False if is_stale_histogram(h) else (
+                    from_model(h) if resolved is None else resolved[k])
             if fh is False:
                 present[i, j] = False
             else:
@@ -186,7 +197,8 @@ class Evaluator:
         if any(s.start_timestamps is not None for s in series):
             rd.sts = self._concat_sts(series, [drop_stale_st(s) for s in series])
         if any(s.histograms is not None and len(s.histograms) for s in series):
-            self.attach_histograms(rd, [histogram_points(s) for s in series], ext_hi)
+            stats = id(vs) in self.ctx.stats_selectors
+            self.attach_histograms(rd, [histogram_points(s, stats) for s in series], ext_hi)
         return rd
 
     def attach_histograms(self, rd: RangeData, parts: list[tuple[np.ndarray, list[Any]]],
@@ -273,7 +285,7 @@ class Evaluator:
                 arrays.append((lb, times[fm], val.values[i][fm]))
                 drop.append(val.drop_name[i])
                 if hm is not None:
-                    hparts.append((times[hm[i]], list(val.hist[i][hm[i]])))
+                    hparts.append((times[hm[i]], [unknown_hint(h) for h in val.hist[i][hm[i]]]))
         rd = self.build_range(arrays, tt, rng, drop_name=drop)
         if hm is not None and hm.any():
             self.attach_histograms(rd, hparts)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -370,13 +371,15 @@ def is_stale_histogram(h: Histogram) -> bool:
     return math.isnan(h.sum) and is_stale_nan(h.sum)
 
 
-def histogram_points(s: Series) -> tuple[np.ndarray, list[FH]]:
-    """A series' histogram samples without staleness markers, as ``FH``."""
+def histogram_points(s: Series, stats: bool = False) -> tuple[np.ndarray, list[FH]]:
+    """A series' histogram samples without staleness markers, as ``FH`` (``stats``: hints
+    resolved as by ``resolve_hints``)."""
     hs = s.histograms
     if hs is None or not len(hs):
         return np.zeros(0, dtype=np.int64), []
     keep = [k for k, h in enumerate(hs.values) if not is_stale_histogram(h)]
-    return hs.timestamps[keep], [from_model(hs.values[k]) for k in keep]
+    fhs = [from_model(hs.values[k]) for k in keep]
+    return hs.timestamps[keep], resolve_hints(fhs) if stats else fhs
 
 
 def _same(a: float, b: float) -> bool:
@@ -393,3 +396,49 @@ def equal(a: FH, b: FH) -> bool:
     if a.custom and a.custom_values != b.custom_values:
         return False
     return spans_of(a.pos) == spans_of(b.pos) and spans_of(a.neg) == spans_of(b.neg)
+
+
+def unknown_hint(h: FH) -> FH:
+    """``h`` with a reset/not-reset hint made unknown: a subquery may skip or repeat the
+    samples the hint was about, so the reset must be detected again (as Prometheus does)."""
+    if h.hint in (CounterResetHint.COUNTER_RESET, CounterResetHint.NOT_COUNTER_RESET):
+        return replace(h, hint=CounterResetHint.UNKNOWN)
+    return h
+
+
+def resolve_hints(hs: list[FH]) -> list[FH]:
+    """Unknown hints resolved against the previous sample, as Prometheus's
+    ``HistogramStatsIterator`` does for selectors read only for count and sum."""
+    out = list(hs)
+    for k in range(1, len(out)):
+        h = out[k]
+        if h.hint == CounterResetHint.UNKNOWN:
+            reset = detect_reset(h, hs[k - 1])
+            out[k] = replace(h, hint=CounterResetHint.COUNTER_RESET if reset
+                             else CounterResetHint.NOT_COUNTER_RESET)
+    return out
+
+
+def stats_selectors(expr: Any) -> set[int]:
+    """Ids of the vector selectors whose histograms feed only ``histogram_count``/``sum``/
+    ``avg`` (Prometheus's ``detectHistogramStatsDecoding``)."""
+    from tidewell.promql import nodes as ast
+
+    out: set[int] = set()
+    for node, path in ast.walk(expr):
+        if not isinstance(node, ast.VectorSelector):
+            continue
+        for p in reversed(path):
+            if isinstance(p, ast.SubqueryExpr):
+                break
+            if isinstance(p, ast.Call):
+                if p.func in ("histogram_count", "histogram_sum", "histogram_avg"):
+                    out.add(id(node))
+                elif p.func in ("histogram_quantile", "histogram_quantiles",
+                                "histogram_fraction"):
+                    out.discard(id(node))
+                    break
+            if isinstance(p, ast.BinaryExpr) and p.op in ("</", ">/"):
+                out.discard(id(node))
+                break
+    return out
