@@ -34,15 +34,12 @@ def sum_histograms(ev: Any, node: ast.AggregateExpr, blk: Block, hm: np.ndarray,
             ev.ctx.warn("encountered a mix of histograms and floats for aggregation", node.expr)
             ok[g, j] = False
             continue
-        total = hs[0].copy()
         hints = {h.hint for h in hs}
         try:
-            for h in hs[1:]:
-                r = nhist.add(total, h)
-                total = r.h
-                if r.reconciled:
-                    ev.ctx.info("mismatched custom buckets were reconciled during aggregation",
-                                node.expr)
+            total, reconciled = nhist.hmean(hs) if avg else nhist.hsum(hs)
+            if reconciled:
+                ev.ctx.info("mismatched custom buckets were reconciled during aggregation",
+                            node.expr)
         except HistError:
             name = next(blk.labels[i].name for i in rows if gid[i] == g)
             ev.ctx.warn("vector contains a mix of histograms with exponential and custom "
@@ -50,8 +47,6 @@ def sum_histograms(ev: Any, node: ast.AggregateExpr, blk: Block, hm: np.ndarray,
             continue
         if {CounterResetHint.COUNTER_RESET, CounterResetHint.NOT_COUNTER_RESET} <= hints:
             ev.ctx.warn("conflicting counter resets during histogram aggregation", node.expr)
-        if avg:
-            total = total.divided(float(len(hs)))
         hist[g, j] = total
         ok[g, j] = True
     return hist, ok

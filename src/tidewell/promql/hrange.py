@@ -107,9 +107,7 @@ def apply_histograms(ev: Any, node: ast.Call, f: str, rd: RangeData, out: np.nda
             continue
         h: FH | None = None
         if f in ("sum_over_time", "avg_over_time"):
-            h = _sum(win_h, notes, name)
-            if h is not None and f == "avg_over_time":
-                h = h.divided(float(len(win_h)))
+            h = _sum(win_h, notes, name, f == "avg_over_time")
         elif f in ("rate", "increase", "delta"):
             if len(win_h) >= 2:
                 h = _rate(win_t, win_h, f != "delta", f == "rate", rd, j, notes, name)
@@ -122,23 +120,14 @@ def apply_histograms(ev: Any, node: ast.Call, f: str, rd: RangeData, out: np.nda
     return res if any(x is not None for x in res.flat) else None
 
 
-def _sum(hs: list[FH], notes: Notes, name: str) -> FH | None:
-    reset = not_reset = reconciled = False
-    acc = hs[0].copy()
-    for h in hs:
-        if h.hint == CounterResetHint.COUNTER_RESET:
-            reset = True
-        elif h.hint == CounterResetHint.NOT_COUNTER_RESET:
-            not_reset = True
+def _sum(hs: list[FH], notes: Notes, name: str, mean: bool) -> FH | None:
+    hints = {h.hint for h in hs}
     try:
-        for h in hs[1:]:
-            r = nhist.add(acc, h)
-            acc = r.h
-            reconciled |= r.reconciled
+        acc, reconciled = nhist.hmean(hs) if mean else nhist.hsum(hs)
     except HistError:
         notes.mixed_schemas(name)
         return None
-    if reset and not_reset:
+    if {CounterResetHint.COUNTER_RESET, CounterResetHint.NOT_COUNTER_RESET} <= hints:
         notes.collision("aggregation")
     if reconciled:
         notes.reconciled("aggregation")

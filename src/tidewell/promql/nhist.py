@@ -442,3 +442,159 @@ def stats_selectors(expr: Any) -> set[int]:
                 out.discard(id(node))
                 break
     return out
+
+
+# -- compensated (Kahan) sums, as Prometheus's KahanAdd -------------------------------------
+def kahan_inc(inc: float, s: float, c: float) -> tuple[float, float]:
+    t = s + inc
+    if math.isinf(t):
+        c = 0.0
+    elif abs(s) >= abs(inc):
+        c += (s - t) + inc
+    else:
+        c += (inc - t) + s
+    return t, c
+
+
+def _kreduce(v: dict[int, float], c: dict[int, float], frm: int,
+             to: int) -> tuple[dict[int, float], dict[int, float]]:
+    if frm == to:
+        return v, c
+    shift = frm - to
+    ov: dict[int, float] = {}
+    oc: dict[int, float] = {}
+    for i in sorted(v):
+        j = ((i - 1) >> shift) + 1
+        ov[j], oc[j] = kahan_inc(v[i], ov.get(j, 0.0), oc.get(j, 0.0))
+        if c.get(i):
+            ov[j], oc[j] = kahan_inc(c[i], ov[j], oc[j])
+    return ov, oc
+
+
+def _kwiden(h: FH, c: FH, thr: float) -> None:
+    """Move ``h``'s (and its compensation's) buckets below ``thr`` into the zero bucket."""
+    for d, dc in ((h.pos, c.pos), (h.neg, c.neg)):
+        for i in [i for i in d if h.bound(i - 1) < thr]:
+            h.zero_count, c.zero_count = kahan_inc(d.pop(i), h.zero_count, c.zero_count)
+            if i in dc:
+                h.zero_count, c.zero_count = kahan_inc(dc.pop(i), h.zero_count, c.zero_count)
+    h.zero_threshold = c.zero_threshold = thr
+
+
+class KahanSum:
+    """A running histogram sum with a compensation histogram (``KahanAdd``)."""
+
+    def __init__(self, first: FH) -> None:
+        self.h = first.copy()
+        self.c = FH(first.schema, first.zero_threshold, custom_values=first.custom_values)
+
+    def add(self, o: FH) -> AddResult:
+        h, c = self.h, self.c
+        if h.custom != o.custom:
+            raise HistError("incompatible schema")
+        h.hint, collision = _hint(h.hint, o.hint)
+        reconciled = False
+        opos, oneg = o.pos, o.neg
+        ocpos: dict[int, float] = {}
+        ocneg: dict[int, float] = {}
+        if h.custom:
+            if h.custom_values != o.custom_values:
+                reconciled = True
+                cv = _intersect(h.custom_values, o.custom_values)
+                h.pos = _remap_custom(h.pos, h.custom_values, cv)
+                c.pos = _remap_custom(c.pos, h.custom_values, cv)
+                opos = _remap_custom(opos, o.custom_values, cv)
+                h.custom_values = c.custom_values = cv
+        else:
+            if o.schema < h.schema:
+                h.pos, cp = _kreduce(h.pos, c.pos, h.schema, o.schema)
+                h.neg, cn = _kreduce(h.neg, c.neg, h.schema, o.schema)
+                c.pos, c.neg = cp, cn
+                h.schema = c.schema = o.schema
+            elif o.schema > h.schema:
+                opos, ocpos = _kreduce(opos, {}, o.schema, h.schema)
+                oneg, ocneg = _kreduce(oneg, {}, o.schema, h.schema)
+            oz, ozc, othr = o.zero_count, 0.0, o.zero_threshold
+            while othr != h.zero_threshold:
+                if h.zero_threshold > othr:
+                    oz, othr = _zero_for_threshold(replace(o, pos=opos, neg=oneg, schema=h.schema),
+                                                   h.zero_threshold)
+                    opos = {i: v for i, v in opos.items() if h.bound(i - 1) >= othr}
+                    oneg = {i: v for i, v in oneg.items() if h.bound(i - 1) >= othr}
+                if othr > h.zero_threshold:
+                    _, thr = _zero_for_threshold(h, othr)
+                    _kwiden(h, c, thr)
+            h.zero_count, c.zero_count = kahan_inc(oz, h.zero_count, c.zero_count)
+            h.zero_count, c.zero_count = kahan_inc(ozc, h.zero_count, c.zero_count)
+        h.count, c.count = kahan_inc(o.count, h.count, c.count)
+        h.sum, c.sum = kahan_inc(o.sum, h.sum, c.sum)
+        for d, dc, od, odc in ((h.pos, c.pos, opos, ocpos), (h.neg, c.neg, oneg, ocneg)):
+            for i, v in od.items():
+                d[i], dc[i] = kahan_inc(v, d.get(i, 0.0), dc.get(i, 0.0))
+                if odc.get(i):
+                    d[i], dc[i] = kahan_inc(odc[i], d[i], dc[i])
+        return AddResult(h, collision, reconciled)
+
+    def overflow(self) -> bool:
+        h = self.h
+        vals = [h.zero_count, h.count, h.sum, *h.pos.values(), *h.neg.values()]
+        return any(math.isinf(v) for v in vals)
+
+    def result(self) -> FH:
+        """The sum with its compensation added."""
+        h, c = self.h.copy(), self.c
+        h.zero_count += c.zero_count
+        h.count += c.count
+        h.sum += c.sum
+        for d, dc in ((h.pos, c.pos), (h.neg, c.neg)):
+            for i, v in dc.items():
+                if i in d:
+                    d[i] += v
+        return h
+
+    def copy(self) -> KahanSum:
+        k = KahanSum.__new__(KahanSum)
+        k.h, k.c = self.h.copy(), self.c.copy()
+        return k
+
+    def scale(self, f: float) -> None:
+        hint = self.h.hint
+        self.h, self.c = self.h.scaled(f), self.c.scaled(f)
+        self.h.hint = hint
+
+
+def hsum(hs: list[FH]) -> tuple[FH, bool]:
+    """Compensated sum of histograms and whether custom bounds were reconciled."""
+    ks = KahanSum(hs[0])
+    reconciled = False
+    for h in hs[1:]:
+        reconciled |= ks.add(h).reconciled
+    return ks.result(), reconciled
+
+
+def hmean(hs: list[FH]) -> tuple[FH, bool]:
+    """Mean of histograms: a compensated sum, switching to an incremental mean when the
+    sum overflows (Prometheus's ``avg``/``avg_over_time``)."""
+    ks = KahanSum(hs[0])
+    reconciled = False
+    incremental = False
+    for k, h in enumerate(hs[1:], start=2):
+        if not incremental:
+            trial = ks.copy()
+            reconciled |= trial.add(h).reconciled
+            if not trial.overflow():
+                ks = trial
+                continue
+            incremental = True
+            _div_all(ks, k - 1)
+        ks.scale((k - 1) / k)
+        reconciled |= ks.add(h.divided(float(k))).reconciled
+    if not incremental:
+        _div_all(ks, len(hs))
+    return ks.result(), reconciled
+
+
+def _div_all(ks: KahanSum, n: float) -> None:
+    hint = ks.h.hint
+    ks.h, ks.c = ks.h.divided(float(n)), ks.c.divided(float(n))
+    ks.h.hint = hint
