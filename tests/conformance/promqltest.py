@@ -802,7 +802,7 @@ def main(argv: list[str]) -> int:
             key = ("h" if o.histogram else "") + ("pass" if o.ok else "fail")
             c[key] += 1
             if not o.ok and (verbose or not o.histogram):
-                print(f"  FAIL {o.file}:{o.line} {o.expr}\n       {o.message[:300]}")
+                print(f"  FAIL {o.file}:{o.line} {o.expr}\n       {o.message[:1500]}")
         for k in tot:
             tot[k] += c[k]
         print(f"{f.name:32s} float {c['pass']:4d} passed {c['fail']:4d} failed | native "

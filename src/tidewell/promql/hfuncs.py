@@ -15,25 +15,28 @@ import numpy as np
 
 from tidewell.model import Labels
 from tidewell.promql import nodes as ast
-from tidewell.promql.nhist import FH
+from tidewell.promql.nhist import FH, Bucket
 from tidewell.promql.values import Block
 
 __all__ = ["concat", "histogram_fraction", "histogram_quantile", "histogram_stat",
            "native_rows"]
 
 
-def native_rows(ev: Any, b: Block, fn: Callable[[FH, int], float],
+def native_rows(ev: Any, b: Block, fn: Callable[[FH, int, Labels], float],
                 labels_for: Callable[[Labels], Labels] = lambda lb: lb) -> Block:
     """A float Block of ``fn(histogram, step)`` for every histogram cell of ``b``."""
     hm = b.hist_mask()
-    if hm is None or not hm.any():
+    if hm is None:
+        return Block.empty(ev.T)
+    hm &= b.present
+    if not hm.any():
         return Block.empty(ev.T)
     rows = np.flatnonzero(hm.any(axis=1))
     vals = np.zeros((len(rows), ev.T))
     pres = np.zeros((len(rows), ev.T), dtype=bool)
     for r, i in enumerate(rows):
         for j in np.flatnonzero(hm[i]):
-            vals[r, j] = fn(b.hist[i, j], int(j))
+            vals[r, j] = fn(b.hist[i, j], int(j), b.labels[i])
             pres[r, j] = True
     return Block([labels_for(b.labels[i]) for i in rows], vals, pres, [True] * len(rows))
 
@@ -93,7 +96,7 @@ _STATS: dict[str, Callable[[FH], float]] = {
 
 def histogram_stat(ev: Any, node: ast.Call) -> Block:
     fn = _STATS[node.func]
-    return native_rows(ev, ev.eval(node.args[0]), lambda h, _j: fn(h))
+    return native_rows(ev, ev.eval(node.args[0]), lambda h, _j, _lb: fn(h))
 
 
 # -- quantile and fraction ---------------------------------------------------------------
@@ -119,7 +122,7 @@ def quantile(q: float, h: FH, info: Callable[[str], None]) -> float:
         if count >= rank:
             break
     if bucket is None:
-        return math.nan
+        bucket = Bucket(0.0, 0.0, 0.0, 0)
     lower, upper = bucket.lower, bucket.upper
     if not h.custom and lower < 0 < upper:
         if not h.neg and h.pos:
@@ -224,17 +227,24 @@ def fraction(lo: float, hi: float, h: FH, info: Callable[[str], None]) -> float:
     return (upper_rank - lower_rank) / h.count
 
 
+def _for_name(lb: Labels) -> str:
+    """Prometheus's ``maybeAddMetricName`` suffix."""
+    name = lb.name
+    return f' for metric name "{name}"' if name else ""
+
+
 def histogram_quantile(ev: Any, b: Block, q: np.ndarray, arg: ast.Expr,
                        labels_for: Callable[[Labels], Labels] = lambda lb: lb) -> Block:
-    def fn(h: FH, j: int) -> float:
-        return quantile(float(q[j]), h, lambda m: ev.ctx.info(m, arg))
+    def fn(h: FH, j: int, lb: Labels) -> float:
+        return quantile(float(q[j]), h, lambda m: ev.ctx.info(m + _for_name(lb), arg))
 
     return native_rows(ev, b, fn, labels_for)
 
 
 def histogram_fraction(ev: Any, b: Block, lo: np.ndarray, hi: np.ndarray,
                        arg: ast.Expr) -> Block:
-    def fn(h: FH, j: int) -> float:
-        return fraction(float(lo[j]), float(hi[j]), h, lambda m: ev.ctx.info(m, arg))
+    def fn(h: FH, j: int, lb: Labels) -> float:
+        return fraction(float(lo[j]), float(hi[j]), h,
+                        lambda m: ev.ctx.info(m + _for_name(lb), arg))
 
     return native_rows(ev, b, fn)

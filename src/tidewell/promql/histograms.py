@@ -204,6 +204,39 @@ def bucket_fraction(lower: float, upper: float, les: np.ndarray, counts: np.ndar
     return (upper_rank - lower_rank) / count
 
 
+def _split(ev: Any, blk: Block, arg: ast.Expr) -> tuple[Block, Block]:
+    """The native histograms and the classic buckets of ``blk``; where a native
+    histogram has the labels of a classic bucket group at a step, neither counts
+    there (Prometheus warns)."""
+    classic = blk.floats_only()
+    hm = blk.hist_mask()
+    if hm is None:
+        return blk, classic
+    keys: dict[Labels, list[int]] = {}
+    for i, lb in enumerate(classic.labels):
+        if _parse_le(lb.get("le")) is not None:
+            keys.setdefault(lb.without("le"), []).append(i)
+    present = None
+    native_present = blk.present
+    for i, lb in enumerate(blk.labels):
+        rows = keys.get(lb)
+        if rows is None or not hm[i].any():
+            continue
+        clash = hm[i] & blk.present[i] & classic.present[rows].any(axis=0)
+        if not clash.any():
+            continue
+        ev.ctx.warn("vector contains a mix of classic and native histograms for metric name "
+                    f'"{lb.name}"', arg)
+        if present is None:
+            present, native_present = classic.present.copy(), blk.present.copy()
+        present[np.ix_(rows, np.flatnonzero(clash))] = False
+        native_present[i] &= ~clash
+    if present is None:
+        return blk, classic
+    return (Block(blk.labels, blk.values, native_present, blk.drop_name, blk.hist),
+            Block(classic.labels, classic.values, present, classic.drop_name))
+
+
 def _validate_q(ev: Any, qs: np.ndarray, arg: ast.Expr) -> None:
     for x in np.unique(qs):
         if math.isnan(x) or x < 0 or x > 1:
@@ -261,8 +294,8 @@ def _quantile_columns(q: np.ndarray, les: np.ndarray, counts: np.ndarray
 def histogram_quantile(ev: Any, node: ast.Call) -> Block:
     q = ev.scalar_of(node.args[0])
     _validate_q(ev, q, node.args[0])
-    blk = ev.eval(node.args[1])
-    groups = _Groups(ev, blk.floats_only(), node.args[1])
+    blk, classic = _split(ev, ev.eval(node.args[1]), node.args[1])
+    groups = _Groups(ev, classic, node.args[1])
     mono = _Mono()
 
     def fn(g: int, j: int, les: np.ndarray, counts: np.ndarray) -> float:
@@ -306,8 +339,8 @@ def histogram_quantiles(ev: Any, node: ast.Call) -> Block:
         qv = ev.scalar_of(a)
         _validate_q(ev, qv, a)
         qs.append(qv)
-    blk = ev.eval(node.args[0])
-    groups = _Groups(ev, blk.floats_only(), node.args[0])
+    blk, classic = _split(ev, ev.eval(node.args[0]), node.args[0])
+    groups = _Groups(ev, classic, node.args[0])
     mono = _Mono()
     labels, vals, pres = [], [], []
     natives = []
@@ -343,8 +376,8 @@ def _openmetrics_float(v: float) -> str:
 def histogram_fraction(ev: Any, node: ast.Call) -> Block:
     lo = ev.scalar_of(node.args[0])
     hi = ev.scalar_of(node.args[1])
-    blk = ev.eval(node.args[2])
-    groups = _Groups(ev, blk.floats_only(), node.args[2])
+    blk, classic = _split(ev, ev.eval(node.args[2]), node.args[2])
+    groups = _Groups(ev, classic, node.args[2])
 
     def fn(g: int, j: int, les: np.ndarray, counts: np.ndarray) -> float:
         return bucket_fraction(lo[j], hi[j], les, counts)

@@ -58,10 +58,10 @@ class Block:
                      None if self.hist is None else self.hist[rows])
 
     def hist_mask(self) -> np.ndarray | None:
-        """(N, T) True where the sample is a histogram; None when there is none."""
+        """(N, T) True where a present sample is a histogram; None when there is none."""
         if self.hist is None:
             return None
-        return hist_mask(self.hist)
+        return hist_mask(self.hist) & self.present
 
     def floats_only(self) -> Block:
         """The float samples alone: what float-only functions and operators see."""
