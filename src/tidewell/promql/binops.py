@@ -36,6 +36,8 @@ def apply_op(op: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
             return np.power(a, b)
         if op == "atan2":
             return np.arctan2(a, b)
+        if op in ("</", ">/"):  # only histograms have a result (see hbinop)
+            return np.zeros(np.broadcast_shapes(np.shape(a), np.shape(b)))
         if op == "==":
             return (a == b).astype(float)
         if op == "!=":
@@ -64,7 +66,8 @@ def eval_binary(ev: Any, node: ast.BinaryExpr) -> Any:
     lhs = ev.eval(node.lhs)
     rhs = ev.eval(node.rhs)
     op = node.op
-    if op in ("</", ">/"):
+    trim_op = op in ("</", ">/")
+    if trim_op and not any(isinstance(v, Block) and v.hist is not None for v in (lhs, rhs)):
         # Histogram trimming; float samples are incompatible and yield nothing.
         if (isinstance(lhs, Block) and lhs.present.any()) or (
                 isinstance(rhs, Block) and rhs.present.any()):
@@ -80,7 +83,7 @@ def eval_binary(ev: Any, node: ast.BinaryExpr) -> Any:
         a, b = (s, vec.values) if swap else (vec.values, s)
         res = apply_op(op, a, b)
         present = vec.present.copy()
-        drop = [True] * len(vec)
+        drop = list(vec.drop_name) if trim_op else [True] * len(vec)
         if is_cmp:
             if node.return_bool:
                 values = res
@@ -224,7 +227,7 @@ def _vector_op(ev: Any, node: ast.BinaryExpr, lhs: Block, rhs: Block,
     matched_one: dict[Any, np.ndarray] = {}
     result_seen: dict[Labels, np.ndarray] = {}
     sig_seen: dict[Any, np.ndarray] = {}
-    drop_name = (not is_cmp) or node.return_bool
+    drop_name = (not is_cmp and op not in ("</", ">/")) or node.return_bool
     for i, lb in enumerate(many.labels):
         k = _sig(lb, m)
         hit = one_val.get(k)

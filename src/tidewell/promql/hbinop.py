@@ -15,11 +15,13 @@ import numpy as np
 from tidewell.model import CounterResetHint
 from tidewell.promql import nhist
 from tidewell.promql import nodes as ast
+from tidewell.promql.htrim import trim
 from tidewell.promql.nhist import FH, HistError
 
 __all__ = ["fix_row"]
 
 _CMP = {"==", "!=", "<", ">", "<=", ">="}
+_TRIM = {"</", ">/"}
 
 
 def _elem(ev: Any, node: ast.BinaryExpr, fa: float, fb: float, ha: FH | None,
@@ -31,6 +33,8 @@ def _elem(ev: Any, node: ast.BinaryExpr, fa: float, fb: float, ha: FH | None,
             return 0.0, hb.scaled(fa), True
         return _incompatible(ev, node, "float", "histogram")
     if ha is not None and hb is None:
+        if op in _TRIM:
+            return 0.0, trim(ha, fb, op == "</"), True
         if op == "*":
             return 0.0, ha.scaled(fb), True
         if op == "/":
@@ -78,6 +82,11 @@ def fix_row(ev: Any, node: ast.BinaryExpr, fa: np.ndarray, fb: np.ndarray,
         a = ha[j] if ha is not None else None
         b = hb[j] if hb is not None else None
         if a is None and b is None:
+            if node.op in _TRIM:
+                _incompatible(ev, node, "float", "float")
+                res, pres, touched = (res, pres, True) if touched else (res.copy(),
+                                                                         pres.copy(), True)
+                pres[j] = False
             continue
         if not touched:
             res, pres, touched = res.copy(), pres.copy(), True
