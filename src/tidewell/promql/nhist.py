@@ -100,7 +100,7 @@ class FH:
                 b.upper = -zt
             out.append(b)
         if self.zero_count > 0 and not self.custom:
-            out.append(Bucket(-zt, zt, self.zero_count, 0))
+            out.append(Bucket(-zt, zt, self.zero_count, 0, zero=True))
         for b in self.buckets(True):
             if 0 < b.lower < zt:
                 b.lower = zt
@@ -120,6 +120,20 @@ class Bucket:
     upper: float
     count: float
     index: int
+    zero: bool = False
+
+    def boundary_rule(self, custom: bool) -> int:
+        """Prometheus's JSON boundary rule: 0 (lower, upper], 1 [lower, upper),
+        2 (lower, upper), 3 [lower, upper]."""
+        if self.zero:
+            return 3
+        if custom:
+            lo_in, up_in = self.index == 0, True
+        else:
+            lo_in, up_in = self.lower < 0, self.upper > 0
+        if lo_in:
+            return 3 if up_in else 1
+        return 0 if up_in else 2
 
 
 def exp_bound(idx: int, schema: int) -> float:
