@@ -176,8 +176,18 @@ def _count_values(blk: Block, node: ast.AggregateExpr, label: str, T: int) -> Bl
     bases: dict[Labels, int] = {}
     gid = np.array([bases.setdefault(_group_key(lb, node), len(bases)) for lb in blk.labels],
                    dtype=np.int64)
+    hm = blk.hist_mask()
+    extra: dict[Labels, np.ndarray] = {}
+    if hm is not None:
+        from tidewell.promql.nhist import histogram_string
+
+        for i, j in zip(*np.nonzero(hm), strict=True):
+            key = _group_key(blk.labels[i], node).with_label(label,
+                                                               histogram_string(blk.hist[i, j]))
+            extra.setdefault(key, np.zeros(T))[j] += 1
+        blk = blk.floats_only()
     rows, cols = np.nonzero(blk.present)
-    if len(rows) == 0:
+    if len(rows) == 0 and not extra:
         return Block.empty(T)
     vals = blk.values[rows, cols]
     bits = np.where(np.isnan(vals), np.nan, vals).view(np.uint64)  # one NaN, one label
@@ -193,6 +203,9 @@ def _count_values(blk: Block, node: ast.AggregateExpr, label: str, T: int) -> Bl
         key = base_list[int(g)].with_label(label, _fmt_value(value))
         prev = counts.get(key)
         counts[key] = grid[c] if prev is None else prev + grid[c]
+    for key, row in extra.items():
+        prev = counts.get(key)
+        counts[key] = row if prev is None else prev + row
     labels = list(counts)
     vals = np.vstack([counts[k] for k in labels])
     return Block(labels, vals, vals > 0)

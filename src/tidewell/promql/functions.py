@@ -81,6 +81,8 @@ def eval_call(ev: Any, node: ast.Call) -> Any:
     if f == "absent_over_time":
         rd = ev.eval(node.args[0])
         any_ = (rd.hi > rd.lo).any(axis=0) if len(rd.labels) else np.zeros(T, dtype=bool)
+        if rd.hist is not None and rd.hhi is not None and rd.hlo is not None:
+            any_ = any_ | (rd.hhi > rd.hlo).any(axis=0)
         return _absent_block(node.args[0], ~any_, T)
     if f == "absent":
         b = ev.eval(node.args[0])
@@ -108,7 +110,7 @@ def eval_call(ev: Any, node: ast.Call) -> Any:
             lo, hi = np.full(T, -np.inf), ev.scalar_of(node.args[1])
         vals = np.maximum(b.values, lo[None, :])
         vals = np.minimum(vals, hi[None, :])
-        pres = b.present & (lo <= hi)[None, :] if f == "clamp" else b.present
+        pres = b.present & ~(lo > hi)[None, :] if f == "clamp" else b.present
         vals = np.where(np.isnan(lo)[None, :] | np.isnan(hi)[None, :], np.nan, vals)
         return Block(b.labels, vals, pres, [True] * len(b)).compact()
     if f == "timestamp":
@@ -233,7 +235,9 @@ def _timestamp(ev: Any, node: ast.Call, start: bool = False) -> Block:
     selected sample; start times are known only when the argument is a selector."""
     arg = node.args[0]
     T = ev.T
-    inner = arg.expr if isinstance(arg, ast.ParenExpr) else arg
+    inner = arg
+    while isinstance(inner, ast.ParenExpr):
+        inner = inner.expr
     if isinstance(inner, ast.VectorSelector) and not (inner.anchored or inner.smoothed):
         from tidewell.model.samples import stale_mask
         from tidewell.promql.engine import select_series
@@ -244,13 +248,22 @@ def _timestamp(ev: Any, node: ast.Call, start: bool = False) -> Block:
         labels, vals, pres = [], np.zeros((len(series), T)), np.zeros((len(series), T), bool)
         for i, s in enumerate(series):
             labels.append(s.labels)
-            if not len(s.timestamps):
+            ts_all, stale = s.timestamps, stale_mask(s.values)
+            if s.histograms is not None and len(s.histograms) and not start:
+                from tidewell.promql.nhist import is_stale_histogram
+
+                ts_all = np.concatenate([ts_all, s.histograms.timestamps])
+                stale = np.concatenate([stale, [is_stale_histogram(h)
+                                                for h in s.histograms.values]])
+                order = np.argsort(ts_all, kind="stable")
+                ts_all, stale = ts_all[order], stale[order]
+            if not len(ts_all):
                 continue
-            idx = np.searchsorted(s.timestamps, tt, side="right") - 1
+            idx = np.searchsorted(ts_all, tt, side="right") - 1
             ok = idx >= 0
             idxc = np.where(ok, idx, 0)
-            t_at = s.timestamps[idxc]
-            ok &= (t_at > tt - lb) & ~stale_mask(s.values[idxc])
+            t_at = ts_all[idxc]
+            ok &= (t_at > tt - lb) & ~stale[idxc]
             if start:
                 st = s.start_timestamps
                 vals[i] = 0.0 if st is None else st[idxc] / 1000.0
@@ -296,6 +309,8 @@ def _date(f: str, secs: np.ndarray) -> np.ndarray:
 
 def _sort(ev: Any, node: ast.Call) -> Block:
     b = ev.eval(node.args[0])
+    if node.func in ("sort", "sort_desc"):
+        b = b.floats_only()
     f = node.func
     if ev.T > 1:
         ev.ctx.warn("sort is ineffective for range queries since results are always ordered by "

@@ -103,6 +103,9 @@ def eval_info(ev: Any, node: ast.Call) -> Block:
         info_t = np.zeros((len(series), ev.T))
         info_p = np.zeros((len(series), ev.T), dtype=bool)
         for i, s in enumerate(series):
+            if s.histograms is not None and len(s.histograms):
+                raise ExecutionError("this should be an info metric, with float samples: "
+                                     f"{s.labels}")
             info_labels.append(s.labels)
             idx = np.searchsorted(s.timestamps, tt, side="right") - 1
             ok = idx >= 0

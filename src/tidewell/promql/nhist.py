@@ -612,3 +612,25 @@ def _div_all(ks: KahanSum, n: float) -> None:
     hint = ks.h.hint
     ks.h, ks.c = ks.h.divided(float(n)), ks.c.divided(float(n))
     ks.h.hint = hint
+
+
+def histogram_string(h: FH) -> str:
+    """Prometheus's ``FloatHistogram.String()`` (``count_values`` uses it as label value)."""
+    from tidewell.promql.format import go_g
+
+    def bucket(b: Bucket, lo_in: bool, up_in: bool) -> str:
+        return (f"{'[' if lo_in else '('}{go_g(b.lower)},{go_g(b.upper)}{']' if up_in else ')'}"
+                f":{go_g(b.count, 21)}")
+
+    def incl(b: Bucket) -> tuple[bool, bool]:
+        if h.custom:
+            return b.index == 0, True
+        return b.lower < 0, b.upper > 0
+
+    parts = [f"{{count:{go_g(h.count)}, sum:{go_g(h.sum)}"]
+    parts += [bucket(b, *incl(b)) for b in reversed(list(h.buckets(False)))]
+    if h.zero_count != 0:
+        zt = h.zero_threshold
+        parts.append(bucket(Bucket(-zt, zt, h.zero_count, 0), True, True))
+    parts += [bucket(b, *incl(b)) for b in h.buckets(True)]
+    return ", ".join(parts) + "}"
