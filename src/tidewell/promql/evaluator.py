@@ -198,11 +198,12 @@ class Evaluator:
             rd.sts = self._concat_sts(series, [drop_stale_st(s) for s in series])
         if any(s.histograms is not None and len(s.histograms) for s in series):
             stats = id(vs) in self.ctx.stats_selectors
-            self.attach_histograms(rd, [histogram_points(s, stats) for s in series], ext_hi)
+            self.attach_histograms(rd, [histogram_points(s, stats) for s in series], extra,
+                                   ext_hi)
         return rd
 
     def attach_histograms(self, rd: RangeData, parts: list[tuple[np.ndarray, list[Any]]],
-                          ext_hi: int = 0) -> None:
+                          ext_lo: int = 0, ext_hi: int = 0) -> None:
         """Give a range vector its series' histogram samples and per-step windows."""
         n = len(parts)
         rd.hist = parts
@@ -210,7 +211,7 @@ class Evaluator:
         rd.hhi = np.zeros((n, self.T), dtype=np.int64)
         total = 0
         for i, (hts, _hv) in enumerate(parts):
-            rd.hlo[i] = np.searchsorted(hts, rd.tt - rd.rng, side="right")
+            rd.hlo[i] = np.searchsorted(hts, rd.tt - rd.rng - ext_lo, side="right")
             rd.hhi[i] = np.searchsorted(hts, rd.tt + ext_hi, side="right")
             total += int((rd.hhi[i] - rd.hlo[i]).max()) if self.T else 0
         self.ctx.add_samples(total)

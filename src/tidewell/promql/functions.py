@@ -209,7 +209,11 @@ def _range_func(ev: Any, node: ast.Call) -> Block:
     if f == "quantile_over_time" and p1 is not None:
         out = np.where(np.isnan(p1)[None, :] & ok, np.nan, out)
     hist = None
-    if rd.hist is not None and not (rd.anchored or rd.smoothed):
+    if rd.hist is not None and (rd.anchored or rd.smoothed):
+        from tidewell.promql.extended import run_extended_histograms
+
+        hist = run_extended_histograms(ev, node, f, rd, out, ok)
+    elif rd.hist is not None:
         from tidewell.promql.hrange import apply_histograms
 
         hist = apply_histograms(ev, node, f, rd, out, ok)

@@ -19,7 +19,7 @@ from tidewell.promql import nodes as ast
 from tidewell.promql.nhist import FH, HistError
 from tidewell.promql.values import RangeData
 
-__all__ = ["apply_histograms"]
+__all__ = ["Notes", "apply_histograms", "count_changes"]
 
 _FLOAT_ONLY = {"max_over_time", "min_over_time", "ts_of_max_over_time", "ts_of_min_over_time",
                "stddev_over_time", "stdvar_over_time", "quantile_over_time", "mad_over_time",
@@ -98,8 +98,9 @@ def apply_histograms(ev: Any, node: ast.Call, f: str, rd: RangeData, out: np.nda
                 res[i, j] = win_h[-1] if last else win_h[0]
             continue
         if f in ("changes", "resets"):
-            out[i, j], ok[i, j] = _changes(rd.ts[fa:fb], rd.vals[fa:fb], win_t, win_h,
-                                           f == "resets"), True
+            pts = sorted([*zip(rd.ts[fa:fb].tolist(), rd.vals[fa:fb].tolist(), strict=True),
+                          *zip(win_t.tolist(), win_h, strict=True)], key=lambda p: p[0])
+            out[i, j], ok[i, j] = count_changes(pts, f == "resets"), True
             continue
         ok[i, j] = False
         if nf and f not in ("irate", "idelta"):
@@ -242,12 +243,8 @@ def _instant(fts: np.ndarray, hts: np.ndarray, hs: list[FH], is_rate: bool, note
     return h.divided(dt) if is_rate else h
 
 
-def _changes(fts: np.ndarray, fvals: np.ndarray, hts: np.ndarray, hs: list[FH],
-             resets: bool) -> float:
-    pts: list[tuple[int, float | FH]] = [(int(t), float(v)) for t, v in
-                                         zip(fts, fvals, strict=True)]
-    pts += [(int(t), h) for t, h in zip(hts, hs, strict=True)]
-    pts.sort(key=lambda p: p[0])
+def count_changes(pts: list[tuple[int, float | FH]], resets: bool) -> float:
+    """``changes``/``resets`` over time-ordered float and histogram points."""
     n = 0
     for (_, a), (_, b) in itertools.pairwise(pts):
         fa, fb = isinstance(a, float), isinstance(b, float)
