@@ -19,7 +19,7 @@ from tidewell.promql import nhist
 from tidewell.promql import nodes as ast
 from tidewell.promql.errors import ExecutionError
 from tidewell.promql.hrange import Notes, count_changes
-from tidewell.promql.nhist import FH, HistError
+from tidewell.promql.nhist import FH, HistError, histogram_points
 from tidewell.promql.values import Block, RangeData
 
 __all__ = ["check_modifier", "extend_floats", "run_extended", "run_extended_histograms",
@@ -156,12 +156,27 @@ def smoothed_selector(ev: Any, node: ast.VectorSelector, tt: np.ndarray) -> Bloc
     labels: list[Labels] = []
     vals = np.zeros((len(series), ev.T))
     pres = np.zeros((len(series), ev.T), dtype=bool)
+    hist = None
+    notes = Notes(ev, node)
     for r, s in enumerate(series):
         labels.append(s.labels)
         ts, vs = drop_stale(s)
+        hts, hvs = histogram_points(s)
         for j, t in enumerate(tt.tolist()):
             a = int(np.searchsorted(ts, t - lb, side="right"))
             b = int(np.searchsorted(ts, t + lb, side="right"))
+            ha = int(np.searchsorted(hts, t - lb, side="right"))
+            hb = int(np.searchsorted(hts, t + lb, side="right"))
+            if hb > ha:
+                if b > a:
+                    notes.mixed(s.labels.name)
+                    continue
+                h = _smoothed_histogram(notes, s.labels.name, hts[ha:hb], hvs[ha:hb], t)
+                if h is not None:
+                    if hist is None:
+                        hist = np.full((len(series), ev.T), None, dtype=object)
+                    hist[r, j], pres[r, j] = h, True
+                continue
             if b <= a:
                 continue
             wt, wv = ts[a:b], vs[a:b]
@@ -176,7 +191,31 @@ def smoothed_selector(ev: Any, node: ast.VectorSelector, tt: np.ndarray) -> Bloc
                 continue
             vals[r, j] = v
             pres[r, j] = True
-    return Block(labels, vals, pres).compact()
+    return Block(labels, vals, pres, hist=hist).compact()
+
+
+def _smoothed_histogram(notes: Notes, name: str, ts: np.ndarray, hs: list[FH],
+                        t: int) -> FH | None:
+    """A smoothed instant selector's histogram at ``t`` from the samples around it."""
+    i = int(np.searchsorted(ts, t, side="left"))
+    if i < len(ts) and ts[i] == t:
+        return hs[i].copy()
+    if 0 < i < len(ts):
+        prev, nxt = hs[i - 1], hs[i]
+        if prev.custom != nxt.custom:
+            notes.mixed_schemas(name)
+            return None
+        counter = (prev.hint != CounterResetHint.GAUGE or nxt.hint != CounterResetHint.GAUGE)
+        try:
+            return _interp_hist(prev, int(ts[i - 1]), nxt, int(ts[i]), t, counter)
+        except HistError:
+            notes.mixed_schemas(name)
+            return None
+    if i > 0:  # carried forward: the hint described the step from its predecessor
+        h = hs[i - 1].copy()
+        h.hint = CounterResetHint.UNKNOWN
+        return h
+    return None
 
 
 def _interp_hist(h1: FH, t1: int, h2: FH, t2: int, t: int, counter: bool) -> FH:
@@ -229,7 +268,7 @@ def _hist_rate(notes: Notes, name: str, ts: np.ndarray, hs: list[FH], start: int
                 prev = hs[first + 1]
                 k0 += 1
             corr: FH | None = None
-            for h in [*hs[k0:last], right]:
+            for h in [*hs[k0:last], right] if k0 <= last else []:
                 if nhist.detect_reset(h, prev):
                     corr = prev.copy() if corr is None else nhist.add(corr, prev).h
                 prev = h
