@@ -159,16 +159,16 @@ def exp_bound(idx: int, schema: int) -> float:
 
 # -- conversion ----------------------------------------------------------------------------
 def _unspan(spans: tuple[tuple[int, int], ...], counts: tuple[float, ...]) -> dict[int, float]:
+    """Bucket index -> count; one ``zip`` per span (spans never overlap)."""
     out: dict[int, float] = {}
     idx = 0
     k = 0
     for off, length in spans:
         idx += off
-        for _ in range(length):
-            if k < len(counts):
-                out[idx] = out.get(idx, 0.0) + float(counts[k])
-            k += 1
-            idx += 1
+        out.update(zip(range(idx, idx + length), map(float, counts[k:k + length]),
+                       strict=False))  # a short bucket list leaves the tail empty
+        k += length
+        idx += length
     return out
 
 
@@ -375,7 +375,7 @@ def detect_reset(cur: FH, prev: FH) -> bool:
     p = reduced(prev, cur.schema)
     for d_cur, d_prev in ((cur.pos, p.pos), (cur.neg, p.neg)):
         for i, c in d_prev.items():
-            if c != 0 and p.bound(i - 1) >= thr and d_cur.get(i, 0.0) < c:
+            if c != 0 and d_cur.get(i, 0.0) < c and (thr == 0 or p.bound(i - 1) >= thr):
                 return True
     return False
 
