@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from tidewell.model import Matcher, MatchType
+from tidewell.model import METRIC_NAME, Matcher, MatchType, go_quote, is_utf8_name
 from tidewell.promql import nodes as ast
 from tidewell.promql.errors import ParseError
 from tidewell.promql.lexer import AGGREGATORS, Token, tokenize
@@ -237,6 +237,8 @@ class _Parser:
         while not self.is_op(")"):
             t = self.next()
             if t.kind == "IDENT" or t.kind == "STRING":
+                if not is_utf8_name(str(t.value)):
+                    self.fail(f"invalid label name for grouping: {go_quote(str(t.value))}", t)
                 out.append(str(t.value))
             else:
                 self.fail(f"unexpected {_describe(t)} in grouping opts, expected label", t)
@@ -307,10 +309,8 @@ class _Parser:
             while not self.is_op("}"):
                 t = self.next()
                 if t.kind == "STRING" and (self.is_op(",") or self.is_op("}")):
-                    if name:
-                        self.fail("metric name must not be set twice: "
-                                  f'"{name}" or "{t.value}"', t)
-                    name = str(t.value)
+                    # {"my.metric"}: a quoted metric name is one more __name__ matcher.
+                    matchers.append(Matcher(MatchType.EQUAL, METRIC_NAME, str(t.value)))
                 else:
                     if t.kind not in ("IDENT", "STRING"):
                         self.fail(f"unexpected {_describe(t)} in label matching, "
@@ -338,9 +338,12 @@ class _Parser:
                               '"," or "}"', t)
             end = self.next().end
         if name:
-            if any(m.name == "__name__" for m in matchers):
-                self.fail(f"metric name must not be set twice: \"{name}\"", pos=start)
-            matchers.insert(0, Matcher(MatchType.EQUAL, "__name__", name))
+            for m in matchers:
+                if m.name == METRIC_NAME:
+                    raise ParseError("metric name must not be set twice: "
+                                     f"{go_quote(name)} or {go_quote(m.value)}", start, end,
+                                     self.src)
+            matchers.insert(0, Matcher(MatchType.EQUAL, METRIC_NAME, name))
         elif not self.lenient_selector and not any(not m.matches_empty() for m in matchers):
             raise ParseError("vector selector must contain at least one non-empty matcher",
                              start, end, self.src)
