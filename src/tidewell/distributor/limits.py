@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from tidewell.distributor.metrics import RUNTIME_CONFIG_HASH, RUNTIME_CONFIG_RELOAD_OK
+from tidewell.protocol.otlp_names import STRATEGIES
 from tidewell.util.config_fields import parse_duration, setting
 
 __all__ = [
@@ -32,12 +33,7 @@ __all__ = [
 log = logging.getLogger("tidewell.runtime_config")
 
 NAME_VALIDATION_SCHEMES = ("legacy", "utf8")
-OTEL_TRANSLATION_STRATEGIES = (
-    "UnderscoreEscapingWithSuffixes",
-    "UnderscoreEscapingWithoutSuffixes",
-    "NoUTF8EscapingWithSuffixes",
-    "NoTranslation",
-)
+OTEL_TRANSLATION_STRATEGIES = tuple(STRATEGIES)
 
 
 @dataclass

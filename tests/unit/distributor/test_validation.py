@@ -107,6 +107,13 @@ def test_legacy_scheme_is_a_per_tenant_override():
     )
     with pytest.raises(ValueError, match="name validation scheme"):
         overrides.set_tenant_overrides({"x": {"name_validation_scheme": "ascii"}})
+    with pytest.raises(ValueError, match="is not allowed when UTF8 is disabled"):
+        overrides.set_tenant_overrides({"x": {"name_validation_scheme": "legacy",
+                                              "otel_translation_strategy": "NoTranslation"}})
+    with pytest.raises(ValueError, match="unsupported OTLP translation strategy"):
+        overrides.set_tenant_overrides({"x": {"otel_translation_strategy": "Dots"}})
+    assert Limits().otel_strategy() == "NoTranslation"
+    assert LEGACY.otel_strategy() == "UnderscoreEscapingWithoutSuffixes"
 
 
 def test_utf8_scheme_still_rejects_empty_and_invalid_names():
