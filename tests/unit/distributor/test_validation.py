@@ -118,6 +118,9 @@ def test_legacy_scheme_is_a_per_tenant_override():
 
 def test_utf8_scheme_still_rejects_empty_and_invalid_names():
     h = Harness()
+    # An empty metric name is no metric name.
+    msg = push_with_bad(h, [("__name__", ""), ("job", "x")])
+    assert msg == "received series has no metric name (err-mimir-missing-metric-name)"
     # An empty label name is never valid.
     msg = push_with_bad(h, [("__name__", "m"), ("", "v")], sort=False)
     assert msg == (
