@@ -108,25 +108,41 @@ def parse(query: str) -> Expr:
         raise ParseError("query is too deeply nested", 0, len(query), query) from None
 
 
+_OPERATOR_TOKENS = {"+", "/", "==", "=~", ">=", ">", "</", ">/", "and", "or", "<", "<=", "unless",
+                    "%", "*", "!=", "!~", "^", "-", "@", "atan2"}
+_KEYWORD_TOKENS = {"offset", "smoothed", "anchored", "by", "without", "on", "ignoring",
+                   "group_left", "group_right", "fill", "fill_left", "fill_right", "bool",
+                   "start", "end", "step", "range", "max_of", "min_of"}
+
+
+def _go_q(text: str) -> str:
+    """Go's ``%q`` as Prometheus's ``Item.String`` uses it: at most 10 runes, then "..."."""
+    return go_quote(text[:10]) + "..." if len(text.encode()) > 10 else go_quote(text)
+
+
 def _describe(t: Token) -> str:
+    """A token as Prometheus's parser names it in ``unexpected ...`` errors (``Item.desc``)."""
     if t.kind == "EOF":
         return "end of input"
     if t.kind == "IDENT":
-        if t.text in _PREC:
-            return f'binary operator "{t.text}"'
-        return f'identifier "{t.text}"'
+        low = t.text.lower()
+        if low in _OPERATOR_TOKENS:
+            return f"<op:{t.text}>"
+        if low in AGGREGATORS:
+            return f"<aggr:{t.text}>"
+        if low in _KEYWORD_TOKENS:
+            return f"<{t.text}>"
+        kind = "metric identifier" if ":" in t.text else "identifier"
+        return f"{kind} {go_quote(t.text)}"
     if t.kind == "NUMBER":
-        return f'number "{t.text}"'
+        return f"number {_go_q(t.text)}"
     if t.kind == "DURATION":
-        return f'duration "{t.text}"'
+        return f"duration {_go_q(t.text)}"
     if t.kind == "STRING":
-        return f"string {t.text}"
-    names = {"(": "left parenthesis", ")": "right parenthesis", "{": "left brace",
-             "}": "right brace", "[": "left bracket", "]": "right bracket", ",": "comma",
-             ":": "colon", "=": "=", "@": "@"}
-    if t.text in names:
-        return names[t.text] if t.text not in "=@" else f'"{t.text}"'
-    return f'binary operator "{t.text}"' if t.text in _PREC else f'"{t.text}"'
+        return f"string {_go_q(t.text)}"
+    if t.text in _OPERATOR_TOKENS:
+        return f"<op:{t.text}>"
+    return go_quote(t.text)
 
 
 class _Parser:

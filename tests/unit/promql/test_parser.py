@@ -118,3 +118,22 @@ def test_utf8_name_errors(query: str, message: str) -> None:
     with pytest.raises(ParseError) as exc:
         parse(query)
     assert message in str(exc.value)
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    # Expected texts from Prometheus 3's promql/parser/parse_test.go.
+    ('foo{"a"=}', 'unexpected "}" in label matching, expected string'),
+    ("foo{a}", 'unexpected "}" in label matching, expected label matching operator'),
+    ('foo{__name__="bar" lol}',
+     'unexpected identifier "lol" in label matching, expected "," or "}"'),
+    ('{"http.requests"=, x="y"}', 'unexpected "," in label matching, expected string'),
+    ("sum by (a, ==) (x)", "unexpected <op:==> in grouping opts, expected label"),
+    ("sum by test (x)", 'unexpected identifier "test" in grouping opts, expected "("'),
+    ("sum(x) by (a) by (b)", "unexpected <by>"),
+    ("a + * b", "unexpected <op:*>"),
+    ('rate(x) "averyverylongstring"', 'unexpected string "\\"averyvery"...'),
+])
+def test_unexpected_token_names_match_prometheus(query: str, message: str) -> None:
+    with pytest.raises(ParseError) as exc:
+        parse(query)
+    assert message in str(exc.value)
