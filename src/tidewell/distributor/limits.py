@@ -86,8 +86,7 @@ class Limits:
         default="utf8",
         metadata=setting(
             "Validation scheme to use for metric and label names. Distributors reject time "
-            "series that do not adhere to this scheme. Rulers reject rules with unsupported "
-            "metric or label names. Supported values: legacy, utf8.",
+            "series that do not adhere to this scheme.",
             flag="validation.name-validation-scheme",
             choices=NAME_VALIDATION_SCHEMES,
         ),
@@ -104,9 +103,7 @@ class Limits:
         metadata=setting(
             "Translation strategy to apply in OTLP endpoint for metric and label names. If "
             "unspecified (the default), the strategy is derived from "
-            "-validation.name-validation-scheme and -distributor.otel-metric-suffixes-enabled. "
-            'Supported values: "", UnderscoreEscapingWithSuffixes, '
-            "UnderscoreEscapingWithoutSuffixes, NoUTF8EscapingWithSuffixes, NoTranslation.",
+            "-validation.name-validation-scheme and -distributor.otel-metric-suffixes-enabled.",
             flag="distributor.otel-translation-strategy",
             choices=("", *OTEL_TRANSLATION_STRATEGIES),
         ),
