@@ -319,9 +319,6 @@ def _natural(s: str) -> list[Any]:
     return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", s) if p]
 
 
-_LABEL_NAME = re.compile(r"^[^\x00]+$")
-
-
 def _expand(template: str, m: re.Match[str]) -> str:
     def rep(x: re.Match[str]) -> str:
         if x.group(0) == "$$":
