@@ -49,6 +49,9 @@ def test_otel_sdk_dotted_names_read_back_with_quoted_selectors(
     assert series["__name__"] == "shop.orders" and series["region.name"] == "eu west"
     r = httpx.get(f"{prom}/api/v1/labels", params={"match[]": '{"shop.orders"}'})
     assert "region.name" in r.json()["data"]
+    # A client that cannot put "region.name" in a URL path escapes it (U__ value encoding).
+    r = httpx.get(f"{prom}/api/v1/label/U__region_2e_name/values")
+    assert r.json()["data"] == ["eu west"]
     r = httpx.get(f"{prom}/api/v1/format_query",
                   params={"query": 'sum by("region.name")({"shop.orders",job="shop"})'})
     assert r.json()["data"] == 'sum by ("region.name") ({__name__="shop.orders",job="shop"})'

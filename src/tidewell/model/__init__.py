@@ -17,6 +17,7 @@ from tidewell.model.labels import (
     is_utf8_name,
     label_name_str,
     pairs_string,
+    unescape_name,
 )
 from tidewell.model.matchers import Matcher, MatchType
 from tidewell.model.samples import STALE_NAN_BITS, Series, is_stale_nan, stale_nan
@@ -49,5 +50,6 @@ __all__ = [
     "label_name_str",
     "pairs_string",
     "stale_nan",
+    "unescape_name",
     "validate_tenant_id",
 ]

@@ -20,6 +20,7 @@ __all__ = [
     "is_utf8_name",
     "label_name_str",
     "pairs_string",
+    "unescape_name",
 ]
 
 METRIC_NAME = "__name__"
@@ -89,6 +90,39 @@ def go_quote(s: str) -> str:
 def label_name_str(name: str) -> str:
     """A label name as Prometheus 3 prints it: bare when legacy-valid, else quoted."""
     return name if is_legacy_label_name(name) else go_quote(name)
+
+
+def unescape_name(name: str) -> str:
+    """Undo Prometheus's value-encoding escaping (``U__a_2e_b`` → ``a.b``, ``__`` → ``_``).
+
+    Clients that cannot put a UTF-8 name in a URL path send it this way; a name
+    without the ``U__`` prefix, or not validly escaped, is returned unchanged.
+    """
+    if not name.startswith("U__"):
+        return name
+    body, out, i, n = name[3:], [], 0, len(name) - 3
+    while i < n:
+        c = body[i]
+        i += 1
+        if c != "_":
+            out.append(c)
+            continue
+        if i >= n:
+            return name
+        if body[i] == "_":
+            out.append("_")
+            i += 1
+            continue
+        end = body.find("_", i)
+        digits = body[i:end]
+        if end < 0 or len(digits) > 6 or not all(d in "0123456789abcdefABCDEF" for d in digits):
+            return name
+        code = int(digits, 16)
+        if code > 0x10FFFF or 0xD800 <= code < 0xE000:
+            return name
+        out.append(chr(code))
+        i = end + 1
+    return "".join(out)
 
 
 def pairs_string(pairs: Iterable[tuple[str, str]]) -> str:

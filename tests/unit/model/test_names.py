@@ -14,6 +14,7 @@ from tidewell.model import (
     is_utf8_name,
     label_name_str,
     pairs_string,
+    unescape_name,
 )
 
 
@@ -69,3 +70,19 @@ def test_label_set_printing() -> None:
 ])
 def test_matcher_printing(m: Matcher, printed: str) -> None:
     assert str(m) == printed
+
+
+@pytest.mark.parametrize(("escaped", "name"), [
+    ("U__a_2e_b", "a.b"),
+    ("U__my__name", "my_name"),
+    ("U__a__b_2e_c", "a_b.c"),  # "_b_" is not a code: "__" comes first
+    ("U___1f600_", "😀"),
+    ("U__", ""),
+    ("plain_name", "plain_name"),
+    ("U__bad_zz_", "U__bad_zz_"),  # not hex: unchanged
+    ("U__open_2e", "U__open_2e"),  # unterminated: unchanged
+    ("U__x_d800_", "U__x_d800_"),  # a surrogate is no rune
+    ("U__x_1234567_", "U__x_1234567_"),  # more than 6 digits
+])
+def test_unescape_name(escaped: str, name: str) -> None:
+    assert unescape_name(escaped) == name
