@@ -132,8 +132,22 @@ def test_utf8_name_errors(query: str, message: str) -> None:
     ("sum(x) by (a) by (b)", "unexpected <by>"),
     ("a + * b", "unexpected <op:*>"),
     ('rate(x) "averyverylongstring"', 'unexpected string "\\"averyvery"...'),
+    ("{", "1:2: parse error: unexpected end of input inside braces"),
+    ("some{", "unexpected end of input inside braces"),
+    ('some_metric{a:b="b"}', "1:14: parse error: unexpected character inside braces: ':'"),
+    ('foo{a*"b"}', "unexpected character inside braces: '*'"),
+    ('foo{a>="b"}', "unexpected character inside braces: '>'"),
+    ("foo{1}", "unexpected character inside braces: '1'"),
+    ("foo{gibberish}", 'unexpected "}" in label matching, expected label matching operator'),
+    ("some_metric{a=b}", 'unexpected identifier "b" in label matching, expected string'),
 ])
 def test_unexpected_token_names_match_prometheus(query: str, message: str) -> None:
     with pytest.raises(ParseError) as exc:
         parse(query)
     assert message in str(exc.value)
+
+
+def test_keywords_are_label_names_inside_braces() -> None:
+    vs = parse('foo{by="x", inf="y", offset="z"}')
+    assert isinstance(vs, ast.VectorSelector)
+    assert [m.name for m in vs.matchers] == ["__name__", "by", "inf", "offset"]
