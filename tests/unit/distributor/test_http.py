@@ -198,6 +198,23 @@ def test_rw2_exemplars_dropped_when_disabled_and_headers_say_so(harness: Harness
     assert r.headers["X-Prometheus-Remote-Write-Exemplars-Written"] == "0"
 
 
+def test_rw2_utf8_names_are_written(harness: Harness):
+    req = pb2.Request()
+    req.symbols.extend(["", "__name__", "http.server.duration", "service.name", "shop", "le",
+                        "0.1"])
+    ts = req.timeseries.add()
+    ts.labels_refs.extend([1, 2, 5, 6, 3, 4])
+    s = ts.samples.add()
+    s.value, s.timestamp = 2.0, now_ms()
+    r = harness.client.post("/api/v1/push", content=snappy_compress(req.SerializeToString()),
+                            headers=RW2)
+    assert r.status_code == 204, r.text
+    assert r.headers["X-Prometheus-Remote-Write-Samples-Written"] == "1"
+    want = Labels.from_dict({"__name__": "http.server.duration", "le": "0.1",
+                             "service.name": "shop"})
+    assert [v for _, v in harness.writer.series()[want]] == [2.0]
+
+
 def test_rw2_bad_symbol_ref_is_400_with_zero_headers(harness: Harness):
     req = pb2.Request()
     req.symbols.extend(["", "__name__"])
