@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from tidewell.model import METRIC_NAME, Labels
+from tidewell.model import METRIC_NAME, Labels, pairs_string
 from tidewell.promql import nodes as ast
 from tidewell.promql.errors import ExecutionError
 from tidewell.promql.values import NAME_LABELS, Block, Scalar
@@ -195,8 +195,8 @@ def _vector_op(ev: Any, node: ast.BinaryExpr, lhs: Block, rhs: Block,
             continue
         cnt = one.present[rows].sum(axis=0)
         if (cnt > 1).any():
-            labs = ", ".join(prom_str(one.labels[r]) for r in rows)
-            sig = "{" + ", ".join(f'{n}="{v}"' for n, v in k) + "}"
+            labs = ", ".join(one.labels[r].prom_string() for r in rows)
+            sig = pairs_string(k)
             raise ExecutionError(
                 f"found duplicate series for the match group {sig} on the {side} hand-side of "
                 f"the operation: [{labs}];many-to-many matching not allowed: matching labels "
@@ -318,12 +318,6 @@ def _vector_op(ev: Any, node: ast.BinaryExpr, lhs: Block, rhs: Block,
         hist = np.vstack([h if h is not None else np.full(T, None, dtype=object)
                           for h in out_hist])
     return Block(final_labels, np.vstack(out_vals), np.vstack(out_pres), hist=hist).compact()
-
-
-def prom_str(lb: Labels) -> str:
-    """Labels as Prometheus's ``labels.String()`` prints them: ``{a="1", b="2"}``."""
-    inner = ", ".join(f'{n}="{v}"' for n, v in lb)
-    return "{" + inner + "}"
 
 
 def _result_labels(lb: Labels, other: Labels | None, m: ast.VectorMatching,
