@@ -158,3 +158,15 @@ def _selectors(expr):  # type: ignore[no-untyped-def]
     from tidewell.promql import nodes as ast
 
     return [n for n, _ in ast.walk(expr) if isinstance(n, ast.VectorSelector)]
+
+
+def test_label_functions_and_info_keep_histograms(store: MemStore) -> None:
+    store.add(Labels.from_dict({"__name__": "target_info", "job": "b", "instance": "x",
+                                "team": "t"}), [i * 15_000 for i in range(6)], [1.0] * 6)
+    store.add_histograms(Labels.from_dict({"__name__": "svc_seconds", "job": "b",
+                                           "instance": "x"}), [60_000], [_h(2, 3, (1, 1))])
+    res = _query(store, "info(svc_seconds)")
+    (s,) = res.series
+    assert s.labels.get("team") == "t" and s.hists[0].count == 2
+    res = _query(store, 'label_replace(svc_seconds, "y", "$1", "job", "(.*)")')
+    assert res.series[0].labels.get("y") == "b" and res.series[0].hists[0].sum == 3
