@@ -14,6 +14,7 @@ import numpy as np
 from tidewell.model import Labels
 from tidewell.model.samples import stale_mask
 from tidewell.promql import nodes as ast
+from tidewell.promql.budget import CELL_BYTES, value_bytes
 from tidewell.promql.errors import ExecutionError
 from tidewell.promql.nhist import (
     from_model,
@@ -25,6 +26,9 @@ from tidewell.promql.nhist import (
 from tidewell.promql.values import NAME_LABELS, Block, RangeData, Scalar, String
 
 __all__ = ["Evaluator"]
+
+_CHECK_EVERY = 256
+"""Rows between deadline checks inside one selector's loop."""
 
 
 class Evaluator:
@@ -68,7 +72,15 @@ class Evaluator:
 
     # -- dispatch -----------------------------------------------------------------
     def eval(self, node: ast.Expr) -> Any:
-        self.ctx.check()
+        """Evaluate ``node``; its inputs' memory is released once its result exists."""
+        budget = self.ctx.budget
+        budget.check()
+        held = budget.memory
+        val = self._eval(node)
+        budget.settle(held, value_bytes(val))
+        return val
+
+    def _eval(self, node: ast.Expr) -> Any:
         if isinstance(node, ast.NumberLiteral):
             return Scalar(np.full(self.T, node.value))
         if isinstance(node, ast.StringLiteral):
@@ -119,11 +131,17 @@ class Evaluator:
         maxt = int(tt.max())
         series = select_series(self.ctx, node.matchers, mint, maxt)
         n = len(series)
+        budget = self.ctx.budget
+        budget.reserve(n * self.T * CELL_BYTES)
         values = np.zeros((n, self.T))
         present = np.zeros((n, self.T), dtype=bool)
         labels = []
+        held = 0
         for i, s in enumerate(series):
             labels.append(s.labels)
+            if i and i % _CHECK_EVERY == 0:
+                budget.check()
+                budget.add_samples(held)
             if len(s.timestamps) == 0:
                 continue
             idx = np.searchsorted(s.timestamps, tt, side="right") - 1
@@ -135,6 +153,8 @@ class Evaluator:
             ok &= ~stale_mask(v)
             values[i] = v
             present[i] = ok
+            held += int(ok.sum())
+        budget.add_samples(held)
         hist = None
         for i, s in enumerate(series):
             if s.histograms is not None and len(s.histograms):
@@ -214,7 +234,7 @@ class Evaluator:
             rd.hlo[i] = np.searchsorted(hts, rd.tt - rd.rng - ext_lo, side="right")
             rd.hhi[i] = np.searchsorted(hts, rd.tt + ext_hi, side="right")
             total += int((rd.hhi[i] - rd.hlo[i]).max()) if self.T else 0
-        self.ctx.add_samples(total)
+            self.ctx.add_samples(total)
 
     @staticmethod
     def _concat_sts(series: list[Any], parts: list[np.ndarray | None]) -> np.ndarray:
@@ -234,6 +254,8 @@ class Evaluator:
                     ext_lo: int = 0, ext_hi: int = 0) -> RangeData:
         """Windows ``(tt - rng - ext_lo, tt + ext_hi]`` per step over the given samples."""
         n = len(series_arrays)
+        budget = self.ctx.budget
+        budget.reserve(n * self.T * 16 + 16 * sum(len(a[1]) for a in series_arrays))
         lo = np.zeros((n, self.T), dtype=np.int64)
         hi = np.zeros((n, self.T), dtype=np.int64)
         ts_parts, val_parts = [], []
@@ -243,10 +265,12 @@ class Evaluator:
             lo[i] = off + np.searchsorted(ts, tt - rng - ext_lo, side="right")
             hi[i] = off + np.searchsorted(ts, tt + ext_hi, side="right")
             total += int((hi[i] - lo[i]).max()) if self.T else 0
+            budget.add_samples(total)
+            if i and i % _CHECK_EVERY == 0:
+                budget.check()
             ts_parts.append(ts)
             val_parts.append(vals)
             off += len(ts)
-        self.ctx.add_samples(total)
         ts_all = np.concatenate(ts_parts) if ts_parts else np.zeros(0, dtype=np.int64)
         v_all = np.concatenate(val_parts) if val_parts else np.zeros(0)
         return RangeData([s[0] for s in series_arrays], ts_all.astype(np.int64, copy=False),
@@ -270,7 +294,9 @@ class Evaluator:
         if end < start:
             times = np.zeros(0, dtype=np.int64)
         else:
-            times = start + np.arange((end - start) // step + 1, dtype=np.int64) * step
+            steps = (end - start) // step + 1
+            self.ctx.budget.check_steps(steps)
+            times = start + np.arange(steps, dtype=np.int64) * step
         inner = self.sub(times, step)
         val = inner.eval(node.expr) if len(times) else Block.empty(0)
         if isinstance(val, Scalar):
