@@ -12,10 +12,10 @@ __all__ = [
     "Annotations",
     "BadDataError",
     "ExecutionError",
-    "QueryLimitError",
     "ParseError",
     "PromQLError",
     "QueryCanceledError",
+    "QueryLimitError",
     "QueryTimeoutError",
     "TooManySamplesError",
 ]

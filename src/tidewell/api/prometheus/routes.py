@@ -1,11 +1,12 @@
 """The Prometheus HTTP query API as Starlette routes.
 
-Queries run in a worker thread so the event loop stays free; a client that
-disconnects or a query past ``-querier.timeout`` cancels evaluation through
-the engine's cancel event. Responses follow Prometheus's JSON shapes: values
-as strings, timestamps as float seconds, ``warnings``/``infos`` only when
-present, errors as ``{"status":"error","errorType":…,"error":…}`` with
-Prometheus's status codes.
+Queries (parsing included) run on ``-querier.max-concurrent`` worker threads so
+the event loop stays free for pushes and ``/ready``; a client that disconnects or
+a query past ``-querier.timeout`` cancels evaluation through the engine's cancel
+event, and the query limits stop it as its data is produced. Responses follow
+Prometheus's JSON shapes: values as strings, timestamps as float seconds,
+``warnings``/``infos`` only when present, errors as
+``{"status":"error","errorType":…,"error":…}`` with Prometheus's status codes.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
-import anyio
 import numpy as np
 import orjson
 from starlette.requests import Request
@@ -31,6 +32,7 @@ from tidewell.api.prometheus.params import (
     parse_matchers,
     parse_time,
 )
+from tidewell.api.prometheus.workers import QueryWorkers
 from tidewell.model import Queryable, unescape_name
 from tidewell.promql.engine import Engine, EngineOptions, QueryResult, RangeSeries
 from tidewell.promql.errors import BadDataError, ParseError, PromQLError
@@ -41,6 +43,8 @@ from tidewell.querier.config import QuerierConfig
 __all__ = ["query_routes"]
 
 log = logging.getLogger("tidewell.api.prometheus")
+
+T = TypeVar("T")
 
 MAX_POINTS_PER_SERIES = 11_000
 """Prometheus rejects range queries asking for more points per series than this."""
@@ -211,6 +215,14 @@ async def _params(request: Request) -> _Params:
     return _Params(request, form)
 
 
+def _query_param(fn: Callable[[], T]) -> T:
+    """Run ``fn``; a syntax error in the query is Prometheus's bad ``query`` parameter."""
+    try:
+        return fn()
+    except ParseError as e:
+        raise BadDataError(f'invalid parameter "query": {e}') from None
+
+
 def _tenant(request: Request) -> str:
     return getattr(request.state, "tenant", None) or "anonymous"
 
@@ -223,8 +235,12 @@ class _API:
             lookback_delta_ms=round(config.lookback_delta * 1000),
             max_samples=config.max_samples, timeout_s=config.timeout,
             max_fetched_series=config.max_fetched_series_per_query,
-            default_subquery_step_ms=round(config.default_evaluation_interval * 1000)))
+            default_subquery_step_ms=round(config.default_evaluation_interval * 1000),
+            max_fetched_chunk_bytes=config.max_fetched_chunk_bytes_per_query,
+            max_memory_bytes=config.max_estimated_memory_consumption_per_query,
+            max_query_length_ms=round(config.max_partial_query_length * 1000)))
         self.engine.warm_up()
+        self.workers = QueryWorkers(config.max_concurrent)
 
     def _engine_for(self, p: _Params) -> Engine:
         t = p.get("timeout")
@@ -238,7 +254,7 @@ class _API:
     async def _run(self, fn: Any) -> Any:
         cancel = threading.Event()
         try:
-            return await anyio.to_thread.run_sync(fn, cancel, abandon_on_cancel=False)
+            return await self.workers.run(lambda: fn(cancel))
         finally:
             cancel.set()
 
@@ -251,12 +267,8 @@ class _API:
             ts = parse_time(t, "time") if t else int(time.time() * 1000)
             engine = self._engine_for(p)
             tenant = _tenant(request)
-            try:
-                parse(q)
-            except ParseError as e:
-                raise BadDataError(f'invalid parameter "query": {e}') from None
-            res = await self._run(lambda c: engine.instant_query(self.queryable, tenant, q, ts,
-                                                                 cancel=c))
+            res = await self._run(lambda c: _query_param(
+                lambda: engine.instant_query(self.queryable, tenant, q, ts, cancel=c)))
             return _result_response(_truncate(res, limit))
         except Exception as e:
             return self._fail(e)
@@ -279,14 +291,11 @@ class _API:
                 raise BadDataError("exceeded maximum resolution of 11,000 points per timeseries. "
                                    "Try decreasing the query resolution (?step=XX)")
             q = p.get("query") or ""
-            try:
-                parse(q)
-            except ParseError as e:
-                raise BadDataError(f'invalid parameter "query": {e}') from None
             engine = self._engine_for(p)
             tenant = _tenant(request)
-            res = await self._run(lambda c: engine.range_query(self.queryable, tenant, q, start,
-                                                               end, step, cancel=c))
+            res = await self._run(lambda c: _query_param(
+                lambda: engine.range_query(self.queryable, tenant, q, start, end, step,
+                                           cancel=c)))
             return _result_response(_truncate(res, limit))
         except Exception as e:
             return self._fail(e)
@@ -380,11 +389,7 @@ class _API:
         try:
             p = await _params(request)
             q = p.get("query") or ""
-            try:
-                expr = parse(q)
-            except ParseError as e:
-                raise BadDataError(f'invalid parameter "query": {e}') from None
-            return _success(str(expr))
+            return _success(await self._run(lambda _c: _query_param(lambda: str(parse(q)))))
         except Exception as e:
             return self._fail(e)
 
