@@ -115,10 +115,10 @@ class QueryBudget:
     def check_range(self, mint: int, maxt: int) -> None:
         """Mimir's per-select query length limit (``-querier.max-partial-query-length``)."""
         limit = self.limits.max_query_length_ms
-        if limit and maxt - mint > limit:
+        if limit and maxt - mint + 1 > limit:
             raise QueryLimitError(
                 f"the query time range exceeds the limit (query length: "
-                f"{fmt_duration_ms(maxt - mint)}, limit: {fmt_duration_ms(limit)})",
+                f"{fmt_duration_ms(maxt - mint + 1)}, limit: {fmt_duration_ms(limit)})",
                 "max-query-length", "querier.max-partial-query-length")
 
     def add_fetched(self, series: list[Series]) -> None:

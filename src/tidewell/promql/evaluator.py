@@ -132,6 +132,8 @@ class Evaluator:
         series = select_series(self.ctx, node.matchers, mint, maxt)
         n = len(series)
         budget = self.ctx.budget
+        if n * self.T > budget.limits.max_samples:
+            self._count_points(series, tt, lb)
         budget.reserve(n * self.T * CELL_BYTES)
         values = np.zeros((n, self.T))
         present = np.zeros((n, self.T), dtype=bool)
@@ -141,19 +143,10 @@ class Evaluator:
             labels.append(s.labels)
             if i and i % _CHECK_EVERY == 0:
                 budget.check()
-                budget.add_samples(held)
-            if len(s.timestamps) == 0:
-                continue
-            idx = np.searchsorted(s.timestamps, tt, side="right") - 1
-            ok = idx >= 0
-            idxc = np.where(ok, idx, 0)
-            ts_at = s.timestamps[idxc]
-            ok &= ts_at > tt - lb
-            v = s.values[idxc]
-            ok &= ~stale_mask(v)
-            values[i] = v
-            present[i] = ok
-            held += int(ok.sum())
+            row = _points(s, tt, lb)
+            if row is not None:
+                values[i], present[i] = row
+                held += int(row[1].sum())
         budget.add_samples(held)
         hist = None
         for i, s in enumerate(series):
@@ -165,6 +158,20 @@ class Evaluator:
         self.ctx.add_samples(int(present.sum()))
         blk = Block(labels, values, present, hist=hist)
         return blk.compact() if n else blk
+
+    def _count_points(self, series: list[Any], tt: np.ndarray, lb: int) -> None:
+        """Count a selector's points row by row before its ``series x steps`` arrays exist,
+        so a selector past max-samples fails without allocating them (Prometheus counts
+        points, not cells: sparse series over many steps still pass)."""
+        budget = self.ctx.budget
+        held = 0
+        for i, s in enumerate(series):
+            if i and i % _CHECK_EVERY == 0:
+                budget.check()
+            row = _points(s, tt, lb)
+            if row is not None:
+                held += int(row[1].sum())
+                budget.add_samples(held)
 
     @staticmethod
     def _histogram_steps(s: Any, tt: np.ndarray, lb: int, present: np.ndarray,
@@ -255,7 +262,8 @@ class Evaluator:
         """Windows ``(tt - rng - ext_lo, tt + ext_hi]`` per step over the given samples."""
         n = len(series_arrays)
         budget = self.ctx.budget
-        budget.reserve(n * self.T * 16 + 16 * sum(len(a[1]) for a in series_arrays))
+        # Windows (16 bytes a cell) and the samples twice: the parts and their concatenation.
+        budget.reserve(n * self.T * 16 + 32 * sum(len(a[1]) for a in series_arrays))
         lo = np.zeros((n, self.T), dtype=np.int64)
         hi = np.zeros((n, self.T), dtype=np.int64)
         ts_parts, val_parts = [], []
@@ -317,6 +325,19 @@ class Evaluator:
         if hm is not None and hm.any():
             self.attach_histograms(rd, hparts)
         return rd
+
+
+def _points(s: Any, tt: np.ndarray, lb: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """One series' float value and presence at each step (None when it has no floats)."""
+    if len(s.timestamps) == 0:
+        return None
+    idx = np.searchsorted(s.timestamps, tt, side="right") - 1
+    ok = idx >= 0
+    idxc = np.where(ok, idx, 0)
+    ok &= s.timestamps[idxc] > tt - lb
+    v = s.values[idxc]
+    ok &= ~stale_mask(v)
+    return v, ok
 
 
 _NEG = np.frompyfunc(lambda h: None if h is None else h.scaled(-1.0), 1, 1)
