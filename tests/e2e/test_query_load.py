@@ -1,7 +1,9 @@
-"""Heavy queries run off the event loop: ``/ready`` and pushes answer while they run.
+"""Heavy queries run off the event loop on ``-querier.max-concurrent`` workers: ``/ready``
+and pushes answer while 30 query loops run.
 
-Before the query workers, queries ran on anyio's 40-thread pool and parsing on the event
-loop; the issue measured pushes going from p99 12 ms to 1 s beside 30 query loops.
+Before the query workers, queries ran on anyio's 40-thread pool (all 30 at once, fighting
+the HTTP loop for the GIL) and parsing on the event loop; the issue measured pushes going
+from p99 12 ms to 1 s beside 30 query loops.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from tidewell.protocol import encode_write_request, snappy_compress
 SERIES = 200
 SAMPLES = 240  # one hour at 15 s
 HEADERS = {"X-Scope-OrgID": "team-a"}
-HEAVY = "count_over_time(load_test[1h:25ms])"  # 144k inner steps x 200 series per query
+HEAVY = "count_over_time(load_test[1h:250ms])"  # 14.4k inner steps x 200 series per query
+LOOPS = 30
 
 
 def _body(labels: list[Labels], ts: np.ndarray) -> bytes:
@@ -36,7 +39,7 @@ def _push(url: str, body: bytes) -> httpx.Response:
         "X-Prometheus-Remote-Write-Version": "0.1.0"})
 
 
-def test_ready_and_pushes_answer_while_four_heavy_queries_run(
+def test_ready_and_pushes_answer_while_query_loops_run(
         tidewell: TidewellProcess) -> None:
     tidewell.start()
     now = int(time.time() * 1000) // 15_000 * 15_000
@@ -53,16 +56,21 @@ def test_ready_and_pushes_answer_while_four_heavy_queries_run(
 
     done: list[float] = []
     errors: list[str] = []
+    until = time.monotonic() + 8.0
 
     def heavy() -> None:
         t0 = time.monotonic()
-        r = httpx.get(f"{tidewell.url}/prometheus/api/v1/query", headers=HEADERS, timeout=120,
-                      params={"query": HEAVY, "time": str(now / 1000)})
-        if r.status_code != 200 or len(r.json()["data"]["result"]) != SERIES:
-            errors.append(r.text[:300])
-        done.append(time.monotonic() - t0)
+        n = 0
+        with httpx.Client(timeout=120) as c:
+            while time.monotonic() < until:
+                r = c.get(f"{tidewell.url}/prometheus/api/v1/query", headers=HEADERS,
+                          params={"query": HEAVY, "time": str(now / 1000)})
+                if r.status_code != 200 or len(r.json()["data"]["result"]) != SERIES:
+                    errors.append(r.text[:300])
+                n += 1
+        done.append(n / (time.monotonic() - t0))
 
-    threads = [threading.Thread(target=heavy) for _ in range(4)]
+    threads = [threading.Thread(target=heavy) for _ in range(LOOPS)]
     for t in threads:
         t.start()
     time.sleep(0.3)  # the queries are parsed, fetched and evaluating
@@ -70,7 +78,7 @@ def test_ready_and_pushes_answer_while_four_heavy_queries_run(
     other = [Labels([("__name__", "beside_load"), ("i", str(i))]) for i in range(100)]
     with httpx.Client(timeout=10) as c:
         k = 0
-        while len(done) < 4:
+        while len(done) < LOOPS:
             t0 = time.perf_counter()
             assert c.get(f"{tidewell.url}/ready").status_code == 200
             ready_ms.append((time.perf_counter() - t0) * 1000)
@@ -87,8 +95,15 @@ def test_ready_and_pushes_answer_while_four_heavy_queries_run(
     for t in threads:
         t.join()
     assert not errors, errors
-    assert len(ready_ms) >= 10, "the heavy queries ended before they could be measured against"
-    print(f"/ready ms: max {max(ready_ms):.1f} p50 {np.median(ready_ms):.1f}; push ms: max "
-          f"{max(push_ms):.1f} p50 {np.median(push_ms):.1f}; queries took "
-          f"{[round(d, 1) for d in done]} s; {len(ready_ms)} probes")
-    assert max(ready_ms) < 100
+    assert len(ready_ms) >= 20
+    print(f"/ready ms: max {max(ready_ms):.1f} p95 {np.percentile(ready_ms, 95):.1f} p50 "
+          f"{np.median(ready_ms):.1f}; push ms: max {max(push_ms):.1f} p95 "
+          f"{np.percentile(push_ms, 95):.1f} p50 {np.median(push_ms):.1f}; queries/s "
+          f"{sum(done):.2f}; {len(ready_ms)} probes")
+    # The machine is shared (2 cores, other test runs beside): one OS scheduling delay may
+    # pass 100 ms on any request, loaded or not, hence percentiles. Measured on this machine
+    # with the 30 loops: p95 /ready 9-11 ms and push 17-29 ms; with all 30 queries evaluating
+    # at once on anyio's pool (before the query workers), /ready 44-49 ms and push 85-180 ms.
+    assert np.percentile(ready_ms, 95) < 30
+    assert max(ready_ms) < 1000
+    assert np.percentile(push_ms, 95) < 80

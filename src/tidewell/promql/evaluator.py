@@ -266,7 +266,10 @@ class Evaluator:
         budget.reserve(n * self.T * 16 + 32 * sum(len(a[1]) for a in series_arrays))
         lo = np.zeros((n, self.T), dtype=np.int64)
         hi = np.zeros((n, self.T), dtype=np.int64)
-        ts_parts, val_parts = [], []
+        # Filled series by series rather than by one np.concatenate: a copy of hundreds of
+        # MB in one call would hold the GIL (and stall the HTTP loop) for its whole length.
+        ts_all = np.empty(sum(len(a[1]) for a in series_arrays), dtype=np.int64)
+        v_all = np.empty(len(ts_all), dtype=np.float64)
         off = 0
         total = 0
         for i, (_lb, ts, vals) in enumerate(series_arrays):
@@ -276,13 +279,10 @@ class Evaluator:
             budget.add_samples(total)
             if i and i % _CHECK_EVERY == 0:
                 budget.check()
-            ts_parts.append(ts)
-            val_parts.append(vals)
+            ts_all[off:off + len(ts)] = ts
+            v_all[off:off + len(ts)] = vals
             off += len(ts)
-        ts_all = np.concatenate(ts_parts) if ts_parts else np.zeros(0, dtype=np.int64)
-        v_all = np.concatenate(val_parts) if val_parts else np.zeros(0)
-        return RangeData([s[0] for s in series_arrays], ts_all.astype(np.int64, copy=False),
-                         v_all.astype(np.float64, copy=False), lo, hi,
+        return RangeData([s[0] for s in series_arrays], ts_all, v_all, lo, hi,
                          tt.astype(np.int64, copy=False), rng,
                          drop_name or [False] * n, anchored, smoothed)
 

@@ -64,10 +64,10 @@ class QuerierConfig:
         "Limit the time range for partial queries at the querier level (each selector's "
         "time range including lookback and range). 0 to disable.",
         flag="querier.max-partial-query-length", kind="duration"))
-    max_concurrent: int = field(default=4, metadata=setting(
+    max_concurrent: int = field(default=2, metadata=setting(
         "The number of queries the querier evaluates at once; more wait in line. Each runs "
-        "in its own worker thread off the HTTP event loop (Mimir's default is 20; 4 fits a "
-        "2-core machine).", flag="querier.max-concurrent"))
+        "in its own worker thread off the HTTP event loop (Mimir's default is 20, for many "
+        "cores; evaluation is CPU-bound, so about one per core).", flag="querier.max-concurrent"))
     default_evaluation_interval: float = field(default=60.0, metadata=setting(
         "Step of subqueries written without one (``[5m:]``).",
         flag="querier.default-evaluation-interval", kind="duration"))
