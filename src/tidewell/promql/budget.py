@@ -95,8 +95,18 @@ class QueryBudget:
 
     def reserve(self, nbytes: int) -> None:
         """Account ``nbytes`` about to be allocated; refuse before allocating past the limit."""
+        self._hold(self.memory + nbytes)
+
+    def settle(self, before: int, result_bytes: int) -> None:
+        """A node finished: its inputs are free, only its result stays held.
+
+        Nodes that allocate without ``reserve`` (binary operators, aggregations) are caught
+        here, once their result exists, before any parent builds on it."""
+        self._hold(before + result_bytes)
+
+    def _hold(self, nbytes: int) -> None:
         limit = self.limits.max_memory_bytes
-        if limit and self.memory + nbytes > limit:
+        if limit and nbytes > limit:
             raise QueryLimitError(
                 "the query exceeded the maximum allowed estimated amount of memory consumed "
                 f"by a single query (limit: {limit} bytes)",
@@ -104,13 +114,8 @@ class QueryBudget:
                 "querier.max-estimated-memory-consumption-per-query",
                 "Consider reducing the time range and/or number of series selected by the "
                 "query")
-        self.memory += nbytes
-        self.memory_peak = max(self.memory_peak, self.memory)
-
-    def settle(self, before: int, result_bytes: int) -> None:
-        """A node finished: its inputs are free, only its result stays held."""
-        self.memory = before + result_bytes
-        self.memory_peak = max(self.memory_peak, self.memory)
+        self.memory = nbytes
+        self.memory_peak = max(self.memory_peak, nbytes)
 
     def check_range(self, mint: int, maxt: int) -> None:
         """Mimir's per-select query length limit (``-querier.max-partial-query-length``)."""

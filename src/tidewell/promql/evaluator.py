@@ -314,6 +314,8 @@ class Evaluator:
         hparts = []
         hm = val.hist_mask()
         for i, lb in enumerate(val.labels):
+            if i and i % _CHECK_EVERY == 0:
+                self.ctx.budget.check()
             m = val.present[i]
             if m.any():
                 fm = m if hm is None else m & ~hm[i]

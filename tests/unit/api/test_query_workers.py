@@ -112,3 +112,23 @@ async def test_a_caller_gone_before_its_turn_never_runs() -> None:
     await asyncio.sleep(0.05)
     assert ran == []
     workers.close()
+
+
+async def test_tenant_limits_override_the_flags(store: object) -> None:
+    from tidewell.promql.budget import QueryLimits
+
+    seen: list[str] = []
+
+    def limits(tenant: str) -> QueryLimits:
+        seen.append(tenant)
+        return QueryLimits(max_fetched_series=1)
+
+    app = Starlette(routes=[Mount("/prometheus", routes=query_routes(
+        store, QuerierConfig(), tenant_limits=limits))])  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://t") as c:
+        r = await _value(c, "sum(up)")
+        assert r.status_code == 422
+        assert "(limit: 1 series) (err-mimir-max-series-per-query)" in r.json()["error"]
+        assert (await _value(c, "sum(reqs_total)")).status_code == 200
+    assert seen == ["anonymous", "anonymous"]

@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import asdict, replace
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
@@ -34,6 +35,7 @@ from tidewell.api.prometheus.params import (
 )
 from tidewell.api.prometheus.workers import QueryWorkers
 from tidewell.model import Queryable, unescape_name
+from tidewell.promql.budget import QueryLimits
 from tidewell.promql.engine import Engine, EngineOptions, QueryResult, RangeSeries
 from tidewell.promql.errors import BadDataError, ParseError, PromQLError
 from tidewell.promql.format import format_float, format_floats
@@ -228,9 +230,11 @@ def _tenant(request: Request) -> str:
 
 
 class _API:
-    def __init__(self, queryable: Queryable, config: QuerierConfig) -> None:
+    def __init__(self, queryable: Queryable, config: QuerierConfig,
+                 tenant_limits: Callable[[str], QueryLimits] | None = None) -> None:
         self.queryable = queryable
         self.config = config
+        self.tenant_limits = tenant_limits
         self.engine = Engine(EngineOptions(
             lookback_delta_ms=round(config.lookback_delta * 1000),
             max_samples=config.max_samples, timeout_s=config.timeout,
@@ -242,13 +246,17 @@ class _API:
         self.engine.warm_up()
         self.workers = QueryWorkers(config.max_concurrent)
 
-    def _engine_for(self, p: _Params) -> Engine:
+    def _engine_for(self, p: _Params, tenant: str) -> Engine:
+        """The engine with this request's ``timeout`` and this tenant's limits, if any."""
         t = p.get("timeout")
-        if not t:
+        if not t and self.tenant_limits is None:
             return self.engine
-        timeout = parse_duration_param(t, "timeout") / 1000
-        opts = EngineOptions(**{**self.engine.opts.__dict__,
-                                "timeout_s": min(timeout, self.config.timeout)})
+        opts = self.engine.opts
+        if t:
+            timeout = parse_duration_param(t, "timeout") / 1000
+            opts = replace(opts, timeout_s=min(timeout, self.config.timeout))
+        if self.tenant_limits is not None:
+            opts = replace(opts, **asdict(self.tenant_limits(tenant)))
         return Engine(opts)
 
     async def _run(self, fn: Any) -> Any:
@@ -265,8 +273,8 @@ class _API:
             q = p.get("query") or ""
             t = p.get("time")
             ts = parse_time(t, "time") if t else int(time.time() * 1000)
-            engine = self._engine_for(p)
             tenant = _tenant(request)
+            engine = self._engine_for(p, tenant)
             res = await self._run(lambda c: _query_param(
                 lambda: engine.instant_query(self.queryable, tenant, q, ts, cancel=c)))
             return _result_response(_truncate(res, limit))
@@ -291,8 +299,8 @@ class _API:
                 raise BadDataError("exceeded maximum resolution of 11,000 points per timeseries. "
                                    "Try decreasing the query resolution (?step=XX)")
             q = p.get("query") or ""
-            engine = self._engine_for(p)
             tenant = _tenant(request)
+            engine = self._engine_for(p, tenant)
             res = await self._run(lambda c: _query_param(
                 lambda: engine.range_query(self.queryable, tenant, q, start, end, step,
                                            cancel=c)))
@@ -405,9 +413,13 @@ class _API:
         return _error(e)
 
 
-def query_routes(queryable: Queryable, config: QuerierConfig) -> list[BaseRoute]:
-    """Routes of Prometheus's query API, to be mounted under ``/prometheus``."""
-    api = _API(queryable, config)
+def query_routes(queryable: Queryable, config: QuerierConfig,
+                 tenant_limits: Callable[[str], QueryLimits] | None = None) -> list[BaseRoute]:
+    """Routes of Prometheus's query API, to be mounted under ``/prometheus``.
+
+    ``tenant_limits`` gives a tenant's query limits (from the per-tenant overrides);
+    without it every tenant gets the querier flags' limits."""
+    api = _API(queryable, config, tenant_limits)
     both = ["GET", "POST"]
     return [
         Route("/api/v1/query", api.query, methods=both),
