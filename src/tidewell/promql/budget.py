@@ -23,7 +23,7 @@ from tidewell.promql.errors import (
     QueryTimeoutError,
     TooManySamplesError,
 )
-from tidewell.promql.nodes import fmt_duration_ms
+from tidewell.util.config_fields import format_duration
 
 __all__ = ["CELL_BYTES", "QueryBudget", "QueryLimits", "series_bytes", "value_bytes"]
 
@@ -123,7 +123,8 @@ class QueryBudget:
         if limit and maxt - mint + 1 > limit:
             raise QueryLimitError(
                 f"the query time range exceeds the limit (query length: "
-                f"{fmt_duration_ms(maxt - mint + 1)}, limit: {fmt_duration_ms(limit)})",
+                f"{format_duration((maxt - mint + 1) / 1000)}, "
+                f"limit: {format_duration(limit / 1000)})",
                 "max-query-length", "querier.max-partial-query-length")
 
     def add_fetched(self, series: list[Series]) -> None:

@@ -69,8 +69,9 @@ async def test_limits_through_the_api(store: object) -> None:
         assert "(err-mimir-max-estimated-memory-consumption-per-query)" in r.json()["error"]
         r = await _value(c, "count_over_time(up[2h])")
         assert r.status_code == 422
-        assert r.json()["error"].startswith("the query time range exceeds the limit (query "
-                                            "length: 2h, limit: 1h) (err-mimir-max-query-length)")
+        assert r.json()["error"].startswith(
+            "the query time range exceeds the limit (query length: 2h0m0s, limit: 1h0m0s) "
+            "(err-mimir-max-query-length)")
         r = await _value(c, "up + ignoring(instance) group_left reqs_total")
         assert r.status_code == 422
         assert "(err-mimir-max-series-per-query)" in r.json()["error"]

@@ -103,8 +103,8 @@ def test_timeout_stops_a_long_query() -> None:
 
 
 @pytest.mark.parametrize(("query", "error"), [
-    ("count_over_time(m[2h])", "the query time range exceeds the limit (query length: 2h, "
-     "limit: 1h) (err-mimir-max-query-length). To adjust the related per-tenant limit, "
+    ("count_over_time(m[2h])", "the query time range exceeds the limit (query length: 2h0m0s, "
+     "limit: 1h0m0s) (err-mimir-max-query-length). To adjust the related per-tenant limit, "
      "configure -querier.max-partial-query-length, or contact your service administrator."),
     ("count_over_time(m[50m])", None),
 ])
