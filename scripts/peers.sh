@@ -21,6 +21,9 @@ HELM_VERSION=v4.3.2
 KAFKA_POM=peers/kafka/pom.xml
 KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$KAFKA_POM")
 
+# The Go toolchain's usual home, for shells that do not have it on PATH.
+command -v go >/dev/null || [ ! -x /usr/local/go/bin/go ] || PATH="/usr/local/go/bin:$PATH"
+
 PEERS=${TIDEWELL_PEERS_DIR:-$HOME/.cache/tidewell-peers}
 WANT=" ${TIDEWELL_PEERS-prometheus kafka victoria-metrics helm} "
 mkdir -p "$PEERS/bin" "$PEERS/stamps" "$PEERS/logs"
