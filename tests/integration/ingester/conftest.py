@@ -17,9 +17,9 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def brokers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Broker]]:
-    """Brokers started on first use (``brokers_get(kind)``), shared by the session."""
+    """Brokers started on first use (``broker_of(kind)``), stopped after this package."""
     started: dict[str, Broker] = {}
     yield started
     for b in started.values():
@@ -28,7 +28,7 @@ def brokers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Brok
 
 @pytest.fixture
 def broker_of(brokers: dict[str, Broker], tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """``broker_of("kafka")`` / ``broker_of("tansu")``: the session's broker of that kind."""
+    """``broker_of("kafka")`` / ``broker_of("tansu")``: this package's broker of that kind."""
 
     def get(kind: str) -> Broker:
         if kind not in brokers:
