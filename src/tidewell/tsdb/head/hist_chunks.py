@@ -20,7 +20,7 @@ The counter-reset header of each new chunk is set as Prometheus sets it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from tidewell.model.histogram import CUSTOM_BUCKETS_SCHEMA, CounterResetHint, Histogram
 from tidewell.tsdb.block.chunking import range_end
@@ -51,9 +51,12 @@ MIN_SAMPLES_PER_HISTOGRAM_CHUNK = 10
 _H = CounterResetHeader
 
 
-@dataclass(frozen=True, slots=True)
-class HistChunk:
-    """A closed histogram chunk: time range, encoding (2 or 3) and bytes."""
+class HistChunk(NamedTuple):
+    """A histogram chunk: time range, encoding (2 or 3) and bytes.
+
+    A 4-tuple, where float chunks are 3-tuples ``(mint, maxt, data)``: block
+    writers tell them apart by length.
+    """
 
     mint: int
     maxt: int
