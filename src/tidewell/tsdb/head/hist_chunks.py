@@ -107,7 +107,8 @@ class HistogramChunkBuilder:
     def _encoding(self) -> int:
         return ENCODING_HISTOGRAM if self.integer else ENCODING_FLOAT_HISTOGRAM
 
-    def _start(self, t: int, h: Histogram, header: CounterResetHeader) -> None:
+    def start(self, t: int, h: Histogram, header: CounterResetHeader) -> None:
+        """Open a new chunk with ``h`` as its first sample (the open one must be flushed)."""
         self.integer = h.integer
         self.gauge = h.counter_reset_hint == CounterResetHint.GAUGE
         self.header = _H.GAUGE if self.gauge else header
@@ -211,7 +212,7 @@ class HistogramChunkBuilder:
         """Append ``h`` at ``t`` (after the open chunk's last sample); return a closed chunk."""
         if self.enc is None:
             hint = h.counter_reset_hint
-            self._start(t, h, _H.COUNTER_RESET if hint == CounterResetHint.COUNTER_RESET
+            self.start(t, h, _H.COUNTER_RESET if hint == CounterResetHint.COUNTER_RESET
                         else _H.UNKNOWN)
             return None
         size = HISTOGRAM_HEADER_SIZE + self.enc.w.num_bytes
@@ -221,7 +222,7 @@ class HistogramChunkBuilder:
         ):
             header = self._header_after(h)
             closed = self.flush()
-            self._start(t, h, header)
+            self.start(t, h, header)
             return closed
         if h.counter_reset_hint == CounterResetHint.GAUGE:
             ok, header = self._gauge_check(h), _H.GAUGE
@@ -231,7 +232,7 @@ class HistogramChunkBuilder:
                 header = _H.UNKNOWN
         if not ok:
             closed = self.flush()
-            self._start(t, h, header)
+            self.start(t, h, header)
             return closed
         self._recode_for(h)
         self._add(t, h)
