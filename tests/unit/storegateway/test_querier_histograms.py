@@ -28,7 +28,7 @@ def _block(tmp: Path, name: str, ts: list[int], integer: bool, value: float) -> 
     w = BlockWriter(tmp / name, min_time=T0, max_time=T0 + 1_000_000)
     hs = [_h(i, integer) for i in range(len(ts))]
     # a mixed series: floats and histograms at other timestamps
-    fts = np.array([T0 + 10_500], np.int64)
+    fts = np.array([T0 + 500], np.int64)  # chunks of a series never overlap
     w.add_series_chunks(Labels.from_dict({"__name__": "h"}), sorted(
         [(int(fts[0]), int(fts[0]), encode_xor(fts, np.array([value]))),
          *chunk_histograms(ts, hs, 7_200_000)], key=lambda c: c[0]))
@@ -47,14 +47,14 @@ def test_store_gateway_selects_histograms_across_blocks(
     upload_dir(fs_bucket, "t1", _block(tmp_path, "b", ts_b, False, 2.0))
     gw = StoreGateway(BucketStoreConfig(), fs_bucket, tmp_path / "sync")
     gw.sync()
-    mint, maxt = T0 + 5000, T0 + 60_000
+    mint, maxt = T0, T0 + 60_000
     got = gw.querier("t1", mint, maxt).select([Matcher(MatchType.REGEX, "__name__", ".+")])
     assert [s.labels.get("__name__") for s in got] == ["h", "only_h"]
     mixed, only = got
-    assert mixed.timestamps.tolist() == [T0 + 10_500] and mixed.values.tolist() == [1.0]
+    assert mixed.timestamps.tolist() == [T0 + 500] and mixed.values.tolist() == [1.0]
     assert len(only) == 0
     for s in got:
         hs = s.histograms
-        assert hs.timestamps.tolist() == [T0 + 1000 * i for i in range(5, 61)]
-        assert [h.integer for h in hs.values] == [True] * 35 + [False] * 21
-        assert hs.values[0].count == 8.0 and hs.values[-1].count == 2.0 * (60 - 30)
+        assert hs.timestamps.tolist() == [T0 + 1000 * i for i in range(1, 61)]
+        assert [h.integer for h in hs.values] == [True] * 39 + [False] * 21
+        assert hs.values[0].count == 0.0 and hs.values[-1].count == 2.0 * (60 - 30)
