@@ -98,8 +98,7 @@ def occupied_ranges(head: Head) -> npt.NDArray[np.int64]:
                 else:
                     parts.append(np.unique(decode_chunk(c[2])[0] // r))
         for _, hs in head.hists.items():
-            hts, _ = hs.samples(INT64_MIN, INT64_MAX)
-            single.extend({t // r for t in hts})
+            single.extend(hs.range_indexes(r))
         parts.append(np.array(single, dtype=np.int64))
     return np.unique(np.concatenate(parts))
 

@@ -114,8 +114,35 @@ class HistSeries:
         return ts[lo:hi], hs[lo:hi]
 
     def value_at(self, t: int) -> Histogram | None:
-        ts, hs = self.samples(t, t)
-        return hs[0] if ts else None
+        """The sample at ``t``, if any: the open chunk and OOO samples first (replays
+        and retries hit them), closed chunks decoded only when ``t`` is older."""
+        i = bisect.bisect_left(self.ooo_t, t)
+        if i < len(self.ooo_t) and self.ooo_t[i] == t:
+            return self.ooo_h[i]
+        bts = self.builder.ts
+        if bts and t >= bts[0]:
+            i = bisect.bisect_left(bts, t)
+            return self.builder.hists[i] if i < len(bts) and bts[i] == t else None
+        for c in self.closed:
+            if c.mint <= t <= c.maxt:
+                ct, ch = decode_histogram_chunk(c.data, c.encoding)
+                i = int(np.searchsorted(ct, t))
+                if i < ct.shape[0] and int(ct[i]) == t:
+                    return ch[i]
+        return None
+
+    def range_indexes(self, width: int) -> set[int]:
+        """``k`` of every aligned range ``[k*width, (k+1)*width)`` holding samples.
+
+        In-order chunks never cross a range (the builder cuts there), so chunk
+        bounds suffice; out-of-order samples are looked at one by one.
+        """
+        out = {c.mint // width for c in self.closed}
+        out.update(c.maxt // width for c in self.closed)
+        if self.builder.ts:
+            out.update((self.builder.ts[0] // width, self.builder.ts[-1] // width))
+        out.update(t // width for t in self.ooo_t)
+        return out
 
     def range_chunks(self, lo: int, hi: int, chunk_range: int) -> list[HistChunk]:
         """Chunks holding exactly the samples in ``[lo, hi)``; whole chunks kept as they are."""

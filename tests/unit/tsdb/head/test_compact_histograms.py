@@ -104,3 +104,17 @@ def test_series_switching_between_floats_and_histograms_gets_non_overlapping_chu
     assert s.timestamps.tolist() == [1000 * (i + 1) for i, k in enumerate(kinds) if k == "f"]
     assert s.histograms.timestamps.tolist() == [
         1000 * (i + 1) for i, k in enumerate(kinds) if k == "h"]
+
+
+def test_histogram_only_head_is_compactable() -> None:
+    head = Head(block_range_ms=R)
+    labels = [Labels.from_dict({"__name__": "h"})]
+    for i in range(0, 4 * R, 10_000):
+        head.append(SampleBatch(labels=labels, hist_series_index=np.array([0], np.int32),
+                                hist_timestamps=np.array([i], np.int64),
+                                histograms=[_hists("int", i // 10_000)]))
+    ooo, inorder = cut_ranges(head)
+    assert ooo == [] and inorder == [(0, R), (R, 2 * R), (2 * R, 3 * R)]
+    assert [len(c) for _, c in block_series(head, 0, R)] == [1]
+    head.truncate(2 * R)
+    assert cut_ranges(head, force=True)[1] == [(2 * R, 3 * R), (3 * R, 4 * R)]
