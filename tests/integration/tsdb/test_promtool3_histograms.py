@@ -141,6 +141,7 @@ def test_promtool3_dumps_our_histogram_block_sample_for_sample(tmp_path: Path) -
         w.add_series_chunks(labels, chunks)
     meta = w.finish()
     assert meta.num_samples == sum(len(v) for v in data.values())
+    (tmp_path / "wal").mkdir()  # promtool opens the directory as a TSDB
     out = subprocess.run(
         [promtool3_binary(), "tsdb", "dump", f"--sandbox-dir-root={tmp_path}", str(tmp_path)],
         capture_output=True, text=True, timeout=120, check=True).stdout
