@@ -132,8 +132,12 @@ def layout_of(h: Histogram) -> Layout:
                   tuple(h.negative_spans), tuple(h.custom_values))
 
 
-def _expand(spans: Sequence[Span], buckets: Sequence[float], to: Sequence[int]) -> list[float]:
-    """``buckets`` (laid out by ``spans``) placed on the indices ``to`` (zeros elsewhere)."""
+def _expand(spans: Sequence[Span], buckets: Sequence[float], to: Sequence[int],
+            to_spans: Sequence[Span]) -> Sequence[float]:
+    """``buckets`` (laid out by ``spans``) placed on the indices ``to`` (laid out by
+    ``to_spans``), zeros where ``buckets`` has none."""
+    if spans == to_spans:
+        return buckets
     got = dict(zip(span_indices(spans), buckets, strict=True))
     return [got.get(i, 0.0) for i in to]
 
@@ -220,13 +224,8 @@ def _read_layout(r: BitReader) -> Layout:
 
 def _deltas(counts: Sequence[float]) -> list[int]:
     """Absolute counts → Prometheus's integer bucket form (each minus the one before)."""
-    out = []
-    prev = 0
-    for c in counts:
-        ic = int(c)
-        out.append(ic - prev)
-        prev = ic
-    return out
+    ints = [int(c) for c in counts]
+    return [b - a for a, b in zip([0, *ints], ints, strict=False)]
 
 
 class _IntEncoder:
@@ -251,8 +250,11 @@ class _IntEncoder:
         stale = is_stale_histogram(h)
         cnt = 0 if stale else int(h.count)
         zcnt = 0 if stale else int(h.zero_count)
-        pb = [] if stale else _deltas(_expand(h.positive_spans, h.positive_buckets, self.pidx))
-        nb = [] if stale else _deltas(_expand(h.negative_spans, h.negative_buckets, self.nidx))
+        lay = self.lay
+        pb = [] if stale else _deltas(_expand(h.positive_spans, h.positive_buckets, self.pidx,
+                                              lay.positive_spans))
+        nb = [] if stale else _deltas(_expand(h.negative_spans, h.negative_buckets, self.nidx,
+                                              lay.negative_spans))
         if self.n == 0:
             _write_layout(w, self.lay)
             w.varbit_int(t)
@@ -273,11 +275,13 @@ class _IntEncoder:
             w.varbit_int(0 if stale else cnt_delta - self.cnt_delta)
             w.varbit_int(0 if stale else zcnt_delta - self.zcnt_delta)
             w.xor_float(h.sum, self.sum)
+            dods: list[int] = []
             for state, deltas, b_new in ((self.pb, self.pbd, pb), (self.nb, self.nbd, nb)):
                 for i, b in enumerate(b_new):
                     delta = b - state[i]
-                    w.varbit_int(delta - deltas[i])
+                    dods.append(delta - deltas[i])
                     deltas[i] = delta
+            w.varbit_ints(dods)
         self.t, self.t_delta = t, t_delta
         self.cnt, self.cnt_delta = cnt, cnt_delta
         self.zcnt, self.zcnt_delta = zcnt, zcnt_delta
@@ -307,8 +311,11 @@ class _FloatEncoder:
         stale = is_stale_histogram(h)
         cnt = 0.0 if stale else float(h.count)
         zcnt = 0.0 if stale else float(h.zero_count)
-        pb = [] if stale else _expand(h.positive_spans, h.positive_buckets, self.pidx)
-        nb = [] if stale else _expand(h.negative_spans, h.negative_buckets, self.nidx)
+        lay = self.lay
+        pb = [] if stale else _expand(h.positive_spans, h.positive_buckets, self.pidx,
+                                      lay.positive_spans)
+        nb = [] if stale else _expand(h.negative_spans, h.negative_buckets, self.nidx,
+                                      lay.negative_spans)
         if self.n == 0:
             _write_layout(w, self.lay)
             w.varbit_int(t)

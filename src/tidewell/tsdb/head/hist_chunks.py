@@ -151,6 +151,10 @@ class HistogramChunkBuilder:
             (h.positive_spans, h.positive_buckets, last.positive_spans, last.positive_buckets),
             (h.negative_spans, h.negative_buckets, last.negative_spans, last.negative_buckets),
         ):
+            if spans_a == spans_b:  # the common case: same layout as the previous sample
+                if any(a > b for a, b in zip(b_a, b_b, strict=True)):
+                    return False, _H.COUNTER_RESET
+                continue
             new = _abs(spans_b, b_b)
             for idx, c in _abs(spans_a, b_a).items():
                 if c > new.get(idx, 0.0):
@@ -189,7 +193,8 @@ class HistogramChunkBuilder:
 
     def _recode_for(self, h: Histogram) -> None:
         """Widen the chunk's layout to also hold ``h``'s buckets, re-encoding it if needed."""
-        if is_stale_histogram(h):
+        if is_stale_histogram(h) or (h.positive_spans == self.layout.positive_spans
+                                     and h.negative_spans == self.layout.negative_spans):
             return
         pos = set(span_indices(h.positive_spans))
         neg = set(span_indices(h.negative_spans))
