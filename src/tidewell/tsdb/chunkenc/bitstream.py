@@ -180,6 +180,25 @@ class BitReader:
         v = self.read(size)
         return v - (1 << size) if v > (1 << (size - 1)) else v
 
+    def varbit_ints(self, n: int) -> list[int]:
+        """``n`` values of ``varbit_int``; the small ones (most bucket dods) inline."""
+        bits, pos, end = self._bits, self.pos, len(self._bits)
+        out: list[int] = []
+        for _ in range(n):
+            if pos < end and bits[pos] == "0":
+                out.append(0)
+                pos += 1
+            elif pos + 5 <= end and bits[pos + 1] == "0":
+                v = int(bits[pos + 2:pos + 5], 2)
+                out.append(v - 8 if v > 4 else v)
+                pos += 5
+            else:
+                self.pos = pos
+                out.append(self.varbit_int())
+                pos = self.pos
+        self.pos = pos
+        return out
+
     def varbit_uint(self) -> int:
         k = self._prefix()
         if k == 0:

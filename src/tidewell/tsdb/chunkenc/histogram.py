@@ -21,6 +21,7 @@ empty buckets. A stale marker (sum = stale NaN) is written without buckets.
 from __future__ import annotations
 
 import enum
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -378,12 +379,7 @@ def encode_histogram_chunk(
 
 
 def _abs_from_deltas(deltas: list[int]) -> tuple[float, ...]:
-    out = []
-    cur = 0
-    for d in deltas:
-        cur += d
-        out.append(float(cur))
-    return tuple(out)
+    return tuple(float(c) for c in itertools.accumulate(deltas))
 
 
 def _hint(header: CounterResetHeader, num_read: int) -> CounterResetHint:
@@ -442,8 +438,8 @@ def _decode_int(r: BitReader, lay: Layout, n: int, np_: int, nn: int,
     cnt = r.varbit_uint()
     zcnt = r.varbit_uint()
     sum_state = [r.read(64), 0, 0]
-    pb = [r.varbit_int() for _ in range(np_)]
-    nb = [r.varbit_int() for _ in range(nn)]
+    pb = r.varbit_ints(np_)
+    nb = r.varbit_ints(nn)
     pbd = [0] * np_
     nbd = [0] * nn
     t_delta = cnt_delta = zcnt_delta = 0
@@ -463,11 +459,12 @@ def _decode_int(r: BitReader, lay: Layout, n: int, np_: int, nn: int,
         if math.isnan(s) and sum_state[0] == STALE_NAN_BITS:
             out.append(Histogram(sum=s, integer=True))
             continue
+        dods = r.varbit_ints(np_ + nn)
         for i in range(np_):
-            pbd[i] += r.varbit_int()
+            pbd[i] += dods[i]
             pb[i] += pbd[i]
         for i in range(nn):
-            nbd[i] += r.varbit_int()
+            nbd[i] += dods[np_ + i]
             nb[i] += nbd[i]
         out.append(_make(lay, _hint(header, k + 1), float(cnt), float(zcnt), s,
                          _abs_from_deltas(pb), _abs_from_deltas(nb), True))
