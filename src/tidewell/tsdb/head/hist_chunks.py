@@ -3,8 +3,11 @@
 A new chunk starts (as ``HistogramAppender.AppendHistogram`` and the head's
 ``histogramsAppendPreprocessor`` decide) when:
 
-- the chunk would cross the end of its chunk range (the block range), or it
-  has reached 1024 bytes while holding at least 10 histograms;
+- its size says so, by the head's rule: a chunk ends at the end of its chunk
+  range (the block range); once it holds 256 bytes (a quarter of the 1024-byte
+  target) its end time is predicted so that the rest of the range splits into
+  chunks of about 1024 bytes; it is cut early at 2048 bytes; and it is never
+  cut for size before it holds 10 histograms unless the range ends;
 - the sample switches between integer and float histogram (encoding 2 / 3);
 - a counter histogram follows a gauge one or the other way round;
 - a counter histogram resets: explicit ``COUNTER_RESET`` hint, count, zero
@@ -20,6 +23,7 @@ The counter-reset header of each new chunk is set as Prometheus sets it.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 from tidewell.model.histogram import CUSTOM_BUCKETS_SCHEMA, CounterResetHint, Histogram
@@ -71,11 +75,16 @@ def _abs(spans: tuple, buckets: tuple) -> dict[int, float]:
 class HistogramChunkBuilder:
     """One series' open histogram chunk; ``append`` returns chunks it closes."""
 
-    __slots__ = ("chunk_range", "enc", "gauge", "header", "hists", "integer", "last", "layout",
-                 "nidx", "pidx", "range_end", "ts")
+    __slots__ = ("chunk_range", "computed_end", "enc", "gauge", "header", "hists", "integer",
+                 "last", "layout", "next_at", "nidx", "pidx", "ts")
 
     def __init__(self, chunk_range: int) -> None:
         self.chunk_range = int(chunk_range)
+        self.next_at = 0
+        """When the open chunk ends (``memSeries.nextAt``)."""
+        self.computed_end = False
+        """Whether ``next_at`` was predicted from the chunk's fill (kept across cuts
+        that are not for size, as Prometheus keeps ``histogramChunkHasComputedEndTime``)."""
         self.enc = None
         self.ts: list[int] = []
         self.hists: list[Histogram] = []
@@ -117,8 +126,17 @@ class HistogramChunkBuilder:
         self.nidx = span_indices(self.layout.negative_spans)
         self.enc = new_encoder(h.integer, self.layout)
         self.ts, self.hists = [], []
-        self.range_end = range_end(t, self.chunk_range)
+        self.next_at = range_end(t, self.chunk_range)
         self._add(t, h)
+
+    def restore(self, ts: list[int], hs: list[Histogram], header: CounterResetHeader,
+                next_at: int, computed_end: bool) -> None:
+        """Re-form a saved open chunk: the same samples, header, layout and end time."""
+        self.start(ts[0], hs[0], header)
+        for t, h in zip(ts[1:], hs[1:], strict=True):
+            self._recode_for(h)
+            self._add(t, h)
+        self.next_at, self.computed_end = next_at, computed_end
 
     def _add(self, t: int, h: Histogram) -> None:
         self.enc.add(t, h)
@@ -218,16 +236,14 @@ class HistogramChunkBuilder:
         if self.enc is None:
             hint = h.counter_reset_hint
             self.start(t, h, _H.COUNTER_RESET if hint == CounterResetHint.COUNTER_RESET
-                        else _H.UNKNOWN)
+                       else _H.UNKNOWN)
+            self.computed_end = False
             return None
-        size = HISTOGRAM_HEADER_SIZE + self.enc.w.num_bytes
-        if h.integer != self.integer or t >= self.range_end or (
-            size >= TARGET_BYTES_PER_HISTOGRAM_CHUNK
-            and len(self.ts) >= MIN_SAMPLES_PER_HISTOGRAM_CHUNK
-        ):
+        if h.integer != self.integer or self._size_cut(t):
             header = self._header_after(h)
             closed = self.flush()
             self.start(t, h, header)
+            self.computed_end = False
             return closed
         if h.counter_reset_hint == CounterResetHint.GAUGE:
             ok, header = self._gauge_check(h), _H.GAUGE
@@ -242,3 +258,23 @@ class HistogramChunkBuilder:
         self._recode_for(h)
         self._add(t, h)
         return None
+
+    def _size_cut(self, t: int) -> bool:
+        """``histogramsAppendPreprocessor``: whether the open chunk ends before ``t``."""
+        nbytes = HISTOGRAM_HEADER_SIZE + self.enc.w.num_bytes
+        mint = self.ts[0]
+        next_range_start = range_end(mint, self.chunk_range) if self.computed_end else self.next_at
+        if not self.computed_end and nbytes >= TARGET_BYTES_PER_HISTOGRAM_CHUNK // 4:
+            self.next_at = _chunk_end(mint, self.ts[-1], self.next_at,
+                                      TARGET_BYTES_PER_HISTOGRAM_CHUNK / nbytes)
+            self.computed_end = True
+        return (t >= self.next_at or nbytes >= 2 * TARGET_BYTES_PER_HISTOGRAM_CHUNK) and (
+            len(self.ts) >= MIN_SAMPLES_PER_HISTOGRAM_CHUNK or t >= next_range_start)
+
+
+def _chunk_end(start: int, cur: int, max_t: int, ratio_to_full: float) -> int:
+    """``computeChunkEndTime``: an end splitting the rest of the range into equal chunks."""
+    n = (max_t - start) / ((cur - start + 1) * ratio_to_full)
+    if n <= 1:
+        return max_t
+    return int(float(start) + (max_t - start) / math.floor(n))

@@ -183,17 +183,15 @@ class HistSeries:
         b = self.builder
         header = int(b.header) if b.ts else 0
         return {"t": b.ts, "h": [histogram_row(h) for h in b.hists], "header": [header],
+                "next_at": [b.next_at, int(b.computed_end)],
                 "ooo_t": self.ooo_t, "ooo_h": [histogram_row(h) for h in self.ooo_h]}
 
     def load_open_state(self, st: dict[str, list]) -> None:  # type: ignore[type-arg]
         """Rebuild the open chunk exactly: same header, same samples, same layout."""
-        b = self.builder
-        for i, (t, row) in enumerate(zip(st["t"], st["h"], strict=True)):
-            h = histogram_from_row(row)
-            if i == 0:
-                b.start(t, h, CounterResetHeader(st["header"][0]))
-            elif b.append(t, h) is not None:
-                raise ValueError("snapshot's open histogram chunk does not re-form")
+        if st["t"]:
+            self.builder.restore(st["t"], [histogram_from_row(r) for r in st["h"]],
+                                 CounterResetHeader(st["header"][0]), st["next_at"][0],
+                                 bool(st["next_at"][1]))
         self.ooo_t = list(st["ooo_t"])
         self.ooo_h = [histogram_from_row(r) for r in st["ooo_h"]]
 
