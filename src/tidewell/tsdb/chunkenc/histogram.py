@@ -281,18 +281,21 @@ class _IntEncoder:
             w.varbit_int(0 if stale else cnt_delta - self.cnt_delta)
             w.varbit_int(0 if stale else zcnt_delta - self.zcnt_delta)
             w.xor_float(h.sum, self.sum)
-            dods: list[int] = []
-            for state, deltas, b_new in ((self.pb, self.pbd, pb), (self.nb, self.nbd, nb)):
-                for i, b in enumerate(b_new):
-                    delta = b - state[i]
-                    dods.append(delta - deltas[i])
-                    deltas[i] = delta
-            w.varbit_ints(dods)
+            if pb:  # a stale marker has no buckets and leaves their state alone
+                pbd = [b - s for b, s in zip(pb, self.pb, strict=True)]
+                w.varbit_ints([d - o for d, o in zip(pbd, self.pbd, strict=True)])
+                self.pbd = pbd
+            if nb:
+                nbd = [b - s for b, s in zip(nb, self.nb, strict=True)]
+                w.varbit_ints([d - o for d, o in zip(nbd, self.nbd, strict=True)])
+                self.nbd = nbd
         self.t, self.t_delta = t, t_delta
         self.cnt, self.cnt_delta = cnt, cnt_delta
         self.zcnt, self.zcnt_delta = zcnt, zcnt_delta
-        self.pb[: len(pb)] = pb
-        self.nb[: len(nb)] = nb
+        if pb:
+            self.pb = pb
+        if nb:
+            self.nb = nb
         self.n += 1
 
 
