@@ -3,7 +3,8 @@
 ``histchunk_peer/main.go`` (module v0.316.0 = Prometheus 3.16, built from the
 Go module proxy) feeds histogram sequences either to Prometheus's
 ``HistogramAppender`` / ``FloatHistogramAppender`` or, sample by sample, to a
-real Prometheus head, and prints the chunks that result;
+real Prometheus head, and prints the chunks that result, or compacts that head
+into a block with Prometheus's own block writer, which we then read;
 ``HistogramChunkBuilder`` gets the same sequences. Random sequences cover
 new buckets (recoding), buckets missing from a sample, counter resets, gauges,
 stale markers, negative buckets and custom buckets (NHCB); the head sequences
@@ -22,7 +23,8 @@ import pytest
 
 from tidewell.model.histogram import CUSTOM_BUCKETS_SCHEMA, CounterResetHint, Histogram
 from tidewell.model.samples import stale_nan
-from tidewell.tsdb.chunkenc.histogram import decode_histogram_chunk
+from tidewell.tsdb.block import BlockReader
+from tidewell.tsdb.chunkenc.histogram import decode_histogram_chunk, span_indices
 from tidewell.tsdb.head import hist_chunks
 from tidewell.tsdb.head.hist_chunks import HistogramChunkBuilder
 
@@ -178,3 +180,35 @@ def test_head_chunks_are_a_prometheus_heads_bytes(peer: str) -> None:
         assert " ".join(f"{c.encoding}:{c.data.hex()}" for c in ours) == theirs
         sizes.extend(len(c.data) for c in ours)
     assert max(sizes) >= 1024  # the size rules were exercised
+
+
+def _nonzero(spans: tuple[tuple[int, int], ...], buckets: tuple[float, ...]) -> dict[int, float]:
+    return {i: c for i, c in zip(span_indices(spans), buckets, strict=True) if c}
+
+
+def test_we_read_a_block_prometheus_wrote(peer: str, tmp_path: Path) -> None:
+    series = {f"h{seed}_{'int' if integer else 'float'}": (_sequence(seed, integer), integer)
+              for seed in range(12) for integer in (True, False)}
+    lines = "".join(json.dumps({"name": name, "integer": integer,
+                                "samples": [_row(t, h) for t, h in seq]}) + "\n"
+                    for name, (seq, integer) in series.items())
+    out = subprocess.run([peer, "block", str(tmp_path)], input=lines, capture_output=True,
+                         text=True, timeout=300, check=True).stdout.split()
+    assert len(out) == 1
+    with BlockReader(tmp_path / out[0]) as block:
+        got = {s.labels.get("__name__"): s for s in block.querier(0, 2**62).select([])}
+    assert sorted(got) == sorted(series)
+    for name, (seq, integer) in series.items():
+        hs = got[name].histograms
+        assert hs is not None and hs.timestamps.tolist() == [t for t, _ in seq], name
+        for (_, want), have in zip(seq, hs.values, strict=True):
+            assert have.integer is integer
+            if want.sum != want.sum:
+                assert have.sum != have.sum
+                continue
+            assert (have.count, have.sum, have.zero_count, have.schema, have.custom_values) == (
+                want.count, want.sum, want.zero_count, want.schema, want.custom_values)
+            assert _nonzero(have.positive_spans, have.positive_buckets) == _nonzero(
+                want.positive_spans, want.positive_buckets)
+            assert _nonzero(have.negative_spans, have.negative_buckets) == _nonzero(
+                want.negative_spans, want.negative_buckets)

@@ -39,8 +39,9 @@ type S struct {
 }
 
 type L struct {
-	Integer bool `json:"integer"`
-	Samples []S  `json:"samples"`
+	Name    string `json:"name"`
+	Integer bool   `json:"integer"`
+	Samples []S    `json:"samples"`
 }
 
 func spans(x [][2]int64) []histogram.Span {
@@ -135,7 +136,63 @@ func headChunks(l L) []string {
 	return parts
 }
 
+// writeBlock appends every series to one Prometheus head and compacts the head
+// into a block under dir (Prometheus's own block writer); prints the block's ULID.
+func writeBlock(dir string, series []L) {
+	opts := tsdb.DefaultHeadOptions()
+	opts.ChunkDirRoot = dir
+	h, err := tsdb.NewHead(nil, nil, nil, nil, opts, nil)
+	if err != nil {
+		panic(err)
+	}
+	defer h.Close()
+	mint, maxt := int64(math.MaxInt64), int64(math.MinInt64)
+	for _, l := range series {
+		lbls := labels.FromStrings("__name__", l.Name)
+		for _, s := range l.Samples {
+			app := h.Appender(context.Background())
+			if l.Integer {
+				_, err = app.AppendHistogram(0, lbls, s.T, toHistogram(s), nil)
+			} else {
+				_, err = app.AppendHistogram(0, lbls, s.T, nil, toFloatHistogram(s))
+			}
+			if err != nil {
+				panic(err)
+			}
+			if err := app.Commit(); err != nil {
+				panic(err)
+			}
+			mint, maxt = min(mint, s.T), max(maxt, s.T)
+		}
+	}
+	c, err := tsdb.NewLeveledCompactor(context.Background(), nil, nil, []int64{opts.ChunkRange}, nil, nil)
+	if err != nil {
+		panic(err)
+	}
+	ids, err := c.Write(dir, tsdb.NewRangeHead(h, mint, maxt), mint, maxt+1, nil)
+	if err != nil {
+		panic(err)
+	}
+	for _, id := range ids {
+		fmt.Println(id.String())
+	}
+}
+
 func main() {
+	if len(os.Args) > 2 && os.Args[1] == "block" {
+		var series []L
+		sc := bufio.NewScanner(os.Stdin)
+		sc.Buffer(make([]byte, 1<<20), 1<<26)
+		for sc.Scan() {
+			var l L
+			if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+				panic(err)
+			}
+			series = append(series, l)
+		}
+		writeBlock(os.Args[2], series)
+		return
+	}
 	head := len(os.Args) > 1 && os.Args[1] == "head"
 	sc := bufio.NewScanner(os.Stdin)
 	sc.Buffer(make([]byte, 1<<20), 1<<26)
