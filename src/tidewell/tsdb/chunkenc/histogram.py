@@ -46,12 +46,17 @@ __all__ = [
     "ENCODING_HISTOGRAM",
     "HISTOGRAM_HEADER_SIZE",
     "CounterResetHeader",
+    "HistogramEncoder",
     "Layout",
+    "chunk_bytes",
     "chunk_counter_reset_header",
     "decode_histogram_chunk",
     "encode_histogram_chunk",
+    "indices_spans",
     "is_stale_histogram",
     "layout_of",
+    "new_encoder",
+    "span_indices",
 ]
 
 ENCODING_HISTOGRAM = 2
@@ -349,13 +354,17 @@ class _FloatEncoder:
         self.n += 1
 
 
-def new_encoder(integer: bool, lay: Layout) -> _IntEncoder | _FloatEncoder:
+HistogramEncoder = _IntEncoder | _FloatEncoder
+"""The encoder state of one open chunk (integer or float counts)."""
+
+
+def new_encoder(integer: bool, lay: Layout) -> HistogramEncoder:
     """A fresh encoder writing into its own ``BitWriter`` (``.w``)."""
     w = BitWriter()
     return _IntEncoder(w, lay) if integer else _FloatEncoder(w, lay)
 
 
-def chunk_bytes(enc: _IntEncoder | _FloatEncoder, header: CounterResetHeader) -> bytes:
+def chunk_bytes(enc: HistogramEncoder, header: CounterResetHeader) -> bytes:
     """The encoder's chunk: count, header byte, bit stream."""
     return bytes((enc.n >> 8, enc.n & 0xFF, int(header) << 6)) + enc.w.bytes()
 
