@@ -60,8 +60,7 @@ async def _run(config: object) -> int:
         loop.add_signal_handler(sig, stop.set)
     try:
         await app.manager.start_all()
-    except Exception as exc:
-        log.error("startup failed", extra={"fields": {"err": f"{type(exc).__name__}: {exc}"}})
+    except Exception:  # the manager logged which module failed and why, on one line
         return 1
     log.info(
         "Tidewell started",

@@ -1,0 +1,170 @@
+"""HTTP connection deadlines and a connection cap, as Go's ``http.Server`` gives Mimir.
+
+uvicorn alone never closes a connection that sends nothing or stops halfway
+through a request, so idle and half-sent sockets pile up until file descriptors
+run out and ``/ready`` stops answering. This protocol adds Go's three deadlines
+(``-server.http-read-timeout`` for a whole request from its first byte,
+``-server.http-write-timeout`` from the end of the request headers to the end of
+the response, ``-server.http-idle-timeout`` between requests) and a cap on open
+connections: at the cap a new connection first evicts the least recently active
+connection that is not being answered (idle, or still sending its request), so
+the process keeps serving; only when every connection is busy is the new one
+refused with a 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import resource
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+__all__ = ["ConnectionLimits", "default_connection_limit", "guarded_protocol"]
+
+log = logging.getLogger("tidewell.server")
+
+_REFUSED = (
+    b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\nContent-Length: 47\r\n\r\n"
+    b"too many open connections, every one is busy\r\n\r\n"
+)
+
+
+def default_connection_limit() -> int:
+    """Three quarters of the open-file limit: the rest stays for WAL, blocks and peers."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 65_536
+    return max(64, soft * 3 // 4)
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """Deadlines in seconds (0 disables one) and the cap on open connections."""
+
+    read_timeout: float
+    write_timeout: float
+    idle_timeout: float
+    max_connections: int
+
+
+class _Registry:
+    """Open connections of one server, least recently active first."""
+
+    def __init__(self, limits: ConnectionLimits) -> None:
+        self.limits = limits
+        self.open: OrderedDict[GuardedProtocol, None] = OrderedDict()
+        self.evicted = 0
+        self.refused = 0
+
+    def admit(self, conn: GuardedProtocol) -> bool:
+        """Register ``conn``; at the cap evict an unbusy connection or refuse ``conn``."""
+        if len(self.open) >= self.limits.max_connections:
+            victim = next((c for c in self.open if not c.busy), None)
+            if victim is None:
+                self.refused += 1
+                return False
+            self.evicted += 1
+            self.forget(victim)
+            victim.close("connection cap reached")
+        self.open[conn] = None
+        return True
+
+    def touch(self, conn: GuardedProtocol) -> None:
+        if conn in self.open:
+            self.open.move_to_end(conn)
+
+    def forget(self, conn: GuardedProtocol) -> None:
+        self.open.pop(conn, None)
+
+
+class GuardedProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with Go's read/write/idle deadlines and the cap."""
+
+    registry: _Registry
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.busy = False  # a complete request is being answered
+        self._read_deadline: asyncio.TimerHandle | None = None
+        self._write_deadline: asyncio.TimerHandle | None = None
+
+    # connection lifecycle
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if not self.registry.admit(self):
+            log.warning("refused HTTP connection: every open connection is busy",
+                        extra={"fields": {"limit": self.registry.limits.max_connections}})
+            transport.write(_REFUSED)
+            transport.close()
+            return
+        self._arm_read()  # Go: the first request's read deadline runs from accept
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.registry.forget(self)
+        self._cancel_read()
+        self._cancel_write()
+        super().connection_lost(exc)
+
+    def close(self, reason: str) -> None:
+        """Close the connection now (a deadline passed or the cap needs room)."""
+        self._cancel_read()
+        self._cancel_write()
+        if not self.transport.is_closing():
+            log.debug("closing HTTP connection", extra={"fields": {"reason": reason,
+                                                                    "client": self.client}})
+            self.transport.close()
+
+    # request lifecycle
+    def data_received(self, data: bytes) -> None:
+        if not self.busy and self._read_deadline is None:
+            self._arm_read()  # first bytes after idle: the read deadline starts now
+        self.registry.touch(self)
+        super().data_received(data)
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        if self.limits.write_timeout > 0 and self._write_deadline is None:
+            self._write_deadline = self.loop.call_later(
+                self.limits.write_timeout, self.close, "write timeout")
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._cancel_read()
+        self.busy = True
+
+    def on_response_complete(self) -> None:
+        self._cancel_write()
+        self.busy = False
+        self.registry.touch(self)
+        super().on_response_complete()  # arms uvicorn's keep-alive (= idle) timeout
+
+    # deadlines
+    @property
+    def limits(self) -> ConnectionLimits:
+        return self.registry.limits
+
+    def _arm_read(self) -> None:
+        self._cancel_read()
+        if self.limits.read_timeout > 0:
+            self._read_deadline = self.loop.call_later(
+                self.limits.read_timeout, self.close, "read timeout")
+
+    def _cancel_read(self) -> None:
+        if self._read_deadline is not None:
+            self._read_deadline.cancel()
+            self._read_deadline = None
+
+    def _cancel_write(self) -> None:
+        if self._write_deadline is not None:
+            self._write_deadline.cancel()
+            self._write_deadline = None
+
+
+def guarded_protocol(limits: ConnectionLimits) -> type[GuardedProtocol]:
+    """A protocol class for one server: its connections share one registry."""
+    return type("GuardedProtocol", (GuardedProtocol,), {"registry": _Registry(limits)})
