@@ -373,7 +373,7 @@ async def _init_querier(app: App) -> ASGIApp:
     api = Mount("/prometheus", routes=query_routes(queryable, config.querier))
     if "query-frontend" in app.modules:
         return build_app([api], multitenancy_enabled=config.multitenancy_enabled,
-                         middlewares=[consistency])
+                         no_auth_tenant=config.no_auth_tenant, middlewares=[consistency])
     app.routes.append(api)
     app.middlewares.append(consistency)
     return api
@@ -480,7 +480,7 @@ async def build(config: Config) -> App:
         app.objects[name] = await MODULES[name].init(app)
     routes = [*status_routes(config, app.manager), *app.routes]
     asgi = build_app(routes, multitenancy_enabled=config.multitenancy_enabled,
-                     middlewares=app.middlewares)
+                     no_auth_tenant=config.no_auth_tenant, middlewares=app.middlewares)
     # The server starts first so /ready can say 503 while the others start.
     app.manager.add("server", HTTPServer(asgi, config.server), first=True)
     return app

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp
 
 from tidewell.api.config import ServerConfig
 from tidewell.api.connections import ConnectionLimits, default_connection_limit, guarded_protocol
-from tidewell.api.tenant import TenantMiddleware
+from tidewell.api.tenant import ANONYMOUS, TenantMiddleware
 
 log = logging.getLogger("tidewell.server")
 
@@ -28,13 +28,15 @@ def build_app(
     routes: list[BaseRoute],
     *,
     multitenancy_enabled: bool,
+    no_auth_tenant: str = ANONYMOUS,
     middlewares: Sequence[Callable[[ASGIApp], ASGIApp]] = (),
 ) -> ASGIApp:
     """The process's ASGI app; ``middlewares`` run after the tenant is known."""
     app: ASGIApp = Starlette(routes=routes)
     for wrap in reversed(middlewares):
         app = wrap(app)
-    return TenantMiddleware(app, multitenancy_enabled=multitenancy_enabled)
+    return TenantMiddleware(app, multitenancy_enabled=multitenancy_enabled,
+                            no_auth_tenant=no_auth_tenant)
 
 
 class ListenError(Exception):

@@ -27,6 +27,7 @@ from tidewell.ingest.log import PartitionReader, Record
 from tidewell.ingester import metrics as m
 from tidewell.ingester.compactor import compact_head, local_blocks, read_cut_marker
 from tidewell.ingester.config import IngesterConfig
+from tidewell.ingester.layout import IngesterLayout
 from tidewell.ingester.limits import IngesterLimits, StaticLimits
 from tidewell.ingester.shipper import Shipper
 from tidewell.ingester.snapshots import latest_snapshot, load_snapshot, write_snapshot
@@ -103,11 +104,12 @@ class Ingester:
         self.partition = config.partition_id
         self.group = self.kafka.consumer_group or self.instance_id
         self.dir = str(tsdb_config.resolved_dir(data_dir))
+        self.layout = IngesterLayout(Path(self.dir))
         self.decoder = decoder or _default_decoder()
         self.partition_count = partition_count
         self.tenants = TenantRegistry(int(tsdb_config.block_ranges_period * 1000))
         self.wal = RecordWAL(
-            os.path.join(self.dir, "wal"), self.partition, tsdb_config.wal_segment_size_bytes
+            self.layout.wal_dir, self.partition, tsdb_config.wal_segment_size_bytes
         )
         self._plabel = str(self.partition)
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"ingester-p{self.partition}")
@@ -132,7 +134,8 @@ class Ingester:
         self.shipper: Shipper | None = None
         """Uploads local blocks to ``bucket``; None: blocks stay local until retention."""
         if bucket is not None:
-            self.shipper = Shipper(bucket, self.dir, concurrency=tsdb_config.ship_concurrency)
+            self.shipper = Shipper(bucket, self.layout.tenants_dir,
+                                   concurrency=tsdb_config.ship_concurrency)
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -426,7 +429,8 @@ class Ingester:
     def _load_local_state(self) -> int | None:
         """Executor thread: newest snapshot, then the WAL after it. None if no local state."""
         next_offset: int | None = None
-        snap = latest_snapshot(os.path.join(self.dir, "snapshots"))
+        self.layout.migrate()
+        snap = latest_snapshot(self.layout.snapshots_dir)
         if snap is not None:
             next_offset, path = snap
             for tenant, head in load_snapshot(path).items():
@@ -462,10 +466,8 @@ class Ingester:
         ``offset``, the head was truncated there (``compactor`` module docstring).
         """
         cuts: dict[tuple[int, str], int] = {}
-        if not os.path.isdir(self.dir):
-            return []
-        for name in sorted(os.listdir(self.dir)):
-            blocks = local_blocks(os.path.join(self.dir, name))
+        for name in self.layout.tenants():
+            blocks = local_blocks(self.layout.tenant_dir(name))
             if not blocks:
                 continue
             tsdb = self._tenant(name)
@@ -505,7 +507,7 @@ class Ingester:
         self._last_compaction = time.monotonic()
         total = 0
         for t in self.tenants:
-            metas, before = compact_head(t.head, os.path.join(self.dir, t.tenant),
+            metas, before = compact_head(t.head, self.layout.tenant_dir(t.tenant),
                                          self._durable_next, force=force)
             if before is None:
                 continue
@@ -515,7 +517,8 @@ class Ingester:
             readers = []
             for mt in metas:
                 try:
-                    readers.append(BlockReader(os.path.join(self.dir, t.tenant, mt.ulid)))
+                    readers.append(BlockReader(os.path.join(self.layout.tenant_dir(t.tenant),
+                                                            mt.ulid)))
                 except Exception as exc:
                     log.error("cannot open a block just cut; queryable after a restart",
                               extra={"fields": {"user": t.tenant, "block": mt.ulid,
@@ -600,7 +603,7 @@ class Ingester:
                 continue
             t.remove_blocks(old)
             for ulid in sorted(old):
-                path = os.path.join(self.dir, t.tenant, ulid)
+                path = os.path.join(self.layout.tenant_dir(t.tenant), ulid)
                 await asyncio.to_thread(_remove_block, path)
                 deleted += 1
                 m.LOCAL_BLOCKS_DELETED.inc()
@@ -621,7 +624,7 @@ class Ingester:
             for t in self.tenants:
                 t.head.cut_chunks()
                 heads.append((t.tenant, t.head))
-            path = write_snapshot(os.path.join(self.dir, "snapshots"), nxt, heads)
+            path = write_snapshot(self.layout.snapshots_dir, nxt, heads)
             self.wal.delete_before(seg)
             m.SNAPSHOTS.labels("success").inc()
             log.info("head snapshot written",

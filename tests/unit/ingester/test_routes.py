@@ -76,7 +76,7 @@ async def test_flush_cuts_open_ranges_and_ships(tmp_path: Path) -> None:
     log = new_log(str(tmp_path / "log"))
     ing = new_ingester(log, str(tmp_path / "ing"))
     bucket = FilesystemBucket(tmp_path / "bucket")
-    ing.shipper = Shipper(bucket, ing.dir)
+    ing.shipper = Shipper(bucket, ing.layout.tenants_dir)
     up = Labels.from_dict({"__name__": "up"})
     (last,) = await log.produce([record(3, "t1", [(up, 1_000, 1.0), (up, 2_000, 2.0)])])
     await ing.start()
