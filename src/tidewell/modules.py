@@ -305,7 +305,8 @@ async def _init_store_gateway(app: App) -> StoreGateway:
         await lifecycler.stop()
         await gateway.stop()
 
-    app.add_service("store-gateway", FunctionService(start, stop))
+    app.add_service("store-gateway",
+                    FunctionService(start, stop, supervisors=[lifecycler.supervisor]))
     _serve_remotely(app, gateway)
     app.routes.extend(store_gateway_status_routes(gateway))
     return gateway

@@ -35,10 +35,11 @@ from tidewell.ingester.user_tsdb import TenantRegistry, TenantTSDB, TSDBState
 from tidewell.ingester.wal import RecordWAL, ResolvedEntry
 from tidewell.model.batch import SampleBatch
 from tidewell.model.storage import Querier
-from tidewell.objstore import Bucket
+from tidewell.objstore import Bucket, BucketError
 from tidewell.tsdb.block import BlockReader
 from tidewell.tsdb.config import TSDBConfig
 from tidewell.tsdb.head import AppendResult
+from tidewell.util.services import Supervisor
 
 __all__ = ["EmptyQuerier", "Ingester", "ReadConsistencyTimeoutError"]
 
@@ -119,7 +120,8 @@ class Ingester:
         """Everything before it is in the local WAL or a snapshot (safe to commit)."""
         self._committed: int | None = None
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
-        self._tasks: list[asyncio.Task[None]] = []
+        self.supervisor = Supervisor("ingester")
+        """Consumer, offset commit, shipper and ring loops: one failing fails the module."""
         self._ready = False
         self._ready_reason = "starting: replaying local state"
         self._phase = "starting"
@@ -155,10 +157,15 @@ class Ingester:
         )
         if self.lifecycler is not None:
             await self.lifecycler.register(self.partition, self.instance_id)
-            self._tasks.append(asyncio.create_task(self._lifecycler_loop()))
-        self._tasks.append(asyncio.create_task(self._consume_loop()))
-        self._tasks.append(asyncio.create_task(self._commit_loop()))
-        self._tasks.append(asyncio.create_task(self._blocks_loop()))
+            poll = self.config.partition_ring.lifecycler_poll_period
+            self.supervisor.every("partition-ring", poll, self._reconcile_ring)
+        self.supervisor.spawn("consumer", self._consume_loop)
+        self.supervisor.every("offset-commit",
+                              self.kafka.consumer_group_offset_commit_interval, self._commit)
+        ship_interval = self.tsdb_config.ship_interval
+        if self.shipper is None or ship_interval <= 0:
+            ship_interval = self.tsdb_config.head_compaction_interval
+        self.supervisor.every("shipper", ship_interval, self._ship_round)
         await self._catch_up()
         self._phase = "running"
         self._ready = True
@@ -222,12 +229,7 @@ class Ingester:
         self._stopping = True
         self._ready = False
         self._ready_reason = "stopping"
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks.clear()
+        await self.supervisor.stop()
         loop = asyncio.get_running_loop()
         if self.tsdb_config.memory_snapshot_on_shutdown:
             await loop.run_in_executor(self._executor, self._snapshot)
@@ -537,11 +539,8 @@ class Ingester:
 
     async def _compact_safely(self, force: bool = False) -> int:
         try:
-            return await asyncio.get_running_loop().run_in_executor(
-                self._executor, self._compact, force
-            )
+            return await self.compact(force=force)
         except Exception as exc:
-            m.COMPACTIONS_FAILED.inc()
             log.error("head compaction failed, retrying at the next interval",
                       extra={"fields": {"partition": self.partition, "err": repr(exc)}})
             return 0
@@ -554,8 +553,15 @@ class Ingester:
         """Cut every block that is ready now; return how many were cut.
 
         ``force`` also cuts the ranges still open (Mimir's ``/ingester/flush``).
+        A failure is raised (the periodic round logs it and retries).
         """
-        return await self._compact_safely(force)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._compact, force
+            )
+        except Exception:
+            m.COMPACTIONS_FAILED.inc()
+            raise
 
     async def ship(self) -> int:
         """Upload unshipped local blocks now, then apply local retention (one at a time)."""
@@ -568,16 +574,13 @@ class Ingester:
             await self._apply_retention()
             return uploaded
 
-    async def _blocks_loop(self) -> None:
-        interval = self.tsdb_config.ship_interval
-        if self.shipper is None or interval <= 0:
-            interval = self.tsdb_config.head_compaction_interval
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.ship()
-            except Exception as exc:
-                log.error("shipping blocks failed", extra={"fields": {"err": repr(exc)}})
+    async def _ship_round(self) -> None:
+        """One round of the shipper loop; the bucket or disk being away is retried."""
+        try:
+            await self.ship()
+        except (BucketError, OSError) as exc:
+            log.error("shipping blocks failed, retrying at the next interval",
+                      extra={"fields": {"err": repr(exc)}})
 
     async def _apply_retention(self) -> int:
         """Delete local blocks older than the retention period, but only shipped ones.
@@ -633,11 +636,6 @@ class Ingester:
             m.SNAPSHOTS.labels("failure").inc()
             log.error("head snapshot failed", extra={"fields": {"err": str(exc)}})
 
-    async def _commit_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.kafka.consumer_group_offset_commit_interval)
-            await self._commit()
-
     async def _commit(self) -> None:
         offset = self._durable_next
         if offset == 0 or offset == self._committed:
@@ -655,14 +653,11 @@ class Ingester:
         log.debug("committed offset",
                   extra={"fields": {"partition": self.partition, "offset": offset - 1}})
 
-    async def _lifecycler_loop(self) -> None:
-        period = self.config.partition_ring.lifecycler_poll_period
-        while True:
-            try:
-                await self.lifecycler.reconcile()
-            except Exception as exc:
-                log.warning("partition ring reconcile failed", extra={"fields": {"err": str(exc)}})
-            await asyncio.sleep(period)
+    async def _reconcile_ring(self) -> None:
+        try:
+            await self.lifecycler.reconcile()
+        except Exception as exc:  # the KV store away: the next round retries
+            log.warning("partition ring reconcile failed", extra={"fields": {"err": str(exc)}})
 
     # -- reading ---------------------------------------------------------------
 
