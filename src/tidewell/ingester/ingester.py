@@ -157,6 +157,7 @@ class Ingester:
         )
         if self.lifecycler is not None:
             await self.lifecycler.register(self.partition, self.instance_id)
+            await self._reconcile_ring()  # PENDING -> ACTIVE as soon as the ring allows
             poll = self.config.partition_ring.lifecycler_poll_period
             self.supervisor.every("partition-ring", poll, self._reconcile_ring)
         self.supervisor.spawn("consumer", self._consume_loop)
