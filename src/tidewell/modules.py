@@ -306,7 +306,8 @@ async def _init_store_gateway(app: App) -> StoreGateway:
         await gateway.stop()
 
     app.add_service("store-gateway",
-                    FunctionService(start, stop, supervisors=[lifecycler.supervisor]))
+                    FunctionService(start, stop,
+                                    supervisors=[gateway.supervisor, lifecycler.supervisor]))
     _serve_remotely(app, gateway)
     app.routes.extend(store_gateway_status_routes(gateway))
     return gateway
