@@ -66,3 +66,21 @@ def test_refused_patterns_raise_with_re2_reason(pattern: str, reason: str) -> No
     with pytest.raises(InvalidRegexError, match=reason.replace(")", r"\)")):
         rx(pattern)
     assert issubclass(InvalidRegexError, ValueError)
+
+
+FAST_SHAPES = [
+    ".*", ".+", "", "a|b|c", "(a|bc)", "(?:a|bc|)", "api\\.example\\.com|db", ".*prod.*",
+    ".*.*", "prod.*", ".*-prod", ".*a\\.b.*", ".*\\\\.*", "x\\_y", ".*\\.*", "a\\.*",
+    "(a)|(b)", "(?i:a|b)", "(?i)ab", "a.b", "[|]", "\\d+", "a\\|b", "é|ü.*", ".*\n.*",
+]
+VALUES = ["", "a", "b", "bc", "c", "ab", "AB", "aB", "api.example.com", "apiXexample.com", "db",
+          "my-prod-1", "prod", "production", "x-prod", "a.b", "axb", "\\", "x_y", "a...", "a.",
+          ".", "..", "|", "12", "é", "üx", "a\nb", "\n", "|b", "a|b"]
+
+
+@pytest.mark.parametrize("pattern", FAST_SHAPES)
+def test_fast_paths_agree_with_re2(pattern: str) -> None:
+    rx = compile_regex(pattern)
+    m = Matcher(MatchType.REGEX, "l", pattern)
+    for v in VALUES:
+        assert m.matches(v) is (rx.fullmatch(v) is not None), (pattern, v)
