@@ -9,7 +9,7 @@ the response, ``-server.http-idle-timeout`` between requests) and a cap on open
 connections: at the cap a new connection first evicts the least recently active
 connection that is not being answered (idle, or still sending its request), so
 the process keeps serving; only when every connection is busy is the new one
-refused with a 503.
+refused with a 503. Request headers are capped at Go's 1 MiB (431 beyond).
 """
 
 from __future__ import annotations
@@ -27,11 +27,22 @@ __all__ = ["ConnectionLimits", "default_connection_limit", "guarded_protocol"]
 
 log = logging.getLogger("tidewell.server")
 
-_REFUSED = (
-    b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n"
-    b"Content-Type: text/plain; charset=utf-8\r\nContent-Length: 47\r\n\r\n"
-    b"too many open connections, every one is busy\r\n\r\n"
-)
+MAX_HEADER_BYTES = 1 << 20
+"""Go's ``http.DefaultMaxHeaderBytes``: request line and headers larger than this get 431."""
+_READ_CHUNK = 256 * 1024  # what asyncio hands ``data_received`` at most
+
+
+def _plain_response(status: str, text: str) -> bytes:
+    body = text.encode()
+    return (f"HTTP/1.1 {status}\r\nConnection: close\r\n"
+            f"Content-Type: text/plain; charset=utf-8\r\nContent-Length: {len(body)}\r\n\r\n"
+            ).encode() + body
+
+
+_HEADERS_TOO_LARGE = _plain_response("431 Request Header Fields Too Large",
+                                     "request header fields too large\n")
+_REFUSED = _plain_response("503 Service Unavailable",
+                           "too many open connections, every one is busy\n")
 
 
 def default_connection_limit() -> int:
@@ -90,6 +101,8 @@ class GuardedProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.busy = False  # a complete request is being answered
+        self._in_headers = True  # reading a request line and headers
+        self._header_bytes = 0
         self._read_deadline: asyncio.TimerHandle | None = None
         self._write_deadline: asyncio.TimerHandle | None = None
 
@@ -124,9 +137,21 @@ class GuardedProtocol(HttpToolsProtocol):
         if not self.busy and self._read_deadline is None:
             self._arm_read()  # first bytes after idle: the read deadline starts now
         self.registry.touch(self)
+        if self._in_headers:
+            self._header_bytes += len(data)
+            if self._header_bytes > MAX_HEADER_BYTES + _READ_CHUNK:  # a chunk may carry body too
+                self.transport.write(_HEADERS_TOO_LARGE)
+                self.close("request headers too large")
+                return
         super().data_received(data)
 
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_headers = True
+
     def on_headers_complete(self) -> None:
+        self._in_headers = False
+        self._header_bytes = 0
         super().on_headers_complete()
         if self.limits.write_timeout > 0 and self._write_deadline is None:
             self._write_deadline = self.loop.call_later(
