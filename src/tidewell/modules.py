@@ -54,7 +54,7 @@ from tidewell.storegateway.gateway import StoreGateway
 from tidewell.storegateway.sharding import RingShardingStrategy
 from tidewell.storegateway.status import store_gateway_status_routes
 from tidewell.util.config_tree import ConfigError
-from tidewell.util.services import FunctionService, Service, ServiceManager
+from tidewell.util.services import FunctionService, Service, ServiceManager, Supervisor
 
 log = logging.getLogger("tidewell.modules")
 
@@ -100,7 +100,8 @@ class OverridesLimits:
 
 async def _init_overrides(app: App) -> Overrides:
     overrides = Overrides(app.config.limits, app.config.runtime_config)
-    app.add_service("runtime-config", FunctionService(overrides.start, overrides.stop))
+    app.add_service("runtime-config", FunctionService(overrides.start, overrides.stop,
+                                                      supervisors=[overrides.supervisor]))
     return overrides
 
 
@@ -110,7 +111,8 @@ async def _init_ingest_log(app: App) -> tuple[Any, Any]:
     async def close() -> None:
         await close_ingest_log(writer, reader)
 
-    app.add_service("ingest-log", FunctionService(lambda: None, close))
+    loops = [s for s in (getattr(writer, "supervisor", None),) if isinstance(s, Supervisor)]
+    app.add_service("ingest-log", FunctionService(lambda: None, close, supervisors=loops))
     return writer, reader
 
 

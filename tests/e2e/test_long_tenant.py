@@ -44,6 +44,10 @@ def test_150_char_tenant_snapshot_restart_and_flush(tidewell: TidewellProcess) -
     tidewell.start()
     now = int(time.time() * 1000)
     assert push(tidewell.url, now).status_code == 200
+    deadline = time.monotonic() + 30
+    while count(tidewell.url, now / 1000) != 5:  # consumed into the head
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
     assert tidewell.stop() == 0  # SIGTERM: the head snapshot is written on the way out
     snaps = list((tidewell.data_dir / "tsdb" / "snapshots").glob("snapshot-*/*.head.npz"))
     assert [p.name for p in snaps] == [TENANT + ".head.npz"]
