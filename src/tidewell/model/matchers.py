@@ -59,7 +59,7 @@ _OPTIONS.log_errors = False  # refusals are answered to the client, not logged b
 _META = frozenset("\\.+*?()[]{}^$")
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)  # bounded: each entry holds RE2 programs (<= 8 MiB each)
 def compile_regex(pattern: str) -> Regex:
     """Compile ``pattern`` with Prometheus's syntax; callers use ``fullmatch`` (anchored)."""
     try:
@@ -137,7 +137,7 @@ def _fast_path(pattern: str) -> Callable[[str], bool] | None:
     return None
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)  # bounded: each entry holds RE2 programs (<= 8 MiB each)
 def _predicate(pattern: str) -> Callable[[str], bool]:
     """A full-match test for ``pattern``: a string operation when the shape allows
     (``_fast_path``), else a one-pattern ``re2.Set``, the cheapest anchored yes/no
