@@ -386,7 +386,8 @@ async def _init_querier(app: App) -> ASGIApp:
 async def _init_query_frontend(app: App) -> QueryFrontend:
     frontend = QueryFrontend.from_config(app.config.frontend, app=app.objects.get("querier"))
     app.routes.extend(frontend.routes())
-    app.add_service("query-frontend", FunctionService(lambda: None, frontend.close))
+    app.add_service("query-frontend", FunctionService(lambda: None, frontend.close,
+                                                      supervisors=[frontend.queue.supervisor]))
     return frontend
 
 
