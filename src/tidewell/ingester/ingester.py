@@ -121,7 +121,7 @@ class Ingester:
         self._committed: int | None = None
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self.supervisor = Supervisor("ingester")
-        """Consumer, offset commit, shipper and ring loops: one failing fails the module."""
+        """Consumer, offset commit and shipper loops: one failing fails the module."""
         self._ready = False
         self._ready_reason = "starting: replaying local state"
         self._phase = "starting"
@@ -157,9 +157,8 @@ class Ingester:
         )
         if self.lifecycler is not None:
             await self.lifecycler.register(self.partition, self.instance_id)
-            await self._reconcile_ring()  # PENDING -> ACTIVE as soon as the ring allows
-            poll = self.config.partition_ring.lifecycler_poll_period
-            self.supervisor.every("partition-ring", poll, self._reconcile_ring)
+            await self.lifecycler.reconcile_or_log()  # PENDING -> ACTIVE as soon as allowed
+            self.lifecycler.start()
         self.supervisor.spawn("consumer", self._consume_loop)
         self.supervisor.every("offset-commit",
                               self.kafka.consumer_group_offset_commit_interval, self._commit)
@@ -222,6 +221,12 @@ class Ingester:
     def ready(self) -> tuple[bool, str]:
         return self._ready, self._ready_reason
 
+    @property
+    def supervisors(self) -> list[Supervisor]:
+        """Its loops and its partition lifecycler's: any failing fails the module."""
+        lc = getattr(self.lifecycler, "supervisor", None)
+        return [self.supervisor, *([lc] if isinstance(lc, Supervisor) else [])]
+
     async def stop(self) -> None:
         """Stop consuming, make the heads durable, commit the offset. Idempotent."""
         if self._stopped:
@@ -231,6 +236,8 @@ class Ingester:
         self._ready = False
         self._ready_reason = "stopping"
         await self.supervisor.stop()
+        if self.lifecycler is not None:
+            await self.lifecycler.stop()
         loop = asyncio.get_running_loop()
         if self.tsdb_config.memory_snapshot_on_shutdown:
             await loop.run_in_executor(self._executor, self._snapshot)
@@ -654,11 +661,6 @@ class Ingester:
         log.debug("committed offset",
                   extra={"fields": {"partition": self.partition, "offset": offset - 1}})
 
-    async def _reconcile_ring(self) -> None:
-        try:
-            await self.lifecycler.reconcile()
-        except Exception as exc:  # the KV store away: the next round retries
-            log.warning("partition ring reconcile failed", extra={"fields": {"err": str(exc)}})
 
     # -- reading ---------------------------------------------------------------
 

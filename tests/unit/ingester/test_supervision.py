@@ -39,8 +39,8 @@ async def running(tmp_path: Path) -> tuple[Ingester, ServiceManager]:
     ing.config.partition_ring = ring_cfg
     manager = ServiceManager([("ingester", ing)])
     await manager.start_all()
-    assert sorted(ing.supervisor.running) == [
-        "consumer", "offset-commit", "partition-ring", "shipper"]
+    assert sorted(ing.supervisor.running) == ["consumer", "offset-commit", "shipper"]
+    assert ing.lifecycler.supervisor.running == ["reconcile"]
     return ing, manager
 
 
@@ -115,7 +115,7 @@ async def test_shipper_failure_fails_the_module_but_bucket_errors_are_retried(
     assert calls >= 3
     ing.ship = fail_with(TypeError("unexpected"))  # type: ignore[method-assign]
     await fails(manager, "shipper", "TypeError: unexpected")
-    assert sorted(ing.supervisor.running) == ["consumer", "offset-commit", "partition-ring"]
+    assert sorted(ing.supervisor.running) == ["consumer", "offset-commit"]
     await manager.stop_all(timeout_s=5)
 
 
@@ -141,9 +141,17 @@ async def test_offset_commit_failures_are_retried(tmp_path: Path) -> None:
     await manager.stop_all(timeout_s=5)
 
 
-async def test_partition_ring_errors_are_retried(tmp_path: Path) -> None:
+async def test_partition_ring_errors_are_retried_and_its_failure_fails_the_ingester(
+    tmp_path: Path,
+) -> None:
     ing, manager = await running(tmp_path)
-    assert ing.lifecycler is not None
-    ing.lifecycler.reconcile = fail_with(ConnectionError("etcd away"))  # type: ignore[method-assign]
-    await still_running(ing, manager, "partition-ring")
+    lc = ing.lifecycler
+    assert lc is not None
+    lc.reconcile = fail_with(ConnectionError("etcd away"))  # type: ignore[method-assign]
+    await asyncio.sleep(0.2)
+    assert manager.ready() == (True, "") and lc.supervisor.running == ["reconcile"]
+    # The lifecycler's loops count as the ingester's: one failing fails the module.
+    lc.supervisor.spawn("heartbeat-probe", fail_with(TypeError("unexpected")))
+    await fails(manager, "heartbeat-probe", "TypeError: unexpected")
     await manager.stop_all(timeout_s=5)
+    assert lc.supervisor.running == []
