@@ -21,11 +21,20 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from prometheus_client import Counter, Gauge
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 __all__ = ["ConnectionLimits", "default_connection_limit", "guarded_protocol"]
 
 log = logging.getLogger("tidewell.server")
+
+TCP_CONNECTIONS = Gauge("cortex_tcp_connections",
+                        "Current number of accepted TCP connections.", ["protocol"])
+TCP_CONNECTIONS_LIMIT = Gauge("cortex_tcp_connections_limit",
+                              "The max number of TCP connections that can be accepted "
+                              "(0 means no limit).", ["protocol"])
+CLOSED = Counter("tidewell_http_connections_closed_total",
+                 "HTTP connections the server closed or refused, by reason.", ["reason"])
 
 MAX_HEADER_BYTES = 1 << 20
 """Go's ``http.DefaultMaxHeaderBytes``: request line and headers larger than this get 431."""
@@ -69,20 +78,19 @@ class _Registry:
     def __init__(self, limits: ConnectionLimits) -> None:
         self.limits = limits
         self.open: OrderedDict[GuardedProtocol, None] = OrderedDict()
-        self.evicted = 0
-        self.refused = 0
+        TCP_CONNECTIONS_LIMIT.labels("http").set(limits.max_connections)
 
     def admit(self, conn: GuardedProtocol) -> bool:
         """Register ``conn``; at the cap evict an unbusy connection or refuse ``conn``."""
         if len(self.open) >= self.limits.max_connections:
             victim = next((c for c in self.open if not c.busy), None)
             if victim is None:
-                self.refused += 1
+                CLOSED.labels("refused-all-busy").inc()
                 return False
-            self.evicted += 1
             self.forget(victim)
-            victim.close("connection cap reached")
+            victim.close("evicted-at-cap")
         self.open[conn] = None
+        TCP_CONNECTIONS.labels("http").set(len(self.open))
         return True
 
     def touch(self, conn: GuardedProtocol) -> None:
@@ -91,6 +99,7 @@ class _Registry:
 
     def forget(self, conn: GuardedProtocol) -> None:
         self.open.pop(conn, None)
+        TCP_CONNECTIONS.labels("http").set(len(self.open))
 
 
 class GuardedProtocol(HttpToolsProtocol):
@@ -128,6 +137,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self._cancel_read()
         self._cancel_write()
         if not self.transport.is_closing():
+            CLOSED.labels(reason).inc()
             log.debug("closing HTTP connection", extra={"fields": {"reason": reason,
                                                                     "client": self.client}})
             self.transport.close()
@@ -141,7 +151,7 @@ class GuardedProtocol(HttpToolsProtocol):
             self._header_bytes += len(data)
             if self._header_bytes > MAX_HEADER_BYTES + _READ_CHUNK:  # a chunk may carry body too
                 self.transport.write(_HEADERS_TOO_LARGE)
-                self.close("request headers too large")
+                self.close("headers-too-large")
                 return
         super().data_received(data)
 
@@ -155,7 +165,7 @@ class GuardedProtocol(HttpToolsProtocol):
         super().on_headers_complete()
         if self.limits.write_timeout > 0 and self._write_deadline is None:
             self._write_deadline = self.loop.call_later(
-                self.limits.write_timeout, self.close, "write timeout")
+                self.limits.write_timeout, self.close, "write-timeout")
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
@@ -177,7 +187,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self._cancel_read()
         if self.limits.read_timeout > 0:
             self._read_deadline = self.loop.call_later(
-                self.limits.read_timeout, self.close, "read timeout")
+                self.limits.read_timeout, self.close, "read-timeout")
 
     def _cancel_read(self) -> None:
         if self._read_deadline is not None:

@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from tests.support.ports import free_port
 from tidewell.api.config import ServerConfig
+from tidewell.api.connections import CLOSED
 from tidewell.api.server import HTTPServer, ListenError
 
 
@@ -82,6 +83,10 @@ def closed_after(sock: socket.socket) -> float:
             return time.monotonic() - t0
 
 
+def closed_for(reason: str) -> float:
+    return CLOSED.labels(reason)._value.get()
+
+
 def url(config: ServerConfig) -> str:
     return f"http://127.0.0.1:{config.http_listen_port}"
 
@@ -93,6 +98,7 @@ def test_defaults_are_mimirs() -> None:
 
 
 def test_silent_and_half_sent_connections_are_closed_after_the_read_timeout() -> None:
+    before = closed_for("read-timeout")
     with serving(http_server_read_timeout=0.5, http_server_idle_timeout=60) as config:
         t0 = time.monotonic()
         silent = connect(config)
@@ -106,6 +112,7 @@ def test_silent_and_half_sent_connections_are_closed_after_the_read_timeout() ->
             assert 0.4 < took < 3, took
         # a complete request inside the deadline is answered
         assert httpx.post(f"{url(config)}/echo", content=b"x" * 100).text == "100"
+    assert closed_for("read-timeout") - before == 3
 
 
 def test_keep_alive_connection_is_closed_after_the_idle_timeout() -> None:
@@ -126,6 +133,7 @@ def test_response_overdue_past_the_write_timeout_closes_the_connection() -> None
 
 
 def test_many_idle_connections_do_not_stop_ready() -> None:
+    before = closed_for("evicted-at-cap")
     with serving(http_listen_conn_limit=50, http_server_read_timeout=60) as config:
         idle = [connect(config) for _ in range(200)]
         half = [connect(config) for _ in range(50)]
@@ -141,6 +149,7 @@ def test_many_idle_connections_do_not_stop_ready() -> None:
         assert closed_after(idle[0]) < 1
         for sock in idle + half:
             sock.close()
+    assert closed_for("evicted-at-cap") - before >= 200
 
 
 def test_at_the_cap_with_every_connection_busy_a_new_one_gets_503() -> None:
@@ -149,8 +158,10 @@ def test_at_the_cap_with_every_connection_busy_a_new_one_gets_503() -> None:
         for sock in busy:
             sock.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
         time.sleep(0.3)
+        before = closed_for("refused-all-busy")
         r = httpx.get(f"{url(config)}/ready", timeout=5)
         assert r.status_code == 503 and "too many open connections" in r.text
+        assert closed_for("refused-all-busy") == before + 1
         for sock in busy:
             sock.close()
 
