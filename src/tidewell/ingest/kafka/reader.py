@@ -32,13 +32,19 @@ from tidewell.ingest.log import LogError, LogUnavailableError, Record
 from tidewell.ingest.record import version_from_headers
 
 # Transient while a topic's partitions are being created (the client's metadata does
-# not list them yet) or have no leader (just created, or the leader moving).
-_LEADERSHIP_ERRORS = frozenset({
+# not list them yet) or have no leader (just created, or the leader moving), and while
+# a fresh broker loads or elects the group coordinator (``__consumer_offsets`` is
+# created on the first group request: Apache Kafka answers NOT_COORDINATOR meanwhile).
+_TRANSIENT_ERRORS = frozenset({
     KafkaError.NOT_LEADER_FOR_PARTITION,
     KafkaError.LEADER_NOT_AVAILABLE,
     KafkaError.UNKNOWN_TOPIC_OR_PART,
     KafkaError._UNKNOWN_PARTITION,
     KafkaError._UNKNOWN_TOPIC,
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError._WAIT_COORD,
 })
 
 __all__ = ["KafkaReader"]
@@ -106,8 +112,9 @@ class KafkaReader:
 
         Right after another process created the topic, librdkafka does not know its
         partitions yet, and Apache Kafka answers NOT_LEADER_FOR_PARTITION until each
-        has a leader (as after a leader moves); like Kafka's own clients we retry
-        those until the request timeout.
+        has a leader (as after a leader moves), and NOT_COORDINATOR until its group
+        coordinator is up; like Kafka's own clients we retry those until the request
+        timeout.
         """
         deadline = time.monotonic() + self.timeout
         while True:
@@ -118,7 +125,7 @@ class KafkaReader:
                     self._executor, fn, *args)
             except KafkaException as e:
                 code = e.args[0].code() if isinstance(e.args[0], KafkaError) else None
-                if code not in _LEADERSHIP_ERRORS or time.monotonic() >= deadline:
+                if code not in _TRANSIENT_ERRORS or time.monotonic() >= deadline:
                     raise LogUnavailableError(f"Kafka request failed: {e}") from e
             await asyncio.sleep(0.1)
 
@@ -275,7 +282,7 @@ class KafkaReader:
                 [TopicPartition(self.topic, partition)], timeout=self.timeout
             )
             if tp.error is not None:
-                raise LogUnavailableError(f"Kafka committed-offset lookup failed: {tp.error}")
+                raise KafkaException(tp.error)  # ``_run`` retries the transient ones
             return int(tp.offset) if tp.offset != _OFFSET_INVALID else -1
 
     async def close(self) -> None:
