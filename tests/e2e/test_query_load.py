@@ -101,9 +101,10 @@ def test_ready_and_pushes_answer_while_query_loops_run(
           f"{np.percentile(push_ms, 95):.1f} p50 {np.median(push_ms):.1f}; queries/s "
           f"{sum(done):.2f}; {len(ready_ms)} probes")
     # The machine is shared (2 cores, other test runs beside): one OS scheduling delay may
-    # pass 100 ms on any request, loaded or not, hence percentiles. Measured on this machine
-    # with the 30 loops: p95 /ready 9-11 ms and push 17-29 ms; with all 30 queries evaluating
-    # at once on anyio's pool (before the query workers), /ready 44-49 ms and push 85-180 ms.
-    assert np.percentile(ready_ms, 95) < 30
+    # pass 100 ms on any request, loaded or not, hence percentiles. Measured here with the
+    # 30 loops (load average 6-8): p95 /ready 9-26 ms and push 17-44 ms; with all 30
+    # queries evaluating at once on anyio's pool (main before the query workers), /ready
+    # 44-105 ms and push 85-218 ms.
+    assert np.percentile(ready_ms, 95) < 40
     assert max(ready_ms) < 1000
-    assert np.percentile(push_ms, 95) < 80
+    assert np.percentile(push_ms, 95) < 100
