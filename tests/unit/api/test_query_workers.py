@@ -133,3 +133,24 @@ async def test_tenant_limits_override_the_flags(store: object) -> None:
         assert "(limit: 1 series) (err-mimir-max-series-per-query)" in r.json()["error"]
         assert (await _value(c, "sum(reqs_total)")).status_code == 200
     assert seen == ["anonymous", "anonymous"]
+
+
+async def test_timeout_counts_the_wait_for_a_worker() -> None:
+    """With one worker busy past the timeout, a queued query times out "in query queue"."""
+    import numpy as np
+
+    from tests.support.memory import DictQuerier
+    from tidewell.model import Labels
+
+    class Slow:
+        def querier(self, tenant: str, mint: int, maxt: int) -> DictQuerier:
+            ts = np.array([0], dtype=np.int64)
+            return DictQuerier({Labels([("__name__", "up")]): (ts, np.ones(1))}, mint, maxt,
+                               delay_s=0.6)
+
+    async with _client(Slow(), QuerierConfig(max_concurrent=1, timeout=0.4)) as c:
+        first, second = await asyncio.gather(_value(c, "up"), _value(c, "up"))
+    assert first.status_code == 503
+    assert first.json()["error"] == "query timed out in expression evaluation"
+    assert second.status_code == 503
+    assert second.json()["error"] == "query timed out in query queue"

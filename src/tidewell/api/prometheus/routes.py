@@ -37,7 +37,7 @@ from tidewell.api.prometheus.workers import QueryWorkers
 from tidewell.model import Queryable, unescape_name
 from tidewell.promql.budget import QueryLimits
 from tidewell.promql.engine import Engine, EngineOptions, QueryResult, RangeSeries
-from tidewell.promql.errors import BadDataError, ParseError, PromQLError
+from tidewell.promql.errors import BadDataError, ParseError, PromQLError, QueryTimeoutError
 from tidewell.promql.format import format_float, format_floats
 from tidewell.promql.parser import parse
 from tidewell.querier.config import QuerierConfig
@@ -217,6 +217,21 @@ async def _params(request: Request) -> _Params:
     return _Params(request, form)
 
 
+class _Queued:
+    """An engine whose ``-querier.timeout`` counts from the request's arrival, so time
+    spent waiting for a query worker is part of it (Prometheus: "in query queue")."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.arrived = time.monotonic()
+
+    def started(self) -> Engine:
+        left = self.engine.opts.timeout_s - (time.monotonic() - self.arrived)
+        if left <= 0:
+            raise QueryTimeoutError("query queue")
+        return Engine(replace(self.engine.opts, timeout_s=left))
+
+
 def _query_param(fn: Callable[[], T]) -> T:
     """Run ``fn``; a syntax error in the query is Prometheus's bad ``query`` parameter."""
     try:
@@ -274,9 +289,9 @@ class _API:
             t = p.get("time")
             ts = parse_time(t, "time") if t else int(time.time() * 1000)
             tenant = _tenant(request)
-            engine = self._engine_for(p, tenant)
+            engine = _Queued(self._engine_for(p, tenant))
             res = await self._run(lambda c: _query_param(
-                lambda: engine.instant_query(self.queryable, tenant, q, ts, cancel=c)))
+                lambda: engine.started().instant_query(self.queryable, tenant, q, ts, cancel=c)))
             return _result_response(_truncate(res, limit))
         except Exception as e:
             return self._fail(e)
@@ -300,9 +315,9 @@ class _API:
                                    "Try decreasing the query resolution (?step=XX)")
             q = p.get("query") or ""
             tenant = _tenant(request)
-            engine = self._engine_for(p, tenant)
+            engine = _Queued(self._engine_for(p, tenant))
             res = await self._run(lambda c: _query_param(
-                lambda: engine.range_query(self.queryable, tenant, q, start, end, step,
+                lambda: engine.started().range_query(self.queryable, tenant, q, start, end, step,
                                            cancel=c)))
             return _result_response(_truncate(res, limit))
         except Exception as e:
