@@ -9,7 +9,9 @@ Resource ``service.namespace``/``service.name`` become ``job`` and
 to a ``target_info`` series. Cumulative exponential histograms become native
 histograms (scale → schema, downscaled to 8 if finer; buckets shifted by one,
 as Prometheus indexes them). Delta temporality is not translated (dropped), as
-Prometheus does without extra feature flags.
+Prometheus does without extra feature flags. Exemplars of sums and exponential
+histograms go with their series; those of explicit-bucket histograms with the
+first ``_bucket`` series whose ``le`` holds the exemplar's value (as Prometheus).
 """
 
 from __future__ import annotations
@@ -133,7 +135,7 @@ class _Builder:
         self.wr = pb.WriteRequest()
         self.meta_seen: set[str] = set()
 
-    def series(self, labels: dict[str, str], ts_ms: int, value: float) -> None:
+    def series(self, labels: dict[str, str], ts_ms: int, value: float) -> pb.TimeSeries:
         ts = self.wr.timeseries.add()
         for n in sorted(labels):
             if labels[n] == "":
@@ -144,8 +146,9 @@ class _Builder:
         s = ts.samples.add()
         s.value = value
         s.timestamp = ts_ms
+        return ts
 
-    def histogram(self, labels: dict[str, str], h: pb.Histogram) -> None:
+    def histogram(self, labels: dict[str, str], h: pb.Histogram) -> pb.TimeSeries:
         ts = self.wr.timeseries.add()
         for n in sorted(labels):
             if labels[n] == "":
@@ -154,6 +157,7 @@ class _Builder:
             lab.name = n
             lab.value = labels[n]
         ts.histograms.append(h)
+        return ts
 
     def metadata(self, name: str, mtype: int, help_: str, unit: str) -> None:
         if name in self.meta_seen:
@@ -164,6 +168,29 @@ class _Builder:
         md.metric_family_name = name
         md.help = help_
         md.unit = unit
+
+
+def _exemplar(e: mpb.Exemplar, out: pb.Exemplar) -> None:
+    """OTLP exemplar → RW exemplar as Prometheus translates it: ``trace_id`` and
+    ``span_id`` in hex when set, then the filtered attributes."""
+    for name, raw in (("trace_id", e.trace_id), ("span_id", e.span_id)):
+        if raw:
+            lab = out.labels.add()
+            lab.name, lab.value = name, raw.hex()
+    for kv in e.filtered_attributes:
+        lab = out.labels.add()
+        lab.name, lab.value = kv.key, _any_value(kv.value)
+    out.value = _exemplar_value(e)
+    out.timestamp = e.time_unix_nano // 1_000_000
+
+
+def _exemplar_value(e: mpb.Exemplar) -> float:
+    return float(e.as_int) if e.WhichOneof("value") == "as_int" else e.as_double
+
+
+def _add_exemplars(ts: pb.TimeSeries, exemplars) -> None:
+    for e in exemplars:
+        _exemplar(e, ts.exemplars.add())
 
 
 def _value(dp) -> float:
@@ -256,7 +283,9 @@ def otlp_to_write_request(req: svc.ExportMetricsServiceRequest) -> pb.WriteReque
                     for dp in metric.sum.data_points:
                         t = dp.time_unix_nano // 1_000_000
                         latest = max(latest, t)
-                        b.series({**_attrs(dp.attributes), **base, "__name__": name}, t, _value(dp))
+                        ts = b.series({**_attrs(dp.attributes), **base, "__name__": name}, t,
+                                      _value(dp))
+                        _add_exemplars(ts, dp.exemplars)
                 elif kind == "histogram":
                     if metric.histogram.aggregation_temporality != _CUMULATIVE:
                         continue
@@ -274,13 +303,22 @@ def otlp_to_write_request(req: svc.ExportMetricsServiceRequest) -> pb.WriteReque
                         b.series({**labels, "__name__": name + "_count"}, t,
                                  sn if stale else float(dp.count))
                         cum = 0
+                        buckets = []
                         for i, bound in enumerate(dp.explicit_bounds):
                             if i < len(dp.bucket_counts):
                                 cum += dp.bucket_counts[i]
-                            b.series({**labels, "__name__": name + "_bucket", "le": _fmt(bound)},
-                                     t, sn if stale else float(cum))
-                        b.series({**labels, "__name__": name + "_bucket", "le": "+Inf"}, t,
-                                 sn if stale else float(dp.count))
+                            buckets.append((bound, b.series(
+                                {**labels, "__name__": name + "_bucket", "le": _fmt(bound)},
+                                t, sn if stale else float(cum))))
+                        buckets.append((float("inf"), b.series(
+                            {**labels, "__name__": name + "_bucket", "le": "+Inf"}, t,
+                            sn if stale else float(dp.count))))
+                        # Each exemplar goes to the first bucket whose bound holds its value.
+                        for e in dp.exemplars:
+                            v = _exemplar_value(e)
+                            target = next((ts for bound, ts in buckets if v <= bound),
+                                          buckets[-1][1])
+                            _exemplar(e, target.exemplars.add())
                 elif kind == "summary":
                     name = metric_name(metric.name, metric.unit, "summary")
                     b.metadata(name, MT.SUMMARY, metric.description, metric.unit)
@@ -307,7 +345,9 @@ def otlp_to_write_request(req: svc.ExportMetricsServiceRequest) -> pb.WriteReque
                         hist = _exponential(dp, t)
                         if hist is not None:
                             latest = max(latest, t)
-                            b.histogram({**_attrs(dp.attributes), **base, "__name__": name}, hist)
+                            ts = b.histogram({**_attrs(dp.attributes), **base, "__name__": name},
+                                             hist)
+                            _add_exemplars(ts, dp.exemplars)
         info = {
             k: v for k, v in res.items()
             if k not in ("service_name", "service_namespace", "service_instance_id")

@@ -176,3 +176,61 @@ def test_rw2_push_keeps_histograms_exemplars_metadata():
 
 def test_record_v2_keeps_histograms_exemplars_metadata():
     _check_rw2_batch(decode_record_value(_rw2_request(common=True), 2))
+
+
+def test_otlp_exponential_histogram_exemplars_and_metadata_reach_the_batch():
+    from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as svc
+    from opentelemetry.proto.metrics.v1 import metrics_pb2 as m
+
+    from tidewell.protocol.otlp import decode_otlp
+
+    req = svc.ExportMetricsServiceRequest()
+    rm = req.resource_metrics.add()
+    kv = rm.resource.attributes.add()
+    kv.key, kv.value.string_value = "service.name", "api"
+    sm = rm.scope_metrics.add()
+    eh_metric = sm.metrics.add()
+    eh_metric.name, eh_metric.unit, eh_metric.description = "rpc.duration", "s", "RPC time"
+    eh = eh_metric.exponential_histogram
+    eh.aggregation_temporality = m.AGGREGATION_TEMPORALITY_CUMULATIVE
+    dp = eh.data_points.add()
+    dp.time_unix_nano, dp.count, dp.sum, dp.scale, dp.zero_count = 5_000_000, 6, 3.0, 2, 1
+    dp.positive.offset = -1
+    dp.positive.bucket_counts.extend([2, 0, 3])
+    ex = dp.exemplars.add(time_unix_nano=4_000_000, as_double=0.7)
+    ex.trace_id = bytes.fromhex("0102030405060708090a0b0c0d0e0f10")
+    ex.span_id = bytes.fromhex("0102030405060708")
+    hist_metric = sm.metrics.add()
+    hist_metric.name = "size"
+    hist_metric.histogram.aggregation_temporality = m.AGGREGATION_TEMPORALITY_CUMULATIVE
+    hp = hist_metric.histogram.data_points.add(time_unix_nano=5_000_000, count=3, sum=4.5)
+    hp.explicit_bounds.extend([0.5, 1.0])
+    hp.bucket_counts.extend([1, 1, 1])
+    hp.exemplars.add(time_unix_nano=5_000_000, as_int=1)  # goes to le="1"
+    hp.exemplars.add(time_unix_nano=5_000_000, as_double=9.0)  # goes to le="+Inf"
+    counter = sm.metrics.add()
+    counter.name = "hits"
+    counter.sum.is_monotonic = True
+    counter.sum.aggregation_temporality = m.AGGREGATION_TEMPORALITY_CUMULATIVE
+    cp = counter.sum.data_points.add(time_unix_nano=5_000_000, as_int=7)
+    e = cp.exemplars.add(time_unix_nano=5_000_000, as_int=1)
+    a = e.filtered_attributes.add()
+    a.key, a.value.string_value = "user", "u1"
+
+    batch = decode_write_request(decode_otlp(req.SerializeToString()).SerializeToString())
+    (i,) = batch.hist_series_index.tolist()
+    assert str(batch.labels[i]) == 'rpc_duration_seconds{job="api"}'
+    assert batch.histograms == [Histogram(
+        schema=2, zero_count=1, count=6, sum=3.0, positive_spans=((0, 3),),
+        positive_buckets=(2, 0, 3), integer=True)]
+    got = {(str(batch.labels[i]), e) for i, e in batch.exemplars}
+    assert got == {
+        ('rpc_duration_seconds{job="api"}', Exemplar(Labels.from_dict(
+            {"trace_id": "0102030405060708090a0b0c0d0e0f10", "span_id": "0102030405060708"}),
+            0.7, 4)),
+        ('size_bucket{job="api", le="1"}', Exemplar(Labels(), 1.0, 5)),
+        ('size_bucket{job="api", le="+Inf"}', Exemplar(Labels(), 9.0, 5)),
+        ('hits_total{job="api"}', Exemplar(Labels.from_dict({"user": "u1"}), 1.0, 5)),
+    }
+    assert MetricMetadata("rpc_duration_seconds", MetricType.HISTOGRAM, "RPC time", "s") in (
+        batch.metadata)
