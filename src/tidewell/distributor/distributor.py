@@ -25,19 +25,30 @@ from tidewell.distributor.errors import (
     RateLimitedError,
     UnavailableError,
 )
+from tidewell.distributor.histograms import (
+    MAX_SCHEMA,
+    MIN_SCHEMA,
+    HistogramProblem,
+    bucket_count,
+    check_histogram,
+    reduce_resolution,
+)
 from tidewell.distributor.limits import Limits, Overrides
 from tidewell.distributor.ratelimit import RateLimiter
 from tidewell.distributor.records import build_records
 from tidewell.distributor.validation import (
-    V_INVALID_HISTOGRAM_SCHEMA,
+    V_INVALID_HISTOGRAM,
     V_TOO_FAR_IN_FUTURE,
     V_TOO_FAR_IN_PAST,
     exemplar_discard_reason,
     format_failure,
+    histogram_failure,
     reason_of,
 )
 from tidewell.ingest.log import LogError, LogUnavailableError, LogWriter, ProduceRequest
+from tidewell.model import CUSTOM_BUCKETS_SCHEMA
 from tidewell.protocol.pb import prompb_pb2 as pb
+from tidewell.protocol.prompb_model import histogram_from_pb, histogram_to_pb
 from tidewell.protocol.wire import ScanError, ScanResult, scan_write_request
 from tidewell.ring.partition_ring import NoActivePartitionError, PartitionRing
 
@@ -46,6 +57,8 @@ __all__ = ["DEFAULT_MAX_RECORD_SIZE", "Distributor", "PushResult", "RingSource"]
 DEFAULT_MAX_RECORD_SIZE = 15_983_616
 # Room for the key and the log's own framing inside a record of max_record_size.
 _RECORD_HEADROOM = 512
+# Mimir drops exemplars this much older than the request's earliest sample.
+_EXEMPLAR_MAX_AGE_MS = 5 * 60 * 1000
 
 log = logging.getLogger("tidewell.distributor")
 
@@ -128,40 +141,95 @@ class Distributor:
     def _series_pb(self, res: ScanResult, i: int) -> pb.TimeSeries:
         return _parse_series(res.buf[int(res.ser_payload[i]) : int(res.ser_end[i])].tobytes())
 
-    def _invalid_exemplars(self, res: ScanResult) -> np.ndarray:
+    def _invalid_exemplars(self, res: ScanResult, bounds: tuple[int, int]) -> np.ndarray:
         """Series carrying at least one exemplar Mimir would drop."""
         out = np.zeros(res.n_series, dtype=bool)
         for i in np.nonzero(res.n_exemplars)[0].tolist():
             for e in self._series_pb(res, i).exemplars:
                 pairs = [(lab.name, lab.value) for lab in e.labels]
-                if exemplar_discard_reason(pairs, e.timestamp) is not None:
+                if exemplar_discard_reason(pairs, e.timestamp, *bounds) is not None:
                     out[i] = True
                     break
         return out
 
-    def _bad_histogram_schemas(self, res: ScanResult) -> dict[int, int]:
-        """Series index -> first invalid native histogram schema (valid: -4..8 and -53)."""
-        out: dict[int, int] = {}
+    def _check_histograms(
+        self, res: ScanResult, tenant: str, limits: Limits
+    ) -> tuple[dict[int, tuple[str, str]], dict[int, list[pb.Histogram]]]:
+        """Per series: why a histogram is refused (reason, message), or its new histograms.
+
+        New histograms replace a series' own when they were reduced to fit
+        ``max_native_histogram_buckets``, or dropped (ingestion disabled).
+        Mimir's order: schema, then bucket limit; before the limit, what
+        Prometheus's ``Validate`` refuses (Mimir's ingester would refuse it later,
+        after the log acknowledged it).
+        """
+        failed: dict[int, tuple[str, str]] = {}
+        replace: dict[int, list[pb.Histogram]] = {}
+        enabled = limits.native_histograms_ingestion_enabled
+        limit = limits.max_native_histogram_buckets
         for i in np.nonzero(res.n_histograms)[0].tolist():
+            if not enabled:
+                replace[i] = []
+                m.DISCARDED_SAMPLES.labels(tenant, "native_histogram_ingestion_disabled").inc(
+                    int(res.n_histograms[i]))
+                continue
+            out: list[pb.Histogram] = []
+            changed = False
             for h in self._series_pb(res, i).histograms:
-                if not (-4 <= h.schema <= 8 or h.schema == -53):
-                    out[i] = h.schema
+                verdict = self._check_histogram(h, limit, limits, res, i)
+                if isinstance(verdict, tuple):
+                    failed[i] = verdict
                     break
-        return out
+                changed = changed or verdict is not h
+                out.append(verdict)
+            if changed and i not in failed:
+                replace[i] = out
+        return failed, replace
+
+    @staticmethod
+    def _check_histogram(
+        h: pb.Histogram, limit: int, limits: Limits, res: ScanResult, i: int
+    ) -> pb.Histogram | tuple[str, str]:
+        """``h`` itself, a reduced copy, or (reason, message) when it is refused."""
+        if not (MIN_SCHEMA <= h.schema <= MAX_SCHEMA or h.schema == CUSTOM_BUCKETS_SCHEMA):
+            return histogram_failure("schema", [], h.timestamp, schema=h.schema)
+        mh = histogram_from_pb(h)
+        try:
+            check_histogram(mh)
+        except HistogramProblem as e:
+            return histogram_failure("invalid", res.labels_of(i), h.timestamp,
+                                     problem_id=e.id, problem=e.text)
+        n = bucket_count(mh)
+        if limit <= 0 or n <= limit:
+            return h
+        kind = ""
+        if mh.schema == CUSTOM_BUCKETS_SCHEMA:
+            kind = "custom_not_reducible"
+        elif not limits.reduce_native_histogram_over_max_buckets:
+            kind = "too_many_buckets"
+        else:
+            while bucket_count(mh) > limit and mh.schema > MIN_SCHEMA:
+                mh = reduce_resolution(mh, mh.schema - 1)
+            if bucket_count(mh) > limit:
+                kind = "not_reducible"
+        if kind:
+            return histogram_failure(kind, res.labels_of(i), h.timestamp, buckets=n, limit=limit)
+        return histogram_to_pb(mh, h.timestamp)
 
     def _rewrite(
-        self, res: ScanResult, fix: np.ndarray, limits: Limits, tenant: str = ""
+        self, res: ScanResult, fix: np.ndarray, limits: Limits, tenant: str,
+        histograms: dict[int, list[pb.Histogram]], exemplar_bounds: tuple[int, int],
     ) -> bytes:
-        """Re-encode series whose labels need sorting/cleaning, or whose parts are dropped."""
+        """Re-encode series whose labels need sorting/cleaning, or whose parts change.
+
+        Series keep their order, so indexes into ``res`` stay valid for the result.
+        """
         raw = res.buf.tobytes()
-        drop_hist = not limits.native_histograms_ingestion_enabled
         drop_exemplars = limits.max_global_exemplars_per_user <= 0
         parts: list[bytes] = []
         for i in range(res.n_series):
             s, e = int(res.ser_start[i]), int(res.ser_end[i])
-            needs = fix[i] or (drop_hist and res.n_histograms[i]) or (
-                drop_exemplars and res.n_exemplars[i]
-            )
+            needs = fix[i] or i in histograms or (drop_exemplars and res.n_exemplars[i])
             if not needs:
                 parts.append(raw[s:e])
                 continue
@@ -176,15 +244,19 @@ class Distributor:
                     lab = ts.labels.add()
                     lab.name = name
                     lab.value = value
-            if drop_hist:
+            if i in histograms:
                 del ts.histograms[:]
+                ts.histograms.extend(histograms[i])
             if drop_exemplars:
+                if ts.exemplars:
+                    m.DISCARDED_EXEMPLARS.labels(tenant, "exemplars_disabled").inc(
+                        len(ts.exemplars))
                 del ts.exemplars[:]
             else:
                 keep = []
                 for e in ts.exemplars:
                     pairs = [(lab.name, lab.value) for lab in e.labels]
-                    reason = exemplar_discard_reason(pairs, e.timestamp)
+                    reason = exemplar_discard_reason(pairs, e.timestamp, *exemplar_bounds)
                     if reason is None:
                         keep.append(e)
                     else:
@@ -197,6 +269,18 @@ class Distributor:
         for j in range(res.meta_start.shape[0]):
             parts.append(raw[int(res.meta_start[j]) : int(res.meta_end[j])])
         return b"".join(parts)
+
+    @staticmethod
+    def _exemplar_bounds(res: ScanResult, limits: Limits, now_ms: int) -> tuple[int, int]:
+        """Oldest and newest exemplar timestamps Mimir keeps for this request."""
+        has_data = (res.n_samples + res.n_histograms) > 0
+        min_ts = 0
+        if has_data.any():
+            min_ts = int(res.ts_min[has_data].min()) - _EXEMPLAR_MAX_AGE_MS
+            if limits.past_grace_period > 0:
+                min_ts = max(min_ts, now_ms - int(
+                    (limits.past_grace_period + limits.out_of_order_time_window) * 1000))
+        return min_ts, now_ms + int(limits.creation_grace_period * 1000)
 
     def _checks(self, res: ScanResult, tenant: str, limits: Limits):
         return k.series_checks(
@@ -272,31 +356,31 @@ class Distributor:
         except ScanError as e:
             raise InvalidRequestError(f"failed to parse write request: {e}") from None
         fix, code, bad, token = self._checks(res, tenant, limits)
-        needs_rewrite = bool(fix.any())
-        if not limits.native_histograms_ingestion_enabled and res.n_histograms.any():
-            needs_rewrite = True
+        now_ms = int(self.clock() * 1000)
+        hist_failed: dict[int, tuple[str, str]] = {}
+        hist_new: dict[int, list[pb.Histogram]] = {}
+        if res.n_histograms.any():
+            hist_failed, hist_new = self._check_histograms(res, tenant, limits)
+        ex_bounds = self._exemplar_bounds(res, limits, now_ms)
+        needs_rewrite = bool(fix.any()) or bool(hist_new)
         if res.n_exemplars.any():
             if limits.max_global_exemplars_per_user <= 0:
                 needs_rewrite = True
             else:
-                bad_ex = self._invalid_exemplars(res)
+                bad_ex = self._invalid_exemplars(res, ex_bounds)
                 if bad_ex.any():
                     fix = fix | bad_ex.astype(fix.dtype)
                     needs_rewrite = True
         if needs_rewrite:
-            raw = self._rewrite(res, fix, limits, tenant)
+            raw = self._rewrite(res, fix, limits, tenant, hist_new, ex_bounds)
             res = scan_write_request(raw)
             fix, code, bad, token = self._checks(res, tenant, limits)
         code = code.astype(np.int16)
-        details: dict[int, int] = {}
-        if res.n_histograms.any():
-            details = self._bad_histogram_schemas(res)
-            for i in details:
-                if code[i] == 0:
-                    code[i] = V_INVALID_HISTOGRAM_SCHEMA
+        for i in hist_failed:
+            if code[i] == 0:
+                code[i] = V_INVALID_HISTOGRAM
 
         # Timestamps (per series min/max over samples and histograms).
-        now_ms = int(self.clock() * 1000)
         has_data = (res.n_samples + res.n_histograms) > 0
         future = has_data & (res.ts_max > now_ms + int(limits.creation_grace_period * 1000))
         code[(code == 0) & future] = V_TOO_FAR_IN_FUTURE
@@ -310,7 +394,7 @@ class Distributor:
         valid = code == 0
         n_items = res.n_samples + res.n_histograms
         if not valid.all():
-            self._report_failures(res, tenant, limits, code, bad, n_items, result, details)
+            self._report_failures(res, tenant, limits, code, bad, n_items, result, hist_failed)
 
         samples = int(res.n_samples[valid].sum())
         histograms = int(res.n_histograms[valid].sum())
@@ -370,12 +454,17 @@ class Distributor:
         return result
 
     def _report_failures(
-        self, res, tenant, limits, code, bad, n_items, result, details: dict[int, int]
+        self, res, tenant, limits, code, bad, n_items, result,
+        hist_failed: dict[int, tuple[str, str]],
     ) -> None:
         bad_idx = np.nonzero(code)[0]
         result.rejected_series = int(bad_idx.shape[0])
         # Count discarded samples per reason without touching every series in Python.
         for c in np.unique(code[bad_idx]).tolist():
+            if c == V_INVALID_HISTOGRAM:
+                for i in np.nonzero(code == c)[0].tolist():
+                    m.DISCARDED_SAMPLES.labels(tenant, hist_failed[i][0]).inc(int(n_items[i]))
+                continue
             m.DISCARDED_SAMPLES.labels(tenant, reason_of(c)).inc(
                 int(n_items[code == c].sum())
             )
@@ -387,9 +476,10 @@ class Distributor:
         for i in bad_idx[: self.config.max_error_messages].tolist():
             c = int(code[i])
             ts = 0
-            if c == V_INVALID_HISTOGRAM_SCHEMA:
-                ts = details[i]
-            elif c in (V_TOO_FAR_IN_FUTURE, V_TOO_FAR_IN_PAST):
+            if c == V_INVALID_HISTOGRAM:
+                result.errors.append(hist_failed[i][1])
+                continue
+            if c in (V_TOO_FAR_IN_FUTURE, V_TOO_FAR_IN_PAST):
                 # Mimir names the first offending sample (then histogram) of the series.
                 try:
                     series = self._series_pb(res, i)

@@ -106,15 +106,28 @@ class Limits:
             flag="ingester.max-global-series-per-user",
         ),
     )
-    # Mimir defaults to true; Tidewell's head does not store native histograms
-    # yet, so they are discarded (and counted) here instead of lost downstream.
     native_histograms_ingestion_enabled: bool = field(
-        default=False,
+        default=True,
         metadata=setting(
             "Enable ingestion of native histogram samples. If false, native histogram samples "
-            "are ignored without an error (counted in cortex_discarded_samples_total). "
-            "Tidewell does not store native histograms yet.",
+            "are ignored without an error (counted in cortex_discarded_samples_total with "
+            "reason native_histogram_ingestion_disabled).",
             flag="ingester.native-histograms-ingestion-enabled",
+        ),
+    )
+    max_native_histogram_buckets: int = field(
+        default=0,
+        metadata=setting(
+            "Maximum number of buckets per native histogram sample. 0 to disable the limit.",
+            flag="validation.max-native-histogram-buckets",
+        ),
+    )
+    reduce_native_histogram_over_max_buckets: bool = field(
+        default=True,
+        metadata=setting(
+            "Whether to reduce or reject native histogram samples with more buckets than the "
+            "configured limit.",
+            flag="validation.reduce-native-histogram-over-max-buckets",
         ),
     )
     max_global_exemplars_per_user: int = field(
@@ -175,18 +188,7 @@ class Limits:
             else:
                 v = str(v)
             changes[k] = v
-        limits = dataclasses.replace(self, **changes)
-        limits.validate()
-        return limits
-
-    def validate(self) -> None:
-        """Refuse settings Tidewell cannot honour, rather than lose data later."""
-        if self.native_histograms_ingestion_enabled:
-            raise ValueError(
-                "-ingester.native-histograms-ingestion-enabled=true is not supported yet: "
-                "Tidewell's TSDB does not store native histograms, so accepting them would "
-                "lose them"
-            )
+        return dataclasses.replace(self, **changes)
 
 
 @dataclass
