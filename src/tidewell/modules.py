@@ -97,6 +97,15 @@ class OverridesLimits:
     def ingestion_partitions_tenant_shard_size(self, tenant: str) -> int:
         return self._overrides.for_tenant(tenant).ingestion_partitions_tenant_shard_size
 
+    def max_global_exemplars_per_user(self, tenant: str) -> int:
+        return self._overrides.for_tenant(tenant).max_global_exemplars_per_user
+
+    def max_global_metadata_per_user(self, tenant: str) -> int:
+        return self._overrides.for_tenant(tenant).max_global_metadata_per_user
+
+    def max_global_metadata_per_metric(self, tenant: str) -> int:
+        return self._overrides.for_tenant(tenant).max_global_metadata_per_metric
+
 
 async def _init_overrides(app: App) -> Overrides:
     overrides = Overrides(app.config.limits, app.config.runtime_config)

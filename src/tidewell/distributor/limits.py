@@ -130,12 +130,32 @@ class Limits:
             flag="validation.reduce-native-histogram-over-max-buckets",
         ),
     )
+    # Mimir defaults to 0, which drops every exemplar a client sends. Tidewell keeps
+    # what it acknowledges, so it keeps Prometheus's default exemplar buffer instead.
     max_global_exemplars_per_user: int = field(
-        default=0,
+        default=100_000,
         metadata=setting(
             "The maximum number of exemplars in memory, across the cluster. 0 to disable "
-            "exemplars ingestion.",
+            "exemplars ingestion. Tidewell's default is Prometheus's exemplar buffer size "
+            "(100000, about 20MB per tenant at 200 bytes each), not Mimir's 0: with 0 the "
+            "exemplars a client sends are dropped, so /api/v1/query_exemplars answers nothing. "
+            "When full, the oldest exemplars are evicted.",
             flag="ingester.max-global-exemplars-per-user",
+        ),
+    )
+    max_global_metadata_per_user: int = field(
+        default=0,
+        metadata=setting(
+            "The maximum number of metrics with metadata per tenant, across the cluster. 0 to "
+            "disable.",
+            flag="ingester.max-global-metadata-per-user",
+        ),
+    )
+    max_global_metadata_per_metric: int = field(
+        default=0,
+        metadata=setting(
+            "The maximum number of metadata per metric, across the cluster. 0 to disable.",
+            flag="ingester.max-global-metadata-per-metric",
         ),
     )
     ingestion_partitions_tenant_shard_size: int = field(

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import os
 import time
 from collections.abc import Callable
@@ -27,7 +26,7 @@ from tidewell.ingest.log import PartitionReader, Record
 from tidewell.ingester import metrics as m
 from tidewell.ingester.compactor import compact_head, local_blocks, read_cut_marker
 from tidewell.ingester.config import IngesterConfig
-from tidewell.ingester.limits import IngesterLimits, StaticLimits
+from tidewell.ingester.limits import IngesterLimits, LocalLimits, StaticLimits
 from tidewell.ingester.shipper import Shipper
 from tidewell.ingester.snapshots import latest_snapshot, load_snapshot, write_snapshot
 from tidewell.ingester.user_tsdb import TenantRegistry, TenantTSDB, TSDBState
@@ -105,7 +104,10 @@ class Ingester:
         self.dir = str(tsdb_config.resolved_dir(data_dir))
         self.decoder = decoder or _default_decoder()
         self.partition_count = partition_count
-        self.tenants = TenantRegistry(int(tsdb_config.block_ranges_period * 1000))
+        self.local_limits = LocalLimits(self.limits, lambda: self.partition_count())
+        self.tenants = TenantRegistry(int(tsdb_config.block_ranges_period * 1000),
+                                      self.local_limits,
+                                      metadata_retain_s=config.metadata_retain_period)
         self.wal = RecordWAL(
             os.path.join(self.dir, "wal"), self.partition, tsdb_config.wal_segment_size_bytes
         )
@@ -361,7 +363,7 @@ class Ingester:
         with head.lock:
             first = head.num_series
             entry.refs, entry.timestamps, entry.values, res = head.resolve(
-                batch, max_series=self._local_series_limit(tenant))
+                batch, max_series=self.local_limits.max_series(tenant))
             entry.first_ref, entry.new_labels = first, head.labels[first:]
         entry.ooo_window_ms = int(self.limits.out_of_order_time_window(tenant) * 1000)
         return entry, res
@@ -412,14 +414,6 @@ class Ingester:
                                       "user": tenant, "rejected": res.rejected_total,
                                       "err": res.first_error}},
                 )
-
-    def _local_series_limit(self, tenant: str) -> int:
-        limit = self.limits.max_global_series_per_user(tenant)
-        if limit <= 0:
-            return 0
-        shard = self.limits.ingestion_partitions_tenant_shard_size(tenant)
-        partitions = shard if shard > 0 else max(1, self.partition_count())
-        return max(1, math.floor(limit / partitions))
 
     # -- durability ------------------------------------------------------------
 

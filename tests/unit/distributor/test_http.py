@@ -167,7 +167,8 @@ def test_rw2_written_headers_are_exact():
     assert len(got[Labels.from_dict({"__name__": "http_requests_total", "job": "api"})]) == 3
 
 
-def test_rw2_exemplars_dropped_when_disabled_and_headers_say_so(harness: Harness):
+def test_rw2_exemplars_dropped_when_disabled_and_headers_say_so():
+    harness = Harness(Limits(max_global_exemplars_per_user=0))
     r = harness.client.post("/api/v1/push", content=snappy_compress(_rw2_request()), headers=RW2)
     assert r.status_code == 204
     assert r.headers["X-Prometheus-Remote-Write-Exemplars-Written"] == "0"
