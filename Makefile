@@ -5,7 +5,7 @@ setup:
 	./scripts/setup.sh
 
 run:
-	TIDEWELL_SETUP_DEBIAN=0 TIDEWELL_SETUP_EXTRAS= ./scripts/setup.sh
+	TIDEWELL_SETUP_DEBIAN=0 TIDEWELL_SETUP_PEERS=0 TIDEWELL_SETUP_EXTRAS= ./scripts/setup.sh
 	.venv/bin/tidewell $(ARGS)
 
 test: setup

@@ -83,6 +83,9 @@ def occupied_ranges(head: Head) -> npt.NDArray[np.int64]:
                     single.append(a)
                 else:
                     parts.append(np.unique(decode_chunk(c[2])[0] // r))
+        for _, hs in head.hists.items():
+            hts, _ = hs.samples(INT64_MIN, INT64_MAX)
+            single.extend({t // r for t in hts})
         parts.append(np.array(single, dtype=np.int64))
     return np.unique(np.concatenate(parts))
 
@@ -160,6 +163,9 @@ def block_series(head: Head, lo: int, hi: int, batch: int = 1024) -> Iterator[
 ]:
     """Every series with samples in ``[lo, hi)``, in label order, with its chunks.
 
+    A series' histogram chunks (``HistChunk``, 4-tuples carrying their encoding)
+    follow its float chunks (3-tuples), all in time order.
+
     The head's lock is taken per batch of series, so queries are not held up for
     the whole cut; the caller must be the only appender (the ingester cuts on
     its append thread). Staged samples are first moved into the head's chunks.
@@ -173,6 +179,11 @@ def block_series(head: Head, lo: int, hi: int, batch: int = 1024) -> Iterator[
             out = []
             for ref in refs[i : i + batch]:
                 chunks = _series_chunks(head, ref, lo, hi)
+                hs = head.hists.get(ref)
+                if hs is not None:
+                    hchunks = hs.range_chunks(lo, hi, head.block_range_ms)
+                    if hchunks:
+                        chunks = sorted([*chunks, *hchunks], key=lambda c: c[0])
                 if chunks:
                     out.append((head.labels[ref], chunks))
         yield from out
