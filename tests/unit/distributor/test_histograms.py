@@ -234,3 +234,34 @@ def test_rw1_http_push_with_histograms_is_200_and_written():
                                "Content-Encoding": "snappy"})
     assert r.status_code == 200
     assert [histogram_from_pb(x) for x in ts.histograms] == _written_histograms(h)
+
+
+def test_rw2_partial_failure_headers_count_only_what_was_written():
+    from tidewell.protocol.pb import writev2_pb2 as pb2
+
+    h = Harness()
+    req = pb2.Request()
+    req.symbols.extend(["", "__name__", "good_h", "bad_h", "trace_id", "t"])
+    t = now_ms()
+    good = req.timeseries.add()
+    good.labels_refs.extend([1, 2])
+    good.samples.add(value=1.0, timestamp=t)
+    g = good.histograms.add()
+    g.MergeFromString(histogram_to_pb(OK_H, t + 1).SerializeToString())
+    ex = good.exemplars.add(value=1.0, timestamp=t)
+    ex.labels_refs.extend([4, 5])
+    bad = req.timeseries.add()
+    bad.labels_refs.extend([1, 3])
+    b = bad.histograms.add(count_int=5, schema=0, timestamp=t)  # 5 counted, 0 in buckets
+    b.positive_spans.add(offset=0, length=1)
+    b.positive_deltas.append(0)
+    r = h.client.post("/api/v1/push", content=snappy_compress(req.SerializeToString()),
+                      headers={"Content-Type":
+                               "application/x-protobuf;proto=io.prometheus.write.v2.Request",
+                               "Content-Encoding": "snappy"})
+    assert r.status_code == 400
+    assert "err-mimir-native-histogram-count-mismatch" in r.text and 'bad_h' in r.text
+    assert r.headers["X-Prometheus-Remote-Write-Samples-Written"] == "1"
+    assert r.headers["X-Prometheus-Remote-Write-Histograms-Written"] == "1"
+    assert r.headers["X-Prometheus-Remote-Write-Exemplars-Written"] == "1"
+    assert _written_histograms(h) == [OK_H]
