@@ -183,6 +183,7 @@ def test_otlp_exponential_histogram_exemplars_and_metadata_reach_the_batch():
     from opentelemetry.proto.metrics.v1 import metrics_pb2 as m
 
     from tidewell.protocol.otlp import decode_otlp
+    from tidewell.protocol.otlp_names import OTLPNaming
 
     req = svc.ExportMetricsServiceRequest()
     rm = req.resource_metrics.add()
@@ -217,7 +218,9 @@ def test_otlp_exponential_histogram_exemplars_and_metadata_reach_the_batch():
     a = e.filtered_attributes.add()
     a.key, a.value.string_value = "user", "u1"
 
-    batch = decode_write_request(decode_otlp(req.SerializeToString()).SerializeToString())
+    naming = OTLPNaming.from_strategy("UnderscoreEscapingWithSuffixes")
+    batch = decode_write_request(
+        decode_otlp(req.SerializeToString(), naming=naming).SerializeToString())
     (i,) = batch.hist_series_index.tolist()
     assert str(batch.labels[i]) == 'rpc_duration_seconds{job="api"}'
     assert batch.histograms == [Histogram(

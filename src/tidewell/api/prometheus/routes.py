@@ -30,7 +30,7 @@ from tidewell.api.prometheus.params import (
     parse_matchers,
     parse_time,
 )
-from tidewell.model import Queryable
+from tidewell.model import Queryable, unescape_name
 from tidewell.promql.engine import Engine, EngineOptions, QueryResult
 from tidewell.promql.errors import BadDataError, ParseError, PromQLError
 from tidewell.promql.format import format_float, format_floats
@@ -336,8 +336,8 @@ class _API:
             start, end = self._range(p)
             limit = self._limit(p)
             tenant = _tenant(request)
-            if name is not None and name.startswith("U__"):
-                name = _unescape_name(name)
+            if name is not None:
+                name = unescape_name(name)
 
             def run(_cancel: threading.Event) -> list[str]:
                 q = self.queryable.querier(tenant, start, end)
@@ -380,15 +380,6 @@ class _API:
         if not isinstance(e, PromQLError):
             log.exception("query API internal error")
         return _error(e)
-
-
-def _unescape_name(name: str) -> str:
-    """Prometheus's ``U__`` label-name escaping (``U__a_2e_b`` → ``a.b``)."""
-    import re
-
-    body = name[3:]
-    return re.sub(r"_([0-9a-fA-F]+)_", lambda m: chr(int(m.group(1), 16)), body).replace(
-        "__", "_")
 
 
 def query_routes(queryable: Queryable, config: QuerierConfig) -> list[BaseRoute]:
