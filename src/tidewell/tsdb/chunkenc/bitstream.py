@@ -34,20 +34,24 @@ def _fits_signed(v: int, nbits: int) -> bool:
 
 
 class BitWriter:
-    """Append-only bit stream; ``bytes()`` pads the last byte with zeros."""
+    """Append-only bit stream held in one Python int; ``bytes()`` pads with zeros.
 
-    __slots__ = ("_parts", "nbits")
+    Chunks stay around a kilobyte, so shifting the int per write is cheap and
+    beats building bit strings.
+    """
+
+    __slots__ = ("_acc", "nbits")
 
     def __init__(self) -> None:
-        self._parts: list[str] = []
+        self._acc = 0
         self.nbits = 0
 
     def write(self, value: int, nbits: int) -> None:
-        self._parts.append(format(value & ((1 << nbits) - 1), f"0{nbits}b"))
+        self._acc = (self._acc << nbits) | (value & ((1 << nbits) - 1))
         self.nbits += nbits
 
     def write_bit(self, bit: int) -> None:
-        self._parts.append("1" if bit else "0")
+        self._acc = (self._acc << 1) | (1 if bit else 0)
         self.nbits += 1
 
     @property
@@ -55,35 +59,55 @@ class BitWriter:
         return (self.nbits + 7) // 8
 
     def bytes(self) -> bytes:
-        if not self.nbits:
-            return b""
-        s = "".join(self._parts)
-        self._parts = [s]
         pad = -self.nbits % 8
-        return int(s + "0" * pad, 2).to_bytes((self.nbits + pad) // 8, "big")
+        return (self._acc << pad).to_bytes((self.nbits + pad) // 8, "big")
 
     def varbit_int(self, v: int) -> None:
-        """``putVarbitInt``."""
+        """``putVarbitInt``: prefix and payload in one write."""
         if v == 0:
-            self.write_bit(0)
+            self._acc <<= 1
+            self.nbits += 1
             return
-        for k, size in enumerate(_VARBIT_SIZES, start=1):
+        if -3 <= v <= 4:
+            self._acc = (self._acc << 5) | 0b10000 | (v & 0x7)
+            self.nbits += 5
+            return
+        if -31 <= v <= 32:
+            self._acc = (self._acc << 9) | (0b110 << 6) | (v & 0x3F)
+            self.nbits += 9
+            return
+        for k, size in enumerate(_VARBIT_SIZES[2:], start=3):
             if _fits_signed(v, size):
-                self.write(((1 << k) - 1) << 1, k + 1)
-                self.write(v, size)
+                self.write((((1 << k) - 1) << 1 << size) | (v & ((1 << size) - 1)), k + 1 + size)
                 return
         self.write(0xFF, 8)
         self.write(v, 64)
 
+    def varbit_ints(self, values: list[int]) -> None:
+        """``varbit_int`` of each value; the small ones (most bucket dods) inline."""
+        acc, nbits = self._acc, self.nbits
+        for v in values:
+            if v == 0:
+                acc <<= 1
+                nbits += 1
+            elif -3 <= v <= 4:
+                acc = (acc << 5) | 0b10000 | (v & 0x7)
+                nbits += 5
+            else:
+                self._acc, self.nbits = acc, nbits
+                self.varbit_int(v)
+                acc, nbits = self._acc, self.nbits
+        self._acc, self.nbits = acc, nbits
+
     def varbit_uint(self, v: int) -> None:
         """``putVarbitUint``."""
         if v == 0:
-            self.write_bit(0)
+            self._acc <<= 1
+            self.nbits += 1
             return
         for k, size in enumerate(_VARBIT_SIZES, start=1):
             if v < (1 << size):
-                self.write(((1 << k) - 1) << 1, k + 1)
-                self.write(v, size)
+                self.write((((1 << k) - 1) << 1 << size) | v, k + 1 + size)
                 return
         self.write(0xFF, 8)
         self.write(v, 64)
@@ -94,21 +118,20 @@ class BitWriter:
         delta = nb ^ state[0]
         state[0] = nb
         if delta == 0:
-            self.write_bit(0)
+            self._acc <<= 1
+            self.nbits += 1
             return
-        self.write_bit(1)
         leading = min(64 - delta.bit_length(), 31)
         trailing = (delta & -delta).bit_length() - 1
         if state[1] != 0xFF and leading >= state[1] and trailing >= state[2]:
-            self.write_bit(0)
-            self.write(delta >> state[2], 64 - state[1] - state[2])
+            sig = 64 - state[1] - state[2]
+            self.write((0b10 << sig) | (delta >> state[2]), 2 + sig)
             return
         state[1], state[2] = leading, trailing
-        self.write_bit(1)
-        self.write(leading, 5)
         sig = 64 - leading - trailing
-        self.write(sig, 6)  # 64 wraps to 0, read back as 64
-        self.write(delta >> trailing, sig)
+        # '11', 5 bits of leading zeros, 6 bits of significant bits (64 wraps to 0), the bits
+        self.write((((0b11 << 5 | leading) << 6 | (sig & 0x3F)) << sig) | (delta >> trailing),
+                   13 + sig)
 
 
 class BitReader:
@@ -156,6 +179,25 @@ class BitReader:
         size = _VARBIT_SIZES[k - 1]
         v = self.read(size)
         return v - (1 << size) if v > (1 << (size - 1)) else v
+
+    def varbit_ints(self, n: int) -> list[int]:
+        """``n`` values of ``varbit_int``; the small ones (most bucket dods) inline."""
+        bits, pos, end = self._bits, self.pos, len(self._bits)
+        out: list[int] = []
+        for _ in range(n):
+            if pos < end and bits[pos] == "0":
+                out.append(0)
+                pos += 1
+            elif pos + 5 <= end and bits[pos + 1] == "0":
+                v = int(bits[pos + 2:pos + 5], 2)
+                out.append(v - 8 if v > 4 else v)
+                pos += 5
+            else:
+                self.pos = pos
+                out.append(self.varbit_int())
+                pos = self.pos
+        self.pos = pos
+        return out
 
     def varbit_uint(self) -> int:
         k = self._prefix()

@@ -21,6 +21,7 @@ empty buckets. A stale marker (sum = stale NaN) is written without buckets.
 from __future__ import annotations
 
 import enum
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -132,8 +133,12 @@ def layout_of(h: Histogram) -> Layout:
                   tuple(h.negative_spans), tuple(h.custom_values))
 
 
-def _expand(spans: Sequence[Span], buckets: Sequence[float], to: Sequence[int]) -> list[float]:
-    """``buckets`` (laid out by ``spans``) placed on the indices ``to`` (zeros elsewhere)."""
+def _expand(spans: Sequence[Span], buckets: Sequence[float], to: Sequence[int],
+            to_spans: Sequence[Span]) -> Sequence[float]:
+    """``buckets`` (laid out by ``spans``) placed on the indices ``to`` (laid out by
+    ``to_spans``), zeros where ``buckets`` has none."""
+    if spans == to_spans:
+        return buckets
     got = dict(zip(span_indices(spans), buckets, strict=True))
     return [got.get(i, 0.0) for i in to]
 
@@ -220,13 +225,8 @@ def _read_layout(r: BitReader) -> Layout:
 
 def _deltas(counts: Sequence[float]) -> list[int]:
     """Absolute counts → Prometheus's integer bucket form (each minus the one before)."""
-    out = []
-    prev = 0
-    for c in counts:
-        ic = int(c)
-        out.append(ic - prev)
-        prev = ic
-    return out
+    ints = [int(c) for c in counts]
+    return [b - a for a, b in zip([0, *ints], ints, strict=False)]
 
 
 class _IntEncoder:
@@ -251,8 +251,11 @@ class _IntEncoder:
         stale = is_stale_histogram(h)
         cnt = 0 if stale else int(h.count)
         zcnt = 0 if stale else int(h.zero_count)
-        pb = [] if stale else _deltas(_expand(h.positive_spans, h.positive_buckets, self.pidx))
-        nb = [] if stale else _deltas(_expand(h.negative_spans, h.negative_buckets, self.nidx))
+        lay = self.lay
+        pb = [] if stale else _deltas(_expand(h.positive_spans, h.positive_buckets, self.pidx,
+                                              lay.positive_spans))
+        nb = [] if stale else _deltas(_expand(h.negative_spans, h.negative_buckets, self.nidx,
+                                              lay.negative_spans))
         if self.n == 0:
             _write_layout(w, self.lay)
             w.varbit_int(t)
@@ -273,11 +276,13 @@ class _IntEncoder:
             w.varbit_int(0 if stale else cnt_delta - self.cnt_delta)
             w.varbit_int(0 if stale else zcnt_delta - self.zcnt_delta)
             w.xor_float(h.sum, self.sum)
+            dods: list[int] = []
             for state, deltas, b_new in ((self.pb, self.pbd, pb), (self.nb, self.nbd, nb)):
                 for i, b in enumerate(b_new):
                     delta = b - state[i]
-                    w.varbit_int(delta - deltas[i])
+                    dods.append(delta - deltas[i])
                     deltas[i] = delta
+            w.varbit_ints(dods)
         self.t, self.t_delta = t, t_delta
         self.cnt, self.cnt_delta = cnt, cnt_delta
         self.zcnt, self.zcnt_delta = zcnt, zcnt_delta
@@ -307,8 +312,11 @@ class _FloatEncoder:
         stale = is_stale_histogram(h)
         cnt = 0.0 if stale else float(h.count)
         zcnt = 0.0 if stale else float(h.zero_count)
-        pb = [] if stale else _expand(h.positive_spans, h.positive_buckets, self.pidx)
-        nb = [] if stale else _expand(h.negative_spans, h.negative_buckets, self.nidx)
+        lay = self.lay
+        pb = [] if stale else _expand(h.positive_spans, h.positive_buckets, self.pidx,
+                                      lay.positive_spans)
+        nb = [] if stale else _expand(h.negative_spans, h.negative_buckets, self.nidx,
+                                      lay.negative_spans)
         if self.n == 0:
             _write_layout(w, self.lay)
             w.varbit_int(t)
@@ -371,12 +379,7 @@ def encode_histogram_chunk(
 
 
 def _abs_from_deltas(deltas: list[int]) -> tuple[float, ...]:
-    out = []
-    cur = 0
-    for d in deltas:
-        cur += d
-        out.append(float(cur))
-    return tuple(out)
+    return tuple(float(c) for c in itertools.accumulate(deltas))
 
 
 def _hint(header: CounterResetHeader, num_read: int) -> CounterResetHint:
@@ -435,8 +438,8 @@ def _decode_int(r: BitReader, lay: Layout, n: int, np_: int, nn: int,
     cnt = r.varbit_uint()
     zcnt = r.varbit_uint()
     sum_state = [r.read(64), 0, 0]
-    pb = [r.varbit_int() for _ in range(np_)]
-    nb = [r.varbit_int() for _ in range(nn)]
+    pb = r.varbit_ints(np_)
+    nb = r.varbit_ints(nn)
     pbd = [0] * np_
     nbd = [0] * nn
     t_delta = cnt_delta = zcnt_delta = 0
@@ -456,11 +459,12 @@ def _decode_int(r: BitReader, lay: Layout, n: int, np_: int, nn: int,
         if math.isnan(s) and sum_state[0] == STALE_NAN_BITS:
             out.append(Histogram(sum=s, integer=True))
             continue
+        dods = r.varbit_ints(np_ + nn)
         for i in range(np_):
-            pbd[i] += r.varbit_int()
+            pbd[i] += dods[i]
             pb[i] += pbd[i]
         for i in range(nn):
-            nbd[i] += r.varbit_int()
+            nbd[i] += dods[np_ + i]
             nb[i] += nbd[i]
         out.append(_make(lay, _hint(header, k + 1), float(cnt), float(zcnt), s,
                          _abs_from_deltas(pb), _abs_from_deltas(nb), True))

@@ -107,7 +107,8 @@ class HistogramChunkBuilder:
     def _encoding(self) -> int:
         return ENCODING_HISTOGRAM if self.integer else ENCODING_FLOAT_HISTOGRAM
 
-    def _start(self, t: int, h: Histogram, header: CounterResetHeader) -> None:
+    def start(self, t: int, h: Histogram, header: CounterResetHeader) -> None:
+        """Open a new chunk with ``h`` as its first sample (the open one must be flushed)."""
         self.integer = h.integer
         self.gauge = h.counter_reset_hint == CounterResetHint.GAUGE
         self.header = _H.GAUGE if self.gauge else header
@@ -150,6 +151,10 @@ class HistogramChunkBuilder:
             (h.positive_spans, h.positive_buckets, last.positive_spans, last.positive_buckets),
             (h.negative_spans, h.negative_buckets, last.negative_spans, last.negative_buckets),
         ):
+            if spans_a == spans_b:  # the common case: same layout as the previous sample
+                if any(a > b for a, b in zip(b_a, b_b, strict=True)):
+                    return False, _H.COUNTER_RESET
+                continue
             new = _abs(spans_b, b_b)
             for idx, c in _abs(spans_a, b_a).items():
                 if c > new.get(idx, 0.0):
@@ -188,7 +193,8 @@ class HistogramChunkBuilder:
 
     def _recode_for(self, h: Histogram) -> None:
         """Widen the chunk's layout to also hold ``h``'s buckets, re-encoding it if needed."""
-        if is_stale_histogram(h):
+        if is_stale_histogram(h) or (h.positive_spans == self.layout.positive_spans
+                                     and h.negative_spans == self.layout.negative_spans):
             return
         pos = set(span_indices(h.positive_spans))
         neg = set(span_indices(h.negative_spans))
@@ -211,7 +217,7 @@ class HistogramChunkBuilder:
         """Append ``h`` at ``t`` (after the open chunk's last sample); return a closed chunk."""
         if self.enc is None:
             hint = h.counter_reset_hint
-            self._start(t, h, _H.COUNTER_RESET if hint == CounterResetHint.COUNTER_RESET
+            self.start(t, h, _H.COUNTER_RESET if hint == CounterResetHint.COUNTER_RESET
                         else _H.UNKNOWN)
             return None
         size = HISTOGRAM_HEADER_SIZE + self.enc.w.num_bytes
@@ -221,7 +227,7 @@ class HistogramChunkBuilder:
         ):
             header = self._header_after(h)
             closed = self.flush()
-            self._start(t, h, header)
+            self.start(t, h, header)
             return closed
         if h.counter_reset_hint == CounterResetHint.GAUGE:
             ok, header = self._gauge_check(h), _H.GAUGE
@@ -231,7 +237,7 @@ class HistogramChunkBuilder:
                 header = _H.UNKNOWN
         if not ok:
             closed = self.flush()
-            self._start(t, h, header)
+            self.start(t, h, header)
             return closed
         self._recode_for(h)
         self._add(t, h)

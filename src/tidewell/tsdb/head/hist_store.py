@@ -15,12 +15,32 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from tidewell.model.histogram import Histogram, HistogramSamples
-from tidewell.tsdb.chunkenc.bitstream import float_bits
-from tidewell.tsdb.chunkenc.histogram import decode_histogram_chunk
+from tidewell.model.histogram import CounterResetHint, Histogram, HistogramSamples
+from tidewell.tsdb.chunkenc.bitstream import float_bits, float_from_bits
+from tidewell.tsdb.chunkenc.histogram import (
+    CounterResetHeader,
+    decode_histogram_chunk,
+)
 from tidewell.tsdb.head.hist_chunks import HistChunk, HistogramChunkBuilder
 
-__all__ = ["HistSeries", "HistogramStore", "chunk_histograms", "same_histogram"]
+__all__ = ["HistSeries", "HistogramStore", "chunk_histograms", "histogram_from_row",
+           "histogram_row", "same_histogram"]
+
+
+def histogram_row(h: Histogram) -> list[object]:
+    """A JSON-safe list holding every field of ``h`` (the sum as its bits: NaN payloads)."""
+    return [h.schema, h.zero_threshold, h.zero_count, h.count, float_bits(h.sum),
+            [list(s) for s in h.positive_spans], list(h.positive_buckets),
+            [list(s) for s in h.negative_spans], list(h.negative_buckets),
+            int(h.counter_reset_hint), list(h.custom_values), h.integer]
+
+
+def histogram_from_row(r: list) -> Histogram:  # type: ignore[type-arg]
+    return Histogram(
+        schema=r[0], zero_threshold=r[1], zero_count=r[2], count=r[3], sum=float_from_bits(r[4]),
+        positive_spans=tuple((a, b) for a, b in r[5]), positive_buckets=tuple(r[6]),
+        negative_spans=tuple((a, b) for a, b in r[7]), negative_buckets=tuple(r[8]),
+        counter_reset_hint=CounterResetHint(r[9]), custom_values=tuple(r[10]), integer=r[11])
 
 
 def same_histogram(a: Histogram, b: Histogram) -> bool:
@@ -94,8 +114,35 @@ class HistSeries:
         return ts[lo:hi], hs[lo:hi]
 
     def value_at(self, t: int) -> Histogram | None:
-        ts, hs = self.samples(t, t)
-        return hs[0] if ts else None
+        """The sample at ``t``, if any: the open chunk and OOO samples first (replays
+        and retries hit them), closed chunks decoded only when ``t`` is older."""
+        i = bisect.bisect_left(self.ooo_t, t)
+        if i < len(self.ooo_t) and self.ooo_t[i] == t:
+            return self.ooo_h[i]
+        bts = self.builder.ts
+        if bts and t >= bts[0]:
+            i = bisect.bisect_left(bts, t)
+            return self.builder.hists[i] if i < len(bts) and bts[i] == t else None
+        for c in self.closed:
+            if c.mint <= t <= c.maxt:
+                ct, ch = decode_histogram_chunk(c.data, c.encoding)
+                i = int(np.searchsorted(ct, t))
+                if i < ct.shape[0] and int(ct[i]) == t:
+                    return ch[i]
+        return None
+
+    def range_indexes(self, width: int) -> set[int]:
+        """``k`` of every aligned range ``[k*width, (k+1)*width)`` holding samples.
+
+        In-order chunks never cross a range (the builder cuts there), so chunk
+        bounds suffice; out-of-order samples are looked at one by one.
+        """
+        out = {c.mint // width for c in self.closed}
+        out.update(c.maxt // width for c in self.closed)
+        if self.builder.ts:
+            out.update((self.builder.ts[0] // width, self.builder.ts[-1] // width))
+        out.update(t // width for t in self.ooo_t)
+        return out
 
     def range_chunks(self, lo: int, hi: int, chunk_range: int) -> list[HistChunk]:
         """Chunks holding exactly the samples in ``[lo, hi)``; whole chunks kept as they are."""
@@ -130,6 +177,25 @@ class HistSeries:
                 self.closed.extend(chunk_histograms(ct[i:].tolist(), ch[i:], chunk_range))
         i = bisect.bisect_left(self.ooo_t, mint)
         del self.ooo_t[:i], self.ooo_h[:i]
+
+    def open_state(self) -> dict[str, list]:  # type: ignore[type-arg]
+        """The open chunk and out-of-order samples, JSON-safe (closed chunks are bytes)."""
+        b = self.builder
+        header = int(b.header) if b.ts else 0
+        return {"t": b.ts, "h": [histogram_row(h) for h in b.hists], "header": [header],
+                "ooo_t": self.ooo_t, "ooo_h": [histogram_row(h) for h in self.ooo_h]}
+
+    def load_open_state(self, st: dict[str, list]) -> None:  # type: ignore[type-arg]
+        """Rebuild the open chunk exactly: same header, same samples, same layout."""
+        b = self.builder
+        for i, (t, row) in enumerate(zip(st["t"], st["h"], strict=True)):
+            h = histogram_from_row(row)
+            if i == 0:
+                b.start(t, h, CounterResetHeader(st["header"][0]))
+            elif b.append(t, h) is not None:
+                raise ValueError("snapshot's open histogram chunk does not re-form")
+        self.ooo_t = list(st["ooo_t"])
+        self.ooo_h = [histogram_from_row(r) for r in st["ooo_h"]]
 
     def num_samples(self) -> int:
         return (sum((c.data[0] << 8) | c.data[1] for c in self.closed)

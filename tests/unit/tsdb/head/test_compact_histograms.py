@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -74,3 +75,46 @@ def test_block_cut_writes_histogram_chunks_and_reads_them(tmp_path: Path) -> Non
                                              h.custom_values, h.integer, h.schema)
     head.truncate(hi)
     assert head.hists.get(head.get_ref(Labels.from_dict({"__name__": "ihist"}))).first_ts() == R
+
+
+def test_series_switching_between_floats_and_histograms_gets_non_overlapping_chunks(
+    tmp_path: Path,
+) -> None:
+    head = Head(block_range_ms=R)
+    labels = [Labels.from_dict({"__name__": "mixed"})]
+    kinds = ["f"] * 5 + ["h"] * 5 + ["f"] * 3 + ["h"] * 4
+    for i, kind in enumerate(kinds):
+        t = 1000 * (i + 1)
+        f = kind == "f"
+        head.append(SampleBatch(
+            labels=labels, series_index=np.array([0] if f else [], np.int32),
+            timestamps=np.array([t] if f else [], np.int64),
+            values=np.array([float(i)] if f else []),
+            hist_series_index=np.array([] if f else [0], np.int32),
+            hist_timestamps=np.array([] if f else [t], np.int64),
+            histograms=[] if f else [_hists("int", i)]))
+    [(_, chunks)] = list(block_series(head, 0, R))
+    assert [len(c) == 4 for c in chunks] == [False, True, False, True]
+    assert all(b[0] > a[1] for a, b in itertools.pairwise(chunks))
+    w = BlockWriter(tmp_path, min_time=0, max_time=R)
+    w.add_series_chunks(labels[0], chunks)
+    w.finish()
+    with BlockReader(w.path) as block:
+        [s] = block.querier(0, R).select([])
+    assert s.timestamps.tolist() == [1000 * (i + 1) for i, k in enumerate(kinds) if k == "f"]
+    assert s.histograms.timestamps.tolist() == [
+        1000 * (i + 1) for i, k in enumerate(kinds) if k == "h"]
+
+
+def test_histogram_only_head_is_compactable() -> None:
+    head = Head(block_range_ms=R)
+    labels = [Labels.from_dict({"__name__": "h"})]
+    for i in range(0, 4 * R, 10_000):
+        head.append(SampleBatch(labels=labels, hist_series_index=np.array([0], np.int32),
+                                hist_timestamps=np.array([i], np.int64),
+                                histograms=[_hists("int", i // 10_000)]))
+    ooo, inorder = cut_ranges(head)
+    assert ooo == [] and inorder == [(0, R), (R, 2 * R), (2 * R, 3 * R)]
+    assert [len(c) for _, c in block_series(head, 0, R)] == [1]
+    head.truncate(2 * R)
+    assert cut_ranges(head, force=True)[1] == [(2 * R, 3 * R), (3 * R, 4 * R)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from tidewell.model.batch import SampleBatch
@@ -144,3 +146,31 @@ def test_result_argument_accumulates() -> None:
     refs, ts, hs = head.resolve_histograms(_batch([], [(1, _h(1))]), result=res)
     head.append_histograms(refs, ts, hs, result=res)
     assert res.accepted == 1 and res.series_created == 1
+
+
+def test_snapshot_restores_histograms_exactly(tmp_path: Path) -> None:
+    from tidewell.tsdb.head.snapshot import load_head, save_head
+
+    head = Head(block_range_ms=10_000)
+    stale = Histogram(sum=stale_nan(), integer=False)
+    hist = [(1000 * i, _h(i, integer=i < 15)) for i in range(1, 25)] + [(25_000, stale)]
+    head.append(_batch([500, 26_000], hist))
+    head.append(_batch([], [(20_500, _h(20, integer=False))]), ooo_window_ms=60_000)
+    path = tmp_path / "h.npz"
+    with open(path, "wb") as f:
+        save_head(head, f)
+    back = load_head(str(path))
+    [a] = _select(head, "h")
+    [b] = _select(back, "h")
+    assert b.histograms.timestamps.tolist() == a.histograms.timestamps.tolist()
+    assert len(b.histograms) == 26
+    for x, y in zip(a.histograms.values, b.histograms.values, strict=True):
+        assert is_stale_histogram(y) if is_stale_histogram(x) else x == y
+    ref = head.get_ref(HIST)
+    closed = [c.data for c in head.hists.get(ref).closed]
+    assert [c.data for c in back.hists.get(ref).closed] == closed
+    assert back.hists.get(ref).builder.open_chunk() == head.hists.get(ref).builder.open_chunk()
+    # appending continues the same open chunk in both
+    for h_ in (head, back):
+        h_.append(_batch([], [(27_000, _h(30, integer=False))]))
+    assert back.hists.get(ref).builder.open_chunk() == head.hists.get(ref).builder.open_chunk()
