@@ -106,9 +106,7 @@ def _metric(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-@pytest.mark.parametrize("snapshot", [False, pytest.param(True, marks=pytest.mark.xfail(
-    strict=True, reason="head snapshots gain histograms on branch tsdbhist"))],
-    ids=["wal-replay", "snapshot"])
+@pytest.mark.parametrize("snapshot", [False, True], ids=["wal-replay", "snapshot"])
 async def test_histograms_exemplars_metadata_survive_a_restart(tmp_path: Path,
                                                                snapshot: bool) -> None:
     log = new_log(str(tmp_path / "log"))
