@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tidewell.model import Exemplar, Labels, Matcher, MetricMetadata, MetricType
+from tidewell.ingester.meta_pb import (
+    exemplar_from_pb,
+    exemplar_into_pb,
+    labels_from_pb,
+    labels_into_pb,
+    metadata_from_pb,
+    metadata_into_pb,
+)
+from tidewell.model import Exemplar, Labels, Matcher, MetricMetadata
 from tidewell.protocol.pb import ingester_meta_pb2 as pb
 from tidewell.querier.wire import decode_matchers, encode_matchers
 
@@ -23,17 +31,6 @@ __all__ = [
     "encode_metadata_request",
     "encode_metadata_response",
 ]
-
-SeriesExemplars = list[tuple[Labels, list[Exemplar]]]
-
-
-def _labels_to_pb(labels: Labels, out: object) -> None:
-    for n, v in labels:
-        out.add(name=n, value=v)  # type: ignore[attr-defined]
-
-
-def _labels_from_pb(labels: Sequence[pb.Label]) -> Labels:
-    return Labels((lb.name, lb.value) for lb in labels)
 
 
 def encode_exemplars_request(start: int, end: int,
@@ -51,24 +48,20 @@ def decode_exemplars_request(body: bytes) -> tuple[int, int, list[list[Matcher]]
     return req.start, req.end, sets
 
 
-def encode_exemplars_response(series: SeriesExemplars) -> bytes:
+def encode_exemplars_response(series: Sequence[tuple[Labels, Sequence[Exemplar]]]) -> bytes:
     resp = pb.ExemplarsResponse()
     for labels, exemplars in series:
         s = resp.series.add()
-        _labels_to_pb(labels, s.series_labels)
+        labels_into_pb(labels, s.series_labels)
         for e in exemplars:
-            x = s.exemplars.add(value=e.value, timestamp=e.timestamp)
-            _labels_to_pb(e.labels, x.labels)
+            exemplar_into_pb(e, s.exemplars)
     return resp.SerializeToString()
 
 
-def decode_exemplars_response(body: bytes) -> SeriesExemplars:
+def decode_exemplars_response(body: bytes) -> list[tuple[Labels, list[Exemplar]]]:
     resp = pb.ExemplarsResponse.FromString(body)
-    return [
-        (_labels_from_pb(s.series_labels),
-         [Exemplar(_labels_from_pb(x.labels), x.value, x.timestamp) for x in s.exemplars])
-        for s in resp.series
-    ]
+    return [(labels_from_pb(s.series_labels), [exemplar_from_pb(x) for x in s.exemplars])
+            for s in resp.series]
 
 
 def encode_metadata_request(limit: int, limit_per_metric: int, metric: str) -> bytes:
@@ -84,18 +77,9 @@ def decode_metadata_request(body: bytes) -> tuple[int, int, str]:
 def encode_metadata_response(items: Sequence[MetricMetadata]) -> bytes:
     resp = pb.MetadataResponse()
     for md in items:
-        resp.metadata.add(metric_family_name=md.metric_family_name, type=int(md.type),
-                          help=md.help, unit=md.unit)
+        metadata_into_pb(md, resp.metadata)
     return resp.SerializeToString()
 
 
 def decode_metadata_response(body: bytes) -> list[MetricMetadata]:
-    """Metadata of an answer; an unknown type number reads as UNKNOWN (a newer peer)."""
-    resp = pb.MetadataResponse.FromString(body)
-    known = {int(t) for t in MetricType}
-    return [
-        MetricMetadata(m.metric_family_name,
-                       MetricType(m.type) if m.type in known else MetricType.UNKNOWN,
-                       m.help, m.unit)
-        for m in resp.metadata
-    ]
+    return [metadata_from_pb(m) for m in pb.MetadataResponse.FromString(body).metadata]
