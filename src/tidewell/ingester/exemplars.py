@@ -335,19 +335,6 @@ class ExemplarStore:
             yield e
             i = self._next[i]
 
-    def arrivals(self) -> list[tuple[Labels, Exemplar]]:
-        """Every stored exemplar with its series, oldest arrival first (``add`` them in
-        this order to rebuild the same store)."""
-        with self._lock:
-            n = len(self._ex)
-            out = []
-            for i in range(n):
-                slot = (self._next_slot + i) % n
-                ref, e = self._ref[slot], self._ex[slot]
-                if ref is not None and e is not None:
-                    out.append((ref.labels, e))
-            return out
-
     def __len__(self) -> int:
         return self._stored
 

@@ -28,12 +28,7 @@ from tidewell.ingester.compactor import compact_head, local_blocks, read_cut_mar
 from tidewell.ingester.config import IngesterConfig
 from tidewell.ingester.limits import IngesterLimits, LocalLimits, StaticLimits
 from tidewell.ingester.shipper import Shipper
-from tidewell.ingester.snapshots import (
-    latest_snapshot,
-    load_snapshot,
-    load_snapshot_stores,
-    write_snapshot,
-)
+from tidewell.ingester.snapshots import latest_snapshot, load_snapshot, write_snapshot
 from tidewell.ingester.user_tsdb import TenantRegistry, TenantTSDB, TSDBState
 from tidewell.ingester.wal import RecordWAL, ResolvedEntry
 from tidewell.model.batch import SampleBatch
@@ -430,8 +425,6 @@ class Ingester:
             next_offset, path = snap
             for tenant, head in load_snapshot(path).items():
                 self.tenants.put(tenant, head)
-            for tenant, blob in load_snapshot_stores(path).items():
-                self.tenants.get_or_create(tenant)[0].restore_stores(blob)
             m.MEMORY_USERS.inc(len(self.tenants))
             m.MEMORY_SERIES.inc(self.tenants.num_series())
         cuts = self._load_local_blocks(next_offset)
@@ -618,12 +611,11 @@ class Ingester:
             return
         try:
             seg = self.wal.rotate()
-            heads, stores = [], {}
+            heads = []
             for t in self.tenants:
                 t.head.cut_chunks()
                 heads.append((t.tenant, t.head))
-                stores[t.tenant] = t.stores_snapshot()
-            path = write_snapshot(os.path.join(self.dir, "snapshots"), nxt, heads, stores)
+            path = write_snapshot(os.path.join(self.dir, "snapshots"), nxt, heads)
             self.wal.delete_before(seg)
             m.SNAPSHOTS.labels("success").inc()
             log.info("head snapshot written",

@@ -1,8 +1,6 @@
 """Snapshots of all heads of an ingester, named by the next offset they cover.
 
-``<dir>/snapshot-<next offset:020d>/<hex tenant>.npz``, and beside it
-``<hex tenant>.stores`` with the tenant's exemplars and metadata (memory state
-that only the snapshot and the WAL after it hold). A snapshot is written
+``<dir>/snapshot-<next offset:020d>/<hex tenant>.npz``. A snapshot is written
 into a ``.tmp`` directory, every file fsync'd, then renamed into place, so a
 directory without the suffix is always complete. Only the newest is kept.
 """
@@ -12,32 +10,16 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from tidewell.ingester.wal import _fsync_dir
 from tidewell.tsdb.head import Head
 from tidewell.tsdb.head.snapshot import load_head, save_head
 
-__all__ = ["latest_snapshot", "load_snapshot", "load_snapshot_stores", "write_snapshot"]
+__all__ = ["latest_snapshot", "load_snapshot", "write_snapshot"]
 
 log = logging.getLogger("tidewell.ingester")
 _PREFIX = "snapshot-"
-_HEAD, _STORES = ".npz", ".stores"
-
-
-def _file_name(tenant: str, ext: str) -> str:
-    return tenant.encode().hex() + ext
-
-
-def _tenant_of(name: str, ext: str) -> str:
-    return bytes.fromhex(name[: -len(ext)]).decode()
-
-
-def _write_file(path: str, data: bytes) -> None:
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
 
 
 def _complete(directory: str) -> list[tuple[int, str]]:
@@ -55,23 +37,19 @@ def latest_snapshot(directory: str) -> tuple[int, str] | None:
     return snaps[-1] if snaps else None
 
 
-def write_snapshot(directory: str, next_offset: int, heads: Iterable[tuple[str, Head]],
-                   stores: Mapping[str, bytes] | None = None) -> str:
-    """Write every head and ``stores`` (tenant → exemplars and metadata blob); return the
-    snapshot's path. Older snapshots are removed."""
+def write_snapshot(directory: str, next_offset: int, heads: Iterable[tuple[str, Head]]) -> str:
+    """Write every head; return the snapshot's path. Older snapshots are removed."""
     os.makedirs(directory, exist_ok=True)
     final = os.path.join(directory, f"{_PREFIX}{next_offset:020d}")
     tmp = final + ".tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     os.mkdir(tmp)
     for tenant, head in heads:
-        path = os.path.join(tmp, _file_name(tenant, _HEAD))
+        path = os.path.join(tmp, tenant.encode().hex() + ".npz")
         with open(path, "wb") as f:
             save_head(head, f)
             f.flush()
             os.fsync(f.fileno())
-    for tenant, blob in (stores or {}).items():
-        _write_file(os.path.join(tmp, _file_name(tenant, _STORES)), blob)
     _fsync_dir(tmp)
     if os.path.exists(final):
         shutil.rmtree(final)
@@ -89,16 +67,7 @@ def write_snapshot(directory: str, next_offset: int, heads: Iterable[tuple[str, 
 def load_snapshot(path: str) -> dict[str, Head]:
     heads = {}
     for name in sorted(os.listdir(path)):
-        if name.endswith(_HEAD):
-            heads[_tenant_of(name, _HEAD)] = load_head(os.path.join(path, name))
+        if name.endswith(".npz"):
+            tenant = bytes.fromhex(name[: -len(".npz")]).decode()
+            heads[tenant] = load_head(os.path.join(path, name))
     return heads
-
-
-def load_snapshot_stores(path: str) -> dict[str, bytes]:
-    """Tenant → exemplars and metadata blob (none in snapshots written before them)."""
-    out = {}
-    for name in sorted(os.listdir(path)):
-        if name.endswith(_STORES):
-            with open(os.path.join(path, name), "rb") as f:
-                out[_tenant_of(name, _STORES)] = f.read()
-    return out

@@ -15,7 +15,6 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from tidewell.ingester.exemplars import ExemplarStore
 from tidewell.ingester.limits import LocalLimits, StaticLimits
-from tidewell.ingester.meta_pb import encode_stores, restore_stores
 from tidewell.ingester.metadata import MetadataStore
 from tidewell.model.exemplar import Exemplar, MetricMetadata
 from tidewell.model.labels import Labels
@@ -56,14 +55,6 @@ class TenantTSDB:
         """Metric metadata: ``metadata.add(items)``."""
         self._state = TSDBState.ACTIVE
         self._lock = threading.Lock()
-
-    def stores_snapshot(self) -> bytes:
-        """Exemplars and metadata as a blob for the ingester's snapshot."""
-        return encode_stores(self.exemplars, self.metadata)
-
-    def restore_stores(self, data: bytes) -> None:
-        """Add back what ``stores_snapshot`` saved."""
-        restore_stores(data, self.exemplars, self.metadata)
 
     def add_blocks(self, readers: Iterable[BlockReader]) -> None:
         with self._lock:

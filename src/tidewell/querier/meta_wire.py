@@ -9,15 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tidewell.ingester.meta_pb import (
-    exemplar_from_pb,
-    exemplar_into_pb,
-    labels_from_pb,
-    labels_into_pb,
-    metadata_from_pb,
-    metadata_into_pb,
-)
-from tidewell.model import Exemplar, Labels, Matcher, MetricMetadata
+from tidewell.model import Exemplar, Labels, Matcher, MetricMetadata, MetricType
 from tidewell.protocol.pb import ingester_meta_pb2 as pb
 from tidewell.querier.wire import decode_matchers, encode_matchers
 
@@ -31,6 +23,17 @@ __all__ = [
     "encode_metadata_request",
     "encode_metadata_response",
 ]
+
+SeriesExemplars = list[tuple[Labels, list[Exemplar]]]
+
+
+def _labels_to_pb(labels: Labels, out: object) -> None:
+    for n, v in labels:
+        out.add(name=n, value=v)  # type: ignore[attr-defined]
+
+
+def _labels_from_pb(labels: Sequence[pb.Label]) -> Labels:
+    return Labels((lb.name, lb.value) for lb in labels)
 
 
 def encode_exemplars_request(start: int, end: int,
@@ -48,20 +51,24 @@ def decode_exemplars_request(body: bytes) -> tuple[int, int, list[list[Matcher]]
     return req.start, req.end, sets
 
 
-def encode_exemplars_response(series: Sequence[tuple[Labels, Sequence[Exemplar]]]) -> bytes:
+def encode_exemplars_response(series: SeriesExemplars) -> bytes:
     resp = pb.ExemplarsResponse()
     for labels, exemplars in series:
         s = resp.series.add()
-        labels_into_pb(labels, s.series_labels)
+        _labels_to_pb(labels, s.series_labels)
         for e in exemplars:
-            exemplar_into_pb(e, s.exemplars)
+            x = s.exemplars.add(value=e.value, timestamp=e.timestamp)
+            _labels_to_pb(e.labels, x.labels)
     return resp.SerializeToString()
 
 
-def decode_exemplars_response(body: bytes) -> list[tuple[Labels, list[Exemplar]]]:
+def decode_exemplars_response(body: bytes) -> SeriesExemplars:
     resp = pb.ExemplarsResponse.FromString(body)
-    return [(labels_from_pb(s.series_labels), [exemplar_from_pb(x) for x in s.exemplars])
-            for s in resp.series]
+    return [
+        (_labels_from_pb(s.series_labels),
+         [Exemplar(_labels_from_pb(x.labels), x.value, x.timestamp) for x in s.exemplars])
+        for s in resp.series
+    ]
 
 
 def encode_metadata_request(limit: int, limit_per_metric: int, metric: str) -> bytes:
@@ -77,9 +84,18 @@ def decode_metadata_request(body: bytes) -> tuple[int, int, str]:
 def encode_metadata_response(items: Sequence[MetricMetadata]) -> bytes:
     resp = pb.MetadataResponse()
     for md in items:
-        metadata_into_pb(md, resp.metadata)
+        resp.metadata.add(metric_family_name=md.metric_family_name, type=int(md.type),
+                          help=md.help, unit=md.unit)
     return resp.SerializeToString()
 
 
 def decode_metadata_response(body: bytes) -> list[MetricMetadata]:
-    return [metadata_from_pb(m) for m in pb.MetadataResponse.FromString(body).metadata]
+    """Metadata of an answer; an unknown type number reads as UNKNOWN (a newer peer)."""
+    resp = pb.MetadataResponse.FromString(body)
+    known = {int(t) for t in MetricType}
+    return [
+        MetricMetadata(m.metric_family_name,
+                       MetricType(m.type) if m.type in known else MetricType.UNKNOWN,
+                       m.help, m.unit)
+        for m in resp.metadata
+    ]

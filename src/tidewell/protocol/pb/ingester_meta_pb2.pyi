@@ -102,21 +102,3 @@ class MetadataResponse(_message.Message):
     METADATA_FIELD_NUMBER: _ClassVar[int]
     metadata: _containers.RepeatedCompositeFieldContainer[MetricMetadata]
     def __init__(self, metadata: _Optional[_Iterable[_Union[MetricMetadata, _Mapping]]] = ...) -> None: ...
-
-class LabelSet(_message.Message):
-    __slots__ = ("labels",)
-    LABELS_FIELD_NUMBER: _ClassVar[int]
-    labels: _containers.RepeatedCompositeFieldContainer[Label]
-    def __init__(self, labels: _Optional[_Iterable[_Union[Label, _Mapping]]] = ...) -> None: ...
-
-class StoresSnapshot(_message.Message):
-    __slots__ = ("series", "exemplar_series", "exemplars", "metadata")
-    SERIES_FIELD_NUMBER: _ClassVar[int]
-    EXEMPLAR_SERIES_FIELD_NUMBER: _ClassVar[int]
-    EXEMPLARS_FIELD_NUMBER: _ClassVar[int]
-    METADATA_FIELD_NUMBER: _ClassVar[int]
-    series: _containers.RepeatedCompositeFieldContainer[LabelSet]
-    exemplar_series: _containers.RepeatedScalarFieldContainer[int]
-    exemplars: _containers.RepeatedCompositeFieldContainer[Exemplar]
-    metadata: _containers.RepeatedCompositeFieldContainer[MetricMetadata]
-    def __init__(self, series: _Optional[_Iterable[_Union[LabelSet, _Mapping]]] = ..., exemplar_series: _Optional[_Iterable[int]] = ..., exemplars: _Optional[_Iterable[_Union[Exemplar, _Mapping]]] = ..., metadata: _Optional[_Iterable[_Union[MetricMetadata, _Mapping]]] = ...) -> None: ...
