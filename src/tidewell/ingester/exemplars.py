@@ -27,6 +27,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 from prometheus_client import Counter, Gauge
 
@@ -108,7 +109,7 @@ def matches_some_set(labels: Labels, matcher_sets: Sequence[Sequence[Matcher]]) 
 
 
 def _labels_length(labels: Labels) -> int:
-    return sum(len(n) + len(v) for n, v in labels)
+    return len("".join(chain.from_iterable(labels)))
 
 
 class ExemplarStore:
@@ -135,8 +136,9 @@ class ExemplarStore:
         self._index: dict[Labels, _Series] = {}
         self._next_slot = 0
         self._stored = 0
-        self._series_gauge = SERIES_IN_STORAGE.labels(tenant)
-        self._last_ts_gauge = LAST_TIMESTAMP.labels(tenant)
+        # Read when /metrics is scraped, not kept up to date on every add.
+        SERIES_IN_STORAGE.labels(tenant).set_function(lambda: len(self._index))
+        LAST_TIMESTAMP.labels(tenant).set_function(self._oldest_seconds)
 
     # -- writing ---------------------------------------------------------------
 
@@ -152,7 +154,6 @@ class ExemplarStore:
                 self._resize(capacity)
             for e in exemplars:
                 self._add_one(series_labels, e, window, res)
-            self._update_gauges()
         if res.appended:
             APPENDED.inc(res.appended)
         if res.out_of_order:
@@ -295,13 +296,14 @@ class ExemplarStore:
         IN_STORAGE.inc(len(keep) - self._stored)
         self._stored = len(keep)
 
-    def _update_gauges(self) -> None:
-        self._series_gauge.set(len(self._index))
-        if self._stored:
-            # The oldest arrival: at the next slot once full, else at slot 0.
+    def _oldest_seconds(self) -> float:
+        """Timestamp of the oldest arrival (Prometheus's ``last_exemplars_timestamp``)."""
+        with self._lock:
+            if not self._stored:
+                return 0.0
+            # Once full the oldest arrival is at the next slot; before, at slot 0.
             first = self._ex[self._next_slot] if self._stored == len(self._ex) else self._ex[0]
-            if first is not None:
-                self._last_ts_gauge.set(first.timestamp / 1000)
+            return first.timestamp / 1000 if first is not None else 0.0
 
     # -- reading ---------------------------------------------------------------
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import random
 
-from tidewell.ingester.exemplars import APPENDED, OUT_OF_ORDER, SERIES_IN_STORAGE, ExemplarStore
+from prometheus_client import REGISTRY
+
+from tidewell.ingester.exemplars import APPENDED, OUT_OF_ORDER, ExemplarStore
 from tidewell.model import Exemplar, Labels, Matcher, MatchType
 
 
@@ -181,8 +183,17 @@ def test_limit_changes_resize_keeping_newest_arrivals() -> None:
     assert len(s) == 0 and s.num_series == 0
 
 
-def test_series_gauge_is_per_tenant() -> None:
-    s = ExemplarStore("gauge-tenant", lambda: 10)
-    s.add(A, [ex(1)])
-    s.add(B, [ex(1)])
-    assert SERIES_IN_STORAGE.labels("gauge-tenant")._value.get() == 2
+def test_gauges_are_read_at_scrape_time_per_tenant() -> None:
+    s = ExemplarStore("gauge-tenant", lambda: 2)
+
+    def gauge(name: str) -> float | None:
+        return REGISTRY.get_sample_value(name, {"user": "gauge-tenant"})
+
+    series = "cortex_ingester_tsdb_exemplar_series_with_exemplars_in_storage"
+    oldest = "cortex_ingester_tsdb_exemplar_last_exemplars_timestamp_seconds"
+    assert gauge(series) == 0 and gauge(oldest) == 0
+    s.add(A, [ex(1000)])
+    s.add(B, [ex(2000)])
+    assert gauge(series) == 2 and gauge(oldest) == 1.0
+    s.add(B, [ex(3000)])  # evicts A@1000: the oldest arrival is now B@2000
+    assert gauge(series) == 1 and gauge(oldest) == 2.0
