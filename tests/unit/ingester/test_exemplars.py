@@ -137,7 +137,7 @@ def test_out_of_order_inserts_survive_eviction_of_the_insertion_point() -> None:
 def test_random_ops_keep_lists_sorted_and_bounded() -> None:
     rnd = random.Random(7)
     s = store(capacity=17, window=50)
-    series = [L(__name__="m", i=str(i)) for i in range(5)]
+    series = [L(__name__="m" if i % 2 else "other", i=str(i)) for i in range(6)]
     for _ in range(2000):
         ls = rnd.choice(series)
         s.add(ls, [ex(rnd.randrange(0, 3000), rnd.random())])
@@ -147,6 +147,14 @@ def test_random_ops_keep_lists_sorted_and_bounded() -> None:
         assert stamps == sorted(stamps)
         total += len(exs)
     assert total == len(s) == 17
+    # Selecting by metric name (the name index) finds exactly what a full scan finds.
+    everything = s.select(-1, 10**9, ALL)
+    for name in ("m", "other"):
+        by_name = s.select(-1, 10**9, [[Matcher(MatchType.EQUAL, "__name__", name)]])
+        assert by_name == [p for p in everything if p[0].name == name]
+    both = s.select(-1, 10**9, [[Matcher(MatchType.EQUAL, "__name__", "m")],
+                                [Matcher(MatchType.EQUAL, "__name__", "other")]])
+    assert both == everything
 
 
 def test_labels_longer_than_128_runes_are_rejected() -> None:
