@@ -208,6 +208,7 @@ class Distributor:
             ),
             max_label_name_length=limits.max_label_name_length,
             max_label_value_length=limits.max_label_value_length,
+            utf8_names=limits.name_validation_scheme == "utf8",
         )
 
     def _metadata(

@@ -23,6 +23,9 @@ __all__ = ["push_routes"]
 
 _RW1_PROTO = "prometheus.WriteRequest"
 _RW2_PROTO = "io.prometheus.write.v2.Request"
+# Remote write's Content-Encoding is snappy (RW 1.0 and 2.0); absent means snappy, as in
+# Prometheus. gzip and identity are read too, as before; anything else is a 415.
+_RW_ENCODINGS = ("snappy", "gzip", "x-gzip", "deflate", "identity")
 
 
 def _rw2_headers(stats: PushResult | RW2Stats | None) -> dict[str, str]:
@@ -51,9 +54,18 @@ def make_push_handler(distributor: Distributor):
                 f"application/x-protobuf with proto={_RW1_PROTO} or proto={_RW2_PROTO}",
                 _rw2_headers(None) if is_rw2 else None,
             )
+        encoding = request.headers.get("content-encoding", "").strip().lower() or "snappy"
+        if encoding not in _RW_ENCODINGS:
+            return error_response(
+                415,
+                f"{request.headers.get('content-encoding')} encoding (compression) is not "
+                "accepted by this server; only snappy is acceptable for remote write "
+                "(gzip and identity are also read)",
+                _rw2_headers(None) if is_rw2 else None,
+            )
         try:
             body = await read_body(request, max_size)
-            raw = decompress(body, request.headers.get("content-encoding", "snappy"), max_size)
+            raw = decompress(body, encoding, max_size)
             if is_rw2:
                 wr, _stats = rw2_to_rw1(parse_rw2(raw))
                 raw = wr.SerializeToString()

@@ -88,9 +88,16 @@ def _name_char(c, first, metric):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _valid_name(buf, s, e, metric):  # pragma: no cover - compiled
+def _valid_name(buf, s, e, metric, utf8):  # pragma: no cover - compiled
+    """Mimir's ``IsValidMetricName``/``IsValidLabelName`` under the tenant's scheme.
+
+    UTF-8 scheme: any non-empty valid UTF-8. Legacy: ``[a-zA-Z_:][a-zA-Z0-9_:]*``
+    (no ``:`` in label names).
+    """
     if e <= s:
         return False
+    if utf8:
+        return _utf8_valid(buf, s, e)
     for i in range(s, e):  # noqa: SIM110 - numba cannot compile generator expressions
         if not _name_char(buf[i], i == s, metric):
             return False
@@ -116,7 +123,7 @@ def _cmp(buf, a_s, a_e, b_s, b_e):  # pragma: no cover - compiled
 @numba.njit(cache=True, nogil=True)
 def _checks(
     buf, lab_first, lab_count, name_s, name_e, val_s, val_e, seed,
-    max_names, max_info_names, max_name_len, max_value_len,
+    max_names, max_info_names, max_name_len, max_value_len, utf8_names,
     fix, code, bad_label, token,
 ):  # pragma: no cover - compiled
     metric_name = np.array([95, 95, 110, 97, 109, 101, 95, 95], dtype=np.uint8)  # "__name__"
@@ -156,7 +163,7 @@ def _checks(
                     break
         if mk < 0:
             c = V_MISSING_METRIC_NAME
-        elif not _valid_name(buf, val_s[mk], val_e[mk], True):
+        elif not _valid_name(buf, val_s[mk], val_e[mk], True, utf8_names):
             c = V_INVALID_METRIC_NAME
             bad = mk
         elif count > max_names:
@@ -172,7 +179,7 @@ def _checks(
                 c = V_MAX_LABEL_NAMES_INFO
         if c == V_OK:
             for k in range(first, first + count):
-                if not _valid_name(buf, name_s[k], name_e[k], False):
+                if not _valid_name(buf, name_s[k], name_e[k], False, utf8_names):
                     c = V_INVALID_LABEL
                 elif name_e[k] - name_s[k] > max_name_len:
                     c = V_LABEL_NAME_TOO_LONG
@@ -199,10 +206,14 @@ def series_checks(
     max_label_names_info: int,
     max_label_name_length: int,
     max_label_value_length: int,
+    utf8_names: bool = True,
 ) -> tuple[
     npt.NDArray[np.uint8], npt.NDArray[np.uint8], npt.NDArray[np.int64], npt.NDArray[np.uint32]
 ]:
-    """Per series: (fix flags, validation code, index of the offending label, token)."""
+    """Per series: (fix flags, validation code, index of the offending label, token).
+
+    ``utf8_names`` selects the name validation scheme (``utf8`` or ``legacy``).
+    """
     n = res.n_series
     fix = np.empty(n, dtype=np.uint8)
     code = np.empty(n, dtype=np.uint8)
@@ -211,6 +222,6 @@ def series_checks(
     _checks(
         res.buf, res.lab_first, res.lab_count, res.name_s, res.name_e, res.val_s, res.val_e,
         fnv1_32(tenant.encode()), max_label_names, max_label_names_info,
-        max_label_name_length, max_label_value_length, fix, code, bad, token,
+        max_label_name_length, max_label_value_length, utf8_names, fix, code, bad, token,
     )
     return fix, code, bad, token

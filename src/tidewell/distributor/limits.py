@@ -19,11 +19,21 @@ from typing import Any
 import yaml
 
 from tidewell.distributor.metrics import RUNTIME_CONFIG_HASH, RUNTIME_CONFIG_RELOAD_OK
+from tidewell.protocol.otlp_names import STRATEGIES
 from tidewell.util.config_fields import parse_duration, setting
 
-__all__ = ["Limits", "Overrides", "RuntimeConfigConfig"]
+__all__ = [
+    "NAME_VALIDATION_SCHEMES",
+    "OTEL_TRANSLATION_STRATEGIES",
+    "Limits",
+    "Overrides",
+    "RuntimeConfigConfig",
+]
 
 log = logging.getLogger("tidewell.runtime_config")
+
+NAME_VALIDATION_SCHEMES = ("legacy", "utf8")
+OTEL_TRANSLATION_STRATEGIES = tuple(STRATEGIES)
 
 
 @dataclass
@@ -68,6 +78,34 @@ class Limits:
         metadata=setting(
             "Maximum length accepted for label value. This setting also applies to the metric "
             "name", flag="validation.max-length-label-value",
+        ),
+    )
+    # Mimir's own default is "legacy"; Prometheus 3 accepts UTF-8 names by default and
+    # OTLP and Prometheus 3 clients send them, so Tidewell keeps them unless told not to.
+    name_validation_scheme: str = field(
+        default="utf8",
+        metadata=setting(
+            "Validation scheme to use for metric and label names. Distributors reject time "
+            "series that do not adhere to this scheme.",
+            flag="validation.name-validation-scheme",
+            choices=NAME_VALIDATION_SCHEMES,
+        ),
+    )
+    otel_metric_suffixes_enabled: bool = field(
+        default=False,
+        metadata=setting(
+            "Whether to enable automatic suffixes to names of metrics ingested through OTLP.",
+            flag="distributor.otel-metric-suffixes-enabled",
+        ),
+    )
+    otel_translation_strategy: str = field(
+        default="",
+        metadata=setting(
+            "Translation strategy to apply in OTLP endpoint for metric and label names. If "
+            "unspecified (the default), the strategy is derived from "
+            "-validation.name-validation-scheme and -distributor.otel-metric-suffixes-enabled.",
+            flag="distributor.otel-translation-strategy",
+            choices=("", *OTEL_TRANSLATION_STRATEGIES),
         ),
     )
     max_metadata_length: int = field(
@@ -199,8 +237,34 @@ class Limits:
         limits.validate()
         return limits
 
+    def otel_strategy(self) -> str:
+        """Mimir's ``OTelTranslationStrategy``: the explicit one, else derived from the
+        name validation scheme and whether suffixes are enabled."""
+        if self.otel_translation_strategy:
+            return self.otel_translation_strategy
+        with_suffixes = self.otel_metric_suffixes_enabled
+        if self.name_validation_scheme == "legacy":
+            if with_suffixes:
+                return "UnderscoreEscapingWithSuffixes"
+            return "UnderscoreEscapingWithoutSuffixes"
+        return "NoUTF8EscapingWithSuffixes" if with_suffixes else "NoTranslation"
+
     def validate(self) -> None:
         """Refuse settings Tidewell cannot honour, rather than lose data later."""
+        if self.name_validation_scheme not in NAME_VALIDATION_SCHEMES:
+            raise ValueError(
+                f"unsupported name validation scheme {self.name_validation_scheme!r}, "
+                f"supported values: {', '.join(NAME_VALIDATION_SCHEMES)}"
+            )
+        strategy = self.otel_translation_strategy
+        if strategy and strategy not in OTEL_TRANSLATION_STRATEGIES:
+            raise ValueError(f"unsupported OTLP translation strategy {strategy!r}")
+        if strategy in ("NoUTF8EscapingWithSuffixes", "NoTranslation") and (
+            self.name_validation_scheme == "legacy"
+        ):
+            raise ValueError(
+                f"OTLP translation strategy {strategy!r} is not allowed when UTF8 is disabled"
+            )
         if self.native_histograms_ingestion_enabled:
             raise ValueError(
                 "-ingester.native-histograms-ingestion-enabled=true is not supported yet: "

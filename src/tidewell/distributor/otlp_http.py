@@ -11,6 +11,7 @@ from tidewell.distributor.httputil import error_response, media_type, read_body,
 from tidewell.protocol.compression import decompress
 from tidewell.protocol.errors import ProtocolError
 from tidewell.protocol.otlp import decode_otlp, empty_response
+from tidewell.protocol.otlp_names import OTLPNaming
 
 __all__ = ["make_otlp_handler"]
 
@@ -35,7 +36,10 @@ def make_otlp_handler(distributor: Distributor):
         try:
             body = await read_body(request, max_size)
             raw = decompress(body, encoding, max_size)
-            wr = decode_otlp(raw, json=media == "application/json")
+            naming = OTLPNaming.from_strategy(
+                distributor.overrides.for_tenant(tenant).otel_strategy()
+            )
+            wr = decode_otlp(raw, json=media == "application/json", naming=naming)
             await distributor.push(tenant, wr.SerializeToString())
         except ProtocolError as e:
             return error_response(e.status, str(e))

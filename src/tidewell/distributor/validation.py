@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tidewell.distributor import kernels as k
+from tidewell.model import pairs_string
 
 __all__ = [
     "ValidationFailure",
     "exemplar_discard_reason",
     "format_failure",
-    "labels_string",
     "reason_of",
 ]
 
@@ -59,34 +59,6 @@ def reason_of(code: int) -> str:
     return _IDS[code].replace("-", "_")
 
 
-def _go_quote(s: str) -> str:
-    out = ['"']
-    for ch in s:
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\ufffd" or ch.isprintable():
-            out.append(ch)
-        elif ord(ch) < 0x10000:
-            out.append(f"\\u{ord(ch):04x}" if ord(ch) > 0xFF else f"\\x{ord(ch):02x}")
-        else:
-            out.append(f"\\U{ord(ch):08x}")
-    out.append('"')
-    return "".join(out)
-
-
-def labels_string(pairs: list[tuple[str, str]]) -> str:
-    """Prometheus's ``labels.String()``: ``{__name__="up", job="x"}``."""
-    return "{" + ", ".join(f"{n}={_go_quote(v)}" for n, v in pairs) + "}"
-
-
 def _t(s: str, n: int = 200) -> str:
     """Go's ``%.200s``: at most n characters."""
     return s[:n]
@@ -117,7 +89,7 @@ def format_failure(
 ) -> str:
     """The exact message Mimir returns for a series failing with ``code``."""
     metric = next((v for n, v in pairs if n == "__name__"), "")
-    series = labels_string(pairs)
+    series = pairs_string(pairs)
     if code == k.V_MISSING_METRIC_NAME:
         return _msg(_IDS[code], "received series has no metric name")
     if code == k.V_INVALID_METRIC_NAME:

@@ -8,7 +8,17 @@ from tidewell.model.histogram import (
     Histogram,
     HistogramSamples,
 )
-from tidewell.model.labels import METRIC_NAME, Labels
+from tidewell.model.labels import (
+    METRIC_NAME,
+    Labels,
+    go_quote,
+    is_legacy_label_name,
+    is_legacy_metric_name,
+    is_utf8_name,
+    label_name_str,
+    pairs_string,
+    unescape_name,
+)
 from tidewell.model.matchers import Matcher, MatchType
 from tidewell.model.samples import STALE_NAN_BITS, Series, is_stale_nan, stale_nan
 from tidewell.model.storage import Querier, Queryable
@@ -32,7 +42,14 @@ __all__ = [
     "Queryable",
     "SampleBatch",
     "Series",
+    "go_quote",
+    "is_legacy_label_name",
+    "is_legacy_metric_name",
     "is_stale_nan",
+    "is_utf8_name",
+    "label_name_str",
+    "pairs_string",
     "stale_nan",
+    "unescape_name",
     "validate_tenant_id",
 ]

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from tidewell.model.labels import Labels
+from tidewell.model.labels import Labels, go_quote, label_name_str
 
 
 class MatchType(enum.Enum):
@@ -61,8 +61,8 @@ class Matcher:
         return self.matches("")
 
     def __str__(self) -> str:
-        escaped = self.value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-        return f'{self.name}{self.type.value}"{escaped}"'
+        """Prometheus 3's ``Matcher.String()``: ``a="b"``, ``"a.b"=~"c"``, ``""="x"``."""
+        return f"{label_name_str(self.name)}{self.type.value}{go_quote(self.value)}"
 
 
 def matches_all(matchers: list[Matcher], labels: Labels) -> bool:

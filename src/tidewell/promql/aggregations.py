@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from tidewell.model import Labels
+from tidewell.model import Labels, go_quote, is_utf8_name
 from tidewell.promql import nodes as ast
 from tidewell.promql.errors import ExecutionError
 from tidewell.promql.values import NAME_LABELS, Block, Scalar, String
@@ -154,10 +154,8 @@ def eval_aggregate(ev: Any, node: ast.AggregateExpr) -> Block:
 
 
 def _count_values(blk: Block, node: ast.AggregateExpr, label: str, T: int) -> Block:
-    if not label or _invalid_utf8(label):
-        shown = label.encode("utf-8", "surrogateescape").decode("latin-1")
-        shown = "".join(c if ord(c) < 0x80 else f"\\x{ord(c):02x}" for c in shown)
-        raise ExecutionError(f'invalid label name "{shown}"')
+    if not is_utf8_name(label):
+        raise ExecutionError(f"invalid label name {go_quote(label)}")
     bases: dict[Labels, int] = {}
     gid = np.array([bases.setdefault(_group_key(lb, node), len(bases)) for lb in blk.labels],
                    dtype=np.int64)
@@ -181,14 +179,6 @@ def _count_values(blk: Block, node: ast.AggregateExpr, label: str, T: int) -> Bl
     labels = list(counts)
     vals = np.vstack([counts[k] for k in labels])
     return Block(labels, vals, vals > 0)
-
-
-def _invalid_utf8(s: str) -> bool:
-    try:
-        s.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def _fmt_value(v: float) -> str:

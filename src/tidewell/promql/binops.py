@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from tidewell.model import METRIC_NAME, Labels
+from tidewell.model import METRIC_NAME, Labels, pairs_string
 from tidewell.promql import nodes as ast
 from tidewell.promql.errors import ExecutionError
 from tidewell.promql.values import NAME_LABELS, Block, Scalar
@@ -159,8 +159,8 @@ def _vector_op(ev: Any, node: ast.BinaryExpr, lhs: Block, rhs: Block,
             continue
         cnt = one.present[rows].sum(axis=0)
         if (cnt > 1).any():
-            labs = ", ".join(prom_str(one.labels[r]) for r in rows)
-            sig = "{" + ", ".join(f'{n}="{v}"' for n, v in k) + "}"
+            labs = ", ".join(one.labels[r].prom_string() for r in rows)
+            sig = pairs_string(k)
             raise ExecutionError(
                 f"found duplicate series for the match group {sig} on the {side} hand-side of "
                 f"the operation: [{labs}];many-to-many matching not allowed: matching labels "
@@ -254,12 +254,6 @@ def _vector_op(ev: Any, node: ast.BinaryExpr, lhs: Block, rhs: Block,
     for lb, d in zip(out_labels, out_drop, strict=True):
         final_labels.append(lb.without(*NAME_LABELS) if d else lb)
     return Block(final_labels, np.vstack(out_vals), np.vstack(out_pres)).compact()
-
-
-def prom_str(lb: Labels) -> str:
-    """Labels as Prometheus's ``labels.String()`` prints them: ``{a="1", b="2"}``."""
-    inner = ", ".join(f'{n}="{v}"' for n, v in lb)
-    return "{" + inner + "}"
 
 
 def _result_labels(lb: Labels, other: Labels | None, m: ast.VectorMatching,

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from tidewell.model import METRIC_NAME, Labels
+from tidewell.model import METRIC_NAME, Labels, is_utf8_name
 from tidewell.promql import kernels
 from tidewell.promql import nodes as ast
 from tidewell.promql.errors import ExecutionError
@@ -319,9 +319,6 @@ def _natural(s: str) -> list[Any]:
     return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", s) if p]
 
 
-_LABEL_NAME = re.compile(r"^[^\x00]+$")
-
-
 def _expand(template: str, m: re.Match[str]) -> str:
     def rep(x: re.Match[str]) -> str:
         if x.group(0) == "$$":
@@ -347,7 +344,7 @@ def _label_replace(ev: Any, node: ast.Call) -> Block:
         rx = re.compile(f"^(?:{go_regex(regex)})$", re.DOTALL)
     except re.error as e:
         raise ExecutionError(f'invalid regular expression in label_replace(): {regex}') from e
-    if not _valid_name(dst):
+    if not is_utf8_name(dst):
         raise ExecutionError(f'invalid destination label name in label_replace(): {dst}')
     labels, drop = [], []
     for lb, d in zip(b.labels, b.drop_name, strict=True):
@@ -366,11 +363,11 @@ def _label_join(ev: Any, node: ast.Call) -> Block:
     b = ev.eval(node.args[0])
     strs = [_str_arg(a) for a in node.args[1:]]
     dst, sep, srcs = strs[0], strs[1], strs[2:]
-    if not _valid_name(dst):
-        raise ExecutionError(f'invalid destination label name in label_join(): {dst}')
     for s_ in srcs:
-        if not _valid_name(s_):
+        if not is_utf8_name(s_):
             raise ExecutionError(f'invalid source label name in label_join(): {s_}')
+    if not is_utf8_name(dst):
+        raise ExecutionError(f'invalid destination label name in label_join(): {dst}')
     labels, drop = [], []
     for lb, d in zip(b.labels, b.drop_name, strict=True):
         val = sep.join(lb.get(s) for s in srcs)
@@ -387,17 +384,6 @@ def _str_arg(a: ast.Expr) -> str:
         a = a.expr
     assert isinstance(a, ast.StringLiteral)
     return a.value
-
-
-def _valid_name(name: str) -> bool:
-    """Label names must be non-empty valid UTF-8 (Prometheus 3 allows any such name)."""
-    if not name:
-        return False
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 _ = String

@@ -125,14 +125,42 @@ def _unquote(src: str, start: int) -> tuple[str, int]:
     raise ParseError("unterminated quoted string", start, n)
 
 
+_BRACE_OPS = ("!=", "!~", "=~", "=", ",", "}")
+
+
+def _inside_braces(src: str, i: int, toks: list[Token]) -> int:
+    """One token of a label matcher list, as Prometheus's ``lexInsideBraces`` allows:
+    label names without ``:``, quoted names and values, matcher operators, ``,`` and ``}``."""
+    c = src[i]
+    if c.isalpha() or c == "_":
+        m = _IDENT_NOCOLON_RE.match(src, i)
+        assert m is not None
+        toks.append(Token("IDENT", m.group(0), i, m.group(0)))
+        return m.end()
+    if c in "\"'`":
+        val, j = _unquote(src, i)
+        toks.append(Token("STRING", src[i:j], i, val))
+        return j
+    for op in _BRACE_OPS:
+        if src.startswith(op, i):
+            toks.append(Token("OP", op, i, op))
+            return i + len(op)
+    raise ParseError(f"unexpected character inside braces: {c!r}", i, len(src))
+
+
 def tokenize(src: str) -> list[Token]:
     toks: list[Token] = []
     i, n = 0, len(src)
     bracket = 0  # inside [...], ":" separates range and step instead of joining names
+    braces = False  # inside {...}: only label matchers
     while i < n:
         c = src[i]
         if c in " \t\r\n":
             i += 1
+            continue
+        if braces:
+            i = _inside_braces(src, i, toks)
+            braces = toks[-1].text != "}" or toks[-1].kind != "OP"
             continue
         if c == "#":
             j = src.find("\n", i)
@@ -184,7 +212,9 @@ def tokenize(src: str) -> list[Token]:
         for op in _OPS:
             if src.startswith(op, i):
                 toks.append(Token("OP", op, i, op))
-                if op == "[":
+                if op == "{":
+                    braces = True
+                elif op == "[":
                     bracket += 1
                 elif op == "]" and bracket:
                     bracket -= 1
@@ -195,5 +225,7 @@ def tokenize(src: str) -> list[Token]:
                 raise ParseError("unexpected character after '!': " + repr(src[i + 1:i + 2]),
                                  i, i + 1)
             raise ParseError(f"unexpected character: {c!r}", i, i + 1)
+    if braces:
+        raise ParseError("unexpected end of input inside braces", n, n)
     toks.append(Token("EOF", "", n, None))
     return toks

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from tidewell.model import Matcher, MatchType
+from tidewell.model import METRIC_NAME, Matcher, MatchType, go_quote, label_name_str
 
 __all__ = [
     "AggregateExpr",
@@ -165,12 +165,7 @@ class StringLiteral(Expr):
         return STRING
 
     def __str__(self) -> str:
-        return _quote(self.value)
-
-
-def _quote(s: str) -> str:
-    out = s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{out}"'
+        return go_quote(self.value)
 
 
 @dataclass(eq=False)
@@ -209,16 +204,14 @@ class VectorSelector(Expr):
         return VECTOR
 
     def selector_str(self) -> str:
-        ms = [m for m in self.matchers
-              if not (self.name and m.name == "__name__" and m.type is MatchType.EQUAL
-                      and m.value == self.name)]
-        inner = ", ".join(_matcher_str(m) for m in ms)
-        name = self.name if self.name and _is_plain_name(self.name) else ""
-        if self.name and not name:
-            inner = ", ".join([_quote(self.name)] + [_matcher_str(m) for m in ms])
-        if not name or ms or (self.name and not name):
-            return f"{name}{{{inner}}}"
-        return name
+        """Prometheus 3's printing: ``name{a="b",c="d"}``, matchers sorted, names quoted
+        when not legacy-valid (``{__name__="a.b","c.d"="e"}``)."""
+        ms = sorted(str(m) for m in self.matchers
+                    if not (self.name and m.name == METRIC_NAME and m.type is MatchType.EQUAL
+                            and m.value == self.name))
+        if not ms:
+            return self.name
+        return self.name + "{" + ",".join(ms) + "}"
 
     def __str__(self) -> str:
         out = self.selector_str() + self.mods.fmt()
@@ -227,17 +220,6 @@ class VectorSelector(Expr):
         if self.smoothed:
             out += " smoothed"
         return out
-
-
-def _is_plain_name(name: str) -> bool:
-    import re
-
-    return re.fullmatch(r"[a-zA-Z_:][a-zA-Z0-9_:]*", name) is not None
-
-
-def _matcher_str(m: Matcher) -> str:
-    name = m.name if _is_plain_name(m.name) else _quote(m.name)
-    return f"{name}{m.type.value}{_quote(m.value)}"
 
 
 @dataclass(eq=False)
@@ -310,13 +292,9 @@ class AggregateExpr(Expr):
         out = self.op
         if self.has_grouping or self.without:
             kw = "without" if self.without else "by"
-            out += f" {kw} ({', '.join(_label_str(g) for g in self.grouping)}) "
+            out += f" {kw} ({', '.join(label_name_str(g) for g in self.grouping)}) "
         args = f"{self.param}, {self.expr}" if self.param is not None else str(self.expr)
         return f"{out}({args})"
-
-
-def _label_str(name: str) -> str:
-    return name if _is_plain_name(name) else _quote(name)
 
 
 @dataclass(eq=False)
@@ -354,10 +332,10 @@ class BinaryExpr(Expr):
         if m is not None:
             if m.explicit or m.on:
                 kw = "on" if m.on else "ignoring"
-                mods += f" {kw} ({', '.join(_label_str(x) for x in m.labels)})"
+                mods += f" {kw} ({', '.join(label_name_str(x) for x in m.labels)})"
             if m.card in ("many-to-one", "one-to-many"):
                 kw = "group_left" if m.card == "many-to-one" else "group_right"
-                mods += f" {kw} ({', '.join(_label_str(x) for x in m.include)})"
+                mods += f" {kw} ({', '.join(label_name_str(x) for x in m.include)})"
             if m.fill_left is not None and m.fill_right is not None \
                     and _same(m.fill_left, m.fill_right):
                 mods += f" fill ({_fmt_float(m.fill_left)})"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from tidewell.model import Matcher, MatchType
+from tidewell.model import METRIC_NAME, Matcher, MatchType, go_quote, is_utf8_name
 from tidewell.promql import nodes as ast
 from tidewell.promql.errors import ParseError
 from tidewell.promql.lexer import AGGREGATORS, Token, tokenize
@@ -108,25 +108,41 @@ def parse(query: str) -> Expr:
         raise ParseError("query is too deeply nested", 0, len(query), query) from None
 
 
+_OPERATOR_TOKENS = {"+", "/", "==", "=~", ">=", ">", "</", ">/", "and", "or", "<", "<=", "unless",
+                    "%", "*", "!=", "!~", "^", "-", "@", "atan2"}
+_KEYWORD_TOKENS = {"offset", "smoothed", "anchored", "by", "without", "on", "ignoring",
+                   "group_left", "group_right", "fill", "fill_left", "fill_right", "bool",
+                   "start", "end", "step", "range", "max_of", "min_of"}
+
+
+def _go_q(text: str) -> str:
+    """Go's ``%q`` as Prometheus's ``Item.String`` uses it: at most 10 runes, then "..."."""
+    return go_quote(text[:10]) + "..." if len(text.encode()) > 10 else go_quote(text)
+
+
 def _describe(t: Token) -> str:
+    """A token as Prometheus's parser names it in ``unexpected ...`` errors (``Item.desc``)."""
     if t.kind == "EOF":
         return "end of input"
     if t.kind == "IDENT":
-        if t.text in _PREC:
-            return f'binary operator "{t.text}"'
-        return f'identifier "{t.text}"'
+        low = t.text.lower()
+        if low in _OPERATOR_TOKENS:
+            return f"<op:{t.text}>"
+        if low in AGGREGATORS:
+            return f"<aggr:{t.text}>"
+        if low in _KEYWORD_TOKENS:
+            return f"<{t.text}>"
+        kind = "metric identifier" if ":" in t.text else "identifier"
+        return f"{kind} {go_quote(t.text)}"
     if t.kind == "NUMBER":
-        return f'number "{t.text}"'
+        return f"number {_go_q(t.text)}"
     if t.kind == "DURATION":
-        return f'duration "{t.text}"'
+        return f"duration {_go_q(t.text)}"
     if t.kind == "STRING":
-        return f"string {t.text}"
-    names = {"(": "left parenthesis", ")": "right parenthesis", "{": "left brace",
-             "}": "right brace", "[": "left bracket", "]": "right bracket", ",": "comma",
-             ":": "colon", "=": "=", "@": "@"}
-    if t.text in names:
-        return names[t.text] if t.text not in "=@" else f'"{t.text}"'
-    return f'binary operator "{t.text}"' if t.text in _PREC else f'"{t.text}"'
+        return f"string {_go_q(t.text)}"
+    if t.text in _OPERATOR_TOKENS:
+        return f"<op:{t.text}>"
+    return go_quote(t.text)
 
 
 class _Parser:
@@ -237,6 +253,8 @@ class _Parser:
         while not self.is_op(")"):
             t = self.next()
             if t.kind == "IDENT" or t.kind == "STRING":
+                if not is_utf8_name(str(t.value)):
+                    self.fail(f"invalid label name for grouping: {go_quote(str(t.value))}", t)
                 out.append(str(t.value))
             else:
                 self.fail(f"unexpected {_describe(t)} in grouping opts, expected label", t)
@@ -307,10 +325,8 @@ class _Parser:
             while not self.is_op("}"):
                 t = self.next()
                 if t.kind == "STRING" and (self.is_op(",") or self.is_op("}")):
-                    if name:
-                        self.fail("metric name must not be set twice: "
-                                  f'"{name}" or "{t.value}"', t)
-                    name = str(t.value)
+                    # {"my.metric"}: a quoted metric name is one more __name__ matcher.
+                    matchers.append(Matcher(MatchType.EQUAL, METRIC_NAME, str(t.value)))
                 else:
                     if t.kind not in ("IDENT", "STRING"):
                         self.fail(f"unexpected {_describe(t)} in label matching, "
@@ -338,9 +354,12 @@ class _Parser:
                               '"," or "}"', t)
             end = self.next().end
         if name:
-            if any(m.name == "__name__" for m in matchers):
-                self.fail(f"metric name must not be set twice: \"{name}\"", pos=start)
-            matchers.insert(0, Matcher(MatchType.EQUAL, "__name__", name))
+            for m in matchers:
+                if m.name == METRIC_NAME:
+                    raise ParseError("metric name must not be set twice: "
+                                     f"{go_quote(name)} or {go_quote(m.value)}", start, end,
+                                     self.src)
+            matchers.insert(0, Matcher(MatchType.EQUAL, METRIC_NAME, name))
         elif not self.lenient_selector and not any(not m.matches_empty() for m in matchers):
             raise ParseError("vector selector must contain at least one non-empty matcher",
                              start, end, self.src)

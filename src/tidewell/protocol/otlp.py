@@ -1,9 +1,9 @@
 """OTLP metrics to Prometheus series, named the way Prometheus/Mimir name them.
 
-Follows Prometheus's OTLP translation with suffixes (``UnderscoreEscapingWithSuffixes``):
-gauges keep their name, monotonic cumulative sums get ``_total``, explicit-bucket
-histograms become ``_bucket{le}``/``_sum``/``_count``, summaries become
-``{quantile}``/``_sum``/``_count``; units become suffixes (``s`` → ``_seconds``).
+Names follow the tenant's translation strategy (``otlp_names``): by default, as
+in Mimir with UTF-8 names, ``NoTranslation`` keeps ``http.server.duration`` and
+its attribute keys as sent. Explicit-bucket histograms become
+``_bucket{le}``/``_sum``/``_count``, summaries become ``{quantile}``/``_sum``/``_count``.
 Resource ``service.namespace``/``service.name`` become ``job`` and
 ``service.instance.id`` becomes ``instance``; the other resource attributes go
 to a ``target_info`` series. Cumulative exponential histograms become native
@@ -14,8 +14,6 @@ Prometheus does without extra feature flags.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 from google.protobuf import json_format
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as svc
@@ -24,69 +22,13 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2 as mpb
 
 from tidewell.model import stale_nan
 from tidewell.protocol.errors import ProtocolError
+from tidewell.protocol.otlp_names import OTLPNaming
 from tidewell.protocol.pb import prompb_pb2 as pb
 
-__all__ = ["decode_otlp", "empty_response", "metric_name", "otlp_to_write_request"]
+__all__ = ["decode_otlp", "empty_response", "otlp_to_write_request"]
 
 _CUMULATIVE = mpb.AGGREGATION_TEMPORALITY_CUMULATIVE
 _NO_RECORDED_VALUE = 1  # DataPointFlags.FLAG_NO_RECORDED_VALUE
-
-_UNITS = {
-    "d": "days", "h": "hours", "min": "minutes", "s": "seconds", "ms": "milliseconds",
-    "us": "microseconds", "ns": "nanoseconds", "By": "bytes", "KiBy": "kibibytes",
-    "MiBy": "mebibytes", "GiBy": "gibibytes", "TiBy": "tibibytes", "KBy": "kilobytes",
-    "MBy": "megabytes", "GBy": "gigabytes", "TBy": "terabytes", "m": "meters", "V": "volts",
-    "A": "amperes", "J": "joules", "W": "watts", "g": "grams", "Cel": "celsius",
-    "Hz": "hertz", "%": "percent",
-}
-_PER_UNITS = {"s": "second", "m": "minute", "h": "hour", "d": "day", "w": "week",
-              "mo": "month", "y": "year"}
-_INVALID_NAME = re.compile(r"[^a-zA-Z0-9_:]+")
-_INVALID_LABEL = re.compile(r"[^a-zA-Z0-9_]")
-
-
-def _unit_suffixes(unit: str) -> list[str]:
-    unit = re.sub(r"\{[^}]*\}", "", unit).strip()
-    if not unit:
-        return []
-    main, _, per = unit.partition("/")
-    out = []
-    if main:
-        out.append(_UNITS.get(main, main))
-    if per:
-        out.append("per_" + _PER_UNITS.get(per, per))
-    return [_INVALID_NAME.sub("_", s).strip("_") for s in out if s]
-
-
-def metric_name(name: str, unit: str, kind: str) -> str:
-    """Prometheus name of an OTLP metric; ``kind`` is gauge, counter, histogram or summary."""
-    parts = [p for p in _INVALID_NAME.sub("_", name).split("_") if p]
-    if kind == "gauge" and unit == "1":
-        suffixes = ["ratio"]
-    else:
-        suffixes = [] if unit == "1" else _unit_suffixes(unit)
-    for s in suffixes:
-        if s and (not parts or parts[-1] != s):
-            parts.append(s)
-    if kind == "counter":
-        if parts and parts[-1] == "total":
-            parts.pop()
-        parts.append("total")
-    out = "_".join(parts)
-    if out and out[0].isdigit():
-        out = "_" + out
-    return out
-
-
-def label_name(key: str) -> str:
-    """OTLP attribute key → Prometheus label name (invalid characters → ``_``)."""
-    out = _INVALID_LABEL.sub("_", key)
-    if out and out[0].isdigit():
-        out = "key_" + out
-    elif out.startswith("_") and not out.startswith("__"):
-        out = "key" + out
-    return out
-
 
 def _any_value(v: common_pb2.AnyValue) -> str:
     kind = v.WhichOneof("value")
@@ -119,10 +61,12 @@ def _fmt(v: float) -> str:
     return np.format_float_positional(v, trim="-")
 
 
-def _attrs(kvs) -> dict[str, str]:
+def _attrs(kvs, naming: OTLPNaming, skip: tuple[str, ...] = ()) -> dict[str, str]:
     out: dict[str, str] = {}
     for kv in kvs:
-        name = label_name(kv.key)
+        if kv.key in skip:
+            continue
+        name = naming.label_name(kv.key)
         value = _any_value(kv.value)
         out[name] = f"{out[name]};{value}" if name in out else value
     return out
@@ -220,12 +164,20 @@ def _exponential(dp, ts_ms: int) -> pb.Histogram | None:
     return h
 
 
-def otlp_to_write_request(req: svc.ExportMetricsServiceRequest) -> pb.WriteRequest:
-    """Translate an OTLP export request into one RW 1.0 ``WriteRequest``."""
+_IDENTIFYING = ("service.name", "service.namespace", "service.instance.id")
+
+
+def otlp_to_write_request(
+    req: svc.ExportMetricsServiceRequest, naming: OTLPNaming | None = None
+) -> pb.WriteRequest:
+    """Translate an OTLP export request into one RW 1.0 ``WriteRequest``.
+
+    ``naming`` defaults to ``NoTranslation`` (Mimir's choice under UTF-8 names).
+    """
+    naming = naming or OTLPNaming()
     b = _Builder()
     MT = pb.MetricMetadata
     for rm in req.resource_metrics:
-        res = _attrs(rm.resource.attributes)
         raw_res = {kv.key: _any_value(kv.value) for kv in rm.resource.attributes}
         service = raw_res.get("service.name", "")
         ns = raw_res.get("service.namespace", "")
@@ -242,30 +194,32 @@ def otlp_to_write_request(req: svc.ExportMetricsServiceRequest) -> pb.WriteReque
                     pts = metric.gauge.data_points if kind == "gauge" else metric.sum.data_points
                     if kind == "sum" and metric.sum.aggregation_temporality != _CUMULATIVE:
                         continue
-                    name = metric_name(metric.name, metric.unit, "gauge")
+                    name = naming.metric_name(metric.name, metric.unit, "gauge")
                     b.metadata(name, MT.GAUGE, metric.description, metric.unit)
                     for dp in pts:
                         t = dp.time_unix_nano // 1_000_000
                         latest = max(latest, t)
-                        b.series({**_attrs(dp.attributes), **base, "__name__": name}, t, _value(dp))
+                        labels = {**_attrs(dp.attributes, naming), **base, "__name__": name}
+                        b.series(labels, t, _value(dp))
                 elif kind == "sum":
                     if metric.sum.aggregation_temporality != _CUMULATIVE:
                         continue
-                    name = metric_name(metric.name, metric.unit, "counter")
+                    name = naming.metric_name(metric.name, metric.unit, "counter")
                     b.metadata(name, MT.COUNTER, metric.description, metric.unit)
                     for dp in metric.sum.data_points:
                         t = dp.time_unix_nano // 1_000_000
                         latest = max(latest, t)
-                        b.series({**_attrs(dp.attributes), **base, "__name__": name}, t, _value(dp))
+                        labels = {**_attrs(dp.attributes, naming), **base, "__name__": name}
+                        b.series(labels, t, _value(dp))
                 elif kind == "histogram":
                     if metric.histogram.aggregation_temporality != _CUMULATIVE:
                         continue
-                    name = metric_name(metric.name, metric.unit, "histogram")
+                    name = naming.metric_name(metric.name, metric.unit, "histogram")
                     b.metadata(name, MT.HISTOGRAM, metric.description, metric.unit)
                     for dp in metric.histogram.data_points:
                         t = dp.time_unix_nano // 1_000_000
                         latest = max(latest, t)
-                        labels = {**_attrs(dp.attributes), **base}
+                        labels = {**_attrs(dp.attributes, naming), **base}
                         stale = bool(dp.flags & _NO_RECORDED_VALUE)
                         sn = stale_nan()
                         if dp.HasField("sum"):
@@ -282,12 +236,12 @@ def otlp_to_write_request(req: svc.ExportMetricsServiceRequest) -> pb.WriteReque
                         b.series({**labels, "__name__": name + "_bucket", "le": "+Inf"}, t,
                                  sn if stale else float(dp.count))
                 elif kind == "summary":
-                    name = metric_name(metric.name, metric.unit, "summary")
+                    name = naming.metric_name(metric.name, metric.unit, "summary")
                     b.metadata(name, MT.SUMMARY, metric.description, metric.unit)
                     for dp in metric.summary.data_points:
                         t = dp.time_unix_nano // 1_000_000
                         latest = max(latest, t)
-                        labels = {**_attrs(dp.attributes), **base}
+                        labels = {**_attrs(dp.attributes, naming), **base}
                         stale = bool(dp.flags & _NO_RECORDED_VALUE)
                         sn = stale_nan()
                         b.series({**labels, "__name__": name + "_sum"}, t, sn if stale else dp.sum)
@@ -300,24 +254,24 @@ def otlp_to_write_request(req: svc.ExportMetricsServiceRequest) -> pb.WriteReque
                     eh = metric.exponential_histogram
                     if eh.aggregation_temporality != _CUMULATIVE:
                         continue
-                    name = metric_name(metric.name, metric.unit, "histogram")
+                    name = naming.metric_name(metric.name, metric.unit, "histogram")
                     b.metadata(name, MT.HISTOGRAM, metric.description, metric.unit)
                     for dp in eh.data_points:
                         t = dp.time_unix_nano // 1_000_000
                         hist = _exponential(dp, t)
                         if hist is not None:
                             latest = max(latest, t)
-                            b.histogram({**_attrs(dp.attributes), **base, "__name__": name}, hist)
-        info = {
-            k: v for k, v in res.items()
-            if k not in ("service_name", "service_namespace", "service_instance_id")
-        }
+                            labels = {**_attrs(dp.attributes, naming), **base, "__name__": name}
+                            b.histogram(labels, hist)
+        info = _attrs(rm.resource.attributes, naming, skip=_IDENTIFYING)
         if info and latest and base:
             b.series({**info, **base, "__name__": "target_info"}, latest, 1.0)
     return b.wr
 
 
-def decode_otlp(raw: bytes, *, json: bool = False) -> pb.WriteRequest:
+def decode_otlp(
+    raw: bytes, *, json: bool = False, naming: OTLPNaming | None = None
+) -> pb.WriteRequest:
     """Parse an OTLP ``ExportMetricsServiceRequest`` (protobuf or JSON) and translate it."""
     req = svc.ExportMetricsServiceRequest()
     try:
@@ -327,7 +281,7 @@ def decode_otlp(raw: bytes, *, json: bool = False) -> pb.WriteRequest:
             req.ParseFromString(raw)
     except Exception as e:
         raise ProtocolError(f"failed to parse OTLP request: {e}") from None
-    return otlp_to_write_request(req)
+    return otlp_to_write_request(req, naming)
 
 
 def empty_response(*, json: bool = False) -> tuple[bytes, str]:

@@ -125,5 +125,6 @@ def test_otel_sdk_exporter(tmp_path):
         assert provider.force_flush(10_000)
         provider.shutdown()
         names = srv.names()
-        assert {"orders_total", "latency_seconds_bucket", "latency_seconds_sum",
-                "latency_seconds_count", "target_info"} <= names
+        # Mimir 3's default translation (UTF-8 names, no suffixes): NoTranslation.
+        assert {"orders", "latency_bucket", "latency_sum", "latency_count",
+                "target_info"} <= names

@@ -81,6 +81,32 @@ def test_unsupported_content_type_and_encoding_are_415(harness: Harness):
     r = harness.client.post("/api/v1/push", content=raw,
                             headers={**RW1, "Content-Encoding": "zstd"})
     assert r.status_code == 415
+    assert "zstd encoding (compression) is not accepted by this server; only snappy is " \
+        "acceptable" in r.text
+    r = harness.client.post("/api/v1/push", content=raw, headers={**RW2, "Content-Encoding": "lz4"})
+    assert r.status_code == 415 and "lz4 encoding" in r.text
+    assert r.headers["X-Prometheus-Remote-Write-Samples-Written"] == "0"
+    assert harness.writer.series() == {}
+
+
+def test_absent_content_encoding_means_snappy(harness: Harness):
+    raw = snappy_compress(request({"__name__": "up"}))
+    headers = {k: v for k, v in RW1.items() if k != "Content-Encoding"}
+    assert harness.client.post("/api/v1/push", content=raw, headers=headers).status_code == 200
+    assert Labels.from_dict({"__name__": "up"}) in harness.writer.series()
+
+
+def test_utf8_names_through_push_and_legacy_tenant_override(harness: Harness):
+    names = {"__name__": "http.server.duration", "le": "0.1", "service.name": "shop"}
+    raw = snappy_compress(request(names))
+    r = harness.client.post("/api/v1/push", content=raw, headers=RW1)
+    assert r.status_code == 200
+    assert Labels.from_dict(names) in harness.writer.series()
+    harness.overrides.set_tenant_overrides({"old": {"name_validation_scheme": "legacy"}})
+    r = harness.client.post("/api/v1/push", content=raw, headers={**RW1, "X-Scope-OrgID": "old"})
+    assert r.status_code == 400
+    assert r.text == ("received a series with invalid metric name: "
+                      "'http.server.duration' (err-mimir-metric-name-invalid)\n")
 
 
 def test_gzip_encoding_accepted(harness: Harness):
@@ -173,6 +199,23 @@ def test_rw2_exemplars_dropped_when_disabled_and_headers_say_so():
     assert r.headers["X-Prometheus-Remote-Write-Exemplars-Written"] == "0"
 
 
+def test_rw2_utf8_names_are_written(harness: Harness):
+    req = pb2.Request()
+    req.symbols.extend(["", "__name__", "http.server.duration", "service.name", "shop", "le",
+                        "0.1"])
+    ts = req.timeseries.add()
+    ts.labels_refs.extend([1, 2, 5, 6, 3, 4])
+    s = ts.samples.add()
+    s.value, s.timestamp = 2.0, now_ms()
+    r = harness.client.post("/api/v1/push", content=snappy_compress(req.SerializeToString()),
+                            headers=RW2)
+    assert r.status_code == 204, r.text
+    assert r.headers["X-Prometheus-Remote-Write-Samples-Written"] == "1"
+    want = Labels.from_dict({"__name__": "http.server.duration", "le": "0.1",
+                             "service.name": "shop"})
+    assert [v for _, v in harness.writer.series()[want]] == [2.0]
+
+
 def test_rw2_bad_symbol_ref_is_400_with_zero_headers(harness: Harness):
     req = pb2.Request()
     req.symbols.extend(["", "__name__"])
@@ -230,7 +273,7 @@ def test_otlp_protobuf_json_gzip(harness: Harness):
     from google.protobuf import json_format
 
     req = _otlp_request()
-    want = Labels.from_dict({"__name__": "queue_depth", "job": "svc"})
+    want = Labels.from_dict({"__name__": "queue.depth", "job": "svc"})
     r = harness.client.post("/otlp/v1/metrics", content=req.SerializeToString(),
                             headers={"Content-Type": "application/x-protobuf"})
     assert r.status_code == 200 and r.headers["content-type"] == "application/x-protobuf"
@@ -240,6 +283,33 @@ def test_otlp_protobuf_json_gzip(harness: Harness):
                                      "Content-Encoding": "gzip"})
     assert r.status_code == 200 and r.json() == {}
     assert len(harness.writer.series()[want]) == 2
+
+
+def test_otlp_translation_follows_tenant_limits():
+    h = Harness()
+    h.overrides.set_tenant_overrides({
+        "legacy": {"name_validation_scheme": "legacy"},
+        "suffixed": {"otel_metric_suffixes_enabled": True},
+        "classic": {"name_validation_scheme": "legacy",
+                    "otel_translation_strategy": "UnderscoreEscapingWithSuffixes"},
+    })
+    body = _otlp_request()
+    g = body.resource_metrics[0].scope_metrics[0].metrics[0]
+    g.unit = "By"
+    a = g.gauge.data_points[0].attributes.add()
+    a.key, a.value.string_value = "queue.kind", "fifo"
+    for tenant, name, label in (
+        ("anonymous", "queue.depth", "queue.kind"),
+        ("legacy", "queue_depth", "queue_kind"),
+        ("suffixed", "queue.depth_bytes", "queue.kind"),
+        ("classic", "queue_depth_bytes", "queue_kind"),
+    ):
+        r = h.client.post("/otlp/v1/metrics", content=body.SerializeToString(),
+                          headers={"Content-Type": "application/x-protobuf",
+                                   "X-Scope-OrgID": tenant})
+        assert r.status_code == 200, r.text
+        want = Labels.from_dict({"__name__": name, "job": "svc", label: "fifo"})
+        assert want in h.writer.series(), tenant
 
 
 def test_otlp_bad_inputs(harness: Harness):

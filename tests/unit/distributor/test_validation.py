@@ -5,19 +5,20 @@ from __future__ import annotations
 import pytest
 
 from tests.unit.distributor.helpers import Harness, now_ms, series
-from tidewell.distributor import Limits, PartialValidationError
+from tidewell.distributor import Limits, Overrides, PartialValidationError
 from tidewell.distributor import metrics as m
 from tidewell.model import Labels
 from tidewell.protocol.pb import prompb_pb2 as pb
 
 GOOD = {"__name__": "good_metric", "job": "ok"}
 LIMIT_SUFFIX = "or contact your service administrator."
+LEGACY = Limits(name_validation_scheme="legacy")
 
 
-def push_with_bad(h: Harness, bad_labels, samples=None):
+def push_with_bad(h: Harness, bad_labels, samples=None, sort: bool = False):
     wr = pb.WriteRequest()
     series(wr, GOOD, sort=True)
-    series(wr, bad_labels, samples)
+    series(wr, bad_labels, samples, sort=sort)
     with pytest.raises(PartialValidationError) as exc:
         h.push("tenant-1", wr.SerializeToString())
     # The valid neighbour is always written.
@@ -31,14 +32,14 @@ def test_missing_metric_name():
 
 
 def test_invalid_metric_name():
-    msg = push_with_bad(Harness(), [("__name__", "1bad-name")])
+    msg = push_with_bad(Harness(LEGACY), [("__name__", "1bad-name")])
     assert msg == (
         "received a series with invalid metric name: '1bad-name' (err-mimir-metric-name-invalid)"
     )
 
 
 def test_invalid_metric_name_strips_non_ascii():
-    msg = push_with_bad(Harness(), [("__name__", "bädname")])
+    msg = push_with_bad(Harness(LEGACY), [("__name__", "bädname")])
     assert msg == (
         "received a series with invalid metric name: 'bdname (non-ascii characters removed)' "
         "(err-mimir-metric-name-invalid)"
@@ -72,11 +73,82 @@ def test_info_series_get_their_own_label_limit():
 
 
 def test_invalid_label_name():
-    msg = push_with_bad(Harness(), [("__name__", "m"), ("bad-name", "v")])
+    msg = push_with_bad(Harness(LEGACY), [("__name__", "m"), ("bad-name", "v")])
     assert msg == (
         "received a series with an invalid label: 'bad-name' series: "
-        "'{__name__=\"m\", bad-name=\"v\"}' (err-mimir-label-invalid)"
+        "'{__name__=\"m\", \"bad-name\"=\"v\"}' (err-mimir-label-invalid)"
     )
+
+
+def test_utf8_names_accepted_by_default():
+    h = Harness()
+    names = {"__name__": "http.server.duration", "le": "0.1", "service name": "a b",
+             "ünit": "ms", "1st": "x"}
+    wr = pb.WriteRequest()
+    series(wr, names, sort=True)
+    series(wr, {"__name__": "1bad-name", "bad-name": "v"}, sort=True)
+    h.push("t", wr.SerializeToString())
+    got = h.writer.series()
+    assert Labels.from_dict(names) in got
+    assert Labels.from_dict({"__name__": "1bad-name", "bad-name": "v"}) in got
+
+
+def test_legacy_scheme_is_a_per_tenant_override():
+    overrides = Overrides(Limits())
+    overrides.set_tenant_overrides({"old": {"name_validation_scheme": "legacy"}})
+    h = Harness()
+    h.distributor.overrides = overrides
+    raw = _one_series({"__name__": "a.b", "job": "x"})
+    h.push("new", raw)
+    with pytest.raises(PartialValidationError) as exc:
+        h.push("old", raw)
+    assert exc.value.message == (
+        "received a series with invalid metric name: 'a.b' (err-mimir-metric-name-invalid)"
+    )
+    with pytest.raises(ValueError, match="name validation scheme"):
+        overrides.set_tenant_overrides({"x": {"name_validation_scheme": "ascii"}})
+    with pytest.raises(ValueError, match="is not allowed when UTF8 is disabled"):
+        overrides.set_tenant_overrides({"x": {"name_validation_scheme": "legacy",
+                                              "otel_translation_strategy": "NoTranslation"}})
+    with pytest.raises(ValueError, match="unsupported OTLP translation strategy"):
+        overrides.set_tenant_overrides({"x": {"otel_translation_strategy": "Dots"}})
+    assert Limits().otel_strategy() == "NoTranslation"
+    assert LEGACY.otel_strategy() == "UnderscoreEscapingWithoutSuffixes"
+
+
+def test_utf8_scheme_still_rejects_empty_and_invalid_names():
+    h = Harness()
+    # An empty metric name is no metric name.
+    msg = push_with_bad(h, [("__name__", ""), ("job", "x")])
+    assert msg == "received series has no metric name (err-mimir-missing-metric-name)"
+    # An empty label name is never valid.
+    msg = push_with_bad(h, [("__name__", "m"), ("", "v")], sort=False)
+    assert msg == (
+        "received a series with an invalid label: '' series: '{\"\"=\"v\", __name__=\"m\"}' "
+        "(err-mimir-label-invalid)"
+    )
+    # Invalid UTF-8 in a metric name or a label name (built by hand: protobuf refuses).
+    lab_ok = b"\x0a\x08__name__\x12\x01m"
+    bad_name = _ld(1, b"\x0a\x08__name__\x12\x02\xc3\x28")
+    bad_label = _ld(1, lab_ok) + _ld(1, b"\x0a\x02\xff\x61\x12\x01v")
+    sample = _ld(2, b"\x09" + b"\x00" * 8 + b"\x10" + _varint(now_ms()))
+    for ts, want in (
+        (bad_name + sample, "received a series with invalid metric name: "
+                            "'( (non-ascii characters removed)' (err-mimir-metric-name-invalid)"),
+        (bad_label + sample, "received a series with an invalid label: '\ufffda' series: "),
+    ):
+        wr = pb.WriteRequest()
+        series(wr, GOOD)
+        with pytest.raises(PartialValidationError) as exc:
+            h.push("t", wr.SerializeToString() + _ld(1, ts))
+        assert exc.value.message.startswith(want)
+        assert Labels.from_dict(GOOD) in h.writer.series()
+
+
+def _one_series(labels: dict[str, str]) -> bytes:
+    wr = pb.WriteRequest()
+    series(wr, labels, sort=True)
+    return wr.SerializeToString()
 
 
 def test_label_name_too_long():

@@ -125,3 +125,35 @@ def test_warm_up_loads_every_kernel() -> None:
 
     Engine().warm_up(background=False)
     assert all(kernel.signatures for kernel, _ in KERNELS.values())
+
+
+def test_utf8_names_select_group_and_relabel() -> None:
+    s = Store()
+    s.data[Labels([("__name__", "http.server.duration"), ("le", "0.1"), ("service.name", "a")])] \
+        = (np.array([0], dtype=np.int64), np.array([3.0]))
+    s.data[Labels([("__name__", "http.server.duration"), ("le", "1"), ("service.name", "b")])] \
+        = (np.array([0], dtype=np.int64), np.array([4.0]))
+    eng = Engine()
+    res = eng.instant_query(s, "t", '{"http.server.duration", "le"="0.1"}', 0)
+    assert [str(x.labels) for x in res.series] == [
+        '{"http.server.duration", le="0.1", "service.name"="a"}']
+    res = eng.instant_query(s, "t", 'sum by ("service.name") ({"http.server.duration"})', 0)
+    assert [(x.labels, x.vals[0]) for x in res.series] == [
+        (Labels([("service.name", "a")]), 3.0), (Labels([("service.name", "b")]), 4.0)]
+    q = 'label_replace({"http.server.duration"}, "a.b", "x-$1", "service.name", "(.*)")'
+    res = eng.instant_query(s, "t", q, 0)
+    assert sorted(x.labels.get("a.b") for x in res.series) == ["x-a", "x-b"]
+    q = 'label_join({"http.server.duration"}, "dst.name", "/", "le", "service.name")'
+    res = eng.instant_query(s, "t", q, 0)
+    assert sorted(x.labels.get("dst.name") for x in res.series) == ["0.1/a", "1/b"]
+    for q, msg in (
+        ('label_replace({"http.server.duration"}, "", "x", "le", ".*")',
+         "invalid destination label name in label_replace(): "),
+        ('label_join({"http.server.duration"}, "\\xff", ",", "le")',
+         "invalid destination label name in label_join(): "),
+        ('label_join({"http.server.duration"}, "\\xff", ",", "")',
+         "invalid source label name in label_join(): "),
+    ):
+        with pytest.raises(ExecutionError) as exc:
+            eng.instant_query(s, "t", q, 0)
+        assert str(exc.value).startswith(msg)

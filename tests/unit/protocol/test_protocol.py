@@ -20,7 +20,8 @@ from tidewell.protocol import (
     encode_write_request,
     snappy_compress,
 )
-from tidewell.protocol.otlp import decode_otlp, metric_name, otlp_to_write_request
+from tidewell.protocol.otlp import decode_otlp, otlp_to_write_request
+from tidewell.protocol.otlp_names import OTLPNaming
 from tidewell.protocol.pb import prompb_pb2 as pb
 from tidewell.protocol.pb import writev2_pb2 as pb2
 from tidewell.protocol.rw2 import V2_SYMBOL_OFFSET
@@ -127,13 +128,7 @@ def test_fuzz_decoders_never_crash(data):
             decompress(data, enc, 1 << 16)
 
 
-def test_otlp_metric_names():
-    assert metric_name("http.server.duration", "s", "histogram") == "http_server_duration_seconds"
-    assert metric_name("requests", "1", "counter") == "requests_total"
-    assert metric_name("requests_total", "", "counter") == "requests_total"
-    assert metric_name("cpu.utilization", "1", "gauge") == "cpu_utilization_ratio"
-    assert metric_name("mem", "By", "gauge") == "mem_bytes"
-    assert metric_name("q", "{request}", "gauge") == "q"
+LEGACY_SUFFIXES = OTLPNaming.from_strategy("UnderscoreEscapingWithSuffixes")
 
 
 def test_otlp_translation_shapes():
@@ -159,7 +154,7 @@ def test_otlp_translation_shapes():
     hp.time_unix_nano, hp.count, hp.sum = 2_000_000_000, 3, 4.5
     hp.explicit_bounds.extend([0.5, 1.0])
     hp.bucket_counts.extend([1, 1, 1])
-    wr = otlp_to_write_request(req)
+    wr = otlp_to_write_request(req, LEGACY_SUFFIXES)
     got = {
         str(Labels((lab.name, lab.value) for lab in ts.labels)): ts.samples[0].value
         for ts in wr.timeseries
@@ -187,7 +182,7 @@ def test_otlp_exponential_histogram_becomes_native_histogram():
     dp.time_unix_nano, dp.count, dp.sum, dp.scale, dp.zero_count = 5_000_000, 6, 3.0, 10, 1
     dp.positive.offset = 3
     dp.positive.bucket_counts.extend([1, 2, 2])  # indices 3,4,5 at scale 10
-    (ts,) = otlp_to_write_request(req).timeseries
+    (ts,) = otlp_to_write_request(req, LEGACY_SUFFIXES).timeseries
     assert [(lab.name, lab.value) for lab in ts.labels] == [("__name__", "rpc_duration_seconds")]
     (h,) = ts.histograms
     assert (h.schema, h.count_int, h.zero_count_int, h.sum, h.timestamp) == (8, 6, 1, 3.0, 5)

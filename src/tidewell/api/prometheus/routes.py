@@ -30,7 +30,7 @@ from tidewell.api.prometheus.params import (
     parse_matchers,
     parse_time,
 )
-from tidewell.model import Exemplar, Labels, Matcher, MetricMetadata, Queryable
+from tidewell.model import Exemplar, Labels, Matcher, MetricMetadata, Queryable, unescape_name
 from tidewell.promql.engine import Engine, EngineOptions, QueryResult
 from tidewell.promql.errors import BadDataError, ParseError, PromQLError
 from tidewell.promql.format import format_float, format_floats
@@ -340,8 +340,8 @@ class _API:
             start, end = self._range(p)
             limit = self._limit(p)
             tenant = _tenant(request)
-            if name is not None and name.startswith("U__"):
-                name = _unescape_name(name)
+            if name is not None:
+                name = unescape_name(name)
 
             def run(_cancel: threading.Event) -> list[str]:
                 q = self.queryable.querier(tenant, start, end)
@@ -441,15 +441,6 @@ def _int_param(p: _Params, name: str) -> int:
         return int(v)
     except ValueError:
         raise BadDataError(f"{name} must be a number") from None
-
-
-def _unescape_name(name: str) -> str:
-    """Prometheus's ``U__`` label-name escaping (``U__a_2e_b`` → ``a.b``)."""
-    import re
-
-    body = name[3:]
-    return re.sub(r"_([0-9a-fA-F]+)_", lambda m: chr(int(m.group(1), 16)), body).replace(
-        "__", "_")
 
 
 def query_routes(queryable: Queryable, config: QuerierConfig,
