@@ -326,10 +326,10 @@ async def _init_querier(app: App) -> ASGIApp:
     """The Prometheus query API over ingesters (recent data) and store-gateways (blocks).
 
     Ingesters and store-gateways in this process are called directly; others
-    are found in their rings and called over the network (exemplars and
-    metadata come from the ingesters alone, every owner of each partition): store-gateways shard
+    are found in their rings and called over the network: store-gateways shard
     the blocks, so each block found in the bucket index is asked of one of its
-    owners (``BlocksStoreQueryable``). Which of the two a query asks depends on
+    owners (``BlocksStoreQueryable``); exemplars and metadata come from the
+    ingesters alone, every owner of each partition (``PartitionsMetaSource``). Which of the two a query asks depends on
     its time range (``-querier.query-ingesters-within``, ``-querier.query-store-after``);
     answers are merged, duplicates dropped. Returns the querier's own ASGI app:
     with a query-frontend in the same process, the frontend calls it directly;
