@@ -329,8 +329,9 @@ async def _init_querier(app: App) -> ASGIApp:
     are found in their rings and called over the network: store-gateways shard
     the blocks, so each block found in the bucket index is asked of one of its
     owners (``BlocksStoreQueryable``); exemplars and metadata come from the
-    ingesters alone, every owner of each partition (``PartitionsMetaSource``). Which of the two a query asks depends on
-    its time range (``-querier.query-ingesters-within``, ``-querier.query-store-after``);
+    ingesters alone, every owner of each partition (``PartitionsMetaSource``).
+    Which of the two a query asks depends on its time range
+    (``-querier.query-ingesters-within``, ``-querier.query-store-after``);
     answers are merged, duplicates dropped. Returns the querier's own ASGI app:
     with a query-frontend in the same process, the frontend calls it directly;
     otherwise it is served as is.
