@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from prometheus_client import REGISTRY
 
 from tidewell.ingester.exemplars import APPENDED, OUT_OF_ORDER, ExemplarStore
@@ -205,3 +206,60 @@ def test_gauges_are_read_at_scrape_time_per_tenant() -> None:
     assert gauge(series) == 2 and gauge(oldest) == 1.0
     s.add(B, [ex(3000)])  # evicts A@1000: the oldest arrival is now B@2000
     assert gauge(series) == 1 and gauge(oldest) == 2.0
+
+
+class _Reference:
+    """The store's rules written the slow, obvious way: a list in arrival order."""
+
+    def __init__(self, capacity: int, window: int) -> None:
+        self.capacity, self.window = capacity, window
+        self.live: list[tuple[int, Labels, Exemplar]] = []
+        self.seq = 0
+
+    def chain(self, labels: Labels) -> list[Exemplar]:
+        return [e for _, _, e in sorted(((e.timestamp, s, e) for s, ls, e in self.live
+                                         if ls == labels), key=lambda t: (t[0], t[1]))]
+
+    def add(self, labels: Labels, e: Exemplar) -> str:
+        chain = self.chain(labels)
+        if chain:
+            newest = chain[-1]
+            if newest == e:
+                return "duplicate"
+            if (e.timestamp < newest.timestamp
+                    and e.timestamp <= newest.timestamp - self.window) or (
+                    e.timestamp == newest.timestamp and (
+                        e.value < newest.value
+                        or (e.value == newest.value and e.labels < newest.labels))):
+                return "out_of_order"
+            if chain[0].timestamp <= e.timestamp < newest.timestamp:
+                before = [x for x in chain if x.timestamp <= e.timestamp][-1]
+                if before.timestamp == e.timestamp:
+                    return "duplicate"
+        self.seq += 1
+        self.live.append((self.seq, labels, e))
+        if len(self.live) > self.capacity:
+            self.live.pop(0)
+        return "appended"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_matches_a_reference_model(seed: int) -> None:
+    rnd = random.Random(seed)
+    capacity, window = rnd.choice([1, 3, 8, 40]), rnd.choice([0, 5, 30])
+    s, ref = store(capacity, window), _Reference(capacity, window)
+    series = [L(__name__="m", i=str(i)) for i in range(4)]
+    for step in range(600):
+        ls = rnd.choice(series)
+        # Mostly moving forward with some jitter, sometimes far in the past.
+        ts = rnd.randrange(0, 60) if rnd.random() < 0.3 else 40 + step // 4 + rnd.randrange(-8, 3)
+        e = Exemplar(L(trace_id=rnd.choice("ab")), float(rnd.randrange(3)), ts)
+        want = ref.add(ls, e)
+        r = s.add(ls, [e])
+        got = ("appended" if r.appended else "duplicate" if r.duplicates else "out_of_order")
+        assert got == want
+        assert len(s) == len(ref.live)
+    for ls in series:
+        assert ts_of(s, ls) == [e.timestamp for e in ref.chain(ls)]
+        stored = next((exs for lbl, exs in s.select(-1, 10**9, ALL) if lbl == ls), [])
+        assert stored == ref.chain(ls)
