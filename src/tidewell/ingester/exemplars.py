@@ -27,11 +27,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain
 
 from prometheus_client import Counter, Gauge
 
 from tidewell.distributor.metrics import DISCARDED_EXEMPLARS
-from tidewell.model import Exemplar, Labels, Matcher
+from tidewell.model import METRIC_NAME, Exemplar, Labels, Matcher, MatchType
 
 __all__ = ["EXEMPLAR_MAX_LABEL_SET_LENGTH", "ExemplarAddResult", "ExemplarStore",
            "matches_some_set"]
@@ -108,7 +109,7 @@ def matches_some_set(labels: Labels, matcher_sets: Sequence[Sequence[Matcher]]) 
 
 
 def _labels_length(labels: Labels) -> int:
-    return sum(len(n) + len(v) for n, v in labels)
+    return len("".join(chain.from_iterable(labels)))
 
 
 class ExemplarStore:
@@ -133,10 +134,13 @@ class ExemplarStore:
         self._prev: list[int] = []
         self._next: list[int] = []
         self._index: dict[Labels, _Series] = {}
+        self._by_name: dict[str, dict[Labels, _Series]] = {}
+        """The same series by metric name: most selectors name their metric."""
         self._next_slot = 0
         self._stored = 0
-        self._series_gauge = SERIES_IN_STORAGE.labels(tenant)
-        self._last_ts_gauge = LAST_TIMESTAMP.labels(tenant)
+        # Read when /metrics is scraped, not kept up to date on every add.
+        SERIES_IN_STORAGE.labels(tenant).set_function(lambda: len(self._index))
+        LAST_TIMESTAMP.labels(tenant).set_function(self._oldest_seconds)
 
     # -- writing ---------------------------------------------------------------
 
@@ -152,7 +156,6 @@ class ExemplarStore:
                 self._resize(capacity)
             for e in exemplars:
                 self._add_one(series_labels, e, window, res)
-            self._update_gauges()
         if res.appended:
             APPENDED.inc(res.appended)
         if res.out_of_order:
@@ -196,13 +199,14 @@ class ExemplarStore:
                     return
         else:
             idx = self._index[labels] = _Series(labels)
+            self._by_name.setdefault(labels.name, {})[labels] = idx
 
         slot = self._next_slot
         victim = self._ref[slot]
         if victim is not None:
             self._unlink(slot)
             if victim.oldest == _NONE and victim is not idx:
-                del self._index[victim.labels]
+                self._forget(victim.labels)
             elif insert_after == slot:
                 # The entry to insert after was the one evicted: find the place again.
                 insert_after = self._insertion_point(e.timestamp, idx)
@@ -225,6 +229,13 @@ class ExemplarStore:
             self._link(slot, insert_after, self._next[insert_after], idx)
         self._next_slot = (slot + 1) % len(ex)
         res.appended += 1
+
+    def _forget(self, labels: Labels) -> None:
+        del self._index[labels]
+        named = self._by_name[labels.name]
+        del named[labels]
+        if not named:
+            del self._by_name[labels.name]
 
     def _insertion_point(self, ts: int, idx: _Series) -> int:
         """The newest slot of the series at or before ``ts`` (walking back from newest)."""
@@ -282,7 +293,7 @@ class ExemplarStore:
                     chain.append(new_pos[i])
                 i = self._next[i]
             if not chain:
-                del self._index[labels]
+                self._forget(labels)
                 continue
             for k, p in enumerate(chain):
                 ex[p] = self._ex[keep[p]]
@@ -295,13 +306,14 @@ class ExemplarStore:
         IN_STORAGE.inc(len(keep) - self._stored)
         self._stored = len(keep)
 
-    def _update_gauges(self) -> None:
-        self._series_gauge.set(len(self._index))
-        if self._stored:
-            # The oldest arrival: at the next slot once full, else at slot 0.
+    def _oldest_seconds(self) -> float:
+        """Timestamp of the oldest arrival (Prometheus's ``last_exemplars_timestamp``)."""
+        with self._lock:
+            if not self._stored:
+                return 0.0
+            # Once full the oldest arrival is at the next slot; before, at slot 0.
             first = self._ex[self._next_slot] if self._stored == len(self._ex) else self._ex[0]
-            if first is not None:
-                self._last_ts_gauge.set(first.timestamp / 1000)
+            return first.timestamp / 1000 if first is not None else 0.0
 
     # -- reading ---------------------------------------------------------------
 
@@ -311,7 +323,7 @@ class ExemplarStore:
         """Exemplars in ``[mint, maxt]`` (ms) of series matching any set, by series labels."""
         out: list[tuple[Labels, list[Exemplar]]] = []
         with self._lock:
-            for labels, idx in self._index.items():
+            for labels, idx in self._candidates(matcher_sets).items():
                 if _ts(self._ex, idx.oldest) > maxt or _ts(self._ex, idx.newest) < mint:
                     continue
                 if not matches_some_set(labels, matcher_sets):
@@ -325,6 +337,20 @@ class ExemplarStore:
                 if got:
                     out.append((labels, got))
         out.sort(key=lambda p: p[0])
+        return out
+
+    def _candidates(self, matcher_sets: Sequence[Sequence[Matcher]]) -> dict[Labels, _Series]:
+        """Series that may match: those of the named metrics when every set names one."""
+        names = []
+        for ms in matcher_sets:
+            name = next((m.value for m in ms
+                         if m.name == METRIC_NAME and m.type is MatchType.EQUAL), None)
+            if name is None:
+                return self._index
+            names.append(name)
+        out: dict[Labels, _Series] = {}
+        for name in names:
+            out.update(self._by_name.get(name, {}))
         return out
 
     def _walk(self, idx: _Series) -> Iterator[Exemplar]:

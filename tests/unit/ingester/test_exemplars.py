@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import random
 
-from tidewell.ingester.exemplars import APPENDED, OUT_OF_ORDER, SERIES_IN_STORAGE, ExemplarStore
+import pytest
+from prometheus_client import REGISTRY
+
+from tidewell.ingester.exemplars import APPENDED, OUT_OF_ORDER, ExemplarStore
 from tidewell.model import Exemplar, Labels, Matcher, MatchType
 
 
@@ -135,7 +138,7 @@ def test_out_of_order_inserts_survive_eviction_of_the_insertion_point() -> None:
 def test_random_ops_keep_lists_sorted_and_bounded() -> None:
     rnd = random.Random(7)
     s = store(capacity=17, window=50)
-    series = [L(__name__="m", i=str(i)) for i in range(5)]
+    series = [L(__name__="m" if i % 2 else "other", i=str(i)) for i in range(6)]
     for _ in range(2000):
         ls = rnd.choice(series)
         s.add(ls, [ex(rnd.randrange(0, 3000), rnd.random())])
@@ -145,6 +148,14 @@ def test_random_ops_keep_lists_sorted_and_bounded() -> None:
         assert stamps == sorted(stamps)
         total += len(exs)
     assert total == len(s) == 17
+    # Selecting by metric name (the name index) finds exactly what a full scan finds.
+    everything = s.select(-1, 10**9, ALL)
+    for name in ("m", "other"):
+        by_name = s.select(-1, 10**9, [[Matcher(MatchType.EQUAL, "__name__", name)]])
+        assert by_name == [p for p in everything if p[0].name == name]
+    both = s.select(-1, 10**9, [[Matcher(MatchType.EQUAL, "__name__", "m")],
+                                [Matcher(MatchType.EQUAL, "__name__", "other")]])
+    assert both == everything
 
 
 def test_labels_longer_than_128_runes_are_rejected() -> None:
@@ -181,8 +192,74 @@ def test_limit_changes_resize_keeping_newest_arrivals() -> None:
     assert len(s) == 0 and s.num_series == 0
 
 
-def test_series_gauge_is_per_tenant() -> None:
-    s = ExemplarStore("gauge-tenant", lambda: 10)
-    s.add(A, [ex(1)])
-    s.add(B, [ex(1)])
-    assert SERIES_IN_STORAGE.labels("gauge-tenant")._value.get() == 2
+def test_gauges_are_read_at_scrape_time_per_tenant() -> None:
+    s = ExemplarStore("gauge-tenant", lambda: 2)
+
+    def gauge(name: str) -> float | None:
+        return REGISTRY.get_sample_value(name, {"user": "gauge-tenant"})
+
+    series = "cortex_ingester_tsdb_exemplar_series_with_exemplars_in_storage"
+    oldest = "cortex_ingester_tsdb_exemplar_last_exemplars_timestamp_seconds"
+    assert gauge(series) == 0 and gauge(oldest) == 0
+    s.add(A, [ex(1000)])
+    s.add(B, [ex(2000)])
+    assert gauge(series) == 2 and gauge(oldest) == 1.0
+    s.add(B, [ex(3000)])  # evicts A@1000: the oldest arrival is now B@2000
+    assert gauge(series) == 1 and gauge(oldest) == 2.0
+
+
+class _Reference:
+    """The store's rules written the slow, obvious way: a list in arrival order."""
+
+    def __init__(self, capacity: int, window: int) -> None:
+        self.capacity, self.window = capacity, window
+        self.live: list[tuple[int, Labels, Exemplar]] = []
+        self.seq = 0
+
+    def chain(self, labels: Labels) -> list[Exemplar]:
+        return [e for _, _, e in sorted(((e.timestamp, s, e) for s, ls, e in self.live
+                                         if ls == labels), key=lambda t: (t[0], t[1]))]
+
+    def add(self, labels: Labels, e: Exemplar) -> str:
+        chain = self.chain(labels)
+        if chain:
+            newest = chain[-1]
+            if newest == e:
+                return "duplicate"
+            if (e.timestamp < newest.timestamp
+                    and e.timestamp <= newest.timestamp - self.window) or (
+                    e.timestamp == newest.timestamp and (
+                        e.value < newest.value
+                        or (e.value == newest.value and e.labels < newest.labels))):
+                return "out_of_order"
+            if chain[0].timestamp <= e.timestamp < newest.timestamp:
+                before = [x for x in chain if x.timestamp <= e.timestamp][-1]
+                if before.timestamp == e.timestamp:
+                    return "duplicate"
+        self.seq += 1
+        self.live.append((self.seq, labels, e))
+        if len(self.live) > self.capacity:
+            self.live.pop(0)
+        return "appended"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_matches_a_reference_model(seed: int) -> None:
+    rnd = random.Random(seed)
+    capacity, window = rnd.choice([1, 3, 8, 40]), rnd.choice([0, 5, 30])
+    s, ref = store(capacity, window), _Reference(capacity, window)
+    series = [L(__name__="m", i=str(i)) for i in range(4)]
+    for step in range(600):
+        ls = rnd.choice(series)
+        # Mostly moving forward with some jitter, sometimes far in the past.
+        ts = rnd.randrange(0, 60) if rnd.random() < 0.3 else 40 + step // 4 + rnd.randrange(-8, 3)
+        e = Exemplar(L(trace_id=rnd.choice("ab")), float(rnd.randrange(3)), ts)
+        want = ref.add(ls, e)
+        r = s.add(ls, [e])
+        got = ("appended" if r.appended else "duplicate" if r.duplicates else "out_of_order")
+        assert got == want
+        assert len(s) == len(ref.live)
+    for ls in series:
+        assert ts_of(s, ls) == [e.timestamp for e in ref.chain(ls)]
+        stored = next((exs for lbl, exs in s.select(-1, 10**9, ALL) if lbl == ls), [])
+        assert stored == ref.chain(ls)
