@@ -98,6 +98,14 @@ class Limits:
             flag="distributor.otel-metric-suffixes-enabled",
         ),
     )
+    otel_convert_histograms_to_nhcb: bool = field(
+        default=False,
+        metadata=setting(
+            "Whether to convert OTel explicit histograms into native histograms with custom "
+            "buckets.",
+            flag="distributor.otel-convert-histograms-to-nhcb",
+        ),
+    )
     otel_translation_strategy: str = field(
         default="",
         metadata=setting(

@@ -36,10 +36,10 @@ def make_otlp_handler(distributor: Distributor):
         try:
             body = await read_body(request, max_size)
             raw = decompress(body, encoding, max_size)
-            naming = OTLPNaming.from_strategy(
-                distributor.overrides.for_tenant(tenant).otel_strategy()
-            )
-            wr = decode_otlp(raw, json=media == "application/json", naming=naming)
+            limits = distributor.overrides.for_tenant(tenant)
+            naming = OTLPNaming.from_strategy(limits.otel_strategy())
+            wr = decode_otlp(raw, json=media == "application/json", naming=naming,
+                             convert_histograms_to_nhcb=limits.otel_convert_histograms_to_nhcb)
             await distributor.push(tenant, wr.SerializeToString())
         except ProtocolError as e:
             return error_response(e.status, str(e))

@@ -22,7 +22,7 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as svc
 from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2 as mpb
 
-from tidewell.model import stale_nan
+from tidewell.model import CUSTOM_BUCKETS_SCHEMA, stale_nan
 from tidewell.protocol.errors import ProtocolError
 from tidewell.protocol.otlp_names import OTLPNaming
 from tidewell.protocol.pb import prompb_pb2 as pb
@@ -191,15 +191,56 @@ def _exponential(dp, ts_ms: int) -> pb.Histogram | None:
     return h
 
 
+def _sparse_layout(counts: list[int], span, deltas) -> None:
+    """Non-empty buckets as spans and deltas; gaps of up to two empty buckets are filled
+    rather than starting a span (client_golang's rule, as Prometheus's translator)."""
+    last = None
+    prev = 0
+    for i, c in enumerate(counts):
+        if c == 0:
+            continue
+        if last is None:
+            span.add(offset=i, length=0)
+        elif i - last - 1 > 2:
+            span.add(offset=i - last - 1, length=0)
+        else:
+            for _ in range(i - last - 1):
+                span[-1].length += 1
+                deltas.append(-prev)
+                prev = 0
+        span[-1].length += 1
+        deltas.append(c - prev)
+        prev = c
+        last = i
+
+
+def _custom_buckets(dp, ts_ms: int) -> pb.Histogram:
+    """An explicit-bucket point as a native histogram with custom buckets (NHCB): the
+    bounds become ``custom_values`` (the +Inf bucket is implicit in both)."""
+    h = pb.Histogram(schema=CUSTOM_BUCKETS_SCHEMA, timestamp=ts_ms)
+    h.custom_values.extend(dp.explicit_bounds)
+    if dp.flags & _NO_RECORDED_VALUE:
+        h.sum = stale_nan()  # a histogram stale marker is its sum (count 0)
+    else:
+        h.sum = dp.sum if dp.HasField("sum") else 0.0
+        h.count_int = dp.count
+    _sparse_layout(list(dp.bucket_counts), h.positive_spans, h.positive_deltas)
+    return h
+
+
 _IDENTIFYING = ("service.name", "service.namespace", "service.instance.id")
 
 
 def otlp_to_write_request(
-    req: svc.ExportMetricsServiceRequest, naming: OTLPNaming | None = None
+    req: svc.ExportMetricsServiceRequest, naming: OTLPNaming | None = None, *,
+    convert_histograms_to_nhcb: bool = False,
 ) -> pb.WriteRequest:
     """Translate an OTLP export request into one RW 1.0 ``WriteRequest``.
 
     ``naming`` defaults to ``NoTranslation`` (Mimir's choice under UTF-8 names).
+    ``convert_histograms_to_nhcb``: explicit-bucket histograms become native
+    histograms with custom buckets instead of classic series (Mimir's
+    ``-distributor.otel-convert-histograms-to-nhcb``).
     """
     naming = naming or OTLPNaming()
     b = _Builder()
@@ -247,6 +288,10 @@ def otlp_to_write_request(
                         t = dp.time_unix_nano // 1_000_000
                         latest = max(latest, t)
                         labels = {**_attrs(dp.attributes, naming), **base}
+                        if convert_histograms_to_nhcb:
+                            ts = b.histogram({**labels, "__name__": name}, _custom_buckets(dp, t))
+                            _add_exemplars(ts, dp.exemplars)
+                            continue
                         stale = bool(dp.flags & _NO_RECORDED_VALUE)
                         sn = stale_nan()
                         if dp.HasField("sum"):
@@ -306,7 +351,8 @@ def otlp_to_write_request(
 
 
 def decode_otlp(
-    raw: bytes, *, json: bool = False, naming: OTLPNaming | None = None
+    raw: bytes, *, json: bool = False, naming: OTLPNaming | None = None,
+    convert_histograms_to_nhcb: bool = False,
 ) -> pb.WriteRequest:
     """Parse an OTLP ``ExportMetricsServiceRequest`` (protobuf or JSON) and translate it."""
     req = svc.ExportMetricsServiceRequest()
@@ -317,7 +363,8 @@ def decode_otlp(
             req.ParseFromString(raw)
     except Exception as e:
         raise ProtocolError(f"failed to parse OTLP request: {e}") from None
-    return otlp_to_write_request(req, naming)
+    return otlp_to_write_request(req, naming,
+                                 convert_histograms_to_nhcb=convert_histograms_to_nhcb)
 
 
 def empty_response(*, json: bool = False) -> tuple[bytes, str]:

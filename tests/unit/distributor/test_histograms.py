@@ -265,3 +265,26 @@ def test_rw2_partial_failure_headers_count_only_what_was_written():
     assert r.headers["X-Prometheus-Remote-Write-Histograms-Written"] == "1"
     assert r.headers["X-Prometheus-Remote-Write-Exemplars-Written"] == "1"
     assert _written_histograms(h) == [OK_H]
+
+
+def test_otlp_explicit_histograms_become_nhcb_per_tenant_setting():
+    from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as svc
+    from opentelemetry.proto.metrics.v1 import metrics_pb2 as mpb
+
+    req = svc.ExportMetricsServiceRequest()
+    metric = req.resource_metrics.add().scope_metrics.add().metrics.add()
+    metric.name = "size"
+    metric.histogram.aggregation_temporality = mpb.AGGREGATION_TEMPORALITY_CUMULATIVE
+    dp = metric.histogram.data_points.add(time_unix_nano=now_ms() * 1_000_000, count=3, sum=1.0)
+    dp.explicit_bounds.extend([0.5, 1.0])
+    dp.bucket_counts.extend([1, 0, 2])
+    headers = {"Content-Type": "application/x-protobuf"}
+    for convert, want in ((False, []), (True, [Histogram(
+            schema=-53, count=3, sum=1.0, positive_spans=((0, 3),), positive_buckets=(1, 0, 2),
+            custom_values=(0.5, 1.0), integer=True)])):
+        h = Harness(Limits(otel_convert_histograms_to_nhcb=convert))
+        r = h.client.post("/otlp/v1/metrics", content=req.SerializeToString(), headers=headers)
+        assert r.status_code == 200
+        assert _written_histograms(h) == want
+        assert (Labels.from_dict({"__name__": "size_bucket", "le": "+Inf"}) in
+                h.writer.series()) is not convert

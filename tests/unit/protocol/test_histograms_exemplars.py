@@ -237,3 +237,39 @@ def test_otlp_exponential_histogram_exemplars_and_metadata_reach_the_batch():
     }
     assert MetricMetadata("rpc_duration_seconds", MetricType.HISTOGRAM, "RPC time", "s") in (
         batch.metadata)
+
+
+def _explicit_histogram_request(counts: list[int], bounds: list[float]) -> bytes:
+    from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as svc
+    from opentelemetry.proto.metrics.v1 import metrics_pb2 as m
+
+    req = svc.ExportMetricsServiceRequest()
+    metric = req.resource_metrics.add().scope_metrics.add().metrics.add()
+    metric.name = "size"
+    metric.histogram.aggregation_temporality = m.AGGREGATION_TEMPORALITY_CUMULATIVE
+    dp = metric.histogram.data_points.add(time_unix_nano=7_000_000, count=sum(counts), sum=9.0)
+    dp.explicit_bounds.extend(bounds)
+    dp.bucket_counts.extend(counts)
+    dp.exemplars.add(time_unix_nano=7_000_000, as_double=0.2)
+    return req.SerializeToString()
+
+
+def test_otlp_explicit_histogram_to_nhcb_when_asked():
+    from tidewell.distributor.histograms import check_histogram
+    from tidewell.protocol.otlp import decode_otlp
+
+    bounds = [0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0]
+    counts = [0, 2, 0, 0, 1, 0, 0, 0, 3]  # small gap filled, big gap a new span
+    raw = _explicit_histogram_request(counts, bounds)
+    classic = decode_write_request(decode_otlp(raw).SerializeToString())
+    assert classic.histograms == [] and len(classic.labels) == 1 + 1 + len(bounds) + 1
+    batch = decode_write_request(
+        decode_otlp(raw, convert_histograms_to_nhcb=True).SerializeToString())
+    assert [str(x) for x in batch.labels] == ["size"]
+    assert batch.histograms == [Histogram(
+        schema=-53, count=6, sum=9.0, positive_spans=((1, 4), (3, 1)),
+        positive_buckets=(2, 0, 0, 1, 3), custom_values=tuple(bounds), integer=True)]
+    check_histogram(batch.histograms[0])  # the distributor accepts it
+    assert batch.hist_timestamps.tolist() == [7]
+    assert [e.value for _, e in batch.exemplars] == [0.2]
+    assert batch.metadata == [MetricMetadata("size", MetricType.HISTOGRAM)]
