@@ -74,6 +74,8 @@ def _check_spans(spans: Sequence[tuple[int, int]], n_buckets: int, *, first_may_
 
 
 def _check_buckets(buckets: Sequence[float]) -> float:
+    if not buckets or min(buckets) >= 0:
+        return float(sum(buckets))
     for i, c in enumerate(buckets):
         if c < 0:
             raise HistogramProblem(

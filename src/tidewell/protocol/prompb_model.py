@@ -33,7 +33,7 @@ __all__ = [
 
 
 def _spans(spans: Iterable[pb.BucketSpan]) -> tuple[tuple[int, int], ...]:
-    return tuple((s.offset, s.length) for s in spans)
+    return tuple([(s.offset, s.length) for s in spans])
 
 
 def histogram_from_pb(h: pb.Histogram) -> Histogram:
@@ -47,8 +47,8 @@ def histogram_from_pb(h: pb.Histogram) -> Histogram:
     if integer:
         count = float(h.count_int)
         zero = float(h.zero_count_int)
-        pos = tuple(float(c) for c in accumulate(h.positive_deltas))
-        neg = tuple(float(c) for c in accumulate(h.negative_deltas))
+        pos = tuple(map(float, accumulate(h.positive_deltas)))
+        neg = tuple(map(float, accumulate(h.negative_deltas)))
     else:
         count = h.count_float
         zero = h.zero_count_float
