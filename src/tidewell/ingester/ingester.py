@@ -659,6 +659,8 @@ class Ingester:
             seg = self.wal.rotate()
             if nxt > 0:
                 self.wal.append(self._state_entries(nxt))
+                # The stores' copy is not new data: it must not call for the next snapshot.
+                self._wal_at_snapshot = self.wal.appended_bytes
             heads = []
             for t in self.tenants:
                 t.head.cut_chunks()

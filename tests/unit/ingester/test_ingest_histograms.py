@@ -168,3 +168,30 @@ def test_wal_entry_round_trip_with_and_without_extras(tmp_path: Path) -> None:
     assert plain.encode_value() == ResolvedEntry.decode(1, 10, "t", plain.encode_value()
                                                         ).encode_value()
     assert not math.isnan(b.values[0])
+
+
+async def test_logging_the_stores_at_a_snapshot_does_not_call_for_the_next(
+    tmp_path: Path,
+) -> None:
+    log = new_log(str(tmp_path / "log"))
+    many = SampleBatch(
+        labels=[FLOATS], series_index=np.array([0], dtype=np.int32),
+        timestamps=np.array([1000], dtype=np.int64), values=np.array([1.0]),
+        exemplars=[(0, Exemplar(Labels.from_dict({"trace_id": os.urandom(16).hex()}), 1.0,
+                                1000 + i)) for i in range(400)])
+    await log.produce([ProduceRequest(P, b"t1", encode_write_request(many), 1)])
+    ing = new_ingester(log, str(tmp_path / "ing"),
+                       tsdb_settings={"memory_snapshot_wal_size_bytes": 4096})
+    before = _metric("cortex_ingester_tsdb_memory_snapshots_total", outcome="success")
+    await ing.start()
+    for k in range(5):
+        small = SampleBatch(labels=[FLOATS], series_index=np.array([0], dtype=np.int32),
+                            timestamps=np.array([2000 + k], dtype=np.int64),
+                            values=np.array([2.0]))
+        await log.produce([ProduceRequest(P, b"t1", encode_write_request(small), 1)])
+        await ing.wait_strong(5)
+    snapshots = _metric("cortex_ingester_tsdb_memory_snapshots_total", outcome="success") - before
+    assert snapshots == 1
+    assert len(_exemplars(ing)[str(FLOATS)]) == 400
+    await ing.stop()
+    await log.close()
