@@ -141,15 +141,23 @@ class Distributor:
     def _series_pb(self, res: ScanResult, i: int) -> pb.TimeSeries:
         return _parse_series(res.buf[int(res.ser_payload[i]) : int(res.ser_end[i])].tobytes())
 
-    def _invalid_exemplars(self, res: ScanResult, bounds: tuple[int, int]) -> np.ndarray:
-        """Series carrying at least one exemplar Mimir would drop."""
+    def _exemplars_to_fix(
+        self, res: ScanResult, bounds: tuple[int, int], per_series: int
+    ) -> np.ndarray:
+        """Series whose exemplars Mimir would change: one to drop, too many, out of order."""
         out = np.zeros(res.n_series, dtype=bool)
         for i in np.nonzero(res.n_exemplars)[0].tolist():
+            if 0 < per_series < int(res.n_exemplars[i]):
+                out[i] = True
+                continue
+            last = -(2**63)
             for e in self._series_pb(res, i).exemplars:
                 pairs = [(lab.name, lab.value) for lab in e.labels]
-                if exemplar_discard_reason(pairs, e.timestamp, *bounds) is not None:
+                if e.timestamp < last or exemplar_discard_reason(
+                        pairs, e.timestamp, *bounds) is not None:
                     out[i] = True
                     break
+                last = e.timestamp
         return out
 
     def _check_histograms(
@@ -252,23 +260,35 @@ class Distributor:
                     m.DISCARDED_EXEMPLARS.labels(tenant, "exemplars_disabled").inc(
                         len(ts.exemplars))
                 del ts.exemplars[:]
-            else:
-                keep = []
-                for e in ts.exemplars:
-                    pairs = [(lab.name, lab.value) for lab in e.labels]
-                    reason = exemplar_discard_reason(pairs, e.timestamp, *exemplar_bounds)
-                    if reason is None:
-                        keep.append(e)
-                    else:
-                        m.DISCARDED_EXEMPLARS.labels(tenant, reason).inc()
-                if len(keep) != len(ts.exemplars):
-                    kept = [pb.Exemplar.FromString(e.SerializeToString()) for e in keep]
-                    del ts.exemplars[:]
-                    ts.exemplars.extend(kept)
+            elif ts.exemplars:
+                self._fix_exemplars(ts, tenant, limits, exemplar_bounds)
             parts.append(_field(1, ts.SerializeToString()))
         for j in range(res.meta_start.shape[0]):
             parts.append(raw[int(res.meta_start[j]) : int(res.meta_end[j])])
         return b"".join(parts)
+
+    @staticmethod
+    def _fix_exemplars(ts: pb.TimeSeries, tenant: str, limits: Limits,
+                       bounds: tuple[int, int]) -> None:
+        """Mimir's ``validateExemplars``: at most the per-request limit (first ones kept),
+        invalid ones dropped and counted, the rest in timestamp order."""
+        exemplars = list(ts.exemplars)
+        cap = limits.max_exemplars_per_series_per_request
+        if 0 < cap < len(exemplars):
+            m.DISCARDED_EXEMPLARS.labels(
+                tenant, "too_many_exemplars_per_series_per_request").inc(len(exemplars) - cap)
+            exemplars = exemplars[:cap]
+        keep = []
+        for e in exemplars:
+            reason = exemplar_discard_reason(
+                [(lab.name, lab.value) for lab in e.labels], e.timestamp, *bounds)
+            if reason is None:
+                keep.append(pb.Exemplar.FromString(e.SerializeToString()))
+            else:
+                m.DISCARDED_EXEMPLARS.labels(tenant, reason).inc()
+        keep.sort(key=lambda e: e.timestamp)
+        del ts.exemplars[:]
+        ts.exemplars.extend(keep)
 
     @staticmethod
     def _exemplar_bounds(res: ScanResult, limits: Limits, now_ms: int) -> tuple[int, int]:
@@ -368,7 +388,8 @@ class Distributor:
             if limits.max_global_exemplars_per_user <= 0:
                 needs_rewrite = True
             else:
-                bad_ex = self._invalid_exemplars(res, ex_bounds)
+                bad_ex = self._exemplars_to_fix(
+                    res, ex_bounds, limits.max_exemplars_per_series_per_request)
                 if bad_ex.any():
                     fix = fix | bad_ex.astype(fix.dtype)
                     needs_rewrite = True

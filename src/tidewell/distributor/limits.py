@@ -176,6 +176,14 @@ class Limits:
             flag="validation.reduce-native-histogram-over-max-buckets",
         ),
     )
+    max_exemplars_per_series_per_request: int = field(
+        default=0,
+        metadata=setting(
+            "Maximum number of exemplars per series per request. 0 to disable limit in "
+            "request. The exceeding exemplars are dropped.",
+            flag="distributor.max-exemplars-per-series-per-request",
+        ),
+    )
     # Mimir defaults to 0, which drops every exemplar a client sends. Tidewell keeps
     # what it acknowledges, so it keeps Prometheus's default exemplar buffer instead.
     max_global_exemplars_per_user: int = field(

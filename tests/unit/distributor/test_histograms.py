@@ -288,3 +288,21 @@ def test_otlp_explicit_histograms_become_nhcb_per_tenant_setting():
         assert _written_histograms(h) == want
         assert (Labels.from_dict({"__name__": "size_bucket", "le": "+Inf"}) in
                 h.writer.series()) is not convert
+
+
+def test_exemplars_per_series_limit_keeps_the_first_and_order_is_fixed():
+    h = Harness(Limits(max_exemplars_per_series_per_request=3))
+    wr = pb.WriteRequest()
+    t = now_ms()
+    ts = series(wr, GOOD, [(t, 1.0)])
+    for k, et in enumerate((t, t - 2, t - 1, t - 3)):  # the 4th goes over the limit
+        ex = ts.exemplars.add(value=float(k), timestamp=et)
+        ex.labels.add(name="trace_id", value=f"t{k}")
+    before = m.DISCARDED_EXEMPLARS.labels(
+        "tenant-l", "too_many_exemplars_per_series_per_request")._value.get()
+    assert h.push("tenant-l", wr.SerializeToString()).exemplars == 3
+    (b,) = h.writer.batches()
+    assert [(e.labels.get("trace_id"), e.timestamp) for _, e in b.exemplars] == [
+        ("t1", t - 2), ("t2", t - 1), ("t0", t)]
+    assert m.DISCARDED_EXEMPLARS.labels(
+        "tenant-l", "too_many_exemplars_per_series_per_request")._value.get() == before + 1
