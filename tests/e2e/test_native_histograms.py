@@ -1,8 +1,10 @@
 """Native histograms pushed by RW 1.0, RW 2.0 and OTLP come back exactly through the query
-API of the ``tidewell`` command, also after a restart (Prometheus's JSON ``histograms``)."""
+API of the ``tidewell`` command (Prometheus's JSON ``histograms``): from the head, after a
+restart, and from blocks in the bucket once the ingester's state is gone."""
 
 from __future__ import annotations
 
+import shutil
 import time
 
 import httpx
@@ -85,6 +87,11 @@ def _wait_for(url: str, metric: str, t: int, timeout_s: float = 30) -> list[dict
 
 
 def test_histograms_from_every_protocol_read_back_exactly(tidewell: TidewellProcess) -> None:
+    tidewell.args = [
+        "-blocks-storage.tsdb.block-ranges-period=5m",
+        "-blocks-storage.bucket-store.sync-interval=1s",
+        "-querier.query-store-after=0",  # the head is deleted below: ask the store too
+    ]
     tidewell.start()
     t = int(time.time() * 1000) // 1000 * 1000
     with httpx.Client(base_url=tidewell.url, timeout=30) as c:
@@ -96,12 +103,18 @@ def test_histograms_from_every_protocol_read_back_exactly(tidewell: TidewellProc
         assert c.post("/otlp/v1/metrics", content=_otlp(t), headers={
             **TENANT, "Content-Type": "application/x-protobuf"}).status_code == 200
     want = {"rw1_h": INT_JSON, "rw1_nhcb": NHCB_JSON, "rw2_h": FLOAT_JSON, "otlp_h": OTLP_JSON}
-    for restart in (False, True):
-        if restart:
+    for phase in ("head", "restart", "blocks"):
+        if phase == "restart":
             tidewell.stop()
+            tidewell.start()
+        elif phase == "blocks":
+            assert httpx.post(f"{tidewell.url}/ingester/flush", timeout=120).status_code == 204
+            assert list((tidewell.data_dir / "bucket" / "team-h").glob("*/chunks/000001"))
+            tidewell.stop()
+            shutil.rmtree(tidewell.data_dir / "tsdb")  # head, WAL, local blocks
             tidewell.start()
         for metric, body in want.items():
             (series,) = _wait_for(tidewell.url, metric, t)
             assert series["metric"] == {"__name__": metric}
-            assert series["histograms"] == [[t / 1000, body]], metric
+            assert series["histograms"] == [[t / 1000, body]], (phase, metric)
             assert "values" not in series
