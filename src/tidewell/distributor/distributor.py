@@ -25,30 +25,26 @@ from tidewell.distributor.errors import (
     RateLimitedError,
     UnavailableError,
 )
-from tidewell.distributor.histograms import (
-    MAX_SCHEMA,
-    MIN_SCHEMA,
-    HistogramProblem,
-    bucket_count,
-    check_histogram,
-    reduce_resolution,
-)
 from tidewell.distributor.limits import Limits, Overrides
 from tidewell.distributor.ratelimit import RateLimiter
 from tidewell.distributor.records import build_records
+from tidewell.distributor.series import (
+    check_series_histograms,
+    exemplar_bounds,
+    exemplars_to_fix,
+    fix_exemplars,
+    parse_series,
+    series_pb,
+)
 from tidewell.distributor.validation import (
     V_INVALID_HISTOGRAM,
     V_TOO_FAR_IN_FUTURE,
     V_TOO_FAR_IN_PAST,
-    exemplar_discard_reason,
     format_failure,
-    histogram_failure,
     reason_of,
 )
 from tidewell.ingest.log import LogError, LogUnavailableError, LogWriter, ProduceRequest
-from tidewell.model import CUSTOM_BUCKETS_SCHEMA
 from tidewell.protocol.pb import prompb_pb2 as pb
-from tidewell.protocol.prompb_model import histogram_from_pb, histogram_to_pb
 from tidewell.protocol.wire import ScanError, ScanResult, scan_write_request
 from tidewell.ring.partition_ring import NoActivePartitionError, PartitionRing
 
@@ -57,8 +53,6 @@ __all__ = ["DEFAULT_MAX_RECORD_SIZE", "Distributor", "PushResult", "RingSource"]
 DEFAULT_MAX_RECORD_SIZE = 15_983_616
 # Room for the key and the log's own framing inside a record of max_record_size.
 _RECORD_HEADROOM = 512
-# Mimir drops exemplars this much older than the request's earliest sample.
-_EXEMPLAR_MAX_AGE_MS = 5 * 60 * 1000
 
 log = logging.getLogger("tidewell.distributor")
 
@@ -138,95 +132,9 @@ class Distributor:
 
     # -- request preparation -------------------------------------------------------------
 
-    def _series_pb(self, res: ScanResult, i: int) -> pb.TimeSeries:
-        return _parse_series(res.buf[int(res.ser_payload[i]) : int(res.ser_end[i])].tobytes())
-
-    def _exemplars_to_fix(
-        self, res: ScanResult, bounds: tuple[int, int], per_series: int
-    ) -> np.ndarray:
-        """Series whose exemplars Mimir would change: one to drop, too many, out of order."""
-        out = np.zeros(res.n_series, dtype=bool)
-        for i in np.nonzero(res.n_exemplars)[0].tolist():
-            if 0 < per_series < int(res.n_exemplars[i]):
-                out[i] = True
-                continue
-            last = -(2**63)
-            for e in self._series_pb(res, i).exemplars:
-                pairs = [(lab.name, lab.value) for lab in e.labels]
-                if e.timestamp < last or exemplar_discard_reason(
-                        pairs, e.timestamp, *bounds) is not None:
-                    out[i] = True
-                    break
-                last = e.timestamp
-        return out
-
-    def _check_histograms(
-        self, res: ScanResult, tenant: str, limits: Limits
-    ) -> tuple[dict[int, tuple[str, str]], dict[int, list[pb.Histogram]]]:
-        """Per series: why a histogram is refused (reason, message), or its new histograms.
-
-        New histograms replace a series' own when they were reduced to fit
-        ``max_native_histogram_buckets``, or dropped (ingestion disabled).
-        Mimir's order: schema, then bucket limit; before the limit, what
-        Prometheus's ``Validate`` refuses (Mimir's ingester would refuse it later,
-        after the log acknowledged it).
-        """
-        failed: dict[int, tuple[str, str]] = {}
-        replace: dict[int, list[pb.Histogram]] = {}
-        enabled = limits.native_histograms_ingestion_enabled
-        limit = limits.max_native_histogram_buckets
-        for i in np.nonzero(res.n_histograms)[0].tolist():
-            if not enabled:
-                replace[i] = []
-                m.DISCARDED_SAMPLES.labels(tenant, "native_histogram_ingestion_disabled").inc(
-                    int(res.n_histograms[i]))
-                continue
-            out: list[pb.Histogram] = []
-            changed = False
-            for h in self._series_pb(res, i).histograms:
-                verdict = self._check_histogram(h, limit, limits, res, i)
-                if isinstance(verdict, tuple):
-                    failed[i] = verdict
-                    break
-                changed = changed or verdict is not h
-                out.append(verdict)
-            if changed and i not in failed:
-                replace[i] = out
-        return failed, replace
-
-    @staticmethod
-    def _check_histogram(
-        h: pb.Histogram, limit: int, limits: Limits, res: ScanResult, i: int
-    ) -> pb.Histogram | tuple[str, str]:
-        """``h`` itself, a reduced copy, or (reason, message) when it is refused."""
-        if not (MIN_SCHEMA <= h.schema <= MAX_SCHEMA or h.schema == CUSTOM_BUCKETS_SCHEMA):
-            return histogram_failure("schema", [], h.timestamp, schema=h.schema)
-        mh = histogram_from_pb(h)
-        try:
-            check_histogram(mh)
-        except HistogramProblem as e:
-            return histogram_failure("invalid", res.labels_of(i), h.timestamp,
-                                     problem_id=e.id, problem=e.text)
-        n = bucket_count(mh)
-        if limit <= 0 or n <= limit:
-            return h
-        kind = ""
-        if mh.schema == CUSTOM_BUCKETS_SCHEMA:
-            kind = "custom_not_reducible"
-        elif not limits.reduce_native_histogram_over_max_buckets:
-            kind = "too_many_buckets"
-        else:
-            while bucket_count(mh) > limit and mh.schema > MIN_SCHEMA:
-                mh = reduce_resolution(mh, mh.schema - 1)
-            if bucket_count(mh) > limit:
-                kind = "not_reducible"
-        if kind:
-            return histogram_failure(kind, res.labels_of(i), h.timestamp, buckets=n, limit=limit)
-        return histogram_to_pb(mh, h.timestamp)
-
     def _rewrite(
         self, res: ScanResult, fix: np.ndarray, limits: Limits, tenant: str,
-        histograms: dict[int, list[pb.Histogram]], exemplar_bounds: tuple[int, int],
+        histograms: dict[int, list[pb.Histogram]], ex_bounds: tuple[int, int],
     ) -> bytes:
         """Re-encode series whose labels need sorting/cleaning, or whose parts change.
 
@@ -241,7 +149,7 @@ class Distributor:
             if not needs:
                 parts.append(raw[s:e])
                 continue
-            ts = _parse_series(raw[int(res.ser_payload[i]) : e])
+            ts = parse_series(raw[int(res.ser_payload[i]) : e])
             if fix[i]:
                 pairs = sorted(
                     ((lab.name, lab.value) for lab in ts.labels if lab.value != ""),
@@ -261,46 +169,11 @@ class Distributor:
                         len(ts.exemplars))
                 del ts.exemplars[:]
             elif ts.exemplars:
-                self._fix_exemplars(ts, tenant, limits, exemplar_bounds)
+                fix_exemplars(ts, tenant, limits, ex_bounds)
             parts.append(_field(1, ts.SerializeToString()))
         for j in range(res.meta_start.shape[0]):
             parts.append(raw[int(res.meta_start[j]) : int(res.meta_end[j])])
         return b"".join(parts)
-
-    @staticmethod
-    def _fix_exemplars(ts: pb.TimeSeries, tenant: str, limits: Limits,
-                       bounds: tuple[int, int]) -> None:
-        """Mimir's ``validateExemplars``: at most the per-request limit (first ones kept),
-        invalid ones dropped and counted, the rest in timestamp order."""
-        exemplars = list(ts.exemplars)
-        cap = limits.max_exemplars_per_series_per_request
-        if 0 < cap < len(exemplars):
-            m.DISCARDED_EXEMPLARS.labels(
-                tenant, "too_many_exemplars_per_series_per_request").inc(len(exemplars) - cap)
-            exemplars = exemplars[:cap]
-        keep = []
-        for e in exemplars:
-            reason = exemplar_discard_reason(
-                [(lab.name, lab.value) for lab in e.labels], e.timestamp, *bounds)
-            if reason is None:
-                keep.append(pb.Exemplar.FromString(e.SerializeToString()))
-            else:
-                m.DISCARDED_EXEMPLARS.labels(tenant, reason).inc()
-        keep.sort(key=lambda e: e.timestamp)
-        del ts.exemplars[:]
-        ts.exemplars.extend(keep)
-
-    @staticmethod
-    def _exemplar_bounds(res: ScanResult, limits: Limits, now_ms: int) -> tuple[int, int]:
-        """Oldest and newest exemplar timestamps Mimir keeps for this request."""
-        has_data = (res.n_samples + res.n_histograms) > 0
-        min_ts = 0
-        if has_data.any():
-            min_ts = int(res.ts_min[has_data].min()) - _EXEMPLAR_MAX_AGE_MS
-            if limits.past_grace_period > 0:
-                min_ts = max(min_ts, now_ms - int(
-                    (limits.past_grace_period + limits.out_of_order_time_window) * 1000))
-        return min_ts, now_ms + int(limits.creation_grace_period * 1000)
 
     def _checks(self, res: ScanResult, tenant: str, limits: Limits):
         return k.series_checks(
@@ -381,14 +254,14 @@ class Distributor:
         hist_failed: dict[int, tuple[str, str]] = {}
         hist_new: dict[int, list[pb.Histogram]] = {}
         if res.n_histograms.any():
-            hist_failed, hist_new = self._check_histograms(res, tenant, limits)
-        ex_bounds = self._exemplar_bounds(res, limits, now_ms)
+            hist_failed, hist_new = check_series_histograms(res, tenant, limits)
+        ex_bounds = exemplar_bounds(res, limits, now_ms)
         needs_rewrite = bool(fix.any()) or bool(hist_new)
         if res.n_exemplars.any():
             if limits.max_global_exemplars_per_user <= 0:
                 needs_rewrite = True
             else:
-                bad_ex = self._exemplars_to_fix(
+                bad_ex = exemplars_to_fix(
                     res, ex_bounds, limits.max_exemplars_per_series_per_request)
                 if bad_ex.any():
                     fix = fix | bad_ex.astype(fix.dtype)
@@ -504,7 +377,7 @@ class Distributor:
             if c in (V_TOO_FAR_IN_FUTURE, V_TOO_FAR_IN_PAST):
                 # Mimir names the first offending sample (then histogram) of the series.
                 try:
-                    series = self._series_pb(res, i)
+                    series = series_pb(res, i)
                     stamps = [s.timestamp for s in series.samples]
                     stamps += [h.timestamp for h in series.histograms]
                 except InvalidRequestError:
@@ -538,14 +411,6 @@ class Distributor:
                     "produce acknowledged tenant=%s partition=%d offset=%d records=1 bytes=%d",
                     tenant, r.partition, off, len(r.value),
                 )
-
-
-def _parse_series(data: bytes) -> pb.TimeSeries:
-    """Full parse of one series (slow paths only); corrupt nested data fails the request."""
-    try:
-        return pb.TimeSeries.FromString(data)
-    except Exception as e:  # google.protobuf.message.DecodeError
-        raise InvalidRequestError(f"failed to parse write request: {e}") from None
 
 
 def _written_headers(result: PushResult) -> dict[str, str]:
