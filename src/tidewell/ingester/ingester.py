@@ -37,7 +37,7 @@ from tidewell.model.storage import Querier
 from tidewell.objstore import Bucket
 from tidewell.tsdb.block import BlockReader
 from tidewell.tsdb.config import TSDBConfig
-from tidewell.tsdb.head import AppendResult
+from tidewell.tsdb.head import AppendResult, Head
 
 __all__ = ["EmptyQuerier", "Ingester", "ReadConsistencyTimeoutError"]
 
@@ -370,7 +370,7 @@ class Ingester:
                 entry.hist_refs, entry.hist_timestamps, entry.histograms = (
                     head.resolve_histograms(batch, max_series=max_series, result=res))
             entry.first_ref, entry.new_labels = first, head.labels[first:]
-        entry.exemplars = _exemplars_by_series(batch)
+            entry.exemplars = _exemplars_of_known_series(batch, head)
         entry.metadata = batch.metadata
         entry.ooo_window_ms = int(self.limits.out_of_order_time_window(tenant) * 1000)
         return entry, res
@@ -773,14 +773,31 @@ class Ingester:
         return await asyncio.get_running_loop().run_in_executor(self._executor, count)
 
 
-def _exemplars_by_series(batch: SampleBatch) -> list[tuple[Labels, list[Exemplar]]]:
-    """The batch's exemplars grouped by their series' labels, in arrival order."""
+def _exemplars_of_known_series(
+    batch: SampleBatch, head: Head
+) -> list[tuple[Labels, list[Exemplar]]]:
+    """The batch's exemplars grouped by series, for series the head holds.
+
+    As Mimir's ingester: an exemplar needs its series (one refused by the
+    series limit, or never sent a sample, has none); the others are counted in
+    ``cortex_ingester_ingested_exemplars_failures_total``. Caller holds ``head.lock``.
+    """
     if not batch.exemplars:
         return []
     by: dict[int, list[Exemplar]] = {}
     for i, ex in batch.exemplars:
         by.setdefault(i, []).append(ex)
-    return [(batch.labels[i], exs) for i, exs in by.items()]
+    out = []
+    missing = 0
+    for i, exs in by.items():
+        labels = batch.labels[i]
+        if head.get_ref(labels) is None:
+            missing += len(exs)
+        else:
+            out.append((labels, exs))
+    if missing:
+        m.INGESTED_EXEMPLARS_FAILURES.inc(missing)
+    return out
 
 
 def _remove_block(path: str) -> None:

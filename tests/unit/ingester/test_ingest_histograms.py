@@ -48,19 +48,26 @@ NHCB = Histogram(schema=-53, count=3, sum=1.0, positive_spans=((0, 2),), positiv
 
 
 def _record(k: int) -> ProduceRequest:
-    """Record k: a float, an integer histogram, a float histogram series and exemplars."""
+    """Record k: floats, an integer and a float histogram series, exemplars, metadata.
+
+    ``ONLY_EX`` has a sample in record 0 only, then exemplars alone (its series
+    exists); ``never`` has exemplars and no series at all: Mimir drops those.
+    """
     t = 1000 * (k + 1)
-    labels = [FLOATS, HIST, Labels.from_dict({"__name__": "flt"}), ONLY_EX]
+    labels = [FLOATS, HIST, Labels.from_dict({"__name__": "flt"}), ONLY_EX,
+              Labels.from_dict({"__name__": "never"})]
+    floats = [0, 3] if k == 0 else [0]
     batch = SampleBatch(
         labels=labels,
-        series_index=np.array([0], dtype=np.int32),
-        timestamps=np.array([t], dtype=np.int64),
-        values=np.array([float(k)]),
+        series_index=np.array(floats, dtype=np.int32),
+        timestamps=np.full(len(floats), t, dtype=np.int64),
+        values=np.full(len(floats), float(k)),
         hist_series_index=np.array([1, 2], dtype=np.int32),
         hist_timestamps=np.array([t, t], dtype=np.int64),
         histograms=[_h(k), _h(k, integer=False)],
         exemplars=[(1, Exemplar(Labels.from_dict({"trace_id": f"h{k}"}), 0.5, t)),
-                   (3, Exemplar(Labels.from_dict({"trace_id": f"x{k}"}), 1.0, t))],
+                   (3, Exemplar(Labels.from_dict({"trace_id": f"x{k}"}), 1.0, t)),
+                   (4, Exemplar(Labels.from_dict({"trace_id": f"n{k}"}), 1.0, t))],
         metadata=[MetricMetadata("lat", MetricType.HISTOGRAM, "request latency", "seconds")],
     )
     return ProduceRequest(P, b"t1", encode_write_request(batch), 1)
@@ -114,6 +121,7 @@ async def test_histograms_exemplars_metadata_survive_a_restart(tmp_path: Path,
         await log.produce([_record(k)])
     await log.produce([_nhcb_and_stale()])
     ex_before = _metric("cortex_ingester_ingested_exemplars_total")
+    ex_failed = _metric("cortex_ingester_ingested_exemplars_failures_total")
     ing = new_ingester(log, str(tmp_path / "ing"), snapshot_on_shutdown=snapshot)
     await ing.start()
     got = _histograms(ing)
@@ -125,12 +133,13 @@ async def test_histograms_exemplars_metadata_survive_a_restart(tmp_path: Path,
     assert got["nhcb"] == [(100_000, NHCB)]
     floats = {str(s.labels): s.values.tolist() for s in ing.querier("t1", 0, 10**12).select([])
               if len(s)}
-    assert floats == {'up{job="a"}': [0.0, 1.0, 2.0, 3.0, 4.0]}
+    assert floats == {'up{job="a"}': [0.0, 1.0, 2.0, 3.0, 4.0], 'requests_total{job="b"}': [0.0]}
     assert _exemplars(ing) == {'lat{job="a"}': [f"h{k}" for k in range(5)],
                                'requests_total{job="b"}': [f"x{k}" for k in range(5)]}
     assert ing.tenant_tsdb("t1").metadata.query() == [
         MetricMetadata("lat", MetricType.HISTOGRAM, "request latency", "seconds")]
     assert _metric("cortex_ingester_ingested_exemplars_total") - ex_before == 10
+    assert _metric("cortex_ingester_ingested_exemplars_failures_total") - ex_failed == 5
     await ing.stop()
 
     ing = new_ingester(log, str(tmp_path / "ing"), snapshot_on_shutdown=snapshot)
