@@ -306,3 +306,14 @@ def test_exemplars_per_series_limit_keeps_the_first_and_order_is_fixed():
         ("t1", t - 2), ("t2", t - 1), ("t0", t)]
     assert m.DISCARDED_EXEMPLARS.labels(
         "tenant-l", "too_many_exemplars_per_series_per_request")._value.get() == before + 1
+
+
+def test_native_histograms_per_tenant_override():
+    h = Harness()
+    h.overrides.set_tenant_overrides({"no-hist": {"native_histograms_ingestion_enabled": False}})
+    wr = pb.WriteRequest()
+    ts = series(wr, {"__name__": "lat"}, [])
+    histogram_to_pb(OK_H, now_ms(), ts.histograms.add())
+    assert h.push("no-hist", wr.SerializeToString()).histograms == 0
+    assert h.push("default", wr.SerializeToString()).histograms == 1
+    assert _written_histograms(h) == [OK_H]
