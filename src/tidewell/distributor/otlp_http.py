@@ -38,9 +38,13 @@ def make_otlp_handler(distributor: Distributor):
             raw = decompress(body, encoding, max_size)
             limits = distributor.overrides.for_tenant(tenant)
             naming = OTLPNaming.from_strategy(limits.otel_strategy())
+            left_out: list[str] = []
             wr = decode_otlp(raw, json=media == "application/json", naming=naming,
-                             convert_histograms_to_nhcb=limits.otel_convert_histograms_to_nhcb)
+                             convert_histograms_to_nhcb=limits.otel_convert_histograms_to_nhcb,
+                             errors=left_out)
             await distributor.push(tenant, wr.SerializeToString())
+            if left_out:  # as Mimir: the rest is written, the client learns what was not
+                return error_response(400, "\n".join(left_out))
         except ProtocolError as e:
             return error_response(e.status, str(e))
         except PushError as e:

@@ -8,13 +8,17 @@ Resource ``service.namespace``/``service.name`` become ``job`` and
 ``service.instance.id`` becomes ``instance``; the other resource attributes go
 to a ``target_info`` series. Cumulative exponential histograms become native
 histograms (scale → schema, downscaled to 8 if finer; buckets shifted by one,
-as Prometheus indexes them). Delta temporality is not translated (dropped), as
-Prometheus does without extra feature flags. Exemplars of sums and exponential
-histograms go with their series; those of explicit-bucket histograms with the
-first ``_bucket`` series whose ``le`` holds the exemplar's value (as Prometheus).
+as Prometheus indexes them). What cannot be translated (delta temporality, as
+Prometheus without extra feature flags; exponential scales below -4) is named
+in ``errors``: the handler writes the rest, then answers 400 (as Mimir).
+Exemplars of sums and exponential histograms go with their series; those of
+explicit-bucket histograms with the first ``_bucket`` series whose ``le`` holds
+the exemplar's value (as Prometheus).
 """
 
 from __future__ import annotations
+
+import json as jsonlib
 
 import numpy as np
 from google.protobuf import json_format
@@ -75,9 +79,15 @@ def _attrs(kvs, naming: OTLPNaming, skip: tuple[str, ...] = ()) -> dict[str, str
 
 
 class _Builder:
-    def __init__(self) -> None:
+    def __init__(self, errors: list[str]) -> None:
         self.wr = pb.WriteRequest()
         self.meta_seen: set[str] = set()
+        self.errors = errors
+        """What could not be translated: the caller answers 400 after writing the rest."""
+
+    def invalid_temporality(self, name: str) -> None:
+        quoted = jsonlib.dumps(name, ensure_ascii=False)  # Go's %q
+        self.errors.append(f"invalid temporality and type combination for metric {quoted}")
 
     def series(self, labels: dict[str, str], ts_ms: int, value: float) -> pb.TimeSeries:
         ts = self.wr.timeseries.add()
@@ -233,17 +243,18 @@ _IDENTIFYING = ("service.name", "service.namespace", "service.instance.id")
 
 def otlp_to_write_request(
     req: svc.ExportMetricsServiceRequest, naming: OTLPNaming | None = None, *,
-    convert_histograms_to_nhcb: bool = False,
+    convert_histograms_to_nhcb: bool = False, errors: list[str] | None = None,
 ) -> pb.WriteRequest:
     """Translate an OTLP export request into one RW 1.0 ``WriteRequest``.
 
     ``naming`` defaults to ``NoTranslation`` (Mimir's choice under UTF-8 names).
     ``convert_histograms_to_nhcb``: explicit-bucket histograms become native
     histograms with custom buckets instead of classic series (Mimir's
-    ``-distributor.otel-convert-histograms-to-nhcb``).
+    ``-distributor.otel-convert-histograms-to-nhcb``). Metrics that cannot be
+    translated are left out and described in ``errors`` (when given).
     """
     naming = naming or OTLPNaming()
-    b = _Builder()
+    b = _Builder(errors if errors is not None else [])
     MT = pb.MetricMetadata
     for rm in req.resource_metrics:
         raw_res = {kv.key: _any_value(kv.value) for kv in rm.resource.attributes}
@@ -261,6 +272,7 @@ def otlp_to_write_request(
                 if kind == "gauge" or (kind == "sum" and not metric.sum.is_monotonic):
                     pts = metric.gauge.data_points if kind == "gauge" else metric.sum.data_points
                     if kind == "sum" and metric.sum.aggregation_temporality != _CUMULATIVE:
+                        b.invalid_temporality(metric.name)
                         continue
                     name = naming.metric_name(metric.name, metric.unit, "gauge")
                     b.metadata(name, MT.GAUGE, metric.description, metric.unit)
@@ -271,6 +283,7 @@ def otlp_to_write_request(
                         b.series(labels, t, _value(dp))
                 elif kind == "sum":
                     if metric.sum.aggregation_temporality != _CUMULATIVE:
+                        b.invalid_temporality(metric.name)
                         continue
                     name = naming.metric_name(metric.name, metric.unit, "counter")
                     b.metadata(name, MT.COUNTER, metric.description, metric.unit)
@@ -281,6 +294,7 @@ def otlp_to_write_request(
                         _add_exemplars(b.series(labels, t, _value(dp)), dp.exemplars)
                 elif kind == "histogram":
                     if metric.histogram.aggregation_temporality != _CUMULATIVE:
+                        b.invalid_temporality(metric.name)
                         continue
                     name = naming.metric_name(metric.name, metric.unit, "histogram")
                     b.metadata(name, MT.HISTOGRAM, metric.description, metric.unit)
@@ -334,13 +348,18 @@ def otlp_to_write_request(
                 elif kind == "exponential_histogram":
                     eh = metric.exponential_histogram
                     if eh.aggregation_temporality != _CUMULATIVE:
+                        b.invalid_temporality(metric.name)
                         continue
                     name = naming.metric_name(metric.name, metric.unit, "histogram")
                     b.metadata(name, MT.HISTOGRAM, metric.description, metric.unit)
                     for dp in eh.data_points:
                         t = dp.time_unix_nano // 1_000_000
                         hist = _exponential(dp, t)
-                        if hist is not None:
+                        if hist is None:
+                            b.errors.append(
+                                "cannot convert exponential to native histogram. Scale must be "
+                                f">= -4, was {dp.scale}")
+                        else:
                             latest = max(latest, t)
                             labels = {**_attrs(dp.attributes, naming), **base, "__name__": name}
                             _add_exemplars(b.histogram(labels, hist), dp.exemplars)
@@ -352,7 +371,7 @@ def otlp_to_write_request(
 
 def decode_otlp(
     raw: bytes, *, json: bool = False, naming: OTLPNaming | None = None,
-    convert_histograms_to_nhcb: bool = False,
+    convert_histograms_to_nhcb: bool = False, errors: list[str] | None = None,
 ) -> pb.WriteRequest:
     """Parse an OTLP ``ExportMetricsServiceRequest`` (protobuf or JSON) and translate it."""
     req = svc.ExportMetricsServiceRequest()
@@ -363,7 +382,7 @@ def decode_otlp(
             req.ParseFromString(raw)
     except Exception as e:
         raise ProtocolError(f"failed to parse OTLP request: {e}") from None
-    return otlp_to_write_request(req, naming,
+    return otlp_to_write_request(req, naming, errors=errors,
                                  convert_histograms_to_nhcb=convert_histograms_to_nhcb)
 
 

@@ -317,3 +317,32 @@ def test_native_histograms_per_tenant_override():
     assert h.push("no-hist", wr.SerializeToString()).histograms == 0
     assert h.push("default", wr.SerializeToString()).histograms == 1
     assert _written_histograms(h) == [OK_H]
+
+
+def test_otlp_points_that_cannot_be_translated_are_a_400_after_the_rest_is_written():
+    from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as svc
+    from opentelemetry.proto.metrics.v1 import metrics_pb2 as mpb
+
+    t = now_ms() * 1_000_000
+    req = svc.ExportMetricsServiceRequest()
+    sm = req.resource_metrics.add().scope_metrics.add()
+    gauge = sm.metrics.add(name="kept")
+    gauge.gauge.data_points.add(time_unix_nano=t, as_double=1.0)
+    delta = sm.metrics.add(name="delta.hits")
+    delta.sum.is_monotonic = True
+    delta.sum.aggregation_temporality = mpb.AGGREGATION_TEMPORALITY_DELTA
+    delta.sum.data_points.add(time_unix_nano=t, as_int=3)
+    coarse = sm.metrics.add(name="coarse")
+    coarse.exponential_histogram.aggregation_temporality = (
+        mpb.AGGREGATION_TEMPORALITY_CUMULATIVE)
+    coarse.exponential_histogram.data_points.add(time_unix_nano=t, scale=-5, count=1,
+                                                 zero_count=1)
+    h = Harness()
+    r = h.client.post("/otlp/v1/metrics", content=req.SerializeToString(),
+                      headers={"Content-Type": "application/x-protobuf"})
+    assert r.status_code == 400
+    assert r.text.splitlines() == [
+        'invalid temporality and type combination for metric "delta.hits"',
+        "cannot convert exponential to native histogram. Scale must be >= -4, was -5",
+    ]
+    assert list(h.writer.series()) == [Labels.from_dict({"__name__": "kept"})]
