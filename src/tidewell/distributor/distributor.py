@@ -204,7 +204,11 @@ class Distributor:
                 raise InvalidRequestError("invalid write request: bad metadata entry") from None
             name = md.metric_family_name
             reason = None
-            if len(name.encode()) > max_len:
+            if not name:  # -validation.enforce-metadata-metric-name (Mimir's default)
+                reason = "missing_metric_name"
+                result.errors.append("received a metric metadata with no metric name "
+                                     "(err-mimir-metadata-missing-metric-name)")
+            elif len(name.encode()) > max_len:
                 reason = "metric_name_too_long"
                 result.errors.append(
                     "received a metric metadata whose metric name length exceeds the limit, "

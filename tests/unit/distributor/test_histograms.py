@@ -346,3 +346,19 @@ def test_otlp_points_that_cannot_be_translated_are_a_400_after_the_rest_is_writt
         "cannot convert exponential to native histogram. Scale must be >= -4, was -5",
     ]
     assert list(h.writer.series()) == [Labels.from_dict({"__name__": "kept"})]
+
+
+def test_metadata_without_a_name_is_refused_as_mimir():
+    h = Harness()
+    wr = pb.WriteRequest()
+    series(wr, GOOD)
+    wr.metadata.add(metric_family_name="", help="nameless")
+    wr.metadata.add(metric_family_name="good_metric", help="fine")
+    before = m.DISCARDED_METADATA.labels("tenant-m", "missing_metric_name")._value.get()
+    with pytest.raises(PartialValidationError) as exc:
+        h.push("tenant-m", wr.SerializeToString())
+    assert exc.value.message == (
+        "received a metric metadata with no metric name (err-mimir-metadata-missing-metric-name)")
+    assert [md.help for b in h.writer.batches() for md in b.metadata] == ["fine"]
+    assert m.DISCARDED_METADATA.labels(
+        "tenant-m", "missing_metric_name")._value.get() == before + 1
