@@ -1,12 +1,14 @@
-"""Our histogram chunks are byte for byte the ones Prometheus's own appenders write.
+"""Our histogram chunks are byte for byte the ones Prometheus writes.
 
-``histchunk_peer/main.go`` feeds histogram sequences to Prometheus's
-``HistogramAppender`` / ``FloatHistogramAppender`` (module v0.316.0 = Prometheus
-3.16, built from the Go module proxy) and prints the chunks they produce;
+``histchunk_peer/main.go`` (module v0.316.0 = Prometheus 3.16, built from the
+Go module proxy) feeds histogram sequences either to Prometheus's
+``HistogramAppender`` / ``FloatHistogramAppender`` or, sample by sample, to a
+real Prometheus head, and prints the chunks that result, or compacts that head
+into a block with Prometheus's own block writer, which we then read;
 ``HistogramChunkBuilder`` gets the same sequences. Random sequences cover
 new buckets (recoding), buckets missing from a sample, counter resets, gauges,
-stale markers, negative buckets and custom buckets (NHCB). The head's size cut
-is Prometheus's head rule, not the appender's, so it is switched off here.
+stale markers, negative buckets and custom buckets (NHCB); the head sequences
+run for hours of wide histograms, so the head's size and range cuts happen.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import pytest
 
 from tidewell.model.histogram import CUSTOM_BUCKETS_SCHEMA, CounterResetHint, Histogram
 from tidewell.model.samples import stale_nan
-from tidewell.tsdb.chunkenc.histogram import decode_histogram_chunk
+from tidewell.tsdb.block import BlockReader
+from tidewell.tsdb.chunkenc.histogram import decode_histogram_chunk, span_indices
 from tidewell.tsdb.head import hist_chunks
 from tidewell.tsdb.head.hist_chunks import HistogramChunkBuilder
 
@@ -130,3 +133,82 @@ def test_chunks_are_prometheus_appenders_bytes(peer: str, monkeypatch: pytest.Mo
             got_ts.extend(ts.tolist())
         assert got_ts == [t for t, _ in seq]
     assert n_chunks > len(cases)  # resets, gauges and stale markers did cut chunks
+
+
+def _long_sequence(seed: int, integer: bool) -> list[tuple[int, Histogram]]:
+    rnd = random.Random(seed)
+    nb = rnd.randint(3, 40)
+    nhcb = rnd.random() < 0.25
+    cnt = [0] * nb
+    t = 1_700_000_000_000 + rnd.randint(0, 7_200_000)
+    scale = 1.0 if integer else 0.5
+    gauge = False
+    out = []
+    for _ in range(rnd.randint(50, 1500)):
+        t += rnd.choice([15_000, 15_000, 10_000, 60_000, 15_003])
+        ev = rnd.random()
+        if ev < 0.003:
+            cnt = [0] * nb  # counter reset
+        if ev > 0.997:
+            gauge = not gauge
+        cnt = [c + rnd.randint(0, 50) for c in cnt]
+        if 0.5 < ev < 0.502:
+            out.append((t, Histogram(sum=stale_nan(), integer=integer)))
+            continue
+        out.append((t, Histogram(
+            schema=CUSTOM_BUCKETS_SCHEMA if nhcb else 2, zero_threshold=0.0 if nhcb else 2.0**-128,
+            count=sum(cnt) * scale, sum=sum(cnt) * 0.1, positive_spans=((0 if nhcb else 1, nb),),
+            positive_buckets=tuple(c * scale for c in cnt), integer=integer,
+            custom_values=tuple(0.5 * k for k in range(1, nb)) if nhcb else (),
+            counter_reset_hint=CounterResetHint.GAUGE if gauge else CounterResetHint.UNKNOWN)))
+    return out
+
+
+def test_head_chunks_are_a_prometheus_heads_bytes(peer: str) -> None:
+    cases = [(_long_sequence(seed, integer), integer) for seed in range(25)
+             for integer in (True, False)]
+    lines = "".join(json.dumps({"integer": integer, "samples": [_row(t, h) for t, h in seq]})
+                    + "\n" for seq, integer in cases)
+    go_out = subprocess.run([peer, "head"], input=lines, capture_output=True, text=True,
+                            timeout=300, check=True).stdout.splitlines()
+    assert len(go_out) == len(cases)
+    sizes = []
+    for (seq, _), theirs in zip(cases, go_out, strict=True):
+        b = HistogramChunkBuilder(7_200_000)
+        ours = [c for c in (b.append(t, h) for t, h in seq) if c is not None]
+        ours.append(b.flush())
+        assert " ".join(f"{c.encoding}:{c.data.hex()}" for c in ours) == theirs
+        sizes.extend(len(c.data) for c in ours)
+    assert max(sizes) >= 1024  # the size rules were exercised
+
+
+def _nonzero(spans: tuple[tuple[int, int], ...], buckets: tuple[float, ...]) -> dict[int, float]:
+    return {i: c for i, c in zip(span_indices(spans), buckets, strict=True) if c}
+
+
+def test_we_read_a_block_prometheus_wrote(peer: str, tmp_path: Path) -> None:
+    series = {f"h{seed}_{'int' if integer else 'float'}": (_sequence(seed, integer), integer)
+              for seed in range(12) for integer in (True, False)}
+    lines = "".join(json.dumps({"name": name, "integer": integer,
+                                "samples": [_row(t, h) for t, h in seq]}) + "\n"
+                    for name, (seq, integer) in series.items())
+    out = subprocess.run([peer, "block", str(tmp_path)], input=lines, capture_output=True,
+                         text=True, timeout=300, check=True).stdout.split()
+    assert len(out) == 1
+    with BlockReader(tmp_path / out[0]) as block:
+        got = {s.labels.get("__name__"): s for s in block.querier(0, 2**62).select([])}
+    assert sorted(got) == sorted(series)
+    for name, (seq, integer) in series.items():
+        hs = got[name].histograms
+        assert hs is not None and hs.timestamps.tolist() == [t for t, _ in seq], name
+        for (_, want), have in zip(seq, hs.values, strict=True):
+            assert have.integer is integer
+            if want.sum != want.sum:
+                assert have.sum != have.sum
+                continue
+            assert (have.count, have.sum, have.zero_count, have.schema, have.custom_values) == (
+                want.count, want.sum, want.zero_count, want.schema, want.custom_values)
+            assert _nonzero(have.positive_spans, have.positive_buckets) == _nonzero(
+                want.positive_spans, want.positive_buckets)
+            assert _nonzero(have.negative_spans, have.negative_buckets) == _nonzero(
+                want.negative_spans, want.negative_buckets)

@@ -173,3 +173,45 @@ def test_round_trip_property(case: tuple[list[int], list[Histogram], bool]) -> N
         assert g.positive_buckets == h.positive_buckets
         assert g.negative_buckets == h.negative_buckets
         assert g.positive_spans == h.positive_spans and g.schema == h.schema
+
+
+@settings(max_examples=100, deadline=None)
+@given(_series(), st.integers(0, 3))
+def test_compiled_decoder_equals_python_reference(
+    case: tuple[list[int], list[Histogram], bool], stale_at: int
+) -> None:
+    from tidewell.tsdb.chunkenc import histogram as hmod
+
+    ts, hs, integer = case
+    if stale_at < len(hs) and len(hs) > 1:
+        hs = [*hs[:stale_at or 1], Histogram(sum=stale_nan(), integer=integer)]
+        ts = ts[: len(hs)]
+    data = encode_histogram_chunk(ts, hs, integer=integer)
+    enc = 2 if integer else 3
+    assert hmod.backend() == "numba"
+    fast_ts, fast = decode_histogram_chunk(data, enc)
+    orig = hmod.backend
+    hmod.backend = lambda: "python"  # type: ignore[assignment]
+    try:
+        ref_ts, ref = decode_histogram_chunk(data, enc)
+        with pytest.raises(CorruptChunkError):
+            decode_histogram_chunk(data[: max(3, len(data) - 9)] if len(data) > 12 else b"\0\5\0",
+                                   enc)
+    finally:
+        hmod.backend = orig
+    assert fast_ts.tolist() == ref_ts.tolist()
+    for a, b in zip(fast, ref, strict=True):
+        if is_stale_histogram(b):
+            assert is_stale_histogram(a) and a.integer == b.integer
+        else:
+            assert a == b or (a.sum != a.sum and b.sum != b.sum)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(min_size=0, max_size=200), st.sampled_from([2, 3]))
+def test_garbage_raises_corrupt_or_decodes(data: bytes, enc: int) -> None:
+    try:
+        ts, hs = decode_histogram_chunk(data, enc)
+    except CorruptChunkError:
+        return
+    assert ts.shape[0] == len(hs) == ((data[0] << 8) | data[1])

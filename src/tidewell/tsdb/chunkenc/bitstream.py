@@ -144,6 +144,11 @@ class BitReader:
         self._bits = format(int.from_bytes(data, "big"), f"0{8 * n}b") if n else ""
         self.pos = 0
 
+    @property
+    def nbits(self) -> int:
+        """Bits in the stream."""
+        return len(self._bits)
+
     def read(self, nbits: int) -> int:
         end = self.pos + nbits
         if end > len(self._bits):

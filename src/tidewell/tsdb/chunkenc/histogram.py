@@ -39,18 +39,24 @@ from tidewell.tsdb.chunkenc.bitstream import (
     frexp_exponent_if_power_of_two,
 )
 from tidewell.tsdb.chunkenc.errors import CorruptChunkError
+from tidewell.tsdb.chunkenc.xor import backend
 
 __all__ = [
     "ENCODING_FLOAT_HISTOGRAM",
     "ENCODING_HISTOGRAM",
     "HISTOGRAM_HEADER_SIZE",
     "CounterResetHeader",
+    "HistogramEncoder",
     "Layout",
+    "chunk_bytes",
     "chunk_counter_reset_header",
     "decode_histogram_chunk",
     "encode_histogram_chunk",
+    "indices_spans",
     "is_stale_histogram",
     "layout_of",
+    "new_encoder",
+    "span_indices",
 ]
 
 ENCODING_HISTOGRAM = 2
@@ -190,8 +196,12 @@ def _write_spans(w: BitWriter, spans: Sequence[Span]) -> None:
 
 def _read_spans(r: BitReader) -> tuple[Span, ...]:
     out = []
+    total = 0
     for _ in range(r.varbit_uint()):
         length = r.varbit_uint()
+        total += length
+        if total > r.nbits:  # every bucket takes at least a bit: garbage, not a layout
+            raise CorruptChunkError(f"histogram chunk layout claims {total} buckets")
         out.append((r.varbit_int(), length))
     return tuple(out)
 
@@ -276,18 +286,21 @@ class _IntEncoder:
             w.varbit_int(0 if stale else cnt_delta - self.cnt_delta)
             w.varbit_int(0 if stale else zcnt_delta - self.zcnt_delta)
             w.xor_float(h.sum, self.sum)
-            dods: list[int] = []
-            for state, deltas, b_new in ((self.pb, self.pbd, pb), (self.nb, self.nbd, nb)):
-                for i, b in enumerate(b_new):
-                    delta = b - state[i]
-                    dods.append(delta - deltas[i])
-                    deltas[i] = delta
-            w.varbit_ints(dods)
+            if pb:  # a stale marker has no buckets and leaves their state alone
+                pbd = [b - s for b, s in zip(pb, self.pb, strict=True)]
+                w.varbit_ints([d - o for d, o in zip(pbd, self.pbd, strict=True)])
+                self.pbd = pbd
+            if nb:
+                nbd = [b - s for b, s in zip(nb, self.nb, strict=True)]
+                w.varbit_ints([d - o for d, o in zip(nbd, self.nbd, strict=True)])
+                self.nbd = nbd
         self.t, self.t_delta = t, t_delta
         self.cnt, self.cnt_delta = cnt, cnt_delta
         self.zcnt, self.zcnt_delta = zcnt, zcnt_delta
-        self.pb[: len(pb)] = pb
-        self.nb[: len(nb)] = nb
+        if pb:
+            self.pb = pb
+        if nb:
+            self.nb = nb
         self.n += 1
 
 
@@ -341,13 +354,17 @@ class _FloatEncoder:
         self.n += 1
 
 
-def new_encoder(integer: bool, lay: Layout) -> _IntEncoder | _FloatEncoder:
+HistogramEncoder = _IntEncoder | _FloatEncoder
+"""The encoder state of one open chunk (integer or float counts)."""
+
+
+def new_encoder(integer: bool, lay: Layout) -> HistogramEncoder:
     """A fresh encoder writing into its own ``BitWriter`` (``.w``)."""
     w = BitWriter()
     return _IntEncoder(w, lay) if integer else _FloatEncoder(w, lay)
 
 
-def chunk_bytes(enc: _IntEncoder | _FloatEncoder, header: CounterResetHeader) -> bytes:
+def chunk_bytes(enc: HistogramEncoder, header: CounterResetHeader) -> bytes:
     """The encoder's chunk: count, header byte, bit stream."""
     return bytes((enc.n >> 8, enc.n & 0xFF, int(header) << 6)) + enc.w.bytes()
 
@@ -412,10 +429,62 @@ def decode_histogram_chunk(
     lay = _read_layout(r)
     integer = encoding == ENCODING_HISTOGRAM
     np_, nn = len(lay.positive_indices()), len(lay.negative_indices())
+    if backend() == "numba":
+        return _decode_compiled(np.frombuffer(bytes(data[HISTOGRAM_HEADER_SIZE:]), np.uint8),
+                                r.pos, n, lay, np_, nn, header, integer)
     if integer:
         _decode_int(r, lay, n, np_, nn, header, ts, out)
     else:
         _decode_float(r, lay, n, np_, nn, header, ts, out)
+    return ts, out
+
+
+def _decode_compiled(
+    data: npt.NDArray[np.uint8], pos: int, n: int, lay: Layout, np_: int, nn: int,
+    header: CounterResetHeader, integer: bool,
+) -> tuple[npt.NDArray[np.int64], list[Histogram]]:
+    """The samples after the layout by the Numba kernels, then one object per sample."""
+    from tidewell.tsdb.chunkenc import _hist_kernels as k
+
+    ts = np.empty(n, dtype=np.int64)
+    nb = np_ + nn
+    if integer:
+        cnt = np.empty(n, dtype=np.int64)
+        zc = np.empty(n, dtype=np.int64)
+        sums = np.empty(n, dtype=np.uint64)
+        buckets = np.empty((n, nb), dtype=np.int64)
+        status = k.decode_int(data, pos, np_, nn, ts, cnt, zc, sums, buckets)
+        counts, zcounts = cnt.astype(np.float64), zc.astype(np.float64)
+        bvals = buckets.astype(np.float64)
+    else:
+        cb = np.empty(n, dtype=np.uint64)
+        zb = np.empty(n, dtype=np.uint64)
+        sums = np.empty(n, dtype=np.uint64)
+        bb = np.empty((n, nb), dtype=np.uint64)
+        status = k.decode_float(data, pos, nb, ts, cb, zb, sums, bb)
+        counts, zcounts, bvals = cb.view(np.float64), zb.view(np.float64), bb.view(np.float64)
+    if status < 0:
+        bit = -status - 1
+        raise CorruptChunkError(f"histogram chunk ends or breaks at bit {bit}", offset=bit // 8)
+    stale = sums == np.uint64(STALE_NAN_BITS)
+    sum_l = sums.view(np.float64).tolist()
+    rows = bvals.tolist()
+    cnt_l, zc_l, stale_l = counts.tolist(), zcounts.tolist(), stale.tolist()
+    gauge = header == CounterResetHeader.GAUGE
+    later = CounterResetHint.GAUGE if gauge else CounterResetHint.NOT_COUNTER_RESET
+    first = CounterResetHint.GAUGE if gauge else CounterResetHint.UNKNOWN
+    out: list[Histogram] = []
+    for i in range(n):
+        if stale_l[i]:
+            out.append(Histogram(sum=sum_l[i], integer=integer))
+            continue
+        row = rows[i]
+        out.append(Histogram(
+            schema=lay.schema, zero_threshold=lay.zero_threshold, zero_count=zc_l[i],
+            count=cnt_l[i], sum=sum_l[i], positive_spans=lay.positive_spans,
+            positive_buckets=tuple(row[:np_]), negative_spans=lay.negative_spans,
+            negative_buckets=tuple(row[np_:]), counter_reset_hint=first if i == 0 else later,
+            custom_values=lay.custom_values, integer=integer))
     return ts, out
 
 

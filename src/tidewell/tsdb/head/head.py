@@ -11,6 +11,11 @@ chunks are immutable bytes in ``chunks``. Staged samples at or before a
 series' in-order frontier (only accepted within an out-of-order window) become
 separate out-of-order chunks; a series' chunks may then overlap, and readers merge.
 
+Native histograms live apart, per ref, in ``hists`` (``hist_store``): Prometheus's
+histogram chunks cut by its head's rules, one Python step per histogram, so
+the float path above is untouched. A series' first/last timestamps cover both
+kinds (one timeline per series, as in Prometheus).
+
 Thread safety: appends, cuts and reads take ``lock``; the ingester appends
 from one thread and serves reads from others.
 """

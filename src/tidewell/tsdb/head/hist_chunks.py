@@ -3,8 +3,11 @@
 A new chunk starts (as ``HistogramAppender.AppendHistogram`` and the head's
 ``histogramsAppendPreprocessor`` decide) when:
 
-- the chunk would cross the end of its chunk range (the block range), or it
-  has reached 1024 bytes while holding at least 10 histograms;
+- its size says so, by the head's rule: a chunk ends at the end of its chunk
+  range (the block range); once it holds 256 bytes (a quarter of the 1024-byte
+  target) its end time is predicted so that the rest of the range splits into
+  chunks of about 1024 bytes; it is cut early at 2048 bytes; and it is never
+  cut for size before it holds 10 histograms unless the range ends;
 - the sample switches between integer and float histogram (encoding 2 / 3);
 - a counter histogram follows a gauge one or the other way round;
 - a counter histogram resets: explicit ``COUNTER_RESET`` hint, count, zero
@@ -14,12 +17,18 @@ A new chunk starts (as ``HistogramAppender.AppendHistogram`` and the head's
 - a non-stale sample follows a stale marker.
 
 New buckets do not cut: the chunk is re-encoded with the union of bucket
-layouts (Prometheus's recoding), so chunks stay long and promtool reads them.
-The counter-reset header of each new chunk is set as Prometheus sets it.
+layouts (Prometheus's recoding: decode, re-encode), so chunks stay long and
+promtool reads them. The counter-reset header of each new chunk is set as
+Prometheus sets it.
+
+Memory: the open chunk is kept only encoded (about 23 bytes per 20-bucket
+sample) plus the last sample, which the counter-reset checks compare with;
+reads decode it, as they decode closed chunks.
 """
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 from tidewell.model.histogram import CUSTOM_BUCKETS_SCHEMA, CounterResetHint, Histogram
@@ -29,8 +38,11 @@ from tidewell.tsdb.chunkenc.histogram import (
     ENCODING_HISTOGRAM,
     HISTOGRAM_HEADER_SIZE,
     CounterResetHeader,
+    HistogramEncoder,
     Layout,
     chunk_bytes,
+    chunk_counter_reset_header,
+    decode_histogram_chunk,
     indices_spans,
     is_stale_histogram,
     layout_of,
@@ -71,37 +83,44 @@ def _abs(spans: tuple, buckets: tuple) -> dict[int, float]:
 class HistogramChunkBuilder:
     """One series' open histogram chunk; ``append`` returns chunks it closes."""
 
-    __slots__ = ("chunk_range", "enc", "gauge", "header", "hists", "integer", "last", "layout",
-                 "nidx", "pidx", "range_end", "ts")
+    __slots__ = ("chunk_range", "computed_end", "enc", "gauge", "header", "integer", "last",
+                 "layout", "maxt", "mint", "next_at", "nidx", "pidx")
 
     def __init__(self, chunk_range: int) -> None:
         self.chunk_range = int(chunk_range)
-        self.enc = None
-        self.ts: list[int] = []
-        self.hists: list[Histogram] = []
+        self.next_at = 0
+        """When the open chunk ends (``memSeries.nextAt``)."""
+        self.computed_end = False
+        """Whether ``next_at`` was predicted from the chunk's fill (kept across cuts
+        that are not for size, as Prometheus keeps ``histogramChunkHasComputedEndTime``)."""
+        self.enc: HistogramEncoder | None = None
+        self.mint = self.maxt = 0
 
     # -- state of the open chunk -----------------------------------------------
 
     @property
     def num_samples(self) -> int:
-        return len(self.ts)
-
-    @property
-    def maxt(self) -> int | None:
-        return self.ts[-1] if self.ts else None
+        return self.enc.n if self.enc is not None else 0
 
     def open_chunk(self) -> HistChunk | None:
         """The open chunk as bytes (what the head holds now), or None."""
-        if not self.ts:
+        if self.enc is None:
             return None
         data = chunk_bytes(self.enc, self.header)
-        return HistChunk(self.ts[0], self.ts[-1], self._encoding(), data)
+        return HistChunk(self.mint, self.maxt, self._encoding(), data)
+
+    def samples(self) -> tuple[list[int], list[Histogram]]:
+        """The open chunk's samples, decoded."""
+        c = self.open_chunk()
+        if c is None:
+            return [], []
+        ts, hs = decode_histogram_chunk(c.data, c.encoding)
+        return ts.tolist(), hs
 
     def flush(self) -> HistChunk | None:
         """Close the open chunk (if any) and return it."""
         c = self.open_chunk()
         self.enc = None
-        self.ts, self.hists = [], []
         return c
 
     def _encoding(self) -> int:
@@ -116,14 +135,21 @@ class HistogramChunkBuilder:
         self.pidx = span_indices(self.layout.positive_spans)
         self.nidx = span_indices(self.layout.negative_spans)
         self.enc = new_encoder(h.integer, self.layout)
-        self.ts, self.hists = [], []
-        self.range_end = range_end(t, self.chunk_range)
+        self.mint = t
+        self.next_at = range_end(t, self.chunk_range)
         self._add(t, h)
+
+    def restore(self, chunk: HistChunk, next_at: int, computed_end: bool) -> None:
+        """Re-open a saved open chunk: the same bytes, header, layout and end time."""
+        ts, hs = decode_histogram_chunk(chunk.data, chunk.encoding)
+        self.start(int(ts[0]), hs[0], chunk_counter_reset_header(chunk.data))
+        for t, h in zip(ts[1:].tolist(), hs[1:], strict=True):
+            self._add(t, h)
+        self.next_at, self.computed_end = next_at, computed_end
 
     def _add(self, t: int, h: Histogram) -> None:
         self.enc.add(t, h)
-        self.ts.append(t)
-        self.hists.append(h)
+        self.maxt = t
         self.last = h
 
     # -- rules ------------------------------------------------------------------
@@ -205,11 +231,11 @@ class HistogramChunkBuilder:
         lay = self.layout
         self.layout = Layout(lay.schema, lay.zero_threshold, indices_spans(self.pidx),
                              indices_spans(self.nidx), lay.custom_values)
-        ts, hists = self.ts, self.hists
-        self.enc = new_encoder(self.integer, self.layout)
-        self.ts, self.hists = [], []
+        ts, hists = self.samples()
+        enc = new_encoder(self.integer, self.layout)
         for t, old in zip(ts, hists, strict=True):
-            self._add(t, old)
+            enc.add(t, old)
+        self.enc = enc
 
     # -- appending ----------------------------------------------------------------
 
@@ -218,16 +244,14 @@ class HistogramChunkBuilder:
         if self.enc is None:
             hint = h.counter_reset_hint
             self.start(t, h, _H.COUNTER_RESET if hint == CounterResetHint.COUNTER_RESET
-                        else _H.UNKNOWN)
+                       else _H.UNKNOWN)
+            self.computed_end = False
             return None
-        size = HISTOGRAM_HEADER_SIZE + self.enc.w.num_bytes
-        if h.integer != self.integer or t >= self.range_end or (
-            size >= TARGET_BYTES_PER_HISTOGRAM_CHUNK
-            and len(self.ts) >= MIN_SAMPLES_PER_HISTOGRAM_CHUNK
-        ):
+        if h.integer != self.integer or self._size_cut(t):
             header = self._header_after(h)
             closed = self.flush()
             self.start(t, h, header)
+            self.computed_end = False
             return closed
         if h.counter_reset_hint == CounterResetHint.GAUGE:
             ok, header = self._gauge_check(h), _H.GAUGE
@@ -242,3 +266,23 @@ class HistogramChunkBuilder:
         self._recode_for(h)
         self._add(t, h)
         return None
+
+    def _size_cut(self, t: int) -> bool:
+        """``histogramsAppendPreprocessor``: whether the open chunk ends before ``t``."""
+        nbytes = HISTOGRAM_HEADER_SIZE + self.enc.w.num_bytes
+        mint = self.mint
+        next_range_start = range_end(mint, self.chunk_range) if self.computed_end else self.next_at
+        if not self.computed_end and nbytes >= TARGET_BYTES_PER_HISTOGRAM_CHUNK // 4:
+            self.next_at = _chunk_end(mint, self.maxt, self.next_at,
+                                      TARGET_BYTES_PER_HISTOGRAM_CHUNK / nbytes)
+            self.computed_end = True
+        return (t >= self.next_at or nbytes >= 2 * TARGET_BYTES_PER_HISTOGRAM_CHUNK) and (
+            self.enc.n >= MIN_SAMPLES_PER_HISTOGRAM_CHUNK or t >= next_range_start)
+
+
+def _chunk_end(start: int, cur: int, max_t: int, ratio_to_full: float) -> int:
+    """``computeChunkEndTime``: an end splitting the rest of the range into equal chunks."""
+    n = (max_t - start) / ((cur - start + 1) * ratio_to_full)
+    if n <= 1:
+        return max_t
+    return int(float(start) + (max_t - start) / math.floor(n))

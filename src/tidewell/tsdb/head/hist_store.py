@@ -17,10 +17,7 @@ import numpy as np
 
 from tidewell.model.histogram import CounterResetHint, Histogram, HistogramSamples
 from tidewell.tsdb.chunkenc.bitstream import float_bits, float_from_bits
-from tidewell.tsdb.chunkenc.histogram import (
-    CounterResetHeader,
-    decode_histogram_chunk,
-)
+from tidewell.tsdb.chunkenc.histogram import decode_histogram_chunk
 from tidewell.tsdb.head.hist_chunks import HistChunk, HistogramChunkBuilder
 
 __all__ = ["HistSeries", "HistogramStore", "chunk_histograms", "histogram_from_row",
@@ -86,8 +83,8 @@ class HistSeries:
 
     def first_ts(self) -> int | None:
         cands = [c.mint for c in self.closed[:1]]
-        if self.builder.ts:
-            cands.append(self.builder.ts[0])
+        if self.builder.num_samples:
+            cands.append(self.builder.mint)
         if self.ooo_t:
             cands.append(self.ooo_t[0])
         return min(cands) if cands else None
@@ -101,8 +98,11 @@ class HistSeries:
                 ct, ch = decode_histogram_chunk(c.data, c.encoding)
                 ts.extend(ct.tolist())
                 hs.extend(ch)
-        ts.extend(self.builder.ts)
-        hs.extend(self.builder.hists)
+        b = self.builder
+        if b.num_samples and b.mint <= maxt and b.maxt >= mint:
+            bts, bhs = b.samples()
+            ts.extend(bts)
+            hs.extend(bhs)
         if self.ooo_t:
             ts.extend(self.ooo_t)
             hs.extend(self.ooo_h)
@@ -119,10 +119,15 @@ class HistSeries:
         i = bisect.bisect_left(self.ooo_t, t)
         if i < len(self.ooo_t) and self.ooo_t[i] == t:
             return self.ooo_h[i]
-        bts = self.builder.ts
-        if bts and t >= bts[0]:
+        b = self.builder
+        if b.num_samples and t >= b.mint:
+            if t == b.maxt:
+                return b.last
+            if t > b.maxt:
+                return None
+            bts, bhs = b.samples()
             i = bisect.bisect_left(bts, t)
-            return self.builder.hists[i] if i < len(bts) and bts[i] == t else None
+            return bhs[i] if i < len(bts) and bts[i] == t else None
         for c in self.closed:
             if c.mint <= t <= c.maxt:
                 ct, ch = decode_histogram_chunk(c.data, c.encoding)
@@ -139,8 +144,8 @@ class HistSeries:
         """
         out = {c.mint // width for c in self.closed}
         out.update(c.maxt // width for c in self.closed)
-        if self.builder.ts:
-            out.update((self.builder.ts[0] // width, self.builder.ts[-1] // width))
+        if self.builder.num_samples:
+            out.update((self.builder.mint // width, self.builder.maxt // width))
         out.update(t // width for t in self.ooo_t)
         return out
 
@@ -169,7 +174,7 @@ class HistSeries:
                 kept.extend(chunk_histograms(ct[i:].tolist(), ch[i:], chunk_range))
         self.closed = kept
         b = self.builder
-        if b.ts and b.ts[0] < mint:
+        if b.num_samples and b.mint < mint:
             c = b.flush()
             if c is not None and c.maxt >= mint:
                 ct, ch = decode_histogram_chunk(c.data, c.encoding)
@@ -179,21 +184,16 @@ class HistSeries:
         del self.ooo_t[:i], self.ooo_h[:i]
 
     def open_state(self) -> dict[str, list]:  # type: ignore[type-arg]
-        """The open chunk and out-of-order samples, JSON-safe (closed chunks are bytes)."""
+        """The open chunk's end time and the out-of-order samples, JSON-safe (the
+        chunks themselves are saved as bytes)."""
         b = self.builder
-        header = int(b.header) if b.ts else 0
-        return {"t": b.ts, "h": [histogram_row(h) for h in b.hists], "header": [header],
+        return {"next_at": [b.next_at, int(b.computed_end)],
                 "ooo_t": self.ooo_t, "ooo_h": [histogram_row(h) for h in self.ooo_h]}
 
-    def load_open_state(self, st: dict[str, list]) -> None:  # type: ignore[type-arg]
-        """Rebuild the open chunk exactly: same header, same samples, same layout."""
-        b = self.builder
-        for i, (t, row) in enumerate(zip(st["t"], st["h"], strict=True)):
-            h = histogram_from_row(row)
-            if i == 0:
-                b.start(t, h, CounterResetHeader(st["header"][0]))
-            elif b.append(t, h) is not None:
-                raise ValueError("snapshot's open histogram chunk does not re-form")
+    def load_open_state(self, st: dict[str, list], open_chunk: HistChunk | None) -> None:  # type: ignore[type-arg]
+        """Rebuild what ``open_state`` and the saved open chunk describe."""
+        if open_chunk is not None:
+            self.builder.restore(open_chunk, st["next_at"][0], bool(st["next_at"][1]))
         self.ooo_t = list(st["ooo_t"])
         self.ooo_h = [histogram_from_row(r) for r in st["ooo_h"]]
 
@@ -202,7 +202,7 @@ class HistSeries:
                 + self.builder.num_samples + len(self.ooo_t))
 
     def empty(self) -> bool:
-        return not self.closed and not self.builder.ts and not self.ooo_t
+        return not self.closed and not self.builder.num_samples and not self.ooo_t
 
 
 class HistogramStore:

@@ -11,7 +11,11 @@ from tidewell.model.batch import SampleBatch
 from tidewell.model.histogram import CUSTOM_BUCKETS_SCHEMA, Histogram
 from tidewell.model.labels import Labels
 from tidewell.tsdb.block import BlockReader, BlockWriter
-from tidewell.tsdb.chunkenc.histogram import ENCODING_FLOAT_HISTOGRAM, ENCODING_HISTOGRAM
+from tidewell.tsdb.chunkenc.histogram import (
+    ENCODING_FLOAT_HISTOGRAM,
+    ENCODING_HISTOGRAM,
+    decode_histogram_chunk,
+)
 from tidewell.tsdb.head import Head
 from tidewell.tsdb.head.compact import block_series, cut_ranges
 
@@ -118,3 +122,24 @@ def test_histogram_only_head_is_compactable() -> None:
     assert [len(c) for _, c in block_series(head, 0, R)] == [1]
     head.truncate(2 * R)
     assert cut_ranges(head, force=True)[1] == [(2 * R, 3 * R), (3 * R, 4 * R)]
+
+
+def test_out_of_order_histograms_reach_their_own_block_range() -> None:
+    head = Head(block_range_ms=R)
+    labels = [Labels.from_dict({"__name__": "h"})]
+
+    def put(ts: list[int], **kw: int) -> None:
+        res = head.append(SampleBatch(
+            labels=labels, hist_series_index=np.zeros(len(ts), np.int32),
+            hist_timestamps=np.array(ts, np.int64),
+            histograms=[_hists("float", t // 1000) for t in ts]), **kw)
+        assert res.rejected_total == 0, res.first_error
+
+    put(list(range(1000, 3 * R, 10_000)))
+    head.truncate(2 * R)  # as after cutting [0, R) and [R, 2R)
+    put([2 * R - 5000, R + 5000], ooo_window_ms=2 * R)  # older than the head now allows
+    ooo, _ = cut_ranges(head)
+    assert ooo == [(R, 2 * R)]
+    [(_, chunks)] = list(block_series(head, R, 2 * R))
+    ts = [t for c in chunks for t in decode_histogram_chunk(c.data, c.encoding)[0].tolist()]
+    assert ts == [R + 5000, 2 * R - 5000]

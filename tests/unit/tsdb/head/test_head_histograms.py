@@ -62,7 +62,10 @@ def test_resolve_then_append_histograms_and_read_back() -> None:
     [s] = _select(head, "h")
     assert len(s) == 0 and s.histograms is not None  # histogram-only series is returned
     assert s.histograms.timestamps.tolist() == [1000, 2000, 3000, 4000, 5000]
-    assert s.histograms.values == [_h(i) for i in range(1, 6)]
+    # read back from the head's chunk: hints as Prometheus's iterator gives them
+    assert s.histograms.values == [
+        _h(i, counter_reset_hint=CounterResetHint.UNKNOWN if i == 1
+           else CounterResetHint.NOT_COUNTER_RESET) for i in range(1, 6)]
     assert s.num_samples == 5
     assert head.num_samples() == 6
 
