@@ -32,6 +32,10 @@ __all__ = [
 ]
 
 
+_HINTS = tuple(CounterResetHint)
+"""By number: indexing is several times cheaper than calling the enum."""
+
+
 def _spans(spans: Iterable[pb.BucketSpan]) -> tuple[tuple[int, int], ...]:
     return tuple([(s.offset, s.length) for s in spans])
 
@@ -54,7 +58,7 @@ def histogram_from_pb(h: pb.Histogram) -> Histogram:
         zero = h.zero_count_float
         pos = tuple(h.positive_counts)
         neg = tuple(h.negative_counts)
-    hint = h.reset_hint if 0 <= h.reset_hint <= 3 else 0
+    hint = h.reset_hint
     return Histogram(
         schema=h.schema,
         zero_threshold=h.zero_threshold,
@@ -65,7 +69,7 @@ def histogram_from_pb(h: pb.Histogram) -> Histogram:
         positive_buckets=pos,
         negative_spans=_spans(h.negative_spans),
         negative_buckets=neg,
-        counter_reset_hint=CounterResetHint(hint),
+        counter_reset_hint=_HINTS[hint] if 0 <= hint < len(_HINTS) else _HINTS[0],
         custom_values=tuple(h.custom_values),
         integer=integer,
     )
