@@ -122,6 +122,7 @@ async def test_histograms_exemplars_metadata_survive_a_restart(tmp_path: Path,
     await log.produce([_nhcb_and_stale()])
     ex_before = _metric("cortex_ingester_ingested_exemplars_total")
     ex_failed = _metric("cortex_ingester_ingested_exemplars_failures_total")
+    samples = _metric("cortex_ingester_ingested_samples_total", user="t1")
     ing = new_ingester(log, str(tmp_path / "ing"), snapshot_on_shutdown=snapshot)
     await ing.start()
     got = _histograms(ing)
@@ -140,6 +141,8 @@ async def test_histograms_exemplars_metadata_survive_a_restart(tmp_path: Path,
         MetricMetadata("lat", MetricType.HISTOGRAM, "request latency", "seconds")]
     assert _metric("cortex_ingester_ingested_exemplars_total") - ex_before == 10
     assert _metric("cortex_ingester_ingested_exemplars_failures_total") - ex_failed == 5
+    # As Mimir: histograms count as samples (6 floats, 10 + 2 histograms).
+    assert _metric("cortex_ingester_ingested_samples_total", user="t1") - samples == 18
     await ing.stop()
 
     ing = new_ingester(log, str(tmp_path / "ing"), snapshot_on_shutdown=snapshot)
