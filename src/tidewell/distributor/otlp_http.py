@@ -33,12 +33,12 @@ def make_otlp_handler(distributor: Distributor):
         encoding = request.headers.get("content-encoding", "")
         if encoding.strip().lower() not in ("", "identity", "gzip"):
             return error_response(415, f"unsupported compression: {encoding!r}, supported: [gzip]")
+        left_out: list[str] = []
         try:
             body = await read_body(request, max_size)
             raw = decompress(body, encoding, max_size)
             limits = distributor.overrides.for_tenant(tenant)
             naming = OTLPNaming.from_strategy(limits.otel_strategy())
-            left_out: list[str] = []
             wr = decode_otlp(raw, json=media == "application/json", naming=naming,
                              convert_histograms_to_nhcb=limits.otel_convert_histograms_to_nhcb,
                              errors=left_out)
@@ -48,6 +48,8 @@ def make_otlp_handler(distributor: Distributor):
         except ProtocolError as e:
             return error_response(e.status, str(e))
         except PushError as e:
+            if e.status == 400 and left_out:  # partly written: name all that was not
+                return error_response(400, "\n".join([e.message, *left_out]))
             return error_response(e.status, e.message)
         body_out, ctype = empty_response(json=media == "application/json")
         return Response(body_out, status_code=200, media_type=ctype)

@@ -362,3 +362,26 @@ def test_metadata_without_a_name_is_refused_as_mimir():
     assert [md.help for b in h.writer.batches() for md in b.metadata] == ["fine"]
     assert m.DISCARDED_METADATA.labels(
         "tenant-m", "missing_metric_name")._value.get() == before + 1
+
+
+def test_otlp_400_names_both_invalid_series_and_untranslatable_metrics():
+    from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as svc
+    from opentelemetry.proto.metrics.v1 import metrics_pb2 as mpb
+
+    t = now_ms() * 1_000_000
+    req = svc.ExportMetricsServiceRequest()
+    sm = req.resource_metrics.add().scope_metrics.add()
+    sm.metrics.add(name="kept").gauge.data_points.add(time_unix_nano=t, as_double=1.0)
+    future = sm.metrics.add(name="future")
+    future.gauge.data_points.add(time_unix_nano=t + 3600 * 10**9, as_double=1.0)
+    delta = sm.metrics.add(name="d")
+    delta.sum.aggregation_temporality = mpb.AGGREGATION_TEMPORALITY_DELTA
+    delta.sum.data_points.add(time_unix_nano=t, as_int=1)
+    h = Harness()
+    r = h.client.post("/otlp/v1/metrics", content=req.SerializeToString(),
+                      headers={"Content-Type": "application/x-protobuf"})
+    assert r.status_code == 400
+    lines = r.text.splitlines()
+    assert "err-mimir-too-far-in-future" in lines[0]
+    assert lines[1:] == ['invalid temporality and type combination for metric "d"']
+    assert list(h.writer.series()) == [Labels.from_dict({"__name__": "kept"})]
