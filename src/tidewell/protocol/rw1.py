@@ -14,7 +14,6 @@ from tidewell.protocol.pb.prompb_pb2 import TimeSeries, WriteRequest
 from tidewell.protocol.prompb_model import (
     exemplar_from_pb,
     exemplar_to_pb,
-    histogram_from_pb,
     histogram_to_pb,
     metadata_from_pb,
     metadata_to_pb,
@@ -27,6 +26,7 @@ from tidewell.protocol.wire import (
     scan_write_request,
     series_key_hashes,
 )
+from tidewell.protocol.wire_histograms import HistogramDecodeError, decode_histograms
 
 __all__ = ["LazyLabels", "decode_metadata", "decode_write_request", "encode_write_request"]
 
@@ -96,25 +96,21 @@ def decode_write_request(value: bytes) -> SampleBatch:
 
 
 def _decode_series_extras(res: ScanResult, raw: bytes, batch: SampleBatch) -> None:
-    """Histograms and exemplars of the series that carry any (full parse of those only)."""
-    hist_idx: list[int] = []
-    hist_ts: list[int] = []
-    hists: list[Histogram] = []
+    """Histograms (compiled pass) and exemplars (full parse of the series carrying any)."""
+    if res.n_histograms.any():
+        try:
+            series, stamps, batch.histograms = decode_histograms(res)
+        except HistogramDecodeError as e:
+            raise ProtocolError(f"invalid write request: {e}") from None
+        batch.hist_series_index = np.asarray(series, dtype=np.int32)
+        batch.hist_timestamps = np.asarray(stamps, dtype=np.int64)
     exemplars: list[tuple[int, Exemplar]] = []
-    wanted = np.flatnonzero((res.n_histograms > 0) | (res.n_exemplars > 0))
-    for i in wanted.tolist():
+    for i in np.flatnonzero(res.n_exemplars > 0).tolist():
         try:
             ts = TimeSeries.FromString(raw[int(res.ser_payload[i]) : int(res.ser_end[i])])
         except Exception as e:  # google.protobuf.message.DecodeError
             raise ProtocolError(f"invalid write request: {e}") from None
-        for h in ts.histograms:
-            hist_idx.append(i)
-            hist_ts.append(h.timestamp)
-            hists.append(histogram_from_pb(h))
         exemplars.extend((i, exemplar_from_pb(e)) for e in ts.exemplars)
-    batch.hist_series_index = np.asarray(hist_idx, dtype=np.int32)
-    batch.hist_timestamps = np.asarray(hist_ts, dtype=np.int64)
-    batch.histograms = hists
     batch.exemplars = exemplars
 
 
