@@ -1,7 +1,8 @@
 """The distributor's slow path: series parsed one by one for their histograms and exemplars.
 
-Floats never come here (they stay on the byte scanner). Only series that carry
-native histograms or exemplars are parsed (upb), checked as Mimir's
+Floats never come here (they stay on the byte scanner). Native histograms are
+decoded by the compiled pass of ``protocol.wire_histograms``; series with
+exemplars are parsed (upb); both are checked as Mimir's
 ``validateSampleHistogram`` / ``validateExemplars`` do, and given the content
 the request is re-encoded with.
 """
@@ -23,10 +24,11 @@ from tidewell.distributor.histograms import (
 )
 from tidewell.distributor.limits import Limits
 from tidewell.distributor.validation import exemplar_discard_reason, histogram_failure
-from tidewell.model import CUSTOM_BUCKETS_SCHEMA
+from tidewell.model import CUSTOM_BUCKETS_SCHEMA, Histogram
 from tidewell.protocol.pb import prompb_pb2 as pb
-from tidewell.protocol.prompb_model import histogram_from_pb, histogram_to_pb
+from tidewell.protocol.prompb_model import histogram_to_pb
 from tidewell.protocol.wire import ScanResult
+from tidewell.protocol.wire_histograms import HistogramDecodeError, decode_histograms
 
 __all__ = [
     "check_series_histograms",
@@ -70,55 +72,63 @@ def check_series_histograms(
     """
     failed: dict[int, tuple[str, str]] = {}
     replace: dict[int, list[pb.Histogram]] = {}
-    for i in np.nonzero(res.n_histograms)[0].tolist():
-        if not limits.native_histograms_ingestion_enabled:
+    if not limits.native_histograms_ingestion_enabled:
+        for i in np.nonzero(res.n_histograms)[0].tolist():
             replace[i] = []
             m.DISCARDED_SAMPLES.labels(tenant, "native_histogram_ingestion_disabled").inc(
                 int(res.n_histograms[i]))
-            continue
-        out: list[pb.Histogram] = []
+        return failed, replace
+    try:
+        series, stamps, hists = decode_histograms(res)
+    except HistogramDecodeError as e:
+        raise InvalidRequestError(f"failed to parse write request: {e}") from None
+    by_series: dict[int, list[tuple[int, Histogram]]] = {}
+    for i, t, h in zip(series, stamps, hists, strict=True):
+        by_series.setdefault(i, []).append((t, h))
+    for i, samples in by_series.items():
+        out: list[tuple[int, Histogram]] = []
         changed = False
-        for h in series_pb(res, i).histograms:
-            verdict = _check_one(h, limits, res, i)
+        for t, h in samples:
+            verdict = _check_one(h, t, limits, res, i)
             if isinstance(verdict, tuple):
                 failed[i] = verdict
                 break
             changed = changed or verdict is not h
-            out.append(verdict)
+            out.append((t, verdict))
         if changed and i not in failed:
-            replace[i] = out
+            replace[i] = [histogram_to_pb(h, t) for t, h in out]
     return failed, replace
 
 
 def _check_one(
-    h: pb.Histogram, limits: Limits, res: ScanResult, i: int
-) -> pb.Histogram | tuple[str, str]:
+    h: Histogram, t: int, limits: Limits, res: ScanResult, i: int
+) -> Histogram | tuple[str, str]:
     """``h`` itself, a reduced copy, or (reason, message) when it is refused."""
     if not (MIN_SCHEMA <= h.schema <= MAX_SCHEMA or h.schema == CUSTOM_BUCKETS_SCHEMA):
-        return histogram_failure("schema", [], h.timestamp, schema=h.schema)
-    mh = histogram_from_pb(h)
+        return histogram_failure("schema", [], t, schema=h.schema)
     try:
-        check_histogram(mh)
+        check_histogram(h)
     except HistogramProblem as e:
-        return histogram_failure("invalid", res.labels_of(i), h.timestamp,
-                                 problem_id=e.id, problem=e.text)
+        return histogram_failure("invalid", res.labels_of(i), t, problem_id=e.id,
+                                 problem=e.text)
     limit = limits.max_native_histogram_buckets
-    n = bucket_count(mh)
+    n = bucket_count(h)
     if limit <= 0 or n <= limit:
         return h
     kind = ""
-    if mh.schema == CUSTOM_BUCKETS_SCHEMA:
+    reduced = h
+    if h.schema == CUSTOM_BUCKETS_SCHEMA:
         kind = "custom_not_reducible"
     elif not limits.reduce_native_histogram_over_max_buckets:
         kind = "too_many_buckets"
     else:
-        while bucket_count(mh) > limit and mh.schema > MIN_SCHEMA:
-            mh = reduce_resolution(mh, mh.schema - 1)
-        if bucket_count(mh) > limit:
+        while bucket_count(reduced) > limit and reduced.schema > MIN_SCHEMA:
+            reduced = reduce_resolution(reduced, reduced.schema - 1)
+        if bucket_count(reduced) > limit:
             kind = "not_reducible"
     if kind:
-        return histogram_failure(kind, res.labels_of(i), h.timestamp, buckets=n, limit=limit)
-    return histogram_to_pb(mh, h.timestamp)
+        return histogram_failure(kind, res.labels_of(i), t, buckets=n, limit=limit)
+    return reduced
 
 
 # -- exemplars --------------------------------------------------------------------------
