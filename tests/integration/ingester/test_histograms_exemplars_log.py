@@ -1,5 +1,5 @@
 """RW 1.0, RW 2.0 and OTLP pushes with native histograms, exemplars and metadata go through
-the distributor, a real log (embedded, or tansu over the Kafka protocol) and the ingester;
+the distributor, a real log (embedded; Apache Kafka and tansu brokers) and the ingester;
 the head and the tenant stores give back exactly what was pushed, also after a restart."""
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ async def _open(backend: str, tmp_path: Path, request):
     if backend == "embedded":
         log = EmbeddedLog(str(tmp_path / "log"), 1, group_commit_window=0.0)
         return log, log, log.close
-    broker = request.getfixturevalue("tansu")
+    broker = request.getfixturevalue("broker_of")(backend)
     cfg = KafkaConfig(address=broker.address, topic=f"hist-{uuid.uuid4().hex[:8]}",
                       auto_create_topic_default_partitions=1)
     writer = await open_kafka_writer(cfg)
@@ -135,7 +135,7 @@ def _check(ing, t: int) -> None:
     ]
 
 
-@pytest.mark.parametrize("backend", ["embedded", "kafka"])
+@pytest.mark.parametrize("backend", ["embedded", "kafka", "tansu"])
 async def test_every_protocol_through_the_log_to_the_head_and_back_after_restart(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
