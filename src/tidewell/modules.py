@@ -23,7 +23,7 @@ from starlette.types import ASGIApp
 
 from tidewell.api.config import ServerConfig
 from tidewell.api.consistency import ReadConsistencyMiddleware
-from tidewell.api.internal import internal_query_routes
+from tidewell.api.internal import internal_meta_routes, internal_query_routes
 from tidewell.api.prometheus import query_routes
 from tidewell.api.ready_guard import ReadyGuard
 from tidewell.api.server import HTTPServer, build_app
@@ -36,6 +36,7 @@ from tidewell.ingester import Ingester, ingester_routes
 from tidewell.model import Queryable
 from tidewell.objstore.factory import new_bucket
 from tidewell.querier.blocks import BlocksStoreQueryable, BucketIndexBlocksFinder
+from tidewell.querier.meta import MetaSource, PartitionsMetaSource
 from tidewell.querier.partitions import PartitionsQueryable
 from tidewell.querier.routing import TimeRoutedQueryable
 from tidewell.ring import (
@@ -96,6 +97,15 @@ class OverridesLimits:
 
     def ingestion_partitions_tenant_shard_size(self, tenant: str) -> int:
         return self._overrides.for_tenant(tenant).ingestion_partitions_tenant_shard_size
+
+    def max_global_exemplars_per_user(self, tenant: str) -> int:
+        return self._overrides.for_tenant(tenant).max_global_exemplars_per_user
+
+    def max_global_metadata_per_user(self, tenant: str) -> int:
+        return self._overrides.for_tenant(tenant).max_global_metadata_per_user
+
+    def max_global_metadata_per_metric(self, tenant: str) -> int:
+        return self._overrides.for_tenant(tenant).max_global_metadata_per_metric
 
 
 async def _init_overrides(app: App) -> Overrides:
@@ -237,6 +247,7 @@ async def _init_ingester(app: App) -> Ingester:
     app.routes.extend(ingester_routes(ingester))
     if "querier" not in app.modules:
         _serve_remotely(app, ingester, consistency_waiter=ingester.wait_until_caught_up)
+        app.routes.extend(internal_meta_routes(ingester.tenants))
         ring_kv, _ = app.objects["ingester-ring"]
         lifecycler = InstanceLifecycler(
             ring_kv, INGESTER_RING_KEY, ingester_config.ring,
@@ -321,8 +332,10 @@ async def _init_querier(app: App) -> ASGIApp:
     Ingesters and store-gateways in this process are called directly; others
     are found in their rings and called over the network: store-gateways shard
     the blocks, so each block found in the bucket index is asked of one of its
-    owners (``BlocksStoreQueryable``). Which of the two a query asks depends on
-    its time range (``-querier.query-ingesters-within``, ``-querier.query-store-after``);
+    owners (``BlocksStoreQueryable``); exemplars and metadata come from the
+    ingesters alone, every owner of each partition (``PartitionsMetaSource``).
+    Which of the two a query asks depends on its time range
+    (``-querier.query-ingesters-within``, ``-querier.query-store-after``);
     answers are merged, duplicates dropped. Returns the querier's own ASGI app:
     with a query-frontend in the same process, the frontend calls it directly;
     otherwise it is served as is.
@@ -334,6 +347,7 @@ async def _init_querier(app: App) -> ASGIApp:
     if "ingester" in app.modules:
         ingester: Ingester = app.objects["ingester"]
         recent: Queryable = ingester
+        meta: MetaSource = ingester.tenants
 
         async def wait(tenant: str) -> None:
             await ingester.wait_strong()
@@ -346,6 +360,7 @@ async def _init_querier(app: App) -> ASGIApp:
             shard_size=lambda t: overrides.for_tenant(t).ingestion_partitions_tenant_shard_size,
         )
         recent = partitions
+        meta = PartitionsMetaSource(partitions)
 
         async def wait(tenant: str) -> None:
             await partitions.wait_caught_up(tenant, reader.end_offset, timeout)
@@ -374,7 +389,7 @@ async def _init_querier(app: App) -> ASGIApp:
     def consistency(inner: ASGIApp) -> ASGIApp:
         return ReadConsistencyMiddleware(inner, wait=wait, default_level=default_level)
 
-    api = Mount("/prometheus", routes=query_routes(queryable, config.querier))
+    api = Mount("/prometheus", routes=query_routes(queryable, config.querier, meta))
     if "query-frontend" in app.modules:
         return build_app([api], multitenancy_enabled=config.multitenancy_enabled,
                          no_auth_tenant=config.no_auth_tenant, middlewares=[consistency])
