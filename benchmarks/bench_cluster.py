@@ -45,7 +45,7 @@ from benchmarks.scenarios.catchup import selector
 from benchmarks.stats import Measured, fmt_number, quantile
 from benchmarks.wire import RW1_HEADERS
 from benchmarks.workload import Batch, Workload, WorkloadSpec
-from tidewell.tool.cluster import ClusterLayout, LocalCluster
+from tidewell.tool.localcluster.supervisor import ClusterLayout, LocalCluster
 
 __all__ = [
     "QueryResult",

@@ -1,7 +1,7 @@
 """A real Apache Kafka 4.x broker for tests: KRaft, single node, on loopback.
 
 The node's config, format step and command line come from
-``tidewell.tool.kafka_broker`` (shared with ``tidewell tool local-cluster``); its log
+``tidewell.tool.localcluster.kafka_broker`` (shared with ``tidewell tool local-cluster``); its log
 lives in a temp directory on local disk and survives ``stop()``/``start()``.
 """
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.support.ports import free_port
-from tidewell.tool import kafka_broker
+from tidewell.tool.localcluster import kafka_broker
 
 
 @dataclass

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from tidewell.tool.kafka_broker import peers_dir
+from tidewell.tool.localcluster.kafka_broker import peers_dir
 
 __all__ = ["helm_binary", "peers_dir", "prometheus3_binary", "promtool3_binary",
            "victoria_metrics_binary"]

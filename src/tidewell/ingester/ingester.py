@@ -24,8 +24,8 @@ from typing import Any
 from tidewell.ingest.config import IngestStorageConfig
 from tidewell.ingest.log import PartitionReader, Record
 from tidewell.ingester import metrics as m
-from tidewell.ingester.compactor import compact_head, local_blocks, read_cut_marker
 from tidewell.ingester.config import IngesterConfig
+from tidewell.ingester.head_cutting import compact_head, local_blocks, read_cut_marker
 from tidewell.ingester.layout import IngesterLayout
 from tidewell.ingester.limits import IngesterLimits, LocalLimits, StaticLimits
 from tidewell.ingester.shipper import Shipper
@@ -513,7 +513,7 @@ class Ingester:
         """Open every tenant's local blocks; return the cuts the snapshot does not reflect.
 
         Each is ``(offset, tenant, truncate_before)``: when replay reaches
-        ``offset``, the head was truncated there (``compactor`` module docstring).
+        ``offset``, the head was truncated there (``head_cutting`` module docstring).
         """
         cuts: dict[tuple[int, str], int] = {}
         for name in self.layout.tenants():

@@ -21,7 +21,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from tidewell.ingester.compactor import local_blocks
+from tidewell.ingester.head_cutting import local_blocks
 from tidewell.ingester.shipper import SHIPPER_FILENAME, THANOS_SHIPPER_FILENAME
 from tidewell.ingester.wal import _fsync_dir as fsync_dir
 

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from tidewell.ingester import metrics as m
-from tidewell.ingester.compactor import local_blocks
+from tidewell.ingester.head_cutting import local_blocks
 from tidewell.objstore import Bucket, tenant_bucket
 from tidewell.objstore.bucket import join_key
 

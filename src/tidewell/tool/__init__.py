@@ -22,7 +22,7 @@ def main(argv: list[str]) -> int:
 
         return backfill(rest)
     if command == "local-cluster":
-        from tidewell.tool.cluster import main as local_cluster
+        from tidewell.tool.localcluster.supervisor import main as local_cluster
 
         return local_cluster(rest)
     print(f"unknown tool command {command!r}\n\n{USAGE}", file=sys.stderr)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tidewell.tool.cluster import BROKERS, ClusterLayout, LocalCluster
+from tidewell.tool.localcluster.supervisor import BROKERS, ClusterLayout, LocalCluster
 
 
 def small_layout() -> ClusterLayout:

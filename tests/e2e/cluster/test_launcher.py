@@ -16,7 +16,7 @@ import pytest
 
 from tests.e2e.cluster.conftest import new_cluster
 from tidewell.config import load
-from tidewell.tool.cluster import ClusterError, LocalCluster, down
+from tidewell.tool.localcluster.supervisor import ClusterError, LocalCluster, down
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -21,7 +21,7 @@ from tests.support.ports import free_port
 from tests.support.prometheus import PrometheusProcess, promtool_binary, self_scrape_config
 from tidewell.model import Labels, SampleBatch
 from tidewell.protocol import encode_write_request, snappy_compress
-from tidewell.tool.cluster import ClusterLayout, LocalCluster
+from tidewell.tool.localcluster.supervisor import ClusterLayout, LocalCluster
 from tidewell.tsdb.block import write_block
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tidewell.ingester.compactor import compact_head, local_blocks
+from tidewell.ingester.head_cutting import compact_head, local_blocks
 from tidewell.model import SampleBatch
 from tidewell.tsdb.head import Head
 

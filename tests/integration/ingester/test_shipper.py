@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from prometheus_client import REGISTRY
 
-from tidewell.ingester.compactor import compact_head, local_blocks
+from tidewell.ingester.head_cutting import compact_head, local_blocks
 from tidewell.ingester.shipper import SHIPPER_FILENAME, Shipper, read_shipped
 from tidewell.model import Labels, SampleBatch
 from tidewell.objstore import Bucket, BucketConfig, FilesystemBucket, new_bucket, tenant_bucket

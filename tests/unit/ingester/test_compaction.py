@@ -11,7 +11,7 @@ from prometheus_client import REGISTRY
 
 from tidewell.ingest.config import IngestStorageConfig
 from tidewell.ingester import Ingester, IngesterConfig, IngesterRingConfig, StaticLimits
-from tidewell.ingester.compactor import CUT_FILENAME, local_blocks
+from tidewell.ingester.head_cutting import CUT_FILENAME, local_blocks
 from tidewell.model import Labels
 from tidewell.objstore import FilesystemBucket
 from tidewell.tsdb.block import BlockReader

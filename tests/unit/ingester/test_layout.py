@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from ulid import ULID
 
-from tidewell.ingester.compactor import local_blocks
+from tidewell.ingester.head_cutting import local_blocks
 from tidewell.ingester.layout import IngesterLayout
 from tidewell.ingester.shipper import SHIPPER_FILENAME
 from tidewell.ingester.snapshots import head_file_name, load_snapshot, write_snapshot

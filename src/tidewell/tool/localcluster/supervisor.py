@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 import yaml
 
-from tidewell.tool import kafka_broker
+from tidewell.tool.localcluster import kafka_broker
 
 __all__ = [
     "ROLE_FLAGS",

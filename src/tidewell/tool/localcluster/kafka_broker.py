@@ -4,7 +4,7 @@ The jars are not ours: ``scripts/peers.sh`` fetches ``org.apache.kafka:kafka_2.1
 its dependencies from Maven Central into ``$TIDEWELL_PEERS_DIR/kafka/libs``. This
 module writes the node's ``server.properties``, formats its log directory (what the
 distribution's ``kafka-storage.sh format`` does) and builds the ``java`` command line;
-the local cluster (``tool/cluster.py``) and the tests' launcher both use it.
+the local cluster (``tool/localcluster/supervisor.py``) and the tests' launcher both use it.
 """
 
 from __future__ import annotations
