@@ -15,7 +15,7 @@ import pytest
 from tests.support.ports import free_port
 from tidewell.cli import _run
 from tidewell.config import load
-from tidewell.ingester import Ingester
+from tidewell.ingest.consumer import PartitionConsumer
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -27,9 +27,9 @@ def test_failed_background_loop_stops_the_process_with_exit_1(
     config = load([f"-server.http-listen-port={port}", "-server.http-listen-address=127.0.0.1",
                    f"-common.storage.path={tmp_path}"]).config
     broken = asyncio.Event()
-    real_consume = Ingester._consume_loop
+    real_consume = PartitionConsumer._consume_loop
 
-    async def consume(self: Ingester) -> None:
+    async def consume(self: PartitionConsumer) -> None:
         consumer = asyncio.ensure_future(real_consume(self))
         try:
             await broken.wait()
@@ -37,7 +37,7 @@ def test_failed_background_loop_stops_the_process_with_exit_1(
             consumer.cancel()
         raise RuntimeError("consumer broke")
 
-    monkeypatch.setattr(Ingester, "_consume_loop", consume)
+    monkeypatch.setattr(PartitionConsumer, "_consume_loop", consume)
     statuses: list[int] = []
 
     async def scenario() -> int:

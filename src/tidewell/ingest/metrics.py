@@ -69,3 +69,47 @@ EMBEDDED_PARTITION_BYTES = Gauge(
     "Bytes on disk of one partition of the embedded log.",
     ["partition"],
 )
+
+# The partition reader (tidewell.ingest.consumer and the pusher it feeds).
+_R = "cortex_ingest_storage_reader_"
+
+LAST_CONSUMED_OFFSET = Gauge(
+    _R + "last_consumed_offset",
+    "The last offset successfully consumed by the partition reader.",
+    ["partition"],
+)
+LAST_COMMITTED_OFFSET = Gauge(
+    _R + "last_committed_offset",
+    "The last consumed offset successfully committed by the partition reader.",
+    ["partition"],
+)
+OFFSET_COMMIT_REQUESTS = Counter(
+    _R + "offset_commit_requests_total",
+    "Total number of requests issued to commit the last consumed offset.",
+    ["partition"],
+)
+OFFSET_COMMIT_FAILURES = Counter(
+    _R + "offset_commit_failures_total",
+    "Total number of failed requests to commit the last consumed offset.",
+    ["partition"],
+)
+RECEIVE_DELAY = Histogram(
+    _R + "receive_delay_seconds",
+    "Delay between producing a record and receiving it in the consumer.",
+    ["phase"],
+    buckets=(0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
+)
+REQUESTS = Counter(
+    _R + "requests_total",
+    "Number of write requests (records) attempted to be ingested by the consumer.",
+)
+REQUESTS_FAILED = Counter(
+    _R + "requests_failed_total",
+    "Number of write requests (records) that failed, by cause (client, server, decode).",
+    ["cause"],
+)
+RECORDS_PER_FETCH = Histogram(
+    _R + "records_per_fetch",
+    "The number of records received by the consumer in a single fetch operation.",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
+)

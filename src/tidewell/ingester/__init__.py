@@ -1,7 +1,8 @@
 """The ingester: partition consumer → per-tenant TSDB heads; offsets; read consistency."""
 
+from tidewell.ingest.consumer import ReadConsistencyTimeoutError
 from tidewell.ingester.config import IngesterConfig, IngesterRingConfig, partition_of
-from tidewell.ingester.ingester import EmptyQuerier, Ingester, ReadConsistencyTimeoutError
+from tidewell.ingester.ingester import EmptyQuerier, Ingester
 from tidewell.ingester.limits import IngesterLimits, StaticLimits
 from tidewell.ingester.routes import ingester_routes
 from tidewell.ingester.user_tsdb import TenantRegistry, TenantTSDB, TSDBState

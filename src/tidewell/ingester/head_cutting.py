@@ -25,14 +25,18 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ulid import ULID
 
-from tidewell.tsdb.block import META_FILENAME, BlockMeta, BlockWriter
+from tidewell.ingester import metrics as m
+from tidewell.ingester.user_tsdb import TenantTSDB
+from tidewell.tsdb.block import META_FILENAME, BlockMeta, BlockReader, BlockWriter
 from tidewell.tsdb.head import Head
 from tidewell.tsdb.head.compact import block_series, cut_ranges
+from tidewell.util.fsync import fsync_dir
 
 __all__ = [
     "BLOCK_SOURCE",
@@ -40,6 +44,7 @@ __all__ = [
     "OUT_OF_ORDER_HINT",
     "CutMarker",
     "compact_head",
+    "cut_blocks",
     "is_block_dir",
     "local_blocks",
     "read_cut_marker",
@@ -97,14 +102,6 @@ def _write_json(path: Path, obj: object) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _write_range(head: Head, staging: Path, lo: int, hi: int, ooo: bool) -> BlockMeta | None:
@@ -170,10 +167,10 @@ def compact_head(
             before = truncate_before if i == len(cut) - 1 else before
             _write_json(staging / meta.ulid / CUT_FILENAME,
                         {"next_offset": next_offset, "truncate_before": before})
-            _fsync_dir(staging / meta.ulid)
+            fsync_dir(staging / meta.ulid)
         for meta, _, _ in cut:  # oldest first: a crash leaves a usable prefix
             os.rename(staging / meta.ulid, tdir / meta.ulid)
-        _fsync_dir(tdir)
+        fsync_dir(tdir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     for meta, _, ooo in cut:
@@ -184,3 +181,36 @@ def compact_head(
                               "samples": meta.num_samples, "out_of_order": ooo}},
         )
     return [m for m, _, _ in cut], truncate_before
+
+
+def cut_blocks(tenants: Iterable[TenantTSDB], tenant_dir: Callable[[str], str | os.PathLike[str]],
+               next_offset: int, *, force: bool = False) -> int:
+    """Append thread: cut ready ranges of every head into blocks; return blocks cut.
+
+    ``next_offset`` is the durable offset the cut markers record; ``force`` also
+    cuts the ranges still open.
+    """
+    total = 0
+    for t in tenants:
+        tdir = tenant_dir(t.tenant)
+        metas, before = compact_head(t.head, tdir, next_offset, force=force)
+        if before is None:
+            continue
+        # The blocks are on disk: whatever happens now, the head must be truncated
+        # (or the next round would cut the same samples again). Queriers get the
+        # blocks first, so no query misses samples moving out of the head.
+        readers = []
+        for mt in metas:
+            try:
+                readers.append(BlockReader(os.path.join(tdir, mt.ulid)))
+            except Exception as exc:
+                log.error("cannot open a block just cut; queryable after a restart",
+                          extra={"fields": {"user": t.tenant, "block": mt.ulid,
+                                            "err": repr(exc)}})
+        t.add_blocks(readers)
+        removed = t.head.truncate(before)
+        m.MEMORY_SERIES.dec(removed)
+        total += len(metas)
+        if metas:
+            m.COMPACTIONS.inc()
+    return total

@@ -18,18 +18,23 @@ exists, the ingester owns it (``DESIGN.md``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
+import shutil
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from tidewell.ingester import metrics as m
 from tidewell.ingester.head_cutting import local_blocks
+from tidewell.ingester.user_tsdb import TenantTSDB
 from tidewell.objstore import Bucket, tenant_bucket
 from tidewell.objstore.bucket import join_key
 
-__all__ = ["SHIPPER_FILENAME", "Shipper", "read_shipped", "write_shipped"]
+__all__ = [
+    "SHIPPER_FILENAME", "Shipper", "apply_retention", "read_shipped", "write_shipped"]
 
 log = logging.getLogger("tidewell.ingester")
 
@@ -199,3 +204,44 @@ class Shipper:
 
     def shipped(self, tenant: str) -> set[str]:
         return set(read_shipped(self.tenant_dir(tenant)))
+
+
+async def apply_retention(tenants: Iterable[TenantTSDB],
+                          tenant_dir: Callable[[str], str | os.PathLike[str]],
+                          shipper: Shipper | None, retention_ms: int) -> int:
+    """Delete local blocks older than the retention period, but only shipped ones.
+
+    As Prometheus's retention, age is measured in data time: a block goes
+    once the newest local block ends ``retention_ms`` after it. Without
+    a shipper nothing ships, and blocks go by age alone. Returns blocks deleted.
+    """
+    deleted = 0
+    for t in tenants:
+        blocks = t.blocks
+        if not blocks:
+            continue
+        newest = max(b.meta.max_time for b in blocks)
+        shipped = shipper.shipped(t.tenant) if shipper is not None else None
+        old = {
+            b.meta.ulid for b in blocks
+            if newest - b.meta.max_time >= retention_ms
+            and (shipped is None or b.meta.ulid in shipped)
+        }
+        if not old:
+            continue
+        t.remove_blocks(old)
+        for ulid in sorted(old):
+            path = os.path.join(tenant_dir(t.tenant), ulid)
+            await asyncio.to_thread(_remove_block, path)
+            deleted += 1
+            m.LOCAL_BLOCKS_DELETED.inc()
+            log.info("deleted local block after retention",
+                     extra={"fields": {"user": t.tenant, "block": ulid}})
+    return deleted
+
+
+def _remove_block(path: str) -> None:
+    """Delete a block directory: meta.json first, so a crash never leaves a half block."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(os.path.join(path, "meta.json"))
+    shutil.rmtree(path, ignore_errors=True)

@@ -12,6 +12,7 @@ from prometheus_client import REGISTRY
 from tidewell.ingest.config import IngestStorageConfig
 from tidewell.ingester import Ingester, IngesterConfig, IngesterRingConfig, StaticLimits
 from tidewell.ingester.head_cutting import CUT_FILENAME, local_blocks
+from tidewell.ingester.shipper import apply_retention
 from tidewell.model import Labels
 from tidewell.objstore import FilesystemBucket
 from tidewell.tsdb.block import BlockReader
@@ -180,7 +181,8 @@ async def test_local_retention_deletes_only_shipped_blocks(tmp_path: Path) -> No
     await ing.wait_for_offset(last, 10)
     assert await ing.compact() == 5
     tdir = tmp_path / "ing" / "tsdb" / "tenants" / "t1"
-    assert await ing._apply_retention() == 0  # nothing shipped yet: all kept
+    # nothing shipped yet: all kept
+    assert await apply_retention(ing.tenants, ing.layout.tenant_dir, ing.shipper, 20_000) == 0
     assert len(local_blocks(tdir)) == 5
     assert await ing.ship() == 5  # ship() uploads all, then applies retention
     left = local_blocks(tdir)

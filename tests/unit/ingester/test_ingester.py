@@ -48,6 +48,7 @@ async def test_consumes_queries_and_commits(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="tidewell.ingester")
+    caplog.set_level(logging.DEBUG, logger="tidewell.ingest.consumer")
     log = new_log(str(tmp_path / "log"))
     await log.produce([record(P, "t1", [(A, 1000, 1.0), (B, 1000, 5.0)])])
     await log.produce([record(P, "t2", [(A, 1000, 9.0)]), record(0, "t1", [(A, 7, 7.0)])])
@@ -283,7 +284,7 @@ async def test_corrupt_wal_segment_stops_replay_and_log_fills_the_gap(tmp_path: 
         await log.produce([record(P, "t1", [(A, k * 1000, float(k))])])
     ing = new_ingester(log, str(tmp_path / "ing"), snapshot_on_shutdown=False)
     ing.wal.segment_size = 1024  # several segments: 5 records per fetch, one append each
-    ing.config.fetch_max_records = 5
+    ing.consumer.fetch_max_records = 5
     await ing.start()
     await ing.stop()
     wal_dir = tmp_path / "ing" / "tsdb" / "wal"
