@@ -23,7 +23,7 @@ from pathlib import Path
 
 from tidewell.ingester.head_cutting import local_blocks
 from tidewell.ingester.shipper import SHIPPER_FILENAME, THANOS_SHIPPER_FILENAME
-from tidewell.ingester.wal import _fsync_dir as fsync_dir
+from tidewell.util.fsync import fsync_dir
 
 __all__ = ["IngesterLayout"]
 

@@ -12,9 +12,9 @@ import os
 import shutil
 from collections.abc import Iterable
 
-from tidewell.ingester.wal import _fsync_dir
 from tidewell.tsdb.head import Head
 from tidewell.tsdb.head.snapshot import load_head, save_head
+from tidewell.util.fsync import fsync_dir
 
 __all__ = ["head_file_name", "latest_snapshot", "load_snapshot", "tenant_of_file", "write_snapshot"]
 
@@ -65,11 +65,11 @@ def write_snapshot(directory: str, next_offset: int, heads: Iterable[tuple[str, 
             save_head(head, f)
             f.flush()
             os.fsync(f.fileno())
-    _fsync_dir(tmp)
+    fsync_dir(tmp)
     if os.path.exists(final):
         shutil.rmtree(final)
     os.rename(tmp, final)
-    _fsync_dir(directory)
+    fsync_dir(directory)
     for offset, path in _complete(directory):
         if offset != next_offset:
             shutil.rmtree(path, ignore_errors=True)

@@ -63,6 +63,7 @@ from tidewell.protocol.prompb_model import (
     metadata_from_pb,
     metadata_to_pb,
 )
+from tidewell.util.fsync import fsync_dir
 
 __all__ = ["RecordWAL", "ResolvedEntry"]
 
@@ -202,14 +203,6 @@ class ResolvedEntry:
         self.metadata = [metadata_from_pb(md) for md in xs.metadata]
 
 
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class RecordWAL:
     """Append-only segmented log of consumed records for one partition."""
 
@@ -265,7 +258,7 @@ class RecordWAL:
                     for index_after in later:
                         os.unlink(self._path(index_after))
                     if later:
-                        _fsync_dir(self.directory)
+                        fsync_dir(self.directory)
                     self._index = index
                     return
                 yield rec
@@ -306,7 +299,7 @@ class RecordWAL:
             self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
             self._size = os.fstat(self._fd).st_size
             if created:
-                _fsync_dir(self.directory)
+                fsync_dir(self.directory)
 
     def append(self, entries: Sequence[ResolvedEntry]) -> None:
         """Write ``entries`` and make them durable (one fdatasync)."""
@@ -352,7 +345,7 @@ class RecordWAL:
                 os.unlink(self._path(seg))
                 removed += 1
         if removed:
-            _fsync_dir(self.directory)
+            fsync_dir(self.directory)
         return removed
 
     def close(self) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from tidewell.objstore.bucket import Bucket, ListResult, ObjectInfo, normalize_prefix, validate_key
 from tidewell.objstore.errors import BucketAccessDeniedError, BucketError, ObjectNotFoundError
+from tidewell.util.fsync import fsync_dir
 
 __all__ = ["FilesystemBucket"]
 
@@ -36,17 +37,10 @@ def _discard(path: Path) -> None:
         path.unlink()
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+def _sync_dir(path: Path) -> None:
+    """Best effort: a file system that cannot sync directories still stores objects."""
+    with contextlib.suppress(OSError):
+        fsync_dir(path)
 
 
 class FilesystemBucket(Bucket):
@@ -86,12 +80,12 @@ class FilesystemBucket(Bucket):
             except FileExistsError:
                 continue
             if self.fsync:
-                _fsync_dir(new.parent)
+                _sync_dir(new.parent)
 
     def _commit(self, tmp: Path, dest: Path) -> None:
         os.replace(tmp, dest)
         if self.fsync:
-            _fsync_dir(dest.parent)
+            _sync_dir(dest.parent)
 
     def _tmp_for(self, dest: Path) -> Path:
         return dest.with_name(f".{dest.name}.tmp-{uuid.uuid4().hex}")

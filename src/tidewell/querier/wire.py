@@ -41,10 +41,15 @@ import numpy.typing as npt
 from tidewell.model import Labels, Matcher, MatchType, Series
 from tidewell.model.histogram import Histogram, HistogramSamples
 from tidewell.protocol.pb import internal_pb2 as pb
-from tidewell.querier._xor_batch import encode_chunks
-from tidewell.tsdb.chunkenc import MAX_SAMPLES_PER_CHUNK, CorruptChunkError, decode_xor_many
+from tidewell.tsdb.chunkenc import (
+    MAX_SAMPLES_PER_CHUNK,
+    CorruptChunkError,
+    decode_xor_many,
+    encode_xor_many,
+)
 from tidewell.tsdb.chunkenc.histogram import decode_histogram_chunk
 from tidewell.tsdb.head.hist_store import chunk_histograms
+from tidewell.util.varint import uvarint
 
 __all__ = [
     "RAW",
@@ -94,15 +99,6 @@ def decode_matchers(req: pb.ReadRequest) -> list[Matcher]:
     return out
 
 
-def _varint(x: int) -> bytes:
-    out = bytearray()
-    while x >= 0x80:
-        out.append((x & 0x7F) | 0x80)
-        x >>= 7
-    out.append(x)
-    return bytes(out)
-
-
 def _bytes_of(arr: npt.NDArray, dtype: np.dtype) -> memoryview:
     """The array's bytes in ``dtype`` without a copy when it already is that dtype."""
     return np.ascontiguousarray(arr, dtype=dtype).view(np.uint8).data
@@ -138,7 +134,7 @@ def _columns(
         ts = np.concatenate([s.timestamps for s in series]) if series else np.empty(0, np.int64)
         vs = np.concatenate([s.values for s in series]) if series else np.empty(0, np.float64)
         starts, ends = _chunk_bounds(sample_counts.astype(np.int64))
-        chunks, chunk_ends = encode_chunks(ts, vs, starts, ends)
+        chunks, chunk_ends = encode_xor_many(ts, vs, starts, ends)
         blobs.append((8, chunks))
         blobs.append((9, chunk_ends.astype(_I64).tobytes()))
     else:
@@ -205,15 +201,15 @@ def encode_select_response(
     parts: list[bytes | memoryview] = [head.SerializeToString()]
     for num, data in blobs:
         if len(data):
-            parts.append(_varint(num << 3 | 2) + _varint(len(data)))
+            parts.append(uvarint(num << 3 | 2) + uvarint(len(data)))
             parts.append(data)
     inner = sum(len(p) for p in parts)
-    out = [_varint(1 << 3 | 2) + _varint(inner), *parts]
+    out = [uvarint(1 << 3 | 2) + uvarint(inner), *parts]
     if truncated:
         out.append(b"\x10\x01")
     for block_id in queried_blocks:
         raw = block_id.encode()
-        out.append(_varint(3 << 3 | 2) + _varint(len(raw)) + raw)
+        out.append(uvarint(3 << 3 | 2) + uvarint(len(raw)) + raw)
     return b"".join(out)
 
 

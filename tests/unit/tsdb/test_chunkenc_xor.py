@@ -19,6 +19,8 @@ from tidewell.tsdb.chunkenc import (
     decode_xor,
     decode_xor_many,
     encode_xor,
+    encode_xor_many,
+    xor,
 )
 
 STALE = struct.unpack("<d", struct.pack("<Q", STALE_NAN_BITS))[0]
@@ -158,3 +160,20 @@ def test_kernels_compile_without_any_writable_cache_location() -> None:
     want = _xor_py.encode([1, 2, 4], _bits(np.array([1.0, 2.0, 3.0])).tolist())
     assert proc.stdout.strip() == want.hex()
     assert "numba cache unavailable" in proc.stderr
+
+
+def test_encode_many_writes_encode_xor_bytes_back_to_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(7)
+    ts = np.cumsum(rng.integers(1, 30_000, 1000)).astype(np.int64)
+    vs = rng.normal(size=1000)
+    vs[::97] = STALE
+    starts = np.array([0, 120, 120, 500, 620], dtype=np.int64)
+    ends = np.array([120, 120, 500, 620, 1000], dtype=np.int64)
+    want = [encode_xor(ts[s:e], vs[s:e]) for s, e in zip(starts, ends, strict=True)]
+    data, chunk_ends = encode_xor_many(ts, vs, starts, ends)
+    assert data == b"".join(want)
+    assert chunk_ends.tolist() == np.cumsum([len(c) for c in want]).tolist()
+    monkeypatch.setattr(xor, "_backend", "python")
+    assert encode_xor_many(ts, vs, starts, ends)[0] == data

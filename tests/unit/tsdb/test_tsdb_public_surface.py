@@ -20,6 +20,7 @@ def test_exported_members() -> None:
             "decode_xor",
             "decode_xor_many",
             "encode_xor",
+            "encode_xor_many",
         ]
     )
     assert sorted(chunks.__all__) == sorted(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 
-from tidewell.ingest.embedded.partition import fsync_dir
+from tidewell.util.fsync import fsync_dir
 
 __all__ = ["OffsetStore"]
 

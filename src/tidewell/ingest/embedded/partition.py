@@ -26,18 +26,11 @@ from tidewell.ingest.embedded.segment import (
 )
 from tidewell.ingest.log import Record
 from tidewell.ingest.metrics import EMBEDDED_PARTITION_BYTES, EMBEDDED_TRUNCATED_BYTES
+from tidewell.util.fsync import fsync_dir
 
-__all__ = ["PartitionLog", "delete_segment_files", "fsync_dir"]
+__all__ = ["PartitionLog", "delete_segment_files"]
 
 log = logging.getLogger("tidewell.ingest.embedded")
-
-
-def fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _open_segment(directory: str, base_offset: int, create: bool = False) -> Segment:

@@ -27,16 +27,9 @@ from tidewell.tsdb.block.meta import BlockMeta, write_meta
 from tidewell.tsdb.chunkenc import ENCODING_XOR, chunk_num_samples, encode_xor
 from tidewell.tsdb.chunks import SEGMENT_MAX_SIZE, ChunkWriter
 from tidewell.tsdb.index import ChunkMeta, SeriesEntry, write_index
+from tidewell.util.fsync import fsync_dir
 
 __all__ = ["DEFAULT_SAMPLES_PER_CHUNK", "BlockWriter", "write_block"]
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class BlockWriter:
@@ -186,12 +179,12 @@ class BlockWriter:
                 files=files,
             )
             write_meta(self.tmp_dir, meta)
-            _fsync_dir(self.tmp_dir / "chunks")
-            _fsync_dir(self.tmp_dir)
+            fsync_dir(self.tmp_dir / "chunks")
+            fsync_dir(self.tmp_dir)
             if self.final_dir.exists():
                 raise FileExistsError(f"block {self.final_dir} already exists")
             os.rename(self.tmp_dir, self.final_dir)
-            _fsync_dir(self.parent)
+            fsync_dir(self.parent)
         except BaseException:
             self.abort()
             raise

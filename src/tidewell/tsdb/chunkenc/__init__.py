@@ -1,7 +1,7 @@
 """Chunk encodings: XOR float chunks exactly as Prometheus stores them.
 
 Public surface: ``encode_xor`` / ``decode_xor`` for one chunk,
-``decode_xor_many`` for many chunks of one buffer, and ``CorruptChunkError``
+``encode_xor_many`` / ``decode_xor_many`` for many chunks of one buffer, and ``CorruptChunkError``
 (a ``CorruptBlockError``) for data that does not decode.
 """
 
@@ -14,6 +14,7 @@ from tidewell.tsdb.chunkenc.xor import (
     decode_xor,
     decode_xor_many,
     encode_xor,
+    encode_xor_many,
 )
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     "decode_xor",
     "decode_xor_many",
     "encode_xor",
+    "encode_xor_many",
 ]

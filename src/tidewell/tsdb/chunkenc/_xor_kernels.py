@@ -578,3 +578,17 @@ def decode_many(
     out_v = np.empty(pos[m], dtype=np.uint64)
     bad = decode_many_into(data, starts, ends, out_t, out_v, pos)
     return out_t, out_v, bad
+
+
+@_jit
+def encode_many(
+    ts: np.ndarray, vbits: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+    buf: np.ndarray, chunk_ends: np.ndarray,
+) -> int:
+    """Encode chunk k from ``[starts[k], ends[k])`` into zeroed ``buf``; returns bytes used."""
+    pos = 0
+    for c in range(starts.shape[0]):
+        s, e = starts[c], ends[c]
+        pos += encode_into(ts[s:e], vbits[s:e], buf[pos:])
+        chunk_ends[c] = pos
+    return pos

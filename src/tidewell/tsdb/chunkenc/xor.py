@@ -79,6 +79,33 @@ def encode_xor(
     return _xor_py.encode(ts.tolist(), vs.view(np.uint64).tolist())
 
 
+def encode_xor_many(
+    timestamps: npt.NDArray[np.int64],
+    values: npt.NDArray[np.float64],
+    starts: npt.NDArray[np.int64],
+    ends: npt.NDArray[np.int64],
+) -> tuple[bytes, npt.NDArray[np.int64]]:
+    """Chunks of ``timestamps[starts[k]:ends[k]]`` back to back, and the end offset of each.
+
+    The bytes are exactly ``encode_xor``'s, chunk after chunk, in one compiled
+    call: per-chunk calls cost a Python call, an allocation and a dispatch each
+    (~60% of encoding 10k series for a select answer).
+    """
+    if backend() != "numba":
+        chunks = [encode_xor(timestamps[s:e], values[s:e])
+                  for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
+        sizes = np.fromiter((len(c) for c in chunks), dtype=np.int64, count=len(chunks))
+        return b"".join(chunks), np.cumsum(sizes)
+    assert _kernels is not None
+    n_chunks = starts.shape[0]
+    buf = np.zeros(4 * n_chunks + 20 * timestamps.shape[0], dtype=np.uint8)
+    chunk_ends = np.empty(n_chunks, dtype=np.int64)
+    used = _kernels.encode_many(np.ascontiguousarray(timestamps, np.int64),
+                                np.ascontiguousarray(values, np.float64).view(np.uint64),
+                                starts, ends, buf, chunk_ends)
+    return buf[:used].tobytes(), chunk_ends
+
+
 def chunk_num_samples(data: bytes | memoryview) -> int:
     """Sample count from the chunk header, without decoding."""
     if len(data) < 2:

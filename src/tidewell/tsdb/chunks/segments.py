@@ -22,6 +22,7 @@ from typing import BinaryIO
 import google_crc32c
 
 from tidewell.tsdb.chunkenc.errors import CorruptBlockError
+from tidewell.util.varint import uvarint
 
 __all__ = [
     "CHUNKS_MAGIC",
@@ -52,15 +53,6 @@ def unpack_chunk_ref(ref: int) -> tuple[int, int]:
 def segment_name(index: int) -> str:
     """File name of segment ``index`` (0-based): ``000001`` for 0."""
     return f"{index + 1:06d}"
-
-
-def _uvarint(x: int) -> bytes:
-    out = bytearray()
-    while x >= 0x80:
-        out.append((x & 0x7F) | 0x80)
-        x >>= 7
-    out.append(x)
-    return bytes(out)
 
 
 class ChunkWriter:
@@ -107,7 +99,7 @@ class ChunkWriter:
             self._cut()
         ref = chunk_ref(self._seq, self._pos)
         enc = bytes((encoding,))
-        rec = _uvarint(len(data)) + enc + data
+        rec = uvarint(len(data)) + enc + data
         crc = google_crc32c.extend(google_crc32c.value(enc), data)
         self._buf += rec
         self._buf += crc.to_bytes(4, "big")

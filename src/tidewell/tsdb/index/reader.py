@@ -23,8 +23,8 @@ import numpy.typing as npt
 
 from tidewell.model.labels import Labels
 from tidewell.tsdb.chunkenc.errors import CorruptBlockError
-from tidewell.tsdb.index._varint import get_uvarint
 from tidewell.tsdb.index.writer import INDEX_MAGIC, INDEX_VERSION_V2
+from tidewell.util.varint import get_uvarint
 
 __all__ = ["IndexReader", "SeriesChunks"]
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import google_crc32c
 
 from tidewell.model.labels import Labels
-from tidewell.tsdb.index._varint import put_uvarint, put_varint
+from tidewell.util.varint import put_uvarint, put_varint
 
 __all__ = ["INDEX_MAGIC", "INDEX_VERSION_V2", "ChunkMeta", "SeriesEntry", "write_index"]
 

@@ -1,8 +1,12 @@
-"""Go ``encoding/binary`` varints: the integer encoding of the index format."""
+"""Go ``encoding/binary`` varints (protobuf's too): the one Python codec of them.
+
+The TSDB index and chunk segments and the querier's protobuf answers use it;
+compiled scanners (protocol, chunk kernels) keep their own Numba loops.
+"""
 
 from __future__ import annotations
 
-__all__ = ["get_uvarint", "get_varint", "put_uvarint", "put_varint"]
+__all__ = ["get_uvarint", "get_varint", "put_uvarint", "put_varint", "uvarint"]
 
 
 def put_uvarint(out: bytearray, x: int) -> None:
@@ -12,6 +16,13 @@ def put_uvarint(out: bytearray, x: int) -> None:
         out.append((x & 0x7F) | 0x80)
         x >>= 7
     out.append(x)
+
+
+def uvarint(x: int) -> bytes:
+    """``x`` as a uvarint of its own."""
+    out = bytearray()
+    put_uvarint(out, x)
+    return bytes(out)
 
 
 def put_varint(out: bytearray, x: int) -> None:
