@@ -23,19 +23,17 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
-import socket
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-import httpcore
 import httpx
 
 from tidewell.model import Exemplar, Labels, Matcher, MetricMetadata, Querier, Series
 from tidewell.protocol.pb import internal_pb2 as pb
 from tidewell.querier import metrics
+from tidewell.querier.abortable import TrackingBackend, abortable_client
 from tidewell.querier.meta_wire import (
     decode_exemplars_response,
     decode_metadata_response,
@@ -82,51 +80,6 @@ class RemoteQueryTimeoutError(RemoteQueryError, TimeoutError):
 
 class RemoteQueryCancelledError(RemoteQueryError):
     """The queryable was closed while (or before) the call ran."""
-
-
-class _TrackingBackend(httpcore.SyncBackend):
-    """Remembers every socket it opens so ``abort`` can wake threads blocked on them.
-
-    ``socket.close()`` from another thread does not interrupt a blocked ``recv``
-    on Linux; ``shutdown`` does.
-    """
-
-    def __init__(self) -> None:
-        self._socks: weakref.WeakSet[socket.socket] = weakref.WeakSet()
-        self._lock = threading.Lock()
-        self.aborted = False
-
-    def connect_tcp(self, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
-        stream = super().connect_tcp(*args, **kwargs)
-        sock = stream.get_extra_info("socket")
-        with self._lock:
-            if self.aborted:
-                stream.close()
-                raise httpcore.ConnectError("client closed")
-            if sock is not None:
-                self._socks.add(sock)
-        return stream
-
-    def abort(self) -> None:
-        with self._lock:
-            self.aborted = True
-            socks = list(self._socks)
-        for sock in socks:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-
-def _abortable_client(max_connections: int) -> tuple[httpx.Client, _TrackingBackend]:
-    backend = _TrackingBackend()
-    limits = httpx.Limits(max_connections=max_connections, keepalive_expiry=30.0)
-    transport = httpx.HTTPTransport(limits=limits)
-    transport._pool = httpcore.ConnectionPool(  # the only way to pick the backend
-        max_connections=limits.max_connections,
-        max_keepalive_connections=limits.max_keepalive_connections,
-        keepalive_expiry=limits.keepalive_expiry,
-        network_backend=backend,
-    )
-    return httpx.Client(transport=transport, timeout=None), backend
 
 
 class RemoteClients:
@@ -180,9 +133,9 @@ class RemoteQueryable:
         self.encoding = encoding
         self.limit = limit
         self.max_series = max_series
-        self._backend: _TrackingBackend | None = None
+        self._backend: TrackingBackend | None = None
         if client is None:
-            client, self._backend = _abortable_client(max_connections)
+            client, self._backend = abortable_client(max_connections)
             self._owns_client = True
         else:
             self._owns_client = False
