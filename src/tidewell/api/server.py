@@ -20,6 +20,7 @@ from starlette.types import ASGIApp
 from tidewell.api.config import ServerConfig
 from tidewell.api.connections import ConnectionLimits, default_connection_limit, guarded_protocol
 from tidewell.api.tenant import ANONYMOUS, TenantMiddleware
+from tidewell.model.errors import TidewellError
 
 log = logging.getLogger("tidewell.server")
 
@@ -39,7 +40,7 @@ def build_app(
                             no_auth_tenant=no_auth_tenant)
 
 
-class ListenError(Exception):
+class ListenError(TidewellError):
     """The HTTP port cannot be bound; startup ends with this one-line reason."""
 
 

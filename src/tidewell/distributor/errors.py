@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from tidewell.model.errors import TidewellError
+
 __all__ = [
     "InvalidRequestError",
     "PartialValidationError",
@@ -22,7 +24,7 @@ __all__ = [
 ]
 
 
-class PushError(Exception):
+class PushError(TidewellError):
     status = 500
     is_client = False
 

@@ -15,6 +15,7 @@ import math
 from collections.abc import Sequence
 
 from tidewell.model import CUSTOM_BUCKETS_SCHEMA, Histogram
+from tidewell.model.errors import TidewellError
 
 __all__ = [
     "MAX_SCHEMA",
@@ -44,7 +45,7 @@ _CUSTOM_INVALID = "histogram custom bounds must be in strictly increasing order"
 _CUSTOM_INFINITE = "histogram custom bounds must be finite"
 
 
-class HistogramProblem(Exception):
+class HistogramProblem(TidewellError):
     """Why a histogram is refused: Mimir's error ID (``native-histogram-…``) and the text."""
 
     def __init__(self, id_: str, text: str) -> None:

@@ -17,6 +17,7 @@ import zlib
 from collections.abc import Sequence
 
 from tidewell.frontend import metrics
+from tidewell.model.errors import TidewellError
 
 __all__ = ["MemcachedCache", "MemcachedError"]
 
@@ -25,7 +26,7 @@ log = logging.getLogger("tidewell.frontend.memcached")
 _MAX_RELATIVE_TTL = 30 * 86400  # memcached reads larger expirations as a Unix time
 
 
-class MemcachedError(Exception):
+class MemcachedError(TidewellError):
     """A protocol or server error answered by memcached."""
 
 

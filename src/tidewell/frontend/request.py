@@ -16,6 +16,8 @@ from typing import Any, Protocol
 
 import orjson
 
+from tidewell.model.errors import TidewellError
+
 __all__ = [
     "INSTANT",
     "PASS_THROUGH_HEADERS",
@@ -26,7 +28,6 @@ __all__ = [
     "Middleware",
     "QueryRequest",
     "QueryResponse",
-    "QueryTimeoutError",
     "TooManyOutstandingRequestsError",
     "error_response",
 ]
@@ -139,7 +140,7 @@ class Middleware(Protocol):
     def wrap(self, next: Handler) -> Handler: ...
 
 
-class FrontendError(Exception):
+class FrontendError(TidewellError):
     """An error the frontend itself raises; ``status``/``error_type`` as Prometheus names them."""
 
     status = 500
@@ -151,11 +152,6 @@ class TooManyOutstandingRequestsError(FrontendError):
 
     status = 429
     error_type = "unavailable"
-
-
-class QueryTimeoutError(FrontendError):
-    status = 503
-    error_type = "timeout"
 
 
 class DownstreamUnavailableError(FrontendError):

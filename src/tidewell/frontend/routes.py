@@ -32,6 +32,7 @@ from tidewell.frontend.request import (
     QueryResponse,
     error_response,
 )
+from tidewell.model.errors import TidewellError
 from tidewell.util.config_fields import InvalidValueError, parse_duration
 
 __all__ = ["frontend_routes", "parse_request"]
@@ -42,7 +43,7 @@ _OWN_PARAMS = {"query", "start", "end", "step", "time"}
 MAX_POINTS = 11_000
 
 
-class _Unparsable(Exception):
+class _Unparsable(TidewellError):
     """Leave it to the querier to phrase the error."""
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import cramjam
 
+from tidewell.model.errors import TidewellError
+
 __all__ = ["CODEC_NONE", "CODEC_ZSTD", "CodecError", "compress_value", "decompress_value"]
 
 CODEC_NONE = 0
@@ -21,7 +23,7 @@ MIN_COMPRESS_BYTES = 256
 ZSTD_LEVEL = 3
 
 
-class CodecError(ValueError):
+class CodecError(TidewellError, ValueError):
     """A stored value names an unknown codec or does not decompress."""
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from tidewell.model.errors import TidewellError
 from tidewell.util.config_fields import setting
 
 __all__ = [
@@ -24,7 +25,7 @@ CONSUME_POSITIONS = ("last-offset", "start", "end", "timestamp")
 SASL_MECHANISMS = ("", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
-class InvalidIngestStorageConfigError(ValueError):
+class InvalidIngestStorageConfigError(TidewellError, ValueError):
     """An ``ingest_storage`` setting is invalid; the message names the flag."""
 
 

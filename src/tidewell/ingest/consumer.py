@@ -18,6 +18,7 @@ from typing import Protocol
 from tidewell.ingest import metrics as m
 from tidewell.ingest.config import KafkaConfig
 from tidewell.ingest.log import PartitionReader, Record
+from tidewell.model.errors import TidewellError
 from tidewell.util.services import Supervisor
 
 __all__ = ["FETCH_BYTES", "PartitionConsumer", "Pusher", "ReadConsistencyTimeoutError"]
@@ -28,7 +29,7 @@ FETCH_BYTES = 2 * 1024 * 1024
 """Bytes per fetch the consumer aims for (see :meth:`PartitionConsumer.fetch_size`)."""
 
 
-class ReadConsistencyTimeoutError(TimeoutError):
+class ReadConsistencyTimeoutError(TidewellError, TimeoutError):
     """The consumer did not reach the requested offset in time (HTTP 503/504)."""
 
 

@@ -13,8 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from tidewell.model.errors import TidewellError
 
-class LogError(Exception):
+
+class LogError(TidewellError):
     """Base error of the log; subclasses say whether a retry may help."""
 
 

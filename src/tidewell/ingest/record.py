@@ -16,11 +16,9 @@ from tidewell.ingest.log import LogError
 
 __all__ = [
     "PRODUCED_VERSION",
-    "SUPPORTED_VERSIONS",
     "VERSION_HEADER",
+    "InvalidVersionHeaderError",
     "RecordTooLargeError",
-    "UnsupportedRecordVersionError",
-    "check_version",
     "decode_version_header",
     "encode_version_header",
     "version_from_headers",
@@ -28,7 +26,6 @@ __all__ = [
 
 VERSION_HEADER = "Version"
 PRODUCED_VERSION = 1
-SUPPORTED_VERSIONS = frozenset({0, 1, 2})
 
 _U32 = struct.Struct(">i")
 
@@ -37,8 +34,12 @@ class RecordTooLargeError(LogError):
     """A record is over ``-ingest-storage.kafka.producer-max-record-size-bytes``: split it."""
 
 
-class UnsupportedRecordVersionError(LogError):
-    """A record carries a version this build cannot decode (a newer writer?)."""
+class InvalidVersionHeaderError(LogError):
+    """A record's ``Version`` header is not a 4-byte integer.
+
+    (A well-formed version this build cannot decode is the decoder's
+    ``tidewell.protocol.UnsupportedRecordVersionError``.)
+    """
 
 
 def encode_version_header(version: int) -> bytes:
@@ -48,7 +49,7 @@ def encode_version_header(version: int) -> bytes:
 
 def decode_version_header(raw: bytes) -> int:
     if len(raw) != 4:
-        raise UnsupportedRecordVersionError(
+        raise InvalidVersionHeaderError(
             f"invalid {VERSION_HEADER} header: expected 4 bytes, got {len(raw)}"
         )
     return int(_U32.unpack(raw)[0])
@@ -63,11 +64,3 @@ def version_from_headers(headers: Iterable[tuple[str, bytes | None]] | None) -> 
             return decode_version_header(raw or b"")
     return 0
 
-
-def check_version(version: int) -> int:
-    """Return ``version`` if readers support it, else raise ``UnsupportedRecordVersionError``."""
-    if version not in SUPPORTED_VERSIONS:
-        raise UnsupportedRecordVersionError(
-            f"unsupported record version {version} (supported: 0, 1, 2)"
-        )
-    return version

@@ -19,6 +19,7 @@ from tidewell.ingester.user_tsdb import TenantRegistry, TenantTSDB
 from tidewell.ingester.wal import ResolvedEntry
 from tidewell.model import Exemplar, Labels
 from tidewell.model.batch import SampleBatch
+from tidewell.model.errors import TidewellError
 from tidewell.tsdb.head import AppendResult, Head
 
 __all__ = ["Decoder", "LocalStateError", "RecordAppender", "default_decoder"]
@@ -28,7 +29,7 @@ log = logging.getLogger("tidewell.ingester")
 Decoder = Callable[[bytes, int], SampleBatch]
 
 
-class LocalStateError(RuntimeError):
+class LocalStateError(TidewellError, RuntimeError):
     """The local WAL, snapshot and blocks do not fit together; startup stops here."""
 
 

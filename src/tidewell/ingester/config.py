@@ -6,6 +6,7 @@ import re
 import socket
 from dataclasses import dataclass, field
 
+from tidewell.model.errors import TidewellError
 from tidewell.ring.config import IngesterInstanceRingConfig, PartitionRingConfig
 from tidewell.util.config_fields import setting
 
@@ -14,7 +15,7 @@ __all__ = ["IngesterConfig", "IngesterRingConfig", "InvalidIngesterConfigError",
 _TRAILING_NUMBER = re.compile(r"-(\d+)$")
 
 
-class InvalidIngesterConfigError(ValueError):
+class InvalidIngesterConfigError(TidewellError, ValueError):
     """An ``ingester`` setting is invalid; the message names the flag."""
 
 

@@ -1,6 +1,7 @@
 """Core types every layer shares. Imports nothing else of Tidewell's."""
 
 from tidewell.model.batch import SampleBatch
+from tidewell.model.errors import TidewellError
 from tidewell.model.exemplar import Exemplar, MetricMetadata, MetricType
 from tidewell.model.histogram import (
     CUSTOM_BUCKETS_SCHEMA,
@@ -42,6 +43,7 @@ __all__ = [
     "Queryable",
     "SampleBatch",
     "Series",
+    "TidewellError",
     "go_quote",
     "is_legacy_label_name",
     "is_legacy_metric_name",

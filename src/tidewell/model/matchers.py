@@ -17,6 +17,7 @@ from typing import Protocol
 
 import re2
 
+from tidewell.model.errors import TidewellError
 from tidewell.model.labels import Labels, go_quote, label_name_str
 
 __all__ = [
@@ -37,7 +38,7 @@ class MatchType(enum.Enum):
     NOT_REGEX = "!~"
 
 
-class InvalidRegexError(ValueError):
+class InvalidRegexError(TidewellError, ValueError):
     """RE2 refuses the pattern (as Go's regexp would): the request is answered 400."""
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from tidewell.model.errors import TidewellError
+
 MAX_TENANT_ID_LENGTH = 150
 _ALLOWED_PUNCTUATION = frozenset("!-_.*'()")
 RESERVED_TENANT_IDS = frozenset({"__mimir_cluster"})
 """Names Mimir keeps for itself in the bucket (``__mimir_cluster/`` holds cluster data)."""
 
 
-class InvalidTenantIDError(ValueError):
+class InvalidTenantIDError(TidewellError, ValueError):
     """The tenant ID breaks one of Mimir's rules; the message says which."""
 
 

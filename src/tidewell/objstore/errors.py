@@ -16,6 +16,8 @@ store-gateway, bucket index) handle one set of exceptions whatever the backend.
 
 from __future__ import annotations
 
+from tidewell.model.errors import TidewellError
+
 __all__ = [
     "BucketAccessDeniedError",
     "BucketError",
@@ -26,7 +28,7 @@ __all__ = [
 ]
 
 
-class BucketError(Exception):
+class BucketError(TidewellError):
     """A bucket operation failed; ``operation`` and ``key`` say which one."""
 
     def __init__(self, message: str, *, operation: str = "", key: str = "") -> None:
@@ -47,9 +49,9 @@ class BucketUnavailableError(BucketError):
     """The store could not be reached or failed to answer in time; worth retrying later."""
 
 
-class InvalidKeyError(ValueError):
+class InvalidKeyError(TidewellError, ValueError):
     """A key is empty, absolute, or has empty, ``.`` or ``..`` segments."""
 
 
-class InvalidBucketConfigError(ValueError):
+class InvalidBucketConfigError(TidewellError, ValueError):
     """A ``blocks_storage`` bucket setting is invalid; the message names the flag."""

@@ -11,6 +11,10 @@ from numba import njit
 from tidewell.model import Labels, go_quote, is_utf8_name
 from tidewell.promql import nodes as ast
 from tidewell.promql.errors import ExecutionError
+from tidewell.promql.format import format_float, ratio_sample
+from tidewell.promql.haggr import sum_histograms
+from tidewell.promql.kernels import _quantile_sorted, nan_first_sort
+from tidewell.promql.nhist import histogram_string
 from tidewell.promql.values import NAME_LABELS, Block, Scalar, String
 
 __all__ = ["eval_aggregate"]
@@ -158,8 +162,6 @@ def eval_aggregate(ev: Any, node: ast.AggregateExpr) -> Block:
     out = np.zeros((G, T))
     cnt = np.zeros((G, T))
     if hm is not None and op in ("sum", "avg"):
-        from tidewell.promql.haggr import sum_histograms
-
         fl = blk.floats_only()
         _agg_kernel(fl.values, fl.present, gid, G, _KIND[op], out, cnt)
         hist, ok = sum_histograms(ev, node, blk, hm, gid, G, op == "avg", cnt)
@@ -177,8 +179,6 @@ def _count_values(blk: Block, node: ast.AggregateExpr, label: str, T: int) -> Bl
     hm = blk.hist_mask()
     extra: dict[Labels, np.ndarray] = {}
     if hm is not None:
-        from tidewell.promql.nhist import histogram_string
-
         for i, j in zip(*np.nonzero(hm), strict=True):
             key = _group_key(blk.labels[i], node).with_label(label,
                                                                histogram_string(blk.hist[i, j]))
@@ -210,7 +210,6 @@ def _count_values(blk: Block, node: ast.AggregateExpr, label: str, T: int) -> Bl
 
 
 def _fmt_value(v: float) -> str:
-    from tidewell.promql.format import format_float
 
     return format_float(v)
 
@@ -237,7 +236,6 @@ def _select(ev: Any, blk: Block, node: ast.AggregateExpr, gid: np.ndarray, G: in
                 ev.ctx.warn(f"ratio value should be between -1 and 1, got {_fmt_value(x)}, "
                             f"capping to {capped}", node.param)
         r = np.clip(r, -1, 1)
-        from tidewell.promql.format import ratio_sample
 
         for i, lb in enumerate(blk.labels):
             u = ratio_sample(lb)
@@ -285,7 +283,6 @@ def _sort_key(v: float, desc: bool) -> tuple[int, float]:
 def _quantile(ev: Any, blk: Block, node: ast.AggregateExpr, gid: np.ndarray, G: int,
               keys: dict[Labels, int], q: np.ndarray) -> Block:
     T = ev.T
-    from tidewell.promql.kernels import _quantile_sorted, nan_first_sort
 
     for x in np.unique(q):
         if math.isnan(x) or x < 0 or x > 1:

@@ -13,6 +13,7 @@ import numpy as np
 from tidewell.model import METRIC_NAME, Labels, pairs_string
 from tidewell.promql import nodes as ast
 from tidewell.promql.errors import ExecutionError
+from tidewell.promql.hbinop import fix_row
 from tidewell.promql.values import NAME_LABELS, Block, Scalar
 
 __all__ = ["apply_op", "eval_binary", "materialize_names"]
@@ -107,7 +108,6 @@ def eval_binary(ev: Any, node: ast.BinaryExpr) -> Any:
 def _scalar_hist(ev: Any, node: ast.BinaryExpr, vec: Block, s: np.ndarray, swap: bool,
                  values: np.ndarray, present: np.ndarray, drop: list[bool]) -> Block:
     """Vector-scalar operator rows where the vector holds histograms."""
-    from tidewell.promql.hbinop import fix_row
 
     assert vec.hist is not None
     hist = np.full(values.shape, None, dtype=object)
@@ -222,8 +222,6 @@ def _vector_op(ev: Any, node: ast.BinaryExpr, lhs: Block, rhs: Block,
     out_drop: list[bool] = []
     out_hist: list[np.ndarray | None] = []
     has_hist = lhs.hist is not None or rhs.hist is not None
-    if has_hist:
-        from tidewell.promql.hbinop import fix_row
     matched_one: dict[Any, np.ndarray] = {}
     result_seen: dict[Labels, np.ndarray] = {}
     sig_seen: dict[Any, np.ndarray] = {}

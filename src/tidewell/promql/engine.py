@@ -18,35 +18,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tidewell.model import Histogram, Labels, Matcher, Queryable, Series
-from tidewell.model.samples import stale_mask
+from tidewell.model import Histogram, Labels, Queryable
+from tidewell.promql import aggregations, kernels, kernels_st
 from tidewell.promql import nodes as ast
-from tidewell.promql.budget import QueryBudget, QueryLimits
-from tidewell.promql.errors import Annotations, BadDataError, ExecutionError
+from tidewell.promql.budget import QueryBudget
+from tidewell.promql.context import EngineOptions, QueryContext
+from tidewell.promql.errors import BadDataError, ExecutionError
+from tidewell.promql.evaluator import Evaluator
+from tidewell.promql.extended import extend_floats
 from tidewell.promql.nhist import stats_selectors, to_model
 from tidewell.promql.parser import parse
 from tidewell.promql.values import NAME_LABELS, Block, RangeData, Scalar, String, hist_mask
 
 __all__ = ["Engine", "EngineOptions", "QueryResult", "RangeSeries"]
-
-
-@dataclass
-class EngineOptions:
-    lookback_delta_ms: int = 5 * 60 * 1000
-    max_samples: int = 50_000_000
-    timeout_s: float = 120.0
-    max_fetched_series: int = 0
-    default_subquery_step_ms: int = 60_000
-    max_fetched_chunk_bytes: int = 0
-    max_memory_bytes: int = 0
-    max_query_length_ms: int = 0
-
-    def limits(self) -> QueryLimits:
-        return QueryLimits(max_samples=self.max_samples,
-                           max_fetched_series=self.max_fetched_series,
-                           max_fetched_chunk_bytes=self.max_fetched_chunk_bytes,
-                           max_memory_bytes=self.max_memory_bytes,
-                           max_query_length_ms=self.max_query_length_ms)
 
 
 @dataclass
@@ -73,37 +57,6 @@ class QueryResult:
     infos: list[str] = field(default_factory=list)
 
 
-class _Ctx:
-    def __init__(self, engine: Engine, queryable: Queryable, tenant: str, query: str,
-                 start: int, end: int, step: int, budget: QueryBudget) -> None:
-        self.engine = engine
-        self.queryable = queryable
-        self.tenant = tenant
-        self.query = query
-        self.qstart, self.qend, self.qstep = start, end, step
-        self.budget = budget
-        self.ann = Annotations()
-        self.stats_selectors: set[int] = set()
-
-    def check(self) -> None:
-        self.budget.check()
-
-    def pos(self, node: ast.Expr) -> str:
-        before = self.query[: node.pos]
-        line = before.count("\n") + 1
-        col = node.pos - (before.rfind("\n") + 1) + 1
-        return f" ({line}:{col})"
-
-    def warn(self, msg: str, node: ast.Expr) -> None:
-        self.ann.warn(msg + self.pos(node))
-
-    def info(self, msg: str, node: ast.Expr) -> None:
-        self.ann.info(msg + self.pos(node))
-
-    def add_samples(self, n: int) -> None:
-        self.budget.add_samples(n)
-
-
 class Engine:
     """Evaluates PromQL against any ``Queryable``. Thread-safe; one per process is enough."""
 
@@ -112,12 +65,10 @@ class Engine:
 
     def warm_up(self, background: bool = True) -> None:
         """Load the compiled kernels now (a second or two), in a thread by default."""
-        from tidewell.promql.kernels import warm_up
-
         if background:
-            threading.Thread(target=warm_up, name="promql-warm-up", daemon=True).start()
+            threading.Thread(target=_warm_up, name="promql-warm-up", daemon=True).start()
         else:
-            warm_up()
+            _warm_up()
 
     def instant_query(self, queryable: Queryable, tenant: str, query: str, t_ms: int,
                       cancel: threading.Event | None = None) -> QueryResult:
@@ -137,9 +88,8 @@ class Engine:
                                  f'"{expr.type()}" for range query, must be Scalar or '
                                  "instant Vector")
         budget = QueryBudget(self.opts.limits(), time.monotonic() + self.opts.timeout_s, cancel)
-        ctx = _Ctx(self, queryable, tenant, query, start, end, step, budget)
+        ctx = QueryContext(self.opts, queryable, tenant, query, start, end, step, budget)
         ctx.stats_selectors = stats_selectors(expr)
-        from tidewell.promql.evaluator import Evaluator
 
         n_steps = 1 if instant else (end - start) // step + 1
         budget.check_steps(n_steps)
@@ -156,12 +106,19 @@ class Engine:
         return res
 
 
+def _warm_up() -> None:
+    """Load (or compile) every kernel once, so the first real query does not pay for it."""
+    kernels.warm_up()
+    aggregations.warm_up()
+    kernels_st.warm_up()
+
+
 def _final_labels(b: Block) -> list[Labels]:
     return [lb.without(*NAME_LABELS) if d else lb for lb, d in zip(b.labels, b.drop_name,
                                                                    strict=True)]
 
 
-def _shape(ctx: _Ctx, ev: object, expr: ast.Expr, val: object, times: np.ndarray,
+def _shape(ctx: QueryContext, ev: object, expr: ast.Expr, val: object, times: np.ndarray,
            instant: bool) -> QueryResult:
     t0 = int(times[0])
     if isinstance(val, String):
@@ -177,8 +134,6 @@ def _shape(ctx: _Ctx, ev: object, expr: ast.Expr, val: object, times: np.ndarray
             a, b = int(val.lo[i, 0]), int(val.hi[i, 0])
             ts, vs = val.ts[a:b], val.vals[a:b]
             if val.anchored or val.smoothed:
-                from tidewell.promql.extended import extend_floats
-
                 end = int(val.tt[0])
                 ts, vs = extend_floats(ts, vs, end - val.rng, end, val.smoothed)
             hts, hvs = np.zeros(0, dtype=np.int64), []
@@ -242,33 +197,3 @@ def _shape(ctx: _Ctx, ev: object, expr: ast.Expr, val: object, times: np.ndarray
             out.append(RangeSeries(lb, times[m].copy(), v[m].copy()))
     out.sort(key=lambda s: s.labels)
     return QueryResult("matrix", series=out)
-
-
-def select_series(ctx: _Ctx, matchers: list[Matcher], mint: int, maxt: int) -> list[Series]:
-    """Fetch series through the ``Queryable`` seam, counting them against the query's
-    length, series, chunk-bytes and memory limits as each selector's answer arrives."""
-    ctx.check()
-    ctx.budget.check_range(mint, maxt)
-    q = ctx.queryable.querier(ctx.tenant, mint, maxt)
-    series = q.select(matchers)
-    ctx.check()
-    ctx.budget.add_fetched(series)
-    return series
-
-
-def drop_stale(s: Series) -> tuple[np.ndarray, np.ndarray]:
-    m = stale_mask(s.values)
-    if m.any():
-        keep = ~m
-        return s.timestamps[keep], s.values[keep]
-    return s.timestamps, s.values
-
-
-def drop_stale_st(s: Series) -> np.ndarray | None:
-    """The start timestamps matching ``drop_stale(s)``'s samples (None if the series has none)."""
-    st = s.start_timestamps
-    if st is None:
-        return None
-    m = stale_mask(s.values)
-    return st[~m] if m.any() else st
-

@@ -8,6 +8,8 @@ The API maps each error class to Prometheus's ``errorType`` and status code:
 
 from __future__ import annotations
 
+from tidewell.model.errors import TidewellError
+
 __all__ = [
     "Annotations",
     "BadDataError",
@@ -21,7 +23,7 @@ __all__ = [
 ]
 
 
-class PromQLError(Exception):
+class PromQLError(TidewellError):
     """Base of every error a query can end with."""
 
     error_type = "internal"

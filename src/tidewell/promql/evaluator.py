@@ -14,8 +14,13 @@ import numpy as np
 from tidewell.model import Labels
 from tidewell.model.samples import stale_mask
 from tidewell.promql import nodes as ast
+from tidewell.promql.aggregations import eval_aggregate
+from tidewell.promql.binops import eval_binary
 from tidewell.promql.budget import CELL_BYTES, value_bytes
+from tidewell.promql.context import drop_stale, drop_stale_st, select_series
 from tidewell.promql.errors import ExecutionError
+from tidewell.promql.extended import smoothed_selector
+from tidewell.promql.functions import eval_call
 from tidewell.promql.nhist import (
     from_model,
     histogram_points,
@@ -104,28 +109,19 @@ class Evaluator:
                 hist = _NEG(v.hist)
             return Block(v.labels, -v.values, v.present, [True] * len(v), hist)
         if isinstance(node, ast.BinaryExpr):
-            from tidewell.promql.binops import eval_binary
-
             return eval_binary(self, node)
         if isinstance(node, ast.AggregateExpr):
-            from tidewell.promql.aggregations import eval_aggregate
-
             return eval_aggregate(self, node)
         if isinstance(node, ast.Call):
-            from tidewell.promql.functions import eval_call
-
             return eval_call(self, node)
         raise ExecutionError(f"unhandled expression {type(node).__name__}")
 
     # -- selectors ----------------------------------------------------------------
     def vector_selector(self, node: ast.VectorSelector) -> Block:
         tt = self.eff_times(node.mods)
-        lb = self.ctx.engine.opts.lookback_delta_ms
+        lb = self.ctx.opts.lookback_delta_ms
         if node.smoothed or node.anchored:
-            from tidewell.promql.extended import smoothed_selector
-
             return smoothed_selector(self, node, tt)
-        from tidewell.promql.engine import select_series
 
         mint = int(tt.min()) - lb + 1
         maxt = int(tt.max())
@@ -212,9 +208,8 @@ class Evaluator:
         rng = self.duration_ms(node.range)
         if rng <= 0:
             raise ExecutionError(f"{'range'} must be positive, got {rng}")
-        from tidewell.promql.engine import drop_stale, drop_stale_st, select_series
 
-        extra = self.ctx.engine.opts.lookback_delta_ms if (vs.anchored or vs.smoothed) else 0
+        extra = self.ctx.opts.lookback_delta_ms if (vs.anchored or vs.smoothed) else 0
         ext_hi = extra if vs.smoothed else 0
         series = select_series(self.ctx, vs.matchers, int(tt.min()) - rng + 1 - extra,
                                int(tt.max()) + ext_hi)
@@ -291,7 +286,7 @@ class Evaluator:
         rng = self.duration_ms(node.range)
         step = self.duration_ms(node.step) if node.step is not None else 0
         if step <= 0:
-            step = self.ctx.engine.opts.default_subquery_step_ms
+            step = self.ctx.opts.default_subquery_step_ms
         lo_t = int(tt.min()) - rng
         start = int(np.floor_divide(lo_t, step)) * step if lo_t >= 0 else -((-lo_t) // step) * step
         # Go integer division truncates toward zero; then step forward if before lo_t.

@@ -17,6 +17,7 @@ import numpy as np
 from tidewell.model import CounterResetHint, Labels
 from tidewell.promql import nhist
 from tidewell.promql import nodes as ast
+from tidewell.promql.context import drop_stale, select_series
 from tidewell.promql.errors import ExecutionError
 from tidewell.promql.hrange import Notes, count_changes
 from tidewell.promql.nhist import FH, HistError, histogram_points
@@ -147,9 +148,8 @@ def extend_floats(ts: np.ndarray, vs: np.ndarray, mint: int, maxt: int,
 
 
 def smoothed_selector(ev: Any, node: ast.VectorSelector, tt: np.ndarray) -> Block:
-    from tidewell.promql.engine import drop_stale, select_series
 
-    lb = ev.ctx.engine.opts.lookback_delta_ms
+    lb = ev.ctx.opts.lookback_delta_ms
     if node.anchored:
         raise ExecutionError("anchored modifier is only allowed on range selectors")
     series = select_series(ev.ctx, node.matchers, int(tt.min()) - lb + 1, int(tt.max()) + lb)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -11,10 +12,18 @@ import numpy as np
 
 from tidewell.model import METRIC_NAME, Labels, is_utf8_name
 from tidewell.model.matchers import InvalidRegexError, RegexMatch, compile_regex
-from tidewell.promql import kernels
+from tidewell.model.samples import stale_mask
+from tidewell.promql import histograms, kernels
 from tidewell.promql import nodes as ast
+from tidewell.promql.context import select_series
 from tidewell.promql.errors import ExecutionError
+from tidewell.promql.extended import check_modifier, run_extended, run_extended_histograms
+from tidewell.promql.format import format_float
+from tidewell.promql.hfuncs import histogram_stat
+from tidewell.promql.hrange import apply_histograms
+from tidewell.promql.info import eval_info
 from tidewell.promql.kernels_st import ST_FUNCS, run_st
+from tidewell.promql.nhist import is_stale_histogram
 from tidewell.promql.values import Block, RangeData, Scalar, String
 
 __all__ = ["eval_call"]
@@ -130,17 +139,12 @@ def eval_call(ev: Any, node: ast.Call) -> Any:
     if f == "label_join":
         return _label_join(ev, node)
     if f in ("histogram_quantile", "histogram_quantiles", "histogram_fraction"):
-        from tidewell.promql import histograms
-
         return getattr(histograms, f)(ev, node)
     if f in ("histogram_count", "histogram_sum", "histogram_avg", "histogram_stddev",
              "histogram_stdvar"):
-        from tidewell.promql.hfuncs import histogram_stat
 
         return histogram_stat(ev, node)
     if f == "info":
-        from tidewell.promql.info import eval_info
-
         return eval_info(ev, node)
     if f == "start_timestamp":
         return _timestamp(ev, node, start=True)
@@ -155,8 +159,6 @@ def _absent_block(arg: ast.Expr, mask: np.ndarray, T: int) -> Block:
     elif isinstance(arg, ast.MatrixSelector):
         sel = arg.vs
     if sel is not None:
-        from collections import Counter
-
         uses = Counter(m.name for m in sel.matchers)
         for m in sel.matchers:
             if m.name != METRIC_NAME and m.type.value == "=" and uses[m.name] == 1:
@@ -173,8 +175,6 @@ def _range_func(ev: Any, node: ast.Call) -> Block:
         p1 = ev.scalar_of(node.args[0])
         for x in np.unique(p1):
             if math.isnan(x) or x < 0 or x > 1:
-                from tidewell.promql.format import format_float
-
                 ev.ctx.warn(f"quantile value should be between 0 and 1, got {format_float(x)}",
                             node.args[0])
     elif f == "predict_linear":
@@ -193,12 +193,8 @@ def _range_func(ev: Any, node: ast.Call) -> Block:
     if f == "predict_linear" and p1 is not None:
         p1 = p1 + (ev.times - rd.tt) / 1000.0
     if rd.anchored or rd.smoothed:
-        from tidewell.promql.extended import check_modifier
-
         check_modifier(f, rd)
     if rd.anchored or rd.smoothed:
-        from tidewell.promql.extended import run_extended
-
         out, ok = run_extended(f, rd)
     elif rd.sts is not None and f in ST_FUNCS:
         out, ok, overlap = run_st(f, rd.ts, rd.vals, rd.sts, rd.lo, rd.hi, rd.tt, rd.rng)
@@ -211,11 +207,8 @@ def _range_func(ev: Any, node: ast.Call) -> Block:
         out = np.where(np.isnan(p1)[None, :] & ok, np.nan, out)
     hist = None
     if rd.hist is not None and (rd.anchored or rd.smoothed):
-        from tidewell.promql.extended import run_extended_histograms
-
         hist = run_extended_histograms(ev, node, f, rd, out, ok)
     elif rd.hist is not None:
-        from tidewell.promql.hrange import apply_histograms
 
         hist = apply_histograms(ev, node, f, rd, out, ok)
     keep_name = f in _KEEP_NAME
@@ -244,19 +237,14 @@ def _timestamp(ev: Any, node: ast.Call, start: bool = False) -> Block:
     while isinstance(inner, ast.ParenExpr):
         inner = inner.expr
     if isinstance(inner, ast.VectorSelector) and not (inner.anchored or inner.smoothed):
-        from tidewell.model.samples import stale_mask
-        from tidewell.promql.engine import select_series
-
         tt = ev.eff_times(inner.mods)
-        lb = ev.ctx.engine.opts.lookback_delta_ms
+        lb = ev.ctx.opts.lookback_delta_ms
         series = select_series(ev.ctx, inner.matchers, int(tt.min()) - lb + 1, int(tt.max()))
         labels, vals, pres = [], np.zeros((len(series), T)), np.zeros((len(series), T), bool)
         for i, s in enumerate(series):
             labels.append(s.labels)
             ts_all, stale = s.timestamps, stale_mask(s.values)
             if s.histograms is not None and len(s.histograms) and not start:
-                from tidewell.promql.nhist import is_stale_histogram
-
                 ts_all = np.concatenate([ts_all, s.histograms.timestamps])
                 stale = np.concatenate([stale, [is_stale_histogram(h)
                                                 for h in s.histograms.values]])

@@ -15,7 +15,7 @@ import numpy as np
 
 from tidewell.model import Labels
 from tidewell.promql import nodes as ast
-from tidewell.promql.nhist import FH, Bucket
+from tidewell.promql.nhist import FH, HistogramBucket
 from tidewell.promql.values import Block
 
 __all__ = ["concat", "histogram_fraction", "histogram_quantile", "histogram_stat",
@@ -122,7 +122,7 @@ def quantile(q: float, h: FH, info: Callable[[str], None]) -> float:
         if count >= rank:
             break
     if bucket is None:
-        bucket = Bucket(0.0, 0.0, 0.0, 0)
+        bucket = HistogramBucket(0.0, 0.0, 0.0, 0)
     lower, upper = bucket.lower, bucket.upper
     if not h.custom and lower < 0 < upper:
         if not h.neg and h.pos:

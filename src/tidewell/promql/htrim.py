@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from tidewell.promql.nhist import FH, Bucket
+from tidewell.promql.nhist import FH, HistogramBucket
 
 __all__ = ["trim"]
 
@@ -24,7 +24,7 @@ def _midpoint(lo: float, hi: float, positive: bool, linear: bool) -> float:
     return g if positive else -g
 
 
-def _fraction_below(b: Bucket, v: float, linear: bool) -> float:
+def _fraction_below(b: HistogramBucket, v: float, linear: bool) -> float:
     if linear:
         return (v - b.lower) / (b.upper - b.lower)
     log_lo = math.log2(abs(b.lower))
@@ -35,7 +35,7 @@ def _fraction_below(b: Bucket, v: float, linear: bool) -> float:
     return 1 - ((log_v - log_up) / (log_lo - log_up))
 
 
-def _split(b: Bucket, rhs: float, linear: bool) -> float:
+def _split(b: HistogramBucket, rhs: float, linear: bool) -> float:
     if rhs <= b.lower:
         return 0.0
     if rhs >= b.upper:
@@ -47,7 +47,7 @@ def _zero_if_inf(x: float) -> float:
     return 0.0 if math.isinf(x) else x
 
 
-def _infinite(upper: bool, b: Bucket, rhs: float) -> tuple[float, float]:
+def _infinite(upper: bool, b: HistogramBucket, rhs: float) -> tuple[float, float]:
     if b.lower == -math.inf:
         if upper:
             if rhs >= b.upper:
@@ -69,7 +69,7 @@ def _infinite(upper: bool, b: Bucket, rhs: float) -> tuple[float, float]:
     return 0.0, _zero_if_inf(b.lower)
 
 
-def _bucket_trim(b: Bucket, rhs: float, upper: bool, positive: bool,
+def _bucket_trim(b: HistogramBucket, rhs: float, upper: bool, positive: bool,
                  custom: bool) -> tuple[float, float]:
     if math.isinf(b.lower) or math.isinf(b.upper):
         return _infinite(upper, b, rhs)

@@ -16,6 +16,7 @@ import numpy as np
 from tidewell.model import METRIC_NAME, Labels, Matcher, MatchType
 from tidewell.model.samples import stale_mask
 from tidewell.promql import nodes as ast
+from tidewell.promql.context import select_series
 from tidewell.promql.errors import ExecutionError
 from tidewell.promql.values import Block
 
@@ -96,8 +97,7 @@ def eval_info(ev: Any, node: ast.Call) -> Block:
         matchers += [m for ms in data.values() for m in ms]
         matchers += _effective_name_matchers(info_names)
         tt = _info_times(ev, node.args[0])
-        lbd = ev.ctx.engine.opts.lookback_delta_ms
-        from tidewell.promql.engine import select_series
+        lbd = ev.ctx.opts.lookback_delta_ms
 
         series = select_series(ev.ctx, matchers, int(tt.min()) - lbd + 1, int(tt.max()))
         info_t = np.zeros((len(series), ev.T))

@@ -423,11 +423,6 @@ def warm_up() -> None:
     for name in KERNELS:
         p2 = 0.5 if name == "double_exponential_smoothing" else None
         run(name, ts, vals, lo, hi, tt, 4000, np.full(1, 0.5), p2)
-    from tidewell.promql.aggregations import warm_up as warm_aggregations
-    from tidewell.promql.kernels_st import warm_up as warm_st
-
-    warm_aggregations()
-    warm_st()
 
 
 def extrapolated(name: str) -> bool:

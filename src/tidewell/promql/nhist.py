@@ -18,15 +18,18 @@ from typing import Any
 import numpy as np
 
 from tidewell.model import CounterResetHint, Histogram, Series, is_stale_nan
+from tidewell.model.errors import TidewellError
 from tidewell.model.histogram import CUSTOM_BUCKETS_SCHEMA
+from tidewell.promql import nodes as ast
 from tidewell.promql.exp_bounds import SCHEMA8_FRACTIONS
+from tidewell.promql.format import go_g
 
-__all__ = ["FH", "Bucket", "HistError", "add", "detect_reset", "from_model", "to_model"]
+__all__ = ["FH", "HistError", "HistogramBucket", "add", "detect_reset", "from_model", "to_model"]
 
 _MAX_FLOAT = 1.7976931348623157e308
 
 
-class HistError(Exception):
+class HistError(TidewellError):
     """Two histograms cannot be combined (exponential and custom buckets mixed)."""
 
 
@@ -79,7 +82,7 @@ class FH:
             return self.custom_values[idx]
         return exp_bound(idx, self.schema)
 
-    def buckets(self, positive: bool) -> Iterator[Bucket]:
+    def buckets(self, positive: bool) -> Iterator[HistogramBucket]:
         """Non-empty buckets in index order (positive: ascending values; negative: towards -inf)."""
         d = self.pos if positive else self.neg
         for i in sorted(d):
@@ -88,11 +91,11 @@ class FH:
                 continue
             lo, hi = self.bound(i - 1), self.bound(i)
             if positive:
-                yield Bucket(lo, hi, c, i)
+                yield HistogramBucket(lo, hi, c, i)
             else:
-                yield Bucket(-hi, -lo, c, i)
+                yield HistogramBucket(-hi, -lo, c, i)
 
-    def all_buckets(self) -> list[Bucket]:
+    def all_buckets(self) -> list[HistogramBucket]:
         """Every non-empty bucket from the lowest to the highest value (``AllBucketIterator``)."""
         zt = self.zero_threshold
         out = []
@@ -101,7 +104,7 @@ class FH:
                 b.upper = -zt
             out.append(b)
         if self.zero_count > 0 and not self.custom:
-            out.append(Bucket(-zt, zt, self.zero_count, 0, zero=True))
+            out.append(HistogramBucket(-zt, zt, self.zero_count, 0, zero=True))
         for b in self.buckets(True):
             if 0 < b.lower < zt:
                 b.lower = zt
@@ -116,7 +119,7 @@ def fdiv(a: float, d: float) -> float:
 
 
 @dataclass(slots=True)
-class Bucket:
+class HistogramBucket:
     lower: float
     upper: float
     count: float
@@ -437,7 +440,6 @@ def resolve_hints(hs: list[FH]) -> list[FH]:
 def stats_selectors(expr: Any) -> set[int]:
     """Ids of the vector selectors whose histograms feed only ``histogram_count``/``sum``/
     ``avg`` (Prometheus's ``detectHistogramStatsDecoding``)."""
-    from tidewell.promql import nodes as ast
 
     out: set[int] = set()
     for node, path in ast.walk(expr):
@@ -617,13 +619,12 @@ def _div_all(ks: KahanSum, n: float) -> None:
 
 def histogram_string(h: FH) -> str:
     """Prometheus's ``FloatHistogram.String()`` (``count_values`` uses it as label value)."""
-    from tidewell.promql.format import go_g
 
-    def bucket(b: Bucket, lo_in: bool, up_in: bool) -> str:
+    def bucket(b: HistogramBucket, lo_in: bool, up_in: bool) -> str:
         return (f"{'[' if lo_in else '('}{go_g(b.lower)},{go_g(b.upper)}{']' if up_in else ')'}"
                 f":{go_g(b.count, 21)}")
 
-    def incl(b: Bucket) -> tuple[bool, bool]:
+    def incl(b: HistogramBucket) -> tuple[bool, bool]:
         if h.custom:
             return b.index == 0, True
         return b.lower < 0, b.upper > 0
@@ -632,6 +633,6 @@ def histogram_string(h: FH) -> str:
     parts += [bucket(b, *incl(b)) for b in reversed(list(h.buckets(False)))]
     if h.zero_count != 0:
         zt = h.zero_threshold
-        parts.append(bucket(Bucket(-zt, zt, h.zero_count, 0), True, True))
+        parts.append(bucket(HistogramBucket(-zt, zt, h.zero_count, 0), True, True))
     parts += [bucket(b, *incl(b)) for b in h.buckets(True)]
     return ", ".join(parts) + "}"

@@ -7,10 +7,12 @@
 
 from __future__ import annotations
 
+from tidewell.model.errors import TidewellError
+
 __all__ = ["ProtocolError", "TooLargeError", "UnsupportedMediaError"]
 
 
-class ProtocolError(ValueError):
+class ProtocolError(TidewellError, ValueError):
     """The request body cannot be decoded; the client must not retry it as is."""
 
     status = 400

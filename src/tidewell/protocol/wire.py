@@ -23,6 +23,8 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
+from tidewell.model.errors import TidewellError
+
 __all__ = ["ScanError", "ScanResult", "decode_samples", "labels_valid_utf8", "scan_write_request",
            "series_key_hashes"]
 
@@ -43,7 +45,7 @@ _ERROR_TEXT = {
 }
 
 
-class ScanError(ValueError):
+class ScanError(TidewellError, ValueError):
     """The bytes are not a valid protobuf ``WriteRequest``."""
 
 

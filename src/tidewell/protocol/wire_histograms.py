@@ -19,6 +19,7 @@ import numba
 import numpy as np
 
 from tidewell.model import CounterResetHint, Histogram
+from tidewell.model.errors import TidewellError
 from tidewell.protocol.wire import ScanResult, _len_field, _skip, _varint
 
 __all__ = ["HistogramDecodeError", "decode_histograms"]
@@ -259,7 +260,7 @@ def _pass(buf, ser_start, ser_end, sel, fill, cols, fcols, sizes,
     return 0
 
 
-class HistogramDecodeError(ValueError):
+class HistogramDecodeError(TidewellError, ValueError):
     """A histogram inside the request is not well-formed protobuf."""
 
 

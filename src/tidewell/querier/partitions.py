@@ -13,24 +13,14 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Protocol
 
 from tidewell.model import Querier
 from tidewell.querier.merge import MergeQuerier
 from tidewell.querier.remote import RemoteQueryable, RemoteQueryError, RemoteQueryTimeoutError
 from tidewell.querier.replicas import ReplicaSetQueryable
-from tidewell.ring.instance_ring import InstanceRing, InstanceState
+from tidewell.ring.instance_ring import InstanceState
 from tidewell.ring.model import PartitionState
-from tidewell.ring.partition_ring import PartitionRing
-
-
-class PartitionRingSource(Protocol):
-    def partition_ring(self) -> PartitionRing: ...
-
-
-class InstanceRingSource(Protocol):
-    def instance_ring(self) -> InstanceRing: ...
-
+from tidewell.ring.status import InstanceRingSource, PartitionRingSource
 
 # Partitions that may hold data: ACTIVE ones and INACTIVE ones being scaled in.
 _READABLE = (PartitionState.ACTIVE, PartitionState.INACTIVE)

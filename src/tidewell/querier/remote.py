@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 
 from tidewell.model import Exemplar, Labels, Matcher, MetricMetadata, Querier, Series
+from tidewell.model.errors import TidewellError
 from tidewell.protocol.pb import internal_pb2 as pb
 from tidewell.querier import metrics
 from tidewell.querier.abortable import TrackingBackend, abortable_client
@@ -58,7 +59,7 @@ _log = logging.getLogger("tidewell.querier")
 _RETRY_STATUS = frozenset({429, 500, 502, 503})  # 504 = the server's own deadline passed
 
 
-class RemoteQueryError(Exception):
+class RemoteQueryError(TidewellError):
     """A call to another component failed; ``cause`` says why, ``status`` is the HTTP code."""
 
     def __init__(self, url: str, cause: str | BaseException, status: int | None = None) -> None:

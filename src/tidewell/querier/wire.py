@@ -39,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tidewell.model import Labels, Matcher, MatchType, Series
+from tidewell.model.errors import TidewellError
 from tidewell.model.histogram import Histogram, HistogramSamples
 from tidewell.protocol.pb import internal_pb2 as pb
 from tidewell.tsdb.chunkenc import (
@@ -80,7 +81,7 @@ _I64 = np.dtype("<i8")
 _F64 = np.dtype("<f8")
 
 
-class CorruptResponseError(ValueError):
+class CorruptResponseError(TidewellError, ValueError):
     """A ``SeriesSet`` whose columns disagree with each other (bad peer or truncation)."""
 
 

@@ -15,6 +15,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+from tidewell.model.errors import TidewellError
 from tidewell.util.config_fields import setting, setting_meta
 
 __all__ = [
@@ -34,7 +35,7 @@ __all__ = [
 KV_STORES = ("inmemory", "etcd")
 
 
-class InvalidKVConfigError(ValueError):
+class InvalidKVConfigError(TidewellError, ValueError):
     """A ring's ``kvstore`` settings are unusable; the message names the flag."""
 
 

@@ -30,6 +30,7 @@ from typing import Any
 
 import httpx
 
+from tidewell.model.errors import TidewellError
 from tidewell.ring.codec import decode_value, encode_value
 from tidewell.ring.config import EtcdConfig
 from tidewell.ring.kv import CASCallback, CASError, WatchCallback
@@ -40,7 +41,7 @@ __all__ = ["EtcdError", "EtcdKV", "EtcdUnavailableError"]
 log = logging.getLogger("tidewell.ring.etcd")
 
 
-class EtcdError(Exception):
+class EtcdError(TidewellError):
     """etcd answered with an error."""
 
 
@@ -61,7 +62,7 @@ def _endpoint_url(endpoint: str) -> str:
     return endpoint if "://" in endpoint else f"http://{endpoint}"
 
 
-class _Restart(Exception):
+class _Restart(TidewellError):
     """The watch must be re-created from a fresh read (compaction, cancel by server)."""
 
 

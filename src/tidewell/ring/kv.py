@@ -14,6 +14,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
+from tidewell.model.errors import TidewellError
+
 __all__ = ["KV", "CASError", "InMemoryKV", "KeyWatcher", "PrefixedKV", "update_value"]
 
 V = TypeVar("V")
@@ -28,7 +30,7 @@ WatchCallback = Callable[[Any | None], None]
 _MISSING = object()
 
 
-class CASError(Exception):
+class CASError(TidewellError):
     """A compare-and-swap could not be applied after its retries."""
 
 

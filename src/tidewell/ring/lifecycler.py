@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from tidewell.model.errors import TidewellError
 from tidewell.ring.config import PartitionRingConfig
 from tidewell.ring.kv import KV, update_value
 from tidewell.ring.metrics import PARTITIONS
@@ -26,7 +27,7 @@ __all__ = ["PartitionInstanceLifecycler", "PartitionNotFoundError"]
 log = logging.getLogger("tidewell.ring")
 
 
-class PartitionNotFoundError(Exception):
+class PartitionNotFoundError(TidewellError):
     pass
 
 

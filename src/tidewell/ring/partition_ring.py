@@ -14,6 +14,7 @@ import threading
 import numpy as np
 import numpy.typing as npt
 
+from tidewell.model.errors import TidewellError
 from tidewell.ring.kv import KV, KeyWatcher
 from tidewell.ring.model import PartitionRingDesc, PartitionState
 
@@ -27,7 +28,7 @@ __all__ = [
 PARTITION_RING_KEY = "ingester-partitions"
 
 
-class NoActivePartitionError(Exception):
+class NoActivePartitionError(TidewellError):
     """No ACTIVE partition exists: writes cannot be placed anywhere (retry later)."""
 
 

@@ -25,6 +25,7 @@ from typing import TextIO
 
 import numpy as np
 
+from tidewell.model.errors import TidewellError
 from tidewell.objstore import Bucket, new_bucket, tenant_bucket
 from tidewell.storegateway.bucketindex import build_bucket_index, is_block_id, update_bucket_index
 from tidewell.tool.progress import Progress, human_bytes
@@ -41,7 +42,7 @@ __all__ = ["BackfillError", "BlockCheck", "main", "validate_block"]
 USAGE = "tidewell tool backfill --tenant TENANT [-config.file=F] [-blocks-storage.*=V …] DIR…"
 
 
-class BackfillError(Exception):
+class BackfillError(TidewellError):
     """A block cannot be backfilled; the message says which and why."""
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tidewell.model.errors import TidewellError
 from tidewell.util.config_fields import setting
 
 
-class InvalidTSDBConfigError(ValueError):
+class InvalidTSDBConfigError(TidewellError, ValueError):
     """A ``blocks_storage.tsdb`` setting is out of range; the message names the flag."""
 
 

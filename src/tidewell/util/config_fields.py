@@ -15,6 +15,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from tidewell.model.errors import TidewellError
+
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d|w|y)")
 _DURATION_UNITS = {
     "ns": 1e-9,
@@ -30,7 +32,7 @@ _DURATION_UNITS = {
 }
 
 
-class InvalidValueError(ValueError):
+class InvalidValueError(TidewellError, ValueError):
     """A setting's value cannot be parsed or is not allowed."""
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tidewell.model.errors import TidewellError
 from tidewell.util.config_fields import (
     InvalidValueError,
     format_duration,
@@ -22,7 +23,7 @@ from tidewell.util.config_fields import (
 )
 
 
-class ConfigError(Exception):
+class ConfigError(TidewellError):
     """A configuration problem, already phrased for the user (one line, names the setting)."""
 
 

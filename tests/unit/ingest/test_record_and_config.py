@@ -6,8 +6,7 @@ import pytest
 
 from tidewell.ingest.config import IngestStorageConfig, InvalidIngestStorageConfigError
 from tidewell.ingest.record import (
-    UnsupportedRecordVersionError,
-    check_version,
+    InvalidVersionHeaderError,
     decode_version_header,
     encode_version_header,
     version_from_headers,
@@ -19,7 +18,7 @@ def test_version_header_is_four_byte_big_endian() -> None:
     assert encode_version_header(1) == b"\x00\x00\x00\x01"
     assert encode_version_header(2) == b"\x00\x00\x00\x02"
     assert decode_version_header(b"\x00\x00\x01\x00") == 256
-    with pytest.raises(UnsupportedRecordVersionError, match="4 bytes"):
+    with pytest.raises(InvalidVersionHeaderError, match="4 bytes"):
         decode_version_header(b"\x01")
 
 
@@ -28,13 +27,6 @@ def test_version_from_headers_defaults_to_zero() -> None:
     assert version_from_headers([]) == 0
     assert version_from_headers([("Other", b"x")]) == 0
     assert version_from_headers([("Other", b"x"), ("Version", b"\x00\x00\x00\x02")]) == 2
-
-
-def test_readers_accept_versions_0_1_2_only() -> None:
-    assert [check_version(v) for v in (0, 1, 2)] == [0, 1, 2]
-    for bad in (-1, 3, 255):
-        with pytest.raises(UnsupportedRecordVersionError, match=f"record version {bad} "):
-            check_version(bad)
 
 
 def test_defaults_and_flags_match_mimir() -> None:

@@ -35,6 +35,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tidewell.model import InvalidTenantIDError, Querier, Queryable, validate_tenant_id
+from tidewell.model.errors import TidewellError
 from tidewell.protocol.pb import internal_pb2 as pb
 from tidewell.querier.remote import CONTENT_TYPE, PATH_PREFIX
 from tidewell.querier.wire import decode_matchers, encode_select_response
@@ -49,7 +50,7 @@ T = TypeVar("T")
 _CLIENT_CLOSED = 499  # nginx's "client closed request"; nobody reads it
 
 
-class _HTTPError(Exception):
+class _HTTPError(TidewellError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status

@@ -39,6 +39,7 @@ from tidewell.ingest.record import (
     RecordTooLargeError,
     encode_version_header,
 )
+from tidewell.model.errors import TidewellError
 
 __all__ = ["KafkaWriter", "open_kafka_writer"]
 
@@ -282,7 +283,7 @@ def _needs_new_producer(err: KafkaError) -> bool:
     return bool(err.fatal()) or err.code() in _FENCING_ERRORS
 
 
-class _DeliveryError(Exception):
+class _DeliveryError(TidewellError):
     def __init__(self, message: str, reason: str) -> None:
         super().__init__(message)
         self.reason = reason

@@ -15,6 +15,8 @@ import subprocess
 import uuid
 from pathlib import Path
 
+from tidewell.model.errors import TidewellError
+
 __all__ = [
     "KafkaMissingError",
     "broker_started",
@@ -45,7 +47,7 @@ appender.err.layout.pattern = [%d] [pid %pid] %p %m (%c)%n
 STARTED_LINE = "Kafka Server started"  # logged once the broker serves requests
 
 
-class KafkaMissingError(Exception):
+class KafkaMissingError(TidewellError):
     """The Kafka jars are not installed; the message says how to install them."""
 
 

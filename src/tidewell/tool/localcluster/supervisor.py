@@ -34,6 +34,7 @@ from typing import Any
 import httpx
 import yaml
 
+from tidewell.model.errors import TidewellError
 from tidewell.tool.localcluster import kafka_broker
 
 __all__ = [
@@ -81,7 +82,7 @@ BROKERS = ("kafka", "tansu")
 TOPIC = "ingest"
 
 
-class ClusterError(Exception):
+class ClusterError(TidewellError):
     """The cluster cannot start or stop as asked; the message says what and where to look."""
 
 

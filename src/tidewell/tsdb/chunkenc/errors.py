@@ -8,10 +8,12 @@ It lives here, in the lowest TSDB package, so that all of them can share it.
 
 from __future__ import annotations
 
+from tidewell.model.errors import TidewellError
+
 __all__ = ["CorruptBlockError", "CorruptChunkError"]
 
 
-class CorruptBlockError(Exception):
+class CorruptBlockError(TidewellError):
     """Stored block data failed a check (CRC, bounds, magic, structure).
 
     ``file`` names the file (or "" when only bytes were given) and ``offset``
