@@ -145,6 +145,14 @@ class PartitionConsumer:
                                   "lag_seconds": round(took, 3)}},
             )
 
+    def halt(self) -> None:
+        """Before cancelling the loops: the fetch loop ends at its next turn.
+
+        Cancellation alone is not enough: Python 3.11's ``asyncio.wait_for`` can
+        swallow a cancel that arrives as its inner future completes.
+        """
+        self._stopping = True
+
     async def stop(self) -> None:
         """After the loops stopped: commit once more and release every waiter."""
         self._stopping = True

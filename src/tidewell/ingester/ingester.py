@@ -169,6 +169,7 @@ class Ingester:
         self._stopped = True
         self._ready = False
         self._ready_reason = "stopping"
+        self.consumer.halt()
         await self.supervisor.stop()
         if self.lifecycler is not None:
             await self.lifecycler.stop()
