@@ -15,6 +15,7 @@ def test_exported_members() -> None:
             "MAX_SAMPLES_PER_CHUNK",
             "CorruptBlockError",
             "CorruptChunkError",
+            "append_open_kernel",
             "backend",
             "chunk_num_samples",
             "decode_xor",

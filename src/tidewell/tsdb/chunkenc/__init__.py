@@ -9,6 +9,7 @@ from tidewell.tsdb.chunkenc.errors import CorruptBlockError, CorruptChunkError
 from tidewell.tsdb.chunkenc.xor import (
     ENCODING_XOR,
     MAX_SAMPLES_PER_CHUNK,
+    append_open_kernel,
     backend,
     chunk_num_samples,
     decode_xor,
@@ -22,6 +23,7 @@ __all__ = [
     "MAX_SAMPLES_PER_CHUNK",
     "CorruptBlockError",
     "CorruptChunkError",
+    "append_open_kernel",
     "backend",
     "chunk_num_samples",
     "decode_xor",

@@ -9,8 +9,9 @@ instead (~100x slower, same bytes).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -104,6 +105,17 @@ def encode_xor_many(
                                 np.ascontiguousarray(values, np.float64).view(np.uint64),
                                 starts, ends, buf, chunk_ends)
     return buf[:used].tobytes(), chunk_ends
+
+
+def append_open_kernel() -> Callable[..., Any]:
+    """The kernel that appends samples to open XOR chunks in place (the head's open chunks).
+
+    With the python backend (``TIDEWELL_CHUNKENC=python``) it is the kernel's
+    body, uncompiled.
+    """
+    from tidewell.tsdb.chunkenc import _xor_kernels
+
+    return _xor_kernels.append_open if backend() == "numba" else _xor_kernels.append_open.py_func
 
 
 def chunk_num_samples(data: bytes | memoryview) -> int:

@@ -2,7 +2,7 @@
 
 Prometheus's head appends each sample to its series' open chunk as it comes;
 we do it in batches: ``Head.cut_chunks`` hands the samples staged since the
-last cut, grouped by series, to one compiled call (``_xor_kernels.append_open``)
+last cut, grouped by series, to one compiled call (``chunkenc.append_open_kernel``)
 that appends them bit by bit to the open chunks and closes chunks where
 Prometheus's head would (``chunks`` module docstring), so closed chunks are the
 bytes ``encode_xor`` gives for the same samples.
@@ -17,13 +17,12 @@ allocator. An open chunk's 2-byte sample-count header is kept current:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from tidewell.tsdb.chunkenc import backend
+from tidewell.tsdb.chunkenc import append_open_kernel
 from tidewell.tsdb.head.chunks import MAX_BYTES_BEFORE_APPEND, MAX_CHUNK_SAMPLES
 
 __all__ = ["OpenChunks", "split_chunks"]
@@ -47,13 +46,6 @@ _FIELDS: dict[str, tuple[type, int]] = {
     "next_at": (np.int64, 0),
 }
 """Per-ref state arrays: dtype and the value of a ref that never had a chunk."""
-
-
-def _kernel() -> Callable[..., Any]:
-    from tidewell.tsdb.chunkenc import _xor_kernels
-
-    # The python backend (TIDEWELL_CHUNKENC=python) runs the kernel's body uncompiled.
-    return _xor_kernels.append_open if backend() == "numba" else _xor_kernels.append_open.py_func
 
 
 class OpenChunks:
@@ -133,7 +125,7 @@ class OpenChunks:
         rows_maxt = np.empty(nrows, dtype=np.int64)
         rows_off = np.empty(nrows, dtype=np.int64)
         rows_len = np.empty(nrows, dtype=np.int32)
-        new_used, rows, out_used = _kernel()(
+        new_used, rows, out_used = append_open_kernel()(
             self.arena, self.off[:n], self.nbits[:n], self.nbytes[:n], self.count[:n],
             self.mint[:n], self.maxt[:n], self.tdelta[:n], self.vbits[:n], self.lead[:n],
             self.trail[:n], self.next_at[:n],
