@@ -5,7 +5,7 @@ setup:
 	./scripts/setup.sh
 
 run:
-	TIDEWELL_SETUP_DEBIAN=0 TIDEWELL_SETUP_EXTRAS= ./scripts/setup.sh
+	TIDEWELL_SETUP_DEBIAN=0 TIDEWELL_SETUP_PEERS=0 TIDEWELL_SETUP_EXTRAS= ./scripts/setup.sh
 	.venv/bin/tidewell $(ARGS)
 
 test: setup
@@ -16,4 +16,5 @@ lint:
 	.venv/bin/ruff check src tests benchmarks
 
 bench:
+	./scripts/peers.sh
 	.venv/bin/python -m benchmarks run $(ARGS)

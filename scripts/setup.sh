@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything Tidewell and its tests need on a fresh Debian machine:
 # the Prometheus binary (tests use it as remote-write client and PromQL reference)
-# and a virtualenv in .venv with Tidewell and its test dependencies.
+# a virtualenv in .venv with Tidewell and its test dependencies, and the peers of
+# scripts/peers.sh (TIDEWELL_SETUP_PEERS=0 leaves them out).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,4 +29,7 @@ target="."
 [ -z "$extras" ] || target=".[${extras}]"
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e "$target"
+# Peers built from the Go module proxy and Maven Central (Prometheus 3, Apache Kafka,
+# VictoriaMetrics, Helm) into a cache outside the repository: see scripts/peers.sh.
+[ "${TIDEWELL_SETUP_PEERS:-1}" = 0 ] || ./scripts/peers.sh
 echo "setup: done"

@@ -55,7 +55,7 @@ from tidewell.storegateway.gateway import StoreGateway
 from tidewell.storegateway.sharding import RingShardingStrategy
 from tidewell.storegateway.status import store_gateway_status_routes
 from tidewell.util.config_tree import ConfigError
-from tidewell.util.services import FunctionService, Service, ServiceManager
+from tidewell.util.services import FunctionService, Service, ServiceManager, Supervisor
 
 log = logging.getLogger("tidewell.modules")
 
@@ -110,7 +110,8 @@ class OverridesLimits:
 
 async def _init_overrides(app: App) -> Overrides:
     overrides = Overrides(app.config.limits, app.config.runtime_config)
-    app.add_service("runtime-config", FunctionService(overrides.start, overrides.stop))
+    app.add_service("runtime-config", FunctionService(overrides.start, overrides.stop,
+                                                      supervisors=[overrides.supervisor]))
     return overrides
 
 
@@ -120,7 +121,8 @@ async def _init_ingest_log(app: App) -> tuple[Any, Any]:
     async def close() -> None:
         await close_ingest_log(writer, reader)
 
-    app.add_service("ingest-log", FunctionService(lambda: None, close))
+    loops = [s for s in (getattr(writer, "supervisor", None),) if isinstance(s, Supervisor)]
+    app.add_service("ingest-log", FunctionService(lambda: None, close, supervisors=loops))
     return writer, reader
 
 
@@ -316,7 +318,9 @@ async def _init_store_gateway(app: App) -> StoreGateway:
         await lifecycler.stop()
         await gateway.stop()
 
-    app.add_service("store-gateway", FunctionService(start, stop))
+    app.add_service("store-gateway",
+                    FunctionService(start, stop,
+                                    supervisors=[gateway.supervisor, lifecycler.supervisor]))
     _serve_remotely(app, gateway)
     app.routes.extend(store_gateway_status_routes(gateway))
     return gateway
@@ -388,7 +392,7 @@ async def _init_querier(app: App) -> ASGIApp:
     api = Mount("/prometheus", routes=query_routes(queryable, config.querier, meta))
     if "query-frontend" in app.modules:
         return build_app([api], multitenancy_enabled=config.multitenancy_enabled,
-                         middlewares=[consistency])
+                         no_auth_tenant=config.no_auth_tenant, middlewares=[consistency])
     app.routes.append(api)
     app.middlewares.append(consistency)
     return api
@@ -397,7 +401,8 @@ async def _init_querier(app: App) -> ASGIApp:
 async def _init_query_frontend(app: App) -> QueryFrontend:
     frontend = QueryFrontend.from_config(app.config.frontend, app=app.objects.get("querier"))
     app.routes.extend(frontend.routes())
-    app.add_service("query-frontend", FunctionService(lambda: None, frontend.close))
+    app.add_service("query-frontend", FunctionService(lambda: None, frontend.close,
+                                                      supervisors=[frontend.queue.supervisor]))
     return frontend
 
 
@@ -495,7 +500,7 @@ async def build(config: Config) -> App:
         app.objects[name] = await MODULES[name].init(app)
     routes = [*status_routes(config, app.manager), *app.routes]
     asgi = build_app(routes, multitenancy_enabled=config.multitenancy_enabled,
-                     middlewares=app.middlewares)
+                     no_auth_tenant=config.no_auth_tenant, middlewares=app.middlewares)
     # The server starts first so /ready can say 503 while the others start.
     app.manager.add("server", HTTPServer(asgi, config.server), first=True)
     return app

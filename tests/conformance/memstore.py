@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
-from tidewell.model import Labels, Matcher, Series
+from tidewell.model import CounterResetHint, Histogram, HistogramSamples, Labels, Matcher, Series
+from tidewell.promql.nhist import detect_reset, from_model
 
 
 class MemQuerier:
@@ -15,14 +17,24 @@ class MemQuerier:
 
     def _matching(self, matchers: Sequence[Matcher]) -> list[Series]:
         out = []
-        for lb, (ts, vs, *rest) in self.store.series.items():
+        empty = (np.zeros(0, dtype=np.int64), np.zeros(0), None)
+        hists = self.store.hists
+        for lb in self.store.series.keys() | hists.keys():
+            ts, vs, *rest = self.store.series.get(lb, empty)
             sts = rest[0] if rest else None  # callers may store plain (ts, values) pairs
             if all(m.matches_labels(lb) for m in matchers):
                 a = np.searchsorted(ts, self.mint, side="left")
                 b = np.searchsorted(ts, self.maxt, side="right")
-                if b > a:
+                hs = None
+                if lb in hists:
+                    hts, hvs = hists[lb]
+                    ha = int(np.searchsorted(hts, self.mint, side="left"))
+                    hb = int(np.searchsorted(hts, self.maxt, side="right"))
+                    if hb > ha:
+                        hs = HistogramSamples(hts[ha:hb], hvs[ha:hb])
+                if b > a or hs is not None:
                     out.append(Series(lb, ts[a:b], vs[a:b],
-                                      None if sts is None else sts[a:b]))
+                                      None if sts is None else sts[a:b], hs))
         out.sort(key=lambda x: x.labels)
         return out
 
@@ -36,6 +48,31 @@ class MemQuerier:
         return sorted({s.labels.get(name) for s in self._matching(matchers)} - {""})
 
 
+def tsdb_hints(hists: list[Histogram]) -> list[Histogram]:
+    """Counter-reset hints as Prometheus's TSDB returns them from its chunks.
+
+    A chunk's first sample reads back as ``UNKNOWN`` (even when the chunk was
+    cut for a reset: prometheus/prometheus#15346); later samples of a counter
+    chunk read back as ``NOT_COUNTER_RESET``; gauge histograms stay gauges. A new
+    chunk starts at a reset, a gauge/counter switch and a layout change."""
+    out: list[Histogram] = []
+    prev = None
+    for h in hists:
+        hint = h.counter_reset_hint
+        if hint != CounterResetHint.GAUGE:
+            cur = from_model(h)
+            if prev is None or prev.hint == CounterResetHint.GAUGE or detect_reset(cur, prev) \
+                    or (cur.schema != prev.schema or cur.zero_threshold != prev.zero_threshold
+                        or cur.custom_values != prev.custom_values):
+                hint = CounterResetHint.UNKNOWN
+            else:
+                hint = CounterResetHint.NOT_COUNTER_RESET
+            h = replace(h, counter_reset_hint=hint)
+        prev = from_model(h)
+        out.append(h)
+    return out
+
+
 class MemStore:
     """Series kept as sorted numpy arrays; ``add`` merges and keeps the newest value.
 
@@ -43,6 +80,17 @@ class MemStore:
 
     def __init__(self) -> None:
         self.series: dict[Labels, tuple[np.ndarray, ...]] = {}
+        self.hists: dict[Labels, tuple[np.ndarray, list[Histogram]]] = {}
+
+    def add_histograms(self, labels: Labels, ts: Sequence[int],
+                       hists: Sequence[Histogram]) -> None:
+        """Native histogram samples; a later sample at the same time replaces the earlier."""
+        old = self.hists.get(labels)
+        by_t = dict(zip(old[0].tolist(), old[1], strict=True)) if old else {}
+        by_t.update(zip(ts, hists, strict=True))
+        order = sorted(by_t)
+        self.hists[labels] = (np.array(order, dtype=np.int64),
+                              tsdb_hints([by_t[t] for t in order]))
 
     def add(self, labels: Labels, ts: Sequence[int], vals: Sequence[float],
             sts: Sequence[int] | None = None) -> None:
@@ -69,6 +117,7 @@ class MemStore:
 
     def clear(self) -> None:
         self.series.clear()
+        self.hists.clear()
 
     def querier(self, tenant: str, mint: int, maxt: int) -> MemQuerier:
         return MemQuerier(self, mint, maxt)

@@ -26,11 +26,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from memstore import MemStore
 
-from tidewell.model import Labels, stale_nan
+from tidewell.model import CounterResetHint, Histogram, Labels, stale_nan
+from tidewell.promql import nhist
 from tidewell.promql import nodes as ast
 from tidewell.promql.engine import Engine, EngineOptions, QueryResult
 from tidewell.promql.errors import ParseError, PromQLError
 from tidewell.promql.lexer import parse_duration_ms
+from tidewell.promql.nhist import FH
 from tidewell.promql.parser import _Parser, parse
 
 DEFAULT_DIR = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "promqltest"
@@ -100,15 +102,71 @@ def _num(s: str) -> float:
     return float(s2)
 
 
-def parse_values(text: str) -> tuple[list[float | str | None], bool]:
-    """Expand a value sequence; ``None`` = omitted, ``"H"`` = native histogram."""
-    out: list[float | str | None] = []
+@dataclass
+class HVal:
+    """One native histogram of a script (``hint_set``: the counter_reset_hint was written)."""
+
+    h: FH
+    hint_set: bool
+
+
+_HINTS = {"unknown": CounterResetHint.UNKNOWN, "reset": CounterResetHint.COUNTER_RESET,
+          "not_reset": CounterResetHint.NOT_COUNTER_RESET, "gauge": CounterResetHint.GAUGE}
+
+
+def parse_histogram(desc: str) -> HVal:
+    """``{{schema:0 sum:5 count:4 buckets:[1 2 1] ...}}`` as promqltest reads it."""
+    body = desc.strip()[2:-2]
+    items = re.findall(r"(\w+):\s*(\[[^\]]*\]|\S+)", body)
+    d: dict[str, str] = {}
+    for k, v in items:
+        if k in d:
+            raise ValueError(f'duplicate key "{k}" in histogram')
+        d[k] = v
+
+    def arr(key: str) -> list[float]:
+        v = d.get(key)
+        return [_num(x) for x in v[1:-1].split()] if v else []
+
+    h = FH(schema=int(d.get("schema", "0")), zero_threshold=_num(d.get("z_bucket_w", "0")),
+           zero_count=_num(d.get("z_bucket", "0")), count=_num(d.get("count", "0")),
+           sum=_num(d.get("sum", "0")), custom_values=tuple(arr("custom_values")))
+    for key, off, target in (("buckets", "offset", h.pos), ("n_buckets", "n_offset", h.neg)):
+        start = int(d.get(off, "0"))
+        for k, c in enumerate(arr(key)):
+            target[start + k] = c
+    hint_set = "counter_reset_hint" in d
+    if hint_set:
+        h.hint = _HINTS[d["counter_reset_hint"]]
+    return HVal(h, hint_set)
+
+
+def _hist_item(item: str) -> list[HVal]:
+    m = re.fullmatch(r"(\{\{.*?\}\})(?:([-+])(\{\{.*?\}\}))?(?:x(\d+))?", item)
+    if not m:
+        raise ValueError(f"bad histogram item {item!r}")
+    base = parse_histogram(m.group(1))
+    n = int(m.group(4)) if m.group(4) else 0
+    if not m.group(2):
+        return [base] * (n + 1)
+    inc = parse_histogram(m.group(3))
+    sign = 1.0 if m.group(2) == "+" else -1.0
+    out = [HVal(base.h, inc.hint_set)]
+    cur = base.h
+    for _ in range(n):
+        cur = nhist.add(cur, inc.h, sign).h
+        out.append(HVal(cur, inc.hint_set))
+    return out
+
+
+def parse_values(text: str) -> tuple[list[float | HVal | None], bool]:
+    """Expand a value sequence; ``None`` = omitted, ``HVal`` = native histogram."""
+    out: list[float | HVal | None] = []
     hist = False
     for item in _ITEM.findall(text):
         if item.startswith("{{"):
             hist = True
-            m = re.search(r"\}\}x(\d+)$", item)
-            out.extend(["H"] * ((int(m.group(1)) + 1) if m else 1))
+            out.extend(_hist_item(item))
             continue
         if item == "_":
             out.append(None)
@@ -206,6 +264,60 @@ def parse_series(line: str) -> tuple[Labels, list[float | str | None], bool]:
     return labels, vals, hist
 
 
+def classic_to_nhcb(defs: list[tuple[Labels, list[int], list[float]]]) \
+        -> list[tuple[Labels, list[int], list[Histogram]]]:
+    """``load_with_nhcb``: classic ``_bucket``/``_count``/``_sum`` series as custom-bucket
+    histograms (promqltest's ``appendCustomHistogram`` via ``convertnhcb``)."""
+    groups: dict[Labels, dict[int, dict[str, object]]] = {}
+    for lb, ts, vs in defs:
+        name = lb.name
+        for suffix in ("_bucket", "_sum", "_count"):
+            if name.endswith(suffix):
+                break
+        else:
+            continue
+        if suffix == "_bucket":
+            try:
+                le = float(lb.get("le"))
+            except ValueError:
+                continue
+            if math.isnan(le):
+                continue
+        base = Labels([*lb.without("le", "__name__"), ("__name__", name[: -len(suffix)])])
+        by_t = groups.setdefault(base, {})
+        for t, v in zip(ts, vs, strict=True):
+            d = by_t.setdefault(t, {"buckets": {}})
+            if suffix == "_bucket":
+                d["buckets"].setdefault(le, v)  # type: ignore[union-attr]
+            else:
+                d[suffix] = v
+    out = []
+    for base, by_t in groups.items():
+        hts, hvs = [], []
+        for t in sorted(by_t):
+            d = by_t[t]
+            bk: dict[float, float] = d["buckets"]  # type: ignore[assignment]
+            les = sorted(bk)
+            count = d.get("_count", bk[les[-1]] if les else 0.0)
+            if not les or les[-1] != math.inf:
+                les.append(math.inf)
+                bk[math.inf] = count  # type: ignore[assignment]
+            if count != bk[math.inf] or any(bk[a] > bk[b] for a, b in itertools.pairwise(les)):
+                continue
+            prev = 0.0
+            pos = {}
+            for k, le in enumerate(les):
+                pos[k] = bk[le] - prev
+                prev = bk[le]
+            h = FH(schema=-53, count=float(count), sum=float(d.get("_sum", 0.0)),  # type: ignore[arg-type]
+                   pos=pos, custom_values=tuple(les[:-1]))
+            hts.append(t)
+            hvs.append(nhist.to_model(h))
+        if hts:
+            out.append((base, hts, hvs))
+    return out
+
+
 # -- commands ---------------------------------------------------------------------------
 @dataclass
 class Eval:
@@ -284,6 +396,7 @@ class Script:
         with_nhcb = bool(m.group(1))
         i += 1
         pending_st: list[int | None] | None = None
+        classic: list[tuple[Labels, list[int], list[float]]] = []
         while i < len(lines) and lines[i]:
             ln = lines[i]
             i += 1
@@ -300,16 +413,27 @@ class Script:
                 self.hist_names.add(labels.name[: -len("_bucket")])
                 self.hist_series.append(Labels([*labels.without("le", "__name__"),
                                                 ("__name__", labels.name[:-7])]))
-            ts, vs, sts = [], [], []
+            ts, vs, sts, hts, hvs = [], [], [], [], []
             for k, v in enumerate(vals):
-                if v is None or v == "H":
+                if v is None:
+                    continue
+                if isinstance(v, HVal):
+                    hts.append(k * gap)
+                    hvs.append(nhist.to_model(v.h))
                     continue
                 ts.append(k * gap)
-                vs.append(float(v))  # type: ignore[arg-type]
+                vs.append(float(v))
                 off = st_offsets[k] if st_offsets and k < len(st_offsets) else None
                 sts.append(0 if off is None else k * gap + off)
             if ts:
                 self.store.add(labels, ts, vs, sts if st_offsets else None)
+            if hts:
+                self.store.add_histograms(labels, hts, hvs)
+            if with_nhcb:
+                classic.append((labels, ts, vs))
+        if with_nhcb:
+            for lb, hts, hvs in classic_to_nhcb(classic):
+                self.store.add_histograms(lb, hts, hvs)
         return i
 
     def _parse_eval(self, lines: list[str], i: int) -> tuple[int, Eval | None, str]:
@@ -472,13 +596,16 @@ class Script:
         err = _check_sorted(rres)
         if err:
             return err
-        vec = []
+        vec: list[tuple[Labels, float | Histogram]] = []
         for s in rres.series:
             hit = np.flatnonzero(s.ts == t)
             if len(hit):
                 vec.append((s.labels, float(s.vals[hit[0]])))
+            hit = np.flatnonzero(s.hts == t)
+            if len(hit):
+                vec.append((s.labels, s.hists[hit[0]]))
         if res.kind == "scalar":
-            if not vec:
+            if not vec or isinstance(vec[0][1], Histogram):
                 return "range mode: scalar missing"
             return self._cmp_scalar(ev, vec[0][1], "range mode")
         return self._cmp_vector(ev, vec, "range mode")
@@ -514,8 +641,8 @@ class Script:
             return f"{where} expected scalar {ev.expect_scalar}, got {v}"
         return None
 
-    def _cmp_vector(self, ev: Eval, vec: list[tuple[Labels, float]], where: str = "") \
-            -> str | None:
+    def _cmp_vector(self, ev: Eval, vec: list[tuple[Labels, float | Histogram]],
+                    where: str = "") -> str | None:
         if ev.expect_scalar is not None:
             return f"{where} expected scalar, got vector"
         seen = set()
@@ -526,10 +653,9 @@ class Script:
             if ev.ordered and exp[0] != pos + 1:
                 return f"{where} {lb} at position {pos + 1}, expected {exp[0]}"
             e0 = exp[1][0]
-            if e0 == "H":
-                return f"{where} expected histogram for {lb}, got float"
-            if e0 is None or not almost_equal(float(e0), v):
-                return f"{where} expected {e0} for {lb}, got {v}"
+            err = _cmp_point(e0, v)
+            if err:
+                return f"{where} {lb}: {err}"
             seen.add(lb)
         for lb in ev.expected:
             if lb not in seen:
@@ -546,7 +672,8 @@ class Script:
             assert res.scalar is not None
             return self._cmp_scalar(ev, res.scalar[1])
         if res.kind == "vector":
-            return self._cmp_vector(ev, [(s.labels, float(s.vals[0])) for s in res.series])
+            return self._cmp_vector(ev, [(s.labels, s.hists[0] if s.hists else float(s.vals[0]))
+                                         for s in res.series])
         # matrix
         if ev.ordered:
             return "expected ordered result, but query returned a matrix"
@@ -563,29 +690,83 @@ class Script:
             if exp is None:
                 return f"unexpected metric {s.labels} in result"
             seen.add(s.labels)
-            want_t, want_v = [], []
+            want_t, want_v, want_ht, want_h = [], [], [], []
             for k, v in enumerate(exp[1]):
                 tt = start + k * step
                 if tt > ev.end:
                     return "expected more points than the range allows"
-                if v == "H":
-                    return f"expected histogram points for {s.labels}"
-                if v is not None:
+                if isinstance(v, HVal):
+                    want_ht.append(tt)
+                    want_h.append(v)
+                elif v is not None:
                     want_t.append(tt)
                     want_v.append(float(v))
-            if len(want_t) != len(s.ts):
-                return (f"expected {len(want_t)} points for {s.labels}, got {len(s.ts)}: "
-                        f"{list(zip(s.ts.tolist(), s.vals.tolist(), strict=True))[:8]}")
+            if len(want_t) != len(s.ts) or len(want_ht) != len(s.hts):
+                return (f"expected {len(want_t)} float and {len(want_ht)} histogram points for "
+                        f"{s.labels}, got {len(s.ts)} and {len(s.hts)}: "
+                        f"{list(zip(s.ts.tolist(), s.vals.tolist(), strict=True))[:8]} "
+                        f"{s.hts.tolist()[:8]}")
             for k in range(len(want_t)):
                 if want_t[k] != int(s.ts[k]):
                     return f"{s.labels} point {k}: want t={want_t[k]}, got t={int(s.ts[k])}"
                 if not almost_equal(want_v[k], float(s.vals[k])):
                     return (f"{s.labels} at t={want_t[k]}: want {want_v[k]}, got "
                             f"{float(s.vals[k])}")
+            for k in range(len(want_ht)):
+                if want_ht[k] != int(s.hts[k]):
+                    return f"{s.labels} hpoint {k}: want t={want_ht[k]}, got t={int(s.hts[k])}"
+                err = _cmp_point(want_h[k], s.hists[k])
+                if err:
+                    return f"{s.labels} at t={want_ht[k]}: {err}"
         for lb in ev.expected:
             if lb not in seen:
                 return f"expected metric {lb} not found"
         return None
+
+
+def _cmp_point(want: float | HVal | None, got: float | Histogram) -> str | None:
+    if want is None:
+        return f"expected no value, got {got}"
+    if isinstance(want, HVal):
+        if not isinstance(got, Histogram):
+            return f"expected histogram {_hstr(want.h)}, got float {got}"
+        if not _hist_equal(want, nhist.from_model(got)):
+            return f"expected {_hstr(want.h)}, got {_hstr(nhist.from_model(got))}"
+        return None
+    if isinstance(got, Histogram):
+        return f"expected float {want}, got histogram {_hstr(nhist.from_model(got))}"
+    if not almost_equal(float(want), got):
+        return f"expected {want}, got {got}"
+    return None
+
+
+def _hstr(h: FH) -> str:
+    pos = {k: v for k, v in sorted(h.pos.items()) if v}
+    neg = {k: v for k, v in sorted(h.neg.items()) if v}
+    return (f"{{{{schema:{h.schema} count:{h.count} sum:{h.sum} z:{h.zero_count}/"
+            f"{h.zero_threshold} pos:{pos} neg:{neg} hint:{h.hint.name} "
+            f"cv:{list(h.custom_values)}}}}}")
+
+
+def _buckets_equal(a: dict[int, float], b: dict[int, float]) -> bool:
+    ka = {k for k, v in a.items() if v != 0}
+    kb = {k for k, v in b.items() if v != 0}
+    return ka == kb and all(almost_equal(a[k], b[k]) for k in ka)
+
+
+def _hist_equal(want: HVal, got: FH) -> bool:
+    """promqltest's ``compareNativeHistogram`` on the compacted forms."""
+    e = want.h
+    if e.schema != got.schema or not almost_equal(e.count, got.count) \
+            or not almost_equal(e.sum, got.sum):
+        return False
+    if e.custom and tuple(e.custom_values) != tuple(got.custom_values):
+        return False
+    if e.zero_threshold != got.zero_threshold or not almost_equal(e.zero_count, got.zero_count):
+        return False
+    if not _buckets_equal(e.pos, got.pos) or not _buckets_equal(e.neg, got.neg):
+        return False
+    return not want.hint_set or e.hint == got.hint
 
 
 def _anno_match(mode: str, text: str, actual: str) -> bool:
@@ -621,7 +802,7 @@ def main(argv: list[str]) -> int:
             key = ("h" if o.histogram else "") + ("pass" if o.ok else "fail")
             c[key] += 1
             if not o.ok and (verbose or not o.histogram):
-                print(f"  FAIL {o.file}:{o.line} {o.expr}\n       {o.message[:300]}")
+                print(f"  FAIL {o.file}:{o.line} {o.expr}\n       {o.message[:1500]}")
         for k in tot:
             tot[k] += c[k]
         print(f"{f.name:32s} float {c['pass']:4d} passed {c['fail']:4d} failed | native "

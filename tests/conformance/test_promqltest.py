@@ -86,3 +86,20 @@ def test_runner_detects_failures(tmp_path: Path) -> None:
                       "m * 2\n  {a=\"1\"} 2 4 6\n")
     outs = run_file(script)
     assert [o.ok for o in outs] == [False, True, True]
+
+
+def test_runner_compares_histograms(tmp_path: Path) -> None:
+    """Histogram expectations are compared bucket by bucket, hints only when written."""
+    script = tmp_path / "h.test"
+    script.write_text(
+        "load 1m\n  h {{schema:0 sum:4 count:4 buckets:[1 2 1]}}+"
+        "{{sum:2 count:1 buckets:[1]}}x2\n\n"
+        "eval instant at 2m h\n  h {{schema:0 sum:8 count:6 buckets:[3 2 1]}}\n\n"
+        "eval instant at 2m h\n  h {{schema:0 sum:8 count:6 buckets:[3 2 2]}}\n\n"
+        "eval instant at 2m h\n  h {{schema:0 sum:8 count:6 buckets:[3 2 1] "
+        "counter_reset_hint:gauge}}\n\n"
+        "eval range from 0 to 2m step 1m histogram_count(h)\n  {} 4 5 6\n\n"
+        "eval instant at 2m h\n  h 6\n")
+    outs = run_file(script)
+    assert [o.ok for o in outs] == [True, False, False, True, False]
+    assert all(o.histogram for o in outs)

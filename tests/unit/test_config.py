@@ -21,6 +21,7 @@ def test_defaults_match_mimir() -> None:
     config = load([]).config
     assert config.target == ["all"]
     assert config.multitenancy_enabled is True
+    assert config.no_auth_tenant == "anonymous"
     assert config.server.http_listen_port == 8080
     assert config.server.log_level == "info"
     assert config.server.log_format == "logfmt"
@@ -186,6 +187,9 @@ def test_runtime_override_enabling_native_histograms_is_refused() -> None:
         (["-ingester.ring.store=etcd"], "-ingester.ring.etcd.endpoints must be set"),
         (["-blocks-storage.bucket-store.sync-interval=0"],
          "-blocks-storage.bucket-store.sync-interval: must be > 0"),
+        (["-auth.no-auth-tenant=a/b"],
+         "invalid value for -auth.no-auth-tenant: tenant ID contains unsupported character"),
+        (["-auth.no-auth-tenant=__mimir_cluster"], "is reserved"),
     ],
 )
 def test_nested_sections_are_validated_at_startup(argv: list[str], message: str) -> None:

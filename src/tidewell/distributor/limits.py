@@ -8,8 +8,6 @@ periodically. A bad file keeps the previous values, logs an error and bumps
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -21,6 +19,7 @@ import yaml
 from tidewell.distributor.metrics import RUNTIME_CONFIG_HASH, RUNTIME_CONFIG_RELOAD_OK
 from tidewell.protocol.otlp_names import STRATEGIES
 from tidewell.util.config_fields import parse_duration, setting
+from tidewell.util.services import Supervisor
 
 __all__ = [
     "NAME_VALIDATION_SCHEMES",
@@ -303,7 +302,8 @@ class Overrides:
         self.defaults = defaults or Limits()
         self.config = config or RuntimeConfigConfig()
         self._tenants: dict[str, Limits] = {}
-        self._task: asyncio.Task[None] | None = None
+        self.supervisor = Supervisor("runtime-config")
+        """The reload timer: a failure other than a bad file fails the module."""
         self._last_hash = ""
         if self.config.file:
             self.reload()
@@ -347,19 +347,13 @@ class Overrides:
             log.info("runtime config loaded file=%s tenants=%d", self.config.file, len(merged))
         return True
 
-    async def run(self) -> None:
-        """Reload every ``period`` seconds until cancelled."""
-        while True:
-            await asyncio.sleep(self.config.period)
-            self.reload()
+    async def _reload(self) -> None:
+        self.reload()
 
     def start(self) -> None:
-        if self.config.file and self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self.run())
+        """Reload every ``period`` seconds (when a file is configured) until ``stop``."""
+        if self.config.file and not self.supervisor.running:
+            self.supervisor.every("reload", self.config.period, self._reload)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self.supervisor.stop()

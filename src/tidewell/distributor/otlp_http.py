@@ -8,6 +8,7 @@ from starlette.responses import Response
 from tidewell.distributor.distributor import Distributor
 from tidewell.distributor.errors import PushError
 from tidewell.distributor.httputil import error_response, media_type, read_body, request_tenant
+from tidewell.distributor.inflight import InflightLimiter, declared_length
 from tidewell.protocol.compression import decompress
 from tidewell.protocol.errors import ProtocolError
 from tidewell.protocol.otlp import decode_otlp, empty_response
@@ -16,7 +17,7 @@ from tidewell.protocol.otlp_names import OTLPNaming
 __all__ = ["make_otlp_handler"]
 
 
-def make_otlp_handler(distributor: Distributor):
+def make_otlp_handler(distributor: Distributor, inflight: InflightLimiter):
     max_size = distributor.config.max_otlp_request_size
 
     async def otlp(request: Request) -> Response:
@@ -34,13 +35,15 @@ def make_otlp_handler(distributor: Distributor):
         if encoding.strip().lower() not in ("", "identity", "gzip"):
             return error_response(415, f"unsupported compression: {encoding!r}, supported: [gzip]")
         try:
-            body = await read_body(request, max_size)
-            raw = decompress(body, encoding, max_size)
-            naming = OTLPNaming.from_strategy(
-                distributor.overrides.for_tenant(tenant).otel_strategy()
-            )
-            wr = decode_otlp(raw, json=media == "application/json", naming=naming)
-            await distributor.push(tenant, wr.SerializeToString())
+            with inflight.admit(declared_length(request)) as slot:
+                body = await read_body(request, max_size)
+                slot.grow(len(body))
+                raw = decompress(body, encoding, max_size)
+                naming = OTLPNaming.from_strategy(
+                    distributor.overrides.for_tenant(tenant).otel_strategy()
+                )
+                wr = decode_otlp(raw, json=media == "application/json", naming=naming)
+                await distributor.push(tenant, wr.SerializeToString())
         except ProtocolError as e:
             return error_response(e.status, str(e))
         except PushError as e:

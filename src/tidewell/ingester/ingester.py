@@ -26,6 +26,7 @@ from tidewell.ingest.log import PartitionReader, Record
 from tidewell.ingester import metrics as m
 from tidewell.ingester.compactor import compact_head, local_blocks, read_cut_marker
 from tidewell.ingester.config import IngesterConfig
+from tidewell.ingester.layout import IngesterLayout
 from tidewell.ingester.limits import IngesterLimits, LocalLimits, StaticLimits
 from tidewell.ingester.shipper import Shipper
 from tidewell.ingester.snapshots import latest_snapshot, load_snapshot, write_snapshot
@@ -33,10 +34,11 @@ from tidewell.ingester.user_tsdb import TenantRegistry, TenantTSDB, TSDBState
 from tidewell.ingester.wal import RecordWAL, ResolvedEntry
 from tidewell.model.batch import SampleBatch
 from tidewell.model.storage import Querier
-from tidewell.objstore import Bucket
+from tidewell.objstore import Bucket, BucketError
 from tidewell.tsdb.block import BlockReader
 from tidewell.tsdb.config import TSDBConfig
 from tidewell.tsdb.head import AppendResult
+from tidewell.util.services import Supervisor
 
 __all__ = ["EmptyQuerier", "Ingester", "ReadConsistencyTimeoutError"]
 
@@ -102,6 +104,7 @@ class Ingester:
         self.partition = config.partition_id
         self.group = self.kafka.consumer_group or self.instance_id
         self.dir = str(tsdb_config.resolved_dir(data_dir))
+        self.layout = IngesterLayout(Path(self.dir))
         self.decoder = decoder or _default_decoder()
         self.partition_count = partition_count
         self.local_limits = LocalLimits(self.limits, lambda: self.partition_count())
@@ -109,7 +112,7 @@ class Ingester:
                                       self.local_limits,
                                       metadata_retain_s=config.metadata_retain_period)
         self.wal = RecordWAL(
-            os.path.join(self.dir, "wal"), self.partition, tsdb_config.wal_segment_size_bytes
+            self.layout.wal_dir, self.partition, tsdb_config.wal_segment_size_bytes
         )
         self._plabel = str(self.partition)
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"ingester-p{self.partition}")
@@ -119,7 +122,8 @@ class Ingester:
         """Everything before it is in the local WAL or a snapshot (safe to commit)."""
         self._committed: int | None = None
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
-        self._tasks: list[asyncio.Task[None]] = []
+        self.supervisor = Supervisor("ingester")
+        """Consumer, offset commit and shipper loops: one failing fails the module."""
         self._ready = False
         self._ready_reason = "starting: replaying local state"
         self._phase = "starting"
@@ -134,7 +138,8 @@ class Ingester:
         self.shipper: Shipper | None = None
         """Uploads local blocks to ``bucket``; None: blocks stay local until retention."""
         if bucket is not None:
-            self.shipper = Shipper(bucket, self.dir, concurrency=tsdb_config.ship_concurrency)
+            self.shipper = Shipper(bucket, self.layout.tenants_dir,
+                                   concurrency=tsdb_config.ship_concurrency)
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -154,10 +159,15 @@ class Ingester:
         )
         if self.lifecycler is not None:
             await self.lifecycler.register(self.partition, self.instance_id)
-            self._tasks.append(asyncio.create_task(self._lifecycler_loop()))
-        self._tasks.append(asyncio.create_task(self._consume_loop()))
-        self._tasks.append(asyncio.create_task(self._commit_loop()))
-        self._tasks.append(asyncio.create_task(self._blocks_loop()))
+            await self.lifecycler.reconcile_or_log()  # PENDING -> ACTIVE as soon as allowed
+            self.lifecycler.start()
+        self.supervisor.spawn("consumer", self._consume_loop)
+        self.supervisor.every("offset-commit",
+                              self.kafka.consumer_group_offset_commit_interval, self._commit)
+        ship_interval = self.tsdb_config.ship_interval
+        if self.shipper is None or ship_interval <= 0:
+            ship_interval = self.tsdb_config.head_compaction_interval
+        self.supervisor.every("shipper", ship_interval, self._ship_round)
         await self._catch_up()
         self._phase = "running"
         self._ready = True
@@ -213,6 +223,12 @@ class Ingester:
     def ready(self) -> tuple[bool, str]:
         return self._ready, self._ready_reason
 
+    @property
+    def supervisors(self) -> list[Supervisor]:
+        """Its loops and its partition lifecycler's: any failing fails the module."""
+        lc = getattr(self.lifecycler, "supervisor", None)
+        return [self.supervisor, *([lc] if isinstance(lc, Supervisor) else [])]
+
     async def stop(self) -> None:
         """Stop consuming, make the heads durable, commit the offset. Idempotent."""
         if self._stopped:
@@ -221,12 +237,9 @@ class Ingester:
         self._stopping = True
         self._ready = False
         self._ready_reason = "stopping"
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks.clear()
+        await self.supervisor.stop()
+        if self.lifecycler is not None:
+            await self.lifecycler.stop()
         loop = asyncio.get_running_loop()
         if self.tsdb_config.memory_snapshot_on_shutdown:
             await loop.run_in_executor(self._executor, self._snapshot)
@@ -420,7 +433,8 @@ class Ingester:
     def _load_local_state(self) -> int | None:
         """Executor thread: newest snapshot, then the WAL after it. None if no local state."""
         next_offset: int | None = None
-        snap = latest_snapshot(os.path.join(self.dir, "snapshots"))
+        self.layout.migrate()
+        snap = latest_snapshot(self.layout.snapshots_dir)
         if snap is not None:
             next_offset, path = snap
             for tenant, head in load_snapshot(path).items():
@@ -456,10 +470,8 @@ class Ingester:
         ``offset``, the head was truncated there (``compactor`` module docstring).
         """
         cuts: dict[tuple[int, str], int] = {}
-        if not os.path.isdir(self.dir):
-            return []
-        for name in sorted(os.listdir(self.dir)):
-            blocks = local_blocks(os.path.join(self.dir, name))
+        for name in self.layout.tenants():
+            blocks = local_blocks(self.layout.tenant_dir(name))
             if not blocks:
                 continue
             tsdb = self._tenant(name)
@@ -499,7 +511,7 @@ class Ingester:
         self._last_compaction = time.monotonic()
         total = 0
         for t in self.tenants:
-            metas, before = compact_head(t.head, os.path.join(self.dir, t.tenant),
+            metas, before = compact_head(t.head, self.layout.tenant_dir(t.tenant),
                                          self._durable_next, force=force)
             if before is None:
                 continue
@@ -509,7 +521,8 @@ class Ingester:
             readers = []
             for mt in metas:
                 try:
-                    readers.append(BlockReader(os.path.join(self.dir, t.tenant, mt.ulid)))
+                    readers.append(BlockReader(os.path.join(self.layout.tenant_dir(t.tenant),
+                                                            mt.ulid)))
                 except Exception as exc:
                     log.error("cannot open a block just cut; queryable after a restart",
                               extra={"fields": {"user": t.tenant, "block": mt.ulid,
@@ -528,11 +541,8 @@ class Ingester:
 
     async def _compact_safely(self, force: bool = False) -> int:
         try:
-            return await asyncio.get_running_loop().run_in_executor(
-                self._executor, self._compact, force
-            )
+            return await self.compact(force=force)
         except Exception as exc:
-            m.COMPACTIONS_FAILED.inc()
             log.error("head compaction failed, retrying at the next interval",
                       extra={"fields": {"partition": self.partition, "err": repr(exc)}})
             return 0
@@ -545,8 +555,15 @@ class Ingester:
         """Cut every block that is ready now; return how many were cut.
 
         ``force`` also cuts the ranges still open (Mimir's ``/ingester/flush``).
+        A failure is raised (the periodic round logs it and retries).
         """
-        return await self._compact_safely(force)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._compact, force
+            )
+        except Exception:
+            m.COMPACTIONS_FAILED.inc()
+            raise
 
     async def ship(self) -> int:
         """Upload unshipped local blocks now, then apply local retention (one at a time)."""
@@ -559,16 +576,13 @@ class Ingester:
             await self._apply_retention()
             return uploaded
 
-    async def _blocks_loop(self) -> None:
-        interval = self.tsdb_config.ship_interval
-        if self.shipper is None or interval <= 0:
-            interval = self.tsdb_config.head_compaction_interval
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.ship()
-            except Exception as exc:
-                log.error("shipping blocks failed", extra={"fields": {"err": repr(exc)}})
+    async def _ship_round(self) -> None:
+        """One round of the shipper loop; the bucket or disk being away is retried."""
+        try:
+            await self.ship()
+        except (BucketError, OSError) as exc:
+            log.error("shipping blocks failed, retrying at the next interval",
+                      extra={"fields": {"err": repr(exc)}})
 
     async def _apply_retention(self) -> int:
         """Delete local blocks older than the retention period, but only shipped ones.
@@ -594,7 +608,7 @@ class Ingester:
                 continue
             t.remove_blocks(old)
             for ulid in sorted(old):
-                path = os.path.join(self.dir, t.tenant, ulid)
+                path = os.path.join(self.layout.tenant_dir(t.tenant), ulid)
                 await asyncio.to_thread(_remove_block, path)
                 deleted += 1
                 m.LOCAL_BLOCKS_DELETED.inc()
@@ -615,7 +629,7 @@ class Ingester:
             for t in self.tenants:
                 t.head.cut_chunks()
                 heads.append((t.tenant, t.head))
-            path = write_snapshot(os.path.join(self.dir, "snapshots"), nxt, heads)
+            path = write_snapshot(self.layout.snapshots_dir, nxt, heads)
             self.wal.delete_before(seg)
             m.SNAPSHOTS.labels("success").inc()
             log.info("head snapshot written",
@@ -623,11 +637,6 @@ class Ingester:
         except OSError as exc:
             m.SNAPSHOTS.labels("failure").inc()
             log.error("head snapshot failed", extra={"fields": {"err": str(exc)}})
-
-    async def _commit_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.kafka.consumer_group_offset_commit_interval)
-            await self._commit()
 
     async def _commit(self) -> None:
         offset = self._durable_next
@@ -646,14 +655,6 @@ class Ingester:
         log.debug("committed offset",
                   extra={"fields": {"partition": self.partition, "offset": offset - 1}})
 
-    async def _lifecycler_loop(self) -> None:
-        period = self.config.partition_ring.lifecycler_poll_period
-        while True:
-            try:
-                await self.lifecycler.reconcile()
-            except Exception as exc:
-                log.warning("partition ring reconcile failed", extra={"fields": {"err": str(exc)}})
-            await asyncio.sleep(period)
 
     # -- reading ---------------------------------------------------------------
 

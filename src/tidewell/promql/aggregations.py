@@ -137,6 +137,14 @@ def eval_aggregate(ev: Any, node: ast.AggregateExpr) -> Block:
     for i, d in enumerate(blk.drop_name):
         if d:
             gdrop[gid[i]] = True
+    hm = blk.hist_mask()
+    if hm is not None and op in ("topk", "bottomk", "min", "max", "stddev", "stdvar",
+                                 "quantile"):
+        if (hm & blk.present).any():
+            ev.ctx.info(f"ignored histogram in {op} aggregation",
+                        node if op in ("topk", "bottomk") else node.expr)
+        blk = blk.floats_only()
+        hm = None
     if op in ("topk", "bottomk", "limitk", "limit_ratio"):
         assert isinstance(param, Scalar)
         return _select(ev, blk, node, gid, G, param.values)
@@ -149,6 +157,13 @@ def eval_aggregate(ev: Any, node: ast.AggregateExpr) -> Block:
         return Block.empty(T)
     out = np.zeros((G, T))
     cnt = np.zeros((G, T))
+    if hm is not None and op in ("sum", "avg"):
+        from tidewell.promql.haggr import sum_histograms
+
+        fl = blk.floats_only()
+        _agg_kernel(fl.values, fl.present, gid, G, _KIND[op], out, cnt)
+        hist, ok = sum_histograms(ev, node, blk, hm, gid, G, op == "avg", cnt)
+        return Block(list(keys), out, ok, gdrop, hist).compact()
     _agg_kernel(blk.values, blk.present, gid, G, _KIND[op], out, cnt)
     return Block(list(keys), out, cnt > 0, gdrop).compact()
 
@@ -159,8 +174,18 @@ def _count_values(blk: Block, node: ast.AggregateExpr, label: str, T: int) -> Bl
     bases: dict[Labels, int] = {}
     gid = np.array([bases.setdefault(_group_key(lb, node), len(bases)) for lb in blk.labels],
                    dtype=np.int64)
+    hm = blk.hist_mask()
+    extra: dict[Labels, np.ndarray] = {}
+    if hm is not None:
+        from tidewell.promql.nhist import histogram_string
+
+        for i, j in zip(*np.nonzero(hm), strict=True):
+            key = _group_key(blk.labels[i], node).with_label(label,
+                                                               histogram_string(blk.hist[i, j]))
+            extra.setdefault(key, np.zeros(T))[j] += 1
+        blk = blk.floats_only()
     rows, cols = np.nonzero(blk.present)
-    if len(rows) == 0:
+    if len(rows) == 0 and not extra:
         return Block.empty(T)
     vals = blk.values[rows, cols]
     bits = np.where(np.isnan(vals), np.nan, vals).view(np.uint64)  # one NaN, one label
@@ -176,6 +201,9 @@ def _count_values(blk: Block, node: ast.AggregateExpr, label: str, T: int) -> Bl
         key = base_list[int(g)].with_label(label, _fmt_value(value))
         prev = counts.get(key)
         counts[key] = grid[c] if prev is None else prev + grid[c]
+    for key, row in extra.items():
+        prev = counts.get(key)
+        counts[key] = row if prev is None else prev + row
     labels = list(counts)
     vals = np.vstack([counts[k] for k in labels])
     return Block(labels, vals, vals > 0)
@@ -217,7 +245,7 @@ def _select(ev: Any, blk: Block, node: ast.AggregateExpr, gid: np.ndarray, G: in
                 rj = r[j]
                 keep = (u < rj) if rj >= 0 else (u >= 1 + rj)
                 present[i, j] = blk.present[i, j] and keep
-        out = Block(blk.labels, blk.values, present, blk.drop_name).compact()
+        out = Block(blk.labels, blk.values, present, blk.drop_name, blk.hist).compact()
         return out
     order_cache: dict[int, list[int]] = {}
     for g in range(G):
@@ -239,7 +267,7 @@ def _select(ev: Any, blk: Block, node: ast.AggregateExpr, gid: np.ndarray, G: in
             rank = np.empty_like(order)
             np.put_along_axis(rank, order, np.arange(len(rows_a))[:, None].repeat(T, 1), 0)
         present[rows_a] = p & (rank < ks[None, :])
-    out = Block(blk.labels, blk.values, present, blk.drop_name)
+    out = Block(blk.labels, blk.values, present, blk.drop_name, blk.hist)
     if T == 1 and op in ("topk", "bottomk"):
         # Instant results come out ordered by value within each group, as Prometheus does.
         rows = [i for i in range(len(blk)) if present[i, 0]]

@@ -36,6 +36,8 @@ def apply_op(op: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
             return np.power(a, b)
         if op == "atan2":
             return np.arctan2(a, b)
+        if op in ("</", ">/"):  # only histograms have a result (see hbinop)
+            return np.zeros(np.broadcast_shapes(np.shape(a), np.shape(b)))
         if op == "==":
             return (a == b).astype(float)
         if op == "!=":
@@ -57,14 +59,15 @@ def materialize_names(b: Block) -> Block:
         return b
     labels = [lb.without(*NAME_LABELS) if d else lb for lb, d in zip(b.labels, b.drop_name,
                                                                      strict=True)]
-    return Block(labels, b.values, b.present, [False] * len(labels))
+    return Block(labels, b.values, b.present, [False] * len(labels), b.hist)
 
 
 def eval_binary(ev: Any, node: ast.BinaryExpr) -> Any:
     lhs = ev.eval(node.lhs)
     rhs = ev.eval(node.rhs)
     op = node.op
-    if op in ("</", ">/"):
+    trim_op = op in ("</", ">/")
+    if trim_op and not any(isinstance(v, Block) and v.hist is not None for v in (lhs, rhs)):
         # Histogram trimming; float samples are incompatible and yield nothing.
         if (isinstance(lhs, Block) and lhs.present.any()) or (
                 isinstance(rhs, Block) and rhs.present.any()):
@@ -80,7 +83,7 @@ def eval_binary(ev: Any, node: ast.BinaryExpr) -> Any:
         a, b = (s, vec.values) if swap else (vec.values, s)
         res = apply_op(op, a, b)
         present = vec.present.copy()
-        drop = [True] * len(vec)
+        drop = list(vec.drop_name) if trim_op else [True] * len(vec)
         if is_cmp:
             if node.return_bool:
                 values = res
@@ -90,13 +93,34 @@ def eval_binary(ev: Any, node: ast.BinaryExpr) -> Any:
                 drop = list(vec.drop_name)
         else:
             values = res
-        return Block(vec.labels, np.broadcast_to(values, vec.values.shape).copy(), present,
-                     drop).compact()
+        values = np.broadcast_to(values, vec.values.shape).copy()
+        if vec.hist is not None:
+            return _scalar_hist(ev, node, vec, sc.values, swap, values, present, drop)
+        return Block(vec.labels, values, present, drop).compact()
     assert isinstance(lhs, Block) and isinstance(rhs, Block)
     m = node.matching or ast.VectorMatching()
     if op in ("and", "or", "unless"):
         return _set_op(op, lhs, rhs, m)
     return _vector_op(ev, node, materialize_names(lhs), materialize_names(rhs), m)
+
+
+def _scalar_hist(ev: Any, node: ast.BinaryExpr, vec: Block, s: np.ndarray, swap: bool,
+                 values: np.ndarray, present: np.ndarray, drop: list[bool]) -> Block:
+    """Vector-scalar operator rows where the vector holds histograms."""
+    from tidewell.promql.hbinop import fix_row
+
+    assert vec.hist is not None
+    hist = np.full(values.shape, None, dtype=object)
+    pres_out = present.copy()
+    for i in range(len(vec)):
+        cells = vec.present[i]
+        a_f, b_f = (s, vec.values[i]) if swap else (vec.values[i], s)
+        a_h, b_h = (None, vec.hist[i]) if swap else (vec.hist[i], None)
+        r, p, h = fix_row(ev, node, a_f, b_f, a_h, b_h, cells, values[i], pres_out[i])
+        values[i], pres_out[i] = r, p
+        if h is not None:
+            hist[i] = h
+    return Block(vec.labels, values, pres_out, drop, hist).compact()
 
 
 def _sig(lb: Labels, m: ast.VectorMatching) -> tuple[tuple[str, str], ...]:
@@ -122,7 +146,7 @@ def _set_op(op: str, lhs: Block, rhs: Block, m: ast.VectorMatching) -> Block:
             if hit is None:
                 hit = np.zeros(T, dtype=bool)
             present[i] &= hit if op == "and" else ~hit
-        return Block(lhs.labels, lhs.values, present, lhs.drop_name).compact()
+        return Block(lhs.labels, lhs.values, present, lhs.drop_name, lhs.hist).compact()
     # or: all of lhs, plus rhs where no lhs series with the same signature is present
     lsig: dict[Any, np.ndarray] = {}
     for i, lb in enumerate(lhs.labels):
@@ -134,9 +158,18 @@ def _set_op(op: str, lhs: Block, rhs: Block, m: ast.VectorMatching) -> Block:
         hit = lsig.get(_sig(lb, m))
         if hit is not None:
             rpresent[i] &= ~hit
+    hist = None
+    if lhs.hist is not None or rhs.hist is not None:
+        hist = np.vstack([_hist_or_none(lhs), _hist_or_none(rhs)])
     out = Block(lhs.labels + rhs.labels, np.vstack([lhs.values, rhs.values]),
-                np.vstack([lhs.present, rpresent]), lhs.drop_name + rhs.drop_name)
+                np.vstack([lhs.present, rpresent]), lhs.drop_name + rhs.drop_name, hist)
     return out.compact()
+
+
+def _hist_or_none(b: Block) -> np.ndarray:
+    if b.hist is not None:
+        return b.hist
+    return np.full(b.values.shape, None, dtype=object)
 
 
 def _vector_op(ev: Any, node: ast.BinaryExpr, lhs: Block, rhs: Block,
@@ -152,10 +185,13 @@ def _vector_op(ev: Any, node: ast.BinaryExpr, lhs: Block, rhs: Block,
         one_idx.setdefault(_sig(lb, m), []).append(i)
     side = "right" if card != "one-to-many" else "left"
     one_val: dict[Any, tuple[np.ndarray, np.ndarray, int]] = {}
+    one_hist: dict[Any, np.ndarray] = {}
     for k, rows in one_idx.items():
         if len(rows) == 1:
             r = rows[0]
             one_val[k] = (one.values[r], one.present[r], r)
+            if one.hist is not None:
+                one_hist[k] = one.hist[r]
             continue
         cnt = one.present[rows].sum(axis=0)
         if (cnt > 1).any():
@@ -171,6 +207,11 @@ def _vector_op(ev: Any, node: ast.BinaryExpr, lhs: Block, rhs: Block,
             v = np.where(one.present[r], one.values[r], v)
             p |= one.present[r]
         one_val[k] = (v, p, rows[0])
+        if one.hist is not None:
+            h = np.full(T, None, dtype=object)
+            for r in rows:
+                h = np.where(one.present[r], one.hist[r], h)
+            one_hist[k] = h
     # As in Prometheus, fill_right always stands in for the "one" side and fill_left
     # for the "many" side, whichever side of the operator each is on.
     fill_many = m.fill_left
@@ -179,10 +220,14 @@ def _vector_op(ev: Any, node: ast.BinaryExpr, lhs: Block, rhs: Block,
     out_vals: list[np.ndarray] = []
     out_pres: list[np.ndarray] = []
     out_drop: list[bool] = []
+    out_hist: list[np.ndarray | None] = []
+    has_hist = lhs.hist is not None or rhs.hist is not None
+    if has_hist:
+        from tidewell.promql.hbinop import fix_row
     matched_one: dict[Any, np.ndarray] = {}
     result_seen: dict[Labels, np.ndarray] = {}
     sig_seen: dict[Any, np.ndarray] = {}
-    drop_name = (not is_cmp) or node.return_bool
+    drop_name = (not is_cmp and op not in ("</", ">/")) or node.return_bool
     for i, lb in enumerate(many.labels):
         k = _sig(lb, m)
         hit = one_val.get(k)
@@ -203,6 +248,7 @@ def _vector_op(ev: Any, node: ast.BinaryExpr, lhs: Block, rhs: Block,
             matched_one[k] = pres if prev is None else (prev | pres)
         a, b = (many.values[i], ov) if card != "one-to-many" else (ov, many.values[i])
         res = apply_op(op, a, b)
+        cand = pres
         if card == "one-to-one" and hit is not None:
             prev = sig_seen.get(k)
             if prev is not None and (prev & pres).any():
@@ -213,6 +259,14 @@ def _vector_op(ev: Any, node: ast.BinaryExpr, lhs: Block, rhs: Block,
         if is_cmp and not node.return_bool:
             pres = pres & (res == 1.0)
             res = a
+        hrow = None
+        if has_hist:
+            mh = many.hist[i] if many.hist is not None else None
+            oh = one_hist.get(k) if hit is not None else None
+            ah, bh = (mh, oh) if card != "one-to-many" else (oh, mh)
+            res, pres, hrow = fix_row(ev, node, a, b, ah, bh, cand, res, pres)
+            if not pres.any():
+                continue
         other = one.labels[orow] if orow >= 0 else Labels.from_sorted(k)
         olb = _result_labels(lb, other, m, drop_name)
         if card == "one-to-one":
@@ -226,6 +280,7 @@ def _vector_op(ev: Any, node: ast.BinaryExpr, lhs: Block, rhs: Block,
         out_labels.append(olb)
         out_vals.append(res)
         out_pres.append(pres)
+        out_hist.append(hrow)
         out_drop.append(drop_name if True else False)
     if card == "one-to-one":
         # one-to-one: detect many side duplicates matching one "one" series
@@ -242,10 +297,15 @@ def _vector_op(ev: Any, node: ast.BinaryExpr, lhs: Block, rhs: Block,
             if is_cmp and not node.return_bool:
                 pres &= res == 1.0
                 res = a
+            hrow = None
+            if has_hist and k in one_hist:
+                ah, bh = (None, one_hist[k]) if card != "one-to-many" else (one_hist[k], None)
+                res, pres, hrow = fix_row(ev, node, a, b, ah, bh, miss, res, pres)
             olb = _result_labels(Labels.from_sorted(k), one.labels[orow], m, drop_name)
             out_labels.append(olb)
             out_vals.append(res)
             out_pres.append(pres)
+            out_hist.append(hrow)
             out_drop.append(drop_name)
     if not out_labels:
         return Block.empty(T)
@@ -253,7 +313,11 @@ def _vector_op(ev: Any, node: ast.BinaryExpr, lhs: Block, rhs: Block,
     final_labels = []
     for lb, d in zip(out_labels, out_drop, strict=True):
         final_labels.append(lb.without(*NAME_LABELS) if d else lb)
-    return Block(final_labels, np.vstack(out_vals), np.vstack(out_pres)).compact()
+    hist = None
+    if any(h is not None for h in out_hist):
+        hist = np.vstack([h if h is not None else np.full(T, None, dtype=object)
+                          for h in out_hist])
+    return Block(final_labels, np.vstack(out_vals), np.vstack(out_pres), hist=hist).compact()
 
 
 def _result_labels(lb: Labels, other: Labels | None, m: ast.VectorMatching,

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tidewell.model import Labels, Matcher, Queryable, Series
+from tidewell.model import Histogram, Labels, Matcher, Queryable, Series
 from tidewell.model.samples import stale_mask
 from tidewell.promql import nodes as ast
 from tidewell.promql.errors import (
@@ -28,8 +28,9 @@ from tidewell.promql.errors import (
     QueryTimeoutError,
     TooManySamplesError,
 )
+from tidewell.promql.nhist import stats_selectors, to_model
 from tidewell.promql.parser import parse
-from tidewell.promql.values import NAME_LABELS, Block, RangeData, Scalar, String
+from tidewell.promql.values import NAME_LABELS, Block, RangeData, Scalar, String, hist_mask
 
 __all__ = ["Engine", "EngineOptions", "QueryResult", "RangeSeries"]
 
@@ -45,9 +46,14 @@ class EngineOptions:
 
 @dataclass
 class RangeSeries:
+    """One result series: float points (``ts``, ``vals``) and native histogram points
+    (``hts``, ``hists``), each sorted by time."""
+
     labels: Labels
     ts: np.ndarray  # int64 ms
     vals: np.ndarray
+    hts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    hists: list[Histogram] = field(default_factory=list)
 
 
 @dataclass
@@ -76,6 +82,7 @@ class _Ctx:
         self.ann = Annotations()
         self.samples = 0
         self.fetched_series = 0
+        self.stats_selectors: set[int] = set()
 
     def check(self) -> None:
         if self.cancel is not None and self.cancel.is_set():
@@ -135,6 +142,7 @@ class Engine:
                                  "instant Vector")
         ctx = _Ctx(self, queryable, tenant, query, start, end, step,
                    time.monotonic() + self.opts.timeout_s, cancel)
+        ctx.stats_selectors = stats_selectors(expr)
         from tidewell.promql.evaluator import Evaluator
 
         n_steps = 1 if instant else (end - start) // step + 1
@@ -172,9 +180,15 @@ def _shape(ctx: _Ctx, ev: object, expr: ast.Expr, val: object, times: np.ndarray
 
                 end = int(val.tt[0])
                 ts, vs = extend_floats(ts, vs, end - val.rng, end, val.smoothed)
-            if len(ts):
+            hts, hvs = np.zeros(0, dtype=np.int64), []
+            if val.hist is not None:
+                assert val.hlo is not None and val.hhi is not None
+                ha, hb = int(val.hlo[i, 0]), int(val.hhi[i, 0])
+                hts = val.hist[i][0][ha:hb]
+                hvs = [to_model(h) for h in val.hist[i][1][ha:hb]]
+            if len(ts) or len(hts):
                 lb2 = lb.without(*NAME_LABELS) if val.drop_name and val.drop_name[i] else lb
-                out.append(RangeSeries(lb2, ts.copy(), vs.copy()))
+                out.append(RangeSeries(lb2, ts.copy(), vs.copy(), hts.copy(), hvs))
         out.sort(key=lambda s: s.labels)
         return QueryResult("matrix", series=out)
     assert isinstance(val, Block)
@@ -188,9 +202,17 @@ def _shape(ctx: _Ctx, ev: object, expr: ast.Expr, val: object, times: np.ndarray
                 raise ExecutionError("vector cannot contain metrics with the same labelset")
         else:
             seen[lb] = i
+    hm = val.hist_mask()
     if instant:
-        out = [RangeSeries(lb, times[:1].copy(), val.values[i, :1].copy())
-               for i, lb in enumerate(labels) if val.present[i, 0]]
+        out = []
+        for i, lb in enumerate(labels):
+            if not val.present[i, 0]:
+                continue
+            if hm is not None and hm[i, 0]:
+                out.append(RangeSeries(lb, times[:0].copy(), np.zeros(0), times[:1].copy(),
+                                       [to_model(val.hist[i, 0])]))
+            else:
+                out.append(RangeSeries(lb, times[:1].copy(), val.values[i, :1].copy()))
         return QueryResult("vector", series=out)
     merged: dict[Labels, list[int]] = {}
     for i, lb in enumerate(labels):
@@ -205,6 +227,16 @@ def _shape(ctx: _Ctx, ev: object, expr: ast.Expr, val: object, times: np.ndarray
             v = np.zeros(len(times))
             for r in rows:
                 v = np.where(val.present[r], val.values[r], v)
+        if hm is not None:
+            hrow = np.full(len(times), None, dtype=object)
+            for r in rows:
+                hrow = np.where(hm[r] & val.present[r], val.hist[r], hrow)
+            hmask = hist_mask(hrow)
+            fm = m & ~hmask
+            if m.any():
+                out.append(RangeSeries(lb, times[fm].copy(), v[fm].copy(), times[hmask].copy(),
+                                       [to_model(h) for h in hrow[hmask]]))
+            continue
         if m.any():
             out.append(RangeSeries(lb, times[m].copy(), v[m].copy()))
     out.sort(key=lambda s: s.labels)

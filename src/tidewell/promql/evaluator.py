@@ -15,6 +15,13 @@ from tidewell.model import Labels
 from tidewell.model.samples import stale_mask
 from tidewell.promql import nodes as ast
 from tidewell.promql.errors import ExecutionError
+from tidewell.promql.nhist import (
+    from_model,
+    histogram_points,
+    is_stale_histogram,
+    resolve_hints,
+    unknown_hint,
+)
 from tidewell.promql.values import NAME_LABELS, Block, RangeData, Scalar, String
 
 __all__ = ["Evaluator"]
@@ -80,7 +87,10 @@ class Evaluator:
                 return v
             if isinstance(v, Scalar):
                 return Scalar(-v.values)
-            return Block(v.labels, -v.values, v.present, [True] * len(v))
+            hist = None
+            if v.hist is not None:
+                hist = _NEG(v.hist)
+            return Block(v.labels, -v.values, v.present, [True] * len(v), hist)
         if isinstance(node, ast.BinaryExpr):
             from tidewell.promql.binops import eval_binary
 
@@ -125,9 +135,49 @@ class Evaluator:
             ok &= ~stale_mask(v)
             values[i] = v
             present[i] = ok
+        hist = None
+        for i, s in enumerate(series):
+            if s.histograms is not None and len(s.histograms):
+                if hist is None:
+                    hist = np.full((n, self.T), None, dtype=object)
+                self._histogram_steps(s, tt, lb, present, hist, i,
+                                      id(node) in self.ctx.stats_selectors)
         self.ctx.add_samples(int(present.sum()))
-        blk = Block(labels, values, present)
+        blk = Block(labels, values, present, hist=hist)
         return blk.compact() if n else blk
+
+    @staticmethod
+    def _histogram_steps(s: Any, tt: np.ndarray, lb: int, present: np.ndarray,
+                         hist: np.ndarray, i: int, stats: bool) -> None:
+        """Row ``i`` of an instant vector where the newest sample in lookback is a histogram."""
+        resolved = None
+        if stats:
+            resolved = resolve_hints([from_model(h) for h in s.histograms.values])
+        hts = s.histograms.timestamps
+        hidx = np.searchsorted(hts, tt, side="right") - 1
+        hok = hidx >= 0
+        hidxc = np.where(hok, hidx, 0)
+        h_at = hts[hidxc]
+        hok &= h_at > tt - lb
+        if len(s.timestamps):
+            fidx = np.searchsorted(s.timestamps, tt, side="right") - 1
+            f_at = np.where(fidx >= 0, s.timestamps[np.maximum(fidx, 0)], np.iinfo(np.int64).min)
+            newer = hok & (h_at > f_at)
+        else:
+            newer = hok
+        cache: dict[int, Any] = {}
+        for j in np.flatnonzero(newer):
+            k = int(hidxc[j])
+            fh = cache.get(k)
+            if fh is None:
+                h = s.histograms.values[k]
+                fh = cache[k] = False if is_stale_histogram(h) else (
+                    from_model(h) if resolved is None else resolved[k])
+            if fh is False:
+                present[i, j] = False
+            else:
+                present[i, j] = True
+                hist[i, j] = fh
 
     def matrix_selector(self, node: ast.MatrixSelector) -> RangeData:
         vs = node.vs
@@ -146,7 +196,25 @@ class Evaluator:
                               ext_lo=extra, ext_hi=ext_hi)
         if any(s.start_timestamps is not None for s in series):
             rd.sts = self._concat_sts(series, [drop_stale_st(s) for s in series])
+        if any(s.histograms is not None and len(s.histograms) for s in series):
+            stats = id(vs) in self.ctx.stats_selectors
+            self.attach_histograms(rd, [histogram_points(s, stats) for s in series], extra,
+                                   ext_hi)
         return rd
+
+    def attach_histograms(self, rd: RangeData, parts: list[tuple[np.ndarray, list[Any]]],
+                          ext_lo: int = 0, ext_hi: int = 0) -> None:
+        """Give a range vector its series' histogram samples and per-step windows."""
+        n = len(parts)
+        rd.hist = parts
+        rd.hlo = np.zeros((n, self.T), dtype=np.int64)
+        rd.hhi = np.zeros((n, self.T), dtype=np.int64)
+        total = 0
+        for i, (hts, _hv) in enumerate(parts):
+            rd.hlo[i] = np.searchsorted(hts, rd.tt - rd.rng - ext_lo, side="right")
+            rd.hhi[i] = np.searchsorted(hts, rd.tt + ext_hi, side="right")
+            total += int((rd.hhi[i] - rd.hlo[i]).max()) if self.T else 0
+        self.ctx.add_samples(total)
 
     @staticmethod
     def _concat_sts(series: list[Any], parts: list[np.ndarray | None]) -> np.ndarray:
@@ -209,12 +277,23 @@ class Evaluator:
             raise ExecutionError("subquery is only allowed on instant vector")
         arrays = []
         drop = []
+        hparts = []
+        hm = val.hist_mask()
         for i, lb in enumerate(val.labels):
             m = val.present[i]
             if m.any():
-                arrays.append((lb, times[m], val.values[i][m]))
+                fm = m if hm is None else m & ~hm[i]
+                arrays.append((lb, times[fm], val.values[i][fm]))
                 drop.append(val.drop_name[i])
-        return self.build_range(arrays, tt, rng, drop_name=drop)
+                if hm is not None:
+                    hparts.append((times[hm[i]], [unknown_hint(h) for h in val.hist[i][hm[i]]]))
+        rd = self.build_range(arrays, tt, rng, drop_name=drop)
+        if hm is not None and hm.any():
+            self.attach_histograms(rd, hparts)
+        return rd
+
+
+_NEG = np.frompyfunc(lambda h: None if h is None else h.scaled(-1.0), 1, 1)
 
 
 def without_name(lb: Labels) -> Labels:

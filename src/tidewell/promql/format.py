@@ -8,7 +8,7 @@ import numpy as np
 
 from tidewell.model import Labels
 
-__all__ = ["format_float", "format_floats", "ratio_sample"]
+__all__ = ["format_float", "format_floats", "go_g", "ratio_sample"]
 
 
 def format_float(v: float) -> str:
@@ -99,3 +99,21 @@ def xxh64(data: bytes, seed: int = 0) -> int:
     h = (h * _P3) & _M
     h ^= h >> 32
     return h
+
+
+def go_g(v: float, eprec: int = 6) -> str:
+    """Go's ``%g`` (``eprec`` 6) or ``%v`` (``eprec`` 21) of a float64: shortest digits,
+    exponent form when the exponent is below -4 or at least ``eprec``."""
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "+Inf" if v > 0 else "-Inf"
+    if v == 0:
+        return "-0" if math.copysign(1.0, v) < 0 else "0"
+    sci = np.format_float_scientific(abs(v), unique=True, trim="-")
+    mant, _, e = sci.partition("e")
+    exp = int(e)
+    sign = "-" if v < 0 else ""
+    if exp < -4 or exp >= eprec:
+        return f"{sign}{mant.rstrip('.')}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
+    return sign + np.format_float_positional(abs(v), trim="-")

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from tidewell.model import METRIC_NAME, Labels, is_utf8_name
+from tidewell.model.matchers import InvalidRegexError, RegexMatch, compile_regex
 from tidewell.promql import kernels
 from tidewell.promql import nodes as ast
 from tidewell.promql.errors import ExecutionError
@@ -68,7 +69,7 @@ def eval_call(ev: Any, node: ast.Call) -> Any:
         return Block([Labels()], ev.scalar_of(node.args[0])[None, :].copy(),
                      np.ones((1, T), dtype=bool))
     if f == "scalar":
-        b = ev.eval(node.args[0])
+        b = ev.eval(node.args[0]).floats_only()
         out = np.full(T, np.nan)
         cnt = b.present.sum(axis=0)
         if len(b):
@@ -81,25 +82,27 @@ def eval_call(ev: Any, node: ast.Call) -> Any:
     if f == "absent_over_time":
         rd = ev.eval(node.args[0])
         any_ = (rd.hi > rd.lo).any(axis=0) if len(rd.labels) else np.zeros(T, dtype=bool)
+        if rd.hist is not None and rd.hhi is not None and rd.hlo is not None:
+            any_ = any_ | (rd.hhi > rd.hlo).any(axis=0)
         return _absent_block(node.args[0], ~any_, T)
     if f == "absent":
         b = ev.eval(node.args[0])
         any_ = b.present.any(axis=0) if len(b) else np.zeros(T, dtype=bool)
         return _absent_block(node.args[0], ~any_, T)
     if f in _MATH:
-        b = ev.eval(node.args[0])
+        b = ev.eval(node.args[0]).floats_only()
         with np.errstate(all="ignore"):
             vals = _MATH[f](b.values)
         return Block(b.labels, vals, b.present, [True] * len(b))
     if f == "round":
-        b = ev.eval(node.args[0])
+        b = ev.eval(node.args[0]).floats_only()
         to = ev.scalar_of(node.args[1]) if len(node.args) > 1 else np.ones(T)
         with np.errstate(all="ignore"):
             inv = 1.0 / to
             vals = np.floor(b.values * inv + 0.5) / inv
         return Block(b.labels, vals, b.present, [True] * len(b))
     if f in ("clamp", "clamp_min", "clamp_max"):
-        b = ev.eval(node.args[0])
+        b = ev.eval(node.args[0]).floats_only()
         if f == "clamp":
             lo, hi = ev.scalar_of(node.args[1]), ev.scalar_of(node.args[2])
         elif f == "clamp_min":
@@ -108,7 +111,7 @@ def eval_call(ev: Any, node: ast.Call) -> Any:
             lo, hi = np.full(T, -np.inf), ev.scalar_of(node.args[1])
         vals = np.maximum(b.values, lo[None, :])
         vals = np.minimum(vals, hi[None, :])
-        pres = b.present & (lo <= hi)[None, :] if f == "clamp" else b.present
+        pres = b.present & ~(lo > hi)[None, :] if f == "clamp" else b.present
         vals = np.where(np.isnan(lo)[None, :] | np.isnan(hi)[None, :], np.nan, vals)
         return Block(b.labels, vals, pres, [True] * len(b)).compact()
     if f == "timestamp":
@@ -116,7 +119,7 @@ def eval_call(ev: Any, node: ast.Call) -> Any:
     if f in ("day_of_month", "day_of_week", "day_of_year", "days_in_month", "hour", "minute",
              "month", "year"):
         if node.args:
-            b = ev.eval(node.args[0])
+            b = ev.eval(node.args[0]).floats_only()
         else:
             b = Block([Labels()], (ev.times / 1000.0)[None, :], np.ones((1, T), dtype=bool))
         return Block(b.labels, _date(f, b.values), b.present, [True] * len(b))
@@ -132,10 +135,9 @@ def eval_call(ev: Any, node: ast.Call) -> Any:
         return getattr(histograms, f)(ev, node)
     if f in ("histogram_count", "histogram_sum", "histogram_avg", "histogram_stddev",
              "histogram_stdvar"):
-        # Native histograms are not supported yet: float inputs yield nothing.
-        for a in node.args:
-            ev.eval(a)
-        return Block.empty(T)
+        from tidewell.promql.hfuncs import histogram_stat
+
+        return histogram_stat(ev, node)
     if f == "info":
         from tidewell.promql.info import eval_info
 
@@ -207,12 +209,21 @@ def _range_func(ev: Any, node: ast.Call) -> Block:
         out, ok = kernels.run(f, rd.ts, rd.vals, rd.lo, rd.hi, rd.tt, rd.rng, p1, p2)
     if f == "quantile_over_time" and p1 is not None:
         out = np.where(np.isnan(p1)[None, :] & ok, np.nan, out)
+    hist = None
+    if rd.hist is not None and (rd.anchored or rd.smoothed):
+        from tidewell.promql.extended import run_extended_histograms
+
+        hist = run_extended_histograms(ev, node, f, rd, out, ok)
+    elif rd.hist is not None:
+        from tidewell.promql.hrange import apply_histograms
+
+        hist = apply_histograms(ev, node, f, rd, out, ok)
     keep_name = f in _KEEP_NAME
     drop = [bool(d) or not keep_name for d in rd.drop_name] if keep_name else [True] * len(
         rd.labels)
     if f in ("rate", "increase") and len(rd.labels):
         _counter_warnings(ev, node, rd)
-    return Block(list(rd.labels), out, ok, drop).compact()
+    return Block(list(rd.labels), out, ok, drop, hist).compact()
 
 
 def _counter_warnings(ev: Any, node: ast.Call, rd: RangeData) -> None:
@@ -229,7 +240,9 @@ def _timestamp(ev: Any, node: ast.Call, start: bool = False) -> Block:
     selected sample; start times are known only when the argument is a selector."""
     arg = node.args[0]
     T = ev.T
-    inner = arg.expr if isinstance(arg, ast.ParenExpr) else arg
+    inner = arg
+    while isinstance(inner, ast.ParenExpr):
+        inner = inner.expr
     if isinstance(inner, ast.VectorSelector) and not (inner.anchored or inner.smoothed):
         from tidewell.model.samples import stale_mask
         from tidewell.promql.engine import select_series
@@ -240,13 +253,22 @@ def _timestamp(ev: Any, node: ast.Call, start: bool = False) -> Block:
         labels, vals, pres = [], np.zeros((len(series), T)), np.zeros((len(series), T), bool)
         for i, s in enumerate(series):
             labels.append(s.labels)
-            if not len(s.timestamps):
+            ts_all, stale = s.timestamps, stale_mask(s.values)
+            if s.histograms is not None and len(s.histograms) and not start:
+                from tidewell.promql.nhist import is_stale_histogram
+
+                ts_all = np.concatenate([ts_all, s.histograms.timestamps])
+                stale = np.concatenate([stale, [is_stale_histogram(h)
+                                                for h in s.histograms.values]])
+                order = np.argsort(ts_all, kind="stable")
+                ts_all, stale = ts_all[order], stale[order]
+            if not len(ts_all):
                 continue
-            idx = np.searchsorted(s.timestamps, tt, side="right") - 1
+            idx = np.searchsorted(ts_all, tt, side="right") - 1
             ok = idx >= 0
             idxc = np.where(ok, idx, 0)
-            t_at = s.timestamps[idxc]
-            ok &= (t_at > tt - lb) & ~stale_mask(s.values[idxc])
+            t_at = ts_all[idxc]
+            ok &= (t_at > tt - lb) & ~stale[idxc]
             if start:
                 st = s.start_timestamps
                 vals[i] = 0.0 if st is None else st[idxc] / 1000.0
@@ -292,6 +314,8 @@ def _date(f: str, secs: np.ndarray) -> np.ndarray:
 
 def _sort(ev: Any, node: ast.Call) -> Block:
     b = ev.eval(node.args[0])
+    if node.func in ("sort", "sort_desc"):
+        b = b.floats_only()
     f = node.func
     if ev.T > 1:
         ev.ctx.warn("sort is ineffective for range queries since results are always ordered by "
@@ -319,7 +343,7 @@ def _natural(s: str) -> list[Any]:
     return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", s) if p]
 
 
-def _expand(template: str, m: re.Match[str]) -> str:
+def _expand(template: str, m: RegexMatch) -> str:
     def rep(x: re.Match[str]) -> str:
         if x.group(0) == "$$":
             return "$"
@@ -338,17 +362,15 @@ def _expand(template: str, m: re.Match[str]) -> str:
 def _label_replace(ev: Any, node: ast.Call) -> Block:
     b = ev.eval(node.args[0])
     dst, repl, src, regex = (_str_arg(a) for a in node.args[1:])
-    from tidewell.promql.parser import go_regex
-
     try:
-        rx = re.compile(f"^(?:{go_regex(regex)})$", re.DOTALL)
-    except re.error as e:
+        rx = compile_regex(regex)
+    except InvalidRegexError as e:
         raise ExecutionError(f'invalid regular expression in label_replace(): {regex}') from e
     if not is_utf8_name(dst):
         raise ExecutionError(f'invalid destination label name in label_replace(): {dst}')
     labels, drop = [], []
     for lb, d in zip(b.labels, b.drop_name, strict=True):
-        m = rx.match(lb.get(src))
+        m = rx.fullmatch(lb.get(src))
         if m is not None:
             val = _expand(repl, m)
             lb = lb.with_label(dst, val) if val else lb.without(dst)
@@ -356,7 +378,7 @@ def _label_replace(ev: Any, node: ast.Call) -> Block:
                 d = False
         labels.append(lb)
         drop.append(d)
-    return Block(labels, b.values, b.present, drop)
+    return Block(labels, b.values, b.present, drop, b.hist)
 
 
 def _label_join(ev: Any, node: ast.Call) -> Block:
@@ -376,7 +398,7 @@ def _label_join(ev: Any, node: ast.Call) -> Block:
             d = False
         labels.append(lb)
         drop.append(d)
-    return Block(labels, b.values, b.present, drop)
+    return Block(labels, b.values, b.present, drop, b.hist)
 
 
 def _str_arg(a: ast.Expr) -> str:

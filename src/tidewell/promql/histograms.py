@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from tidewell.model import Labels
+from tidewell.promql import hfuncs
 from tidewell.promql import nodes as ast
 from tidewell.promql.format import format_float
 from tidewell.promql.values import Block
@@ -203,6 +204,39 @@ def bucket_fraction(lower: float, upper: float, les: np.ndarray, counts: np.ndar
     return (upper_rank - lower_rank) / count
 
 
+def _split(ev: Any, blk: Block, arg: ast.Expr) -> tuple[Block, Block]:
+    """The native histograms and the classic buckets of ``blk``; where a native
+    histogram has the labels of a classic bucket group at a step, neither counts
+    there (Prometheus warns)."""
+    classic = blk.floats_only()
+    hm = blk.hist_mask()
+    if hm is None:
+        return blk, classic
+    keys: dict[Labels, list[int]] = {}
+    for i, lb in enumerate(classic.labels):
+        if _parse_le(lb.get("le")) is not None:
+            keys.setdefault(lb.without("le"), []).append(i)
+    present = None
+    native_present = blk.present
+    for i, lb in enumerate(blk.labels):
+        rows = keys.get(lb)
+        if rows is None or not hm[i].any():
+            continue
+        clash = hm[i] & blk.present[i] & classic.present[rows].any(axis=0)
+        if not clash.any():
+            continue
+        ev.ctx.warn("vector contains a mix of classic and native histograms for metric name "
+                    f'"{lb.name}"', arg)
+        if present is None:
+            present, native_present = classic.present.copy(), blk.present.copy()
+        present[np.ix_(rows, np.flatnonzero(clash))] = False
+        native_present[i] &= ~clash
+    if present is None:
+        return blk, classic
+    return (Block(blk.labels, blk.values, native_present, blk.drop_name, blk.hist),
+            Block(classic.labels, classic.values, present, classic.drop_name))
+
+
 def _validate_q(ev: Any, qs: np.ndarray, arg: ast.Expr) -> None:
     for x in np.unique(qs):
         if math.isnan(x) or x < 0 or x > 1:
@@ -260,7 +294,8 @@ def _quantile_columns(q: np.ndarray, les: np.ndarray, counts: np.ndarray
 def histogram_quantile(ev: Any, node: ast.Call) -> Block:
     q = ev.scalar_of(node.args[0])
     _validate_q(ev, q, node.args[0])
-    groups = _Groups(ev, ev.eval(node.args[1]), node.args[1])
+    blk, classic = _split(ev, ev.eval(node.args[1]), node.args[1])
+    groups = _Groups(ev, classic, node.args[1])
     mono = _Mono()
 
     def fn(g: int, j: int, les: np.ndarray, counts: np.ndarray) -> float:
@@ -290,7 +325,7 @@ def histogram_quantile(ev: Any, node: ast.Call) -> Block:
             pres.append(fast[1])
     out = _block(ev, labels, vals, pres)
     mono.emit(ev, node.args[1])
-    return out
+    return hfuncs.concat(ev, [hfuncs.histogram_quantile(ev, blk, q, node.args[1]), out])
 
 
 def histogram_quantiles(ev: Any, node: ast.Call) -> Block:
@@ -304,9 +339,11 @@ def histogram_quantiles(ev: Any, node: ast.Call) -> Block:
         qv = ev.scalar_of(a)
         _validate_q(ev, qv, a)
         qs.append(qv)
-    groups = _Groups(ev, ev.eval(node.args[0]), node.args[0])
+    blk, classic = _split(ev, ev.eval(node.args[0]), node.args[0])
+    groups = _Groups(ev, classic, node.args[0])
     mono = _Mono()
     labels, vals, pres = [], [], []
+    natives = []
     for qv in qs:
         def fn(g: int, j: int, les: np.ndarray, counts: np.ndarray, qv: np.ndarray = qv) -> float:
             v, forced = bucket_quantile(qv[j], les, counts)
@@ -315,12 +352,14 @@ def histogram_quantiles(ev: Any, node: ast.Call) -> Block:
             return v
 
         qstr = _openmetrics_float(float(qv[0]))
+        natives.append(hfuncs.histogram_quantile(ev, blk, qv, node.args[0],
+                                                 lambda k, s=qstr: k.with_label(label, s)))
         lab, val, pr = _per_step(ev, groups, fn, lambda k, s=qstr: k.with_label(label, s))
         labels += lab
         vals += val
         pres += pr
     mono.emit(ev, node.args[0])
-    return _block(ev, labels, vals, pres)
+    return hfuncs.concat(ev, [*natives, _block(ev, labels, vals, pres)])
 
 
 def _openmetrics_float(v: float) -> str:
@@ -337,9 +376,11 @@ def _openmetrics_float(v: float) -> str:
 def histogram_fraction(ev: Any, node: ast.Call) -> Block:
     lo = ev.scalar_of(node.args[0])
     hi = ev.scalar_of(node.args[1])
-    groups = _Groups(ev, ev.eval(node.args[2]), node.args[2])
+    blk, classic = _split(ev, ev.eval(node.args[2]), node.args[2])
+    groups = _Groups(ev, classic, node.args[2])
 
     def fn(g: int, j: int, les: np.ndarray, counts: np.ndarray) -> float:
         return bucket_fraction(lo[j], hi[j], les, counts)
 
-    return _block(ev, *_per_step(ev, groups, fn, lambda k: k))
+    return hfuncs.concat(ev, [hfuncs.histogram_fraction(ev, blk, lo, hi, node.args[2]),
+                              _block(ev, *_per_step(ev, groups, fn, lambda k: k))])

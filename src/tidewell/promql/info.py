@@ -103,6 +103,9 @@ def eval_info(ev: Any, node: ast.Call) -> Block:
         info_t = np.zeros((len(series), ev.T))
         info_p = np.zeros((len(series), ev.T), dtype=bool)
         for i, s in enumerate(series):
+            if s.histograms is not None and len(s.histograms):
+                raise ExecutionError("this should be an info metric, with float samples: "
+                                     f"{s.labels}")
             info_labels.append(s.labels)
             idx = np.searchsorted(s.timestamps, tt, side="right") - 1
             ok = idx >= 0
@@ -155,13 +158,17 @@ def eval_info(ev: Any, node: ast.Call) -> Block:
                 lb = Labels([*blb, *add.items()]) if add else blb
             entry = out.get(lb)
             if entry is None:
-                entry = out[lb] = [np.zeros(ev.T), np.zeros(ev.T, dtype=bool), base.drop_name[r]]
+                entry = out[lb] = [np.zeros(ev.T), np.zeros(ev.T, dtype=bool), base.drop_name[r],
+                                   np.full(ev.T, None, dtype=object)]
             elif entry[1][j]:
                 raise ExecutionError("vector cannot contain metrics with the same labelset")
             entry[0][j] = base.values[r, j]
             entry[1][j] = True
+            if base.hist is not None:
+                entry[3][j] = base.hist[r, j]
     if not out:
         return Block.empty(ev.T)
     labels = list(out)
+    hist = np.vstack([out[k][3] for k in labels]) if base.hist is not None else None
     return Block(labels, np.vstack([out[k][0] for k in labels]),
-                 np.vstack([out[k][1] for k in labels]), [out[k][2] for k in labels])
+                 np.vstack([out[k][1] for k in labels]), [out[k][2] for k in labels], hist)

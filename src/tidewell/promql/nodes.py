@@ -152,6 +152,8 @@ class NumberLiteral(Expr):
         return SCALAR
 
     def __str__(self) -> str:
+        if self.value == math.inf:
+            return "+Inf"  # as Prometheus prints it, whatever the source spelled
         return self.text or _fmt_float(self.value)
 
 

@@ -39,9 +39,12 @@ import numpy as np
 import numpy.typing as npt
 
 from tidewell.model import Labels, Matcher, MatchType, Series
+from tidewell.model.histogram import Histogram, HistogramSamples
 from tidewell.protocol.pb import internal_pb2 as pb
 from tidewell.querier._xor_batch import encode_chunks
-from tidewell.tsdb.chunkenc import MAX_SAMPLES_PER_CHUNK, decode_xor_many
+from tidewell.tsdb.chunkenc import MAX_SAMPLES_PER_CHUNK, CorruptChunkError, decode_xor_many
+from tidewell.tsdb.chunkenc.histogram import decode_histogram_chunk
+from tidewell.tsdb.head.hist_store import chunk_histograms
 
 __all__ = [
     "RAW",
@@ -65,6 +68,9 @@ _TO_PB = {
 }
 _FROM_PB = {v: k for k, v in _TO_PB.items()}
 _U32 = np.dtype("<u4")
+_U8 = np.dtype("u1")
+_HIST_CHUNK_RANGE = 1 << 62
+"""Histogram chunks on the wire are cut only by Prometheus's content rules, never by time."""
 _I64 = np.dtype("<i8")
 _F64 = np.dtype("<f8")
 
@@ -137,7 +143,30 @@ def _columns(
         blobs.append((9, chunk_ends.astype(_I64).tobytes()))
     else:
         raise ValueError(f"unknown sample encoding {encoding}")
+    if any(s.histograms is not None and len(s.histograms) for s in series):
+        blobs.extend(_histogram_columns(series))
     return head, blobs
+
+
+def _histogram_columns(series: Sequence[Series]) -> list[tuple[int, bytes]]:
+    """Fields 10-13: each series' histograms as Prometheus histogram chunks."""
+    counts = np.zeros(len(series), dtype=_U32)
+    data: list[bytes] = []
+    ends: list[int] = []
+    encodings: list[int] = []
+    end = 0
+    for i, s in enumerate(series):
+        h = s.histograms
+        if h is None or not len(h):
+            continue
+        counts[i] = len(h)
+        for c in chunk_histograms(h.timestamps.tolist(), h.values, _HIST_CHUNK_RANGE):
+            data.append(c.data)
+            end += len(c.data)
+            ends.append(end)
+            encodings.append(c.encoding)
+    return [(10, counts.tobytes()), (11, b"".join(data)),
+            (12, np.array(ends, dtype=_I64).tobytes()), (13, bytes(encodings))]
 
 
 def _chunk_bounds(counts: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64],
@@ -158,7 +187,8 @@ def _chunk_bounds(counts: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64],
 def encode_series(series: Sequence[Series], encoding: int = XOR_CHUNKS) -> pb.SeriesSet:
     """Columnar ``SeriesSet`` of ``series`` with samples in ``encoding``."""
     head, blobs = _columns(series, encoding)
-    names = {6: "timestamps", 7: "values", 8: "chunks", 9: "chunk_ends"}
+    names = {6: "timestamps", 7: "values", 8: "chunks", 9: "chunk_ends", 10: "hist_counts",
+             11: "hist_chunks", 12: "hist_chunk_ends", 13: "hist_chunk_encodings"}
     for num, data in blobs:
         setattr(head, names[num], bytes(data))
     return head
@@ -226,10 +256,45 @@ def decode_series(msg: pb.SeriesSet) -> list[Series]:
         raise CorruptResponseError(f"unknown sample encoding {msg.encoding}")
     if ts.shape[0] != total or vs.shape[0] != total:
         raise CorruptResponseError(f"{ts.shape[0]} samples for a declared {total}")
+    hists = _decode_histograms(msg, n)
     out = []
     lo_l = lo_s = 0
-    for nl, ns in zip(label_counts.tolist(), sample_counts.tolist(), strict=True):
+    for i, (nl, ns) in enumerate(zip(label_counts.tolist(), sample_counts.tolist(), strict=True)):
         hi_l, hi_s = lo_l + nl, lo_s + ns
-        out.append(Series(Labels.from_sorted(pairs[lo_l:hi_l]), ts[lo_s:hi_s], vs[lo_s:hi_s]))
+        out.append(Series(Labels.from_sorted(pairs[lo_l:hi_l]), ts[lo_s:hi_s], vs[lo_s:hi_s],
+                          histograms=hists[i] if hists else None))
         lo_l, lo_s = hi_l, hi_s
+    return out
+
+
+def _decode_histograms(msg: pb.SeriesSet, n: int) -> list[HistogramSamples | None]:
+    """Per series, its histograms (fields 10-13); [] when the peer sent none."""
+    if not msg.hist_counts:
+        return []
+    counts = _column(msg.hist_counts, _U32, "hist_counts").astype(np.int64)
+    ends = _column(msg.hist_chunk_ends, _I64, "hist_chunk_ends").astype(np.int64)
+    encodings = _column(msg.hist_chunk_encodings, _U8, "hist_chunk_encodings")
+    if counts.shape[0] != n or encodings.shape[0] != ends.shape[0]:
+        raise CorruptResponseError("histogram columns have different lengths")
+    if ends.shape[0] and (int(ends[-1]) != len(msg.hist_chunks) or (np.diff(ends) < 0).any()):
+        raise CorruptResponseError("histogram chunk offsets do not match the chunk bytes")
+    ts: list[int] = []
+    hs: list[Histogram] = []
+    start = 0
+    for k, (end, enc) in enumerate(zip(ends.tolist(), encodings.tolist(), strict=True)):
+        try:
+            ct, ch = decode_histogram_chunk(msg.hist_chunks[start:end], enc)
+        except (CorruptChunkError, ValueError) as e:
+            raise CorruptResponseError(f"histogram chunk {k} does not decode: {e}") from e
+        ts.extend(ct.tolist())
+        hs.extend(ch)
+        start = end
+    if len(ts) != int(counts.sum()):
+        raise CorruptResponseError(f"{len(ts)} histograms for a declared {int(counts.sum())}")
+    out: list[HistogramSamples | None] = []
+    lo = 0
+    for c in counts.tolist():
+        out.append(HistogramSamples(np.array(ts[lo:lo + c], dtype=np.int64), hs[lo:lo + c])
+                   if c else None)
+        lo += c
     return out

@@ -38,6 +38,7 @@ from tidewell.storegateway._kernels import (
 from tidewell.storegateway.bucketindex import IndexBlock
 from tidewell.storegateway.cache import ByteLRU, IndexCache
 from tidewell.tsdb.chunkenc import ENCODING_XOR, CorruptBlockError
+from tidewell.tsdb.chunkenc.histogram import ENCODING_FLOAT_HISTOGRAM, ENCODING_HISTOGRAM
 from tidewell.tsdb.index import IndexReader, SeriesChunks, postings_for_matchers
 
 __all__ = ["BucketBlock", "ChunkPlan"]
@@ -47,6 +48,8 @@ _log = logging.getLogger("tidewell.storegateway")
 _TOC_SIZE = 6 * 8 + 4  # index TOC: six offsets and a CRC
 _EST_CHUNK_BYTES = 1024  # first guess of a chunk record's size before we read its length
 _MAX_REFETCH_ROUNDS = 4
+_KNOWN_ENCODINGS = np.array([ENCODING_XOR, ENCODING_HISTOGRAM, ENCODING_FLOAT_HISTOGRAM],
+                            dtype=np.uint8)
 
 
 
@@ -67,6 +70,8 @@ class ChunkPlan:
     ends: npt.NDArray[np.int64]
     mints: npt.NDArray[np.int64]
     maxts: npt.NDArray[np.int64]
+    encodings: npt.NDArray[np.uint8]
+    """Chunk k's encoding: XOR (1), histogram (2) or float histogram (3)."""
 
 
 class _CachedIndexReader(IndexReader):
@@ -262,16 +267,17 @@ class BucketBlock:
             return None
         m.SERIES_DATA_TOUCHED.labels("chunks").inc(int(crefs.shape[0]))
         buf, starts, ends, encs = self._load_chunks(crefs)
-        xor = encs == ENCODING_XOR
-        if not xor.all():
+        known = np.isin(encs, _KNOWN_ENCODINGS)
+        if not known.all():
             _log.warning("skipping %d chunks with unsupported encodings in block %s",
-                         int((~xor).sum()), self.id)
-            owner, starts, ends = owner[xor], starts[xor], ends[xor]
-            mints, maxts = mints[xor], maxts[xor]
+                         int((~known).sum()), self.id)
+            owner, starts, ends = owner[known], starts[known], ends[known]
+            mints, maxts, encs = mints[known], maxts[known], encs[known]
         # Renumber owners densely over the series that kept chunks.
         used, owner = np.unique(owner, return_inverse=True)
         labels = [series[i].labels for i in used.tolist()]
-        return ChunkPlan(self.id, labels, owner.astype(np.int64), buf, starts, ends, mints, maxts)
+        return ChunkPlan(self.id, labels, owner.astype(np.int64), buf, starts, ends, mints, maxts,
+                         encs.astype(np.uint8))
 
     # -- chunks ----------------------------------------------------------------
 

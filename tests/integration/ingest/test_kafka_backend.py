@@ -1,4 +1,4 @@
-"""Kafka backend behaviour beyond the shared contract, against a real tansu broker."""
+"""Kafka backend behaviour beyond the shared contract, on real brokers (Apache Kafka, tansu)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from tidewell.ingest.config import KafkaConfig
 from tidewell.ingest.kafka import KafkaReader, KafkaWriter, open_kafka_writer
@@ -34,21 +34,21 @@ def _failed(reason: str) -> float:
     return RECORDS_FAILED.labels(reason)._value.get()
 
 
-def test_topic_is_auto_created_with_configured_partitions(tansu) -> None:  # type: ignore[no-untyped-def]
-    cfg = _cfg(tansu.address, auto_create_topic_default_partitions=7)
+def test_topic_is_auto_created_with_configured_partitions(broker) -> None:  # type: ignore[no-untyped-def]
+    cfg = _cfg(broker.address, auto_create_topic_default_partitions=7)
 
     async def body() -> None:
         w = await open_kafka_writer(cfg)
         await w.close()
 
     asyncio.run(body())
-    md = AdminClient({"bootstrap.servers": tansu.address}).list_topics(cfg.topic, timeout=10)
+    md = AdminClient({"bootstrap.servers": broker.address}).list_topics(cfg.topic, timeout=10)
     assert len(md.topics[cfg.topic].partitions) == 7
 
 
-def test_records_carry_mimir_key_and_version_header(tansu) -> None:  # type: ignore[no-untyped-def]
+def test_records_carry_mimir_key_and_version_header(broker) -> None:  # type: ignore[no-untyped-def]
     """A plain Kafka consumer (not ours) sees Mimir's record layout."""
-    cfg = _cfg(tansu.address)
+    cfg = _cfg(broker.address)
 
     async def body() -> None:
         w = await open_kafka_writer(cfg)
@@ -56,7 +56,7 @@ def test_records_carry_mimir_key_and_version_header(tansu) -> None:  # type: ign
         await w.close()
 
     asyncio.run(body())
-    c = Consumer({"bootstrap.servers": tansu.address, "group.id": "check"})
+    c = Consumer({"bootstrap.servers": broker.address, "group.id": "check"})
     try:
         c.assign([TopicPartition(cfg.topic, 2, 0)])
         m = c.poll(10)
@@ -67,8 +67,8 @@ def test_records_carry_mimir_key_and_version_header(tansu) -> None:  # type: ign
         c.close()
 
 
-def test_metrics_count_enqueued_records(tansu) -> None:  # type: ignore[no-untyped-def]
-    cfg = _cfg(tansu.address)
+def test_metrics_count_enqueued_records(broker) -> None:  # type: ignore[no-untyped-def]
+    cfg = _cfg(broker.address)
 
     async def body() -> None:
         w = await open_kafka_writer(cfg)
@@ -80,8 +80,8 @@ def test_metrics_count_enqueued_records(tansu) -> None:  # type: ignore[no-untyp
     asyncio.run(body())
 
 
-def test_buffer_limit_and_record_size_fail_fast(tansu) -> None:  # type: ignore[no-untyped-def]
-    cfg = _cfg(tansu.address, producer_max_buffered_bytes=10_000,
+def test_buffer_limit_and_record_size_fail_fast(broker) -> None:  # type: ignore[no-untyped-def]
+    cfg = _cfg(broker.address, producer_max_buffered_bytes=10_000,
                producer_max_record_size_bytes=8_000)
 
     async def body() -> None:
@@ -103,9 +103,9 @@ def test_buffer_limit_and_record_size_fail_fast(tansu) -> None:  # type: ignore[
     asyncio.run(body())
 
 
-def test_broker_down_fails_within_write_timeout_and_recovers(own_tansu) -> None:  # type: ignore[no-untyped-def]
+def test_broker_down_fails_within_write_timeout_and_recovers(own_broker) -> None:  # type: ignore[no-untyped-def]
     """Frozen broker: produces fail in time; acknowledged records survive; writes resume."""
-    cfg = _cfg(own_tansu.address, write_timeout=2.0)
+    cfg = _cfg(own_broker.address, write_timeout=2.0)
 
     async def body() -> None:
         w = await open_kafka_writer(cfg)
@@ -113,7 +113,7 @@ def test_broker_down_fails_within_write_timeout_and_recovers(own_tansu) -> None:
         try:
             acked = await w.produce([ProduceRequest(1, b"t", f"a{i}".encode()) for i in range(50)])
             assert acked == list(range(50))
-            own_tansu.pause()
+            own_broker.pause()
             try:
                 t0 = time.monotonic()
                 with pytest.raises(LogUnavailableError):
@@ -121,7 +121,7 @@ def test_broker_down_fails_within_write_timeout_and_recovers(own_tansu) -> None:
                 elapsed = time.monotonic() - t0
                 assert elapsed < cfg.write_timeout + 1.0, elapsed
             finally:
-                own_tansu.resume()
+                own_broker.resume()
             deadline = time.monotonic() + 30
             while True:  # the producer reconnects; the first produces may still fail
                 try:
@@ -145,13 +145,13 @@ def test_broker_down_fails_within_write_timeout_and_recovers(own_tansu) -> None:
     asyncio.run(body())
 
 
-def test_broker_unreachable_at_produce_fails_within_write_timeout(own_tansu) -> None:  # type: ignore[no-untyped-def]
-    cfg = _cfg(own_tansu.address, write_timeout=1.5)
+def test_broker_unreachable_at_produce_fails_within_write_timeout(own_broker) -> None:  # type: ignore[no-untyped-def]
+    cfg = _cfg(own_broker.address, write_timeout=1.5)
 
     async def body() -> None:
         w = KafkaWriter(cfg)
         await w.ensure_topic()
-        own_tansu.stop()
+        own_broker.stop()
         try:
             t0 = time.monotonic()
             with pytest.raises(LogUnavailableError):
@@ -164,11 +164,11 @@ def test_broker_unreachable_at_produce_fails_within_write_timeout(own_tansu) -> 
     asyncio.run(body())
 
 
-def test_open_ingest_log_picks_kafka_when_address_set(tansu) -> None:  # type: ignore[no-untyped-def]
+def test_open_ingest_log_picks_kafka_when_address_set(broker) -> None:  # type: ignore[no-untyped-def]
     from tidewell.ingest import IngestStorageConfig, close_ingest_log, open_ingest_log
 
     cfg = IngestStorageConfig()
-    cfg.kafka = _cfg(tansu.address)
+    cfg.kafka = _cfg(broker.address)
 
     async def body() -> None:
         writer, reader = await open_ingest_log(cfg, "/nonexistent")
@@ -180,8 +180,8 @@ def test_open_ingest_log_picks_kafka_when_address_set(tansu) -> None:  # type: i
     asyncio.run(body())
 
 
-def test_concurrent_end_offset_calls_share_probes(tansu) -> None:  # type: ignore[no-untyped-def]
-    cfg = _cfg(tansu.address)
+def test_concurrent_end_offset_calls_share_probes(broker) -> None:  # type: ignore[no-untyped-def]
+    cfg = _cfg(broker.address)
 
     async def body() -> None:
         w = await open_kafka_writer(cfg)
@@ -195,6 +195,26 @@ def test_concurrent_end_offset_calls_share_probes(tansu) -> None:  # type: ignor
             assert await r.end_offset(0) == 301  # a later call never gets a stale answer
         finally:
             await w.close()
+            await r.close()
+
+    asyncio.run(body())
+
+
+def test_offsets_of_a_just_created_topic_wait_for_its_leaders(broker) -> None:  # type: ignore[no-untyped-def]
+    """Another process creates the topic as an ingester starts: Apache Kafka answers
+    NOT_LEADER_FOR_PARTITION (or UNKNOWN_TOPIC_OR_PART) for a moment; the reader waits."""
+    cfg = _cfg(broker.address)
+    admin = AdminClient({"bootstrap.servers": broker.address})
+
+    async def body() -> None:
+        r = KafkaReader(cfg, request_timeout_s=10.0)
+        try:
+            admin.create_topics([NewTopic(cfg.topic, num_partitions=8, replication_factor=1)])
+            ends = await asyncio.gather(*(r.end_offset(p) for p in range(8)))
+            assert ends == [0] * 8
+            starts = await asyncio.gather(*(r.offset_for_timestamp(p, 0) for p in range(8)))
+            assert starts == [0] * 8
+        finally:
             await r.close()
 
     asyncio.run(body())

@@ -1,4 +1,4 @@
-"""The shared log contract, run against the Kafka backend and a real tansu broker."""
+"""The shared log contract, run against the Kafka backend on real brokers (Apache Kafka, tansu)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ pytestmark = pytest.mark.timeout(120)
 
 class TestKafkaLogContract(LogContractTests):
     @pytest.fixture(autouse=True)
-    def _broker(self, tansu) -> None:  # type: ignore[no-untyped-def]
+    def _broker(self, broker) -> None:  # type: ignore[no-untyped-def]
         self.cfg = KafkaConfig(
-            address=tansu.address,
+            address=broker.address,
             topic=f"ingest-{uuid.uuid4().hex[:12]}",
             auto_create_topic_default_partitions=2,
             write_timeout=10.0,

@@ -175,3 +175,70 @@ async def test_query_limit_truncates(client: httpx.AsyncClient) -> None:
                          params={"query": "up", "start": "0", "end": "60", "step": "15",
                                  "limit": "-1"})
     assert r.status_code == 400 and r.json()["errorType"] == "bad_data"
+
+
+def _histogram_client() -> httpx.AsyncClient:
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from tests.conformance.memstore import MemStore
+    from tidewell.api.prometheus import query_routes
+    from tidewell.model import Histogram, Labels
+    from tidewell.querier.config import QuerierConfig
+
+    exp = Histogram(schema=0, zero_threshold=0.001, zero_count=2, count=10, sum=15.5,
+                    positive_spans=((0, 2),), positive_buckets=(3, 4),
+                    negative_spans=((0, 1),), negative_buckets=(1,), integer=True)
+    nhcb = Histogram(schema=-53, count=3, sum=7, positive_spans=((0, 3),),
+                     positive_buckets=(2, 0, 1), custom_values=(1.0, 5.0))
+    store = MemStore()
+    store.add_histograms(Labels.from_dict({"__name__": "lat", "kind": "exp"}), [0, 60_000],
+                         [exp, exp])
+    store.add_histograms(Labels.from_dict({"__name__": "lat", "kind": "nhcb"}), [0], [nhcb])
+    mixed = Labels.from_dict({"__name__": "mixed"})
+    store.add(mixed, [0], [1.5])
+    store.add_histograms(mixed, [60_000], [exp])
+    app = Starlette(routes=[Mount("/prometheus", routes=query_routes(store, QuerierConfig()))])
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+
+
+_EXP_JSON = {"count": "10", "sum": "15.5",
+             "buckets": [[1, "-1", "-0.5", "1"], [3, "-0.001", "0.001", "2"],
+                         [0, "0.5", "1", "3"], [0, "1", "2", "4"]]}
+
+
+async def test_instant_histograms_json() -> None:
+    """Prometheus's ``histogram`` field: string numbers, boundary rules, no empty buckets."""
+    async with _histogram_client() as c:
+        r = await c.get("/prometheus/api/v1/query", params={"query": "lat", "time": "60"})
+    result = sorted(r.json()["data"]["result"], key=lambda s: s["metric"]["kind"])
+    assert result == [
+        {"metric": {"__name__": "lat", "kind": "exp"}, "histogram": [60, _EXP_JSON]},
+        {"metric": {"__name__": "lat", "kind": "nhcb"},
+         "histogram": [60, {"count": "3", "sum": "7",
+                            "buckets": [[3, "-Inf", "1", "2"], [0, "5", "+Inf", "1"]]}]}]
+
+
+async def test_range_histograms_json() -> None:
+    """Matrix series carry ``values`` for floats and ``histograms`` for histograms."""
+    async with _histogram_client() as c:
+        r = await c.get("/prometheus/api/v1/query_range",
+                        params={"query": '{__name__=~"lat|mixed", kind!="nhcb"}', "start": "0",
+                                "end": "60", "step": "60"})
+        r2 = await c.get("/prometheus/api/v1/query",
+                         params={"query": "histogram_count(lat)", "time": "60"})
+    result = r.json()["data"]["result"]
+    assert result == [
+        {"metric": {"__name__": "lat", "kind": "exp"},
+         "histograms": [[0, _EXP_JSON], [60, _EXP_JSON]]},
+        {"metric": {"__name__": "mixed"}, "values": [[0, "1.5"]],
+         "histograms": [[60, _EXP_JSON]]}]
+    counts = {s["metric"]["kind"]: s["value"][1] for s in r2.json()["data"]["result"]}
+    assert counts == {"exp": "10", "nhcb": "3"}
+
+
+def test_histogram_float_formatting() -> None:
+    from tidewell.api.prometheus.histogram_json import json_float
+
+    assert [json_float(v) for v in (1e-7, 2.5e22, 123.5, 0.0, float("inf"), float("nan"))] \
+        == ["1e-07", "2.5e+22", "123.5", "0", "+Inf", "NaN"]

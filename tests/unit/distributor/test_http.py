@@ -41,6 +41,7 @@ def test_garbage_truncated_and_bad_snappy_are_400(harness: Harness):
     for body in (
         snappy_compress(b"\xff\xff\xff\xff garbage"),
         snappy_compress(raw[:-3]),
+        snappy_compress(b"\x00" * 10),  # field number 0: illegal protobuf, not an empty request
         b"\x10not-snappy-at-all",
         b"",
     ):

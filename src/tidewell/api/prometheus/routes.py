@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from tidewell.api.prometheus.histogram_json import histogram_json
 from tidewell.api.prometheus.params import (
     MAX_TIME_MS,
     MIN_TIME_MS,
@@ -31,7 +32,7 @@ from tidewell.api.prometheus.params import (
     parse_time,
 )
 from tidewell.model import Exemplar, Labels, Matcher, MetricMetadata, Queryable, unescape_name
-from tidewell.promql.engine import Engine, EngineOptions, QueryResult
+from tidewell.promql.engine import Engine, EngineOptions, QueryResult, RangeSeries
 from tidewell.promql.errors import BadDataError, ParseError, PromQLError
 from tidewell.promql.format import format_float, format_floats
 from tidewell.promql.nodes import Expr, VectorSelector, walk
@@ -82,13 +83,26 @@ def render_result(res: QueryResult) -> dict[str, Any]:
         assert res.string is not None
         return {"resultType": "string", "result": [_ts(res.string[0]), res.string[1]]}
     if res.kind == "vector":
-        return {"resultType": "vector", "result": [
-            {"metric": dict(s.labels), "value": [_ts(int(s.ts[0])), format_float(s.vals[0])]}
-            for s in res.series]}
-    return {"resultType": "matrix", "result": [
-        {"metric": dict(s.labels),
-         "values": list(map(list, zip(_ts_list(s.ts), format_floats(s.vals), strict=True)))}
-        for s in res.series]}
+        return {"resultType": "vector", "result": [_sample_dict(s) for s in res.series]}
+    return {"resultType": "matrix", "result": [_series_dict(s) for s in res.series]}
+
+
+def _sample_dict(s: RangeSeries) -> dict[str, Any]:
+    if s.hists:
+        return {"metric": dict(s.labels),
+                "histogram": [_ts(int(s.hts[0])), histogram_json(s.hists[0])]}
+    return {"metric": dict(s.labels), "value": [_ts(int(s.ts[0])), format_float(s.vals[0])]}
+
+
+def _series_dict(s: RangeSeries) -> dict[str, Any]:
+    """A matrix series: ``values`` for float points, ``histograms`` for histogram points."""
+    out: dict[str, Any] = {"metric": dict(s.labels)}
+    if len(s.ts) or not s.hists:
+        out["values"] = list(map(list, zip(_ts_list(s.ts), format_floats(s.vals), strict=True)))
+    if s.hists:
+        out["histograms"] = [[t, histogram_json(h)]
+                             for t, h in zip(_ts_list(s.hts), s.hists, strict=True)]
+    return out
 
 
 def _ts_list(ts: np.ndarray) -> list[float | int]:
@@ -141,6 +155,10 @@ def _result_response(res: QueryResult) -> Response:
         return _success(render_result(res), res.warnings, res.infos)
     parts = []
     for s in res.series:
+        if s.hists:
+            maker = _sample_dict if res.kind == "vector" else _series_dict
+            parts.append(orjson.dumps(maker(s)))
+            continue
         metric = orjson.dumps(dict(s.labels))
         if res.kind == "vector":
             point = orjson.dumps([_ts(int(s.ts[0])), format_float(float(s.vals[0]))])

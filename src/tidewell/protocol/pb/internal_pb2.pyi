@@ -55,7 +55,7 @@ class ReadRequest(_message.Message):
     def __init__(self, mint: _Optional[int] = ..., maxt: _Optional[int] = ..., matchers: _Optional[_Iterable[_Union[LabelMatcher, _Mapping]]] = ..., label_name: _Optional[str] = ..., limit: _Optional[int] = ..., max_series: _Optional[int] = ..., encoding: _Optional[_Union[SampleEncoding, str]] = ..., block_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SeriesSet(_message.Message):
-    __slots__ = ("symbols", "label_counts", "label_refs", "sample_counts", "encoding", "timestamps", "values", "chunks", "chunk_ends")
+    __slots__ = ("symbols", "label_counts", "label_refs", "sample_counts", "encoding", "timestamps", "values", "chunks", "chunk_ends", "hist_counts", "hist_chunks", "hist_chunk_ends", "hist_chunk_encodings")
     SYMBOLS_FIELD_NUMBER: _ClassVar[int]
     LABEL_COUNTS_FIELD_NUMBER: _ClassVar[int]
     LABEL_REFS_FIELD_NUMBER: _ClassVar[int]
@@ -65,6 +65,10 @@ class SeriesSet(_message.Message):
     VALUES_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_FIELD_NUMBER: _ClassVar[int]
     CHUNK_ENDS_FIELD_NUMBER: _ClassVar[int]
+    HIST_COUNTS_FIELD_NUMBER: _ClassVar[int]
+    HIST_CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    HIST_CHUNK_ENDS_FIELD_NUMBER: _ClassVar[int]
+    HIST_CHUNK_ENCODINGS_FIELD_NUMBER: _ClassVar[int]
     symbols: _containers.RepeatedScalarFieldContainer[str]
     label_counts: bytes
     label_refs: bytes
@@ -74,7 +78,11 @@ class SeriesSet(_message.Message):
     values: bytes
     chunks: bytes
     chunk_ends: bytes
-    def __init__(self, symbols: _Optional[_Iterable[str]] = ..., label_counts: _Optional[bytes] = ..., label_refs: _Optional[bytes] = ..., sample_counts: _Optional[bytes] = ..., encoding: _Optional[_Union[SampleEncoding, str]] = ..., timestamps: _Optional[bytes] = ..., values: _Optional[bytes] = ..., chunks: _Optional[bytes] = ..., chunk_ends: _Optional[bytes] = ...) -> None: ...
+    hist_counts: bytes
+    hist_chunks: bytes
+    hist_chunk_ends: bytes
+    hist_chunk_encodings: bytes
+    def __init__(self, symbols: _Optional[_Iterable[str]] = ..., label_counts: _Optional[bytes] = ..., label_refs: _Optional[bytes] = ..., sample_counts: _Optional[bytes] = ..., encoding: _Optional[_Union[SampleEncoding, str]] = ..., timestamps: _Optional[bytes] = ..., values: _Optional[bytes] = ..., chunks: _Optional[bytes] = ..., chunk_ends: _Optional[bytes] = ..., hist_counts: _Optional[bytes] = ..., hist_chunks: _Optional[bytes] = ..., hist_chunk_ends: _Optional[bytes] = ..., hist_chunk_encodings: _Optional[bytes] = ...) -> None: ...
 
 class SelectResponse(_message.Message):
     __slots__ = ("series", "truncated", "queried_blocks")

@@ -16,11 +16,17 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from tidewell.model.histogram import Histogram, HistogramSamples
 from tidewell.model.labels import Labels
 from tidewell.model.matchers import Matcher
 from tidewell.model.samples import Series
 from tidewell.tsdb.block.meta import BlockMeta, read_meta
 from tidewell.tsdb.chunkenc import ENCODING_XOR, CorruptBlockError, decode_xor_many
+from tidewell.tsdb.chunkenc.histogram import (
+    ENCODING_FLOAT_HISTOGRAM,
+    ENCODING_HISTOGRAM,
+    decode_histogram_chunk,
+)
 from tidewell.tsdb.chunks import ChunkReader
 from tidewell.tsdb.index import IndexReader, postings_for_matchers
 
@@ -53,15 +59,27 @@ class BlockReader:
     def series_samples(
         self, ref: int, mint: int, maxt: int
     ) -> tuple[Labels, npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-        """Labels and samples in ``[mint, maxt]`` of series ``ref``."""
+        """Labels and float samples in ``[mint, maxt]`` of series ``ref``."""
+        labels, ts, vs, _ = self.series_data(ref, mint, maxt)
+        return labels, ts, vs
+
+    def series_data(
+        self, ref: int, mint: int, maxt: int
+    ) -> tuple[Labels, npt.NDArray[np.int64], npt.NDArray[np.float64],
+               HistogramSamples | None]:
+        """Labels, float samples and histogram samples in ``[mint, maxt]`` of series ``ref``."""
         s = self.index.series(ref)
         keep = np.flatnonzero((s.maxts >= mint) & (s.mints <= maxt))
         ts_parts: list[npt.NDArray[np.int64]] = []
         vs_parts: list[npt.NDArray[np.float64]] = []
         by_seg: dict[int, tuple[list[int], list[int], list[int]]] = {}
+        hist_chunks: list[tuple[int, int, int, int]] = []
         for k in keep:
             cref = int(s.refs[k])
             seg, start, end, enc = self.chunks.locate(cref)
+            if enc in (ENCODING_HISTOGRAM, ENCODING_FLOAT_HISTOGRAM):
+                hist_chunks.append((seg, start, end, enc))
+                continue
             if enc != ENCODING_XOR:
                 _log.warning("skipping chunk with unsupported encoding %d in %s", enc, self.path)
                 continue
@@ -81,8 +99,9 @@ class BlockReader:
                 )
             ts_parts.append(ts)
             vs_parts.append(vs)
+        hists = self._histograms(hist_chunks, mint, maxt) if hist_chunks else None
         if not ts_parts:
-            return s.labels, np.empty(0, np.int64), np.empty(0, np.float64)
+            return s.labels, np.empty(0, np.int64), np.empty(0, np.float64), hists
         ts = ts_parts[0] if len(ts_parts) == 1 else np.concatenate(ts_parts)
         vs = vs_parts[0] if len(vs_parts) == 1 else np.concatenate(vs_parts)
         if len(ts_parts) > 1:
@@ -91,7 +110,25 @@ class BlockReader:
         if ts.shape[0] and (ts[0] < mint or ts[-1] > maxt):
             sel = (ts >= mint) & (ts <= maxt)
             ts, vs = ts[sel], vs[sel]
-        return s.labels, ts, vs
+        return s.labels, ts, vs, hists
+
+    def _histograms(
+        self, chunks: list[tuple[int, int, int, int]], mint: int, maxt: int
+    ) -> HistogramSamples | None:
+        """Decode histogram chunks; samples in ``[mint, maxt]``, sorted, first copy wins."""
+        ts: list[int] = []
+        hs: list[Histogram] = []
+        for seg, start, end, enc in chunks:
+            ct, ch = decode_histogram_chunk(self._segment(seg)[start:end].tobytes(), enc)
+            ts.extend(ct.tolist())
+            hs.extend(ch)
+        order = sorted(range(len(ts)), key=ts.__getitem__)
+        keep = [i for n, i in enumerate(order)
+                if mint <= ts[i] <= maxt and (n == 0 or ts[order[n - 1]] != ts[i])]
+        if not keep:
+            return None
+        return HistogramSamples(np.array([ts[i] for i in keep], dtype=np.int64),
+                                [hs[i] for i in keep])
 
     def close(self) -> None:
         self._segments.clear()
@@ -122,9 +159,9 @@ class BlockQuerier:
             return []
         out = []
         for ref in postings_for_matchers(self.block.index, matchers):
-            labels, ts, vs = self.block.series_samples(int(ref), self.mint, self.maxt)
-            if ts.shape[0]:
-                out.append(Series(labels, ts, vs))
+            labels, ts, vs, hists = self.block.series_data(int(ref), self.mint, self.maxt)
+            if ts.shape[0] or hists is not None:
+                out.append(Series(labels, ts, vs, histograms=hists))
         return out
 
     def _series_labels(self, matchers: Sequence[Matcher]) -> list[Labels]:

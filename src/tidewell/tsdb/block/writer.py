@@ -125,13 +125,24 @@ class BlockWriter:
         self._num_chunks += len(metas)
         self._series.append(SeriesEntry(labels, metas))
 
-    def add_series_chunks(self, labels: Labels, chunks: Iterable[tuple[int, int, bytes]]) -> None:
-        """Add one series from ready XOR chunks ``(mint, maxt, data)`` in time order."""
+    def add_series_chunks(
+        self, labels: Labels, chunks: Iterable[tuple[int, int, bytes] | tuple[int, int, int, bytes]]
+    ) -> None:
+        """Add one series from ready chunks in time order.
+
+        XOR chunks are ``(mint, maxt, data)``; other encodings (histogram chunks,
+        2 and 3) come as ``(mint, maxt, encoding, data)``.
+        """
         self._check_order(labels)
         metas = []
-        for mint, maxt, data in chunks:
+        for chunk in chunks:
+            if len(chunk) == 4:
+                mint, maxt, encoding, data = chunk  # type: ignore[misc]
+            else:
+                mint, maxt, data = chunk  # type: ignore[misc]
+                encoding = ENCODING_XOR
             self._note_range(int(mint), int(maxt))
-            ref = self._chunks.write(ENCODING_XOR, bytes(data))
+            ref = self._chunks.write(int(encoding), bytes(data))
             metas.append(ChunkMeta(ref, int(mint), int(maxt)))
             self._num_samples += chunk_num_samples(data)
         if not metas:

@@ -21,21 +21,35 @@ decoded, merged and re-encoded by the head's chunk-cutting rule.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from collections.abc import Iterator
 
 import numpy as np
 import numpy.typing as npt
 
+from tidewell.model.histogram import Histogram
 from tidewell.model.labels import Labels
+from tidewell.tsdb.chunkenc.histogram import decode_histogram_chunk
 from tidewell.tsdb.head.chunks import decode_chunk
 from tidewell.tsdb.head.head import INT64_MAX, INT64_MIN, ChunkMeta, Head
+from tidewell.tsdb.head.hist_chunks import HistChunk
+from tidewell.tsdb.head.hist_store import chunk_histograms
 from tidewell.tsdb.head.open_chunks import split_chunks
 
-__all__ = ["block_series", "compactable_range", "cut_ranges", "inorder_min_time",
-           "is_compactable", "occupied_ranges", "ooo_ranges"]
+__all__ = [
+    "block_series",
+    "compactable_range",
+    "cut_ranges",
+    "inorder_min_time",
+    "interleave",
+    "is_compactable",
+    "occupied_ranges",
+    "ooo_ranges",
+]
 
 BlockChunks = list[ChunkMeta]
+"""Float chunks; ``block_series`` adds ``HistChunk`` (4-tuples) for histograms."""
 
 
 def inorder_min_time(head: Head) -> int:
@@ -83,6 +97,8 @@ def occupied_ranges(head: Head) -> npt.NDArray[np.int64]:
                     single.append(a)
                 else:
                     parts.append(np.unique(decode_chunk(c[2])[0] // r))
+        for _, hs in head.hists.items():
+            single.extend(hs.range_indexes(r))
         parts.append(np.array(single, dtype=np.int64))
     return np.unique(np.concatenate(parts))
 
@@ -155,10 +171,56 @@ def _series_chunks(head: Head, ref: int, lo: int, hi: int) -> BlockChunks:
     return split_chunks(ts, vs, head.block_range_ms) if ts.shape[0] else []
 
 
+def interleave(
+    floats: BlockChunks, hists: list[HistChunk], range_ms: int
+) -> list[ChunkMeta | HistChunk]:
+    """A series' float and histogram chunks in time order, none overlapping another.
+
+    A block's index needs each chunk to start after the previous one ends. When
+    the series switched between floats and histograms inside a chunk's span,
+    both kinds are decoded and cut again at every switch (as Prometheus's head
+    cuts a chunk when the encoding changes); a histogram at the timestamp of a
+    float is dropped (the head refuses such pairs unless out of order).
+    """
+    merged: list[ChunkMeta | HistChunk] = sorted([*floats, *hists], key=lambda c: c[0])
+    if all(b[0] > a[1] for a, b in itertools.pairwise(merged)):
+        return merged
+    fts = [decode_chunk(c[2]) for c in floats]
+    ft = np.concatenate([t for t, _ in fts]) if fts else np.empty(0, np.int64)
+    fv = np.concatenate([v for _, v in fts]) if fts else np.empty(0, np.float64)
+    order = np.argsort(ft, kind="stable")
+    ft, fv = ft[order], fv[order]
+    hts: list[int] = []
+    hvs: list[Histogram] = []
+    for c in sorted(hists, key=lambda c: c.mint):
+        t, h = decode_histogram_chunk(c.data, c.encoding)
+        hts.extend(t.tolist())
+        hvs.extend(h)
+    fset = set(ft.tolist())
+    kept = [i for i, t in enumerate(hts) if t not in fset]
+    hts, hvs = [hts[i] for i in kept], [hvs[i] for i in kept]
+    out: list[ChunkMeta | HistChunk] = []
+    # Runs of one kind between samples of the other.
+    fi = hi = 0
+    while fi < ft.shape[0] or hi < len(hts):
+        if hi >= len(hts) or (fi < ft.shape[0] and int(ft[fi]) < hts[hi]):
+            end = int(np.searchsorted(ft, hts[hi])) if hi < len(hts) else int(ft.shape[0])
+            out.extend(split_chunks(ft[fi:end], fv[fi:end], range_ms))
+            fi = end
+        else:
+            end = bisect.bisect_left(hts, int(ft[fi])) if fi < ft.shape[0] else len(hts)
+            out.extend(chunk_histograms(hts[hi:end], hvs[hi:end], range_ms))
+            hi = end
+    return out
+
+
 def block_series(head: Head, lo: int, hi: int, batch: int = 1024) -> Iterator[
     tuple[Labels, BlockChunks]
 ]:
     """Every series with samples in ``[lo, hi)``, in label order, with its chunks.
+
+    A series' histogram chunks (``HistChunk``, 4-tuples carrying their encoding)
+    follow its float chunks (3-tuples), all in time order.
 
     The head's lock is taken per batch of series, so queries are not held up for
     the whole cut; the caller must be the only appender (the ingester cuts on
@@ -173,6 +235,11 @@ def block_series(head: Head, lo: int, hi: int, batch: int = 1024) -> Iterator[
             out = []
             for ref in refs[i : i + batch]:
                 chunks = _series_chunks(head, ref, lo, hi)
+                hs = head.hists.get(ref)
+                if hs is not None:
+                    hchunks = hs.range_chunks(lo, hi, head.block_range_ms)
+                    if hchunks:
+                        chunks = interleave(chunks, hchunks, head.block_range_ms)
                 if chunks:
                     out.append((head.labels[ref], chunks))
         yield from out

@@ -11,6 +11,11 @@ chunks are immutable bytes in ``chunks``. Staged samples at or before a
 series' in-order frontier (only accepted within an out-of-order window) become
 separate out-of-order chunks; a series' chunks may then overlap, and readers merge.
 
+Native histograms live apart, per ref, in ``hists`` (``hist_store``): Prometheus's
+histogram chunks cut by its head's rules, one Python step per histogram, so
+the float path above is untouched. A series' first/last timestamps cover both
+kinds (one timeline per series, as in Prometheus).
+
 Thread safety: appends, cuts and reads take ``lock``; the ingester appends
 from one thread and serves reads from others.
 """
@@ -24,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tidewell.model.batch import SampleBatch
+from tidewell.model.histogram import Histogram
 from tidewell.model.labels import Labels
 from tidewell.tsdb.head.chunks import (
     MAX_CHUNK_SAMPLES,
@@ -32,6 +38,7 @@ from tidewell.tsdb.head.chunks import (
     encode_chunk,
 )
 from tidewell.tsdb.head.errors import AppendResult
+from tidewell.tsdb.head.hist_store import HistogramStore
 from tidewell.tsdb.head.open_chunks import OpenChunks
 from tidewell.tsdb.head.postings import MemPostings
 from tidewell.tsdb.head.series_keys import SeriesKeyTable
@@ -81,6 +88,8 @@ class Head:
         self.min_valid_time = INT64_MIN
         """Samples older than this are out of bounds (set when the head is truncated)."""
         self._deleted = 0
+        self.hists = HistogramStore(self.block_range_ms)
+        """Native histogram samples, per ref, for series that have any (``hist_store``)."""
 
     # -- series ----------------------------------------------------------------
 
@@ -173,8 +182,46 @@ class Head:
         with self.lock:
             result = AppendResult()
             refs, ts, vals = resolve_refs(self, batch, max_series, result)
+            if batch.histograms:
+                hrefs, hts, hvals = self.resolve_histograms(
+                    batch, max_series=max_series, result=result)
             self._append_resolved(refs, ts, vals, ooo_window_ms, result)
+            if batch.histograms:
+                self.append_histograms(hrefs, hts, hvals, ooo_window_ms=ooo_window_ms,
+                                       result=result)
             return result
+
+    def resolve_histograms(
+        self, batch: SampleBatch, *, max_series: int = 0, result: AppendResult
+    ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], list[Histogram]]:
+        """``resolve`` for the batch's histogram samples (``hist_series_index``).
+
+        Call right after ``resolve`` for the same batch: series first used by
+        histograms are created after those of the floats, in entry order, by the
+        same rule, so a log of (new labels, refs, samples) replays to the same head.
+        """
+        from tidewell.tsdb.head.head_append import resolve_hist_refs
+
+        with self.lock:
+            return resolve_hist_refs(self, batch, max_series, result)
+
+    def append_histograms(
+        self,
+        refs: npt.NDArray[np.int32],
+        timestamps: npt.NDArray[np.int64],
+        values: list[Histogram],
+        *,
+        ooo_window_ms: int = 0,
+        result: AppendResult | None = None,
+    ) -> AppendResult:
+        """Apply histogram samples of existing series by the float rules (``head_append``)."""
+        from tidewell.tsdb.head.head_append import append_hist_refs
+
+        with self.lock:
+            res = result if result is not None else AppendResult()
+            append_hist_refs(self, np.asarray(refs, dtype=np.int32),
+                             np.asarray(timestamps, dtype=np.int64), values, ooo_window_ms, res)
+            return res
 
     def resolve(
         self, batch: SampleBatch, *, max_series: int = 0
@@ -388,6 +435,7 @@ class Head:
             self.min_valid_time = max(self.min_valid_time, int(mint))
             dead = np.zeros(n, dtype=np.bool_)
             has_open = oc.count[:n] > 0
+            hist_first = self.hists.truncate(mint)
             for ref in range(n):
                 chunks = self.chunks[ref]
                 if chunks and any(c[0] < mint for c in chunks):
@@ -395,7 +443,15 @@ class Head:
                     self.chunks[ref] = kept or None
                     if kept or has_open[ref]:
                         self.first_ts[ref] = min(c[0] for c in self.series_chunks(ref))
-                if not self.chunks[ref] and not has_open[ref] and self.labels[ref]:
+                if ref in hist_first:
+                    firsts = [c[0] for c in self.series_chunks(ref)]
+                    hf = hist_first[ref]
+                    if hf is not None:
+                        firsts.append(hf)
+                    if firsts:
+                        self.first_ts[ref] = min(firsts)
+                if (not self.chunks[ref] and not has_open[ref] and self.labels[ref]
+                        and ref not in self.hists.series):
                     dead[ref] = True
             removed = np.flatnonzero(dead)
             if removed.shape[0]:
@@ -418,7 +474,7 @@ class Head:
     def num_samples(self) -> int:
         """Samples held (decodes chunk headers only)."""
         with self.lock:
-            total = self.staging.count + self.open.num_samples()
+            total = self.staging.count + self.open.num_samples() + self.hists.num_samples()
             for chunks in self.chunks:
                 for _, _, data in chunks or ():
                     total += chunk_samples(data)

@@ -28,23 +28,25 @@ from __future__ import annotations
 import numpy as np
 
 from tidewell.model.batch import SampleBatch
+from tidewell.model.histogram import Histogram
 from tidewell.tsdb.head.errors import AppendResult, Reason
-from tidewell.tsdb.head.head import Head
+from tidewell.tsdb.head.head import INT64_MAX, INT64_MIN, Head
+from tidewell.tsdb.head.hist_store import same_histogram
 
-__all__ = ["append_refs", "resolve_refs"]
+__all__ = ["append_hist_refs", "append_refs", "resolve_hist_refs", "resolve_refs"]
 
 
 
 
 def _resolve_by_labels(
-    head: Head, batch: SampleBatch, max_series: int, res: AppendResult
+    head: Head, batch: SampleBatch, index: np.ndarray, max_series: int, res: AppendResult
 ) -> np.ndarray:
     """Series ref of each label set of the batch (-1: refused by the series limit).
 
     For batches without ``series_keys`` (decoders give them; tests and other
     callers may not): one ``Labels`` lookup per entry.
     """
-    used = np.bincount(batch.series_index, minlength=len(batch.labels)) > 0
+    used = np.bincount(index, minlength=len(batch.labels)) > 0
     lut = np.full(len(batch.labels), -1, dtype=np.int32)
     get = head.get_ref
     for i, labels in enumerate(batch.labels):
@@ -59,7 +61,8 @@ def _resolve_by_labels(
 
 
 def _resolve_by_keys(
-    head: Head, batch: SampleBatch, keys: np.ndarray, max_series: int, res: AppendResult
+    head: Head, batch: SampleBatch, index: np.ndarray, keys: np.ndarray, max_series: int,
+    res: AppendResult,
 ) -> np.ndarray:
     """Like ``_resolve_by_labels``, from the label-bytes hashes: known series cost no Python.
 
@@ -70,7 +73,7 @@ def _resolve_by_keys(
     miss = np.flatnonzero(lut < 0)
     if miss.shape[0] == 0:
         return lut
-    used = np.bincount(batch.series_index, minlength=lut.shape[0]) > 0
+    used = np.bincount(index, minlength=lut.shape[0]) > 0
     get = head.get_ref
     found: list[int] = []
     for i in miss.tolist():
@@ -103,19 +106,96 @@ def resolve_refs(
     vals = np.asarray(batch.values, dtype=np.float64)
     if len(batch) == 0:
         return np.empty(0, dtype=np.int32), ts, vals
-    keys = batch.series_keys
-    if keys is not None and keys.shape[0] == len(batch.labels):
-        lut = _resolve_by_keys(head, batch, keys, max_series, res)
-    else:
-        lut = _resolve_by_labels(head, batch, max_series, res)
-    refs = lut[batch.series_index]
-    limited = refs < 0
-    if limited.any():
-        first = int(batch.series_index[np.flatnonzero(limited)[0]])
-        res.reject(Reason.SERIES_LIMIT, int(limited.sum()), str(batch.labels[first]))
-        keep = ~limited
+    refs, keep = _refs_of(head, batch, batch.series_index, max_series, res)
+    if keep is not None:
         refs, ts, vals = refs[keep], ts[keep], vals[keep]
     return refs, ts, vals
+
+
+def _refs_of(
+    head: Head, batch: SampleBatch, index: np.ndarray, max_series: int, res: AppendResult
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Refs of the samples whose entries ``index`` names, and the mask of those kept
+    (None: all), creating series for the entries it uses."""
+    keys = batch.series_keys
+    if keys is not None and keys.shape[0] == len(batch.labels):
+        lut = _resolve_by_keys(head, batch, index, keys, max_series, res)
+    else:
+        lut = _resolve_by_labels(head, batch, index, max_series, res)
+    refs = lut[index]
+    limited = refs < 0
+    if not limited.any():
+        return refs, None
+    first = int(index[np.flatnonzero(limited)[0]])
+    res.reject(Reason.SERIES_LIMIT, int(limited.sum()), str(batch.labels[first]))
+    return refs, ~limited
+
+
+def resolve_hist_refs(
+    head: Head, batch: SampleBatch, max_series: int, res: AppendResult
+) -> tuple[np.ndarray, np.ndarray, list[Histogram]]:
+    """``resolve_refs`` for the batch's histogram samples (same series creation rule)."""
+    ts = np.asarray(batch.hist_timestamps, dtype=np.int64)
+    if not batch.histograms:
+        return np.empty(0, dtype=np.int32), ts, []
+    index = np.asarray(batch.hist_series_index, dtype=np.int32)
+    refs, keep = _refs_of(head, batch, index, max_series, res)
+    hs = batch.histograms
+    if keep is not None:
+        refs, ts = refs[keep], ts[keep]
+        hs = [h for h, k in zip(hs, keep.tolist(), strict=True) if k]
+    return refs, ts, list(hs)
+
+
+def append_hist_refs(
+    head: Head,
+    refs: np.ndarray,
+    ts: np.ndarray,
+    values: list[Histogram],
+    ooo_window_ms: int,
+    res: AppendResult,
+) -> None:
+    """Histogram samples of existing series, by the float rules (caller holds the lock).
+
+    One Python step per histogram: they are few. A series' newest timestamp is
+    shared by its floats and histograms, as in Prometheus.
+    """
+    max_time_before = head.max_time
+    store = head.hists
+    last_ts, first_ts = head.last_ts, head.first_ts
+    mvt = head.min_valid_time
+    lo, hi = INT64_MAX, INT64_MIN
+    accepted = 0
+    for ref, t, h in zip(refs.tolist(), ts.tolist(), values, strict=True):
+        hs = store.get_or_create(ref)
+        last = int(last_ts[ref])
+        if t > last and t >= mvt:
+            hs.append(t, h)
+        else:
+            existing = hs.value_at(t) if t >= int(first_ts[ref]) else None
+            if existing is not None or t == last:
+                if existing is not None and same_histogram(existing, h):
+                    res.duplicates += 1
+                else:
+                    res.reject(Reason.DUPLICATE_TIMESTAMP, 1, str(head.labels[ref]))
+                continue
+            if ooo_window_ms <= 0:
+                reason = Reason.OUT_OF_BOUNDS if t < mvt else Reason.OUT_OF_ORDER
+                res.reject(reason, 1, str(head.labels[ref]))
+                continue
+            if t < max_time_before - ooo_window_ms:
+                res.reject(Reason.TOO_OLD, 1, str(head.labels[ref]))
+                continue
+            hs.insert_ooo(t, h)
+        if t > last:
+            last_ts[ref] = t
+        if t < int(first_ts[ref]):
+            first_ts[ref] = t
+        lo, hi = min(lo, t), max(hi, t)
+        accepted += 1
+    if accepted:
+        head.note_times(lo, hi)
+        res.accepted += accepted
 
 
 def append_refs(

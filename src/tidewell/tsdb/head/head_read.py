@@ -37,8 +37,9 @@ class HeadQuerier:
             staged = head.staging.sorted_view()
             for ref in sorted(refs.tolist(), key=head.labels.__getitem__):
                 ts, vals = head.series_samples(ref, self.mint, self.maxt, staged)
-                if ts.shape[0]:
-                    out.append(Series(head.labels[ref], ts, vals))
+                hists = head.hists.histograms(ref, self.mint, self.maxt)
+                if ts.shape[0] or hists is not None:
+                    out.append(Series(head.labels[ref], ts, vals, histograms=hists))
         return out
 
     def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:

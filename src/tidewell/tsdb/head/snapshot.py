@@ -4,6 +4,11 @@ Restoring gives a head equal to the one saved (same series refs, closed and
 open chunks, staged samples), so replaying the WAL after it yields exactly the
 head that never stopped.
 
+Version 4 adds native histograms: closed and open histogram chunks as bytes
+(``hchunk_*``) and, as JSON, each series' open-chunk end time and its
+out-of-order histograms. Versions 2 and 3
+load as heads without histograms.
+
 Version 3 stores the open chunks (``open_chunks``): their arena and per-ref
 state arrays, prefixed ``open_``. Version 2 (before open chunks) still loads:
 its closed chunks and staged samples are installed as they are and its
@@ -21,12 +26,13 @@ import numpy as np
 
 from tidewell.model.labels import Labels
 from tidewell.tsdb.head.head import Head
+from tidewell.tsdb.head.hist_chunks import HistChunk
 from tidewell.tsdb.head.staging import Staging
 
 __all__ = ["load_head", "save_head"]
 
-FORMAT_VERSION = 3
-_READABLE = (2, 3)
+FORMAT_VERSION = 4
+_READABLE = (2, 3, 4)
 
 
 def save_head(head: Head, out: IO[bytes]) -> None:
@@ -45,6 +51,19 @@ def save_head(head: Head, out: IO[bytes]) -> None:
                 chunk_maxt.append(maxt)
                 chunk_len.append(len(data))
                 blobs.append(data)
+        hc: dict[str, list[int]] = {"ref": [], "mint": [], "maxt": [], "enc": [], "len": [],
+                                    "open": []}
+        hblobs: list[bytes] = []
+        hopen: dict[str, object] = {}
+        for ref, hs in head.hists.items():
+            oc = hs.builder.open_chunk()
+            for c, is_open in [*((c, 0) for c in hs.closed), *([(oc, 1)] if oc else [])]:
+                for k, v in zip(("ref", "mint", "maxt", "enc", "len", "open"),
+                                (ref, c.mint, c.maxt, c.encoding, len(c.data), is_open),
+                                strict=True):
+                    hc[k].append(v)
+                hblobs.append(c.data)
+            hopen[str(ref)] = hs.open_state()
         sr, st, sv = head.staging.sorted_view()
         meta = {
             "version": FORMAT_VERSION,
@@ -80,6 +99,14 @@ def save_head(head: Head, out: IO[bytes]) -> None:
             stage_ref=sr,
             stage_ts=st,
             stage_val=sv,
+            hchunk_ref=np.array(hc["ref"], dtype=np.int32),
+            hchunk_mint=np.array(hc["mint"], dtype=np.int64),
+            hchunk_maxt=np.array(hc["maxt"], dtype=np.int64),
+            hchunk_enc=np.array(hc["enc"], dtype=np.uint8),
+            hchunk_len=np.array(hc["len"], dtype=np.int64),
+            hchunk_open=np.array(hc["open"], dtype=np.uint8),
+            hchunk_blob=np.frombuffer(b"".join(hblobs), dtype=np.uint8),
+            hist_open=np.frombuffer(json.dumps(hopen).encode(), dtype=np.uint8),
         )
 
 
@@ -119,7 +146,28 @@ def load_head(src: IO[bytes] | str) -> Head:
         head.min_time = int(meta["min_time"])
         head.max_time = int(meta["max_time"])
         head.min_valid_time = int(meta["min_valid_time"])
+        if version >= 4:
+            _load_histograms(head, z)
         return head
+
+
+def _load_histograms(head: Head, z: np.lib.npyio.NpzFile) -> None:
+    blob = z["hchunk_blob"].tobytes()
+    pos = 0
+    open_chunks: dict[int, HistChunk] = {}
+    for ref, mint, maxt, enc, end, is_open in zip(
+        z["hchunk_ref"].tolist(), z["hchunk_mint"].tolist(), z["hchunk_maxt"].tolist(),
+        z["hchunk_enc"].tolist(), np.cumsum(z["hchunk_len"]).tolist(),
+        z["hchunk_open"].tolist(), strict=True,
+    ):
+        c = HistChunk(mint, maxt, enc, blob[pos:end])
+        if is_open:
+            open_chunks[ref] = c
+        else:
+            head.hists.get_or_create(ref).closed.append(c)
+        pos = end
+    for ref, st in json.loads(z["hist_open"].tobytes()).items():
+        head.hists.get_or_create(int(ref)).load_open_state(st, open_chunks.get(int(ref)))
 
 
 def _install_labels(
