@@ -106,10 +106,6 @@ def test_prometheus_remote_write_then_promtool_query(
     assert not remote_write_complaints(prom.logs())  # e.g. RW 2.0 written-counts headers
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "native histogram ingestion is off (and refused when asked for) until the TSDB stores "
-    "them: Tidewell answers Histograms-Written: 0, which Prometheus 3 counts as failed; "
-    "strict, so this turns red the day they are accepted and the marker must go"))
 def test_prometheus3_sends_scraped_native_histograms_over_rw2(
     tidewell: TidewellProcess, tmp_path: Path
 ) -> None:

@@ -97,6 +97,14 @@ class Limits:
             flag="distributor.otel-metric-suffixes-enabled",
         ),
     )
+    otel_convert_histograms_to_nhcb: bool = field(
+        default=False,
+        metadata=setting(
+            "Whether to convert OTel explicit histograms into native histograms with custom "
+            "buckets.",
+            flag="distributor.otel-convert-histograms-to-nhcb",
+        ),
+    )
     otel_translation_strategy: str = field(
         default="",
         metadata=setting(
@@ -143,15 +151,36 @@ class Limits:
             flag="ingester.max-global-series-per-user",
         ),
     )
-    # Mimir defaults to true; Tidewell's head does not store native histograms
-    # yet, so they are discarded (and counted) here instead of lost downstream.
     native_histograms_ingestion_enabled: bool = field(
-        default=False,
+        default=True,
         metadata=setting(
             "Enable ingestion of native histogram samples. If false, native histogram samples "
-            "are ignored without an error (counted in cortex_discarded_samples_total). "
-            "Tidewell does not store native histograms yet.",
+            "are ignored without an error (counted in cortex_discarded_samples_total with "
+            "reason native_histogram_ingestion_disabled).",
             flag="ingester.native-histograms-ingestion-enabled",
+        ),
+    )
+    max_native_histogram_buckets: int = field(
+        default=0,
+        metadata=setting(
+            "Maximum number of buckets per native histogram sample. 0 to disable the limit.",
+            flag="validation.max-native-histogram-buckets",
+        ),
+    )
+    reduce_native_histogram_over_max_buckets: bool = field(
+        default=True,
+        metadata=setting(
+            "Whether to reduce or reject native histogram samples with more buckets than the "
+            "configured limit.",
+            flag="validation.reduce-native-histogram-over-max-buckets",
+        ),
+    )
+    max_exemplars_per_series_per_request: int = field(
+        default=0,
+        metadata=setting(
+            "Maximum number of exemplars per series per request. 0 to disable limit in "
+            "request. The exceeding exemplars are dropped.",
+            flag="distributor.max-exemplars-per-series-per-request",
         ),
     )
     # Mimir defaults to 0, which drops every exemplar a client sends. Tidewell keeps
@@ -264,12 +293,6 @@ class Limits:
         ):
             raise ValueError(
                 f"OTLP translation strategy {strategy!r} is not allowed when UTF8 is disabled"
-            )
-        if self.native_histograms_ingestion_enabled:
-            raise ValueError(
-                "-ingester.native-histograms-ingestion-enabled=true is not supported yet: "
-                "Tidewell's TSDB does not store native histograms, so accepting them would "
-                "lose them"
             )
 
 

@@ -32,12 +32,13 @@ from tidewell.ingester.shipper import Shipper
 from tidewell.ingester.snapshots import latest_snapshot, load_snapshot, write_snapshot
 from tidewell.ingester.user_tsdb import TenantRegistry, TenantTSDB, TSDBState
 from tidewell.ingester.wal import RecordWAL, ResolvedEntry
+from tidewell.model import Exemplar, Labels
 from tidewell.model.batch import SampleBatch
 from tidewell.model.storage import Querier
 from tidewell.objstore import Bucket, BucketError
 from tidewell.tsdb.block import BlockReader
 from tidewell.tsdb.config import TSDBConfig
-from tidewell.tsdb.head import AppendResult
+from tidewell.tsdb.head import AppendResult, Head
 from tidewell.util.services import Supervisor
 
 __all__ = ["EmptyQuerier", "Ingester", "ReadConsistencyTimeoutError"]
@@ -370,14 +371,20 @@ class Ingester:
                                   "version": r.version, "err": str(exc)}},
             )
             return entry, None
-        if len(batch) == 0:
+        if batch.num_samples == 0 and not batch.exemplars and not batch.metadata:
             return entry, None
         head = self._tenant(tenant).head
+        max_series = self.local_limits.max_series(tenant)
         with head.lock:
             first = head.num_series
             entry.refs, entry.timestamps, entry.values, res = head.resolve(
-                batch, max_series=self.local_limits.max_series(tenant))
+                batch, max_series=max_series)
+            if batch.histograms:
+                entry.hist_refs, entry.hist_timestamps, entry.histograms = (
+                    head.resolve_histograms(batch, max_series=max_series, result=res))
             entry.first_ref, entry.new_labels = first, head.labels[first:]
+            entry.exemplars = _exemplars_of_known_series(batch, head)
+        entry.metadata = batch.metadata
         entry.ooo_window_ms = int(self.limits.out_of_order_time_window(tenant) * 1000)
         return entry, res
 
@@ -389,7 +396,10 @@ class Ingester:
 
     def _replay_entry(self, e: ResolvedEntry) -> None:
         """Recreate a logged entry's new series (same refs), then append its samples."""
-        if not e.new_labels and e.refs.shape[0] == 0:
+        if e.state:
+            self._apply_extras(self._tenant(e.tenant), e)
+            return
+        if not e.new_labels and e.refs.shape[0] == 0 and not e.has_extras:
             return
         head = self._tenant(e.tenant).head
         with head.lock:
@@ -406,8 +416,13 @@ class Ingester:
         if res is None:
             return
         tenant = e.tenant
-        self._tenant(tenant).head.append_resolved(
+        tsdb = self._tenant(tenant)
+        tsdb.head.append_resolved(
             e.refs, e.timestamps, e.values, ooo_window_ms=e.ooo_window_ms, result=res)
+        if e.histograms:
+            tsdb.head.append_histograms(e.hist_refs, e.hist_timestamps, e.histograms,
+                                        ooo_window_ms=e.ooo_window_ms, result=res)
+        self._apply_extras(tsdb, e)
         if res.series_created:
             m.MEMORY_SERIES.inc(res.series_created)
         if res.accepted:
@@ -428,6 +443,35 @@ class Ingester:
                                       "err": res.first_error}},
                 )
 
+    @staticmethod
+    def _apply_extras(tsdb: TenantTSDB, e: ResolvedEntry) -> None:
+        """Exemplars and metadata of an entry into the tenant's stores."""
+        if e.exemplars:
+            appended = failed = 0
+            for labels, exemplars in e.exemplars:
+                got = tsdb.exemplars.add(labels, exemplars)
+                appended += got.appended
+                failed += got.rejected
+            m.INGESTED_EXEMPLARS.inc(appended)
+            if failed:
+                m.INGESTED_EXEMPLARS_FAILURES.inc(failed)
+        if e.metadata:
+            md = tsdb.metadata.add(e.metadata)
+            m.INGESTED_METADATA.inc(md.created + md.refreshed)
+            if md.rejected:
+                m.INGESTED_METADATA_FAILURES.inc(md.rejected)
+
+    def _state_entries(self, next_offset: int) -> list[ResolvedEntry]:
+        """Every tenant's exemplars and metadata, to log beside a head snapshot."""
+        out = []
+        for t in self.tenants:
+            e = ResolvedEntry(next_offset - 1, 0, t.tenant, state=True,
+                              exemplars=t.exemplars.select(-(2**63), 2**63 - 1, [[]]),
+                              metadata=t.metadata.query())
+            if e.has_extras:
+                out.append(e)
+        return out
+
     # -- durability ------------------------------------------------------------
 
     def _load_local_state(self) -> int | None:
@@ -445,6 +489,8 @@ class Ingester:
         replayed = 0
         for entry in self.wal.replay():
             if next_offset is not None and entry.offset < next_offset:
+                if isinstance(entry, ResolvedEntry) and entry.state:
+                    self._apply_extras(self._tenant(entry.tenant), entry)
                 continue
             while cuts and cuts[0][0] <= entry.offset:
                 self._replay_cut(*cuts.pop(0))
@@ -625,6 +671,10 @@ class Ingester:
             return
         try:
             seg = self.wal.rotate()
+            if nxt > 0:
+                self.wal.append(self._state_entries(nxt))
+                # The stores' copy is not new data: it must not call for the next snapshot.
+                self._wal_at_snapshot = self.wal.appended_bytes
             heads = []
             for t in self.tenants:
                 t.head.cut_chunks()
@@ -722,6 +772,33 @@ class Ingester:
             return t.head.num_samples() + sum(b.meta.num_samples for b in blocks), len(blocks)
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, count)
+
+
+def _exemplars_of_known_series(
+    batch: SampleBatch, head: Head
+) -> list[tuple[Labels, list[Exemplar]]]:
+    """The batch's exemplars grouped by series, for series the head holds.
+
+    As Mimir's ingester: an exemplar needs its series (one refused by the
+    series limit, or never sent a sample, has none); the others are counted in
+    ``cortex_ingester_ingested_exemplars_failures_total``. Caller holds ``head.lock``.
+    """
+    if not batch.exemplars:
+        return []
+    by: dict[int, list[Exemplar]] = {}
+    for i, ex in batch.exemplars:
+        by.setdefault(i, []).append(ex)
+    out = []
+    missing = 0
+    for i, exs in by.items():
+        labels = batch.labels[i]
+        if head.get_ref(labels) is None:
+            missing += len(exs)
+        else:
+            out.append((labels, exs))
+    if missing:
+        m.INGESTED_EXEMPLARS_FAILURES.inc(missing)
+    return out
 
 
 def _remove_block(path: str) -> None:

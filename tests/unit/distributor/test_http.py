@@ -176,6 +176,7 @@ def _rw2_request() -> bytes:
     hs.labels_refs.extend([1, 6 - 4 + 0, 3, 4])  # __name__=http_requests_total again
     h = hs.histograms.add()
     h.count_int = 3
+    h.zero_count_int = 3
     h.sum = 2.0
     h.schema = 0
     h.timestamp = t
