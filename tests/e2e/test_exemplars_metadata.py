@@ -1,5 +1,5 @@
 """A stock Prometheus 3 scrapes an OpenMetrics target with exemplars and metadata and
-remote-writes them (RW 1.0) to Tidewell as one tenant; Tidewell's
+remote-writes them (RW 1.0 and 2.0) to Tidewell as one tenant; Tidewell's
 ``/api/v1/query_exemplars`` and ``/api/v1/metadata`` answer that tenant what
 Prometheus's own API answers, another tenant nothing, before and after a restart.
 
