@@ -240,6 +240,51 @@ class Limits:
         ),
     )
 
+    # Query limits: per tenant as in Mimir (pkg/util/validation/limits.go), flag names kept.
+    max_fetched_series_per_query: int = field(
+        default=0,
+        metadata=setting(
+            "The maximum number of unique series for which a query can fetch samples from "
+            "ingesters and store-gateways. 0 to disable.",
+            flag="querier.max-fetched-series-per-query",
+        ),
+    )
+    max_fetched_chunk_bytes_per_query: int = field(
+        default=0,
+        metadata=setting(
+            "The maximum size of all chunks in bytes that a query can fetch from ingesters "
+            "and store-gateways (counted as the fetched samples' decoded size). 0 to disable.",
+            flag="querier.max-fetched-chunk-bytes-per-query",
+        ),
+    )
+    max_estimated_memory_consumption_per_query: int = field(
+        default=0,
+        metadata=setting(
+            "The maximum estimated memory a single query can consume at once, in bytes: "
+            "fetched samples plus intermediate and final results held, checked before each "
+            "allocation. 0 to disable.",
+            flag="querier.max-estimated-memory-consumption-per-query",
+        ),
+    )
+    max_partial_query_length: float = field(
+        default=0.0,
+        metadata=setting(
+            "Limit the time range for partial queries at the querier level (each selector's "
+            "time range including lookback and range). 0 to disable.",
+            flag="querier.max-partial-query-length",
+            kind="duration",
+        ),
+    )
+    max_total_query_length: float = field(
+        default=0.0,
+        metadata=setting(
+            "Limit the total query time range (end - start time). This limit is enforced in "
+            "the query-frontend on the received query. 0 to disable.",
+            flag="query-frontend.max-total-query-length",
+            kind="duration",
+        ),
+    )
+
     def with_overrides(self, values: dict[str, Any]) -> Limits:
         """A copy with YAML-style overrides applied (durations as strings allowed)."""
         known = {f.name: f for f in dataclasses.fields(self)}

@@ -13,7 +13,8 @@ from .test_routes import DAY, FakeQuerierApp, client_for
 @pytest.mark.anyio
 async def test_total_query_length_refused_before_the_querier() -> None:
     q = FakeQuerierApp()
-    fe = QueryFrontend(FrontendConfig(max_total_query_length=2 * DAY), asgi_downstream(q.app))
+    fe = QueryFrontend(FrontendConfig(), asgi_downstream(q.app),
+                       max_total_query_length=lambda tenant: 2 * DAY)
     async with client_for(fe) as c:
         r = await c.get("/prometheus/api/v1/query_range",
                         params={"query": "m", "start": 0, "end": 3 * DAY, "step": "1h"})
