@@ -197,3 +197,16 @@ def test_nested_sections_are_validated_at_startup(argv: list[str], message: str)
     with pytest.raises(ConfigError) as info:
         load(argv)
     assert message in str(info.value)
+
+
+def test_embedded_log_lifts_the_ingestion_rate_defaults_unless_set(tmp_path: Path) -> None:
+    embedded = load([]).config.limits
+    assert (embedded.ingestion_rate, embedded.ingestion_burst_size) == (1_000_000, 20_000_000)
+    kafka = load(["-ingest-storage.kafka.address=kafka:9092", "-target=distributor"]).config
+    assert (kafka.limits.ingestion_rate, kafka.limits.ingestion_burst_size) == (10000, 200000)
+    flag = load(["-distributor.ingestion-rate-limit=10000"]).config.limits
+    assert (flag.ingestion_rate, flag.ingestion_burst_size) == (10000, 20_000_000)
+    f = tmp_path / "c.yaml"
+    f.write_text("limits:\n  ingestion_burst_size: 200000\n")
+    yml = load([f"-config.file={f}"]).config.limits
+    assert (yml.ingestion_rate, yml.ingestion_burst_size) == (1_000_000, 200000)

@@ -22,6 +22,7 @@ from tidewell.util.config_fields import parse_duration, setting
 from tidewell.util.services import Supervisor
 
 __all__ = [
+    "EMBEDDED_DEFAULTS",
     "NAME_VALIDATION_SCHEMES",
     "OTEL_TRANSLATION_STRATEGIES",
     "Limits",
@@ -35,19 +36,43 @@ NAME_VALIDATION_SCHEMES = ("legacy", "utf8")
 OTEL_TRANSLATION_STRATEGIES = tuple(STRATEGIES)
 
 
+EMBEDDED_DEFAULTS: dict[str, Any] = {
+    "ingestion_rate": 1_000_000.0,
+    "ingestion_burst_size": 20_000_000,
+}
+"""Defaults that replace Mimir's on the embedded log (one process, no Kafka), unless set.
+
+Mimir's 10,000 samples/s (burst 200,000) guards a shared cluster from one tenant; on one
+machine it only costs a newcomer data: a stock Prometheus with 1M active series at a 15 s
+interval sends ~67k samples/s and far more while it catches up after an outage, and
+Prometheus 2.x drops what gets a 429 unless ``retry_on_http_429`` is set. A million
+samples per second is above what one Tidewell process ingests, so there the process's own
+capacity (``-distributor.instance-limits.*``) is what holds a writer back; a 20M-sample
+bucket takes a catching-up Prometheus's backlog of several minutes at once.
+"""
+
+_EMBEDDED_NOTE = (
+    " On the embedded log (one process, no -ingest-storage.kafka.address) the default is "
+    "{}: Mimir's default guards a shared cluster, and on one machine it would turn away a "
+    "stock Prometheus with 1M active series (~67k samples/s at 15 s, more while catching up)."
+)
+
+
 @dataclass
 class Limits:
     ingestion_rate: float = field(
         default=10000.0,
         metadata=setting(
-            "Per-tenant ingestion rate limit in samples per second.",
+            "Per-tenant ingestion rate limit in samples per second."
+            + _EMBEDDED_NOTE.format(f"{EMBEDDED_DEFAULTS['ingestion_rate']:.0f}"),
             flag="distributor.ingestion-rate-limit",
         ),
     )
     ingestion_burst_size: int = field(
         default=200000,
         metadata=setting(
-            "Per-tenant allowed ingestion burst size (in number of samples).",
+            "Per-tenant allowed ingestion burst size (in number of samples)."
+            + _EMBEDDED_NOTE.format(EMBEDDED_DEFAULTS["ingestion_burst_size"]),
             flag="distributor.ingestion-burst-size",
         ),
     )
