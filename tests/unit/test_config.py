@@ -199,11 +199,13 @@ def test_nested_sections_are_validated_at_startup(argv: list[str], message: str)
     assert message in str(info.value)
 
 
-def test_embedded_log_lifts_the_ingestion_rate_defaults_unless_set(tmp_path: Path) -> None:
+def test_embedded_log_lifts_the_ingestion_and_series_defaults_unless_set(tmp_path: Path) -> None:
     embedded = load([]).config.limits
     assert (embedded.ingestion_rate, embedded.ingestion_burst_size) == (1_000_000, 20_000_000)
+    assert embedded.max_global_series_per_user == 0
     kafka = load(["-ingest-storage.kafka.address=kafka:9092", "-target=distributor"]).config
     assert (kafka.limits.ingestion_rate, kafka.limits.ingestion_burst_size) == (10000, 200000)
+    assert kafka.limits.max_global_series_per_user == 150_000
     flag = load(["-distributor.ingestion-rate-limit=10000"]).config.limits
     assert (flag.ingestion_rate, flag.ingestion_burst_size) == (10000, 20_000_000)
     f = tmp_path / "c.yaml"

@@ -39,6 +39,7 @@ OTEL_TRANSLATION_STRATEGIES = tuple(STRATEGIES)
 EMBEDDED_DEFAULTS: dict[str, Any] = {
     "ingestion_rate": 1_000_000.0,
     "ingestion_burst_size": 20_000_000,
+    "max_global_series_per_user": 0,
 }
 """Defaults that replace Mimir's on the embedded log (one process, no Kafka), unless set.
 
@@ -49,6 +50,10 @@ Prometheus 2.x drops what gets a 429 unless ``retry_on_http_429`` is set. A mill
 samples per second is above what one Tidewell process ingests, so there the process's own
 capacity (``-distributor.instance-limits.*``) is what holds a writer back; a 20M-sample
 bucket takes a catching-up Prometheus's backlog of several minutes at once.
+
+The series limit is off for the same newcomer: the ingester applies it after the push was
+acknowledged (ingest storage), so Mimir's 150,000 would silently drop 85% of a 1M-series
+Prometheus. Memory is the bound instead (measured ~1.3 KB per active series in the head).
 """
 
 _EMBEDDED_NOTE = (
@@ -172,7 +177,11 @@ class Limits:
         default=150000,
         metadata=setting(
             "The maximum number of in-memory series per tenant, across the cluster before "
-            "replication. 0 to disable.",
+            "replication. 0 to disable. On the embedded log (one process, no "
+            "-ingest-storage.kafka.address) the default is 0: series over the limit are "
+            "dropped after their push was acknowledged, so Mimir's default would silently "
+            "lose most of a 1M-series Prometheus; memory bounds it instead (about 1.3 KB "
+            "per active series).",
             flag="ingester.max-global-series-per-user",
         ),
     )
