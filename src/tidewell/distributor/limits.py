@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,8 +38,7 @@ OTEL_TRANSLATION_STRATEGIES = tuple(STRATEGIES)
 
 
 EMBEDDED_DEFAULTS: dict[str, Any] = {
-    "ingestion_rate": 1_000_000.0,
-    "ingestion_burst_size": 20_000_000,
+    "ingestion_rate": math.inf,
     "max_global_series_per_user": 0,
 }
 """Defaults that replace Mimir's on the embedded log (one process, no Kafka), unless set.
@@ -46,21 +46,15 @@ EMBEDDED_DEFAULTS: dict[str, Any] = {
 Mimir's 10,000 samples/s (burst 200,000) guards a shared cluster from one tenant; on one
 machine it only costs a newcomer data: a stock Prometheus with 1M active series at a 15 s
 interval sends ~67k samples/s and far more while it catches up after an outage, and
-Prometheus 2.x drops what gets a 429 unless ``retry_on_http_429`` is set. A million
-samples per second is above what one Tidewell process ingests, so there the process's own
-capacity (``-distributor.instance-limits.*``) is what holds a writer back; a 20M-sample
-bucket takes a catching-up Prometheus's backlog of several minutes at once.
+Prometheus 2.x drops what gets a 429 unless ``retry_on_http_429`` is set. So the rate is
+unlimited there (Go's ``rate.Inf``, which Mimir's flag also accepts as ``inf``): the
+process's own capacity (``-distributor.instance-limits.*``, answered 503, which clients
+retry) holds a writer back instead.
 
 The series limit is off for the same newcomer: the ingester applies it after the push was
 acknowledged (ingest storage), so Mimir's 150,000 would silently drop 85% of a 1M-series
 Prometheus. Memory is the bound instead (measured ~1.3 KB per active series in the head).
 """
-
-_EMBEDDED_NOTE = (
-    " On the embedded log (one process, no -ingest-storage.kafka.address) the default is "
-    "{}: Mimir's default guards a shared cluster, and on one machine it would turn away a "
-    "stock Prometheus with 1M active series (~67k samples/s at 15 s, more while catching up)."
-)
 
 
 @dataclass
@@ -68,16 +62,19 @@ class Limits:
     ingestion_rate: float = field(
         default=10000.0,
         metadata=setting(
-            "Per-tenant ingestion rate limit in samples per second."
-            + _EMBEDDED_NOTE.format(f"{EMBEDDED_DEFAULTS['ingestion_rate']:.0f}"),
+            "Per-tenant ingestion rate limit in samples per second; inf for no limit. On "
+            "the embedded log (one process, no -ingest-storage.kafka.address) the default "
+            "is inf: Mimir's default guards a shared cluster, and on one machine it would "
+            "answer 429 to a stock Prometheus with 1M active series (~67k samples/s at "
+            "15 s, more while catching up), which Prometheus 2.x then drops.",
             flag="distributor.ingestion-rate-limit",
         ),
     )
     ingestion_burst_size: int = field(
         default=200000,
         metadata=setting(
-            "Per-tenant allowed ingestion burst size (in number of samples)."
-            + _EMBEDDED_NOTE.format(EMBEDDED_DEFAULTS["ingestion_burst_size"]),
+            "Per-tenant allowed ingestion burst size (in number of samples). Ignored when "
+            "the rate is inf.",
             flag="distributor.ingestion-burst-size",
         ),
     )
