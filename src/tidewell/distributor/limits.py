@@ -47,7 +47,7 @@ Mimir's 10,000 samples/s (burst 200,000) guards a shared cluster from one tenant
 machine it only costs a newcomer data: a stock Prometheus with 1M active series at a 15 s
 interval sends ~67k samples/s and far more while it catches up after an outage, and
 Prometheus 2.x drops what gets a 429 unless ``retry_on_http_429`` is set. So the rate is
-unlimited there (Go's ``rate.Inf``, which Mimir's flag also accepts as ``inf``): the
+unlimited there (``inf``, as Go's ``rate.Inf``: the burst is not consulted); the
 process's own capacity (``-distributor.instance-limits.*``, answered 503, which clients
 retry) holds a writer back instead.
 
