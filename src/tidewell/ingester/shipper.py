@@ -187,7 +187,7 @@ class Shipper:
             tb.upload_file(join_key(block.name, rel), block / rel)
 
     async def _update_index(self, tenant: str) -> None:
-        from tidewell.storegateway.bucketindex import update_bucket_index
+        from tidewell.objstore.bucketindex import update_bucket_index
 
         try:
             await asyncio.to_thread(update_bucket_index, self.bucket, tenant)
