@@ -28,6 +28,7 @@ from tidewell.ingester import metrics as m
 from tidewell.ingester.compactor import local_blocks
 from tidewell.objstore import Bucket, tenant_bucket
 from tidewell.objstore.bucket import join_key
+from tidewell.tsdb.block.files import block_files
 
 __all__ = ["SHIPPER_FILENAME", "Shipper", "read_shipped", "write_shipped"]
 
@@ -64,12 +65,6 @@ def write_shipped(tenant_dir: str | os.PathLike[str], shipped: dict[str, int]) -
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-
-
-def block_files(block_dir: Path) -> list[str]:
-    """Relative paths to upload, in upload order: chunk segments, index, meta.json last."""
-    chunks = sorted(p.name for p in (block_dir / "chunks").iterdir() if p.name.isdigit())
-    return [f"chunks/{c}" for c in chunks] + ["index", "meta.json"]
 
 
 class Shipper:

@@ -1,0 +1,206 @@
+"""The compactor service: per owned tenant, compaction jobs, then the blocks cleaner.
+
+``compact_tenant`` loads every live block's ``meta.json`` (cached: blocks are
+immutable), marks duplicates the deduplicate filter finds, and runs the
+planner's jobs, planning again after each round until nothing is left, so 2h
+blocks of two zones become one 2h block, then 12h and 24h blocks in one run
+(as Thanos's bucket compactor loops until there is no work). ``clean`` runs the
+blocks cleaner. Which tenants this instance handles is the ring's business:
+``owns_tenant`` is asked for each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from tidewell.compactor import metrics as m
+from tidewell.compactor.cleaner import CleanupResult, TenantRetention, clean_tenant
+from tidewell.compactor.config import CompactorConfig
+from tidewell.compactor.job import run_job
+from tidewell.compactor.marks import mark_for_deletion
+from tidewell.compactor.planner import Job, PlanBlock, deduplicate, plan
+from tidewell.objstore import Bucket, ObjectNotFoundError, tenant_bucket
+from tidewell.objstore.bucketindex import (
+    META_FILENAME,
+    BucketIndex,
+    build_bucket_index,
+    is_block_id,
+)
+
+__all__ = ["Compactor"]
+
+log = logging.getLogger("tidewell.compactor")
+
+_MAX_ROUNDS = 64
+
+
+def _plan_block(meta: dict, uploaded_at: float) -> PlanBlock:
+    thanos = meta.get("thanos") or {}
+    comp = meta.get("compaction") or {}
+    return PlanBlock(
+        block_id=str(meta["ulid"]),
+        min_time=int(meta["minTime"]),
+        max_time=int(meta["maxTime"]),
+        level=int(comp.get("level") or 1),
+        uploaded_at=uploaded_at,
+        labels=tuple(sorted((str(k), str(v)) for k, v in (thanos.get("labels") or {}).items())),
+        sources=frozenset(str(s) for s in comp.get("sources") or [meta["ulid"]]),
+    )
+
+
+class Compactor:
+    """Compacts and cleans the tenants this instance owns; ``run`` loops forever."""
+
+    def __init__(
+        self,
+        bucket: Bucket,
+        config: CompactorConfig,
+        data_dir: str | Path,
+        *,
+        retention: Callable[[str], TenantRetention] = lambda _t: TenantRetention(),
+        owns_tenant: Callable[[str], bool] = lambda _t: True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        config.validate()
+        self.bucket = bucket
+        self.config = config
+        self.data_dir = Path(data_dir)
+        self.retention = retention
+        self.owns_tenant = owns_tenant
+        self.clock = clock
+        self.ranges = config.block_ranges_ms()
+        self._indexes: dict[str, BucketIndex] = {}
+        self._metas: dict[str, dict[str, PlanBlock]] = {}
+
+    # -- discovery ---------------------------------------------------------
+
+    def tenants(self) -> list[str]:
+        """Tenants with a directory in the bucket."""
+        names = (p.rstrip("/") for p in self.bucket.list_dir("").prefixes)
+        return sorted(n for n in names if not is_block_id(n))
+
+    def live_blocks(self, tenant: str) -> list[PlanBlock]:
+        """Complete blocks of the tenant without a deletion mark."""
+        tb = tenant_bucket(self.bucket, tenant)
+        index, _ = build_bucket_index(self.bucket, tenant, self._indexes.get(tenant),
+                                      now=self.clock())
+        self._indexes[tenant] = index
+        marked = index.deletion_marks()
+        cached = self._metas.get(tenant, {})
+        metas: dict[str, PlanBlock] = {}
+        for b in index.blocks:
+            if b.block_id in marked:
+                continue
+            pb = cached.get(b.block_id)
+            if pb is None:
+                try:
+                    meta = json.loads(tb.get(f"{b.block_id}/{META_FILENAME}"))
+                except ObjectNotFoundError:
+                    continue
+                pb = _plan_block(meta, float(b.uploaded_at))
+            metas[b.block_id] = pb
+        self._metas[tenant] = metas
+        return list(metas.values())
+
+    # -- compaction --------------------------------------------------------
+
+    def plan_tenant(self, tenant: str) -> list[Job]:
+        """Jobs for the tenant now; duplicates found on the way are marked for deletion."""
+        kept, dups = deduplicate(self.live_blocks(tenant))
+        tb = tenant_bucket(self.bucket, tenant)
+        for b in dups:
+            if mark_for_deletion(tb, b.block_id, "duplicate of a compacted block", self.clock()):
+                m.BLOCKS_MARKED_FOR_DELETION.labels("compaction").inc()
+        return plan(kept, self.ranges, now=self.clock(),
+                    first_level_wait_s=self.config.first_level_compaction_wait_period)
+
+    def compact_tenant(self, tenant: str) -> int:
+        """Run jobs until the plan is empty; returns how many ran."""
+        tb = tenant_bucket(self.bucket, tenant)
+        work = self.data_dir / tenant
+        done = 0
+        with ThreadPoolExecutor(self.config.compaction_concurrency) as pool:
+            for _ in range(_MAX_ROUNDS):
+                jobs = self.plan_tenant(tenant)
+                if not jobs:
+                    break
+                futures = [pool.submit(run_job, tb, j, work, chunk_range=self.ranges[0],
+                                       now=self.clock()) for j in jobs]
+                for f in futures:
+                    try:
+                        f.result()
+                        done += 1
+                    except Exception:
+                        m.GROUP_COMPACTION_FAILURES.inc()
+                        raise
+        return done
+
+    def compact(self) -> bool:
+        """One compaction run over the owned tenants; True if every tenant succeeded."""
+        m.RUNS_STARTED.inc()
+        tenants = self.tenants()
+        owned = [t for t in tenants if self.owns_tenant(t)]
+        m.TENANTS_DISCOVERED.set(len(tenants))
+        m.TENANTS_SKIPPED.set(len(tenants) - len(owned))
+        ok = True
+        for tenant in owned:
+            try:
+                self.compact_tenant(tenant)
+                m.TENANTS_SUCCEEDED.inc()
+            except Exception:
+                ok = False
+                m.TENANTS_FAILED.inc()
+                log.exception("failed to compact tenant", extra={"fields": {"user": tenant}})
+        if ok:
+            m.RUNS_COMPLETED.inc()
+            m.LAST_SUCCESSFUL_RUN.set(self.clock())
+        else:
+            m.RUNS_FAILED.labels("error").inc()
+        return ok
+
+    # -- cleanup -----------------------------------------------------------
+
+    def clean_tenant(self, tenant: str) -> CleanupResult:
+        return clean_tenant(self.bucket, tenant, now=self.clock(),
+                            deletion_delay=self.config.deletion_delay,
+                            limits=self.retention(tenant))
+
+    def clean(self) -> bool:
+        """One blocks-cleaner run over the owned tenants; True if all succeeded."""
+        m.CLEANUP_STARTED.inc()
+        ok = True
+        for tenant in self.tenants():
+            if not self.owns_tenant(tenant):
+                continue
+            try:
+                self.clean_tenant(tenant)
+            except Exception:
+                ok = False
+                log.exception("blocks cleanup failed", extra={"fields": {"user": tenant}})
+        if ok:
+            m.CLEANUP_COMPLETED.inc()
+            m.CLEANUP_LAST_SUCCESS.set(self.clock())
+        else:
+            m.CLEANUP_FAILED.inc()
+        return ok
+
+    # -- service -----------------------------------------------------------
+
+    async def run(self) -> None:
+        """Cleanup first (so the bucket index exists early), then both on their intervals."""
+        async def loop(fn: Callable[[], bool], interval: float) -> None:
+            while True:
+                try:
+                    await asyncio.to_thread(fn)
+                except Exception:
+                    log.exception("compactor loop iteration failed")
+                await asyncio.sleep(interval)
+
+        await asyncio.gather(loop(self.clean, self.config.cleanup_interval),
+                             loop(self.compact, self.config.compaction_interval))
