@@ -12,8 +12,10 @@ blocks cleaner. Which tenants this instance handles is the ring's business:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -77,6 +79,9 @@ class Compactor:
         self.ranges = config.block_ranges_ms()
         self._indexes: dict[str, BucketIndex] = {}
         self._metas: dict[str, dict[str, PlanBlock]] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+        self._task: asyncio.Task[None] | None = None
 
     # -- discovery ---------------------------------------------------------
 
@@ -167,9 +172,13 @@ class Compactor:
     # -- cleanup -----------------------------------------------------------
 
     def clean_tenant(self, tenant: str) -> CleanupResult:
-        return clean_tenant(self.bucket, tenant, now=self.clock(),
-                            deletion_delay=self.config.deletion_delay,
-                            limits=self.retention(tenant))
+        """Run the blocks cleaner on one tenant (one run per tenant at a time)."""
+        with self._locks_guard:
+            lock = self._locks.setdefault(tenant, threading.Lock())
+        with lock:
+            return clean_tenant(self.bucket, tenant, now=self.clock(),
+                                deletion_delay=self.config.deletion_delay,
+                                limits=self.retention(tenant))
 
     def clean(self) -> bool:
         """One blocks-cleaner run over the owned tenants; True if all succeeded."""
@@ -192,8 +201,19 @@ class Compactor:
 
     # -- service -----------------------------------------------------------
 
+    async def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._task = asyncio.create_task(self.run(), name="compactor")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
     async def run(self) -> None:
-        """Cleanup first (so the bucket index exists early), then both on their intervals."""
+        """Cleanup and compaction, each on its own interval, until cancelled."""
         async def loop(fn: Callable[[], bool], interval: float) -> None:
             while True:
                 try:

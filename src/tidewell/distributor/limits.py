@@ -181,6 +181,24 @@ class Limits:
             kind="duration",
         ),
     )
+    compactor_blocks_retention_period: float = field(
+        default=0.0,
+        metadata=setting(
+            "Delete blocks containing samples older than the specified retention period. "
+            "0 to disable.",
+            flag="compactor.blocks-retention-period",
+            kind="duration",
+        ),
+    )
+    compactor_partial_block_deletion_delay: float = field(
+        default=86400.0,
+        metadata=setting(
+            "If a partial block (unfinished block without meta.json file) hasn't been "
+            "modified for this time, it will be marked for deletion. 0 to disable.",
+            flag="compactor.partial-block-deletion-delay",
+            kind="duration",
+        ),
+    )
     ingest_storage_read_consistency: str = field(
         default="eventual",
         metadata=setting(
