@@ -31,6 +31,7 @@ from tidewell.api.server import HTTPServer, build_app
 from tidewell.api.status import status_routes
 from tidewell.compactor.cleaner import TenantRetention
 from tidewell.compactor.compactor import Compactor
+from tidewell.compactor.routes import compactor_routes
 from tidewell.compactor.sharding import COMPACTOR_RING_KEY, tenant_owner
 from tidewell.config import Config
 from tidewell.distributor import Distributor, Overrides, push_routes
@@ -425,6 +426,7 @@ async def _init_compactor(app: App) -> Compactor:
         await lifecycler.stop()
 
     app.add_service("compactor", FunctionService(start, stop))
+    app.routes.extend(compactor_routes(compactor))
     ingester = app.objects.get("ingester")
     if ingester is not None and ingester.shipper is not None:
         ingester.shipper.index_writer = compactor.clean_tenant

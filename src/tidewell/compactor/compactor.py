@@ -27,6 +27,7 @@ from tidewell.compactor.config import CompactorConfig
 from tidewell.compactor.job import run_job
 from tidewell.compactor.marks import mark_for_deletion
 from tidewell.compactor.planner import Job, PlanBlock, deduplicate, plan
+from tidewell.compactor.tenant_deletion import delete_tenant_data, read_tenant_deletion_mark
 from tidewell.objstore import Bucket, ObjectNotFoundError, tenant_bucket
 from tidewell.objstore.bucketindex import (
     META_FILENAME,
@@ -155,6 +156,8 @@ class Compactor:
         m.TENANTS_SKIPPED.set(len(tenants) - len(owned))
         ok = True
         for tenant in owned:
+            if read_tenant_deletion_mark(self.bucket, tenant) is not None:
+                continue
             try:
                 self.compact_tenant(tenant)
                 m.TENANTS_SUCCEEDED.inc()
@@ -171,11 +174,19 @@ class Compactor:
 
     # -- cleanup -----------------------------------------------------------
 
-    def clean_tenant(self, tenant: str) -> CleanupResult:
-        """Run the blocks cleaner on one tenant (one run per tenant at a time)."""
+    def clean_tenant(self, tenant: str) -> CleanupResult | None:
+        """Run the blocks cleaner on one tenant (one run per tenant at a time).
+
+        A tenant marked for deletion loses its blocks instead (None is returned).
+        """
         with self._locks_guard:
             lock = self._locks.setdefault(tenant, threading.Lock())
         with lock:
+            if read_tenant_deletion_mark(self.bucket, tenant) is not None:
+                deleted = delete_tenant_data(self.bucket, tenant, now=self.clock(),
+                                             cleanup_delay=self.config.tenant_cleanup_delay)
+                m.BLOCKS_CLEANED.inc(deleted)
+                return None
             return clean_tenant(self.bucket, tenant, now=self.clock(),
                                 deletion_delay=self.config.deletion_delay,
                                 limits=self.retention(tenant))

@@ -76,6 +76,13 @@ class CompactorConfig:
                          flag="compactor.deletion-delay", kind="duration"),
     )
 
+    tenant_cleanup_delay: float = field(
+        default=6 * 3600.0,
+        metadata=setting("For tenants marked for deletion, this is the time between deletion "
+                         "of the last block, and doing final cleanup (marker files, debug "
+                         "files) of the tenant.",
+                         flag="compactor.tenant-cleanup-delay", kind="duration"),
+    )
     sharding_ring: CompactorRingConfig = field(default_factory=CompactorRingConfig)
 
     def block_ranges_ms(self) -> list[int]:
