@@ -5,12 +5,14 @@ answer the same before, during and after compaction."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.support.peers import promtool3_binary
 from tidewell.compactor.cleaner import TenantRetention
 from tidewell.compactor.compactor import Compactor
 from tidewell.compactor.config import CompactorConfig
@@ -116,6 +118,20 @@ def _expected() -> dict:
     return out
 
 
+def _promtool_dump(bucket: Bucket, tenant: str, blocks: list, into: Path) -> list[str]:
+    """``promtool tsdb dump`` (Prometheus 3) of a copy of the blocks, lines sorted."""
+    tb = tenant_bucket(bucket, tenant)
+    for b in blocks:
+        download_block(tb, b.block_id, into)
+    (into / "wal").mkdir()  # promtool opens the directory as a TSDB
+    out = subprocess.run(
+        [promtool3_binary(), "tsdb", "dump", f"--sandbox-dir-root={into}", str(into)],
+        capture_output=True, text=True, timeout=240, check=True).stdout
+    lines = sorted(out.splitlines())
+    assert len(lines) == sum(len(ts) + len(hs) for ts, _, hs in _expected().values())
+    return lines
+
+
 def _block_dirs(bucket: Bucket, tenant: str) -> set[str]:
     return {p.rstrip("/") for p in tenant_bucket(bucket, tenant).list_dir("").prefixes} - {
         "markers"}
@@ -138,6 +154,7 @@ def test_two_zones_compacted_to_one_copy_per_range_and_queries_unchanged(
 
     comp.clean()  # the cleaner writes the first bucket index
     assert len(read_bucket_index(bucket, tenant).blocks) == uploaded
+    dump_before = _promtool_dump(bucket, tenant, comp.live_blocks(tenant), tmp_path / "before")
     before = _query(gw, tenant)
     assert before == _expected()
 
@@ -166,6 +183,9 @@ def test_two_zones_compacted_to_one_copy_per_range_and_queries_unchanged(
     assert _block_dirs(bucket, tenant) == {b.block_id for b in live}
     assert list(tenant_bucket(bucket, tenant).iter_prefix("markers")) == []
     assert _query(gw, tenant) == before
+
+    # promtool reads the compacted blocks as it read the two zones' sources.
+    assert _promtool_dump(bucket, tenant, live, tmp_path / "after") == dump_before
 
     # Exactly one copy of every sample in the bucket.
     want = _expected()
