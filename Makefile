@@ -16,4 +16,5 @@ lint:
 	.venv/bin/ruff check src tests benchmarks
 
 bench:
+	./scripts/peers.sh
 	.venv/bin/python -m benchmarks run $(ARGS)

@@ -259,7 +259,7 @@ def count_series(querier_url: str, prefix: str, at_s: float) -> int:
 def new_cluster(root: Path, distributors: int, queriers: int) -> LocalCluster:
     layout = ClusterLayout(zones=2, partitions=3, distributors=distributors, queriers=queriers,
                            store_gateways=1, query_frontends=1)
-    return LocalCluster(root, layout, base_port=0, settings=dict(SETTINGS),
+    return LocalCluster(root, layout, base_port=0, settings=dict(SETTINGS), broker="tansu",
                         ready_timeout_s=180.0, stop_timeout_s=30.0)
 
 

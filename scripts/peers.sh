@@ -13,13 +13,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PROMETHEUS_MODULE=github.com/prometheus/prometheus
-PROMETHEUS_VERSION=v0.316.0 # = Prometheus 3.16.0
+PROMETHEUS_VERSION=v0.316.0
+PROMETHEUS_RELEASE=3.16.0 # what module version v0.316.0 is
 VM_MODULE=github.com/VictoriaMetrics/VictoriaMetrics
 VM_VERSION=v1.151.0
 HELM_MODULE=helm.sh/helm/v4
 HELM_VERSION=v4.3.2
 KAFKA_POM=peers/kafka/pom.xml
 KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$KAFKA_POM")
+
+# The Go toolchain's usual home, for shells that do not have it on PATH.
+command -v go >/dev/null || [ ! -x /usr/local/go/bin/go ] || PATH="/usr/local/go/bin:$PATH"
 
 PEERS=${TIDEWELL_PEERS_DIR:-$HOME/.cache/tidewell-peers}
 WANT=" ${TIDEWELL_PEERS-prometheus kafka victoria-metrics helm} "
@@ -40,13 +44,14 @@ fail() {
   exit 1
 }
 
-# go_peer NAME MODULE VERSION PACKAGE... : go install each package into bin/.
+# go_peer NAME MODULE VERSION LDFLAGS PACKAGE... : go install each package into bin/.
+# LDFLAGS stamp the version into the binary, as the projects' release builds do.
 go_peer() {
-  local name=$1 module=$2 version=$3 log start pkgs=()
-  shift 3
+  local name=$1 module=$2 version=$3 ldflags=$4 log start pkgs=()
+  shift 4
   local bins=()
   for p in "$@"; do pkgs+=("$module/$p@$version"); bins+=("bin/$(basename "$p")"); done
-  if installed "$name" "$version" "${bins[@]}"; then
+  if installed "$name" "$version $ldflags" "${bins[@]}"; then
     echo "peers: $name $version already in $PEERS (skipped)"
     return
   fi
@@ -54,9 +59,9 @@ go_peer() {
   log="$PEERS/logs/$name.log"
   start=$SECONDS
   echo "peers: building $name $version (go install $module from the Go module proxy) ..."
-  CGO_ENABLED=0 GOBIN="$PEERS/bin" go install "${pkgs[@]}" >"$log" 2>&1 ||
+  CGO_ENABLED=0 GOBIN="$PEERS/bin" go install -ldflags "$ldflags" "${pkgs[@]}" >"$log" 2>&1 ||
     fail "go install of $module@$version from the Go module proxy" "$log"
-  echo "$version" >"$PEERS/stamps/$name"
+  echo "$version $ldflags" >"$PEERS/stamps/$name"
   echo "peers: $name $version installed in $((SECONDS - start))s"
 }
 
@@ -79,8 +84,13 @@ kafka_peer() {
 }
 
 total=$SECONDS
-wanted prometheus && go_peer prometheus "$PROMETHEUS_MODULE" "$PROMETHEUS_VERSION" cmd/prometheus cmd/promtool
+PV=github.com/prometheus/common/version
+wanted prometheus && go_peer prometheus "$PROMETHEUS_MODULE" "$PROMETHEUS_VERSION" \
+  "-X $PV.Version=$PROMETHEUS_RELEASE -X $PV.Revision=$PROMETHEUS_VERSION -X $PV.Branch=HEAD" \
+  cmd/prometheus cmd/promtool
 wanted kafka && kafka_peer
-wanted victoria-metrics && go_peer victoria-metrics "$VM_MODULE" "$VM_VERSION" app/victoria-metrics
-wanted helm && go_peer helm "$HELM_MODULE" "$HELM_VERSION" cmd/helm
+wanted victoria-metrics && go_peer victoria-metrics "$VM_MODULE" "$VM_VERSION" \
+  "-X $VM_MODULE/lib/buildinfo.Version=victoria-metrics-$VM_VERSION" app/victoria-metrics
+wanted helm && go_peer helm "$HELM_MODULE" "$HELM_VERSION" \
+  "-X $HELM_MODULE/internal/version.version=$HELM_VERSION" cmd/helm
 echo "peers: ready in $PEERS ($((SECONDS - total))s)"

@@ -60,18 +60,26 @@ async def _run(config: object) -> int:
         loop.add_signal_handler(sig, stop.set)
     try:
         await app.manager.start_all()
-    except Exception as exc:
-        log.error("startup failed", extra={"fields": {"err": f"{type(exc).__name__}: {exc}"}})
+    except Exception:  # the manager logged which module failed and why, on one line
         return 1
     log.info(
         "Tidewell started",
         extra={"fields": {"version": __version__, "target": ",".join(app.config.target)}},
     )
-    await stop.wait()
-    log.info("shutting down")
+    signalled = asyncio.ensure_future(stop.wait())
+    failed = asyncio.ensure_future(app.manager.failed())
+    await asyncio.wait({signalled, failed}, return_when=asyncio.FIRST_COMPLETED)
+    code = 0
+    if failed.done():
+        # dskit's rule: a failed module stops the process, its orchestrator restarts it.
+        log.error("a module failed, shutting down", extra={"fields": {"err": failed.result()}})
+        code = 1
+    else:
+        failed.cancel()
+        log.info("shutting down")
     await app.manager.stop_all(timeout_s=app.config.server.graceful_shutdown_timeout)
     log.info("shutdown complete")
-    return 0
+    return code
 
 
 def _tune_gc() -> None:

@@ -23,6 +23,7 @@ from tidewell.distributor.limits import Limits, RuntimeConfigConfig
 from tidewell.frontend.config import FrontendConfig
 from tidewell.ingest.config import IngestStorageConfig
 from tidewell.ingester.config import IngesterConfig
+from tidewell.model.tenant import InvalidTenantIDError, validate_tenant_id
 from tidewell.objstore.config import BucketConfig
 from tidewell.querier.config import QuerierConfig
 from tidewell.storegateway.config import BucketStoreConfig
@@ -86,8 +87,14 @@ class Config:
         default=True,
         metadata=setting(
             "Require X-Scope-OrgID on every request; when false, all data goes to "
-            "tenant 'anonymous'.",
+            "the tenant of -auth.no-auth-tenant.",
             flag="auth.multitenancy-enabled",
+        ),
+    )
+    no_auth_tenant: str = field(
+        default="anonymous",
+        metadata=setting(
+            "Tenant ID to use when multitenancy is disabled.", flag="auth.no-auth-tenant"
         ),
     )
     server: ServerConfig = field(default_factory=ServerConfig)
@@ -232,6 +239,10 @@ def validate(config: Config) -> None:
         raise ConfigError(
             f"invalid value {port} for -server.http-listen-port: must be between 0 and 65535"
         )
+    try:
+        validate_tenant_id(config.no_auth_tenant)
+    except InvalidTenantIDError as exc:
+        raise ConfigError(f"invalid value for -auth.no-auth-tenant: {exc}") from None
     for section in _sections(config):
         check = getattr(section, "validate", None)
         if callable(check):

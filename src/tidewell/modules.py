@@ -24,7 +24,7 @@ from starlette.types import ASGIApp
 
 from tidewell.api.config import ServerConfig
 from tidewell.api.consistency import ReadConsistencyMiddleware
-from tidewell.api.internal import internal_query_routes
+from tidewell.api.internal import internal_meta_routes, internal_query_routes
 from tidewell.api.prometheus import query_routes
 from tidewell.api.ready_guard import ReadyGuard
 from tidewell.api.server import HTTPServer, build_app
@@ -41,6 +41,7 @@ from tidewell.ingester import Ingester, ingester_routes
 from tidewell.model import Queryable
 from tidewell.objstore.factory import new_bucket
 from tidewell.querier.blocks import BlocksStoreQueryable, BucketIndexBlocksFinder
+from tidewell.querier.meta import MetaSource, PartitionsMetaSource
 from tidewell.querier.partitions import PartitionsQueryable
 from tidewell.querier.routing import TimeRoutedQueryable
 from tidewell.ring import (
@@ -59,7 +60,7 @@ from tidewell.storegateway.gateway import StoreGateway
 from tidewell.storegateway.sharding import RingShardingStrategy
 from tidewell.storegateway.status import store_gateway_status_routes
 from tidewell.util.config_tree import ConfigError
-from tidewell.util.services import FunctionService, Service, ServiceManager
+from tidewell.util.services import FunctionService, Service, ServiceManager, Supervisor
 
 log = logging.getLogger("tidewell.modules")
 
@@ -102,10 +103,20 @@ class OverridesLimits:
     def ingestion_partitions_tenant_shard_size(self, tenant: str) -> int:
         return self._overrides.for_tenant(tenant).ingestion_partitions_tenant_shard_size
 
+    def max_global_exemplars_per_user(self, tenant: str) -> int:
+        return self._overrides.for_tenant(tenant).max_global_exemplars_per_user
+
+    def max_global_metadata_per_user(self, tenant: str) -> int:
+        return self._overrides.for_tenant(tenant).max_global_metadata_per_user
+
+    def max_global_metadata_per_metric(self, tenant: str) -> int:
+        return self._overrides.for_tenant(tenant).max_global_metadata_per_metric
+
 
 async def _init_overrides(app: App) -> Overrides:
     overrides = Overrides(app.config.limits, app.config.runtime_config)
-    app.add_service("runtime-config", FunctionService(overrides.start, overrides.stop))
+    app.add_service("runtime-config", FunctionService(overrides.start, overrides.stop,
+                                                      supervisors=[overrides.supervisor]))
     return overrides
 
 
@@ -115,7 +126,8 @@ async def _init_ingest_log(app: App) -> tuple[Any, Any]:
     async def close() -> None:
         await close_ingest_log(writer, reader)
 
-    app.add_service("ingest-log", FunctionService(lambda: None, close))
+    loops = [s for s in (getattr(writer, "supervisor", None),) if isinstance(s, Supervisor)]
+    app.add_service("ingest-log", FunctionService(lambda: None, close, supervisors=loops))
     return writer, reader
 
 
@@ -240,6 +252,7 @@ async def _init_ingester(app: App) -> Ingester:
     app.routes.extend(ingester_routes(ingester))
     if "querier" not in app.modules:
         _serve_remotely(app, ingester, consistency_waiter=ingester.wait_until_caught_up)
+        app.routes.extend(internal_meta_routes(ingester.tenants))
         ring_kv, _ = app.objects["ingester-ring"]
         lifecycler = InstanceLifecycler(
             ring_kv, INGESTER_RING_KEY, ingester_config.ring,
@@ -310,7 +323,9 @@ async def _init_store_gateway(app: App) -> StoreGateway:
         await lifecycler.stop()
         await gateway.stop()
 
-    app.add_service("store-gateway", FunctionService(start, stop))
+    app.add_service("store-gateway",
+                    FunctionService(start, stop,
+                                    supervisors=[gateway.supervisor, lifecycler.supervisor]))
     _serve_remotely(app, gateway)
     app.routes.extend(store_gateway_status_routes(gateway))
     return gateway
@@ -322,8 +337,10 @@ async def _init_querier(app: App) -> ASGIApp:
     Ingesters and store-gateways in this process are called directly; others
     are found in their rings and called over the network: store-gateways shard
     the blocks, so each block found in the bucket index is asked of one of its
-    owners (``BlocksStoreQueryable``). Which of the two a query asks depends on
-    its time range (``-querier.query-ingesters-within``, ``-querier.query-store-after``);
+    owners (``BlocksStoreQueryable``); exemplars and metadata come from the
+    ingesters alone, every owner of each partition (``PartitionsMetaSource``).
+    Which of the two a query asks depends on its time range
+    (``-querier.query-ingesters-within``, ``-querier.query-store-after``);
     answers are merged, duplicates dropped. Returns the querier's own ASGI app:
     with a query-frontend in the same process, the frontend calls it directly;
     otherwise it is served as is.
@@ -335,6 +352,7 @@ async def _init_querier(app: App) -> ASGIApp:
     if "ingester" in app.modules:
         ingester: Ingester = app.objects["ingester"]
         recent: Queryable = ingester
+        meta: MetaSource = ingester.tenants
 
         async def wait(tenant: str) -> None:
             await ingester.wait_strong()
@@ -347,6 +365,7 @@ async def _init_querier(app: App) -> ASGIApp:
             shard_size=lambda t: overrides.for_tenant(t).ingestion_partitions_tenant_shard_size,
         )
         recent = partitions
+        meta = PartitionsMetaSource(partitions)
 
         async def wait(tenant: str) -> None:
             await partitions.wait_caught_up(tenant, reader.end_offset, timeout)
@@ -375,10 +394,10 @@ async def _init_querier(app: App) -> ASGIApp:
     def consistency(inner: ASGIApp) -> ASGIApp:
         return ReadConsistencyMiddleware(inner, wait=wait, default_level=default_level)
 
-    api = Mount("/prometheus", routes=query_routes(queryable, config.querier))
+    api = Mount("/prometheus", routes=query_routes(queryable, config.querier, meta))
     if "query-frontend" in app.modules:
         return build_app([api], multitenancy_enabled=config.multitenancy_enabled,
-                         middlewares=[consistency])
+                         no_auth_tenant=config.no_auth_tenant, middlewares=[consistency])
     app.routes.append(api)
     app.middlewares.append(consistency)
     return api
@@ -436,7 +455,8 @@ async def _init_compactor(app: App) -> Compactor:
 async def _init_query_frontend(app: App) -> QueryFrontend:
     frontend = QueryFrontend.from_config(app.config.frontend, app=app.objects.get("querier"))
     app.routes.extend(frontend.routes())
-    app.add_service("query-frontend", FunctionService(lambda: None, frontend.close))
+    app.add_service("query-frontend", FunctionService(lambda: None, frontend.close,
+                                                      supervisors=[frontend.queue.supervisor]))
     return frontend
 
 
@@ -536,7 +556,7 @@ async def build(config: Config) -> App:
         app.objects[name] = await MODULES[name].init(app)
     routes = [*status_routes(config, app.manager), *app.routes]
     asgi = build_app(routes, multitenancy_enabled=config.multitenancy_enabled,
-                     middlewares=app.middlewares)
+                     no_auth_tenant=config.no_auth_tenant, middlewares=app.middlewares)
     # The server starts first so /ready can say 503 while the others start.
     app.manager.add("server", HTTPServer(asgi, config.server), first=True)
     return app

@@ -1,17 +1,16 @@
-"""Our HTTP API against the real Prometheus binary on the same data.
+"""Our HTTP API against the real Prometheus 3 binary on the same data.
 
 The same series are written as OpenMetrics, turned into a TSDB block with
 ``promtool tsdb create-blocks-from openmetrics`` and served by ``prometheus``;
 our routes serve them from memory through uvicorn. Responses are compared
 field by field, and ``promtool query`` (a real client) must print the same
-for both. Sample timestamps sit off the step grid so that range boundaries,
-closed in Prometheus 2.x and left-open in 3.x, select the same samples.
+for both. Queries run between samples and exactly on them: there a range's
+left boundary is open, as in Prometheus 3 (2.x closed it).
 """
 
 from __future__ import annotations
 
 import math
-import shutil
 import socket
 import subprocess
 import sys
@@ -31,15 +30,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from memstore import MemStore
 
+from tests.support.prometheus import prometheus_binary, promtool_binary
 from tidewell.api.prometheus import query_routes
 from tidewell.model import Labels
 from tidewell.querier.config import QuerierConfig
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("prometheus") is None or shutil.which("promtool") is None,
-    reason="the prometheus and promtool binaries are needed (Debian package prometheus)")
-
-# Samples at T0 + 3s + k*15s, queries at T0 + 7s + m*60s, subquery steps at multiples of
+# Samples at T0 + 3s + k*15s, queries at T0 + 7s (or 3s) + m*60s, subquery steps at multiples of
 # 60s. Recent data, because promtool's series and labels queries look about a year around now.
 T0 = (int(time.time() * 1000) - 6 * 3600_000) // 3600_000 * 3600_000
 STEP = 15_000
@@ -110,13 +106,13 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
     data = _dataset()
     tmp = tmp_path_factory.mktemp("prom")
     (tmp / "data.om").write_text(_openmetrics(data))
-    subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics",
+    subprocess.run([promtool_binary(), "tsdb", "create-blocks-from", "openmetrics",
                     str(tmp / "data.om"), str(tmp / "tsdb")], check=True,
                    capture_output=True, timeout=120)
     (tmp / "prometheus.yml").write_text("global: {}\n")
     prom_port, our_port = _free_port(), _free_port()
     prom = subprocess.Popen(
-        ["prometheus", f"--config.file={tmp / 'prometheus.yml'}",
+        [prometheus_binary(), f"--config.file={tmp / 'prometheus.yml'}",
          f"--storage.tsdb.path={tmp / 'tsdb'}", f"--web.listen-address=127.0.0.1:{prom_port}",
          "--storage.tsdb.retention.time=100y"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -175,22 +171,24 @@ def _compare(ours: dict, theirs: dict, query: str) -> None:  # type: ignore[type
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.parametrize("offset_ms", [7_000, 3_000], ids=["between-samples", "on-samples"])
 @pytest.mark.parametrize("query", QUERIES)
-def test_range_query_matches_prometheus(servers: tuple[str, str], query: str) -> None:
+def test_range_query_matches_prometheus(servers: tuple[str, str], query: str,
+                                        offset_ms: int) -> None:
     prom_url, our_url = servers
-    params = {"query": query, "start": str((T0 + 1807_000) / 1000),
-              "end": str((T0 + 5407_000) / 1000), "step": "60"}
+    params = {"query": query, "start": str((T0 + 1800_000 + offset_ms) / 1000),
+              "end": str((T0 + 5400_000 + offset_ms) / 1000), "step": "60"}
     theirs = httpx.get(f"{prom_url}/api/v1/query_range", params=params, timeout=30).json()
     ours = httpx.get(f"{our_url}/api/v1/query_range", params=params, timeout=30).json()
     _compare(ours, theirs, query)
-    params = {"query": query, "time": str((T0 + 3007_000) / 1000)}
+    params = {"query": query, "time": str((T0 + 3000_000 + offset_ms) / 1000)}
     theirs = httpx.get(f"{prom_url}/api/v1/query", params=params, timeout=30).json()
     ours = httpx.get(f"{our_url}/api/v1/query", params=params, timeout=30).json()
     _compare(ours, theirs, query)
 
 
 def _promtool(*args: str) -> str:
-    out = subprocess.run(["promtool", "query", *args], capture_output=True, text=True,
+    out = subprocess.run([promtool_binary(), "query", *args], capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 0, out.stderr
     return out.stdout

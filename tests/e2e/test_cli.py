@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
@@ -74,3 +75,17 @@ def test_ready_config_and_graceful_sigterm(tidewell: TidewellProcess) -> None:
     assert 'level=info component=main msg="shutdown complete"' in logs
     for line in logs.splitlines():
         assert line.startswith("ts=") and " level=" in line and " component=" in line
+
+
+def test_port_in_use_exits_with_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run([f"-server.http-listen-port={port}", "-server.http-listen-address=127.0.0.1",
+                      f"-common.storage.path={tmp_path / 'data'}"])
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if "level=error" in line]
+    assert len(errors) == 1, result.stderr
+    assert f"cannot listen on 127.0.0.1:{port}: address already in use" in errors[0]

@@ -7,15 +7,13 @@ count a feature as tested when nothing ran.
 from __future__ import annotations
 
 import os
-from pathlib import Path
+
+from tidewell.tool.kafka_broker import peers_dir
+
+__all__ = ["helm_binary", "peers_dir", "prometheus3_binary", "promtool3_binary",
+           "victoria_metrics_binary"]
 
 SETUP_HINT = "run scripts/peers.sh (make test does) to install it"
-
-
-def peers_dir() -> Path:
-    """The peers cache: $TIDEWELL_PEERS_DIR, else ~/.cache/tidewell-peers."""
-    env = os.environ.get("TIDEWELL_PEERS_DIR")
-    return Path(env) if env else Path.home() / ".cache" / "tidewell-peers"
 
 
 def _binary(name: str, what: str) -> str:
@@ -42,10 +40,3 @@ def victoria_metrics_binary() -> str:
 def helm_binary() -> str:
     return _binary("helm", "Helm 4")
 
-
-def kafka_libs() -> Path:
-    """The Apache Kafka jars (broker and storage tool), fetched from Maven Central."""
-    libs = peers_dir() / "kafka" / "libs"
-    if not any(libs.glob("kafka_2.13-*.jar")):
-        raise AssertionError(f"Apache Kafka is missing: no {libs}/kafka_2.13-*.jar; {SETUP_HINT}")
-    return libs

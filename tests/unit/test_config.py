@@ -21,6 +21,7 @@ def test_defaults_match_mimir() -> None:
     config = load([]).config
     assert config.target == ["all"]
     assert config.multitenancy_enabled is True
+    assert config.no_auth_tenant == "anonymous"
     assert config.server.http_listen_port == 8080
     assert config.server.log_level == "info"
     assert config.server.log_format == "logfmt"
@@ -167,16 +168,17 @@ def test_every_flag_is_declared_once() -> None:
     assert duplicate_flags() == []
 
 
-def test_native_histograms_cannot_be_enabled_until_stored() -> None:
-    with pytest.raises(ConfigError, match="not supported yet"):
-        load(["-ingester.native-histograms-ingestion-enabled=true"])
+def test_native_histograms_are_enabled_by_default_as_in_mimir_3() -> None:
+    assert load([]).config.limits.native_histograms_ingestion_enabled is True
+    assert load(["-ingester.native-histograms-ingestion-enabled=false"]
+                ).config.limits.native_histograms_ingestion_enabled is False
 
 
-def test_runtime_override_enabling_native_histograms_is_refused() -> None:
+def test_runtime_override_can_disable_native_histograms_per_tenant() -> None:
     from tidewell.distributor.limits import Limits
 
-    with pytest.raises(ValueError, match="not supported yet"):
-        Limits().with_overrides({"native_histograms_ingestion_enabled": True})
+    assert not Limits().with_overrides(
+        {"native_histograms_ingestion_enabled": False}).native_histograms_ingestion_enabled
 
 
 @pytest.mark.parametrize(
@@ -186,6 +188,9 @@ def test_runtime_override_enabling_native_histograms_is_refused() -> None:
         (["-ingester.ring.store=etcd"], "-ingester.ring.etcd.endpoints must be set"),
         (["-blocks-storage.bucket-store.sync-interval=0"],
          "-blocks-storage.bucket-store.sync-interval: must be > 0"),
+        (["-auth.no-auth-tenant=a/b"],
+         "invalid value for -auth.no-auth-tenant: tenant ID contains unsupported character"),
+        (["-auth.no-auth-tenant=__mimir_cluster"], "is reserved"),
     ],
 )
 def test_nested_sections_are_validated_at_startup(argv: list[str], message: str) -> None:

@@ -34,3 +34,29 @@ def test_separate_distributor_on_embedded_log_is_refused(tmp_path: Path) -> None
     config = load([f"-common.storage.path={tmp_path}", "-target=distributor"]).config
     with pytest.raises(ConfigError, match=r"needs -ingest-storage\.kafka\.address"):
         asyncio.run(build(config))
+
+
+def test_exemplar_and_metadata_limits_follow_per_tenant_overrides() -> None:
+    from tidewell.distributor import Overrides
+    from tidewell.ingester import TenantRegistry
+    from tidewell.ingester.limits import LocalLimits
+    from tidewell.model import Exemplar, Labels, MetricMetadata
+    from tidewell.modules import OverridesLimits
+
+    overrides = Overrides()
+    overrides.set_tenant_overrides({"small": {"max_global_exemplars_per_user": 2,
+                                              "max_global_metadata_per_user": 1}})
+    reg = TenantRegistry(7_200_000, LocalLimits(OverridesLimits(overrides), lambda: 1))
+    series = Labels.from_dict({"__name__": "m"})
+    many = [Exemplar(Labels(), 1.0, t) for t in range(5)]
+    small, _ = reg.get_or_create("small")
+    default, _ = reg.get_or_create("default")
+    small.exemplars.add(series, many)
+    default.exemplars.add(series, many)
+    assert len(small.exemplars) == 2 and len(default.exemplars) == 5
+    families = [MetricMetadata("a"), MetricMetadata("b")]
+    assert small.metadata.add(families).per_user_limited == 1
+    assert default.metadata.add(families).created == 2
+    overrides.set_tenant_overrides({})  # runtime config changed: the default applies live
+    small.exemplars.add(series, [Exemplar(Labels(), 1.0, 9)])
+    assert len(small.exemplars) == 3

@@ -1,7 +1,8 @@
 """Resolve the tenant of each API request from ``X-Scope-OrgID``.
 
 Pure ASGI (no request object) because it sits on the push hot path. With
-multi-tenancy off every request belongs to ``anonymous``, as in Mimir.
+multi-tenancy off every request belongs to ``-auth.no-auth-tenant`` (default
+``anonymous``), as in Mimir.
 """
 
 from __future__ import annotations
@@ -27,15 +28,17 @@ _OPEN_PATHS = ("/prometheus/api/v1/status/",)
 
 
 class TenantMiddleware:
-    def __init__(self, app: ASGIApp, *, multitenancy_enabled: bool) -> None:
+    def __init__(self, app: ASGIApp, *, multitenancy_enabled: bool,
+                 no_auth_tenant: str = ANONYMOUS) -> None:
         self.app = app
         self.multitenancy_enabled = multitenancy_enabled
+        self.no_auth_tenant = validate_tenant_id(no_auth_tenant)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self._needs_tenant(scope["path"]):
             await self.app(scope, receive, send)
             return
-        tenant = ANONYMOUS
+        tenant = self.no_auth_tenant
         if self.multitenancy_enabled:
             raw = next((v for k, v in scope["headers"] if k == _ORG_HEADER), None)
             if raw is None:

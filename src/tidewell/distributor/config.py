@@ -6,7 +6,29 @@ from dataclasses import dataclass, field
 
 from tidewell.util.config_fields import setting
 
-__all__ = ["DistributorConfig"]
+__all__ = ["DistributorConfig", "InstanceLimitsConfig"]
+
+
+@dataclass
+class InstanceLimitsConfig:
+    """Mimir's ``distributor.instance_limits``: bounds of one distributor, all tenants together."""
+
+    max_inflight_push_requests: int = field(
+        default=2000,
+        metadata=setting(
+            "Max inflight push requests that this distributor can handle. This limit is "
+            "per-distributor, not per-tenant. Additional requests will be rejected with 503. "
+            "0 = unlimited."
+        ),
+    )
+    max_inflight_push_requests_bytes: int = field(
+        default=0,
+        metadata=setting(
+            "The sum of the request sizes in bytes of inflight push requests that this "
+            "distributor can handle. This limit is per-distributor, not per-tenant. Additional "
+            "requests will be rejected with 503. 0 = unlimited."
+        ),
+    )
 
 
 @dataclass
@@ -27,6 +49,7 @@ class DistributorConfig:
             flag="distributor.max-otlp-request-size",
         ),
     )
+    instance_limits: InstanceLimitsConfig = field(default_factory=InstanceLimitsConfig)
     max_error_messages: int = field(
         default=10,
         metadata=setting(

@@ -28,11 +28,18 @@ from tidewell.distributor.errors import (
 from tidewell.distributor.limits import Limits, Overrides
 from tidewell.distributor.ratelimit import RateLimiter
 from tidewell.distributor.records import build_records
+from tidewell.distributor.series import (
+    check_series_histograms,
+    exemplar_bounds,
+    exemplars_to_fix,
+    fix_exemplars,
+    parse_series,
+    series_pb,
+)
 from tidewell.distributor.validation import (
-    V_INVALID_HISTOGRAM_SCHEMA,
+    V_INVALID_HISTOGRAM,
     V_TOO_FAR_IN_FUTURE,
     V_TOO_FAR_IN_PAST,
-    exemplar_discard_reason,
     format_failure,
     reason_of,
 )
@@ -125,47 +132,24 @@ class Distributor:
 
     # -- request preparation -------------------------------------------------------------
 
-    def _series_pb(self, res: ScanResult, i: int) -> pb.TimeSeries:
-        return _parse_series(res.buf[int(res.ser_payload[i]) : int(res.ser_end[i])].tobytes())
-
-    def _invalid_exemplars(self, res: ScanResult) -> np.ndarray:
-        """Series carrying at least one exemplar Mimir would drop."""
-        out = np.zeros(res.n_series, dtype=bool)
-        for i in np.nonzero(res.n_exemplars)[0].tolist():
-            for e in self._series_pb(res, i).exemplars:
-                pairs = [(lab.name, lab.value) for lab in e.labels]
-                if exemplar_discard_reason(pairs, e.timestamp) is not None:
-                    out[i] = True
-                    break
-        return out
-
-    def _bad_histogram_schemas(self, res: ScanResult) -> dict[int, int]:
-        """Series index -> first invalid native histogram schema (valid: -4..8 and -53)."""
-        out: dict[int, int] = {}
-        for i in np.nonzero(res.n_histograms)[0].tolist():
-            for h in self._series_pb(res, i).histograms:
-                if not (-4 <= h.schema <= 8 or h.schema == -53):
-                    out[i] = h.schema
-                    break
-        return out
-
     def _rewrite(
-        self, res: ScanResult, fix: np.ndarray, limits: Limits, tenant: str = ""
+        self, res: ScanResult, fix: np.ndarray, limits: Limits, tenant: str,
+        histograms: dict[int, list[pb.Histogram]], ex_bounds: tuple[int, int],
     ) -> bytes:
-        """Re-encode series whose labels need sorting/cleaning, or whose parts are dropped."""
+        """Re-encode series whose labels need sorting/cleaning, or whose parts change.
+
+        Series keep their order, so indexes into ``res`` stay valid for the result.
+        """
         raw = res.buf.tobytes()
-        drop_hist = not limits.native_histograms_ingestion_enabled
         drop_exemplars = limits.max_global_exemplars_per_user <= 0
         parts: list[bytes] = []
         for i in range(res.n_series):
             s, e = int(res.ser_start[i]), int(res.ser_end[i])
-            needs = fix[i] or (drop_hist and res.n_histograms[i]) or (
-                drop_exemplars and res.n_exemplars[i]
-            )
+            needs = fix[i] or i in histograms or (drop_exemplars and res.n_exemplars[i])
             if not needs:
                 parts.append(raw[s:e])
                 continue
-            ts = _parse_series(raw[int(res.ser_payload[i]) : e])
+            ts = parse_series(raw[int(res.ser_payload[i]) : e])
             if fix[i]:
                 pairs = sorted(
                     ((lab.name, lab.value) for lab in ts.labels if lab.value != ""),
@@ -176,23 +160,16 @@ class Distributor:
                     lab = ts.labels.add()
                     lab.name = name
                     lab.value = value
-            if drop_hist:
+            if i in histograms:
                 del ts.histograms[:]
+                ts.histograms.extend(histograms[i])
             if drop_exemplars:
+                if ts.exemplars:
+                    m.DISCARDED_EXEMPLARS.labels(tenant, "exemplars_disabled").inc(
+                        len(ts.exemplars))
                 del ts.exemplars[:]
-            else:
-                keep = []
-                for e in ts.exemplars:
-                    pairs = [(lab.name, lab.value) for lab in e.labels]
-                    reason = exemplar_discard_reason(pairs, e.timestamp)
-                    if reason is None:
-                        keep.append(e)
-                    else:
-                        m.DISCARDED_EXEMPLARS.labels(tenant, reason).inc()
-                if len(keep) != len(ts.exemplars):
-                    kept = [pb.Exemplar.FromString(e.SerializeToString()) for e in keep]
-                    del ts.exemplars[:]
-                    ts.exemplars.extend(kept)
+            elif ts.exemplars:
+                fix_exemplars(ts, tenant, limits, ex_bounds)
             parts.append(_field(1, ts.SerializeToString()))
         for j in range(res.meta_start.shape[0]):
             parts.append(raw[int(res.meta_start[j]) : int(res.meta_end[j])])
@@ -227,7 +204,11 @@ class Distributor:
                 raise InvalidRequestError("invalid write request: bad metadata entry") from None
             name = md.metric_family_name
             reason = None
-            if len(name.encode()) > max_len:
+            if not name:  # -validation.enforce-metadata-metric-name (Mimir's default)
+                reason = "missing_metric_name"
+                result.errors.append("received a metric metadata with no metric name "
+                                     "(err-mimir-metadata-missing-metric-name)")
+            elif len(name.encode()) > max_len:
                 reason = "metric_name_too_long"
                 result.errors.append(
                     "received a metric metadata whose metric name length exceeds the limit, "
@@ -273,31 +254,32 @@ class Distributor:
         except ScanError as e:
             raise InvalidRequestError(f"failed to parse write request: {e}") from None
         fix, code, bad, token = self._checks(res, tenant, limits)
-        needs_rewrite = bool(fix.any())
-        if not limits.native_histograms_ingestion_enabled and res.n_histograms.any():
-            needs_rewrite = True
+        now_ms = int(self.clock() * 1000)
+        hist_failed: dict[int, tuple[str, str]] = {}
+        hist_new: dict[int, list[pb.Histogram]] = {}
+        if res.n_histograms.any():
+            hist_failed, hist_new = check_series_histograms(res, tenant, limits)
+        ex_bounds = exemplar_bounds(res, limits, now_ms)
+        needs_rewrite = bool(fix.any()) or bool(hist_new)
         if res.n_exemplars.any():
             if limits.max_global_exemplars_per_user <= 0:
                 needs_rewrite = True
             else:
-                bad_ex = self._invalid_exemplars(res)
+                bad_ex = exemplars_to_fix(
+                    res, ex_bounds, limits.max_exemplars_per_series_per_request)
                 if bad_ex.any():
                     fix = fix | bad_ex.astype(fix.dtype)
                     needs_rewrite = True
         if needs_rewrite:
-            raw = self._rewrite(res, fix, limits, tenant)
+            raw = self._rewrite(res, fix, limits, tenant, hist_new, ex_bounds)
             res = scan_write_request(raw)
             fix, code, bad, token = self._checks(res, tenant, limits)
         code = code.astype(np.int16)
-        details: dict[int, int] = {}
-        if res.n_histograms.any():
-            details = self._bad_histogram_schemas(res)
-            for i in details:
-                if code[i] == 0:
-                    code[i] = V_INVALID_HISTOGRAM_SCHEMA
+        for i in hist_failed:
+            if code[i] == 0:
+                code[i] = V_INVALID_HISTOGRAM
 
         # Timestamps (per series min/max over samples and histograms).
-        now_ms = int(self.clock() * 1000)
         has_data = (res.n_samples + res.n_histograms) > 0
         future = has_data & (res.ts_max > now_ms + int(limits.creation_grace_period * 1000))
         code[(code == 0) & future] = V_TOO_FAR_IN_FUTURE
@@ -311,7 +293,7 @@ class Distributor:
         valid = code == 0
         n_items = res.n_samples + res.n_histograms
         if not valid.all():
-            self._report_failures(res, tenant, limits, code, bad, n_items, result, details)
+            self._report_failures(res, tenant, limits, code, bad, n_items, result, hist_failed)
 
         samples = int(res.n_samples[valid].sum())
         histograms = int(res.n_histograms[valid].sum())
@@ -371,12 +353,17 @@ class Distributor:
         return result
 
     def _report_failures(
-        self, res, tenant, limits, code, bad, n_items, result, details: dict[int, int]
+        self, res, tenant, limits, code, bad, n_items, result,
+        hist_failed: dict[int, tuple[str, str]],
     ) -> None:
         bad_idx = np.nonzero(code)[0]
         result.rejected_series = int(bad_idx.shape[0])
         # Count discarded samples per reason without touching every series in Python.
         for c in np.unique(code[bad_idx]).tolist():
+            if c == V_INVALID_HISTOGRAM:
+                for i in np.nonzero(code == c)[0].tolist():
+                    m.DISCARDED_SAMPLES.labels(tenant, hist_failed[i][0]).inc(int(n_items[i]))
+                continue
             m.DISCARDED_SAMPLES.labels(tenant, reason_of(c)).inc(
                 int(n_items[code == c].sum())
             )
@@ -388,12 +375,13 @@ class Distributor:
         for i in bad_idx[: self.config.max_error_messages].tolist():
             c = int(code[i])
             ts = 0
-            if c == V_INVALID_HISTOGRAM_SCHEMA:
-                ts = details[i]
-            elif c in (V_TOO_FAR_IN_FUTURE, V_TOO_FAR_IN_PAST):
+            if c == V_INVALID_HISTOGRAM:
+                result.errors.append(hist_failed[i][1])
+                continue
+            if c in (V_TOO_FAR_IN_FUTURE, V_TOO_FAR_IN_PAST):
                 # Mimir names the first offending sample (then histogram) of the series.
                 try:
-                    series = self._series_pb(res, i)
+                    series = series_pb(res, i)
                     stamps = [s.timestamp for s in series.samples]
                     stamps += [h.timestamp for h in series.histograms]
                 except InvalidRequestError:
@@ -427,14 +415,6 @@ class Distributor:
                     "produce acknowledged tenant=%s partition=%d offset=%d records=1 bytes=%d",
                     tenant, r.partition, off, len(r.value),
                 )
-
-
-def _parse_series(data: bytes) -> pb.TimeSeries:
-    """Full parse of one series (slow paths only); corrupt nested data fails the request."""
-    try:
-        return pb.TimeSeries.FromString(data)
-    except Exception as e:  # google.protobuf.message.DecodeError
-        raise InvalidRequestError(f"failed to parse write request: {e}") from None
 
 
 def _written_headers(result: PushResult) -> dict[str, str]:

@@ -14,6 +14,7 @@ from starlette.routing import Route
 from tidewell.distributor.distributor import Distributor, PushResult
 from tidewell.distributor.errors import PushError
 from tidewell.distributor.httputil import error_response, media_type, read_body, request_tenant
+from tidewell.distributor.inflight import InflightLimiter, declared_length
 from tidewell.distributor.otlp_http import make_otlp_handler
 from tidewell.protocol.compression import decompress
 from tidewell.protocol.errors import ProtocolError
@@ -37,7 +38,7 @@ def _rw2_headers(stats: PushResult | RW2Stats | None) -> dict[str, str]:
     }
 
 
-def make_push_handler(distributor: Distributor):
+def make_push_handler(distributor: Distributor, inflight: InflightLimiter):
     max_size = distributor.config.max_recv_msg_size
 
     async def push(request: Request) -> Response:
@@ -64,12 +65,14 @@ def make_push_handler(distributor: Distributor):
                 _rw2_headers(None) if is_rw2 else None,
             )
         try:
-            body = await read_body(request, max_size)
-            raw = decompress(body, encoding, max_size)
-            if is_rw2:
-                wr, _stats = rw2_to_rw1(parse_rw2(raw))
-                raw = wr.SerializeToString()
-            result = await distributor.push(tenant, raw)
+            with inflight.admit(declared_length(request)) as slot:
+                body = await read_body(request, max_size)
+                slot.grow(len(body))
+                raw = decompress(body, encoding, max_size)
+                if is_rw2:
+                    wr, _stats = rw2_to_rw1(parse_rw2(raw))
+                    raw = wr.SerializeToString()
+                result = await distributor.push(tenant, raw)
         except ProtocolError as e:
             return error_response(e.status, str(e), _rw2_headers(None) if is_rw2 else None)
         except PushError as e:
@@ -86,7 +89,10 @@ def make_push_handler(distributor: Distributor):
 
 def push_routes(distributor: Distributor) -> list[Route]:
     """Routes for remote write and OTLP ingestion, bound to ``distributor``."""
+    limits = distributor.config.instance_limits
+    inflight = InflightLimiter(limits.max_inflight_push_requests,
+                               limits.max_inflight_push_requests_bytes)
     return [
-        Route("/api/v1/push", make_push_handler(distributor), methods=["POST"]),
-        Route("/otlp/v1/metrics", make_otlp_handler(distributor), methods=["POST"]),
+        Route("/api/v1/push", make_push_handler(distributor, inflight), methods=["POST"]),
+        Route("/otlp/v1/metrics", make_otlp_handler(distributor, inflight), methods=["POST"]),
     ]

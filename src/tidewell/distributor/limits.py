@@ -8,8 +8,6 @@ periodically. A bad file keeps the previous values, logs an error and bumps
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -21,6 +19,7 @@ import yaml
 from tidewell.distributor.metrics import RUNTIME_CONFIG_HASH, RUNTIME_CONFIG_RELOAD_OK
 from tidewell.protocol.otlp_names import STRATEGIES
 from tidewell.util.config_fields import parse_duration, setting
+from tidewell.util.services import Supervisor
 
 __all__ = [
     "NAME_VALIDATION_SCHEMES",
@@ -98,6 +97,14 @@ class Limits:
             flag="distributor.otel-metric-suffixes-enabled",
         ),
     )
+    otel_convert_histograms_to_nhcb: bool = field(
+        default=False,
+        metadata=setting(
+            "Whether to convert OTel explicit histograms into native histograms with custom "
+            "buckets.",
+            flag="distributor.otel-convert-histograms-to-nhcb",
+        ),
+    )
     otel_translation_strategy: str = field(
         default="",
         metadata=setting(
@@ -144,23 +151,65 @@ class Limits:
             flag="ingester.max-global-series-per-user",
         ),
     )
-    # Mimir defaults to true; Tidewell's head does not store native histograms
-    # yet, so they are discarded (and counted) here instead of lost downstream.
     native_histograms_ingestion_enabled: bool = field(
-        default=False,
+        default=True,
         metadata=setting(
             "Enable ingestion of native histogram samples. If false, native histogram samples "
-            "are ignored without an error (counted in cortex_discarded_samples_total). "
-            "Tidewell does not store native histograms yet.",
+            "are ignored without an error (counted in cortex_discarded_samples_total with "
+            "reason native_histogram_ingestion_disabled).",
             flag="ingester.native-histograms-ingestion-enabled",
         ),
     )
-    max_global_exemplars_per_user: int = field(
+    max_native_histogram_buckets: int = field(
         default=0,
         metadata=setting(
+            "Maximum number of buckets per native histogram sample. 0 to disable the limit.",
+            flag="validation.max-native-histogram-buckets",
+        ),
+    )
+    reduce_native_histogram_over_max_buckets: bool = field(
+        default=True,
+        metadata=setting(
+            "Whether to reduce or reject native histogram samples with more buckets than the "
+            "configured limit.",
+            flag="validation.reduce-native-histogram-over-max-buckets",
+        ),
+    )
+    max_exemplars_per_series_per_request: int = field(
+        default=0,
+        metadata=setting(
+            "Maximum number of exemplars per series per request. 0 to disable limit in "
+            "request. The exceeding exemplars are dropped.",
+            flag="distributor.max-exemplars-per-series-per-request",
+        ),
+    )
+    # Mimir defaults to 0, which drops every exemplar a client sends. Tidewell keeps
+    # what it acknowledges, so it keeps Prometheus's default exemplar buffer instead.
+    max_global_exemplars_per_user: int = field(
+        default=100_000,
+        metadata=setting(
             "The maximum number of exemplars in memory, across the cluster. 0 to disable "
-            "exemplars ingestion.",
+            "exemplars ingestion. Tidewell's default is Prometheus's exemplar buffer size "
+            "(100000: about 40MB per tenant in each zone, measured 375 bytes per exemplar "
+            "with a trace ID), not Mimir's 0: with 0 the "
+            "exemplars a client sends are dropped, so /api/v1/query_exemplars answers nothing. "
+            "When full, the oldest exemplars are evicted.",
             flag="ingester.max-global-exemplars-per-user",
+        ),
+    )
+    max_global_metadata_per_user: int = field(
+        default=0,
+        metadata=setting(
+            "The maximum number of metrics with metadata per tenant, across the cluster. 0 to "
+            "disable.",
+            flag="ingester.max-global-metadata-per-user",
+        ),
+    )
+    max_global_metadata_per_metric: int = field(
+        default=0,
+        metadata=setting(
+            "The maximum number of metadata per metric, across the cluster. 0 to disable.",
+            flag="ingester.max-global-metadata-per-metric",
         ),
     )
     ingestion_partitions_tenant_shard_size: int = field(
@@ -263,12 +312,6 @@ class Limits:
             raise ValueError(
                 f"OTLP translation strategy {strategy!r} is not allowed when UTF8 is disabled"
             )
-        if self.native_histograms_ingestion_enabled:
-            raise ValueError(
-                "-ingester.native-histograms-ingestion-enabled=true is not supported yet: "
-                "Tidewell's TSDB does not store native histograms, so accepting them would "
-                "lose them"
-            )
 
 
 @dataclass
@@ -300,7 +343,8 @@ class Overrides:
         self.defaults = defaults or Limits()
         self.config = config or RuntimeConfigConfig()
         self._tenants: dict[str, Limits] = {}
-        self._task: asyncio.Task[None] | None = None
+        self.supervisor = Supervisor("runtime-config")
+        """The reload timer: a failure other than a bad file fails the module."""
         self._last_hash = ""
         if self.config.file:
             self.reload()
@@ -344,19 +388,13 @@ class Overrides:
             log.info("runtime config loaded file=%s tenants=%d", self.config.file, len(merged))
         return True
 
-    async def run(self) -> None:
-        """Reload every ``period`` seconds until cancelled."""
-        while True:
-            await asyncio.sleep(self.config.period)
-            self.reload()
+    async def _reload(self) -> None:
+        self.reload()
 
     def start(self) -> None:
-        if self.config.file and self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self.run())
+        """Reload every ``period`` seconds (when a file is configured) until ``stop``."""
+        if self.config.file and not self.supervisor.running:
+            self.supervisor.every("reload", self.config.period, self._reload)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self.supervisor.stop()

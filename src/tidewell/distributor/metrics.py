@@ -53,3 +53,11 @@ RUNTIME_CONFIG_HASH = Gauge(
     "Hash of the currently active runtime configuration file.",
     ["sha256"],
 )
+INFLIGHT_PUSH_REQUESTS = Gauge(
+    "cortex_distributor_inflight_push_requests",
+    "Current number of inflight push requests in distributor.",
+)
+INFLIGHT_PUSH_REQUESTS_BYTES = Gauge(
+    "cortex_distributor_inflight_push_requests_bytes",
+    "Current sum of inflight push requests in distributor in bytes.",
+)

@@ -8,6 +8,7 @@ from starlette.responses import Response
 from tidewell.distributor.distributor import Distributor
 from tidewell.distributor.errors import PushError
 from tidewell.distributor.httputil import error_response, media_type, read_body, request_tenant
+from tidewell.distributor.inflight import InflightLimiter, declared_length
 from tidewell.protocol.compression import decompress
 from tidewell.protocol.errors import ProtocolError
 from tidewell.protocol.otlp import decode_otlp, empty_response
@@ -16,7 +17,7 @@ from tidewell.protocol.otlp_names import OTLPNaming
 __all__ = ["make_otlp_handler"]
 
 
-def make_otlp_handler(distributor: Distributor):
+def make_otlp_handler(distributor: Distributor, inflight: InflightLimiter):
     max_size = distributor.config.max_otlp_request_size
 
     async def otlp(request: Request) -> Response:
@@ -33,17 +34,25 @@ def make_otlp_handler(distributor: Distributor):
         encoding = request.headers.get("content-encoding", "")
         if encoding.strip().lower() not in ("", "identity", "gzip"):
             return error_response(415, f"unsupported compression: {encoding!r}, supported: [gzip]")
+        left_out: list[str] = []
         try:
-            body = await read_body(request, max_size)
-            raw = decompress(body, encoding, max_size)
-            naming = OTLPNaming.from_strategy(
-                distributor.overrides.for_tenant(tenant).otel_strategy()
-            )
-            wr = decode_otlp(raw, json=media == "application/json", naming=naming)
-            await distributor.push(tenant, wr.SerializeToString())
+            with inflight.admit(declared_length(request)) as slot:
+                body = await read_body(request, max_size)
+                slot.grow(len(body))
+                raw = decompress(body, encoding, max_size)
+                limits = distributor.overrides.for_tenant(tenant)
+                naming = OTLPNaming.from_strategy(limits.otel_strategy())
+                wr = decode_otlp(
+                    raw, json=media == "application/json", naming=naming, errors=left_out,
+                    convert_histograms_to_nhcb=limits.otel_convert_histograms_to_nhcb)
+                await distributor.push(tenant, wr.SerializeToString())
+            if left_out:  # as Mimir: the rest is written, the client learns what was not
+                return error_response(400, "\n".join(left_out))
         except ProtocolError as e:
             return error_response(e.status, str(e))
         except PushError as e:
+            if e.status == 400 and left_out:  # partly written: name all that was not
+                return error_response(400, "\n".join([e.message, *left_out]))
             return error_response(e.status, e.message)
         body_out, ctype = empty_response(json=media == "application/json")
         return Response(body_out, status_code=200, media_type=ctype)

@@ -7,6 +7,7 @@ turns a failure code into the exact message Mimir returns, and names the
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 
 from tidewell.distributor import kernels as k
@@ -16,6 +17,7 @@ __all__ = [
     "ValidationFailure",
     "exemplar_discard_reason",
     "format_failure",
+    "histogram_failure",
     "reason_of",
 ]
 
@@ -47,10 +49,10 @@ _IDS = {
 }
 V_TOO_FAR_IN_FUTURE = 20
 V_TOO_FAR_IN_PAST = 21
-V_INVALID_HISTOGRAM_SCHEMA = 22
+V_INVALID_HISTOGRAM = 22
+"""A native histogram of the series was refused; its reason and message are per series."""
 _IDS[V_TOO_FAR_IN_FUTURE] = "too-far-in-future"
 _IDS[V_TOO_FAR_IN_PAST] = "too-far-in-past"
-_IDS[V_INVALID_HISTOGRAM_SCHEMA] = "invalid-native-histogram-schema"
 
 EXEMPLAR_MAX_LABEL_SET_LENGTH = 128
 
@@ -152,10 +154,6 @@ def format_failure(
             f"timestamp: {timestamp} series: '{_t(metric)}'",
             "validation.create-grace-period",
         )
-    if code == V_INVALID_HISTOGRAM_SCHEMA:
-        return _msg(
-            _IDS[code], f"received a native histogram sample with an invalid schema: {timestamp}"
-        )
     if code == V_TOO_FAR_IN_PAST:
         return _limit_msg(
             _IDS[code],
@@ -166,8 +164,54 @@ def format_failure(
     raise ValueError(f"unknown validation code {code}")
 
 
-def exemplar_discard_reason(labels: list[tuple[str, str]], timestamp: int) -> str | None:
-    """Why Mimir would silently drop this exemplar (``cortex_discarded_exemplars_total``)."""
+def _rfc3339nano(ms: int) -> str:
+    """Go's ``time.RFC3339Nano`` of a UTC millisecond timestamp (no trailing zeros)."""
+    t = datetime.datetime.fromtimestamp(ms // 1000, tz=datetime.UTC)
+    frac = f"{ms % 1000:03d}".rstrip("0")
+    return t.strftime("%Y-%m-%dT%H:%M:%S") + (f".{frac}" if frac else "") + "Z"
+
+
+def histogram_failure(
+    kind: str, pairs: list[tuple[str, str]], timestamp: int, *, schema: int = 0,
+    problem_id: str = "", problem: str = "", buckets: int = 0, limit: int = 0,
+) -> tuple[str, str]:
+    """(discard reason, message) of a refused native histogram, as Mimir words it.
+
+    ``kind``: ``schema`` (invalid schema), ``invalid`` (Prometheus's ``Validate``
+    refused it: ``problem_id``/``problem``), ``too_many_buckets`` (limit, no
+    reduction), ``not_reducible`` or ``custom_not_reducible``.
+    """
+    series = pairs_string(pairs)
+    if kind == "schema":
+        return "invalid_native_histogram_schema", _msg(
+            "invalid-native-histogram-schema",
+            f"received a native histogram sample with an invalid schema: {schema}")
+    if kind == "invalid":
+        return "invalid_native_histogram", _msg(
+            problem_id, f"err: {problem}. timestamp={_rfc3339nano(timestamp)}, series={series}")
+    text = {
+        "too_many_buckets": ("max-native-histogram-buckets",
+                             "received a native histogram sample with too many buckets"),
+        "not_reducible": ("not-reducible-native-histogram",
+                          "received a native histogram sample with too many buckets and cannot "
+                          "reduce"),
+        "custom_not_reducible": ("native-histogram-custom-buckets-not-reducible",
+                                 "received a native histogram sample with more custom buckets "
+                                 "than the limit"),
+    }[kind]
+    return "max_native_histogram_buckets", _msg(
+        text[0], f"{text[1]}, timestamp: {timestamp} series: {series}, buckets: {buckets}, "
+        f"limit: {limit}")
+
+
+def exemplar_discard_reason(
+    labels: list[tuple[str, str]], timestamp: int, min_ts: int = 0, max_ts: int = 2**63 - 1
+) -> str | None:
+    """Why Mimir would silently drop this exemplar (``cortex_discarded_exemplars_total``).
+
+    ``min_ts``/``max_ts``: Mimir drops exemplars older than 5 minutes before the
+    request's earliest sample, and newer than now + the creation grace period.
+    """
     if not labels:
         return "exemplar_labels_missing"
     if timestamp == 0:
@@ -176,4 +220,8 @@ def exemplar_discard_reason(labels: list[tuple[str, str]], timestamp: int) -> st
         return "exemplar_labels_too_long"
     if not any(n and v for n, v in labels):
         return "exemplar_labels_blank"
+    if timestamp < min_ts:
+        return "exemplar_too_old"
+    if timestamp > max_ts:
+        return "exemplar_too_far_in_future"
     return None

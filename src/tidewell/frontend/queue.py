@@ -11,7 +11,6 @@ A caller that goes away cancels its request, queued or running.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import deque
 
 from tidewell.frontend import metrics
@@ -21,6 +20,7 @@ from tidewell.frontend.request import (
     QueryResponse,
     TooManyOutstandingRequestsError,
 )
+from tidewell.util.services import Supervisor
 
 __all__ = ["FairQueue"]
 
@@ -37,7 +37,8 @@ class FairQueue:
         self._queues: dict[str, deque[_Item]] = {}
         self._order: deque[str] = deque()
         self._ready: asyncio.Semaphore | None = None
-        self._workers: list[asyncio.Task[None]] = []
+        self.supervisor = Supervisor("query-frontend")
+        """The workers: one failing fails the module (a request's own error goes to it)."""
 
     def queued(self, tenant: str) -> int:
         q = self._queues.get(tenant)
@@ -46,8 +47,8 @@ class FairQueue:
     def _start(self) -> asyncio.Semaphore:
         if self._ready is None:
             self._ready = asyncio.Semaphore(0)
-            self._workers = [asyncio.create_task(self._work(), name=f"frontend-worker-{i}")
-                             for i in range(self.n_workers)]
+            for i in range(self.n_workers):
+                self.supervisor.spawn(f"worker-{i}", self._work)
         return self._ready
 
     async def do(self, request: QueryRequest) -> QueryResponse:
@@ -99,12 +100,7 @@ class FairQueue:
                 fut.set_result(task.result())
 
     async def close(self) -> None:
-        for w in self._workers:
-            w.cancel()
-        for w in self._workers:
-            with contextlib.suppress(asyncio.CancelledError):
-                await w
-        self._workers = []
+        await self.supervisor.stop()
         self._ready = None
         for q in self._queues.values():
             for _, fut in q:

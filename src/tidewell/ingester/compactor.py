@@ -1,6 +1,6 @@
 """Head compaction: cut finished ranges of a tenant's head into local blocks.
 
-Blocks live in ``<tsdb dir>/<tenant>/<ULID>/`` (Prometheus layout, ``meta.json``
+Blocks live in ``<tsdb dir>/tenants/<tenant>/<ULID>/`` (Prometheus layout, ``meta.json``
 with Mimir's ``thanos`` section, source ``receive`` as Mimir's ingesters write).
 A compaction round for one tenant (see ``tidewell.tsdb.head.compact`` for which
 ranges):

@@ -62,6 +62,15 @@ class IngesterConfig:
         ),
     )
 
+    metadata_retain_period: float = field(
+        default=600.0,
+        metadata=setting(
+            "Period at which metadata we have not seen will remain in memory before being "
+            "deleted.",
+            kind="duration",
+        ),
+    )
+
     @property
     def partition_id(self) -> int:
         return partition_of(self.ring.instance_id)

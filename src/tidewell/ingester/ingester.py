@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import os
 import time
 from collections.abc import Callable
@@ -27,17 +26,20 @@ from tidewell.ingest.log import PartitionReader, Record
 from tidewell.ingester import metrics as m
 from tidewell.ingester.compactor import compact_head, local_blocks, read_cut_marker
 from tidewell.ingester.config import IngesterConfig
-from tidewell.ingester.limits import IngesterLimits, StaticLimits
+from tidewell.ingester.layout import IngesterLayout
+from tidewell.ingester.limits import IngesterLimits, LocalLimits, StaticLimits
 from tidewell.ingester.shipper import Shipper
 from tidewell.ingester.snapshots import latest_snapshot, load_snapshot, write_snapshot
 from tidewell.ingester.user_tsdb import TenantRegistry, TenantTSDB, TSDBState
 from tidewell.ingester.wal import RecordWAL, ResolvedEntry
+from tidewell.model import Exemplar, Labels
 from tidewell.model.batch import SampleBatch
 from tidewell.model.storage import Querier
-from tidewell.objstore import Bucket
+from tidewell.objstore import Bucket, BucketError
 from tidewell.tsdb.block import BlockReader
 from tidewell.tsdb.config import TSDBConfig
-from tidewell.tsdb.head import AppendResult
+from tidewell.tsdb.head import AppendResult, Head
+from tidewell.util.services import Supervisor
 
 __all__ = ["EmptyQuerier", "Ingester", "ReadConsistencyTimeoutError"]
 
@@ -103,11 +105,15 @@ class Ingester:
         self.partition = config.partition_id
         self.group = self.kafka.consumer_group or self.instance_id
         self.dir = str(tsdb_config.resolved_dir(data_dir))
+        self.layout = IngesterLayout(Path(self.dir))
         self.decoder = decoder or _default_decoder()
         self.partition_count = partition_count
-        self.tenants = TenantRegistry(int(tsdb_config.block_ranges_period * 1000))
+        self.local_limits = LocalLimits(self.limits, lambda: self.partition_count())
+        self.tenants = TenantRegistry(int(tsdb_config.block_ranges_period * 1000),
+                                      self.local_limits,
+                                      metadata_retain_s=config.metadata_retain_period)
         self.wal = RecordWAL(
-            os.path.join(self.dir, "wal"), self.partition, tsdb_config.wal_segment_size_bytes
+            self.layout.wal_dir, self.partition, tsdb_config.wal_segment_size_bytes
         )
         self._plabel = str(self.partition)
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"ingester-p{self.partition}")
@@ -117,7 +123,8 @@ class Ingester:
         """Everything before it is in the local WAL or a snapshot (safe to commit)."""
         self._committed: int | None = None
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
-        self._tasks: list[asyncio.Task[None]] = []
+        self.supervisor = Supervisor("ingester")
+        """Consumer, offset commit and shipper loops: one failing fails the module."""
         self._ready = False
         self._ready_reason = "starting: replaying local state"
         self._phase = "starting"
@@ -132,7 +139,8 @@ class Ingester:
         self.shipper: Shipper | None = None
         """Uploads local blocks to ``bucket``; None: blocks stay local until retention."""
         if bucket is not None:
-            self.shipper = Shipper(bucket, self.dir, concurrency=tsdb_config.ship_concurrency)
+            self.shipper = Shipper(bucket, self.layout.tenants_dir,
+                                   concurrency=tsdb_config.ship_concurrency)
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -152,10 +160,15 @@ class Ingester:
         )
         if self.lifecycler is not None:
             await self.lifecycler.register(self.partition, self.instance_id)
-            self._tasks.append(asyncio.create_task(self._lifecycler_loop()))
-        self._tasks.append(asyncio.create_task(self._consume_loop()))
-        self._tasks.append(asyncio.create_task(self._commit_loop()))
-        self._tasks.append(asyncio.create_task(self._blocks_loop()))
+            await self.lifecycler.reconcile_or_log()  # PENDING -> ACTIVE as soon as allowed
+            self.lifecycler.start()
+        self.supervisor.spawn("consumer", self._consume_loop)
+        self.supervisor.every("offset-commit",
+                              self.kafka.consumer_group_offset_commit_interval, self._commit)
+        ship_interval = self.tsdb_config.ship_interval
+        if self.shipper is None or ship_interval <= 0:
+            ship_interval = self.tsdb_config.head_compaction_interval
+        self.supervisor.every("shipper", ship_interval, self._ship_round)
         await self._catch_up()
         self._phase = "running"
         self._ready = True
@@ -211,6 +224,12 @@ class Ingester:
     def ready(self) -> tuple[bool, str]:
         return self._ready, self._ready_reason
 
+    @property
+    def supervisors(self) -> list[Supervisor]:
+        """Its loops and its partition lifecycler's: any failing fails the module."""
+        lc = getattr(self.lifecycler, "supervisor", None)
+        return [self.supervisor, *([lc] if isinstance(lc, Supervisor) else [])]
+
     async def stop(self) -> None:
         """Stop consuming, make the heads durable, commit the offset. Idempotent."""
         if self._stopped:
@@ -219,12 +238,9 @@ class Ingester:
         self._stopping = True
         self._ready = False
         self._ready_reason = "stopping"
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks.clear()
+        await self.supervisor.stop()
+        if self.lifecycler is not None:
+            await self.lifecycler.stop()
         loop = asyncio.get_running_loop()
         if self.tsdb_config.memory_snapshot_on_shutdown:
             await loop.run_in_executor(self._executor, self._snapshot)
@@ -355,14 +371,20 @@ class Ingester:
                                   "version": r.version, "err": str(exc)}},
             )
             return entry, None
-        if len(batch) == 0:
+        if batch.num_samples == 0 and not batch.exemplars and not batch.metadata:
             return entry, None
         head = self._tenant(tenant).head
+        max_series = self.local_limits.max_series(tenant)
         with head.lock:
             first = head.num_series
             entry.refs, entry.timestamps, entry.values, res = head.resolve(
-                batch, max_series=self._local_series_limit(tenant))
+                batch, max_series=max_series)
+            if batch.histograms:
+                entry.hist_refs, entry.hist_timestamps, entry.histograms = (
+                    head.resolve_histograms(batch, max_series=max_series, result=res))
             entry.first_ref, entry.new_labels = first, head.labels[first:]
+            entry.exemplars = _exemplars_of_known_series(batch, head)
+        entry.metadata = batch.metadata
         entry.ooo_window_ms = int(self.limits.out_of_order_time_window(tenant) * 1000)
         return entry, res
 
@@ -374,7 +396,10 @@ class Ingester:
 
     def _replay_entry(self, e: ResolvedEntry) -> None:
         """Recreate a logged entry's new series (same refs), then append its samples."""
-        if not e.new_labels and e.refs.shape[0] == 0:
+        if e.state:
+            self._apply_extras(self._tenant(e.tenant), e)
+            return
+        if not e.new_labels and e.refs.shape[0] == 0 and not e.has_extras:
             return
         head = self._tenant(e.tenant).head
         with head.lock:
@@ -391,8 +416,13 @@ class Ingester:
         if res is None:
             return
         tenant = e.tenant
-        self._tenant(tenant).head.append_resolved(
+        tsdb = self._tenant(tenant)
+        tsdb.head.append_resolved(
             e.refs, e.timestamps, e.values, ooo_window_ms=e.ooo_window_ms, result=res)
+        if e.histograms:
+            tsdb.head.append_histograms(e.hist_refs, e.hist_timestamps, e.histograms,
+                                        ooo_window_ms=e.ooo_window_ms, result=res)
+        self._apply_extras(tsdb, e)
         if res.series_created:
             m.MEMORY_SERIES.inc(res.series_created)
         if res.accepted:
@@ -413,20 +443,42 @@ class Ingester:
                                       "err": res.first_error}},
                 )
 
-    def _local_series_limit(self, tenant: str) -> int:
-        limit = self.limits.max_global_series_per_user(tenant)
-        if limit <= 0:
-            return 0
-        shard = self.limits.ingestion_partitions_tenant_shard_size(tenant)
-        partitions = shard if shard > 0 else max(1, self.partition_count())
-        return max(1, math.floor(limit / partitions))
+    @staticmethod
+    def _apply_extras(tsdb: TenantTSDB, e: ResolvedEntry) -> None:
+        """Exemplars and metadata of an entry into the tenant's stores."""
+        if e.exemplars:
+            appended = failed = 0
+            for labels, exemplars in e.exemplars:
+                got = tsdb.exemplars.add(labels, exemplars)
+                appended += got.appended
+                failed += got.rejected
+            m.INGESTED_EXEMPLARS.inc(appended)
+            if failed:
+                m.INGESTED_EXEMPLARS_FAILURES.inc(failed)
+        if e.metadata:
+            md = tsdb.metadata.add(e.metadata)
+            m.INGESTED_METADATA.inc(md.created + md.refreshed)
+            if md.rejected:
+                m.INGESTED_METADATA_FAILURES.inc(md.rejected)
+
+    def _state_entries(self, next_offset: int) -> list[ResolvedEntry]:
+        """Every tenant's exemplars and metadata, to log beside a head snapshot."""
+        out = []
+        for t in self.tenants:
+            e = ResolvedEntry(next_offset - 1, 0, t.tenant, state=True,
+                              exemplars=t.exemplars.select(-(2**63), 2**63 - 1, [[]]),
+                              metadata=t.metadata.query())
+            if e.has_extras:
+                out.append(e)
+        return out
 
     # -- durability ------------------------------------------------------------
 
     def _load_local_state(self) -> int | None:
         """Executor thread: newest snapshot, then the WAL after it. None if no local state."""
         next_offset: int | None = None
-        snap = latest_snapshot(os.path.join(self.dir, "snapshots"))
+        self.layout.migrate()
+        snap = latest_snapshot(self.layout.snapshots_dir)
         if snap is not None:
             next_offset, path = snap
             for tenant, head in load_snapshot(path).items():
@@ -437,6 +489,8 @@ class Ingester:
         replayed = 0
         for entry in self.wal.replay():
             if next_offset is not None and entry.offset < next_offset:
+                if isinstance(entry, ResolvedEntry) and entry.state:
+                    self._apply_extras(self._tenant(entry.tenant), entry)
                 continue
             while cuts and cuts[0][0] <= entry.offset:
                 self._replay_cut(*cuts.pop(0))
@@ -462,10 +516,8 @@ class Ingester:
         ``offset``, the head was truncated there (``compactor`` module docstring).
         """
         cuts: dict[tuple[int, str], int] = {}
-        if not os.path.isdir(self.dir):
-            return []
-        for name in sorted(os.listdir(self.dir)):
-            blocks = local_blocks(os.path.join(self.dir, name))
+        for name in self.layout.tenants():
+            blocks = local_blocks(self.layout.tenant_dir(name))
             if not blocks:
                 continue
             tsdb = self._tenant(name)
@@ -505,7 +557,7 @@ class Ingester:
         self._last_compaction = time.monotonic()
         total = 0
         for t in self.tenants:
-            metas, before = compact_head(t.head, os.path.join(self.dir, t.tenant),
+            metas, before = compact_head(t.head, self.layout.tenant_dir(t.tenant),
                                          self._durable_next, force=force)
             if before is None:
                 continue
@@ -515,7 +567,8 @@ class Ingester:
             readers = []
             for mt in metas:
                 try:
-                    readers.append(BlockReader(os.path.join(self.dir, t.tenant, mt.ulid)))
+                    readers.append(BlockReader(os.path.join(self.layout.tenant_dir(t.tenant),
+                                                            mt.ulid)))
                 except Exception as exc:
                     log.error("cannot open a block just cut; queryable after a restart",
                               extra={"fields": {"user": t.tenant, "block": mt.ulid,
@@ -534,11 +587,8 @@ class Ingester:
 
     async def _compact_safely(self, force: bool = False) -> int:
         try:
-            return await asyncio.get_running_loop().run_in_executor(
-                self._executor, self._compact, force
-            )
+            return await self.compact(force=force)
         except Exception as exc:
-            m.COMPACTIONS_FAILED.inc()
             log.error("head compaction failed, retrying at the next interval",
                       extra={"fields": {"partition": self.partition, "err": repr(exc)}})
             return 0
@@ -551,8 +601,15 @@ class Ingester:
         """Cut every block that is ready now; return how many were cut.
 
         ``force`` also cuts the ranges still open (Mimir's ``/ingester/flush``).
+        A failure is raised (the periodic round logs it and retries).
         """
-        return await self._compact_safely(force)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._compact, force
+            )
+        except Exception:
+            m.COMPACTIONS_FAILED.inc()
+            raise
 
     async def ship(self) -> int:
         """Upload unshipped local blocks now, then apply local retention (one at a time)."""
@@ -565,16 +622,13 @@ class Ingester:
             await self._apply_retention()
             return uploaded
 
-    async def _blocks_loop(self) -> None:
-        interval = self.tsdb_config.ship_interval
-        if self.shipper is None or interval <= 0:
-            interval = self.tsdb_config.head_compaction_interval
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.ship()
-            except Exception as exc:
-                log.error("shipping blocks failed", extra={"fields": {"err": repr(exc)}})
+    async def _ship_round(self) -> None:
+        """One round of the shipper loop; the bucket or disk being away is retried."""
+        try:
+            await self.ship()
+        except (BucketError, OSError) as exc:
+            log.error("shipping blocks failed, retrying at the next interval",
+                      extra={"fields": {"err": repr(exc)}})
 
     async def _apply_retention(self) -> int:
         """Delete local blocks older than the retention period, but only shipped ones.
@@ -600,7 +654,7 @@ class Ingester:
                 continue
             t.remove_blocks(old)
             for ulid in sorted(old):
-                path = os.path.join(self.dir, t.tenant, ulid)
+                path = os.path.join(self.layout.tenant_dir(t.tenant), ulid)
                 await asyncio.to_thread(_remove_block, path)
                 deleted += 1
                 m.LOCAL_BLOCKS_DELETED.inc()
@@ -617,11 +671,15 @@ class Ingester:
             return
         try:
             seg = self.wal.rotate()
+            if nxt > 0:
+                self.wal.append(self._state_entries(nxt))
+                # The stores' copy is not new data: it must not call for the next snapshot.
+                self._wal_at_snapshot = self.wal.appended_bytes
             heads = []
             for t in self.tenants:
                 t.head.cut_chunks()
                 heads.append((t.tenant, t.head))
-            path = write_snapshot(os.path.join(self.dir, "snapshots"), nxt, heads)
+            path = write_snapshot(self.layout.snapshots_dir, nxt, heads)
             self.wal.delete_before(seg)
             m.SNAPSHOTS.labels("success").inc()
             log.info("head snapshot written",
@@ -629,11 +687,6 @@ class Ingester:
         except OSError as exc:
             m.SNAPSHOTS.labels("failure").inc()
             log.error("head snapshot failed", extra={"fields": {"err": str(exc)}})
-
-    async def _commit_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.kafka.consumer_group_offset_commit_interval)
-            await self._commit()
 
     async def _commit(self) -> None:
         offset = self._durable_next
@@ -652,14 +705,6 @@ class Ingester:
         log.debug("committed offset",
                   extra={"fields": {"partition": self.partition, "offset": offset - 1}})
 
-    async def _lifecycler_loop(self) -> None:
-        period = self.config.partition_ring.lifecycler_poll_period
-        while True:
-            try:
-                await self.lifecycler.reconcile()
-            except Exception as exc:
-                log.warning("partition ring reconcile failed", extra={"fields": {"err": str(exc)}})
-            await asyncio.sleep(period)
 
     # -- reading ---------------------------------------------------------------
 
@@ -727,6 +772,33 @@ class Ingester:
             return t.head.num_samples() + sum(b.meta.num_samples for b in blocks), len(blocks)
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, count)
+
+
+def _exemplars_of_known_series(
+    batch: SampleBatch, head: Head
+) -> list[tuple[Labels, list[Exemplar]]]:
+    """The batch's exemplars grouped by series, for series the head holds.
+
+    As Mimir's ingester: an exemplar needs its series (one refused by the
+    series limit, or never sent a sample, has none); the others are counted in
+    ``cortex_ingester_ingested_exemplars_failures_total``. Caller holds ``head.lock``.
+    """
+    if not batch.exemplars:
+        return []
+    by: dict[int, list[Exemplar]] = {}
+    for i, ex in batch.exemplars:
+        by.setdefault(i, []).append(ex)
+    out = []
+    missing = 0
+    for i, exs in by.items():
+        labels = batch.labels[i]
+        if head.get_ref(labels) is None:
+            missing += len(exs)
+        else:
+            out.append((labels, exs))
+    if missing:
+        m.INGESTED_EXEMPLARS_FAILURES.inc(missing)
+    return out
 
 
 def _remove_block(path: str) -> None:

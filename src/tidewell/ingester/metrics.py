@@ -59,6 +59,20 @@ INGESTED_SAMPLES = Counter(
     "cortex_ingester_ingested_samples_total", "The total number of samples ingested per user.",
     ["user"],
 )
+INGESTED_EXEMPLARS = Counter(
+    "cortex_ingester_ingested_exemplars_total", "The total number of exemplars ingested."
+)
+INGESTED_EXEMPLARS_FAILURES = Counter(
+    "cortex_ingester_ingested_exemplars_failures_total",
+    "The total number of exemplars that errored on ingestion.",
+)
+INGESTED_METADATA = Counter(
+    "cortex_ingester_ingested_metadata_total", "The total number of metadata ingested."
+)
+INGESTED_METADATA_FAILURES = Counter(
+    "cortex_ingester_ingested_metadata_failures_total",
+    "The total number of metadata that errored on ingestion.",
+)
 WAL_REPLAY_DURATION = Gauge(
     "cortex_ingester_tsdb_wal_replay_duration_seconds",
     "The total time it takes to open and replay the ingester's local state.",

@@ -3,7 +3,7 @@ and ``/ingester/flush``.
 
 ``/ingester/flush`` (GET or POST) cuts every tenant's head into blocks, open
 ranges included, and ships them (as Mimir's flush before a scale-down); it
-answers 204 once done.
+answers 204 once done, 500 with the reason when the compaction or upload failed.
 
 ``/ingester/prepare-partition-downscale``: POST marks the ingester's partition
 INACTIVE (distributors stop writing to it) and answers

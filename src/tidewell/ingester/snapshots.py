@@ -1,6 +1,6 @@
 """Snapshots of all heads of an ingester, named by the next offset they cover.
 
-``<dir>/snapshot-<next offset:020d>/<hex tenant>.npz``. A snapshot is written
+``<dir>/snapshot-<next offset:020d>/<tenant>.head.npz``. A snapshot is written
 into a ``.tmp`` directory, every file fsync'd, then renamed into place, so a
 directory without the suffix is always complete. Only the newest is kept.
 """
@@ -16,10 +16,25 @@ from tidewell.ingester.wal import _fsync_dir
 from tidewell.tsdb.head import Head
 from tidewell.tsdb.head.snapshot import load_head, save_head
 
-__all__ = ["latest_snapshot", "load_snapshot", "write_snapshot"]
+__all__ = ["head_file_name", "latest_snapshot", "load_snapshot", "tenant_of_file", "write_snapshot"]
 
 log = logging.getLogger("tidewell.ingester")
 _PREFIX = "snapshot-"
+_HEAD_SUFFIX = ".head.npz"
+
+
+def head_file_name(tenant: str) -> str:
+    """A validated tenant ID is a safe file name (<= 150 bytes); hex would not fit in 255."""
+    return tenant + _HEAD_SUFFIX
+
+
+def tenant_of_file(name: str) -> str | None:
+    """The tenant a snapshot file holds; earlier versions named it ``<hex of tenant>.npz``."""
+    if name.endswith(_HEAD_SUFFIX):
+        return name[: -len(_HEAD_SUFFIX)]
+    if name.endswith(".npz"):
+        return bytes.fromhex(name[: -len(".npz")]).decode()
+    return None
 
 
 def _complete(directory: str) -> list[tuple[int, str]]:
@@ -45,7 +60,7 @@ def write_snapshot(directory: str, next_offset: int, heads: Iterable[tuple[str, 
     shutil.rmtree(tmp, ignore_errors=True)
     os.mkdir(tmp)
     for tenant, head in heads:
-        path = os.path.join(tmp, tenant.encode().hex() + ".npz")
+        path = os.path.join(tmp, head_file_name(tenant))
         with open(path, "wb") as f:
             save_head(head, f)
             f.flush()
@@ -67,7 +82,7 @@ def write_snapshot(directory: str, next_offset: int, heads: Iterable[tuple[str, 
 def load_snapshot(path: str) -> dict[str, Head]:
     heads = {}
     for name in sorted(os.listdir(path)):
-        if name.endswith(".npz"):
-            tenant = bytes.fromhex(name[: -len(".npz")]).decode()
+        tenant = tenant_of_file(name)
+        if tenant is not None:
             heads[tenant] = load_head(os.path.join(path, name))
     return heads

@@ -2,7 +2,9 @@
 
 A tenant's TSDB is its head plus the blocks cut from it that are still on local
 disk; queries read both and merge series by labels, samples by timestamp (a
-block and the head overlap briefly after a restart).
+block and the head overlap briefly after a restart). Beside them it keeps the
+tenant's exemplars and metric metadata (memory only, bounded by the tenant's
+limits), which ``TenantRegistry`` serves to the query API.
 """
 
 from __future__ import annotations
@@ -11,6 +13,10 @@ import enum
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 
+from tidewell.ingester.exemplars import ExemplarStore
+from tidewell.ingester.limits import LocalLimits, StaticLimits
+from tidewell.ingester.metadata import MetadataStore
+from tidewell.model.exemplar import Exemplar, MetricMetadata
 from tidewell.model.labels import Labels
 from tidewell.model.matchers import Matcher
 from tidewell.model.merge import merge_series
@@ -33,15 +39,20 @@ class TSDBState(enum.Enum):
 
 
 class TenantTSDB:
-    """One tenant's head plus its state."""
+    """One tenant's head, local blocks, exemplars and metadata, plus its state."""
 
-    __slots__ = ("_lock", "_state", "blocks", "head", "tenant")
+    __slots__ = ("_lock", "_state", "blocks", "exemplars", "head", "metadata", "tenant")
 
-    def __init__(self, tenant: str, head: Head) -> None:
+    def __init__(self, tenant: str, head: Head, exemplars: ExemplarStore,
+                 metadata: MetadataStore) -> None:
         self.tenant = tenant
         self.head = head
         self.blocks: tuple[BlockReader, ...] = ()
         """Local blocks, oldest first; replaced as a whole, so readers need no lock."""
+        self.exemplars = exemplars
+        """Exemplars by series: ``exemplars.add(series_labels, exemplars)``."""
+        self.metadata = metadata
+        """Metric metadata: ``metadata.add(items)``."""
         self._state = TSDBState.ACTIVE
         self._lock = threading.Lock()
 
@@ -75,12 +86,29 @@ class TenantTSDB:
 
 
 class TenantRegistry:
-    """Tenant ID → ``TenantTSDB``, created on a tenant's first record."""
+    """Tenant ID → ``TenantTSDB``, created on a tenant's first record.
 
-    def __init__(self, block_range_ms: int) -> None:
+    ``limits`` bound each tenant's exemplars and metadata (asked as they arrive,
+    so overrides apply live); ``metadata_retain_s`` is how long metadata not sent
+    again is kept.
+    """
+
+    def __init__(self, block_range_ms: int, limits: LocalLimits | None = None, *,
+                 metadata_retain_s: float = 600.0) -> None:
         self.block_range_ms = block_range_ms
+        self.limits = limits or LocalLimits(StaticLimits(), lambda: 1)
+        self.metadata_retain_s = metadata_retain_s
         self._tsdbs: dict[str, TenantTSDB] = {}
         self._lock = threading.Lock()
+
+    def _new(self, tenant: str, head: Head) -> TenantTSDB:
+        lim = self.limits
+        exemplars = ExemplarStore(tenant, lambda: lim.max_exemplars(tenant),
+                                  lambda: lim.ooo_window_ms(tenant))
+        metadata = MetadataStore(tenant, lambda: lim.max_metadata(tenant),
+                                 lambda: lim.max_metadata_per_metric(tenant),
+                                 retain_s=self.metadata_retain_s)
+        return TenantTSDB(tenant, head, exemplars, metadata)
 
     def get(self, tenant: str) -> TenantTSDB | None:
         return self._tsdbs.get(tenant)
@@ -93,12 +121,12 @@ class TenantRegistry:
             got = self._tsdbs.get(tenant)
             if got is not None:
                 return got, False
-            got = self._tsdbs[tenant] = TenantTSDB(tenant, Head(self.block_range_ms))
+            got = self._tsdbs[tenant] = self._new(tenant, Head(self.block_range_ms))
             return got, True
 
     def put(self, tenant: str, head: Head) -> None:
         with self._lock:
-            self._tsdbs[tenant] = TenantTSDB(tenant, head)
+            self._tsdbs[tenant] = self._new(tenant, head)
 
     def __iter__(self) -> Iterator[TenantTSDB]:
         return iter(list(self._tsdbs.values()))
@@ -108,6 +136,19 @@ class TenantRegistry:
 
     def num_series(self) -> int:
         return sum(t.head.active_series for t in self)
+
+    def exemplars(
+        self, tenant: str, mint: int, maxt: int, matcher_sets: Sequence[Sequence[Matcher]]
+    ) -> list[tuple[Labels, list[Exemplar]]]:
+        """A tenant's exemplars in ``[mint, maxt]`` of series matching any matcher set."""
+        tsdb = self._tsdbs.get(tenant)
+        return [] if tsdb is None else tsdb.exemplars.select(mint, maxt, matcher_sets)
+
+    def metadata(self, tenant: str, limit: int = -1, limit_per_metric: int = -1,
+                 metric: str = "") -> list[MetricMetadata]:
+        """A tenant's metric metadata (``MetadataStore.query``)."""
+        tsdb = self._tsdbs.get(tenant)
+        return [] if tsdb is None else tsdb.metadata.query(limit, limit_per_metric, metric)
 
 
 class TenantQuerier:

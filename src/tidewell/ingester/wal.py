@@ -17,10 +17,19 @@ Segment files ``<dir>/<index:08d>``; each entry is
 ``i64 offset | i64 timestamp_ms | u16 attributes | u16 len(key) | key | value``
 (little endian), key = the tenant; ``attributes`` = 0x8000 for a resolved
 entry (else the raw record's version in the low byte) | the value's codec
-(``tidewell.ingest.codec``, zstd for all but tiny values) << 8. A resolved
+(``tidewell.ingest.codec``, 5 bits, zstd for all but tiny values) << 8. A resolved
 value is ``i64 ooo window ms | i32 first new ref | i32 new series | u32 samples
 | u32 len(labels) | labels (JSON, flat name/value lists) | i32 refs | i64
-timestamps | f64 values``. A torn entry
+timestamps | f64 values``. An entry with native histograms, exemplars or
+metadata also has ``attributes`` bit 0x4000 and, after the floats, ``u32
+histograms | u32 len(H) | u32 len(X) | i32 histogram refs | H | X``: H is a
+remote-write ``TimeSeries`` holding the histograms in order (timestamps
+inside, sums bit-exact so stale markers survive), X a ``WriteRequest`` with
+one series (its labels) per exemplar-carrying series and the metadata.
+Entries without them are written as before, and older entries replay
+unchanged. A *state* entry (bit 0x2000) holds a tenant's whole exemplar and
+metadata stores, written when a head snapshot replaces the WAL before it (head
+snapshots hold samples only); its offset is the snapshot's last record. A torn entry
 at the end of the newest segment (a crash mid-write) is cut off on open; it
 was never synced, so its offset was never committed and the record is consumed
 again from the log. A damaged entry anywhere else (disk corruption) is handled
@@ -43,7 +52,17 @@ import numpy.typing as npt
 
 from tidewell.ingest.codec import CodecError, compress_value, decompress_value
 from tidewell.ingest.log import Record
+from tidewell.model import Exemplar, Histogram, MetricMetadata
 from tidewell.model.labels import Labels
+from tidewell.protocol.pb import prompb_pb2 as pb
+from tidewell.protocol.prompb_model import (
+    exemplar_from_pb,
+    exemplar_to_pb,
+    histogram_from_pb,
+    histogram_to_pb,
+    metadata_from_pb,
+    metadata_to_pb,
+)
 
 __all__ = ["RecordWAL", "ResolvedEntry"]
 
@@ -53,8 +72,15 @@ _ENTRY = struct.Struct("<II")
 _PAYLOAD = struct.Struct("<qqHH")
 _RESOLVED = 0x8000
 """``attributes`` flag of a resolved entry (raw-record entries have it clear)."""
+_EXTRAS = 0x4000
+"""``attributes`` flag of a resolved entry carrying histograms, exemplars or metadata."""
+_STATE = 0x2000
+"""``attributes`` flag of a state entry (see the module docstring)."""
+_CODEC_MASK = 0x1F
 _RESOLVED_HEADER = struct.Struct("<qiiII")
 """ooo window ms, first new ref, new series, samples, len(labels JSON)."""
+_EXTRAS_HEADER = struct.Struct("<III")
+"""histograms, len(histograms message), len(exemplars and metadata message)."""
 
 
 @dataclass(slots=True)
@@ -72,6 +98,19 @@ class ResolvedEntry:
         default_factory=lambda: np.empty(0, dtype=np.int64))
     values: npt.NDArray[np.float64] = field(
         default_factory=lambda: np.empty(0, dtype=np.float64))
+    hist_refs: npt.NDArray[np.int32] = field(default_factory=lambda: np.empty(0, dtype=np.int32))
+    hist_timestamps: npt.NDArray[np.int64] = field(
+        default_factory=lambda: np.empty(0, dtype=np.int64))
+    histograms: list[Histogram] = field(default_factory=list)
+    exemplars: list[tuple[Labels, list[Exemplar]]] = field(default_factory=list)
+    """Per series (by labels: a series may have exemplars and no sample), its exemplars."""
+    metadata: list[MetricMetadata] = field(default_factory=list)
+    state: bool = False
+    """Exemplar and metadata stores as of a snapshot: applied even before its offset."""
+
+    @property
+    def has_extras(self) -> bool:
+        return bool(self.histograms or self.exemplars or self.metadata)
 
     def encode_value(self) -> bytes:
         labels = b""
@@ -79,21 +118,46 @@ class ResolvedEntry:
             flat = [[x for pair in ls for x in pair] for ls in self.new_labels]
             labels = json.dumps(flat, separators=(",", ":"), ensure_ascii=False).encode()
         n = int(self.refs.shape[0])
-        return b"".join((
+        parts = [
             _RESOLVED_HEADER.pack(self.ooo_window_ms, self.first_ref, len(self.new_labels), n,
                                   len(labels)),
             labels,
             np.ascontiguousarray(self.refs, dtype="<i4").tobytes(),
             np.ascontiguousarray(self.timestamps, dtype="<i8").tobytes(),
             np.ascontiguousarray(self.values, dtype="<f8").tobytes(),
-        ))
+        ]
+        if self.has_extras:
+            parts.extend(self._encode_extras())
+        return b"".join(parts)
+
+    def _encode_extras(self) -> list[bytes]:
+        hs = pb.TimeSeries()
+        for t, h in zip(self.hist_timestamps.tolist(), self.histograms, strict=True):
+            histogram_to_pb(h, t, hs.histograms.add())
+        xs = pb.WriteRequest()
+        for labels, exemplars in self.exemplars:
+            ts = xs.timeseries.add()
+            for name, value in labels:
+                lab = ts.labels.add()
+                lab.name, lab.value = name, value
+            for e in exemplars:
+                exemplar_to_pb(e, ts.exemplars.add())
+        for md in self.metadata:
+            metadata_to_pb(md, xs.metadata.add())
+        h_raw, x_raw = hs.SerializeToString(), xs.SerializeToString()
+        return [
+            _EXTRAS_HEADER.pack(len(self.histograms), len(h_raw), len(x_raw)),
+            np.ascontiguousarray(self.hist_refs, dtype="<i4").tobytes(), h_raw, x_raw,
+        ]
 
     @classmethod
-    def decode(cls, offset: int, ts: int, tenant: str, value: bytes) -> ResolvedEntry:
+    def decode(cls, offset: int, ts: int, tenant: str, value: bytes,
+               extras: bool = False, state: bool = False) -> ResolvedEntry:
         """Raises ``ValueError`` when ``value`` is not a well-formed entry."""
         ooo, first_ref, n_new, n, lab_len = _RESOLVED_HEADER.unpack_from(value)
         pos = _RESOLVED_HEADER.size
-        if len(value) != pos + lab_len + 20 * n:
+        end = pos + lab_len + 20 * n
+        if len(value) != end and not (extras and len(value) > end):
             raise ValueError("resolved WAL entry has the wrong size")
         new_labels: list[Labels] = []
         if n_new:
@@ -106,8 +170,36 @@ class ResolvedEntry:
         refs = np.frombuffer(value, dtype="<i4", count=n, offset=pos)
         times = np.frombuffer(value, dtype="<i8", count=n, offset=pos + 4 * n)
         vals = np.frombuffer(value, dtype="<f8", count=n, offset=pos + 12 * n)
-        return cls(offset, ts, tenant, ooo, first_ref, new_labels, refs.astype(np.int32),
-                   times.astype(np.int64), vals.astype(np.float64))
+        entry = cls(offset, ts, tenant, ooo, first_ref, new_labels, refs.astype(np.int32),
+                    times.astype(np.int64), vals.astype(np.float64))
+        if extras:
+            entry._decode_extras(value, end)
+        entry.state = state
+        return entry
+
+    def _decode_extras(self, value: bytes, pos: int) -> None:
+        n_hist, h_len, x_len = _EXTRAS_HEADER.unpack_from(value, pos)
+        pos += _EXTRAS_HEADER.size
+        if len(value) != pos + 4 * n_hist + h_len + x_len:
+            raise ValueError("resolved WAL entry has the wrong size")
+        self.hist_refs = np.frombuffer(value, dtype="<i4", count=n_hist,
+                                       offset=pos).astype(np.int32)
+        pos += 4 * n_hist
+        try:
+            hs = pb.TimeSeries.FromString(value[pos : pos + h_len])
+            xs = pb.WriteRequest.FromString(value[pos + h_len : pos + h_len + x_len])
+        except Exception as e:  # google.protobuf.message.DecodeError
+            raise ValueError(f"resolved WAL entry: {e}") from None
+        if len(hs.histograms) != n_hist:
+            raise ValueError("resolved WAL entry has the wrong number of histograms")
+        self.hist_timestamps = np.asarray([h.timestamp for h in hs.histograms], dtype=np.int64)
+        self.histograms = [histogram_from_pb(h) for h in hs.histograms]
+        self.exemplars = [
+            (Labels.from_sorted(tuple((lab.name, lab.value) for lab in x.labels)),
+             [exemplar_from_pb(e) for e in x.exemplars])
+            for x in xs.timeseries
+        ]
+        self.metadata = [metadata_from_pb(md) for md in xs.metadata]
 
 
 def _fsync_dir(path: str) -> None:
@@ -193,9 +285,12 @@ class RecordWAL:
         offset, ts, attributes, klen = _PAYLOAD.unpack_from(payload)
         key = payload[_PAYLOAD.size : _PAYLOAD.size + klen]
         try:
-            value = decompress_value((attributes >> 8) & 0x7F, payload[_PAYLOAD.size + klen :])
+            value = decompress_value((attributes >> 8) & _CODEC_MASK,
+                                     payload[_PAYLOAD.size + klen :])
             if attributes & _RESOLVED:
-                return ResolvedEntry.decode(offset, ts, key.decode(), value), end
+                return ResolvedEntry.decode(offset, ts, key.decode(), value,
+                                            bool(attributes & _EXTRAS),
+                                            bool(attributes & _STATE)), end
         except (CodecError, ValueError, struct.error):
             return None, pos  # a damaged entry, handled like a failed CRC
         return Record(self.partition, offset, key, value, attributes & 0xFF, ts), end
@@ -222,7 +317,8 @@ class RecordWAL:
         for e in entries:
             codec, value = compress_value(e.encode_value())
             tenant = e.tenant.encode()
-            attributes = _RESOLVED | (codec << 8)
+            attributes = (_RESOLVED | (_EXTRAS if e.has_extras else 0)
+                          | (_STATE if e.state else 0) | (codec << 8))
             payload = _PAYLOAD.pack(e.offset, e.timestamp_ms, attributes, len(tenant)) + tenant
             crc = google_crc32c.Checksum(payload)
             crc.update(value)

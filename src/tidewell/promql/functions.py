@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from tidewell.model import METRIC_NAME, Labels, is_utf8_name
+from tidewell.model.matchers import InvalidRegexError, RegexMatch, compile_regex
 from tidewell.promql import kernels
 from tidewell.promql import nodes as ast
 from tidewell.promql.errors import ExecutionError
@@ -342,7 +343,7 @@ def _natural(s: str) -> list[Any]:
     return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", s) if p]
 
 
-def _expand(template: str, m: re.Match[str]) -> str:
+def _expand(template: str, m: RegexMatch) -> str:
     def rep(x: re.Match[str]) -> str:
         if x.group(0) == "$$":
             return "$"
@@ -361,17 +362,15 @@ def _expand(template: str, m: re.Match[str]) -> str:
 def _label_replace(ev: Any, node: ast.Call) -> Block:
     b = ev.eval(node.args[0])
     dst, repl, src, regex = (_str_arg(a) for a in node.args[1:])
-    from tidewell.promql.parser import go_regex
-
     try:
-        rx = re.compile(f"^(?:{go_regex(regex)})$", re.DOTALL)
-    except re.error as e:
+        rx = compile_regex(regex)
+    except InvalidRegexError as e:
         raise ExecutionError(f'invalid regular expression in label_replace(): {regex}') from e
     if not is_utf8_name(dst):
         raise ExecutionError(f'invalid destination label name in label_replace(): {dst}')
     labels, drop = [], []
     for lb, d in zip(b.labels, b.drop_name, strict=True):
-        m = rx.match(lb.get(src))
+        m = rx.fullmatch(lb.get(src))
         if m is not None:
             val = _expand(repl, m)
             lb = lb.with_label(dst, val) if val else lb.without(dst)

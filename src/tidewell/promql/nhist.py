@@ -19,6 +19,7 @@ import numpy as np
 
 from tidewell.model import CounterResetHint, Histogram, Series, is_stale_nan
 from tidewell.model.histogram import CUSTOM_BUCKETS_SCHEMA
+from tidewell.promql.exp_bounds import SCHEMA8_FRACTIONS
 
 __all__ = ["FH", "Bucket", "HistError", "add", "detect_reset", "from_model", "to_model"]
 
@@ -147,7 +148,7 @@ def exp_bound(idx: int, schema: int) -> float:
         except OverflowError:
             return math.inf
     frac_idx = idx & ((1 << schema) - 1)
-    frac = 2.0 ** (frac_idx / (1 << schema)) / 2.0
+    frac = SCHEMA8_FRACTIONS[frac_idx << (8 - schema)]
     exp = (idx >> schema) + 1
     if frac == 0.5 and exp == 1025:
         return _MAX_FLOAT

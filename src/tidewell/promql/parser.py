@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 
 from tidewell.model import METRIC_NAME, Matcher, MatchType, go_quote, is_utf8_name
+from tidewell.model.matchers import InvalidRegexError
 from tidewell.promql import nodes as ast
 from tidewell.promql.errors import ParseError
 from tidewell.promql.lexer import AGGREGATORS, Token, tokenize
@@ -39,9 +40,8 @@ from tidewell.promql.nodes import (
     VectorMatching,
     VectorSelector,
 )
-from tidewell.promql.regex import go_regex
 
-__all__ = ["FUNCTIONS", "go_regex", "parse"]
+__all__ = ["FUNCTIONS", "parse"]
 
 V, S, M, STR = VECTOR, SCALAR, MATRIX, STRING
 
@@ -340,11 +340,8 @@ class _Parser:
                         self.fail(f"unexpected {_describe(v)} in label matching, expected string",
                                   v)
                     try:
-                        val = str(v.value)
-                        if op.text in ("=~", "!~"):
-                            val = go_regex(val)
-                        matchers.append(Matcher(MatchType(op.text), str(t.value), val))
-                    except Exception as e:  # bad regex
+                        matchers.append(Matcher(MatchType(op.text), str(t.value), str(v.value)))
+                    except InvalidRegexError as e:
                         self.fail(f"error parsing regexp: {e}", v)
                 if self.is_op(","):
                     self.next()

@@ -8,11 +8,17 @@ Resource ``service.namespace``/``service.name`` become ``job`` and
 ``service.instance.id`` becomes ``instance``; the other resource attributes go
 to a ``target_info`` series. Cumulative exponential histograms become native
 histograms (scale → schema, downscaled to 8 if finer; buckets shifted by one,
-as Prometheus indexes them). Delta temporality is not translated (dropped), as
-Prometheus does without extra feature flags.
+as Prometheus indexes them). What cannot be translated (delta temporality, as
+Prometheus without extra feature flags; exponential scales below -4) is named
+in ``errors``: the handler writes the rest, then answers 400 (as Mimir).
+Exemplars of sums and exponential histograms go with their series; those of
+explicit-bucket histograms with the first ``_bucket`` series whose ``le`` holds
+the exemplar's value (as Prometheus).
 """
 
 from __future__ import annotations
+
+import json as jsonlib
 
 import numpy as np
 from google.protobuf import json_format
@@ -20,7 +26,7 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as svc
 from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2 as mpb
 
-from tidewell.model import stale_nan
+from tidewell.model import CUSTOM_BUCKETS_SCHEMA, stale_nan
 from tidewell.protocol.errors import ProtocolError
 from tidewell.protocol.otlp_names import OTLPNaming
 from tidewell.protocol.pb import prompb_pb2 as pb
@@ -73,11 +79,17 @@ def _attrs(kvs, naming: OTLPNaming, skip: tuple[str, ...] = ()) -> dict[str, str
 
 
 class _Builder:
-    def __init__(self) -> None:
+    def __init__(self, errors: list[str]) -> None:
         self.wr = pb.WriteRequest()
         self.meta_seen: set[str] = set()
+        self.errors = errors
+        """What could not be translated: the caller answers 400 after writing the rest."""
 
-    def series(self, labels: dict[str, str], ts_ms: int, value: float) -> None:
+    def invalid_temporality(self, name: str) -> None:
+        quoted = jsonlib.dumps(name, ensure_ascii=False)  # Go's %q
+        self.errors.append(f"invalid temporality and type combination for metric {quoted}")
+
+    def series(self, labels: dict[str, str], ts_ms: int, value: float) -> pb.TimeSeries:
         ts = self.wr.timeseries.add()
         for n in sorted(labels):
             if labels[n] == "":
@@ -88,8 +100,9 @@ class _Builder:
         s = ts.samples.add()
         s.value = value
         s.timestamp = ts_ms
+        return ts
 
-    def histogram(self, labels: dict[str, str], h: pb.Histogram) -> None:
+    def histogram(self, labels: dict[str, str], h: pb.Histogram) -> pb.TimeSeries:
         ts = self.wr.timeseries.add()
         for n in sorted(labels):
             if labels[n] == "":
@@ -98,6 +111,7 @@ class _Builder:
             lab.name = n
             lab.value = labels[n]
         ts.histograms.append(h)
+        return ts
 
     def metadata(self, name: str, mtype: int, help_: str, unit: str) -> None:
         if name in self.meta_seen:
@@ -108,6 +122,29 @@ class _Builder:
         md.metric_family_name = name
         md.help = help_
         md.unit = unit
+
+
+def _exemplar(e: mpb.Exemplar, out: pb.Exemplar) -> None:
+    """OTLP exemplar → RW exemplar as Prometheus translates it: ``trace_id`` and
+    ``span_id`` in hex when set, then the filtered attributes."""
+    for name, raw in (("trace_id", e.trace_id), ("span_id", e.span_id)):
+        if raw:
+            lab = out.labels.add()
+            lab.name, lab.value = name, raw.hex()
+    for kv in e.filtered_attributes:
+        lab = out.labels.add()
+        lab.name, lab.value = kv.key, _any_value(kv.value)
+    out.value = _exemplar_value(e)
+    out.timestamp = e.time_unix_nano // 1_000_000
+
+
+def _exemplar_value(e: mpb.Exemplar) -> float:
+    return float(e.as_int) if e.WhichOneof("value") == "as_int" else e.as_double
+
+
+def _add_exemplars(ts: pb.TimeSeries, exemplars) -> None:
+    for e in exemplars:
+        _exemplar(e, ts.exemplars.add())
 
 
 def _value(dp) -> float:
@@ -164,18 +201,60 @@ def _exponential(dp, ts_ms: int) -> pb.Histogram | None:
     return h
 
 
+def _sparse_layout(counts: list[int], span, deltas) -> None:
+    """Non-empty buckets as spans and deltas; gaps of up to two empty buckets are filled
+    rather than starting a span (client_golang's rule, as Prometheus's translator)."""
+    last = None
+    prev = 0
+    for i, c in enumerate(counts):
+        if c == 0:
+            continue
+        if last is None:
+            span.add(offset=i, length=0)
+        elif i - last - 1 > 2:
+            span.add(offset=i - last - 1, length=0)
+        else:
+            for _ in range(i - last - 1):
+                span[-1].length += 1
+                deltas.append(-prev)
+                prev = 0
+        span[-1].length += 1
+        deltas.append(c - prev)
+        prev = c
+        last = i
+
+
+def _custom_buckets(dp, ts_ms: int) -> pb.Histogram:
+    """An explicit-bucket point as a native histogram with custom buckets (NHCB): the
+    bounds become ``custom_values`` (the +Inf bucket is implicit in both)."""
+    h = pb.Histogram(schema=CUSTOM_BUCKETS_SCHEMA, timestamp=ts_ms)
+    h.custom_values.extend(dp.explicit_bounds)
+    if dp.flags & _NO_RECORDED_VALUE:
+        h.sum = stale_nan()  # a histogram stale marker is its sum (count 0)
+    else:
+        h.sum = dp.sum if dp.HasField("sum") else 0.0
+        h.count_int = dp.count
+    _sparse_layout(list(dp.bucket_counts), h.positive_spans, h.positive_deltas)
+    return h
+
+
 _IDENTIFYING = ("service.name", "service.namespace", "service.instance.id")
 
 
 def otlp_to_write_request(
-    req: svc.ExportMetricsServiceRequest, naming: OTLPNaming | None = None
+    req: svc.ExportMetricsServiceRequest, naming: OTLPNaming | None = None, *,
+    convert_histograms_to_nhcb: bool = False, errors: list[str] | None = None,
 ) -> pb.WriteRequest:
     """Translate an OTLP export request into one RW 1.0 ``WriteRequest``.
 
     ``naming`` defaults to ``NoTranslation`` (Mimir's choice under UTF-8 names).
+    ``convert_histograms_to_nhcb``: explicit-bucket histograms become native
+    histograms with custom buckets instead of classic series (Mimir's
+    ``-distributor.otel-convert-histograms-to-nhcb``). Metrics that cannot be
+    translated are left out and described in ``errors`` (when given).
     """
     naming = naming or OTLPNaming()
-    b = _Builder()
+    b = _Builder(errors if errors is not None else [])
     MT = pb.MetricMetadata
     for rm in req.resource_metrics:
         raw_res = {kv.key: _any_value(kv.value) for kv in rm.resource.attributes}
@@ -193,6 +272,7 @@ def otlp_to_write_request(
                 if kind == "gauge" or (kind == "sum" and not metric.sum.is_monotonic):
                     pts = metric.gauge.data_points if kind == "gauge" else metric.sum.data_points
                     if kind == "sum" and metric.sum.aggregation_temporality != _CUMULATIVE:
+                        b.invalid_temporality(metric.name)
                         continue
                     name = naming.metric_name(metric.name, metric.unit, "gauge")
                     b.metadata(name, MT.GAUGE, metric.description, metric.unit)
@@ -203,6 +283,7 @@ def otlp_to_write_request(
                         b.series(labels, t, _value(dp))
                 elif kind == "sum":
                     if metric.sum.aggregation_temporality != _CUMULATIVE:
+                        b.invalid_temporality(metric.name)
                         continue
                     name = naming.metric_name(metric.name, metric.unit, "counter")
                     b.metadata(name, MT.COUNTER, metric.description, metric.unit)
@@ -210,9 +291,10 @@ def otlp_to_write_request(
                         t = dp.time_unix_nano // 1_000_000
                         latest = max(latest, t)
                         labels = {**_attrs(dp.attributes, naming), **base, "__name__": name}
-                        b.series(labels, t, _value(dp))
+                        _add_exemplars(b.series(labels, t, _value(dp)), dp.exemplars)
                 elif kind == "histogram":
                     if metric.histogram.aggregation_temporality != _CUMULATIVE:
+                        b.invalid_temporality(metric.name)
                         continue
                     name = naming.metric_name(metric.name, metric.unit, "histogram")
                     b.metadata(name, MT.HISTOGRAM, metric.description, metric.unit)
@@ -220,6 +302,10 @@ def otlp_to_write_request(
                         t = dp.time_unix_nano // 1_000_000
                         latest = max(latest, t)
                         labels = {**_attrs(dp.attributes, naming), **base}
+                        if convert_histograms_to_nhcb:
+                            ts = b.histogram({**labels, "__name__": name}, _custom_buckets(dp, t))
+                            _add_exemplars(ts, dp.exemplars)
+                            continue
                         stale = bool(dp.flags & _NO_RECORDED_VALUE)
                         sn = stale_nan()
                         if dp.HasField("sum"):
@@ -228,13 +314,22 @@ def otlp_to_write_request(
                         b.series({**labels, "__name__": name + "_count"}, t,
                                  sn if stale else float(dp.count))
                         cum = 0
+                        buckets = []
                         for i, bound in enumerate(dp.explicit_bounds):
                             if i < len(dp.bucket_counts):
                                 cum += dp.bucket_counts[i]
-                            b.series({**labels, "__name__": name + "_bucket", "le": _fmt(bound)},
-                                     t, sn if stale else float(cum))
-                        b.series({**labels, "__name__": name + "_bucket", "le": "+Inf"}, t,
-                                 sn if stale else float(dp.count))
+                            buckets.append((bound, b.series(
+                                {**labels, "__name__": name + "_bucket", "le": _fmt(bound)},
+                                t, sn if stale else float(cum))))
+                        buckets.append((float("inf"), b.series(
+                            {**labels, "__name__": name + "_bucket", "le": "+Inf"}, t,
+                            sn if stale else float(dp.count))))
+                        # Each exemplar goes to the first bucket whose bound holds its value.
+                        for e in dp.exemplars:
+                            v = _exemplar_value(e)
+                            target = next((ts for bound, ts in buckets if v <= bound),
+                                          buckets[-1][1])
+                            _exemplar(e, target.exemplars.add())
                 elif kind == "summary":
                     name = naming.metric_name(metric.name, metric.unit, "summary")
                     b.metadata(name, MT.SUMMARY, metric.description, metric.unit)
@@ -253,16 +348,21 @@ def otlp_to_write_request(
                 elif kind == "exponential_histogram":
                     eh = metric.exponential_histogram
                     if eh.aggregation_temporality != _CUMULATIVE:
+                        b.invalid_temporality(metric.name)
                         continue
                     name = naming.metric_name(metric.name, metric.unit, "histogram")
                     b.metadata(name, MT.HISTOGRAM, metric.description, metric.unit)
                     for dp in eh.data_points:
                         t = dp.time_unix_nano // 1_000_000
                         hist = _exponential(dp, t)
-                        if hist is not None:
+                        if hist is None:
+                            b.errors.append(
+                                "cannot convert exponential to native histogram. Scale must be "
+                                f">= -4, was {dp.scale}")
+                        else:
                             latest = max(latest, t)
                             labels = {**_attrs(dp.attributes, naming), **base, "__name__": name}
-                            b.histogram(labels, hist)
+                            _add_exemplars(b.histogram(labels, hist), dp.exemplars)
         info = _attrs(rm.resource.attributes, naming, skip=_IDENTIFYING)
         if info and latest and base:
             b.series({**info, **base, "__name__": "target_info"}, latest, 1.0)
@@ -270,7 +370,8 @@ def otlp_to_write_request(
 
 
 def decode_otlp(
-    raw: bytes, *, json: bool = False, naming: OTLPNaming | None = None
+    raw: bytes, *, json: bool = False, naming: OTLPNaming | None = None,
+    convert_histograms_to_nhcb: bool = False, errors: list[str] | None = None,
 ) -> pb.WriteRequest:
     """Parse an OTLP ``ExportMetricsServiceRequest`` (protobuf or JSON) and translate it."""
     req = svc.ExportMetricsServiceRequest()
@@ -281,7 +382,8 @@ def decode_otlp(
             req.ParseFromString(raw)
     except Exception as e:
         raise ProtocolError(f"failed to parse OTLP request: {e}") from None
-    return otlp_to_write_request(req, naming)
+    return otlp_to_write_request(req, naming, errors=errors,
+                                 convert_histograms_to_nhcb=convert_histograms_to_nhcb)
 
 
 def empty_response(*, json: bool = False) -> tuple[bytes, str]:

@@ -24,7 +24,7 @@ class UnsupportedRecordVersionError(ProtocolError):
 def decode_record_value(
     value: bytes, version: int
 ) -> SampleBatch:
-    """Decode one record's value into float samples (histograms and exemplars are not kept).
+    """Decode one record's value: float and histogram samples, exemplars, metadata.
 
     Raises ``ProtocolError`` for undecodable bytes and
     ``UnsupportedRecordVersionError`` for versions other than 0, 1 and 2.

@@ -8,9 +8,16 @@ from typing import overload
 
 import numpy as np
 
-from tidewell.model import Labels, SampleBatch
+from tidewell.model import Exemplar, Histogram, Labels, MetricMetadata, SampleBatch
 from tidewell.protocol.errors import ProtocolError
-from tidewell.protocol.pb.prompb_pb2 import WriteRequest
+from tidewell.protocol.pb.prompb_pb2 import TimeSeries, WriteRequest
+from tidewell.protocol.prompb_model import (
+    exemplar_from_pb,
+    exemplar_to_pb,
+    histogram_to_pb,
+    metadata_from_pb,
+    metadata_to_pb,
+)
 from tidewell.protocol.wire import (
     ScanError,
     ScanResult,
@@ -19,18 +26,30 @@ from tidewell.protocol.wire import (
     scan_write_request,
     series_key_hashes,
 )
+from tidewell.protocol.wire_histograms import HistogramDecodeError, decode_histograms
 
-__all__ = ["LazyLabels", "decode_write_request", "encode_write_request"]
+__all__ = ["LazyLabels", "decode_metadata", "decode_write_request", "encode_write_request"]
 
 
 def encode_write_request(batch: SampleBatch) -> bytes:
-    """Serialize a batch as an uncompressed RW 1.0 ``WriteRequest``, one TimeSeries per labels."""
+    """Serialize a batch as an uncompressed RW 1.0 ``WriteRequest``, one TimeSeries per labels.
+
+    Histograms, exemplars and metadata go where RW 1.0 puts them; a series
+    with nothing at all is still written (with its labels only).
+    """
     wr = WriteRequest()
     order = np.argsort(batch.series_index, kind="stable")
     idx = batch.series_index[order]
     ts = batch.timestamps[order].tolist()
     vs = batch.values[order].tolist()
     bounds = np.searchsorted(idx, np.arange(len(batch.labels) + 1))
+    hists: dict[int, list[tuple[int, Histogram]]] = {}
+    for i, t, h in zip(batch.hist_series_index.tolist(), batch.hist_timestamps.tolist(),
+                       batch.histograms, strict=True):
+        hists.setdefault(i, []).append((t, h))
+    exemplars: dict[int, list[Exemplar]] = {}
+    for i, e in batch.exemplars:
+        exemplars.setdefault(i, []).append(e)
     for i, labels in enumerate(batch.labels):
         series = wr.timeseries.add()
         for name, value in labels:
@@ -41,11 +60,17 @@ def encode_write_request(batch: SampleBatch) -> bytes:
             s = series.samples.add()
             s.value = vs[j]
             s.timestamp = ts[j]
+        for t, h in hists.get(i, ()):
+            histogram_to_pb(h, t, series.histograms.add())
+        for e in exemplars.get(i, ()):
+            exemplar_to_pb(e, series.exemplars.add())
+    for md in batch.metadata:
+        metadata_to_pb(md, wr.metadata.add())
     return wr.SerializeToString()
 
 
 def decode_write_request(value: bytes) -> SampleBatch:
-    """Decode RW 1.0 bytes into a ``SampleBatch`` (float samples only).
+    """Decode RW 1.0 bytes into a ``SampleBatch``: floats, histograms, exemplars, metadata.
 
     Labels are sorted and empty values dropped if the sender did not; series
     without samples are omitted. ``labels`` is built lazily (``LazyLabels``)
@@ -60,8 +85,45 @@ def decode_write_request(value: bytes) -> SampleBatch:
     if not labels_valid_utf8(res):
         raise ProtocolError("invalid write request: label is not valid UTF-8")
     ts, vals, series = decode_samples(res)
-    return SampleBatch(labels=LazyLabels(res, bytes(value)), series_index=series,
-                       timestamps=ts, values=vals, series_keys=series_key_hashes(res))
+    raw = bytes(value)
+    batch = SampleBatch(labels=LazyLabels(res, raw), series_index=series,
+                        timestamps=ts, values=vals, series_keys=series_key_hashes(res))
+    if res.n_histograms.any() or res.n_exemplars.any():
+        _decode_series_extras(res, raw, batch)
+    if res.meta_start.shape[0]:
+        batch.metadata = decode_metadata(res, raw)
+    return batch
+
+
+def _decode_series_extras(res: ScanResult, raw: bytes, batch: SampleBatch) -> None:
+    """Histograms (compiled pass) and exemplars (full parse of the series carrying any)."""
+    if res.n_histograms.any():
+        try:
+            series, stamps, batch.histograms = decode_histograms(res)
+        except HistogramDecodeError as e:
+            raise ProtocolError(f"invalid write request: {e}") from None
+        batch.hist_series_index = np.asarray(series, dtype=np.int32)
+        batch.hist_timestamps = np.asarray(stamps, dtype=np.int64)
+    exemplars: list[tuple[int, Exemplar]] = []
+    for i in np.flatnonzero(res.n_exemplars > 0).tolist():
+        try:
+            ts = TimeSeries.FromString(raw[int(res.ser_payload[i]) : int(res.ser_end[i])])
+        except Exception as e:  # google.protobuf.message.DecodeError
+            raise ProtocolError(f"invalid write request: {e}") from None
+        exemplars.extend((i, exemplar_from_pb(e)) for e in ts.exemplars)
+    batch.exemplars = exemplars
+
+
+def decode_metadata(res: ScanResult, raw: bytes) -> list[MetricMetadata]:
+    """The request's ``metadata`` entries (each span is a complete top-level field)."""
+    out = []
+    for j in range(res.meta_start.shape[0]):
+        try:
+            wr = WriteRequest.FromString(raw[int(res.meta_start[j]) : int(res.meta_end[j])])
+        except Exception as e:  # google.protobuf.message.DecodeError
+            raise ProtocolError(f"invalid write request: {e}") from None
+        out.extend(metadata_from_pb(md) for md in wr.metadata)
+    return out
 
 
 def parse_write_request(value: bytes) -> WriteRequest:

@@ -32,12 +32,14 @@ ERR_TRUNCATED = 1
 ERR_WIRE_TYPE = 2
 ERR_BAD_VARINT = 3
 ERR_LENGTH = 4
+ERR_FIELD_ZERO = 5
 
 _ERROR_TEXT = {
     ERR_TRUNCATED: "unexpected end of data",
     ERR_WIRE_TYPE: "invalid or unsupported protobuf wire type",
     ERR_BAD_VARINT: "malformed varint",
     ERR_LENGTH: "length-delimited field runs past its enclosing message",
+    ERR_FIELD_ZERO: "illegal field number 0",
 }
 
 
@@ -117,6 +119,8 @@ def _count(buf):  # pragma: no cover - compiled
             return ERR_BAD_VARINT, pos, 0, 0, 0, 0
         field = key >> np.uint64(3)
         wire = np.int64(key & np.uint64(7))
+        if field == 0:
+            return ERR_FIELD_ZERO, pos, 0, 0, 0, 0
         if (field == 1 or field == 3) and wire == 2:
             s, e = _len_field(buf, p, end)
             if s < 0:
@@ -132,6 +136,8 @@ def _count(buf):  # pragma: no cover - compiled
                         return ERR_BAD_VARINT, q, 0, 0, 0, 0
                     f2 = k2 >> np.uint64(3)
                     w2 = np.int64(k2 & np.uint64(7))
+                    if f2 == 0:
+                        return ERR_FIELD_ZERO, q, 0, 0, 0, 0
                     if f2 == 1 and w2 == 2:
                         n_labels += 1
                     elif f2 == 2 and w2 == 2:

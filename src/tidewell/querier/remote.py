@@ -33,9 +33,15 @@ from typing import Any
 import httpcore
 import httpx
 
-from tidewell.model import Matcher, Querier, Series
+from tidewell.model import Exemplar, Labels, Matcher, MetricMetadata, Querier, Series
 from tidewell.protocol.pb import internal_pb2 as pb
 from tidewell.querier import metrics
+from tidewell.querier.meta_wire import (
+    decode_exemplars_response,
+    decode_metadata_response,
+    encode_exemplars_request,
+    encode_metadata_request,
+)
 from tidewell.querier.wire import XOR_CHUNKS, decode_series, encode_matchers
 
 __all__ = [
@@ -257,6 +263,26 @@ class RemoteQueryable:
             pause *= random.uniform(0.5, 1.0)
             _log.debug("retrying %s in %.3fs after: %s", url, pause, err)
             self._closing.wait(max(0.0, min(pause, deadline - time.monotonic())))
+
+    def exemplars(
+        self, tenant: str, start: int, end: int, matcher_sets: Sequence[Sequence[Matcher]]
+    ) -> list[tuple[Labels, list[Exemplar]]]:
+        """The remote ingester's exemplars of ``tenant`` (``/internal/v1/exemplars``)."""
+        data = self.call("exemplars", tenant, encode_exemplars_request(start, end, matcher_sets))
+        try:
+            return decode_exemplars_response(data)
+        except Exception as exc:  # DecodeError
+            raise RemoteQueryError(self.base_url, f"bad exemplars answer: {exc}") from exc
+
+    def metadata(self, tenant: str, limit: int = -1, limit_per_metric: int = -1,
+                 metric: str = "") -> list[MetricMetadata]:
+        """The remote ingester's metric metadata of ``tenant`` (``/internal/v1/metadata``)."""
+        data = self.call("metadata", tenant,
+                         encode_metadata_request(limit, limit_per_metric, metric))
+        try:
+            return decode_metadata_response(data)
+        except Exception as exc:
+            raise RemoteQueryError(self.base_url, f"bad metadata answer: {exc}") from exc
 
     async def wait_for_offset(
         self, end_offset: int, timeout_s: float, *, client: httpx.AsyncClient | None = None

@@ -13,8 +13,6 @@ heartbeat timeouts, so a crashed instance does not stay in the ring forever.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -24,6 +22,7 @@ from tidewell.ring.config import InstanceRingConfig
 from tidewell.ring.instance_ring import InstanceDesc, InstanceRingDesc, InstanceState
 from tidewell.ring.kv import KV, update_value
 from tidewell.ring.metrics import RING_MEMBER_HEARTBEATS, RING_MEMBER_TOKENS_OWNED
+from tidewell.util.services import Supervisor
 
 __all__ = ["InstanceLifecycler", "generate_tokens"]
 
@@ -70,7 +69,8 @@ class InstanceLifecycler:
         self.auto_forget_unhealthy_periods = auto_forget_unhealthy_periods
         self.state = InstanceState.PENDING
         self.tokens: list[int] = []
-        self._task: asyncio.Task[None] | None = None
+        self.supervisor = Supervisor(f"{self.name}-lifecycler")
+        """The heartbeat loop: anything but a KV error fails the module."""
 
     async def _update(self, f: Callable[[InstanceRingDesc], bool]) -> InstanceRingDesc:
         return await update_value(self.kv, self.key, InstanceRingDesc, f)
@@ -135,30 +135,21 @@ class InstanceLifecycler:
                 log.warning("auto-forgot unhealthy instance ring=%s instance=%s last_heartbeat=%s",
                             self.name, iid, inst.timestamp)
 
-    async def run(self) -> None:
-        period = self.config.heartbeat_period
-        if period <= 0:
-            return
-        while True:
-            await asyncio.sleep(period)
-            try:
-                await self.heartbeat()
-            except Exception as exc:  # KV down: keep trying, the next beat may succeed
-                log.warning("ring heartbeat failed ring=%s err=%s", self.name, exc)
+    async def _beat(self) -> None:
+        try:
+            await self.heartbeat()
+        except Exception as exc:  # KV down: keep trying, the next beat may succeed
+            log.warning("ring heartbeat failed ring=%s err=%s", self.name, exc)
 
     async def start(self) -> None:
         """Register and start heartbeating on the running event loop."""
         await self.register()
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self.run())
+        if self.config.heartbeat_period > 0 and not self.supervisor.running:
+            self.supervisor.every("heartbeat", self.config.heartbeat_period, self._beat)
 
     async def stop(self) -> None:
         """Stop heartbeating; LEAVING, then unregister if configured."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self.supervisor.stop()
         if self.state is InstanceState.PENDING:
             return
         await self.change_state(InstanceState.LEAVING)

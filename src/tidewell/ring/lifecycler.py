@@ -10,8 +10,6 @@ partition INACTIVE first so distributors stop writing to it.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -21,6 +19,7 @@ from tidewell.ring.kv import KV, update_value
 from tidewell.ring.metrics import PARTITIONS
 from tidewell.ring.model import PartitionRingDesc, PartitionState
 from tidewell.ring.partition_ring import PARTITION_RING_KEY
+from tidewell.util.services import Supervisor
 
 __all__ = ["PartitionInstanceLifecycler", "PartitionNotFoundError"]
 
@@ -55,7 +54,8 @@ class PartitionInstanceLifecycler:
         self.clock = clock
         self.partition_id: int | None = None
         self.owner_id: str | None = None
-        self._task: asyncio.Task[None] | None = None
+        self.supervisor = Supervisor("partition-ring-lifecycler")
+        """The reconcile timer: KV errors are retried, anything else fails the module."""
 
     async def _update(self, f: Callable[[PartitionRingDesc], bool]) -> PartitionRingDesc:
         desc = await update_value(self.kv, self.key, PartitionRingDesc, f)
@@ -117,26 +117,21 @@ class PartitionInstanceLifecycler:
 
         await self._update(f)
 
-    async def run(self) -> None:
-        """Reconcile every ``lifecycler_poll_period`` seconds until cancelled."""
-        while True:
-            await asyncio.sleep(self.config.lifecycler_poll_period)
-            try:
-                await self.reconcile()
-            except Exception:
-                log.exception("partition ring reconcile failed")
+    async def reconcile_or_log(self) -> None:
+        """One reconcile round; the KV store being away is logged and retried next round."""
+        try:
+            await self.reconcile()
+        except Exception as exc:
+            log.warning("partition ring reconcile failed", extra={"fields": {"err": str(exc)}})
 
     def start(self) -> None:
-        """Start the periodic reconcile loop on the running event loop."""
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self.run())
+        """Reconcile every ``lifecycler_poll_period`` seconds on the running event loop."""
+        if not self.supervisor.running:
+            self.supervisor.every("reconcile", self.config.lifecycler_poll_period,
+                                  self.reconcile_or_log)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self.supervisor.stop()
 
     async def _set_state(self, state: PartitionState, allowed: tuple[PartitionState, ...]) -> None:
         pid = self._pid()

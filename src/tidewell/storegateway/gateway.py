@@ -18,7 +18,6 @@ single process) it loads every block.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import shutil
 import threading
@@ -42,6 +41,7 @@ from tidewell.storegateway.cache import ByteLRU, IndexCache
 from tidewell.storegateway.config import BucketStoreConfig
 from tidewell.storegateway.querier import BucketStoreQuerier
 from tidewell.storegateway.sharding import ShardingStrategy
+from tidewell.util.services import Supervisor
 
 __all__ = ["StoreGateway"]
 
@@ -91,21 +91,18 @@ class StoreGateway:
         self._unknown_checked: dict[str, float] = {}
         self._lock = threading.Lock()
         self._synced = False
-        self._task: asyncio.Task[None] | None = None
+        self.supervisor = Supervisor("store-gateway")
+        """The sync loop: failing, it fails the module."""
 
     # -- service ---------------------------------------------------------------
 
     async def start(self) -> None:
         self.sync_dir.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(self.sync)
-        self._task = asyncio.create_task(self._loop(), name="store-gateway-sync")
+        self.supervisor.spawn("sync", self._loop)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self.supervisor.stop()
         with self._lock:
             for tb in self._tenants.values():
                 for block in tb.blocks.values():

@@ -1,12 +1,12 @@
 """``tidewell tool local-cluster``: a whole Tidewell cluster on loopback, with one command.
 
-Development and the end-to-end tests need the real thing: a Kafka-compatible
-broker (tansu), etcd for the rings, an S3-compatible server (moto) for blocks,
-memcached for the results cache, and one ``python -m tidewell -target=…``
-process per component instance. This module starts all of it under one
-directory, waits until every process answers ``/ready``, records where
-everything is in ``DIR/cluster.json``, and stops it in order (Tidewell
-processes first, writers before ingesters, dependencies last).
+Development and the end-to-end tests need the real thing: a Kafka broker (Apache
+Kafka 4 by default, its log on local disk; or tansu, its log in S3), etcd for the
+rings, an S3-compatible server (moto) for blocks, memcached for the results cache,
+and one ``python -m tidewell -target=…`` process per component instance. This
+module starts all of it under one directory, waits until every process answers
+``/ready``, records where everything is in ``DIR/cluster.json``, and stops it in
+order (Tidewell processes first, writers before ingesters, dependencies last).
 
 ``LocalCluster`` is the Python API the tests use; ``main`` is the CLI.
 Which flags each component gets is one table, ``ROLE_FLAGS``; the settings all
@@ -33,6 +33,8 @@ from typing import Any
 
 import httpx
 import yaml
+
+from tidewell.tool import kafka_broker
 
 __all__ = [
     "ROLE_FLAGS",
@@ -71,7 +73,11 @@ _DEP_ORDER = ("s3", "kafka", "etcd", "memcached")
 RINGS = ("ingester.partition-ring", "ingester.ring", "store-gateway.sharding-ring")  # all in etcd
 BUCKET = "tidewell"
 BROKER_BUCKET = "tidewell-kafka"  # the broker's own bucket: its log survives a broker restart
-BROKER_STORAGE = ("s3", "memory")
+BROKER_STORAGE = ("s3", "memory")  # tansu's; Apache Kafka keeps its log on local disk
+# Apache Kafka is the default: it is what production runs, so the local cluster shows its
+# real behaviour (exact high watermarks, ListOffsets by time, producer fencing); tansu
+# starts in a blink and needs no Java, for a light cluster.
+BROKERS = ("kafka", "tansu")
 TOPIC = "ingest"
 
 
@@ -310,12 +316,40 @@ def _broker_storage(kind: str, s3_port: int) -> tuple[str, dict[str, str]]:
     }
 
 
-def _dependencies(root: Path, ports: PortAllocator,
-                  broker_storage: str = "s3") -> dict[str, ManagedProcess]:
+def _apache_kafka_ready(p: ManagedProcess) -> bool:
+    return _tcp_ready(p) and p.pid is not None and kafka_broker.broker_started(p.log, p.pid)
+
+
+def _broker(kind: str, storage: str, deps_dir: Path, logs: Path, port: int,
+            controller_port: int, s3_port: int) -> ManagedProcess:
+    """The ingest log's broker: Apache Kafka (log in deps/kafka) or tansu (``storage``)."""
+    url = f"tcp://127.0.0.1:{port}"
+    if kind == "kafka":
+        try:
+            argv = kafka_broker.prepare(deps_dir / "kafka", port, controller_port)
+        except (kafka_broker.KafkaMissingError, RuntimeError) as exc:
+            raise ClusterError(str(exc)) from None
+        # SIGTERM: a clean shutdown flushes the log and skips recovery at the next start.
+        return ManagedProcess("kafka", "kafka", argv, port, logs / "kafka.log", url,
+                              data_dir=deps_dir / "kafka", ready=_apache_kafka_ready)
+    if kind != "tansu":
+        raise ClusterError(f"broker must be one of {', '.join(BROKERS)}, not {kind!r}")
+    engine, env = _broker_storage(storage, s3_port)
+    return ManagedProcess(
+        "kafka", "kafka",
+        [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+         "--storage-engine", engine],
+        port, logs / "kafka.log", url, ready=_tcp_ready, env=env,
+        # Nothing to flush (acknowledged batches are already in S3) and SIGTERM is slow.
+        stop_signal=signal.SIGKILL,
+    )
+
+
+def _dependencies(root: Path, ports: PortAllocator, broker_storage: str = "s3",
+                  broker: str = "kafka") -> dict[str, ManagedProcess]:
     deps_dir, logs = root / "deps", root / "logs"
     kafka_port, etcd_port, etcd_peer = ports.take(), ports.take(), ports.take()
     s3_port, mc_port = ports.take(), ports.take()
-    kafka_url = f"tcp://127.0.0.1:{kafka_port}"
     if importlib.util.find_spec("moto") is None:
         raise ClusterError("no S3-compatible server: pip install 'moto[server]'")
     peer = f"http://127.0.0.1:{etcd_peer}"
@@ -324,16 +358,9 @@ def _dependencies(root: Path, ports: PortAllocator,
                  "-U", "0", "-m", "64"]
     if os.geteuid() == 0:
         memcached += ["-u", "root"]
-    engine, broker_env = _broker_storage(broker_storage, s3_port)
     return {
-        "kafka": ManagedProcess(
-            "kafka", "kafka",
-            [tansu_binary(), "broker", "--listener-url", kafka_url,
-             "--advertised-listener-url", kafka_url, "--storage-engine", engine],
-            kafka_port, logs / "kafka.log", kafka_url, ready=_tcp_ready, env=broker_env,
-            # Nothing to flush (acknowledged batches are already in S3) and SIGTERM is slow.
-            stop_signal=signal.SIGKILL,
-        ),
+        "kafka": _broker(broker, broker_storage, deps_dir, logs, kafka_port, ports.take(),
+                         s3_port),
         "etcd": ManagedProcess(
             "etcd", "etcd",
             [_binary("etcd", "etcd-server"), "--name", "tidewell",
@@ -419,6 +446,7 @@ class LocalCluster:
         *,
         base_port: int = 18000,
         ring_store: str = "etcd",
+        broker: str = "kafka",
         broker_storage: str = "s3",
         extra_args: dict[str, list[str]] | None = None,
         settings: dict[str, str] | None = None,
@@ -428,6 +456,7 @@ class LocalCluster:
         self.root = Path(root).resolve()
         self.layout = layout or ClusterLayout()
         self.ring_store = ring_store
+        self.broker = broker
         self.broker_storage = broker_storage
         self.extra_args = extra_args or {}  # by target or process name
         self.settings = settings or {}  # flag name -> value, added to the shared YAML
@@ -582,7 +611,7 @@ class LocalCluster:
             deps["s3"].update(endpoint=self.deps["s3"].address, bucket=BUCKET)
         if "kafka" in deps:
             deps["kafka"].update(topic=TOPIC, partitions=self.layout.kafka_partitions,
-                                 storage=self.deps["kafka"].argv[-1])
+                                 broker=self.broker, storage=self.broker_log())
         me = os.getpid()
         return {
             "dir": str(self.root), "config_file": str(self.config_file),
@@ -591,6 +620,12 @@ class LocalCluster:
                            "start_time": None if stopped else _start_time(me)},
             "deps": deps, "processes": [p.record() for p in self.processes.values()],
         }
+
+    def broker_log(self) -> str:
+        """Where the broker keeps the log: tansu's storage URL, or Apache Kafka's directory."""
+        if self.broker == "kafka":
+            return (self.root / "deps" / "kafka" / "data").as_uri()
+        return self.deps["kafka"].argv[-1]
 
     def write_state(self, stopped: bool = False) -> None:
         tmp = self.state_file.with_suffix(".json.tmp")
@@ -618,7 +653,7 @@ class LocalCluster:
                                f"--dir {self.root}' first")
 
     def _start_dependencies(self) -> None:
-        self.deps = _dependencies(self.root, self._ports, self.broker_storage)
+        self.deps = _dependencies(self.root, self._ports, self.broker_storage, self.broker)
         for name in _DEP_ORDER:
             dep = self.deps[name]
             if dep.data_dir:
@@ -632,7 +667,7 @@ class LocalCluster:
                     if r.status_code not in (200, 409):
                         raise ClusterError(f"cannot create bucket {bucket!r} in moto: "
                                            f"{r.status_code}")
-        self.wait_ready(list(self.deps.values()), 30.0)
+        self.wait_ready(list(self.deps.values()), 120.0)  # a JVM on a busy machine
 
     def _create_processes(self) -> None:
         specs = self.layout.processes()
@@ -743,6 +778,10 @@ def _parser() -> argparse.ArgumentParser:
                          "room to scale out")
     up.add_argument("--base-port", type=int, default=18000,
                     help="first port; busy ports are skipped; 0 = any free ports")
+    up.add_argument("--broker", choices=BROKERS, default="kafka",
+                    help="the ingest log's broker: kafka (Apache Kafka 4 from scripts/peers.sh, "
+                         "log on local disk; the default, as in production) or tansu (starts "
+                         "at once, no Java)")
     up.add_argument("--broker-storage", choices=BROKER_STORAGE, default="s3",
                     help="where tansu keeps the log: s3 (a bucket on the cluster's S3 "
                          "server, survives a broker restart) or memory")
@@ -773,7 +812,8 @@ def _up(args: argparse.Namespace) -> int:
         print("error: --set takes FLAG=VALUE", file=sys.stderr)
         return 2
     cluster = LocalCluster(args.dir, layout, base_port=args.base_port,
-                           broker_storage=args.broker_storage, settings=settings,
+                           broker=args.broker, broker_storage=args.broker_storage,
+                           settings=settings,
                            ready_timeout_s=args.ready_timeout)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     started = time.monotonic()

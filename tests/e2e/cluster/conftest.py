@@ -1,4 +1,4 @@
-"""A small local cluster for the launcher tests, and a check for the multi-process wiring."""
+"""Small local clusters for the launcher tests (on each broker), and the multi-process wiring."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tidewell.tool.cluster import ClusterLayout, LocalCluster
+from tidewell.tool.cluster import BROKERS, ClusterLayout, LocalCluster
 
 
 def small_layout() -> ClusterLayout:
@@ -22,9 +22,10 @@ def new_cluster(root: Path, layout: ClusterLayout | None = None, **kwargs: objec
     return LocalCluster(root, layout or small_layout(), base_port=0, **kwargs)  # type: ignore[arg-type]
 
 
-@pytest.fixture(scope="module")
-def small_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    cluster = new_cluster(tmp_path_factory.mktemp("cluster"))
+@pytest.fixture(scope="module", params=BROKERS)
+def small_cluster(request: pytest.FixtureRequest,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    cluster = new_cluster(tmp_path_factory.mktemp("cluster"), broker=request.param)
     cluster.start()
     try:
         yield cluster

@@ -51,9 +51,15 @@ def test_dependencies_answer_and_cluster_json_says_where(small_cluster: LocalClu
         s.sendall(b"version\r\n")
         assert s.recv(64).startswith(b"VERSION")
     socket.create_connection(("127.0.0.1", deps["kafka"]["port"]), 5).close()
-    assert deps["kafka"]["storage"] == "s3://tidewell-kafka/"  # the broker's log is durable
-    log = httpx.get(f"http://{deps['s3']['endpoint']}/tidewell-kafka", timeout=5)
-    assert log.status_code == 200 and "<Key>" in log.text  # tansu keeps its state there
+    assert deps["kafka"]["broker"] == small_cluster.broker
+    if small_cluster.broker == "tansu":  # the broker's log is durable, in S3
+        assert deps["kafka"]["storage"] == "s3://tidewell-kafka/"
+        log = httpx.get(f"http://{deps['s3']['endpoint']}/tidewell-kafka", timeout=5)
+        assert log.status_code == 200 and "<Key>" in log.text  # tansu keeps its state there
+    else:  # Apache Kafka: on local disk, the ingest topic's partition directory in it
+        log_dir = Path(deps["kafka"]["storage"].removeprefix("file://"))
+        assert (log_dir / "meta.properties").exists()
+        assert (log_dir / "ingest-0").is_dir()
 
 
 def test_generated_config_is_what_tidewell_loads(small_cluster: LocalCluster) -> None:
@@ -82,7 +88,7 @@ def test_kill_and_restart_keep_name_port_and_update_state(small_cluster: LocalCl
 
 
 def test_stop_is_graceful_and_leaves_no_process(tmp_path: Path) -> None:
-    cluster = new_cluster(tmp_path)
+    cluster = new_cluster(tmp_path, broker="kafka")  # Apache Kafka, too, stops on SIGTERM
     cluster.start()
     pids = _all_pids(json.loads(cluster.state_file.read_text()))
     assert len(pids) == 6
@@ -91,11 +97,14 @@ def test_stop_is_graceful_and_leaves_no_process(tmp_path: Path) -> None:
     assert killed == []  # every Tidewell process exited on SIGTERM in time
     assert not [pid for pid in pids if _alive(pid)]
     assert "shutdown complete" in cluster.process("ingester-zone-a-0").log.read_text()
+    kafka = cluster.process("kafka").proc
+    assert kafka is not None and kafka.returncode == 143  # the JVM ran its shutdown hooks
     assert json.loads(cluster.state_file.read_text())["stopped"] is True
 
 
 def test_a_process_that_fails_is_named_with_its_log_and_all_is_stopped(tmp_path: Path) -> None:
-    cluster = new_cluster(tmp_path, extra_args={"distributor": ["-querier.timeout=soon"]})
+    cluster = new_cluster(tmp_path, broker="tansu",
+                          extra_args={"distributor": ["-querier.timeout=soon"]})
     with pytest.raises(ClusterError) as err:
         cluster.start()
     message = str(err.value)

@@ -1,4 +1,4 @@
-"""Distributor over the Kafka backend against a real broker (tansu): outage → 5xx, recovery."""
+"""Distributor over the Kafka backend on Apache Kafka and tansu: outage → 5xx, recovery."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.ports import free_port
-from tests.support.tansu import Tansu
+from tests.support.brokers import BROKERS, Broker, start_broker
 from tests.unit.distributor.helpers import make_ring, request
 from tidewell.distributor import Distributor, DistributorConfig, Limits, Overrides
 from tidewell.distributor.errors import UnavailableError
@@ -23,13 +22,12 @@ from tidewell.protocol import decode_record_value
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[tuple[Tansu, str]]:
-    tansu = Tansu(free_port(), tmp_path / "tansu.log")
-    tansu.start()
-    yield tansu, tansu.address
-    tansu.resume()
-    tansu.stop()
+@pytest.fixture(params=BROKERS)
+def broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Broker, str]]:
+    b = start_broker(request.param, tmp_path / request.param)
+    yield b, b.address
+    b.resume()
+    b.stop()
 
 
 def test_broker_outage_gives_5xx_in_time_and_acknowledged_data_survives(broker):

@@ -10,10 +10,10 @@ import pytest
 from tests.support.brokers import BROKERS, Broker, start_broker
 
 
-@pytest.fixture(scope="session", params=BROKERS)
+@pytest.fixture(scope="package", params=BROKERS)
 def broker(request: pytest.FixtureRequest,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
-    """One broker of each kind shared by the session; tests use their own topics."""
+    """One broker of each kind shared by this package's tests (stopped after them); own topics."""
     b = start_broker(request.param, tmp_path_factory.mktemp(request.param))
     yield b
     b.stop()

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from tidewell.ingest.config import KafkaConfig
 from tidewell.ingest.kafka import KafkaReader, KafkaWriter, open_kafka_writer
@@ -195,6 +195,26 @@ def test_concurrent_end_offset_calls_share_probes(broker) -> None:  # type: igno
             assert await r.end_offset(0) == 301  # a later call never gets a stale answer
         finally:
             await w.close()
+            await r.close()
+
+    asyncio.run(body())
+
+
+def test_offsets_of_a_just_created_topic_wait_for_its_leaders(broker) -> None:  # type: ignore[no-untyped-def]
+    """Another process creates the topic as an ingester starts: Apache Kafka answers
+    NOT_LEADER_FOR_PARTITION (or UNKNOWN_TOPIC_OR_PART) for a moment; the reader waits."""
+    cfg = _cfg(broker.address)
+    admin = AdminClient({"bootstrap.servers": broker.address})
+
+    async def body() -> None:
+        r = KafkaReader(cfg, request_timeout_s=10.0)
+        try:
+            admin.create_topics([NewTopic(cfg.topic, num_partitions=8, replication_factor=1)])
+            ends = await asyncio.gather(*(r.end_offset(p) for p in range(8)))
+            assert ends == [0] * 8
+            starts = await asyncio.gather(*(r.offset_for_timestamp(p, 0) for p in range(8)))
+            assert starts == [0] * 8
+        finally:
             await r.close()
 
     asyncio.run(body())

@@ -81,13 +81,13 @@ async def dump(port: int, until: int) -> dict:
     return out
 
 
-@pytest.mark.parametrize("backend", ["embedded", "kafka"])
+@pytest.mark.parametrize("backend", ["embedded", "tansu", "kafka"])
 def test_sigkill_loses_nothing_and_applies_nothing_twice(
-    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+    tmp_path: Path, backend: str, broker_of  # type: ignore[no-untyped-def]
 ) -> None:
     kafka: list[str] = []
-    if backend == "kafka":
-        broker = request.getfixturevalue("tansu")
+    if backend != "embedded":
+        broker = broker_of(backend)
         kafka = [broker.address, f"crash-{os.getpid()}-{time.monotonic_ns()}"]
     rng = random.Random(int(os.environ.get("TIDEWELL_CRASH_SEED", "42")))
     acked: dict[tuple[int, int], int] = {}

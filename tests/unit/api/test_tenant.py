@@ -17,10 +17,11 @@ async def echo_tenant(request: Request) -> PlainTextResponse:
     return PlainTextResponse(request.state.tenant)
 
 
-def get(multitenancy: bool, path: str, headers: dict[str, str]) -> httpx.Response:
+def get(multitenancy: bool, path: str, headers: dict[str, str],
+        no_auth_tenant: str = "anonymous") -> httpx.Response:
     routes = [Route("/api/v1/push", echo_tenant, methods=["POST"]),
               Route("/prometheus/api/v1/query", echo_tenant)]
-    app = build_app(routes, multitenancy_enabled=multitenancy)
+    app = build_app(routes, multitenancy_enabled=multitenancy, no_auth_tenant=no_auth_tenant)
 
     async def call() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
@@ -45,7 +46,9 @@ def test_org_id_reaches_the_handler() -> None:
 
 @pytest.mark.parametrize(
     ("tenant", "message"),
-    [("..", '"." or ".."'), ("a/b", "unsupported character '/'"), ("x" * 151, "too long")],
+    [("..", '"." or ".."'), ("a/b", "unsupported character '/'"), ("x" * 151, "too long"),
+     ("__mimir_cluster", 'tenant ID "__mimir_cluster" is reserved'),
+     ("a|b", "unsupported character '|'"), ("", "empty")],
 )
 def test_invalid_tenant_is_400(tenant: str, message: str) -> None:
     r = get(True, "/api/v1/push", {"X-Scope-OrgID": tenant})
@@ -56,3 +59,14 @@ def test_invalid_tenant_is_400(tenant: str, message: str) -> None:
 def test_without_multitenancy_everything_is_anonymous() -> None:
     r = get(False, "/api/v1/push", {"X-Scope-OrgID": "ignored"})
     assert r.text == "anonymous"
+
+
+def test_without_multitenancy_the_no_auth_tenant_is_used() -> None:
+    r = get(False, "/api/v1/push", {}, no_auth_tenant="fake")
+    assert r.text == "fake"
+
+
+def test_longest_valid_tenant_is_accepted() -> None:
+    tenant = "a!-_.*'()Z" * 15
+    r = get(True, "/api/v1/push", {"X-Scope-OrgID": tenant})
+    assert r.status_code == 200 and r.text == tenant

@@ -41,6 +41,7 @@ def test_garbage_truncated_and_bad_snappy_are_400(harness: Harness):
     for body in (
         snappy_compress(b"\xff\xff\xff\xff garbage"),
         snappy_compress(raw[:-3]),
+        snappy_compress(b"\x00" * 10),  # field number 0: illegal protobuf, not an empty request
         b"\x10not-snappy-at-all",
         b"",
     ):
@@ -175,6 +176,7 @@ def _rw2_request() -> bytes:
     hs.labels_refs.extend([1, 6 - 4 + 0, 3, 4])  # __name__=http_requests_total again
     h = hs.histograms.add()
     h.count_int = 3
+    h.zero_count_int = 3
     h.sum = 2.0
     h.schema = 0
     h.timestamp = t
@@ -192,7 +194,8 @@ def test_rw2_written_headers_are_exact():
     assert len(got[Labels.from_dict({"__name__": "http_requests_total", "job": "api"})]) == 3
 
 
-def test_rw2_exemplars_dropped_when_disabled_and_headers_say_so(harness: Harness):
+def test_rw2_exemplars_dropped_when_disabled_and_headers_say_so():
+    harness = Harness(Limits(max_global_exemplars_per_user=0))
     r = harness.client.post("/api/v1/push", content=snappy_compress(_rw2_request()), headers=RW2)
     assert r.status_code == 204
     assert r.headers["X-Prometheus-Remote-Write-Exemplars-Written"] == "0"

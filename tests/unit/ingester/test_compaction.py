@@ -73,7 +73,7 @@ async def test_cuts_blocks_queries_merge_and_restart(tmp_path: Path) -> None:
     await ing.wait_for_offset(last, 10)
     series_before = REGISTRY.get_sample_value("cortex_ingester_memory_series")
     assert await ing.compact() == 5  # [0,10s) ... [40s,50s); 50-60s stays (1.5-range rule)
-    blocks = local_blocks(tmp_path / "ing" / "tsdb" / "t1")
+    blocks = local_blocks(tmp_path / "ing" / "tsdb" / "tenants" / "t1")
     assert len(blocks) == 5
     metas = [json.loads((b / "meta.json").read_text()) for b in blocks]
     assert [(mt["minTime"], mt["maxTime"]) for mt in metas] == [
@@ -140,7 +140,7 @@ async def test_crash_between_block_cut_and_snapshot_is_exact(tmp_path: Path) -> 
     assert dump(ing2) == want  # the out-of-bounds sample stayed rejected
     assert dups() == d0
     assert await ing2.compact() == 1  # [30s,40s), never [0,30s) again
-    assert len(local_blocks(tsdb_dir / "t1")) == 4
+    assert len(local_blocks(tsdb_dir / "tenants" / "t1")) == 4
     await ing2.stop()
 
 
@@ -157,13 +157,13 @@ async def test_out_of_order_samples_go_to_their_own_blocks(tmp_path: Path) -> No
     assert dump(ing)[SERIES[0]][15:19] == [(15_000, 15.0), (15_500, -1.0), (16_000, 16.0),
                                            (16_500, -2.0)]
     assert await ing.compact() == 1
-    blocks = local_blocks(tmp_path / "ing" / "tsdb" / "t1")
+    blocks = local_blocks(tmp_path / "ing" / "tsdb" / "tenants" / "t1")
     metas = {b.name: json.loads((b / "meta.json").read_text()) for b in blocks}
     ooo = [mt for mt in metas.values() if mt["compaction"].get("hints")]
     assert len(ooo) == 1
     assert ooo[0]["compaction"]["hints"] == ["from-out-of-order"]
     assert (ooo[0]["minTime"], ooo[0]["maxTime"]) == (15_500, 16_501)
-    with BlockReader(tmp_path / "ing" / "tsdb" / "t1" / ooo[0]["ulid"]) as b:
+    with BlockReader(tmp_path / "ing" / "tsdb" / "tenants" / "t1" / ooo[0]["ulid"]) as b:
         (s,) = b.querier(0, 10**9).select([])
         assert s.values.tolist() == [-1.0, -2.0]
     assert ing.tenant_tsdb("t1").head.num_samples() == 3 * 10
@@ -179,7 +179,7 @@ async def test_local_retention_deletes_only_shipped_blocks(tmp_path: Path) -> No
     await ing.start()
     await ing.wait_for_offset(last, 10)
     assert await ing.compact() == 5
-    tdir = tmp_path / "ing" / "tsdb" / "t1"
+    tdir = tmp_path / "ing" / "tsdb" / "tenants" / "t1"
     assert await ing._apply_retention() == 0  # nothing shipped yet: all kept
     assert len(local_blocks(tdir)) == 5
     assert await ing.ship() == 5  # ship() uploads all, then applies retention
@@ -201,7 +201,7 @@ async def test_without_bucket_retention_applies_by_age(tmp_path: Path) -> None:
     await ing.wait_for_offset(last, 10)
     assert await ing.compact() == 5
     assert await ing.ship() == 0
-    left = local_blocks(tmp_path / "ing" / "tsdb" / "t1")
+    left = local_blocks(tmp_path / "ing" / "tsdb" / "tenants" / "t1")
     assert [json.loads((b / "meta.json").read_text())["maxTime"] for b in left] == [
         50_000
     ]
@@ -210,16 +210,25 @@ async def test_without_bucket_retention_applies_by_age(tmp_path: Path) -> None:
 
 async def test_tenant_dirs_do_not_clash_with_wal_and_snapshots(tmp_path: Path) -> None:
     log = new_log(str(tmp_path / "log"))
-    last = await push(log, range(0, 40_000, 1000), tenant="wal")
+    last = 0
+    for tenant in ("wal", "snapshots", "tenants"):
+        last = await push(log, range(0, 40_000, 1000), tenant=tenant)
     ing = make(log, tmp_path / "ing")
     await ing.start()
     await ing.wait_for_offset(last, 10)
-    assert await ing.compact() == 3
+    assert await ing.compact() == 9
+    await ing.snapshot_now()
     await ing.stop()
-    assert len(local_blocks(tmp_path / "ing" / "tsdb" / "wal")) == 3
+    tsdb = tmp_path / "ing" / "tsdb"
+    assert sorted(p.name for p in tsdb.iterdir()) == ["snapshots", "tenants", "wal"]
+    for internal in ("wal", "snapshots"):
+        assert local_blocks(tsdb / internal) == []
+    for tenant in ("wal", "snapshots", "tenants"):
+        assert len(local_blocks(tsdb / "tenants" / tenant)) == 3
     ing2 = make(log, tmp_path / "ing")
     await ing2.start()
-    assert len(dump(ing2, "wal")[SERIES[0]]) == 40
+    for tenant in ("wal", "snapshots", "tenants"):
+        assert len(dump(ing2, tenant)[SERIES[0]]) == 40
     await ing2.stop()
 
 

@@ -76,7 +76,7 @@ async def test_flush_cuts_open_ranges_and_ships(tmp_path: Path) -> None:
     log = new_log(str(tmp_path / "log"))
     ing = new_ingester(log, str(tmp_path / "ing"))
     bucket = FilesystemBucket(tmp_path / "bucket")
-    ing.shipper = Shipper(bucket, ing.dir)
+    ing.shipper = Shipper(bucket, ing.layout.tenants_dir)
     up = Labels.from_dict({"__name__": "up"})
     (last,) = await log.produce([record(3, "t1", [(up, 1_000, 1.0), (up, 2_000, 2.0)])])
     await ing.start()
@@ -91,5 +91,25 @@ async def test_flush_cuts_open_ranges_and_ships(tmp_path: Path) -> None:
     assert [s.timestamps.tolist() for s in ing.querier("t1", 0, 10**9).select([])] == [
         [1_000, 2_000]
     ]
+    await ing.stop()
+    await log.close()
+
+
+async def test_flush_answers_500_when_the_compaction_it_triggered_failed(tmp_path: Path) -> None:
+    log = new_log(str(tmp_path / "log"))
+    ing = new_ingester(log, str(tmp_path / "ing"))
+    up = Labels.from_dict({"__name__": "up"})
+    (last,) = await log.produce([record(3, "t1", [(up, 1_000, 1.0)])])
+    await ing.start()
+    await ing.wait_for_offset(last, 10)
+    # The tenant's directory cannot be created: a file holds its name.
+    Path(ing.layout.tenant_dir("t1")).write_text("not a directory")
+    app = Starlette(routes=ingester_routes(ing))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        r = await client.post("/ingester/flush")
+    assert r.status_code == 500
+    assert r.json()["status"] == "error" and "Not a directory" in r.json()["error"], r.text
+    assert ing.tenant_tsdb("t1").head.num_samples() == 1  # nothing was cut
     await ing.stop()
     await log.close()

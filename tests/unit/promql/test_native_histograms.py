@@ -170,3 +170,15 @@ def test_label_functions_and_info_keep_histograms(store: MemStore) -> None:
     assert s.labels.get("team") == "t" and s.hists[0].count == 2
     res = _query(store, 'label_replace(svc_seconds, "y", "$1", "job", "(.*)")')
     assert res.series[0].labels.get("y") == "b" and res.series[0].hists[0].sum == 3
+
+
+def test_exponential_bounds_are_prometheus_table_values() -> None:
+    """Bounds print as Prometheus's table, not the correctly rounded power (one ulp apart)."""
+    from tidewell.promql.nhist import exp_bound
+
+    assert exp_bound(6, 3) == 2 * 0.8408964152537144  # 2**(-1/4), Prometheus's literal
+    assert exp_bound(6, 3) != 2.0 ** (6 / 8)
+    assert exp_bound(1, 1) == 2 * 0.7071067811865475
+    assert exp_bound(-1, 3) == 0.9170040432046711
+    assert exp_bound(0, 0) == 1.0
+    assert exp_bound(3, -1) == 2.0 ** 6

@@ -6,7 +6,7 @@ import pytest
 
 from tidewell.promql import nodes as ast
 from tidewell.promql.errors import ParseError
-from tidewell.promql.parser import go_regex, parse
+from tidewell.promql.parser import parse
 
 
 @pytest.mark.parametrize("query", [
@@ -65,7 +65,9 @@ def test_offset_takes_one_atom() -> None:
 
 
 def test_go_inline_flags() -> None:
-    assert go_regex("((?i)pro).*") == "((?i:pro)).*"
+    sel = parse('x{a=~"((?i)pro).*"}')
+    assert sel.matchers[1].matches("PROd")  # type: ignore[attr-defined]
+    assert sel.matchers[1].matches("pro\nd")  # type: ignore[attr-defined]
     assert parse('x{a=~"(?i)FOO"}').matchers[1].matches("foo")  # type: ignore[attr-defined]
 
 

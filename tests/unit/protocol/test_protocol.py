@@ -94,7 +94,8 @@ def test_unsorted_labels_in_record_are_sorted():
     assert list(b.labels[0]) == [("__name__", "m"), ("z", "1")]
 
 
-@pytest.mark.parametrize("bad", [b"\xff", b"\x0a\x05abc", b"\x0b", b"\x0a\x02\x0a\xff"])
+@pytest.mark.parametrize("bad", [b"\xff", b"\x0a\x05abc", b"\x0b", b"\x0a\x02\x0a\xff",
+                                 b"\x00" * 10, b"\x0a\x02\x00\x00"])
 def test_malformed_records_raise_protocol_error(bad):
     with pytest.raises(ProtocolError):
         decode_record_value(bad, 1)

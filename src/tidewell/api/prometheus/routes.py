@@ -31,14 +31,16 @@ from tidewell.api.prometheus.params import (
     parse_matchers,
     parse_time,
 )
-from tidewell.model import Queryable, unescape_name
+from tidewell.model import Exemplar, Labels, Matcher, MetricMetadata, Queryable, unescape_name
 from tidewell.promql.engine import Engine, EngineOptions, QueryResult, RangeSeries
 from tidewell.promql.errors import BadDataError, ParseError, PromQLError
 from tidewell.promql.format import format_float, format_floats
+from tidewell.promql.nodes import Expr, VectorSelector, walk
 from tidewell.promql.parser import parse
 from tidewell.querier.config import QuerierConfig
+from tidewell.querier.meta import MetaSource
 
-__all__ = ["query_routes"]
+__all__ = ["extract_selectors", "query_routes"]
 
 log = logging.getLogger("tidewell.api.prometheus")
 
@@ -216,9 +218,11 @@ def _tenant(request: Request) -> str:
 
 
 class _API:
-    def __init__(self, queryable: Queryable, config: QuerierConfig) -> None:
+    def __init__(self, queryable: Queryable, config: QuerierConfig,
+                 meta: MetaSource | None) -> None:
         self.queryable = queryable
         self.config = config
+        self.meta = meta
         self.engine = Engine(EngineOptions(
             lookback_delta_ms=round(config.lookback_delta * 1000),
             max_samples=config.max_samples, timeout_s=config.timeout,
@@ -389,10 +393,51 @@ class _API:
             return self._fail(e)
 
     async def metadata(self, request: Request) -> Response:
-        return _success({})
+        """Prometheus's ``/api/v1/metadata``: ``{family: [{type, help, unit}, …]}``."""
+        try:
+            p = await _params(request)
+            limit = _int_param(p, "limit")
+            limit_per_metric = _int_param(p, "limit_per_metric")
+            metric = p.get("metric") or ""
+            tenant = _tenant(request)
+            meta = self.meta
+            items: list[MetricMetadata] = [] if meta is None else await self._run(
+                lambda _c: meta.metadata(tenant, limit, limit_per_metric, metric))
+            data: dict[str, list[dict[str, str]]] = {}
+            for md in items:
+                data.setdefault(md.metric_family_name, []).append(
+                    {"type": md.type.api_name, "help": md.help, "unit": md.unit})
+            return _success(data)
+        except Exception as e:
+            return self._fail(e)
 
     async def exemplars(self, request: Request) -> Response:
-        return _success([])
+        """Prometheus's ``/api/v1/query_exemplars``: exemplars of the query's selectors."""
+        try:
+            p = await _params(request)
+            s, e = p.get("start"), p.get("end")
+            start = parse_time(s, "start") if s else MIN_TIME_MS
+            end = parse_time(e, "end") if e else MAX_TIME_MS
+            if end < start:
+                raise BadDataError("end timestamp must not be before start timestamp")
+            try:
+                expr = parse(p.get("query") or "")
+            except ParseError as err:
+                raise BadDataError(str(err)) from None
+            sets = extract_selectors(expr)
+            if not sets:
+                return _success(None)
+            tenant = _tenant(request)
+            meta = self.meta
+            found: list[tuple[Labels, list[Exemplar]]] = [] if meta is None else await self._run(
+                lambda _c: meta.exemplars(tenant, start, end, sets))
+            return _success([
+                {"seriesLabels": dict(labels),
+                 "exemplars": [{"labels": dict(x.labels), "value": format_float(x.value),
+                                "timestamp": _ts(x.timestamp)} for x in exs]}
+                for labels, exs in found])
+        except Exception as e:
+            return self._fail(e)
 
     def _fail(self, e: Exception) -> Response:
         if not isinstance(e, PromQLError):
@@ -400,9 +445,29 @@ class _API:
         return _error(e)
 
 
-def query_routes(queryable: Queryable, config: QuerierConfig) -> list[BaseRoute]:
-    """Routes of Prometheus's query API, to be mounted under ``/prometheus``."""
-    api = _API(queryable, config)
+def extract_selectors(expr: Expr) -> list[list[Matcher]]:
+    """The matchers of every vector selector in ``expr`` (Prometheus's ``ExtractSelectors``)."""
+    return [list(node.matchers) for node, _ in walk(expr) if isinstance(node, VectorSelector)]
+
+
+def _int_param(p: _Params, name: str) -> int:
+    """An optional integer parameter of ``/api/v1/metadata``; -1 when absent."""
+    v = p.get(name)
+    if not v:
+        return -1
+    try:
+        return int(v)
+    except ValueError:
+        raise BadDataError(f"{name} must be a number") from None
+
+
+def query_routes(queryable: Queryable, config: QuerierConfig,
+                 meta: MetaSource | None = None) -> list[BaseRoute]:
+    """Routes of Prometheus's query API, to be mounted under ``/prometheus``.
+
+    ``meta`` serves exemplars and metadata (the ingesters); without it both are empty.
+    """
+    api = _API(queryable, config, meta)
     both = ["GET", "POST"]
     return [
         Route("/api/v1/query", api.query, methods=both),

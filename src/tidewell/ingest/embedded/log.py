@@ -29,7 +29,6 @@ groups; a warning names any group whose committed offset fell behind.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fcntl
 import logging
 import os
@@ -54,6 +53,7 @@ from tidewell.ingest.metrics import (
     WRITER_SENT_BYTES,
 )
 from tidewell.ingest.record import RecordTooLargeError
+from tidewell.util.services import Supervisor
 
 __all__ = ["EmbeddedLog", "open_embedded_log"]
 
@@ -143,7 +143,8 @@ class EmbeddedLog:
         self._calls_pending = 0  # produce calls waiting for the next commit
         self._calls_expected = 1  # produce calls the previous commit carried
         self._enough: asyncio.Event | None = None
-        self._retention_task: asyncio.Task[None] | None = None
+        self.supervisor = Supervisor("ingest-log")
+        """The retention timer: a failure other than a disk error fails the module."""
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="tidewell-log-commit")
         self._closed = False
 
@@ -160,8 +161,9 @@ class EmbeddedLog:
         return self._parts[partition]
 
     def _ensure_background(self) -> None:
-        if self._retention_task is None and (self.retention_period or self.retention_bytes):
-            self._retention_task = asyncio.get_running_loop().create_task(self._retention_loop())
+        if not self.supervisor.running and (self.retention_period or self.retention_bytes):
+            self.supervisor.every("retention", self.retention_check_interval,
+                                  self._retention_round)
 
     # -- LogWriter -------------------------------------------------------------
 
@@ -303,10 +305,7 @@ class EmbeddedLog:
         self._closed = True
         if self._committer is not None:
             await asyncio.shield(self._committer)
-        if self._retention_task is not None:
-            self._retention_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._retention_task
+        await self.supervisor.stop()
         for p in list(self._waiters):
             self._wake(p)
         self._executor.shutdown(wait=True)
@@ -393,13 +392,11 @@ class EmbeddedLog:
                 )
         return removed_total
 
-    async def _retention_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.retention_check_interval)
-            try:
-                await self.enforce_retention()
-            except OSError as e:
-                log.error("embedded log retention failed", extra={"fields": {"err": str(e)}})
+    async def _retention_round(self) -> None:
+        try:
+            await self.enforce_retention()
+        except OSError as e:
+            log.error("embedded log retention failed", extra={"fields": {"err": str(e)}})
 
 
 def _write_all(

@@ -31,6 +31,22 @@ from tidewell.ingest.kafka.client import client_config
 from tidewell.ingest.log import LogError, LogUnavailableError, Record
 from tidewell.ingest.record import version_from_headers
 
+# Transient while a topic's partitions are being created (the client's metadata does
+# not list them yet) or have no leader (just created, or the leader moving), and while
+# a fresh broker loads or elects the group coordinator (``__consumer_offsets`` is
+# created on the first group request: Apache Kafka answers NOT_COORDINATOR meanwhile).
+_TRANSIENT_ERRORS = frozenset({
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError._UNKNOWN_PARTITION,
+    KafkaError._UNKNOWN_TOPIC,
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError._WAIT_COORD,
+})
+
 __all__ = ["KafkaReader"]
 
 _OFFSET_INVALID = -1001
@@ -92,12 +108,26 @@ class KafkaReader:
         self._closed = False
 
     async def _run(self, fn: Any, *args: Any) -> Any:
-        if self._closed:
-            raise LogUnavailableError("Kafka reader is closed")
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
-        except KafkaException as e:
-            raise LogUnavailableError(f"Kafka request failed: {e}") from e
+        """Run a blocking call in the pool; leaderless partitions are waited out.
+
+        Right after another process created the topic, librdkafka does not know its
+        partitions yet, and Apache Kafka answers NOT_LEADER_FOR_PARTITION until each
+        has a leader (as after a leader moves), and NOT_COORDINATOR until its group
+        coordinator is up; like Kafka's own clients we retry those until the request
+        timeout.
+        """
+        deadline = time.monotonic() + self.timeout
+        while True:
+            if self._closed:
+                raise LogUnavailableError("Kafka reader is closed")
+            try:
+                return await asyncio.get_running_loop().run_in_executor(
+                    self._executor, fn, *args)
+            except KafkaException as e:
+                code = e.args[0].code() if isinstance(e.args[0], KafkaError) else None
+                if code not in _TRANSIENT_ERRORS or time.monotonic() >= deadline:
+                    raise LogUnavailableError(f"Kafka request failed: {e}") from e
+            await asyncio.sleep(0.1)
 
     # -- fetch -------------------------------------------------------------------
 
@@ -214,8 +244,8 @@ class KafkaReader:
         with self._probe.lock:
             tp = TopicPartition(self.topic, partition, timestamp_ms)
             (res,) = self._probe.consumer.offsets_for_times([tp], timeout=self.timeout)
-            if res.error is not None:
-                raise LogUnavailableError(f"Kafka offsets_for_times failed: {res.error}")
+            if res.error is not None:  # _run retries a leaderless partition
+                raise KafkaException(res.error)
             if res.offset < 0:  # no record at or after the timestamp
                 _lo, hi = self._probe.consumer.get_watermark_offsets(
                     TopicPartition(self.topic, partition), timeout=self.timeout, cached=False
@@ -252,7 +282,7 @@ class KafkaReader:
                 [TopicPartition(self.topic, partition)], timeout=self.timeout
             )
             if tp.error is not None:
-                raise LogUnavailableError(f"Kafka committed-offset lookup failed: {tp.error}")
+                raise KafkaException(tp.error)  # ``_run`` retries the transient ones
             return int(tp.offset) if tp.offset != _OFFSET_INVALID else -1
 
     async def close(self) -> None:
