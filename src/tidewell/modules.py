@@ -29,7 +29,7 @@ from tidewell.api.prometheus import query_routes
 from tidewell.api.ready_guard import ReadyGuard
 from tidewell.api.server import HTTPServer, build_app
 from tidewell.api.status import status_routes
-from tidewell.compactor.cleaner import TenantRetention
+from tidewell.compactor.cleaner import TenantLimits
 from tidewell.compactor.compactor import Compactor
 from tidewell.compactor.routes import compactor_routes
 from tidewell.compactor.sharding import COMPACTOR_RING_KEY, tenant_owner
@@ -413,10 +413,12 @@ async def _init_compactor(app: App) -> Compactor:
     cc = config.compactor
     overrides: Overrides = app.objects["overrides"]
 
-    def retention(tenant: str) -> TenantRetention:
+    def tenant_limits(tenant: str) -> TenantLimits:
         limits = overrides.for_tenant(tenant)
-        return TenantRetention(limits.compactor_blocks_retention_period,
-                               limits.compactor_partial_block_deletion_delay)
+        return TenantLimits(limits.compactor_blocks_retention_period,
+                            limits.compactor_partial_block_deletion_delay,
+                            limits.compactor_split_and_merge_shards,
+                            limits.compactor_split_groups)
 
     ring = cc.sharding_ring
     kv, watcher = _watch_instance_ring(app, ring, COMPACTOR_RING_KEY, "compactor")
@@ -425,7 +427,7 @@ async def _init_compactor(app: App) -> Compactor:
         new_bucket(config.blocks_storage, config.data_dir / "bucket", component="compactor"),
         cc,
         Path(cc.data_dir) if cc.data_dir else config.data_dir / "compactor",
-        retention=retention,
+        limits=tenant_limits,
         owns_tenant=lambda t: tenant_owner(watcher.instance_ring(), t) == ring.instance_id,
     )
     lifecycler = InstanceLifecycler(

@@ -27,17 +27,20 @@ from tidewell.objstore.bucketindex import (
     write_bucket_index,
 )
 
-__all__ = ["CleanupResult", "TenantRetention", "clean_tenant"]
+__all__ = ["CleanupResult", "TenantLimits", "clean_tenant"]
 
 log = logging.getLogger("tidewell.compactor")
 
 
 @dataclass(frozen=True, slots=True)
-class TenantRetention:
-    """A tenant's limits the cleaner applies (seconds; retention 0 keeps blocks forever)."""
+class TenantLimits:
+    """A tenant's compactor limits (seconds; retention 0 keeps blocks forever;
+    ``split_and_merge_shards`` 0 disables the split stage)."""
 
     blocks_retention_period: float = 0.0
     partial_block_deletion_delay: float = 86400.0
+    split_and_merge_shards: int = 0
+    split_groups: int = 1
 
 
 @dataclass(slots=True)
@@ -60,7 +63,7 @@ def clean_tenant(
     *,
     now: float,
     deletion_delay: float,
-    limits: TenantRetention,
+    limits: TenantLimits,
 ) -> CleanupResult:
     """Apply retention and deletion to one tenant and write its bucket index."""
     tb = tenant_bucket(bucket, tenant)

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tidewell.compactor import metrics as m
-from tidewell.compactor.cleaner import CleanupResult, TenantRetention, clean_tenant
+from tidewell.compactor.cleaner import CleanupResult, TenantLimits, clean_tenant
 from tidewell.compactor.config import CompactorConfig
 from tidewell.compactor.job import run_job
 from tidewell.compactor.marks import mark_for_deletion
@@ -66,7 +66,7 @@ class Compactor:
         config: CompactorConfig,
         data_dir: str | Path,
         *,
-        retention: Callable[[str], TenantRetention] = lambda _t: TenantRetention(),
+        limits: Callable[[str], TenantLimits] = lambda _t: TenantLimits(),
         owns_tenant: Callable[[str], bool] = lambda _t: True,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -74,7 +74,7 @@ class Compactor:
         self.bucket = bucket
         self.config = config
         self.data_dir = Path(data_dir)
-        self.retention = retention
+        self.limits = limits
         self.owns_tenant = owns_tenant
         self.clock = clock
         self.ranges = config.block_ranges_ms()
@@ -123,8 +123,11 @@ class Compactor:
         for b in dups:
             if mark_for_deletion(tb, b.block_id, "duplicate of a compacted block", self.clock()):
                 m.BLOCKS_MARKED_FOR_DELETION.labels("compaction").inc()
+        limits = self.limits(tenant)
         return plan(kept, self.ranges, now=self.clock(),
-                    first_level_wait_s=self.config.first_level_compaction_wait_period)
+                    first_level_wait_s=self.config.first_level_compaction_wait_period,
+                    split_shards=limits.split_and_merge_shards,
+                    split_groups=limits.split_groups)
 
     def compact_tenant(self, tenant: str) -> int:
         """Run jobs until the plan is empty; returns how many ran."""
@@ -189,7 +192,7 @@ class Compactor:
                 return None
             return clean_tenant(self.bucket, tenant, now=self.clock(),
                                 deletion_delay=self.config.deletion_delay,
-                                limits=self.retention(tenant))
+                                limits=self.limits(tenant))
 
     def clean(self) -> bool:
         """One blocks-cleaner run over the owned tenants; True if all succeeded."""

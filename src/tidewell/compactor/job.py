@@ -15,11 +15,11 @@ from pathlib import Path
 
 from tidewell.compactor import metrics as m
 from tidewell.compactor.marks import mark_for_deletion
-from tidewell.compactor.planner import Job
+from tidewell.compactor.planner import COMPACTOR_SHARD_ID_LABEL, Job
 from tidewell.objstore import Bucket
 from tidewell.objstore.bucketindex import DELETION_MARK_FILENAME
 from tidewell.tsdb.block import BlockMeta, block_files
-from tidewell.tsdb.block.merge import merge_blocks
+from tidewell.tsdb.block.merge import merge_blocks, split_blocks
 
 __all__ = ["download_block", "run_job", "upload_block"]
 
@@ -45,25 +45,38 @@ def upload_block(tb: Bucket, block_dir: Path) -> None:
         tb.upload_file(f"{block_dir.name}/{rel}", block_dir / rel)
 
 
-def run_job(tb: Bucket, job: Job, work_dir: Path, *, chunk_range: int, now: float) -> BlockMeta:
-    """Merge the job's blocks into one uploaded block; the sources are then marked."""
+def run_job(
+    tb: Bucket, job: Job, work_dir: Path, *, chunk_range: int, now: float
+) -> list[BlockMeta]:
+    """Merge (or split) the job's blocks into uploaded blocks; the sources are then marked."""
     jdir = work_dir / job.key
     shutil.rmtree(jdir, ignore_errors=True)
     try:
         srcs = [download_block(tb, b.block_id, jdir / "src") for b in job.blocks]
-        path, meta = merge_blocks(srcs, jdir / "out", min_time=job.min_time,
-                                  max_time=job.max_time, thanos_labels=job.labels,
-                                  chunk_range=chunk_range)
-        if meta.num_samples:
-            upload_block(tb, path)
+        if job.stage == "split":
+            outputs = split_blocks(srcs, jdir / "out", shard_count=job.split_shards,
+                                   shard_label=COMPACTOR_SHARD_ID_LABEL,
+                                   min_time=job.min_time, max_time=job.max_time,
+                                   thanos_labels=job.labels, chunk_range=chunk_range)
+        else:
+            outputs = [merge_blocks(srcs, jdir / "out", min_time=job.min_time,
+                                    max_time=job.max_time, thanos_labels=job.labels,
+                                    chunk_range=chunk_range)]
+        for path, meta in outputs:
+            if meta.num_samples:
+                upload_block(tb, path)
+        names = ", ".join(meta.ulid for _, meta in outputs) or "none (no samples)"
         for b in job.blocks:
-            if mark_for_deletion(tb, b.block_id, f"source of compacted block {meta.ulid}", now):
+            if mark_for_deletion(tb, b.block_id, f"source of compacted block(s) {names}", now):
                 m.BLOCKS_MARKED_FOR_DELETION.labels("compaction").inc()
         m.GROUP_COMPACTIONS.inc()
-        log.info("compacted blocks",
-                 extra={"fields": {"block": meta.ulid, "sources": len(job.blocks),
-                                   "range": job.range_ms, "level": meta.compaction_level,
-                                   "series": meta.num_series, "samples": meta.num_samples}})
-        return meta
+        for _, meta in outputs:
+            log.info("compacted blocks",
+                     extra={"fields": {"block": meta.ulid, "stage": job.stage,
+                                       "sources": len(job.blocks), "range": job.range_ms,
+                                       "level": meta.compaction_level,
+                                       "series": meta.num_series,
+                                       "samples": meta.num_samples}})
+        return [meta for _, meta in outputs]
     finally:
         shutil.rmtree(jdir, ignore_errors=True)

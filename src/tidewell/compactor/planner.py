@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 __all__ = [
+    "COMPACTOR_SHARD_ID_LABEL",
     "IGNORED_GROUP_LABELS",
     "Job",
     "PlanBlock",
@@ -63,6 +64,8 @@ class Job:
     window_start: int
     shard_id: str
     blocks: tuple[PlanBlock, ...]
+    stage: str = "merge"  # or "split": write ``split_shards`` blocks, one per shard
+    split_shards: int = 0
 
     @property
     def min_time(self) -> int:
@@ -81,7 +84,8 @@ class Job:
     @property
     def key(self) -> str:
         """Stable ID of the job, for ring ownership and work directories."""
-        text = f"{self.group}/{self.range_ms}/{self.window_start}/{self.shard_id}"
+        text = (f"{self.stage}/{self.group}/{self.range_ms}/{self.window_start}/"
+                f"{self.shard_id}/{self.blocks[0].block_id}")
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def overlaps(self, other: Job) -> bool:
@@ -96,13 +100,21 @@ def group_key(labels: Iterable[tuple[str, str]]) -> str:
 
 
 def deduplicate(blocks: Sequence[PlanBlock]) -> tuple[list[PlanBlock], list[PlanBlock]]:
-    """(kept, duplicates): a block is a duplicate when another holds all its sources."""
+    """(kept, duplicates): a block is a duplicate when another block of the same shard
+    holds all its sources.
+
+    Blocks of different shards never cover each other: the split stage writes one
+    block per shard from the same sources, and a source is covered only once every
+    shard's block exists, which a crash between two shard uploads would break. Such
+    sources are split again instead, and the per-shard merges drop the repeated samples.
+    """
     order = sorted(blocks, key=lambda b: (-len(b.sources), -b.level, b.block_id))
     kept: list[PlanBlock] = []
     dups: list[PlanBlock] = []
     for b in order:
         srcs = b.sources or frozenset({b.block_id})
-        if any(srcs <= (k.sources or frozenset({k.block_id})) for k in kept):
+        if any(k.shard_id == b.shard_id and srcs <= (k.sources or frozenset({k.block_id}))
+               for k in kept):
             dups.append(b)
         else:
             kept.append(b)
@@ -134,14 +146,34 @@ def _windows(blocks: Sequence[PlanBlock], r: int) -> list[tuple[int, list[PlanBl
     return out
 
 
+def _split_jobs(key: str, r: int, start: int, window: Sequence[PlanBlock], shards: int,
+                groups: int) -> list[Job]:
+    """Split jobs for a window's blocks without a shard label, by block ID hash group."""
+    by_group: dict[int, list[PlanBlock]] = {}
+    for b in window:
+        if not b.shard_id:
+            g = int(hashlib.sha256(b.block_id.encode()).hexdigest()[:8], 16) % groups
+            by_group.setdefault(g, []).append(b)
+    return [Job(key, r, start, "", tuple(bs), "split", shards)
+            for _, bs in sorted(by_group.items())]
+
+
 def plan(
     blocks: Sequence[PlanBlock],
     ranges_ms: Sequence[int],
     *,
     now: float,
     first_level_wait_s: float,
+    split_shards: int = 0,
+    split_groups: int = 1,
 ) -> list[Job]:
-    """Merge jobs for a tenant's live, deduplicated blocks, in the order to run them."""
+    """Jobs for a tenant's live, deduplicated blocks, in the order to run them.
+
+    With ``split_shards`` > 0 (split-and-merge), blocks of the smallest range
+    without a shard label are first split into that many blocks (one split job
+    per ``split_groups`` hash group of block IDs); the shards' blocks then merge
+    per shard ID.
+    """
     groups: dict[str, list[PlanBlock]] = {}
     for b in sorted(blocks, key=lambda b: (b.min_time, b.block_id)):
         groups.setdefault(group_key(b.labels), []).append(b)
@@ -150,6 +182,13 @@ def plan(
         newest_min = max(b.min_time for b in group)
         for i, r in enumerate(ranges_ms):
             for start, window in _windows(group, r):
+                if i == 0 and split_shards > 0 and any(not b.shard_id for b in window):
+                    for job in _split_jobs(key, r, start, window, split_shards,
+                                           max(1, split_groups)):
+                        # Split groups of one window hold disjoint blocks: they run side by side.
+                        if not any(job.overlaps(j) for j in jobs if j.stage != "split"):
+                            jobs.append(job)
+                    continue
                 by_shard: dict[str, list[PlanBlock]] = {}
                 for b in window:
                     by_shard.setdefault(b.shard_id, []).append(b)

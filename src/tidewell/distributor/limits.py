@@ -248,6 +248,21 @@ class Limits:
             kind="duration",
         ),
     )
+    compactor_split_and_merge_shards: int = field(
+        default=0,
+        metadata=setting(
+            "The number of shards to use when splitting blocks. 0 to disable splitting.",
+            flag="compactor.split-and-merge-shards",
+        ),
+    )
+    compactor_split_groups: int = field(
+        default=1,
+        metadata=setting(
+            "Number of groups that blocks for splitting should be grouped into. Each group "
+            "of blocks is then split separately.",
+            flag="compactor.split-groups",
+        ),
+    )
     ingest_storage_read_consistency: str = field(
         default="eventual",
         metadata=setting(

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from tests.support.peers import promtool3_binary
-from tidewell.compactor.cleaner import TenantRetention
+from tidewell.compactor.cleaner import TenantLimits
 from tidewell.compactor.compactor import Compactor
 from tidewell.compactor.config import CompactorConfig
 from tidewell.compactor.job import download_block, upload_block
@@ -210,9 +210,9 @@ def test_retention_removes_old_blocks_of_one_tenant_only(
             upload_block(tb, _write_zone_block(tmp_path / tenant, 0, window, 0))
     # Now is T0+7h: of the blocks ending at T0+2h, 4h, 6h, only the first is past 4h retention.
     clock = Clock((T0 + 7 * H) / 1000)
-    retention = {"short": TenantRetention(blocks_retention_period=4 * 3600)}
+    retention = {"short": TenantLimits(blocks_retention_period=4 * 3600)}
     comp = Compactor(bucket, CompactorConfig(), tmp_path / "c", clock=clock,
-                     retention=lambda t: retention.get(t, TenantRetention()))
+                     limits=lambda t: retention.get(t, TenantLimits()))
     gw = StoreGateway(BucketStoreConfig(ignore_deletion_mark_delay=3600), bucket,
                       tmp_path / "sync", now=clock)
     comp.clean()

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 from prometheus_client import REGISTRY
 
-from tidewell.compactor.cleaner import TenantRetention
+from tidewell.compactor.cleaner import TenantLimits
 from tidewell.compactor.compactor import Compactor
 from tidewell.compactor.config import CompactorConfig, CompactorRingConfig
-from tidewell.compactor.job import upload_block
+from tidewell.compactor.job import download_block, upload_block
 from tidewell.compactor.sharding import COMPACTOR_RING_KEY, tenant_owner
 from tidewell.config import Config
 from tidewell.model import Labels
@@ -22,7 +22,7 @@ from tidewell.objstore.bucketindex import read_bucket_index
 from tidewell.ring.instance_lifecycler import InstanceLifecycler
 from tidewell.ring.instance_ring import InstanceRingWatcher
 from tidewell.ring.kv import InMemoryKV
-from tidewell.tsdb.block import write_block
+from tidewell.tsdb.block import BlockReader, write_block
 from tidewell.tsdb.block.merge import merge_blocks
 
 H = 3_600_000
@@ -112,7 +112,7 @@ def test_cleaner_deletes_partial_blocks_after_their_delay_and_writes_gauges(
     tb.delete(f"{ids[1]}/meta.json")  # an upload that died before meta.json
     now = [time.time()]
     comp = Compactor(bucket, CompactorConfig(), tmp_path / "c", clock=lambda: now[0],
-                     retention=lambda _t: TenantRetention(partial_block_deletion_delay=3600))
+                     limits=lambda _t: TenantLimits(partial_block_deletion_delay=3600))
     res = comp.clean_tenant("t")
     assert [b.block_id for b in res.index.blocks] == [ids[0]] and res.partials == 1
     assert res.marked == [] and tb.exists(f"{ids[1]}/index")
@@ -137,3 +137,38 @@ def test_compactor_target_is_in_all_and_backend_and_serves_its_ring_page(tmp_pat
         return [getattr(r, "path", "") for r in app.routes]
 
     assert "/compactor/ring" in asyncio.run(built())
+
+
+def test_split_and_merge_keeps_each_series_in_one_shard_block_per_range(tmp_path: Path) -> None:
+    bucket = FilesystemBucket(tmp_path / "bucket")
+    tb = tenant_bucket(bucket, "t")
+    lo = T0
+    ts = np.arange(lo, lo + 2 * H, 60_000, dtype=np.int64)
+    series = sorted((Labels.from_dict({"__name__": "m", "i": str(i)}), ts, ts / 1e3 + i)
+                    for i in range(40))
+    for window in range(3):
+        shifted = [(lbl, t + window * 2 * H, v) for lbl, t, v in series]
+        for zone in "ab":
+            path, _ = write_block(tmp_path / "local" / zone, shifted,
+                                  min_time=lo + window * 2 * H, max_time=lo + (window + 1) * 2 * H)
+            upload_block(tb, path)
+    comp = Compactor(bucket, CompactorConfig(), tmp_path / "c", clock=lambda: time.time() + 3600,
+                     limits=lambda _t: TenantLimits(split_and_merge_shards=2))
+    assert comp.compact()
+    live = comp.live_blocks("t")
+    # Split at 2h, merged per shard; the 12h window is the newest and not full, so each
+    # shard keeps its 2h blocks until it is.
+    shards = sorted({b.shard_id for b in live})
+    assert shards == ["1_of_2", "2_of_2"]
+    seen: dict[str, set[str]] = {}
+    total = 0
+    for b in live:
+        path = download_block(tb, b.block_id, tmp_path / "check")
+        with BlockReader(path) as r:
+            total += r.meta.num_samples
+            assert r.meta.thanos_labels == {"__compactor_shard_id__": b.shard_id}
+            for ref in r.index.all_postings().tolist():
+                seen.setdefault(r.index.series(ref).labels.get("i"), set()).add(b.shard_id)
+    assert len(seen) == 40 and all(len(s) == 1 for s in seen.values())  # one shard per series
+    assert {next(iter(s)) for s in seen.values()} == {"1_of_2", "2_of_2"}
+    assert total == 40 * len(ts) * 3  # every sample once

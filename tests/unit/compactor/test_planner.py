@@ -59,3 +59,28 @@ def test_deduplicate_drops_blocks_contained_in_a_compacted_block() -> None:
     kept, dups = deduplicate([blk("a0", 0, 2), merged, blk("b0", 0, 2), blk("c", 2, 4)])
     assert [b.block_id for b in kept] == ["m", "c"]
     assert sorted(b.block_id for b in dups) == ["a0", "b0"]
+
+
+def test_split_and_merge_splits_unsharded_blocks_then_merges_per_shard() -> None:
+    blocks = [blk("a0", 0, 2), blk("b0", 0, 2)]
+    jobs = plan(blocks, RANGES, now=NOW, first_level_wait_s=0, split_shards=2, split_groups=1)
+    assert [(j.stage, j.split_shards, sorted(b.block_id for b in j.blocks)) for j in jobs] == [
+        ("split", 2, ["a0", "b0"])]
+    grouped = plan(blocks, RANGES, now=NOW, first_level_wait_s=0, split_shards=2,
+                   split_groups=8)
+    assert sorted(b.block_id for j in grouped for b in j.blocks) == ["a0", "b0"]
+    sharded = [blk(f"s{i}{z}", 0, 2, level=2, labels=(("__compactor_shard_id__", f"{i}_of_2"),))
+               for i in (1, 2) for z in "ab"]
+    jobs = plan(sharded, RANGES, now=NOW, first_level_wait_s=0, split_shards=2)
+    assert [(j.stage, j.shard_id, sorted(b.block_id for b in j.blocks)) for j in jobs] == [
+        ("merge", "1_of_2", ["s1a", "s1b"]), ("merge", "2_of_2", ["s2a", "s2b"])]
+    assert jobs[0].labels == {"__compactor_shard_id__": "1_of_2"}
+
+
+def test_shard_blocks_of_one_split_do_not_cover_each_other_or_their_sources() -> None:
+    shard = (("__compactor_shard_id__", "1_of_2"),)
+    s1 = blk("s1", 0, 2, level=2, labels=shard, sources=("a0", "b0"))
+    s2 = blk("s2", 0, 2, level=2, labels=(("__compactor_shard_id__", "2_of_2"),),
+             sources=("a0", "b0"))
+    kept, dups = deduplicate([s1, s2, blk("a0", 0, 2), blk("b0", 0, 2)])
+    assert dups == [] and len(kept) == 4

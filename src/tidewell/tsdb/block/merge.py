@@ -15,6 +15,7 @@ head's chunk cutting, which itself imports the block package.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import itertools
 import os
@@ -37,7 +38,7 @@ from tidewell.tsdb.head.hist_chunks import HistChunk
 from tidewell.tsdb.head.hist_store import chunk_histograms
 from tidewell.tsdb.head.open_chunks import split_chunks
 
-__all__ = ["Chunk", "merge_blocks", "merge_chunks"]
+__all__ = ["Chunk", "merge_blocks", "merge_chunks", "split_blocks"]
 
 Chunk = tuple[int, int, int, bytes]
 """``(mint, maxt, encoding, data)`` of one stored chunk."""
@@ -106,6 +107,47 @@ def merge_chunks(chunks: Sequence[Chunk], chunk_range: int) -> list[Chunk]:
     return out
 
 
+def _series_hash(labels: Labels) -> int:
+    """A stable 64-bit hash of a label set (names and values, ``\xff``-separated)."""
+    data = b"".join(n.encode() + b"\xff" + v.encode() + b"\xff" for n, v in labels)
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
+
+
+def _merged_series(
+    readers: Sequence[BlockReader], chunk_range: int
+) -> Iterator[tuple[Labels, list[Chunk]]]:
+    """Every series of the readers in label order, chunks merged (``merge_chunks``)."""
+    streams = [
+        ((labels, i, chunks) for labels, chunks in _block_series(r))
+        for i, r in enumerate(readers)
+    ]
+    merged = heapq.merge(*streams, key=lambda x: (x[0], x[1]))
+    for labels, group in itertools.groupby(merged, key=lambda x: x[0]):
+        out = merge_chunks([c for _, _, cs in group for c in cs], chunk_range)
+        if out:
+            yield labels, out
+
+
+def _writer(metas: Sequence[BlockMeta], parent: str | os.PathLike[str], *, min_time: int,
+            max_time: int, thanos_labels: Mapping[str, str] | None, ulid: str | None,
+            chunk_range: int) -> BlockWriter:
+    """A writer whose ``meta.json`` records the sources' lineage, as Prometheus's compactor."""
+    return BlockWriter(
+        parent,
+        ulid=ulid,
+        min_time=min_time,
+        max_time=max_time,
+        thanos_labels=thanos_labels,
+        source="compactor",
+        compaction_level=max(m.compaction_level for m in metas) + 1,
+        compaction_sources=sorted({s for m in metas for s in m.compaction_sources or [m.ulid]}),
+        compaction_parents=[
+            {"ulid": m.ulid, "minTime": m.min_time, "maxTime": m.max_time} for m in metas
+        ],
+        chunk_range=chunk_range,
+    )
+
+
 def merge_blocks(
     sources: Sequence[str | os.PathLike[str]],
     parent: str | os.PathLike[str],
@@ -124,37 +166,64 @@ def merge_blocks(
     """
     readers = [BlockReader(p) for p in sources]
     try:
-        metas = [r.meta for r in readers]
-        writer = BlockWriter(
-            parent,
-            ulid=ulid,
-            min_time=min_time,
-            max_time=max_time,
-            thanos_labels=thanos_labels,
-            source="compactor",
-            compaction_level=max(m.compaction_level for m in metas) + 1,
-            compaction_sources=sorted({s for m in metas for s in m.compaction_sources or [m.ulid]}),
-            compaction_parents=[
-                {"ulid": m.ulid, "minTime": m.min_time, "maxTime": m.max_time} for m in metas
-            ],
-            chunk_range=chunk_range,
-        )
+        writer = _writer([r.meta for r in readers], parent, min_time=min_time,
+                         max_time=max_time, thanos_labels=thanos_labels, ulid=ulid,
+                         chunk_range=chunk_range)
         try:
-            streams = [
-                ((labels, i, chunks) for labels, chunks in _block_series(r))
-                for i, r in enumerate(readers)
-            ]
-            merged = heapq.merge(*streams, key=lambda x: (x[0], x[1]))
-            for labels, group in itertools.groupby(merged, key=lambda x: x[0]):
-                chunks = [c for _, _, cs in group for c in cs]
-                out = merge_chunks(chunks, chunk_range)
-                if out:
-                    writer.add_series_chunks(labels, out)
+            for labels, chunks in _merged_series(readers, chunk_range):
+                writer.add_series_chunks(labels, chunks)
         except BaseException:
             writer.abort()
             raise
         meta = writer.finish()
         return writer.path, meta
+    finally:
+        for r in readers:
+            r.close()
+
+
+def split_blocks(
+    sources: Sequence[str | os.PathLike[str]],
+    parent: str | os.PathLike[str],
+    *,
+    shard_count: int,
+    shard_label: str,
+    min_time: int,
+    max_time: int,
+    thanos_labels: Mapping[str, str] | None = None,
+    chunk_range: int = DEFAULT_CHUNK_RANGE_MS,
+) -> list[tuple[Path, BlockMeta]]:
+    """Merge the sources and split the result into ``shard_count`` blocks (split stage).
+
+    A series goes to shard ``hash(labels) % shard_count``; shard ``i`` carries the
+    external label ``shard_label="<i+1>_of_<shard_count>"``. Shards without
+    series are not written.
+    """
+    readers = [BlockReader(p) for p in sources]
+    writers: list[BlockWriter] = []
+    try:
+        metas = [r.meta for r in readers]
+        for i in range(shard_count):
+            labels = {**(thanos_labels or {}), shard_label: f"{i + 1}_of_{shard_count}"}
+            writers.append(_writer(metas, parent, min_time=min_time, max_time=max_time,
+                                   thanos_labels=labels, ulid=None, chunk_range=chunk_range))
+        used = [False] * shard_count
+        try:
+            for labels, chunks in _merged_series(readers, chunk_range):
+                i = _series_hash(labels) % shard_count
+                writers[i].add_series_chunks(labels, chunks)
+                used[i] = True
+        except BaseException:
+            for w in writers:
+                w.abort()
+            raise
+        out = []
+        for w, u in zip(writers, used, strict=True):
+            if u:
+                out.append((w.path, w.finish()))
+            else:
+                w.abort()
+        return out
     finally:
         for r in readers:
             r.close()
