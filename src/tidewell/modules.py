@@ -32,7 +32,7 @@ from tidewell.api.status import status_routes
 from tidewell.compactor.cleaner import TenantLimits
 from tidewell.compactor.compactor import Compactor
 from tidewell.compactor.routes import compactor_routes
-from tidewell.compactor.sharding import COMPACTOR_RING_KEY, tenant_owner
+from tidewell.compactor.sharding import COMPACTOR_RING_KEY, job_owner, tenant_owner
 from tidewell.config import Config
 from tidewell.distributor import Distributor, Overrides, push_routes
 from tidewell.frontend import QueryFrontend
@@ -429,6 +429,7 @@ async def _init_compactor(app: App) -> Compactor:
         Path(cc.data_dir) if cc.data_dir else config.data_dir / "compactor",
         limits=tenant_limits,
         owns_tenant=lambda t: tenant_owner(watcher.instance_ring(), t) == ring.instance_id,
+        owns_job=lambda t, j: job_owner(watcher.instance_ring(), t, j) == ring.instance_id,
     )
     lifecycler = InstanceLifecycler(
         kv, COMPACTOR_RING_KEY, ring,

@@ -5,8 +5,9 @@ immutable), marks duplicates the deduplicate filter finds, and runs the
 planner's jobs, planning again after each round until nothing is left, so 2h
 blocks of two zones become one 2h block, then 12h and 24h blocks in one run
 (as Thanos's bucket compactor loops until there is no work). ``clean`` runs the
-blocks cleaner. Which tenants this instance handles is the ring's business:
-``owns_tenant`` is asked for each.
+blocks cleaner. Which work this instance does is the ring's business: every
+compactor plans every tenant and runs the jobs ``owns_job`` gives it (Mimir's
+job sharding); the cleaner runs for the tenants ``owns_tenant`` gives it.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ class Compactor:
         *,
         limits: Callable[[str], TenantLimits] = lambda _t: TenantLimits(),
         owns_tenant: Callable[[str], bool] = lambda _t: True,
+        owns_job: Callable[[str, Job], bool] = lambda _t, _j: True,
         clock: Callable[[], float] = time.time,
     ) -> None:
         config.validate()
@@ -76,6 +78,7 @@ class Compactor:
         self.data_dir = Path(data_dir)
         self.limits = limits
         self.owns_tenant = owns_tenant
+        self.owns_job = owns_job
         self.clock = clock
         self.ranges = config.block_ranges_ms()
         self._indexes: dict[str, BucketIndex] = {}
@@ -136,7 +139,7 @@ class Compactor:
         done = 0
         with ThreadPoolExecutor(self.config.compaction_concurrency) as pool:
             for _ in range(_MAX_ROUNDS):
-                jobs = self.plan_tenant(tenant)
+                jobs = [j for j in self.plan_tenant(tenant) if self.owns_job(tenant, j)]
                 if not jobs:
                     break
                 futures = [pool.submit(run_job, tb, j, work, chunk_range=self.ranges[0],
@@ -151,15 +154,16 @@ class Compactor:
         return done
 
     def compact(self) -> bool:
-        """One compaction run over the owned tenants; True if every tenant succeeded."""
+        """One compaction run over every tenant (running the jobs this instance owns);
+        True if every tenant succeeded."""
         m.RUNS_STARTED.inc()
         tenants = self.tenants()
-        owned = [t for t in tenants if self.owns_tenant(t)]
+        deleted = [t for t in tenants if read_tenant_deletion_mark(self.bucket, t) is not None]
         m.TENANTS_DISCOVERED.set(len(tenants))
-        m.TENANTS_SKIPPED.set(len(tenants) - len(owned))
+        m.TENANTS_SKIPPED.set(len(deleted))
         ok = True
-        for tenant in owned:
-            if read_tenant_deletion_mark(self.bucket, tenant) is not None:
+        for tenant in tenants:
+            if tenant in deleted:
                 continue
             try:
                 self.compact_tenant(tenant)

@@ -13,7 +13,7 @@ from tidewell.compactor.cleaner import TenantLimits
 from tidewell.compactor.compactor import Compactor
 from tidewell.compactor.config import CompactorConfig, CompactorRingConfig
 from tidewell.compactor.job import download_block, upload_block
-from tidewell.compactor.sharding import COMPACTOR_RING_KEY, tenant_owner
+from tidewell.compactor.sharding import COMPACTOR_RING_KEY, job_owner, tenant_owner
 from tidewell.config import Config
 from tidewell.model import Labels
 from tidewell.modules import build, resolve
@@ -45,14 +45,14 @@ def _metric(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-def test_two_compactors_on_one_ring_split_the_tenants(tmp_path: Path) -> None:
+def test_two_compactors_on_one_ring_split_the_jobs_and_the_cleanup(tmp_path: Path) -> None:
     bucket = FilesystemBucket(tmp_path / "bucket")
     tenants = [f"tenant-{i}" for i in range(8)]
     for t in tenants:
         _zone_copies(bucket, t, tmp_path / "local")
     clock = lambda: time.time() + 3600  # noqa: E731 - past the first-level wait period
 
-    async def scenario() -> dict[str, list[str]]:
+    async def scenario() -> tuple[dict[str, list[str]], dict[str, float]]:
         kv = InMemoryKV()
         cfg = CompactorRingConfig(heartbeat_period=0)
         watcher = InstanceRingWatcher(kv, COMPACTOR_RING_KEY, cfg, name="compactor")
@@ -65,23 +65,28 @@ def test_two_compactors_on_one_ring_split_the_tenants(tmp_path: Path) -> None:
             if len(watcher.instance_ring().healthy_instances()) == 2:
                 break
             await asyncio.sleep(0.01)
-        done: dict[str, list[str]] = {}
+        cleaned: dict[str, list[str]] = {}
+        jobs: dict[str, float] = {}
         for inst in ("c-1", "c-2"):
-            comp = Compactor(bucket, CompactorConfig(), tmp_path / inst, clock=clock,
-                             owns_tenant=lambda t, i=inst: tenant_owner(
-                                 watcher.instance_ring(), t) == i)
+            comp = Compactor(
+                bucket, CompactorConfig(), tmp_path / inst, clock=clock,
+                owns_tenant=lambda t, i=inst: tenant_owner(watcher.instance_ring(), t) == i,
+                owns_job=lambda t, j, i=inst: job_owner(watcher.instance_ring(), t, j) == i)
             before = _metric("cortex_compactor_runs_completed_total")
-            done[inst] = [t for t in comp.tenants() if comp.owns_tenant(t)]
+            ran = _metric("cortex_compactor_group_compactions_total")
+            cleaned[inst] = [t for t in comp.tenants() if comp.owns_tenant(t)]
             assert await asyncio.to_thread(comp.compact)
             assert _metric("cortex_compactor_runs_completed_total") == before + 1
+            jobs[inst] = _metric("cortex_compactor_group_compactions_total") - ran
         for lc in lcs:
             await lc.stop()
         watcher.stop()
-        return done
+        return cleaned, jobs
 
-    done = asyncio.run(scenario())
-    assert sorted(done["c-1"] + done["c-2"]) == tenants  # each tenant has exactly one owner
-    assert done["c-1"] and done["c-2"]
+    cleaned, jobs = asyncio.run(scenario())
+    assert sorted(cleaned["c-1"] + cleaned["c-2"]) == tenants  # one cleaner per tenant
+    assert cleaned["c-1"] and cleaned["c-2"]
+    assert jobs["c-1"] + jobs["c-2"] == len(tenants) and jobs["c-1"] and jobs["c-2"]
     checker = Compactor(bucket, CompactorConfig(), tmp_path / "check", clock=clock)
     for t in tenants:
         live = checker.live_blocks(t)
