@@ -161,6 +161,8 @@ class Compactor:
         deleted = [t for t in tenants if read_tenant_deletion_mark(self.bucket, t) is not None]
         m.TENANTS_DISCOVERED.set(len(tenants))
         m.TENANTS_SKIPPED.set(len(deleted))
+        m.TENANTS_SUCCEEDED.set(0)
+        m.TENANTS_FAILED.set(0)
         ok = True
         for tenant in tenants:
             if tenant in deleted:

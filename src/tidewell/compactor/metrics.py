@@ -43,11 +43,11 @@ TENANTS_DISCOVERED = Gauge("cortex_compactor_tenants_discovered",
                            "Number of tenants discovered during the current compaction run.")
 TENANTS_SKIPPED = Gauge("cortex_compactor_tenants_skipped",
                         "Number of tenants skipped during the current compaction run.")
-TENANTS_SUCCEEDED = Counter("cortex_compactor_tenants_processing_succeeded",
-                            "Number of tenants successfully processed during the current "
-                            "compaction run.")
-TENANTS_FAILED = Counter("cortex_compactor_tenants_processing_failed",
-                         "Number of tenants failed processing during the current compaction run.")
+TENANTS_SUCCEEDED = Gauge("cortex_compactor_tenants_processing_succeeded",
+                          "Number of tenants successfully processed during the current "
+                          "compaction run.")
+TENANTS_FAILED = Gauge("cortex_compactor_tenants_processing_failed",
+                       "Number of tenants failed processing during the current compaction run.")
 GROUP_COMPACTIONS = Counter("cortex_compactor_group_compactions_total",
                             "Total number of group compaction attempts that resulted in a new "
                             "block.")

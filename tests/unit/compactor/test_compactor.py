@@ -50,7 +50,8 @@ def test_two_compactors_on_one_ring_split_the_jobs_and_the_cleanup(tmp_path: Pat
     tenants = [f"tenant-{i}" for i in range(8)]
     for t in tenants:
         _zone_copies(bucket, t, tmp_path / "local")
-    clock = lambda: time.time() + 3600  # noqa: E731 - past the first-level wait period
+    now = time.time() + 3600  # past the first-level wait period
+    clock = lambda: now  # noqa: E731
 
     async def scenario() -> tuple[dict[str, list[str]], dict[str, float]]:
         kv = InMemoryKV()
@@ -67,6 +68,7 @@ def test_two_compactors_on_one_ring_split_the_jobs_and_the_cleanup(tmp_path: Pat
             await asyncio.sleep(0.01)
         cleaned: dict[str, list[str]] = {}
         jobs: dict[str, float] = {}
+        marked = _metric("cortex_compactor_blocks_marked_for_deletion_total", reason="compaction")
         for inst in ("c-1", "c-2"):
             comp = Compactor(
                 bucket, CompactorConfig(), tmp_path / inst, clock=clock,
@@ -78,6 +80,11 @@ def test_two_compactors_on_one_ring_split_the_jobs_and_the_cleanup(tmp_path: Pat
             assert await asyncio.to_thread(comp.compact)
             assert _metric("cortex_compactor_runs_completed_total") == before + 1
             jobs[inst] = _metric("cortex_compactor_group_compactions_total") - ran
+            assert _metric("cortex_compactor_tenants_processing_succeeded") == len(tenants)
+            assert _metric("cortex_compactor_tenants_discovered") == len(tenants)
+            assert _metric("cortex_compactor_last_successful_run_timestamp_seconds") == clock()
+        assert _metric("cortex_compactor_blocks_marked_for_deletion_total",
+                       reason="compaction") == marked + 2 * len(tenants)
         for lc in lcs:
             await lc.stop()
         watcher.stop()
