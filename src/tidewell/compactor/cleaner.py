@@ -19,6 +19,7 @@ from tidewell.compactor import metrics as m
 from tidewell.compactor.marks import delete_block, mark_for_deletion
 from tidewell.objstore import Bucket, tenant_bucket
 from tidewell.objstore.bucketindex import (
+    INDEX_VERSION,
     BucketIndex,
     BucketIndexCorruptedError,
     BucketIndexNotFoundError,
@@ -71,6 +72,8 @@ def clean_tenant(
         old: BucketIndex | None = read_bucket_index(bucket, tenant)
     except (BucketIndexNotFoundError, BucketIndexCorruptedError):
         old = None
+    if old is not None and old.version != INDEX_VERSION:
+        old = None  # version 1 lacks compactor_shard_id: read every meta.json again
     index, partials = build_bucket_index(bucket, tenant, old, now=now)
     marks = index.deletion_marks()
     deleted: list[str] = []
