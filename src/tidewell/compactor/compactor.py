@@ -1,4 +1,4 @@
-"""The compactor service: per owned tenant, compaction jobs, then the blocks cleaner.
+"""The compactor service: per tenant, compaction jobs and the blocks cleaner.
 
 ``compact_tenant`` loads every live block's ``meta.json`` (cached: blocks are
 immutable), marks duplicates the deduplicate filter finds, and runs the
@@ -59,7 +59,7 @@ def _plan_block(meta: dict, uploaded_at: float) -> PlanBlock:
 
 
 class Compactor:
-    """Compacts and cleans the tenants this instance owns; ``run`` loops forever."""
+    """Runs its share of compaction jobs and cleanups; ``start`` loops until ``stop``."""
 
     def __init__(
         self,
