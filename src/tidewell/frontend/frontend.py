@@ -16,6 +16,7 @@ from starlette.types import ASGIApp
 from tidewell.frontend.cache import Cache, InMemoryCache
 from tidewell.frontend.config import FrontendConfig
 from tidewell.frontend.downstream import HTTPDownstream, asgi_downstream, http_downstream
+from tidewell.frontend.limits import MaxTotalQueryLengthMiddleware
 from tidewell.frontend.memcached import MemcachedCache
 from tidewell.frontend.queue import FairQueue
 from tidewell.frontend.request import Handler, Middleware, QueryRequest, QueryResponse
@@ -59,6 +60,8 @@ class QueryFrontend:
                                max_outstanding_per_tenant=config.max_outstanding_requests_per_tenant,
                                workers=config.querier_concurrency)
         mws: list[Middleware] = []
+        if config.max_total_query_length > 0:
+            mws.append(MaxTotalQueryLengthMiddleware(round(config.max_total_query_length * 1000)))
         if config.align_queries_with_step:
             mws.append(StepAlignMiddleware())
         mws.append(SplitByIntervalMiddleware(config.split_queries_by_interval,

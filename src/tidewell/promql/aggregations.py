@@ -16,7 +16,7 @@ from tidewell.promql.values import NAME_LABELS, Block, Scalar, String
 __all__ = ["eval_aggregate"]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _agg_kernel(values, present, gid, G, kind, out, cnt):
     # kind: 0 sum, 1 avg, 2 min, 3 max, 4 count, 5 group, 6 stddev, 7 stdvar
     N, T = values.shape

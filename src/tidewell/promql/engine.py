@@ -21,13 +21,8 @@ import numpy as np
 from tidewell.model import Histogram, Labels, Matcher, Queryable, Series
 from tidewell.model.samples import stale_mask
 from tidewell.promql import nodes as ast
-from tidewell.promql.errors import (
-    Annotations,
-    ExecutionError,
-    QueryCanceledError,
-    QueryTimeoutError,
-    TooManySamplesError,
-)
+from tidewell.promql.budget import QueryBudget, QueryLimits
+from tidewell.promql.errors import Annotations, BadDataError, ExecutionError
 from tidewell.promql.nhist import stats_selectors, to_model
 from tidewell.promql.parser import parse
 from tidewell.promql.values import NAME_LABELS, Block, RangeData, Scalar, String, hist_mask
@@ -42,6 +37,16 @@ class EngineOptions:
     timeout_s: float = 120.0
     max_fetched_series: int = 0
     default_subquery_step_ms: int = 60_000
+    max_fetched_chunk_bytes: int = 0
+    max_memory_bytes: int = 0
+    max_query_length_ms: int = 0
+
+    def limits(self) -> QueryLimits:
+        return QueryLimits(max_samples=self.max_samples,
+                           max_fetched_series=self.max_fetched_series,
+                           max_fetched_chunk_bytes=self.max_fetched_chunk_bytes,
+                           max_memory_bytes=self.max_memory_bytes,
+                           max_query_length_ms=self.max_query_length_ms)
 
 
 @dataclass
@@ -70,25 +75,18 @@ class QueryResult:
 
 class _Ctx:
     def __init__(self, engine: Engine, queryable: Queryable, tenant: str, query: str,
-                 start: int, end: int, step: int, deadline: float,
-                 cancel: threading.Event | None) -> None:
+                 start: int, end: int, step: int, budget: QueryBudget) -> None:
         self.engine = engine
         self.queryable = queryable
         self.tenant = tenant
         self.query = query
         self.qstart, self.qend, self.qstep = start, end, step
-        self.deadline = deadline
-        self.cancel = cancel
+        self.budget = budget
         self.ann = Annotations()
-        self.samples = 0
-        self.fetched_series = 0
         self.stats_selectors: set[int] = set()
 
     def check(self) -> None:
-        if self.cancel is not None and self.cancel.is_set():
-            raise QueryCanceledError()
-        if time.monotonic() > self.deadline:
-            raise QueryTimeoutError()
+        self.budget.check()
 
     def pos(self, node: ast.Expr) -> str:
         before = self.query[: node.pos]
@@ -103,9 +101,7 @@ class _Ctx:
         self.ann.info(msg + self.pos(node))
 
     def add_samples(self, n: int) -> None:
-        self.samples = max(self.samples, n)
-        if n > self.engine.opts.max_samples:
-            raise TooManySamplesError()
+        self.budget.add_samples(n)
 
 
 class Engine:
@@ -140,15 +136,20 @@ class Engine:
             raise ExecutionError("invalid expression type "
                                  f'"{expr.type()}" for range query, must be Scalar or '
                                  "instant Vector")
-        ctx = _Ctx(self, queryable, tenant, query, start, end, step,
-                   time.monotonic() + self.opts.timeout_s, cancel)
+        budget = QueryBudget(self.opts.limits(), time.monotonic() + self.opts.timeout_s, cancel)
+        ctx = _Ctx(self, queryable, tenant, query, start, end, step, budget)
         ctx.stats_selectors = stats_selectors(expr)
         from tidewell.promql.evaluator import Evaluator
 
         n_steps = 1 if instant else (end - start) // step + 1
+        budget.check_steps(n_steps)
         times = start + np.arange(n_steps, dtype=np.int64) * max(step, 1)
         ev = Evaluator(ctx, times, step if step else 0)
-        val = ev.eval(expr)
+        try:
+            val = ev.eval(expr)
+        except RecursionError:
+            raise BadDataError("query is too deeply nested to evaluate") from None
+        budget.check()
         res = _shape(ctx, ev, expr, val, times, instant)
         res.warnings = list(ctx.ann.warnings)
         res.infos = list(ctx.ann.infos)
@@ -244,18 +245,14 @@ def _shape(ctx: _Ctx, ev: object, expr: ast.Expr, val: object, times: np.ndarray
 
 
 def select_series(ctx: _Ctx, matchers: list[Matcher], mint: int, maxt: int) -> list[Series]:
-    """Fetch series through the ``Queryable`` seam, enforcing the fetched-series limit."""
+    """Fetch series through the ``Queryable`` seam, counting them against the query's
+    length, series, chunk-bytes and memory limits as each selector's answer arrives."""
     ctx.check()
+    ctx.budget.check_range(mint, maxt)
     q = ctx.queryable.querier(ctx.tenant, mint, maxt)
     series = q.select(matchers)
-    ctx.fetched_series += len(series)
-    limit = ctx.engine.opts.max_fetched_series
-    if limit and ctx.fetched_series > limit:
-        raise ExecutionError(
-            f"the query exceeded the maximum number of series (limit: {limit} series) "
-            "(err-mimir-max-series-per-query). Consider reducing the time range and/or number "
-            "of series selected by the query. To adjust the related limit, configure "
-            "-querier.max-fetched-series-per-query")
+    ctx.check()
+    ctx.budget.add_fetched(series)
     return series
 
 

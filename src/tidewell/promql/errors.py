@@ -15,6 +15,7 @@ __all__ = [
     "ParseError",
     "PromQLError",
     "QueryCanceledError",
+    "QueryLimitError",
     "QueryTimeoutError",
     "TooManySamplesError",
 ]
@@ -69,6 +70,19 @@ class TooManySamplesError(ExecutionError):
         super().__init__(
             f"query processing would load too many samples into memory in {where}"
         )
+
+
+class QueryLimitError(ExecutionError):
+    """A per-query limit hit (Mimir's wording: message, error ID, strategy, the flag)."""
+
+    STRATEGY = ("Consider reducing the time range and/or number of series selected by the "
+                "query. One way to reduce the number of selected series is to add more label "
+                "matchers to the query")
+
+    def __init__(self, msg: str, error_id: str, flag: str, strategy: str = "") -> None:
+        hint = f" {strategy}." if strategy else ""
+        super().__init__(f"{msg} (err-mimir-{error_id}).{hint} To adjust the related per-tenant "
+                         f"limit, configure -{flag}, or contact your service administrator.")
 
 
 class QueryTimeoutError(PromQLError):

@@ -14,6 +14,7 @@ import numpy as np
 from tidewell.model import Labels
 from tidewell.model.samples import stale_mask
 from tidewell.promql import nodes as ast
+from tidewell.promql.budget import CELL_BYTES, value_bytes
 from tidewell.promql.errors import ExecutionError
 from tidewell.promql.nhist import (
     from_model,
@@ -25,6 +26,9 @@ from tidewell.promql.nhist import (
 from tidewell.promql.values import NAME_LABELS, Block, RangeData, Scalar, String
 
 __all__ = ["Evaluator"]
+
+_CHECK_EVERY = 256
+"""Rows between deadline checks inside one selector's loop."""
 
 
 class Evaluator:
@@ -68,7 +72,15 @@ class Evaluator:
 
     # -- dispatch -----------------------------------------------------------------
     def eval(self, node: ast.Expr) -> Any:
-        self.ctx.check()
+        """Evaluate ``node``; its inputs' memory is released once its result exists."""
+        budget = self.ctx.budget
+        budget.check()
+        held = budget.memory
+        val = self._eval(node)
+        budget.settle(held, value_bytes(val))
+        return val
+
+    def _eval(self, node: ast.Expr) -> Any:
         if isinstance(node, ast.NumberLiteral):
             return Scalar(np.full(self.T, node.value))
         if isinstance(node, ast.StringLiteral):
@@ -119,22 +131,23 @@ class Evaluator:
         maxt = int(tt.max())
         series = select_series(self.ctx, node.matchers, mint, maxt)
         n = len(series)
+        budget = self.ctx.budget
+        if n * self.T > budget.limits.max_samples:
+            self._count_points(series, tt, lb)
+        budget.reserve(n * self.T * CELL_BYTES)
         values = np.zeros((n, self.T))
         present = np.zeros((n, self.T), dtype=bool)
         labels = []
+        held = 0
         for i, s in enumerate(series):
             labels.append(s.labels)
-            if len(s.timestamps) == 0:
-                continue
-            idx = np.searchsorted(s.timestamps, tt, side="right") - 1
-            ok = idx >= 0
-            idxc = np.where(ok, idx, 0)
-            ts_at = s.timestamps[idxc]
-            ok &= ts_at > tt - lb
-            v = s.values[idxc]
-            ok &= ~stale_mask(v)
-            values[i] = v
-            present[i] = ok
+            if i and i % _CHECK_EVERY == 0:
+                budget.check()
+            row = _points(s, tt, lb)
+            if row is not None:
+                values[i], present[i] = row
+                held += int(row[1].sum())
+        budget.add_samples(held)
         hist = None
         for i, s in enumerate(series):
             if s.histograms is not None and len(s.histograms):
@@ -145,6 +158,20 @@ class Evaluator:
         self.ctx.add_samples(int(present.sum()))
         blk = Block(labels, values, present, hist=hist)
         return blk.compact() if n else blk
+
+    def _count_points(self, series: list[Any], tt: np.ndarray, lb: int) -> None:
+        """Count a selector's points row by row before its ``series x steps`` arrays exist,
+        so a selector past max-samples fails without allocating them (Prometheus counts
+        points, not cells: sparse series over many steps still pass)."""
+        budget = self.ctx.budget
+        held = 0
+        for i, s in enumerate(series):
+            if i and i % _CHECK_EVERY == 0:
+                budget.check()
+            row = _points(s, tt, lb)
+            if row is not None:
+                held += int(row[1].sum())
+                budget.add_samples(held)
 
     @staticmethod
     def _histogram_steps(s: Any, tt: np.ndarray, lb: int, present: np.ndarray,
@@ -214,7 +241,7 @@ class Evaluator:
             rd.hlo[i] = np.searchsorted(hts, rd.tt - rd.rng - ext_lo, side="right")
             rd.hhi[i] = np.searchsorted(hts, rd.tt + ext_hi, side="right")
             total += int((rd.hhi[i] - rd.hlo[i]).max()) if self.T else 0
-        self.ctx.add_samples(total)
+            self.ctx.add_samples(total)
 
     @staticmethod
     def _concat_sts(series: list[Any], parts: list[np.ndarray | None]) -> np.ndarray:
@@ -234,23 +261,28 @@ class Evaluator:
                     ext_lo: int = 0, ext_hi: int = 0) -> RangeData:
         """Windows ``(tt - rng - ext_lo, tt + ext_hi]`` per step over the given samples."""
         n = len(series_arrays)
+        budget = self.ctx.budget
+        # Windows (16 bytes a cell) and the samples twice: the parts and their concatenation.
+        budget.reserve(n * self.T * 16 + 32 * sum(len(a[1]) for a in series_arrays))
         lo = np.zeros((n, self.T), dtype=np.int64)
         hi = np.zeros((n, self.T), dtype=np.int64)
-        ts_parts, val_parts = [], []
+        # Filled series by series rather than by one np.concatenate: a copy of hundreds of
+        # MB in one call would hold the GIL (and stall the HTTP loop) for its whole length.
+        ts_all = np.empty(sum(len(a[1]) for a in series_arrays), dtype=np.int64)
+        v_all = np.empty(len(ts_all), dtype=np.float64)
         off = 0
         total = 0
         for i, (_lb, ts, vals) in enumerate(series_arrays):
             lo[i] = off + np.searchsorted(ts, tt - rng - ext_lo, side="right")
             hi[i] = off + np.searchsorted(ts, tt + ext_hi, side="right")
             total += int((hi[i] - lo[i]).max()) if self.T else 0
-            ts_parts.append(ts)
-            val_parts.append(vals)
+            budget.add_samples(total)
+            if i and i % _CHECK_EVERY == 0:
+                budget.check()
+            ts_all[off:off + len(ts)] = ts
+            v_all[off:off + len(ts)] = vals
             off += len(ts)
-        self.ctx.add_samples(total)
-        ts_all = np.concatenate(ts_parts) if ts_parts else np.zeros(0, dtype=np.int64)
-        v_all = np.concatenate(val_parts) if val_parts else np.zeros(0)
-        return RangeData([s[0] for s in series_arrays], ts_all.astype(np.int64, copy=False),
-                         v_all.astype(np.float64, copy=False), lo, hi,
+        return RangeData([s[0] for s in series_arrays], ts_all, v_all, lo, hi,
                          tt.astype(np.int64, copy=False), rng,
                          drop_name or [False] * n, anchored, smoothed)
 
@@ -270,7 +302,9 @@ class Evaluator:
         if end < start:
             times = np.zeros(0, dtype=np.int64)
         else:
-            times = start + np.arange((end - start) // step + 1, dtype=np.int64) * step
+            steps = (end - start) // step + 1
+            self.ctx.budget.check_steps(steps)
+            times = start + np.arange(steps, dtype=np.int64) * step
         inner = self.sub(times, step)
         val = inner.eval(node.expr) if len(times) else Block.empty(0)
         if isinstance(val, Scalar):
@@ -280,6 +314,8 @@ class Evaluator:
         hparts = []
         hm = val.hist_mask()
         for i, lb in enumerate(val.labels):
+            if i and i % _CHECK_EVERY == 0:
+                self.ctx.budget.check()
             m = val.present[i]
             if m.any():
                 fm = m if hm is None else m & ~hm[i]
@@ -291,6 +327,19 @@ class Evaluator:
         if hm is not None and hm.any():
             self.attach_histograms(rd, hparts)
         return rd
+
+
+def _points(s: Any, tt: np.ndarray, lb: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """One series' float value and presence at each step (None when it has no floats)."""
+    if len(s.timestamps) == 0:
+        return None
+    idx = np.searchsorted(s.timestamps, tt, side="right") - 1
+    ok = idx >= 0
+    idxc = np.where(ok, idx, 0)
+    ok &= s.timestamps[idxc] > tt - lb
+    v = s.values[idxc]
+    ok &= ~stale_mask(v)
+    return v, ok
 
 
 _NEG = np.frompyfunc(lambda h: None if h is None else h.scaled(-1.0), 1, 1)

@@ -32,7 +32,7 @@ def _kahan(s: float, c: float, v: float) -> tuple[float, float]:
     return t, c
 
 
-@njit(cache=_cache)
+@njit(cache=_cache, nogil=True)
 def k_sum(ts, vals, lo, hi, tt, rng, p1, p2, out, ok):
     for i in range(lo.shape[0]):
         for j in range(lo.shape[1]):
@@ -46,7 +46,7 @@ def k_sum(ts, vals, lo, hi, tt, rng, p1, p2, out, ok):
             ok[i, j] = True
 
 
-@njit(cache=_cache)
+@njit(cache=_cache, nogil=True)
 def k_avg(ts, vals, lo, hi, tt, rng, p1, p2, out, ok):
     for i in range(lo.shape[0]):
         for j in range(lo.shape[1]):
@@ -87,7 +87,7 @@ def k_avg(ts, vals, lo, hi, tt, rng, p1, p2, out, ok):
             ok[i, j] = True
 
 
-@njit(cache=_cache)
+@njit(cache=_cache, nogil=True)
 def k_count(ts, vals, lo, hi, tt, rng, p1, p2, out, ok):
     for i in range(lo.shape[0]):
         for j in range(lo.shape[1]):
@@ -97,7 +97,7 @@ def k_count(ts, vals, lo, hi, tt, rng, p1, p2, out, ok):
                 ok[i, j] = True
 
 
-@njit(cache=_cache)
+@njit(cache=_cache, nogil=True)
 def k_present(ts, vals, lo, hi, tt, rng, p1, p2, out, ok):
     for i in range(lo.shape[0]):
         for j in range(lo.shape[1]):
@@ -106,7 +106,7 @@ def k_present(ts, vals, lo, hi, tt, rng, p1, p2, out, ok):
                 ok[i, j] = True
 
 
-@njit(cache=_cache)
+@njit(cache=_cache, nogil=True)
 def k_last(ts, vals, lo, hi, tt, rng, p1, p2, out, ok):
     for i in range(lo.shape[0]):
         for j in range(lo.shape[1]):
@@ -115,7 +115,7 @@ def k_last(ts, vals, lo, hi, tt, rng, p1, p2, out, ok):
                 ok[i, j] = True
 
 
-@njit(cache=_cache)
+@njit(cache=_cache, nogil=True)
 def k_first(ts, vals, lo, hi, tt, rng, p1, p2, out, ok):
     for i in range(lo.shape[0]):
         for j in range(lo.shape[1]):
@@ -124,7 +124,7 @@ def k_first(ts, vals, lo, hi, tt, rng, p1, p2, out, ok):
                 ok[i, j] = True
 
 
-@njit(cache=_cache)
+@njit(cache=_cache, nogil=True)
 def k_ts_last(ts, vals, lo, hi, tt, rng, p1, p2, out, ok):
     for i in range(lo.shape[0]):
         for j in range(lo.shape[1]):
@@ -133,7 +133,7 @@ def k_ts_last(ts, vals, lo, hi, tt, rng, p1, p2, out, ok):
                 ok[i, j] = True
 
 
-@njit(cache=_cache)
+@njit(cache=_cache, nogil=True)
 def k_ts_first(ts, vals, lo, hi, tt, rng, p1, p2, out, ok):
     for i in range(lo.shape[0]):
         for j in range(lo.shape[1]):
@@ -142,7 +142,7 @@ def k_ts_first(ts, vals, lo, hi, tt, rng, p1, p2, out, ok):
                 ok[i, j] = True
 
 
-@njit(cache=_cache)
+@njit(cache=_cache, nogil=True)
 def k_minmax(ts, vals, lo, hi, tt, rng, p1, p2, out, ok):
     # p2: 0 min, 1 max, 2 ts of min, 3 ts of max (last one wins ties)
     want_max = p2 == 1 or p2 == 3
@@ -169,7 +169,7 @@ def k_minmax(ts, vals, lo, hi, tt, rng, p1, p2, out, ok):
             ok[i, j] = True
 
 
-@njit(cache=_cache)
+@njit(cache=_cache, nogil=True)
 def k_var(ts, vals, lo, hi, tt, rng, p1, p2, out, ok):
     # p2 > 0: stddev, else stdvar (Welford with Kahan, as Prometheus)
     for i in range(lo.shape[0]):
@@ -191,7 +191,7 @@ def k_var(ts, vals, lo, hi, tt, rng, p1, p2, out, ok):
             ok[i, j] = True
 
 
-@njit(cache=_cache)
+@njit(cache=_cache, nogil=True)
 def nan_first_sort(v):
     xs = np.sort(v)
     n = 0
@@ -205,7 +205,7 @@ def nan_first_sort(v):
     return np.concatenate((xs[xs.shape[0] - n:], xs[:xs.shape[0] - n]))
 
 
-@njit(cache=_cache)
+@njit(cache=_cache, nogil=True)
 def _quantile_sorted(xs, q):
     n = xs.shape[0]
     if n == 0:
@@ -221,7 +221,7 @@ def _quantile_sorted(xs, q):
     return xs[lower] * (1 - w) + xs[upper] * w
 
 
-@njit(cache=_cache)
+@njit(cache=_cache, nogil=True)
 def k_quantile(ts, vals, lo, hi, tt, rng, p1, p2, out, ok):
     for i in range(lo.shape[0]):
         for j in range(lo.shape[1]):
@@ -233,7 +233,7 @@ def k_quantile(ts, vals, lo, hi, tt, rng, p1, p2, out, ok):
             ok[i, j] = True
 
 
-@njit(cache=_cache)
+@njit(cache=_cache, nogil=True)
 def k_mad(ts, vals, lo, hi, tt, rng, p1, p2, out, ok):
     for i in range(lo.shape[0]):
         for j in range(lo.shape[1]):
@@ -251,7 +251,7 @@ def k_mad(ts, vals, lo, hi, tt, rng, p1, p2, out, ok):
             ok[i, j] = True
 
 
-@njit(cache=_cache)
+@njit(cache=_cache, nogil=True)
 def k_changes(ts, vals, lo, hi, tt, rng, p1, p2, out, ok):
     # p2 > 0: resets instead of changes
     for i in range(lo.shape[0]):
@@ -271,7 +271,7 @@ def k_changes(ts, vals, lo, hi, tt, rng, p1, p2, out, ok):
             ok[i, j] = True
 
 
-@njit(cache=_cache)
+@njit(cache=_cache, nogil=True)
 def k_extrapolated(ts, vals, lo, hi, tt, rng, p1, p2, out, ok):
     # p2: 0 delta, 1 increase, 2 rate (Prometheus's extrapolatedRate)
     is_counter = p2 >= 1
@@ -311,7 +311,7 @@ def k_extrapolated(ts, vals, lo, hi, tt, rng, p1, p2, out, ok):
             ok[i, j] = True
 
 
-@njit(cache=_cache)
+@njit(cache=_cache, nogil=True)
 def k_instant(ts, vals, lo, hi, tt, rng, p1, p2, out, ok):
     # p2: 0 idelta, 1 irate
     for i in range(lo.shape[0]):
@@ -331,7 +331,7 @@ def k_instant(ts, vals, lo, hi, tt, rng, p1, p2, out, ok):
             ok[i, j] = True
 
 
-@njit(cache=_cache)
+@njit(cache=_cache, nogil=True)
 def k_linreg(ts, vals, lo, hi, tt, rng, p1, p2, out, ok):
     # p2: 0 deriv (slope), 1 predict_linear (p1[j] seconds ahead)
     for i in range(lo.shape[0]):
@@ -372,7 +372,7 @@ def k_linreg(ts, vals, lo, hi, tt, rng, p1, p2, out, ok):
             ok[i, j] = True
 
 
-@njit(cache=_cache)
+@njit(cache=_cache, nogil=True)
 def k_des(ts, vals, lo, hi, tt, rng, p1, p2, out, ok):
     # double exponential smoothing: p1[j] = smoothing factor, p2 = trend factor
     for i in range(lo.shape[0]):

@@ -49,7 +49,7 @@ def _overlaps(prev_st: int, prev_t: int, cur_st: int) -> bool:
     return cur_st != 0 and cur_st < prev_t and cur_st != prev_st
 
 
-@njit(cache=_cache)
+@njit(cache=_cache, nogil=True)
 def k_extrapolated_st(ts, vals, sts, lo, hi, tt, rng, is_rate, out, ok, overlap):
     for i in range(lo.shape[0]):
         for j in range(lo.shape[1]):
@@ -99,7 +99,7 @@ def k_extrapolated_st(ts, vals, sts, lo, hi, tt, rng, is_rate, out, ok, overlap)
             ok[i, j] = True
 
 
-@njit(cache=_cache)
+@njit(cache=_cache, nogil=True)
 def k_irate_st(ts, vals, sts, lo, hi, out, ok):
     for i in range(lo.shape[0]):
         for j in range(lo.shape[1]):
@@ -115,7 +115,7 @@ def k_irate_st(ts, vals, sts, lo, hi, out, ok):
             ok[i, j] = True
 
 
-@njit(cache=_cache)
+@njit(cache=_cache, nogil=True)
 def k_resets_st(ts, vals, sts, lo, hi, out, ok):
     for i in range(lo.shape[0]):
         for j in range(lo.shape[1]):

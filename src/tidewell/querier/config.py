@@ -10,6 +10,7 @@ from tidewell.util.config_fields import InvalidValueError, setting
 __all__ = [
     "ErrBadLookbackConfigs",
     "ErrInvalidLookbackDelta",
+    "ErrInvalidMaxConcurrent",
     "ErrInvalidMaxSamples",
     "ErrInvalidQueryTimeRouting",
     "QuerierConfig",
@@ -22,6 +23,10 @@ class ErrInvalidLookbackDelta(InvalidValueError):
 
 class ErrInvalidMaxSamples(InvalidValueError):
     """``-querier.max-samples`` must be positive."""
+
+
+class ErrInvalidMaxConcurrent(InvalidValueError):
+    """``-querier.max-concurrent`` must be positive."""
 
 
 class ErrInvalidQueryTimeRouting(InvalidValueError):
@@ -47,6 +52,22 @@ class QuerierConfig:
         "The maximum number of unique series for which a query can fetch samples from "
         "ingesters and store-gateways. 0 to disable.",
         flag="querier.max-fetched-series-per-query"))
+    max_fetched_chunk_bytes_per_query: int = field(default=0, metadata=setting(
+        "The maximum size of all chunks in bytes that a query can fetch from ingesters and "
+        "store-gateways (counted as the fetched samples' decoded size). 0 to disable.",
+        flag="querier.max-fetched-chunk-bytes-per-query"))
+    max_estimated_memory_consumption_per_query: int = field(default=0, metadata=setting(
+        "The maximum estimated memory a single query can consume at once, in bytes: fetched "
+        "samples plus intermediate and final results held, checked before each allocation. "
+        "0 to disable.", flag="querier.max-estimated-memory-consumption-per-query"))
+    max_partial_query_length: float = field(default=0.0, metadata=setting(
+        "Limit the time range for partial queries at the querier level (each selector's "
+        "time range including lookback and range). 0 to disable.",
+        flag="querier.max-partial-query-length", kind="duration"))
+    max_concurrent: int = field(default=2, metadata=setting(
+        "The number of queries the querier evaluates at once; more wait in line. Each runs "
+        "in its own worker thread off the HTTP event loop (Mimir's default is 20, for many "
+        "cores; evaluation is CPU-bound, so about one per core).", flag="querier.max-concurrent"))
     default_evaluation_interval: float = field(default=60.0, metadata=setting(
         "Step of subqueries written without one (``[5m:]``).",
         flag="querier.default-evaluation-interval", kind="duration"))
@@ -66,6 +87,8 @@ class QuerierConfig:
             raise ErrInvalidLookbackDelta("querier.lookback-delta must be greater than 0")
         if self.max_samples <= 0:
             raise ErrInvalidMaxSamples("querier.max-samples must be greater than 0")
+        if self.max_concurrent <= 0:
+            raise ErrInvalidMaxConcurrent("querier.max-concurrent must be greater than 0")
         for flag, value in (("querier.query-ingesters-within", self.query_ingesters_within),
                             ("querier.query-store-after", self.query_store_after)):
             if value < 0:

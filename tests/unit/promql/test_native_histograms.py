@@ -71,10 +71,11 @@ def test_selector_returns_histograms_and_floats_side_by_side(store: MemStore) ->
 
 def test_float_only_blocks_carry_no_histogram_matrix(store: MemStore) -> None:
     """Float evaluation never allocates or scans the histogram object matrix."""
+    from tidewell.promql.budget import QueryBudget, QueryLimits
     from tidewell.promql.engine import _Ctx
 
     engine = Engine()
-    ctx = _Ctx(engine, store, "t", "", 0, 75_000, 15_000, math.inf, None)
+    ctx = _Ctx(engine, store, "t", "", 0, 75_000, 15_000, QueryBudget(QueryLimits(), math.inf))
     ev = Evaluator(ctx, np.arange(0, 75_001, 15_000, dtype=np.int64), 15_000)
     floats = ev.eval(parse('req_seconds{job="c"} * 2'))
     assert floats.hist is None and floats.floats_only() is floats

@@ -1,11 +1,12 @@
 """The Prometheus HTTP query API as Starlette routes.
 
-Queries run in a worker thread so the event loop stays free; a client that
-disconnects or a query past ``-querier.timeout`` cancels evaluation through
-the engine's cancel event. Responses follow Prometheus's JSON shapes: values
-as strings, timestamps as float seconds, ``warnings``/``infos`` only when
-present, errors as ``{"status":"error","errorType":…,"error":…}`` with
-Prometheus's status codes.
+Queries (parsing included) run on ``-querier.max-concurrent`` worker threads so
+the event loop stays free for pushes and ``/ready``; a client that disconnects or
+a query past ``-querier.timeout`` cancels evaluation through the engine's cancel
+event, and the query limits stop it as its data is produced. Responses follow
+Prometheus's JSON shapes: values as strings, timestamps as float seconds,
+``warnings``/``infos`` only when present, errors as
+``{"status":"error","errorType":…,"error":…}`` with Prometheus's status codes.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
-import anyio
 import numpy as np
 import orjson
 from starlette.requests import Request
@@ -31,9 +33,11 @@ from tidewell.api.prometheus.params import (
     parse_matchers,
     parse_time,
 )
+from tidewell.api.prometheus.workers import QueryWorkers
 from tidewell.model import Exemplar, Labels, Matcher, MetricMetadata, Queryable, unescape_name
+from tidewell.promql.budget import QueryLimits
 from tidewell.promql.engine import Engine, EngineOptions, QueryResult, RangeSeries
-from tidewell.promql.errors import BadDataError, ParseError, PromQLError
+from tidewell.promql.errors import BadDataError, ParseError, PromQLError, QueryTimeoutError
 from tidewell.promql.format import format_float, format_floats
 from tidewell.promql.nodes import Expr, VectorSelector, walk
 from tidewell.promql.parser import parse
@@ -43,6 +47,8 @@ from tidewell.querier.meta import MetaSource
 __all__ = ["extract_selectors", "query_routes"]
 
 log = logging.getLogger("tidewell.api.prometheus")
+
+T = TypeVar("T")
 
 MAX_POINTS_PER_SERIES = 11_000
 """Prometheus rejects range queries asking for more points per series than this."""
@@ -213,36 +219,69 @@ async def _params(request: Request) -> _Params:
     return _Params(request, form)
 
 
+class _Queued:
+    """An engine whose ``-querier.timeout`` counts from the request's arrival, so time
+    spent waiting for a query worker is part of it (Prometheus: "in query queue")."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.arrived = time.monotonic()
+
+    def started(self) -> Engine:
+        left = self.engine.opts.timeout_s - (time.monotonic() - self.arrived)
+        if left <= 0:
+            raise QueryTimeoutError("query queue")
+        return Engine(replace(self.engine.opts, timeout_s=left))
+
+
+def _query_param(fn: Callable[[], T]) -> T:
+    """Run ``fn``; a syntax error in the query is Prometheus's bad ``query`` parameter."""
+    try:
+        return fn()
+    except ParseError as e:
+        raise BadDataError(f'invalid parameter "query": {e}') from None
+
+
 def _tenant(request: Request) -> str:
     return getattr(request.state, "tenant", None) or "anonymous"
 
 
 class _API:
     def __init__(self, queryable: Queryable, config: QuerierConfig,
-                 meta: MetaSource | None) -> None:
+                 meta: MetaSource | None,
+                 tenant_limits: Callable[[str], QueryLimits] | None = None) -> None:
         self.queryable = queryable
         self.config = config
         self.meta = meta
+        self.tenant_limits = tenant_limits
         self.engine = Engine(EngineOptions(
             lookback_delta_ms=round(config.lookback_delta * 1000),
             max_samples=config.max_samples, timeout_s=config.timeout,
             max_fetched_series=config.max_fetched_series_per_query,
-            default_subquery_step_ms=round(config.default_evaluation_interval * 1000)))
+            default_subquery_step_ms=round(config.default_evaluation_interval * 1000),
+            max_fetched_chunk_bytes=config.max_fetched_chunk_bytes_per_query,
+            max_memory_bytes=config.max_estimated_memory_consumption_per_query,
+            max_query_length_ms=round(config.max_partial_query_length * 1000)))
         self.engine.warm_up()
+        self.workers = QueryWorkers(config.max_concurrent)
 
-    def _engine_for(self, p: _Params) -> Engine:
+    def _engine_for(self, p: _Params, tenant: str) -> Engine:
+        """The engine with this request's ``timeout`` and this tenant's limits, if any."""
         t = p.get("timeout")
-        if not t:
+        if not t and self.tenant_limits is None:
             return self.engine
-        timeout = parse_duration_param(t, "timeout") / 1000
-        opts = EngineOptions(**{**self.engine.opts.__dict__,
-                                "timeout_s": min(timeout, self.config.timeout)})
+        opts = self.engine.opts
+        if t:
+            timeout = parse_duration_param(t, "timeout") / 1000
+            opts = replace(opts, timeout_s=min(timeout, self.config.timeout))
+        if self.tenant_limits is not None:
+            opts = replace(opts, **asdict(self.tenant_limits(tenant)))
         return Engine(opts)
 
     async def _run(self, fn: Any) -> Any:
         cancel = threading.Event()
         try:
-            return await anyio.to_thread.run_sync(fn, cancel, abandon_on_cancel=False)
+            return await self.workers.run(lambda: fn(cancel))
         finally:
             cancel.set()
 
@@ -253,14 +292,10 @@ class _API:
             q = p.get("query") or ""
             t = p.get("time")
             ts = parse_time(t, "time") if t else int(time.time() * 1000)
-            engine = self._engine_for(p)
             tenant = _tenant(request)
-            try:
-                parse(q)
-            except ParseError as e:
-                raise BadDataError(f'invalid parameter "query": {e}') from None
-            res = await self._run(lambda c: engine.instant_query(self.queryable, tenant, q, ts,
-                                                                 cancel=c))
+            engine = _Queued(self._engine_for(p, tenant))
+            res = await self._run(lambda c: _query_param(
+                lambda: engine.started().instant_query(self.queryable, tenant, q, ts, cancel=c)))
             return _result_response(_truncate(res, limit))
         except Exception as e:
             return self._fail(e)
@@ -283,14 +318,11 @@ class _API:
                 raise BadDataError("exceeded maximum resolution of 11,000 points per timeseries. "
                                    "Try decreasing the query resolution (?step=XX)")
             q = p.get("query") or ""
-            try:
-                parse(q)
-            except ParseError as e:
-                raise BadDataError(f'invalid parameter "query": {e}') from None
-            engine = self._engine_for(p)
             tenant = _tenant(request)
-            res = await self._run(lambda c: engine.range_query(self.queryable, tenant, q, start,
-                                                               end, step, cancel=c))
+            engine = _Queued(self._engine_for(p, tenant))
+            res = await self._run(lambda c: _query_param(
+                lambda: engine.started().range_query(self.queryable, tenant, q, start, end, step,
+                                           cancel=c)))
             return _result_response(_truncate(res, limit))
         except Exception as e:
             return self._fail(e)
@@ -384,11 +416,7 @@ class _API:
         try:
             p = await _params(request)
             q = p.get("query") or ""
-            try:
-                expr = parse(q)
-            except ParseError as e:
-                raise BadDataError(f'invalid parameter "query": {e}') from None
-            return _success(str(expr))
+            return _success(await self._run(lambda _c: _query_param(lambda: str(parse(q)))))
         except Exception as e:
             return self._fail(e)
 
@@ -420,8 +448,9 @@ class _API:
             end = parse_time(e, "end") if e else MAX_TIME_MS
             if end < start:
                 raise BadDataError("end timestamp must not be before start timestamp")
+            q = p.get("query") or ""
             try:
-                expr = parse(p.get("query") or "")
+                expr = await self._run(lambda _c: parse(q))  # deep expressions: worker stacks
             except ParseError as err:
                 raise BadDataError(str(err)) from None
             sets = extract_selectors(expr)
@@ -462,12 +491,15 @@ def _int_param(p: _Params, name: str) -> int:
 
 
 def query_routes(queryable: Queryable, config: QuerierConfig,
-                 meta: MetaSource | None = None) -> list[BaseRoute]:
+                 meta: MetaSource | None = None,
+                 tenant_limits: Callable[[str], QueryLimits] | None = None) -> list[BaseRoute]:
     """Routes of Prometheus's query API, to be mounted under ``/prometheus``.
 
     ``meta`` serves exemplars and metadata (the ingesters); without it both are empty.
+    ``tenant_limits`` gives a tenant's query limits (from the per-tenant overrides);
+    without it every tenant gets the querier flags' limits.
     """
-    api = _API(queryable, config, meta)
+    api = _API(queryable, config, meta, tenant_limits)
     both = ["GET", "POST"]
     return [
         Route("/api/v1/query", api.query, methods=both),

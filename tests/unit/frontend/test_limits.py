@@ -1,0 +1,32 @@
+"""``-query-frontend.max-total-query-length``: a too-long range query is refused with 400
+before it takes a queue slot or reaches the querier; shorter ones pass."""
+
+from __future__ import annotations
+
+import pytest
+
+from tidewell.frontend import FrontendConfig, QueryFrontend, asgi_downstream
+
+from .test_routes import DAY, FakeQuerierApp, client_for
+
+
+@pytest.mark.anyio
+async def test_total_query_length_refused_before_the_querier() -> None:
+    q = FakeQuerierApp()
+    fe = QueryFrontend(FrontendConfig(max_total_query_length=2 * DAY), asgi_downstream(q.app))
+    async with client_for(fe) as c:
+        r = await c.get("/prometheus/api/v1/query_range",
+                        params={"query": "m", "start": 0, "end": 3 * DAY, "step": "1h"})
+        assert r.status_code == 400
+        assert r.json() == {"status": "error", "errorType": "bad_data", "error": (
+            "the total query time range exceeds the limit (query length: 72h0m0s, limit: "
+            "48h0m0s) (err-mimir-max-total-query-length). To adjust the related per-tenant "
+            "limit, configure -query-frontend.max-total-query-length, or contact your service "
+            "administrator.")}
+        assert q.seen == []
+        r = await c.get("/prometheus/api/v1/query_range",
+                        params={"query": "m", "start": 0, "end": 2 * DAY, "step": "1h"})
+        assert r.status_code == 200 and q.seen
+        r = await c.get("/prometheus/api/v1/query", params={"query": "m", "time": 3 * DAY})
+        assert r.status_code == 200
+    await fe.close()
