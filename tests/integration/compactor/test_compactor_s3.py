@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,7 @@ from tidewell.tsdb.head.hist_store import chunk_histograms
 from tidewell.tsdb.head.open_chunks import split_chunks
 
 from ..ingester.test_shipper import s3_config
-from ..objstore.conftest import moto_factory  # noqa: F401 - fixture
+from ..objstore.conftest import MotoS3, moto_factory  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.timeout(300)]
 
@@ -118,6 +119,13 @@ def _expected() -> dict:
     return out
 
 
+def _new_bucket(s3: MotoS3, tmp_path: Path) -> Bucket:
+    """A bucket of its own: moto servers in one process share their state."""
+    name = f"compactor-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(name)
+    return new_bucket(s3_config(s3.endpoint, name), tmp_path / "unused")
+
+
 def _promtool_dump(bucket: Bucket, tenant: str, blocks: list, into: Path) -> list[str]:
     """``promtool tsdb dump`` (Prometheus 3) of a copy of the blocks, lines sorted."""
     tb = tenant_bucket(bucket, tenant)
@@ -141,8 +149,7 @@ def test_two_zones_compacted_to_one_copy_per_range_and_queries_unchanged(
     moto_factory, tmp_path: Path  # noqa: F811
 ) -> None:
     s3 = moto_factory()
-    s3.create_bucket("blocks")
-    bucket = new_bucket(s3_config(s3.endpoint, "blocks"), tmp_path / "unused")
+    bucket = _new_bucket(s3, tmp_path)
     tenant = "team-a"
     uploaded = _upload_two_zones(bucket, tenant, tmp_path / "local")
     assert uploaded == WINDOWS * 4
@@ -202,8 +209,7 @@ def test_retention_removes_old_blocks_of_one_tenant_only(
     moto_factory, tmp_path: Path  # noqa: F811
 ) -> None:
     s3 = moto_factory()
-    s3.create_bucket("blocks")
-    bucket = new_bucket(s3_config(s3.endpoint, "blocks"), tmp_path / "unused")
+    bucket = _new_bucket(s3, tmp_path)
     for tenant in ("short", "forever"):
         tb = tenant_bucket(bucket, tenant)
         for window in range(3):
