@@ -16,6 +16,7 @@ import re
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from starlette.routing import BaseRoute, Mount
@@ -28,6 +29,10 @@ from tidewell.api.prometheus import query_routes
 from tidewell.api.ready_guard import ReadyGuard
 from tidewell.api.server import HTTPServer, build_app
 from tidewell.api.status import status_routes
+from tidewell.compactor.cleaner import TenantLimits
+from tidewell.compactor.compactor import Compactor
+from tidewell.compactor.routes import compactor_routes
+from tidewell.compactor.sharding import COMPACTOR_RING_KEY, job_owner, tenant_owner
 from tidewell.config import Config
 from tidewell.distributor import Distributor, Overrides, push_routes
 from tidewell.frontend import QueryFrontend
@@ -35,6 +40,7 @@ from tidewell.ingest.backend import close_ingest_log, open_ingest_log
 from tidewell.ingester import Ingester, ingester_routes
 from tidewell.model import Queryable
 from tidewell.objstore.factory import new_bucket
+from tidewell.promql.budget import QueryLimits
 from tidewell.querier.blocks import BlocksStoreQueryable, BucketIndexBlocksFinder
 from tidewell.querier.meta import MetaSource, PartitionsMetaSource
 from tidewell.querier.partitions import PartitionsQueryable
@@ -106,6 +112,23 @@ class OverridesLimits:
 
     def max_global_metadata_per_metric(self, tenant: str) -> int:
         return self._overrides.for_tenant(tenant).max_global_metadata_per_metric
+
+
+def tenant_query_limits(overrides: Overrides, max_samples: int) -> Callable[[str], QueryLimits]:
+    """A tenant's query limits from its overrides, read per query so runtime-config
+    reloads apply to the next query (``-querier.max-samples`` is per querier, as in Mimir)."""
+
+    def limits(tenant: str) -> QueryLimits:
+        lim = overrides.for_tenant(tenant)
+        return QueryLimits(
+            max_samples=max_samples,
+            max_fetched_series=lim.max_fetched_series_per_query,
+            max_fetched_chunk_bytes=lim.max_fetched_chunk_bytes_per_query,
+            max_memory_bytes=lim.max_estimated_memory_consumption_per_query,
+            max_query_length_ms=round(lim.max_partial_query_length * 1000),
+        )
+
+    return limits
 
 
 async def _init_overrides(app: App) -> Overrides:
@@ -389,7 +412,9 @@ async def _init_querier(app: App) -> ASGIApp:
     def consistency(inner: ASGIApp) -> ASGIApp:
         return ReadConsistencyMiddleware(inner, wait=wait, default_level=default_level)
 
-    api = Mount("/prometheus", routes=query_routes(queryable, config.querier, meta))
+    api = Mount("/prometheus", routes=query_routes(
+        queryable, config.querier, meta,
+        tenant_limits=tenant_query_limits(overrides, config.querier.max_samples)))
     if "query-frontend" in app.modules:
         return build_app([api], multitenancy_enabled=config.multitenancy_enabled,
                          no_auth_tenant=config.no_auth_tenant, middlewares=[consistency])
@@ -398,8 +423,63 @@ async def _init_querier(app: App) -> ASGIApp:
     return api
 
 
+async def _init_compactor(app: App) -> Compactor:
+    """The compactor, in the compactor ring (tenants split between instances).
+
+    In a process that also runs an ingester, the shipper refreshes the bucket
+    index through the compactor's blocks cleaner, so the index has one writer.
+    """
+    config = app.config
+    cc = config.compactor
+    overrides: Overrides = app.objects["overrides"]
+
+    def tenant_limits(tenant: str) -> TenantLimits:
+        limits = overrides.for_tenant(tenant)
+        return TenantLimits(limits.compactor_blocks_retention_period,
+                            limits.compactor_partial_block_deletion_delay,
+                            limits.compactor_split_and_merge_shards,
+                            limits.compactor_split_groups)
+
+    ring = cc.sharding_ring
+    kv, watcher = _watch_instance_ring(app, ring, COMPACTOR_RING_KEY, "compactor")
+    app.routes.extend(ring_status_routes(compactor_ring=watcher))
+    compactor = Compactor(
+        new_bucket(config.blocks_storage, config.data_dir / "bucket", component="compactor"),
+        cc,
+        Path(cc.data_dir) if cc.data_dir else config.data_dir / "compactor",
+        limits=tenant_limits,
+        owns_tenant=lambda t: tenant_owner(watcher.instance_ring(), t) == ring.instance_id,
+        owns_job=lambda t, j: job_owner(watcher.instance_ring(), t, j) == ring.instance_id,
+    )
+    lifecycler = InstanceLifecycler(
+        kv, COMPACTOR_RING_KEY, ring,
+        instance_id=ring.instance_id,
+        addr=_advertised_addr(ring, config.server),
+        zone=ring.instance_availability_zone,
+        name="compactor",
+    )
+
+    async def start() -> None:
+        await lifecycler.start()
+        await compactor.start()
+
+    async def stop() -> None:
+        await compactor.stop()
+        await lifecycler.stop()
+
+    app.add_service("compactor", FunctionService(start, stop))
+    app.routes.extend(compactor_routes(compactor))
+    ingester = app.objects.get("ingester")
+    if ingester is not None and ingester.shipper is not None:
+        ingester.shipper.index_writer = compactor.clean_tenant
+    return compactor
+
+
 async def _init_query_frontend(app: App) -> QueryFrontend:
-    frontend = QueryFrontend.from_config(app.config.frontend, app=app.objects.get("querier"))
+    overrides: Overrides = app.objects["overrides"]
+    frontend = QueryFrontend.from_config(
+        app.config.frontend, app=app.objects.get("querier"),
+        max_total_query_length=lambda t: overrides.for_tenant(t).max_total_query_length)
     app.routes.extend(frontend.routes())
     app.add_service("query-frontend", FunctionService(lambda: None, frontend.close,
                                                       supervisors=[frontend.queue.supervisor]))
@@ -416,7 +496,8 @@ MODULES: dict[str, Module] = {
     "ingester": Module(("overrides", "ingest-log", "partition-ring"), _init_ingester),
     "store-gateway": Module((), _init_store_gateway),
     "querier": Module(("overrides",), _init_querier),
-    "query-frontend": Module((), _init_query_frontend),
+    "query-frontend": Module(("overrides",), _init_query_frontend),
+    "compactor": Module(("overrides",), _init_compactor),
 }
 
 # What a module needs only when a peer it talks to runs in another process.
@@ -430,10 +511,11 @@ _REMOTE_DEPS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 TARGET_GROUPS: dict[str, tuple[str, ...]] = {
-    "all": ("ingester", "distributor", "store-gateway", "querier", "query-frontend"),
+    "all": ("ingester", "distributor", "store-gateway", "compactor", "querier",
+            "query-frontend"),
     "write": ("ingester", "distributor"),
     "read": ("querier", "query-frontend"),
-    "backend": ("store-gateway",),
+    "backend": ("store-gateway", "compactor"),
 }
 
 
