@@ -113,8 +113,10 @@ def prepare(workdir: Path, port: int, controller_port: int) -> list[str]:
     if not (workdir / "data" / "meta.properties").exists():
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         out = subprocess.run(
-            java_command(workdir, "kafka.tools.StorageTool", "format", "-t", cluster_id,
-                         "-c", str(props)),
+            # "--cluster-id=<id>": a base64url ID may start with "-", which the tool's
+            # argument parser would take for an option when passed as a separate word.
+            java_command(workdir, "kafka.tools.StorageTool", "format",
+                         f"--cluster-id={cluster_id}", "--config", str(props)),
             capture_output=True, text=True, timeout=120,
         )
         if out.returncode != 0:
