@@ -299,11 +299,13 @@ def test_open_ingest_log_picks_embedded_by_default(tmp_path: Path) -> None:
 
 def test_retention_runs_in_the_background(tmp_path: Path) -> None:
     async def body() -> None:
-        log = EmbeddedLog(str(tmp_path), segment_size_bytes=4096, retention_period=0.2,
+        log = EmbeddedLog(str(tmp_path), segment_size_bytes=4096, retention_period=1.0,
                           retention_check_interval=0.05)
+        started = asyncio.get_running_loop().time()
         for _ in range(60):
             await log.produce([ProduceRequest(0, b"t", b"x" * 200)])
-        assert await log.start_offset(0) == 0
+        if asyncio.get_running_loop().time() - started < 0.9:  # a loaded machine may be slower
+            assert await log.start_offset(0) == 0  # nothing is older than the period yet
         deadline = asyncio.get_running_loop().time() + 10
         while len(_segments(tmp_path)) > 1:
             assert asyncio.get_running_loop().time() < deadline, "retention never ran"
