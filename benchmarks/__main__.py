@@ -20,7 +20,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.launch import PrometheusServer, pin_self
+from benchmarks.launch import (
+    Prometheus3Server,
+    PrometheusServer,
+    VictoriaMetricsServer,
+    pin_self,
+)
 from benchmarks.report import append_report, render_report, render_table
 from benchmarks.scenarios import DEFAULT_SCENARIOS, SCENARIOS, SERVER_CORES
 from benchmarks.scenarios.common import SYSTEMS, Context
@@ -50,7 +55,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="fraction of targets replaced (new series) every round")
     r.add_argument("--seed", type=int, default=42)
     r.add_argument("--systems", default=",".join(SYSTEMS),
-                   help="comma-separated subset of tidewell,prometheus")
+                   help=f"comma-separated subset of {','.join(SYSTEMS)} "
+                   "(prometheus = Debian's 2.42)")
     r.add_argument("--server-cores", default=None,
                    help="taskset list for the servers (default 0; hour: "
                    f"{SERVER_CORES['hour']})")
@@ -116,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
             sorted({f"{SERVER_CORES.get(n, '0')}" + (f" ({n})" if n in SERVER_CORES else "")
                     for n in names})),
         "load generator cores": args.loadgen_cores,
-        "prometheus": PrometheusServer.version(), "duration": f"{took:.0f}s",
+        "prometheus": PrometheusServer.version(), "prometheus3": Prometheus3Server.version(),
+        "victoriametrics": VictoriaMetricsServer.version(), "duration": f"{took:.0f}s",
     }
     if not args.no_append:
         cmd = "python -m benchmarks " + shlex.join(argv)
