@@ -2,10 +2,11 @@
 
 Examples::
 
-    python -m benchmarks run                      # the five default scenarios, full size
+    python -m benchmarks run                      # the six default scenarios, full size
     python -m benchmarks run hour --scale 0.05 --reps 1 --no-append
     python -m benchmarks run write query --scale 0.1 --reps 3
     python -m benchmarks run write --systems prometheus --no-append
+    python -m benchmarks run histogram --systems tidewell,prometheus3 --scale 0.5 --reps 1
 """
 
 from __future__ import annotations
