@@ -303,12 +303,20 @@ class VictoriaMetricsServer(_GoServer):
             "-search.latencyOffset=0s",
             "-search.disableCache",
             "-search.maxUniqueTimeseries=100000000",
+            f"-inmemoryDataFlushInterval={self.DISK_FLUSH_S:g}s",
             "-loggerLevel=WARN",
         ]
 
+    DISK_FLUSH_S = 1.0  # -inmemoryDataFlushInterval: its minimum (default 5 s)
+
     def force_flush(self) -> None:
-        """Write its in-memory buffers to parts on disk (as Prometheus's head becomes blocks)."""
+        """Get everything it accepted onto disk, so its data directory holds what it stores.
+
+        ``/internal/force_flush`` turns buffered rows into in-memory parts; those
+        reach disk at the next in-memory flush interval.
+        """
         httpx.get(self.base_url + "/internal/force_flush", timeout=60.0).raise_for_status()
+        time.sleep(self.DISK_FLUSH_S * 2 + 1.0)
 
     @classmethod
     def version(cls) -> str:

@@ -71,7 +71,6 @@ def _bytes_per_sample(srv: Server, sent: int) -> float | None:
     """
     if isinstance(srv, VictoriaMetricsServer):
         srv.force_flush()
-        time.sleep(2.0)
         return dir_size(srv.data_dir) / sent
     deadline = time.monotonic() + BLOCK_WAIT_S
     blocks = find_blocks(srv.data_dir)

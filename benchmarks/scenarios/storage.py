@@ -19,7 +19,7 @@ import logging
 import time
 from pathlib import Path
 
-from benchmarks.launch import Server, VictoriaMetricsServer, dir_size
+from benchmarks.launch import PrometheusServer, Server, VictoriaMetricsServer, dir_size
 from benchmarks.scenarios.common import (
     Context,
     Figure,
@@ -66,7 +66,7 @@ def _layout(root: Path) -> str:
 
 
 def log_dir(server: Server) -> Path:
-    return server.data_dir / ("wal" if server.name == "prometheus" else "log")
+    return server.data_dir / ("wal" if isinstance(server, PrometheusServer) else "log")
 
 
 def run(ctx: Context) -> list[Row]:
@@ -150,6 +150,5 @@ def _victoria_metrics(srv: VictoriaMetricsServer, first: int, rest: list[Batch],
         push(srv, part, ctx)
         total += part.samples
     srv.force_flush()
-    time.sleep(2.0)
     fig["block"] = dir_size(srv.data_dir) / total
     return fig
