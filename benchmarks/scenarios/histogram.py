@@ -44,7 +44,7 @@ HOURS = 4.0
 WARMUP_ROUNDS = 2
 
 
-def _as_count_series(probes: list[Probe]) -> list[Probe]:
+def as_count_series(probes: list[Probe]) -> list[Probe]:
     """VictoriaMetrics's ``_count`` series of each probed histogram."""
     return [((("__name__", labels[0][1] + "_count"), *labels[1:]), ts) for labels, ts in probes]
 
@@ -99,7 +99,7 @@ def run(ctx: Context) -> list[Row]:
         for _ in range(ctx.reps):
             with started(make_server(system, ctx, "histogram"), ctx.ready_timeout_s) as srv:
                 vm = isinstance(srv, VictoriaMetricsServer)
-                adapt = _as_count_series if vm else list
+                adapt = as_count_series if vm else list
                 push(srv, warmup, ctx, what="warm-up")
                 wait_caught_up(srv, adapt(warm_probes[0]), ctx.max_push_s,
                                adapt([warm_probes[1]])[0])

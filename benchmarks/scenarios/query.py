@@ -84,7 +84,7 @@ def _wait_visible(client: httpx.Client, srv: Server, series: int, end_s: float) 
     raise NotAvailable(f"only {seen}/{series} series visible after {VISIBLE_WAIT_S:.0f}s")
 
 
-def _agreement(sizes: dict[str, dict[str, int]], key: str) -> str:
+def result_agreement(sizes: dict[str, dict[str, int]], key: str) -> str:
     """How many series each system answered: one number when all agree."""
     got = {s: n[key] for s, n in sizes.items() if key in n}
     if not got:
@@ -128,7 +128,7 @@ def run(ctx: Context) -> list[Row]:
             return figures
 
     results = measure_all(ctx, measure)
-    notes = {key: _agreement(sizes, key) for key, _kind, _q in QUERIES}
+    notes = {key: result_agreement(sizes, key) for key, _kind, _q in QUERIES}
     metrics = [("all_instant", "median over instant queries", "ms", "lower"),
                ("all_range", f"median over range queries ({RANGE_S // 60}m, step {STEP_S}s)",
                 "ms", "lower")]
