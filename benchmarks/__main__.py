@@ -25,6 +25,7 @@ from benchmarks.launch import (
     Prometheus3Server,
     PrometheusServer,
     VictoriaMetricsServer,
+    ensure_peers,
     pin_self,
 )
 from benchmarks.report import append_report, render_report, render_table
@@ -87,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown scenario {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}",
               file=sys.stderr)
         return 2
+    problem = ensure_peers(args.systems.split(","))
+    if problem:
+        log.error("peers not installed, their columns will say so: %s", problem)
     tmp = None
     workdir = args.workdir
     if workdir is None:

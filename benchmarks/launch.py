@@ -28,6 +28,7 @@ __all__ = [
     "TidewellServer",
     "VictoriaMetricsServer",
     "dir_size",
+    "ensure_peers",
     "free_port",
     "pin_self",
 ]
@@ -39,6 +40,29 @@ def peer_binary(name: str) -> str:
     """A peer installed by scripts/peers.sh (``$TIDEWELL_PEERS_DIR``, else ~/.cache/...)."""
     root = os.environ.get("TIDEWELL_PEERS_DIR") or str(Path.home() / ".cache" / "tidewell-peers")
     return str(Path(root) / "bin" / name)
+
+
+_PEERS_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "peers.sh"
+_PEER_PACKAGES = {"prometheus3": "prometheus", "victoriametrics": "victoria-metrics"}
+
+
+def ensure_peers(systems: list[str]) -> str | None:
+    """Install the selected peers with scripts/peers.sh (it skips what is cached).
+
+    Returns None when done, else why not: the run goes on, and those columns
+    then say their binary is missing.
+    """
+    wanted = " ".join(_PEER_PACKAGES[s] for s in systems if s in _PEER_PACKAGES)
+    if not wanted:
+        return None
+    try:
+        done = subprocess.run([str(_PEERS_SCRIPT)], env={**os.environ, "TIDEWELL_PEERS": wanted},
+                              capture_output=True, text=True, timeout=3600)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"{_PEERS_SCRIPT} failed: {exc}"
+    if done.returncode != 0:
+        return f"{_PEERS_SCRIPT} failed: {(done.stderr or done.stdout).strip()[-500:]}"
+    return None
 
 
 def binary_version(binary: str, prefix: str = "") -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from benchmarks.launch import Prometheus3Server, Server, dir_size, peer_binary
+from benchmarks.launch import Prometheus3Server, Server, dir_size, ensure_peers, peer_binary
 from benchmarks.scenarios.common import Context, NotAvailable, make_server, started
 from benchmarks.scenarios.storage import find_blocks
 
@@ -104,3 +104,9 @@ def test_installed_peers_start_pinned_and_answer_ready(tmp_path: Path) -> None:
             resp = httpx.get(srv.api_url("query"), params={"query": "1+1"}, timeout=5)
             result = resp.json()["data"]["result"]  # a scalar; VictoriaMetrics: a vector
             assert (result if system == "prometheus3" else result[0]["value"])[1] == "2"
+
+
+def test_harness_installs_peers_through_the_setup_script() -> None:
+    # the cache is filled by make test; a second call only confirms, quickly
+    assert ensure_peers(["tidewell", "prometheus3", "victoriametrics"]) is None
+    assert ensure_peers(["tidewell", "prometheus"]) is None  # nothing to install
