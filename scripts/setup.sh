@@ -7,11 +7,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want_debian=${TIDEWELL_SETUP_DEBIAN:-1}
-# Test peers from Debian: prometheus (+promtool), memcached (results cache), etcd (rings).
+# Test peers from Debian: prometheus (+promtool), memcached (results cache), etcd (rings),
+# Alertmanager (the ruler's notification target).
 missing=()
 command -v prometheus >/dev/null && command -v promtool >/dev/null || missing+=(prometheus)
 command -v memcached >/dev/null || missing+=(memcached)
 command -v etcd >/dev/null || missing+=(etcd-server)
+command -v prometheus-alertmanager >/dev/null || missing+=(prometheus-alertmanager)
 if [ "$want_debian" = 1 ] && [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

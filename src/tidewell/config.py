@@ -18,7 +18,7 @@ import yaml
 
 from tidewell.api.config import ServerConfig
 from tidewell.distributor.config import DistributorConfig
-from tidewell.distributor.limits import Limits, RuntimeConfigConfig
+from tidewell.distributor.limits import EMBEDDED_DEFAULTS, Limits, RuntimeConfigConfig
 from tidewell.frontend.config import FrontendConfig
 from tidewell.ingest.config import IngestStorageConfig
 from tidewell.ingester.config import IngesterConfig
@@ -217,8 +217,10 @@ def load(argv: list[str]) -> LoadResult:
             )
     if result.show_help or result.show_version:
         return result
+    data: dict[str, Any] = {}
     if result.config_file:
-        apply_yaml(result.config, _read_yaml(result.config_file, expand_env))
+        data = _read_yaml(result.config_file, expand_env)
+        apply_yaml(result.config, data)
     for leaf, value, _original in tree_args:
         raw: Any = value
         if value is None:
@@ -226,8 +228,30 @@ def load(argv: list[str]) -> LoadResult:
                 raise ConfigError(f"flag -{leaf.flag} needs a value")
             raw = True
         set_path(result.config, leaf.path, convert(leaf, raw, f"flag -{leaf.flag}"))
+    given = {leaf.path for leaf, _, _ in tree_args} | _yaml_paths(data)
+    _apply_embedded_defaults(result.config, given)
     validate(result.config)
     return result
+
+
+def _yaml_paths(data: Any, path: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
+    """Paths of the settings a YAML mapping gives."""
+    if not isinstance(data, dict):
+        return {path}
+    out: set[tuple[str, ...]] = set()
+    for key, value in data.items():
+        out |= _yaml_paths(value, (*path, str(key)))
+    return out
+
+
+def _apply_embedded_defaults(config: Config, given: set[tuple[str, ...]]) -> None:
+    """On the embedded log, the one-process defaults for limits nobody set
+    (``EMBEDDED_DEFAULTS``: why Mimir's would lose a newcomer's data there)."""
+    if config.ingest_storage.backend != "embedded":
+        return
+    for name, value in EMBEDDED_DEFAULTS.items():
+        if ("limits", name) not in given:
+            setattr(config.limits, name, value)
 
 
 def validate(config: Config) -> None:

@@ -35,6 +35,7 @@ from tidewell.ingest.backend import close_ingest_log, open_ingest_log
 from tidewell.ingester import Ingester, ingester_routes
 from tidewell.model import Queryable
 from tidewell.objstore.factory import new_bucket
+from tidewell.promql.budget import QueryLimits
 from tidewell.querier.blocks import BlocksStoreQueryable, BucketIndexBlocksFinder
 from tidewell.querier.meta import MetaSource, PartitionsMetaSource
 from tidewell.querier.partitions import PartitionsQueryable
@@ -106,6 +107,23 @@ class OverridesLimits:
 
     def max_global_metadata_per_metric(self, tenant: str) -> int:
         return self._overrides.for_tenant(tenant).max_global_metadata_per_metric
+
+
+def tenant_query_limits(overrides: Overrides, max_samples: int) -> Callable[[str], QueryLimits]:
+    """A tenant's query limits from its overrides, read per query so runtime-config
+    reloads apply to the next query (``-querier.max-samples`` is per querier, as in Mimir)."""
+
+    def limits(tenant: str) -> QueryLimits:
+        lim = overrides.for_tenant(tenant)
+        return QueryLimits(
+            max_samples=max_samples,
+            max_fetched_series=lim.max_fetched_series_per_query,
+            max_fetched_chunk_bytes=lim.max_fetched_chunk_bytes_per_query,
+            max_memory_bytes=lim.max_estimated_memory_consumption_per_query,
+            max_query_length_ms=round(lim.max_partial_query_length * 1000),
+        )
+
+    return limits
 
 
 async def _init_overrides(app: App) -> Overrides:
@@ -389,7 +407,9 @@ async def _init_querier(app: App) -> ASGIApp:
     def consistency(inner: ASGIApp) -> ASGIApp:
         return ReadConsistencyMiddleware(inner, wait=wait, default_level=default_level)
 
-    api = Mount("/prometheus", routes=query_routes(queryable, config.querier, meta))
+    api = Mount("/prometheus", routes=query_routes(
+        queryable, config.querier, meta,
+        tenant_limits=tenant_query_limits(overrides, config.querier.max_samples)))
     if "query-frontend" in app.modules:
         return build_app([api], multitenancy_enabled=config.multitenancy_enabled,
                          no_auth_tenant=config.no_auth_tenant, middlewares=[consistency])
@@ -399,7 +419,10 @@ async def _init_querier(app: App) -> ASGIApp:
 
 
 async def _init_query_frontend(app: App) -> QueryFrontend:
-    frontend = QueryFrontend.from_config(app.config.frontend, app=app.objects.get("querier"))
+    overrides: Overrides = app.objects["overrides"]
+    frontend = QueryFrontend.from_config(
+        app.config.frontend, app=app.objects.get("querier"),
+        max_total_query_length=lambda t: overrides.for_tenant(t).max_total_query_length)
     app.routes.extend(frontend.routes())
     app.add_service("query-frontend", FunctionService(lambda: None, frontend.close,
                                                       supervisors=[frontend.queue.supervisor]))
@@ -416,7 +439,7 @@ MODULES: dict[str, Module] = {
     "ingester": Module(("overrides", "ingest-log", "partition-ring"), _init_ingester),
     "store-gateway": Module((), _init_store_gateway),
     "querier": Module(("overrides",), _init_querier),
-    "query-frontend": Module((), _init_query_frontend),
+    "query-frontend": Module(("overrides",), _init_query_frontend),
 }
 
 # What a module needs only when a peer it talks to runs in another process.

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.peers import (
+    alertmanager_binary,
     helm_binary,
     prometheus3_binary,
     promtool3_binary,
@@ -84,3 +85,32 @@ def test_victoria_metrics_stores_and_answers(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_alertmanager_takes_an_alert_over_its_v2_api(tmp_path: Path) -> None:
+    port, cluster_port = free_port(), free_port()
+    (tmp_path / "am.yml").write_text(
+        "route: {receiver: blackhole}\nreceivers: [{name: blackhole}]\n")
+    proc = subprocess.Popen(
+        [alertmanager_binary(), f"--config.file={tmp_path / 'am.yml'}",
+         f"--storage.path={tmp_path / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
+         f"--cluster.listen-address=127.0.0.1:{cluster_port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/api/v2"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/status", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "Alertmanager not up"
+            time.sleep(0.1)
+        r = httpx.post(f"{url}/alerts", json=[{"labels": {"alertname": "PeerCheck"}}], timeout=10)
+        assert r.status_code == 200, r.text
+        alerts = httpx.get(f"{url}/alerts", timeout=10).json()
+        assert [a["labels"]["alertname"] for a in alerts] == ["PeerCheck"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

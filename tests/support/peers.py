@@ -7,11 +7,12 @@ count a feature as tested when nothing ran.
 from __future__ import annotations
 
 import os
+import shutil
 
 from tidewell.tool.kafka_broker import peers_dir
 
-__all__ = ["helm_binary", "peers_dir", "prometheus3_binary", "promtool3_binary",
-           "victoria_metrics_binary"]
+__all__ = ["alertmanager_binary", "helm_binary", "peers_dir", "prometheus3_binary",
+           "promtool3_binary", "victoria_metrics_binary"]
 
 SETUP_HINT = "run scripts/peers.sh (make test does) to install it"
 
@@ -39,4 +40,13 @@ def victoria_metrics_binary() -> str:
 
 def helm_binary() -> str:
     return _binary("helm", "Helm 4")
+
+
+def alertmanager_binary() -> str:
+    """Debian's Alertmanager (scripts/setup.sh installs it): the ruler's notification target."""
+    path = shutil.which("prometheus-alertmanager")
+    if path is None:
+        raise AssertionError("Alertmanager is missing: no prometheus-alertmanager on PATH; "
+                             "scripts/setup.sh installs Debian's package")
+    return path
 

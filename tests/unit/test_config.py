@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -197,3 +198,20 @@ def test_nested_sections_are_validated_at_startup(argv: list[str], message: str)
     with pytest.raises(ConfigError) as info:
         load(argv)
     assert message in str(info.value)
+
+
+def test_embedded_log_lifts_the_ingestion_and_series_defaults_unless_set(tmp_path: Path) -> None:
+    embedded = load([]).config.limits
+    assert (embedded.ingestion_rate, embedded.max_global_series_per_user) == (math.inf, 0)
+    kafka = load(["-ingest-storage.kafka.address=kafka:9092", "-target=distributor"]).config
+    assert (kafka.limits.ingestion_rate, kafka.limits.ingestion_burst_size) == (10000, 200000)
+    assert kafka.limits.max_global_series_per_user == 150_000
+    flag = load(["-distributor.ingestion-rate-limit=50000"]).config.limits
+    assert (flag.ingestion_rate, flag.ingestion_burst_size) == (50000, 200000)
+    assert flag.max_global_series_per_user == 0
+    f = tmp_path / "c.yaml"
+    f.write_text("limits:\n  max_global_series_per_user: 150000\n")
+    yml = load([f"-config.file={f}"]).config.limits
+    assert (yml.ingestion_rate, yml.max_global_series_per_user) == (math.inf, 150000)
+    assert load(["-ingest-storage.kafka.address=k:9092", "-target=distributor",
+                 "-distributor.ingestion-rate-limit=inf"]).config.limits.ingestion_rate == math.inf

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,7 @@ from tidewell.util.config_fields import parse_duration, setting
 from tidewell.util.services import Supervisor
 
 __all__ = [
+    "EMBEDDED_DEFAULTS",
     "NAME_VALIDATION_SCHEMES",
     "OTEL_TRANSLATION_STRATEGIES",
     "Limits",
@@ -35,19 +37,44 @@ NAME_VALIDATION_SCHEMES = ("legacy", "utf8")
 OTEL_TRANSLATION_STRATEGIES = tuple(STRATEGIES)
 
 
+EMBEDDED_DEFAULTS: dict[str, Any] = {
+    "ingestion_rate": math.inf,
+    "max_global_series_per_user": 0,
+}
+"""Defaults that replace Mimir's on the embedded log (one process, no Kafka), unless set.
+
+Mimir's 10,000 samples/s (burst 200,000) guards a shared cluster from one tenant; on one
+machine it only costs a newcomer data: a stock Prometheus with 1M active series at a 15 s
+interval sends ~67k samples/s and far more while it catches up after an outage, and
+Prometheus 2.x drops what gets a 429 unless ``retry_on_http_429`` is set. So the rate is
+unlimited there (``inf``, as Go's ``rate.Inf``: the burst is not consulted); the
+process's own capacity (``-distributor.instance-limits.*``, answered 503, which clients
+retry) holds a writer back instead.
+
+The series limit is off for the same newcomer: the ingester applies it after the push was
+acknowledged (ingest storage), so Mimir's 150,000 would silently drop 85% of a 1M-series
+Prometheus. Memory is the bound instead: 1M series with 4 samples each held 0.9 GB RSS.
+"""
+
+
 @dataclass
 class Limits:
     ingestion_rate: float = field(
         default=10000.0,
         metadata=setting(
-            "Per-tenant ingestion rate limit in samples per second.",
+            "Per-tenant ingestion rate limit in samples per second; inf for no limit. On "
+            "the embedded log (one process, no -ingest-storage.kafka.address) the default "
+            "is inf: Mimir's default guards a shared cluster, and on one machine it would "
+            "answer 429 to a stock Prometheus with 1M active series (~67k samples/s at "
+            "15 s, more while catching up), which Prometheus 2.x then drops.",
             flag="distributor.ingestion-rate-limit",
         ),
     )
     ingestion_burst_size: int = field(
         default=200000,
         metadata=setting(
-            "Per-tenant allowed ingestion burst size (in number of samples).",
+            "Per-tenant allowed ingestion burst size (in number of samples). Ignored when "
+            "the rate is inf.",
             flag="distributor.ingestion-burst-size",
         ),
     )
@@ -147,7 +174,11 @@ class Limits:
         default=150000,
         metadata=setting(
             "The maximum number of in-memory series per tenant, across the cluster before "
-            "replication. 0 to disable.",
+            "replication. 0 to disable. On the embedded log (one process, no "
+            "-ingest-storage.kafka.address) the default is 0: series over the limit are "
+            "dropped after their push was acknowledged, so Mimir's default would silently "
+            "lose most of a 1M-series Prometheus; memory bounds it instead (about 1 KB "
+            "per active series).",
             flag="ingester.max-global-series-per-user",
         ),
     )
@@ -237,6 +268,51 @@ class Limits:
             "storage. Supports values: strong, eventual.",
             flag="ingest-storage.read-consistency",
             choices=("eventual", "strong"),
+        ),
+    )
+
+    # Query limits: per tenant as in Mimir (pkg/util/validation/limits.go), flag names kept.
+    max_fetched_series_per_query: int = field(
+        default=0,
+        metadata=setting(
+            "The maximum number of unique series for which a query can fetch samples from "
+            "ingesters and store-gateways. 0 to disable.",
+            flag="querier.max-fetched-series-per-query",
+        ),
+    )
+    max_fetched_chunk_bytes_per_query: int = field(
+        default=0,
+        metadata=setting(
+            "The maximum size of all chunks in bytes that a query can fetch from ingesters "
+            "and store-gateways (counted as the fetched samples' decoded size). 0 to disable.",
+            flag="querier.max-fetched-chunk-bytes-per-query",
+        ),
+    )
+    max_estimated_memory_consumption_per_query: int = field(
+        default=0,
+        metadata=setting(
+            "The maximum estimated memory a single query can consume at once, in bytes: "
+            "fetched samples plus intermediate and final results held, checked before each "
+            "allocation. 0 to disable.",
+            flag="querier.max-estimated-memory-consumption-per-query",
+        ),
+    )
+    max_partial_query_length: float = field(
+        default=0.0,
+        metadata=setting(
+            "Limit the time range for partial queries at the querier level (each selector's "
+            "time range including lookback and range). 0 to disable.",
+            flag="querier.max-partial-query-length",
+            kind="duration",
+        ),
+    )
+    max_total_query_length: float = field(
+        default=0.0,
+        metadata=setting(
+            "Limit the total query time range (end - start time). This limit is enforced in "
+            "the query-frontend on the received query. 0 to disable.",
+            flag="query-frontend.max-total-query-length",
+            kind="duration",
         ),
     )
 

@@ -2,10 +2,12 @@
 
 Like Mimir's local rate limiter (one distributor): a request is admitted only
 if the bucket holds tokens for all its samples; otherwise nothing is taken.
+An infinite rate admits everything, burst or not (Go's ``rate.Inf``).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
@@ -29,6 +31,8 @@ class RateLimiter:
 
     def allow(self, tenant: str, n: int, rate: float, burst: int) -> bool:
         """Take ``n`` tokens for ``tenant`` if available; limits may change between calls."""
+        if rate == math.inf:
+            return True
         now = self._clock()
         b = self._buckets.get(tenant)
         if b is None:

@@ -90,10 +90,6 @@ class FrontendConfig:
         "Cache requests that are not step-aligned.",
         flag="query-frontend.cache-unaligned-requests"))
     results_cache: ResultsCacheConfig = field(default_factory=ResultsCacheConfig)
-    max_total_query_length: float = field(default=0.0, metadata=setting(
-        "Limit the total query time range (end - start time). This limit is enforced in the "
-        "query-frontend on the received query. 0 to disable.",
-        flag="query-frontend.max-total-query-length", kind="duration"))
     max_query_parallelism: int = field(default=14, metadata=setting(
         "Maximum number of split queries of one query that are scheduled in parallel.",
         flag="querier.max-query-parallelism"))

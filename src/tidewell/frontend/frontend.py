@@ -52,7 +52,10 @@ class QueryFrontend:
     """The whole frontend as one :class:`Handler`, with its routes and a ``close``."""
 
     def __init__(self, config: FrontendConfig, downstream: HTTPDownstream, *,
-                 cache: Cache | None = None, now: Callable[[], float] = time.time) -> None:
+                 cache: Cache | None = None, now: Callable[[], float] = time.time,
+                 max_total_query_length: Callable[[str], float] | None = None) -> None:
+        """``max_total_query_length`` gives a tenant's ``-query-frontend.max-total-query-length``
+        in seconds (per-tenant overrides; 0 or absent: no limit)."""
         self.config = config
         self.downstream = downstream
         self.cache = cache
@@ -60,8 +63,9 @@ class QueryFrontend:
                                max_outstanding_per_tenant=config.max_outstanding_requests_per_tenant,
                                workers=config.querier_concurrency)
         mws: list[Middleware] = []
-        if config.max_total_query_length > 0:
-            mws.append(MaxTotalQueryLengthMiddleware(round(config.max_total_query_length * 1000)))
+        if max_total_query_length is not None:
+            total = max_total_query_length
+            mws.append(MaxTotalQueryLengthMiddleware(lambda t: round(total(t) * 1000)))
         if config.align_queries_with_step:
             mws.append(StepAlignMiddleware())
         mws.append(SplitByIntervalMiddleware(config.split_queries_by_interval,
@@ -74,7 +78,9 @@ class QueryFrontend:
         self.handler = compose(mws, self.queue)
 
     @classmethod
-    def from_config(cls, config: FrontendConfig, *, app: ASGIApp | None = None) -> QueryFrontend:
+    def from_config(cls, config: FrontendConfig, *, app: ASGIApp | None = None,
+                    max_total_query_length: Callable[[str], float] | None = None,
+                    ) -> QueryFrontend:
         """Downstream over HTTP when ``downstream_url`` is set, else the in-process ``app``."""
         if config.downstream_url:
             ds = http_downstream(config.downstream_url, timeout=config.query_timeout or 120.0,
@@ -84,7 +90,8 @@ class QueryFrontend:
         else:
             raise ValueError("query-frontend needs -query-frontend.downstream-url or an "
                              "in-process query API")
-        return cls(config, ds, cache=new_results_cache(config))
+        return cls(config, ds, cache=new_results_cache(config),
+                   max_total_query_length=max_total_query_length)
 
     async def do(self, request: QueryRequest) -> QueryResponse:
         return await self.handler.do(request)

@@ -7,6 +7,8 @@ Mimir's frontend limits middleware does); the querier still bounds each selector
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from tidewell.frontend.request import Handler, QueryRequest, QueryResponse, error_response
 from tidewell.util.config_fields import format_duration
 
@@ -14,17 +16,18 @@ __all__ = ["MaxTotalQueryLengthMiddleware"]
 
 
 class _MaxTotalQueryLength:
-    def __init__(self, next: Handler, limit_ms: int) -> None:
+    def __init__(self, next: Handler, limit_ms: Callable[[str], int]) -> None:
         self.next = next
         self.limit_ms = limit_ms
 
     async def do(self, request: QueryRequest) -> QueryResponse:
         length = request.end - request.start
-        if length > self.limit_ms:
+        limit_ms = self.limit_ms(request.tenant)
+        if 0 < limit_ms < length:
             return error_response(400, "bad_data", (
                 "the total query time range exceeds the limit (query length: "
                 f"{format_duration(length / 1000)}, limit: "
-                f"{format_duration(self.limit_ms / 1000)}) (err-mimir-max-total-query-length). "
+                f"{format_duration(limit_ms / 1000)}) (err-mimir-max-total-query-length). "
                 "To adjust the related per-tenant limit, configure "
                 "-query-frontend.max-total-query-length, or contact your service "
                 "administrator."))
@@ -32,9 +35,10 @@ class _MaxTotalQueryLength:
 
 
 class MaxTotalQueryLengthMiddleware:
-    """Refuse range queries spanning more than ``limit_ms`` with 400 ``bad_data``."""
+    """Refuse range queries spanning more than the tenant's ``limit_ms(tenant)`` with 400
+    ``bad_data`` (0: no limit for that tenant)."""
 
-    def __init__(self, limit_ms: int) -> None:
+    def __init__(self, limit_ms: Callable[[str], int]) -> None:
         self.limit_ms = limit_ms
 
     def wrap(self, next: Handler) -> Handler:

@@ -361,6 +361,26 @@ class ExemplarStore:
             yield e
             i = self._next[i]
 
+    def by_arrival(self) -> list[tuple[Labels, list[Exemplar]]]:
+        """Every stored exemplar, oldest arrival first, consecutive ones of a series together.
+
+        ``add`` them in this order to rebuild the same store, down to which exemplar
+        the next arrival evicts (the ingester logs this beside its snapshots).
+        """
+        out: list[tuple[Labels, list[Exemplar]]] = []
+        with self._lock:
+            n = len(self._ex)
+            for i in range(n):
+                slot = (self._next_slot + i) % n
+                ref, e = self._ref[slot], self._ex[slot]
+                if ref is None or e is None:
+                    continue
+                if out and out[-1][0] is ref.labels:
+                    out[-1][1].append(e)
+                else:
+                    out.append((ref.labels, [e]))
+        return out
+
     def __len__(self) -> int:
         return self._stored
 

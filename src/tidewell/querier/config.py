@@ -48,22 +48,6 @@ class QuerierConfig:
         flag="querier.max-samples"))
     timeout: float = field(default=120.0, metadata=setting(
         "The timeout for a query.", flag="querier.timeout", kind="duration"))
-    max_fetched_series_per_query: int = field(default=0, metadata=setting(
-        "The maximum number of unique series for which a query can fetch samples from "
-        "ingesters and store-gateways. 0 to disable.",
-        flag="querier.max-fetched-series-per-query"))
-    max_fetched_chunk_bytes_per_query: int = field(default=0, metadata=setting(
-        "The maximum size of all chunks in bytes that a query can fetch from ingesters and "
-        "store-gateways (counted as the fetched samples' decoded size). 0 to disable.",
-        flag="querier.max-fetched-chunk-bytes-per-query"))
-    max_estimated_memory_consumption_per_query: int = field(default=0, metadata=setting(
-        "The maximum estimated memory a single query can consume at once, in bytes: fetched "
-        "samples plus intermediate and final results held, checked before each allocation. "
-        "0 to disable.", flag="querier.max-estimated-memory-consumption-per-query"))
-    max_partial_query_length: float = field(default=0.0, metadata=setting(
-        "Limit the time range for partial queries at the querier level (each selector's "
-        "time range including lookback and range). 0 to disable.",
-        flag="querier.max-partial-query-length", kind="duration"))
     max_concurrent: int = field(default=2, metadata=setting(
         "The number of queries the querier evaluates at once; more wait in line. Each runs "
         "in its own worker thread off the HTTP event loop (Mimir's default is 20, for many "

@@ -14,6 +14,7 @@ from starlette.routing import Mount
 
 from tidewell.api.prometheus import query_routes
 from tidewell.api.prometheus.workers import QueryWorkers
+from tidewell.promql.budget import QueryLimits
 from tidewell.querier.config import QuerierConfig
 
 pytestmark = pytest.mark.anyio
@@ -24,8 +25,10 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def _client(store: object, cfg: QuerierConfig) -> httpx.AsyncClient:
-    app = Starlette(routes=[Mount("/prometheus", routes=query_routes(store, cfg))])  # type: ignore[arg-type]
+def _client(store: object, cfg: QuerierConfig,
+            limits: QueryLimits | None = None) -> httpx.AsyncClient:
+    routes = query_routes(store, cfg, tenant_limits=None if limits is None else lambda t: limits)  # type: ignore[arg-type]
+    app = Starlette(routes=[Mount("/prometheus", routes=routes)])
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
 
 
@@ -59,10 +62,9 @@ async def test_nesting_beyond_the_limit_is_a_clear_400(store: object) -> None:
 
 
 async def test_limits_through_the_api(store: object) -> None:
-    cfg = QuerierConfig(max_estimated_memory_consumption_per_query=10_000,
-                        max_partial_query_length=3600.0, max_fetched_series_per_query=2,
-                        max_fetched_chunk_bytes_per_query=50_000)
-    async with _client(store, cfg) as c:
+    limits = QueryLimits(max_memory_bytes=10_000, max_query_length_ms=3_600_000,
+                         max_fetched_series=2, max_fetched_chunk_bytes=50_000)
+    async with _client(store, QuerierConfig(), limits) as c:
         r = await c.get("/prometheus/api/v1/query_range",
                         params={"query": "up", "start": "0", "end": "600", "step": "1"})
         assert r.status_code == 422 and r.json()["errorType"] == "execution"

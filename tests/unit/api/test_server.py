@@ -192,3 +192,19 @@ def test_endless_headers_get_431_and_a_close() -> None:
 def test_port_in_use_is_a_one_line_error() -> None:
     with serving() as config, pytest.raises(ListenError, match="address already in use"):
         asyncio.run(HTTPServer(APP, config).start())
+
+
+def test_get_after_post_on_a_keep_alive_connection_is_not_held_by_nagle() -> None:
+    """Accepted sockets get TCP_NODELAY: uvicorn writes headers and body in two sends,
+    and with Nagle on the body waited for the client's delayed ACK (~40 ms)."""
+    with serving() as config, httpx.Client(
+            base_url=f"http://127.0.0.1:{config.http_listen_port}") as c:
+        gets = []
+        for i in range(21):
+            assert c.post("/echo", content=b"x" * 2000).text == "2000"
+            t0 = time.perf_counter()
+            assert c.get("/ready").status_code == 200
+            if i:
+                gets.append(time.perf_counter() - t0)
+    gets.sort()
+    assert gets[len(gets) // 2] < 0.010, [round(g * 1000, 1) for g in gets]

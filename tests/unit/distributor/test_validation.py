@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from tests.unit.distributor.helpers import Harness, now_ms, series
@@ -367,3 +369,14 @@ def test_too_far_in_future_names_the_first_offending_sample():
     late1, late2 = now + 7200_000, now + 3600_000
     msg = push_with_bad(Harness(), [("__name__", "m")], [(now, 1.0), (late1, 2.0), (late2, 3.0)])
     assert f"timestamp: {late1} series: 'm'" in msg
+
+
+def test_infinite_rate_admits_every_push_past_the_burst():
+    """``inf`` is Go's ``rate.Inf``: no limit, the burst size is not consulted."""
+    h = Harness(Limits(ingestion_rate=math.inf, ingestion_burst_size=7))
+    wr = pb.WriteRequest()
+    for i in range(50):
+        series(wr, {"__name__": "m", "i": str(i)})
+    for _ in range(3):
+        h.push("t", wr.SerializeToString())
+    assert len(h.writer.records) >= 3

@@ -257,11 +257,7 @@ class _API:
         self.engine = Engine(EngineOptions(
             lookback_delta_ms=round(config.lookback_delta * 1000),
             max_samples=config.max_samples, timeout_s=config.timeout,
-            max_fetched_series=config.max_fetched_series_per_query,
-            default_subquery_step_ms=round(config.default_evaluation_interval * 1000),
-            max_fetched_chunk_bytes=config.max_fetched_chunk_bytes_per_query,
-            max_memory_bytes=config.max_estimated_memory_consumption_per_query,
-            max_query_length_ms=round(config.max_partial_query_length * 1000)))
+            default_subquery_step_ms=round(config.default_evaluation_interval * 1000)))
         self.engine.warm_up()
         self.workers = QueryWorkers(config.max_concurrent)
 
@@ -497,7 +493,7 @@ def query_routes(queryable: Queryable, config: QuerierConfig,
 
     ``meta`` serves exemplars and metadata (the ingesters); without it both are empty.
     ``tenant_limits`` gives a tenant's query limits (from the per-tenant overrides);
-    without it every tenant gets the querier flags' limits.
+    without it only ``-querier.max-samples`` and ``-querier.timeout`` apply.
     """
     api = _API(queryable, config, meta, tenant_limits)
     both = ["GET", "POST"]
