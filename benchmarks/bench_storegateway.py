@@ -27,8 +27,8 @@ import numpy as np
 from tidewell.model.labels import Labels
 from tidewell.model.matchers import Matcher, MatchType
 from tidewell.objstore import FilesystemBucket, tenant_bucket
+from tidewell.objstore.bucketindex import update_bucket_index
 from tidewell.storegateway._kernels import parse_chunks
-from tidewell.storegateway.bucketindex import update_bucket_index
 from tidewell.storegateway.config import BucketStoreConfig
 from tidewell.storegateway.gateway import StoreGateway
 from tidewell.tsdb.block import write_block

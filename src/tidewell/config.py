@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from tidewell.api.config import ServerConfig
+from tidewell.compactor.config import CompactorConfig
 from tidewell.distributor.config import DistributorConfig
 from tidewell.distributor.limits import EMBEDDED_DEFAULTS, Limits, RuntimeConfigConfig
 from tidewell.frontend.config import FrontendConfig
@@ -103,6 +104,7 @@ class Config:
     ingest_storage: IngestStorageConfig = field(default_factory=IngestStorageConfig)
     blocks_storage: BlocksStorageConfig = field(default_factory=BlocksStorageConfig)
     store_gateway: StoreGatewayConfig = field(default_factory=StoreGatewayConfig)
+    compactor: CompactorConfig = field(default_factory=CompactorConfig)
     querier: QuerierConfig = field(default_factory=QuerierConfig)
     frontend: FrontendConfig = field(default_factory=FrontendConfig)
     limits: Limits = field(default_factory=Limits)

@@ -16,6 +16,7 @@ import re
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from starlette.routing import BaseRoute, Mount
@@ -28,6 +29,10 @@ from tidewell.api.prometheus import query_routes
 from tidewell.api.ready_guard import ReadyGuard
 from tidewell.api.server import HTTPServer, build_app
 from tidewell.api.status import status_routes
+from tidewell.compactor.cleaner import TenantLimits
+from tidewell.compactor.compactor import Compactor
+from tidewell.compactor.routes import compactor_routes
+from tidewell.compactor.sharding import COMPACTOR_RING_KEY, job_owner, tenant_owner
 from tidewell.config import Config
 from tidewell.distributor import Distributor, Overrides, push_routes
 from tidewell.frontend import QueryFrontend
@@ -418,6 +423,58 @@ async def _init_querier(app: App) -> ASGIApp:
     return api
 
 
+async def _init_compactor(app: App) -> Compactor:
+    """The compactor, in the compactor ring (tenants split between instances).
+
+    In a process that also runs an ingester, the shipper refreshes the bucket
+    index through the compactor's blocks cleaner, so the index has one writer.
+    """
+    config = app.config
+    cc = config.compactor
+    overrides: Overrides = app.objects["overrides"]
+
+    def tenant_limits(tenant: str) -> TenantLimits:
+        limits = overrides.for_tenant(tenant)
+        return TenantLimits(limits.compactor_blocks_retention_period,
+                            limits.compactor_partial_block_deletion_delay,
+                            limits.compactor_split_and_merge_shards,
+                            limits.compactor_split_groups)
+
+    ring = cc.sharding_ring
+    kv, watcher = _watch_instance_ring(app, ring, COMPACTOR_RING_KEY, "compactor")
+    app.routes.extend(ring_status_routes(compactor_ring=watcher))
+    compactor = Compactor(
+        new_bucket(config.blocks_storage, config.data_dir / "bucket", component="compactor"),
+        cc,
+        Path(cc.data_dir) if cc.data_dir else config.data_dir / "compactor",
+        limits=tenant_limits,
+        owns_tenant=lambda t: tenant_owner(watcher.instance_ring(), t) == ring.instance_id,
+        owns_job=lambda t, j: job_owner(watcher.instance_ring(), t, j) == ring.instance_id,
+    )
+    lifecycler = InstanceLifecycler(
+        kv, COMPACTOR_RING_KEY, ring,
+        instance_id=ring.instance_id,
+        addr=_advertised_addr(ring, config.server),
+        zone=ring.instance_availability_zone,
+        name="compactor",
+    )
+
+    async def start() -> None:
+        await lifecycler.start()
+        await compactor.start()
+
+    async def stop() -> None:
+        await compactor.stop()
+        await lifecycler.stop()
+
+    app.add_service("compactor", FunctionService(start, stop))
+    app.routes.extend(compactor_routes(compactor))
+    ingester = app.objects.get("ingester")
+    if ingester is not None and ingester.shipper is not None:
+        ingester.shipper.index_writer = compactor.clean_tenant
+    return compactor
+
+
 async def _init_query_frontend(app: App) -> QueryFrontend:
     overrides: Overrides = app.objects["overrides"]
     frontend = QueryFrontend.from_config(
@@ -440,6 +497,7 @@ MODULES: dict[str, Module] = {
     "store-gateway": Module((), _init_store_gateway),
     "querier": Module(("overrides",), _init_querier),
     "query-frontend": Module(("overrides",), _init_query_frontend),
+    "compactor": Module(("overrides",), _init_compactor),
 }
 
 # What a module needs only when a peer it talks to runs in another process.
@@ -453,10 +511,11 @@ _REMOTE_DEPS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 TARGET_GROUPS: dict[str, tuple[str, ...]] = {
-    "all": ("ingester", "distributor", "store-gateway", "querier", "query-frontend"),
+    "all": ("ingester", "distributor", "store-gateway", "compactor", "querier",
+            "query-frontend"),
     "write": ("ingester", "distributor"),
     "read": ("querier", "query-frontend"),
-    "backend": ("store-gateway",),
+    "backend": ("store-gateway", "compactor"),
 }
 
 

@@ -19,7 +19,7 @@ from tests.integration.tsdb.tsdb_helpers import (
 )
 from tidewell.model.matchers import Matcher, MatchType
 from tidewell.objstore import FilesystemBucket, InstrumentedBucket
-from tidewell.storegateway.bucketindex import read_bucket_index
+from tidewell.objstore.bucketindex import read_bucket_index
 from tidewell.storegateway.config import BucketStoreConfig
 from tidewell.storegateway.gateway import StoreGateway
 

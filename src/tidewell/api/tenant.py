@@ -22,6 +22,7 @@ _TENANT_PATHS = (
     "/api/v1/query",
     "/api/v1/series",
     "/api/v1/label",
+    "/compactor/delete_tenant",
 )
 _OPEN_PATHS = ("/prometheus/api/v1/status/",)
 

@@ -261,6 +261,39 @@ class Limits:
             kind="duration",
         ),
     )
+    compactor_blocks_retention_period: float = field(
+        default=0.0,
+        metadata=setting(
+            "Delete blocks containing samples older than the specified retention period. "
+            "0 to disable.",
+            flag="compactor.blocks-retention-period",
+            kind="duration",
+        ),
+    )
+    compactor_partial_block_deletion_delay: float = field(
+        default=86400.0,
+        metadata=setting(
+            "If a partial block (unfinished block without meta.json file) hasn't been "
+            "modified for this time, it will be marked for deletion. 0 to disable.",
+            flag="compactor.partial-block-deletion-delay",
+            kind="duration",
+        ),
+    )
+    compactor_split_and_merge_shards: int = field(
+        default=0,
+        metadata=setting(
+            "The number of shards to use when splitting blocks. 0 to disable splitting.",
+            flag="compactor.split-and-merge-shards",
+        ),
+    )
+    compactor_split_groups: int = field(
+        default=1,
+        metadata=setting(
+            "Number of groups that blocks for splitting should be grouped into. Each group "
+            "of blocks is then split separately.",
+            flag="compactor.split-groups",
+        ),
+    )
     ingest_storage_read_consistency: str = field(
         default="eventual",
         metadata=setting(

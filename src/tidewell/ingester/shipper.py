@@ -11,8 +11,10 @@ What was shipped is remembered in ``<tenant dir>/mimir.shipper.json``
 A block missing from that file whose ``meta.json`` is already in the bucket (a
 crash right after its upload) is taken as shipped, not uploaded again.
 
-After uploads, the tenant's bucket index is refreshed: until a compactor
-exists, the ingester owns it (``DESIGN.md``).
+After uploads, the tenant's bucket index is refreshed by ``index_writer``. The
+compactor's blocks cleaner is the index's owner: in a process that runs one,
+``index_writer`` is the cleaner itself (so the index has one writer and new
+blocks still show up at once); without one, the shipper rebuilds the index.
 """
 
 from __future__ import annotations
@@ -22,12 +24,15 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from tidewell.ingester import metrics as m
 from tidewell.ingester.compactor import local_blocks
 from tidewell.objstore import Bucket, tenant_bucket
 from tidewell.objstore.bucket import join_key
+from tidewell.objstore.bucketindex import update_bucket_index
+from tidewell.tsdb.block.files import block_files
 
 __all__ = ["SHIPPER_FILENAME", "Shipper", "read_shipped", "write_shipped"]
 
@@ -66,12 +71,6 @@ def write_shipped(tenant_dir: str | os.PathLike[str], shipped: dict[str, int]) -
     os.replace(tmp, path)
 
 
-def block_files(block_dir: Path) -> list[str]:
-    """Relative paths to upload, in upload order: chunk segments, index, meta.json last."""
-    chunks = sorted(p.name for p in (block_dir / "chunks").iterdir() if p.name.isdigit())
-    return [f"chunks/{c}" for c in chunks] + ["index", "meta.json"]
-
-
 class Shipper:
     """Uploads new local blocks of every tenant under ``tsdb_dir``; call ``sync`` periodically."""
 
@@ -85,6 +84,7 @@ class Shipper:
         backoff: float = 0.1,
         max_backoff: float = 5.0,
         update_index: bool = True,
+        index_writer: Callable[[str], object] | None = None,
     ) -> None:
         self.bucket = bucket
         self.dir = Path(tsdb_dir)
@@ -93,6 +93,8 @@ class Shipper:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.update_index = update_index
+        self.index_writer: Callable[[str], object] = index_writer or (
+            lambda tenant: update_bucket_index(bucket, tenant))
         self._index_stale: set[str] = set()
 
     def tenant_dir(self, tenant: str) -> Path:
@@ -187,10 +189,8 @@ class Shipper:
             tb.upload_file(join_key(block.name, rel), block / rel)
 
     async def _update_index(self, tenant: str) -> None:
-        from tidewell.storegateway.bucketindex import update_bucket_index
-
         try:
-            await asyncio.to_thread(update_bucket_index, self.bucket, tenant)
+            await asyncio.to_thread(self.index_writer, tenant)
         except Exception as exc:
             log.warning("bucket index update failed, retrying at the next sync",
                         extra={"fields": {"user": tenant, "err": str(exc)}})

@@ -34,6 +34,12 @@ from typing import Protocol, TypeVar
 
 from tidewell.model import Matcher, Series
 from tidewell.objstore import Bucket
+from tidewell.objstore.bucketindex import (
+    BucketIndex,
+    BucketIndexNotFoundError,
+    IndexBlock,
+    read_bucket_index,
+)
 from tidewell.querier import metrics
 from tidewell.querier.merge import merge_answers
 from tidewell.querier.remote import (
@@ -43,12 +49,6 @@ from tidewell.querier.remote import (
     RemoteQueryError,
 )
 from tidewell.ring.instance_ring import InstanceRing
-from tidewell.storegateway.bucketindex import (
-    BucketIndex,
-    BucketIndexNotFoundError,
-    IndexBlock,
-    read_bucket_index,
-)
 from tidewell.util.executors import shared_executor
 
 __all__ = [

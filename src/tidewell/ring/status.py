@@ -184,6 +184,7 @@ def ring_status_routes(
     ingester_ring: InstanceRingSource | None = None,
     store_gateway_ring: InstanceRingSource | None = None,
     partition_ring: PartitionRingSource | None = None,
+    compactor_ring: InstanceRingSource | None = None,
 ) -> list[Route]:
     """Routes for the rings this process knows about (watchers or rings: anything with
     ``instance_ring()`` / ``partition_ring()``)."""
@@ -194,6 +195,9 @@ def ring_status_routes(
     if store_gateway_ring is not None:
         routes.append(Route("/store-gateway/ring", _instance_handler(
             "Store-gateway ring status", store_gateway_ring), methods=["GET", "POST"]))
+    if compactor_ring is not None:
+        routes.append(Route("/compactor/ring", _instance_handler(
+            "Compactor ring status", compactor_ring), methods=["GET", "POST"]))
     if partition_ring is not None:
         routes.append(Route("/ingester/partition-ring", _partition_handler(partition_ring)))
     return routes

@@ -24,6 +24,7 @@ import numpy.typing as npt
 from tidewell.model.labels import Labels
 from tidewell.model.matchers import Matcher
 from tidewell.objstore import Bucket, ObjectNotFoundError
+from tidewell.objstore.bucketindex import IndexBlock
 from tidewell.storegateway import metrics as m
 from tidewell.storegateway._kernels import (
     CHUNK_BAD_LENGTH,
@@ -35,7 +36,6 @@ from tidewell.storegateway._kernels import (
     decode_series,
     parse_chunks,
 )
-from tidewell.storegateway.bucketindex import IndexBlock
 from tidewell.storegateway.cache import ByteLRU, IndexCache
 from tidewell.tsdb.chunkenc import ENCODING_XOR, CorruptBlockError
 from tidewell.tsdb.chunkenc.histogram import ENCODING_FLOAT_HISTOGRAM, ENCODING_HISTOGRAM

@@ -26,9 +26,7 @@ from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
 
 from tidewell.objstore import Bucket, tenant_bucket
-from tidewell.storegateway import metrics as m
-from tidewell.storegateway.bucket_block import BucketBlock
-from tidewell.storegateway.bucketindex import (
+from tidewell.objstore.bucketindex import (
     INDEX_COMPRESSED_FILENAME,
     BucketIndex,
     BucketIndexCorruptedError,
@@ -37,6 +35,8 @@ from tidewell.storegateway.bucketindex import (
     is_block_id,
     read_bucket_index,
 )
+from tidewell.storegateway import metrics as m
+from tidewell.storegateway.bucket_block import BucketBlock
 from tidewell.storegateway.cache import ByteLRU, IndexCache
 from tidewell.storegateway.config import BucketStoreConfig
 from tidewell.storegateway.querier import BucketStoreQuerier

@@ -20,8 +20,8 @@ import threading
 from collections.abc import Hashable, Set
 from typing import Protocol
 
+from tidewell.objstore.bucketindex import IndexBlock
 from tidewell.ring.instance_ring import SYNC_STATES, InstanceRing
-from tidewell.storegateway.bucketindex import IndexBlock
 
 __all__ = ["RingShardingStrategy", "ShardingStrategy"]
 

@@ -26,7 +26,7 @@ from typing import TextIO
 import numpy as np
 
 from tidewell.objstore import Bucket, new_bucket, tenant_bucket
-from tidewell.storegateway.bucketindex import build_bucket_index, is_block_id, update_bucket_index
+from tidewell.objstore.bucketindex import build_bucket_index, is_block_id, update_bucket_index
 from tidewell.tool.progress import Progress, human_bytes
 from tidewell.tsdb.block import BlockMeta, BlockReader, CorruptBlockError, read_meta
 from tidewell.tsdb.chunkenc import ENCODING_XOR, decode_xor_many

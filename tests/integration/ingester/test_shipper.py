@@ -18,7 +18,7 @@ from tidewell.ingester.compactor import compact_head, local_blocks
 from tidewell.ingester.shipper import SHIPPER_FILENAME, Shipper, read_shipped
 from tidewell.model import Labels, SampleBatch
 from tidewell.objstore import Bucket, BucketConfig, FilesystemBucket, new_bucket, tenant_bucket
-from tidewell.storegateway.bucketindex import read_bucket_index
+from tidewell.objstore.bucketindex import read_bucket_index
 from tidewell.tsdb.block import BlockReader
 from tidewell.tsdb.head import Head
 

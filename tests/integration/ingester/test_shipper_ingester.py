@@ -19,8 +19,8 @@ from tidewell.ingest.log import ProduceRequest
 from tidewell.ingester import Ingester, IngesterConfig, IngesterRingConfig
 from tidewell.model import Labels, SampleBatch
 from tidewell.objstore import new_bucket
+from tidewell.objstore.bucketindex import BucketIndexNotFoundError, read_bucket_index
 from tidewell.protocol.rw1 import encode_write_request
-from tidewell.storegateway.bucketindex import BucketIndexNotFoundError, read_bucket_index
 from tidewell.storegateway.config import BucketStoreConfig
 from tidewell.storegateway.gateway import StoreGateway
 from tidewell.tsdb.config import TSDBConfig

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tidewell.objstore import Bucket, BucketConfig, new_bucket, tenant_bucket
-from tidewell.storegateway.bucketindex import build_bucket_index, update_bucket_index
+from tidewell.objstore.bucketindex import build_bucket_index, update_bucket_index
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -15,7 +15,7 @@ from tidewell.ingester.shipper import SHIPPER_FILENAME
 from tidewell.ingester.snapshots import head_file_name, load_snapshot, write_snapshot
 from tidewell.model.tenant import MAX_TENANT_ID_LENGTH
 from tidewell.objstore import FilesystemBucket
-from tidewell.storegateway.bucketindex import read_bucket_index
+from tidewell.objstore.bucketindex import read_bucket_index
 from tidewell.tsdb.head import Head
 
 from .conftest import new_log

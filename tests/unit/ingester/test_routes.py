@@ -13,12 +13,12 @@ from tidewell.ingester import ingester_routes
 from tidewell.ingester.shipper import Shipper
 from tidewell.model import Labels
 from tidewell.objstore import FilesystemBucket
+from tidewell.objstore.bucketindex import read_bucket_index
 from tidewell.ring.config import PartitionRingConfig
 from tidewell.ring.kv import InMemoryKV
 from tidewell.ring.lifecycler import PartitionInstanceLifecycler
 from tidewell.ring.model import PartitionState
 from tidewell.ring.partition_ring import PARTITION_RING_KEY
-from tidewell.storegateway.bucketindex import read_bucket_index
 
 from .conftest import new_ingester, new_log, record
 

@@ -9,7 +9,7 @@ from prometheus_client import REGISTRY
 
 from tidewell.model.labels import Labels
 from tidewell.objstore import Bucket, tenant_bucket
-from tidewell.storegateway.bucketindex import update_bucket_index
+from tidewell.objstore.bucketindex import update_bucket_index
 from tidewell.tsdb.block import write_block
 
 T0 = 1_700_006_400_000  # a multiple of 2h

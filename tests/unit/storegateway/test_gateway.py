@@ -14,7 +14,7 @@ from tidewell.model.labels import Labels
 from tidewell.model.matchers import Matcher, MatchType
 from tidewell.model.samples import Series
 from tidewell.objstore import Bucket, FilesystemBucket, InstrumentedBucket, tenant_bucket
-from tidewell.storegateway.bucketindex import deletion_mark_key, update_bucket_index
+from tidewell.objstore.bucketindex import deletion_mark_key, update_bucket_index
 from tidewell.storegateway.config import BucketStoreConfig, ChunksCacheConfig
 from tidewell.storegateway.gateway import StoreGateway
 from tidewell.tsdb.block import BlockReader, CorruptBlockError

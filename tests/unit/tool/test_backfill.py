@@ -12,7 +12,7 @@ import pytest
 
 from tidewell.model.labels import Labels
 from tidewell.objstore import FilesystemBucket
-from tidewell.storegateway.bucketindex import read_bucket_index
+from tidewell.objstore.bucketindex import read_bucket_index
 from tidewell.tool import main as tool_main
 from tidewell.tool.backfill import BackfillError, _split_argv, main, validate_block
 from tidewell.tool.progress import Progress

@@ -54,6 +54,7 @@ def test_exported_members() -> None:
             "BlockWriter",
             "CorruptBlockError",
             "CorruptChunkError",
+            "block_files",
             "read_meta",
             "write_block",
             "write_meta",

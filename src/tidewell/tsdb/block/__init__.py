@@ -3,6 +3,7 @@
 ``CorruptBlockError`` is raised by every reader when files fail their checks.
 """
 
+from tidewell.tsdb.block.files import block_files
 from tidewell.tsdb.block.meta import META_FILENAME, BlockMeta, read_meta, write_meta
 from tidewell.tsdb.block.reader import BlockQuerier, BlockReader
 from tidewell.tsdb.block.writer import DEFAULT_SAMPLES_PER_CHUNK, BlockWriter, write_block
@@ -17,6 +18,7 @@ __all__ = [
     "BlockWriter",
     "CorruptBlockError",
     "CorruptChunkError",
+    "block_files",
     "read_meta",
     "write_block",
     "write_meta",

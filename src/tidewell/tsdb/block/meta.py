@@ -30,6 +30,7 @@ class BlockMeta:
     num_chunks: int = 0
     compaction_level: int = 1
     compaction_sources: list[str] = field(default_factory=list)
+    compaction_parents: list[dict[str, Any]] = field(default_factory=list)
     thanos_labels: dict[str, str] = field(default_factory=dict)
     source: str = "ingester"
     downsample_resolution: int = 0
@@ -56,15 +57,21 @@ class BlockMeta:
                 "numSeries": self.num_series,
                 "numChunks": self.num_chunks,
             },
-            "compaction": {
-                "level": self.compaction_level,
-                "sources": list(self.compaction_sources or [self.ulid]),
-            },
+            "compaction": self._compaction(),
             "version": META_VERSION_1,
             "thanos": thanos,
         }
         for k, v in self.extra.items():
             out.setdefault(k, v)
+        return out
+
+    def _compaction(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "level": self.compaction_level,
+            "sources": list(self.compaction_sources or [self.ulid]),
+        }
+        if self.compaction_parents:
+            out["parents"] = [dict(p) for p in self.compaction_parents]
         return out
 
     def to_json(self) -> str:
@@ -87,6 +94,7 @@ class BlockMeta:
             num_chunks=int(stats.get("numChunks", 0)),
             compaction_level=int(comp.get("level", 1)),
             compaction_sources=[str(s) for s in comp.get("sources") or []],
+            compaction_parents=[dict(p) for p in comp.get("parents") or []],
             thanos_labels={str(k): str(v) for k, v in (thanos.get("labels") or {}).items()},
             source=str(thanos.get("source", "")),
             downsample_resolution=int((thanos.get("downsample") or {}).get("resolution", 0)),

@@ -59,6 +59,7 @@ class BlockWriter:
         source: str = "ingester",
         compaction_level: int = 1,
         compaction_sources: Sequence[str] = (),
+        compaction_parents: Sequence[Mapping[str, object]] = (),
         samples_per_chunk: int = DEFAULT_SAMPLES_PER_CHUNK,
         chunk_range: int = DEFAULT_CHUNK_RANGE_MS,
         segment_size: int = SEGMENT_MAX_SIZE,
@@ -78,6 +79,7 @@ class BlockWriter:
         self._source = source
         self._level = compaction_level
         self._sources = list(compaction_sources)
+        self._parents = [dict(p) for p in compaction_parents]
         self._per_chunk = samples_per_chunk
         self._chunk_range = chunk_range
         self._num_samples = 0
@@ -180,6 +182,7 @@ class BlockWriter:
                 num_chunks=self._num_chunks,
                 compaction_level=self._level,
                 compaction_sources=self._sources or [self.ulid],
+                compaction_parents=self._parents,
                 thanos_labels=self._thanos_labels,
                 source=self._source,
                 segment_files=seg_files,

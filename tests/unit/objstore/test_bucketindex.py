@@ -12,7 +12,7 @@ import pytest
 from ulid import ULID
 
 from tidewell.objstore import Bucket, FilesystemBucket, ObjectNotFoundError
-from tidewell.storegateway.bucketindex import (
+from tidewell.objstore.bucketindex import (
     BlockDeletionMark,
     BucketIndex,
     BucketIndexCorruptedError,

@@ -58,7 +58,7 @@ __all__ = [
     "write_bucket_index",
 ]
 
-log = logging.getLogger("tidewell.storegateway")
+log = logging.getLogger("tidewell.objstore.bucketindex")
 
 INDEX_FILENAME = "bucket-index.json"
 INDEX_COMPRESSED_FILENAME = INDEX_FILENAME + ".gz"
