@@ -2,10 +2,11 @@
 
 Examples::
 
-    python -m benchmarks run                      # the five default scenarios, full size
+    python -m benchmarks run                      # the six default scenarios, full size
     python -m benchmarks run hour --scale 0.05 --reps 1 --no-append
     python -m benchmarks run write query --scale 0.1 --reps 3
     python -m benchmarks run write --systems prometheus --no-append
+    python -m benchmarks run histogram --systems tidewell,prometheus3 --scale 0.5 --reps 1
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.launch import PrometheusServer, pin_self
+from benchmarks.launch import (
+    Prometheus3Server,
+    PrometheusServer,
+    VictoriaMetricsServer,
+    ensure_peers,
+    pin_self,
+)
 from benchmarks.report import append_report, render_report, render_table
 from benchmarks.scenarios import DEFAULT_SCENARIOS, SCENARIOS, SERVER_CORES
 from benchmarks.scenarios.common import SYSTEMS, Context
@@ -50,7 +57,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="fraction of targets replaced (new series) every round")
     r.add_argument("--seed", type=int, default=42)
     r.add_argument("--systems", default=",".join(SYSTEMS),
-                   help="comma-separated subset of tidewell,prometheus")
+                   help=f"comma-separated subset of {','.join(SYSTEMS)} "
+                   "(prometheus = Debian's 2.42)")
     r.add_argument("--server-cores", default=None,
                    help="taskset list for the servers (default 0; hour: "
                    f"{SERVER_CORES['hour']})")
@@ -80,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown scenario {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}",
               file=sys.stderr)
         return 2
+    problem = ensure_peers(args.systems.split(","))
+    if problem:
+        log.error("peers not installed, their columns will say so: %s", problem)
     tmp = None
     workdir = args.workdir
     if workdir is None:
@@ -116,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
             sorted({f"{SERVER_CORES.get(n, '0')}" + (f" ({n})" if n in SERVER_CORES else "")
                     for n in names})),
         "load generator cores": args.loadgen_cores,
-        "prometheus": PrometheusServer.version(), "duration": f"{took:.0f}s",
+        "prometheus": PrometheusServer.version(), "prometheus3": Prometheus3Server.version(),
+        "victoriametrics": VictoriaMetricsServer.version(), "duration": f"{took:.0f}s",
     }
     if not args.no_append:
         cmd = "python -m benchmarks " + shlex.join(argv)

@@ -21,16 +21,60 @@ from pathlib import Path
 import httpx
 
 __all__ = [
+    "Prometheus3Server",
     "PrometheusServer",
     "Server",
     "ServerError",
     "TidewellServer",
+    "VictoriaMetricsServer",
     "dir_size",
+    "ensure_peers",
     "free_port",
     "pin_self",
 ]
 
 PROMETHEUS_BIN = os.environ.get("BENCH_PROMETHEUS_BIN", "/usr/bin/prometheus")
+
+
+def peer_binary(name: str) -> str:
+    """A peer installed by scripts/peers.sh (``$TIDEWELL_PEERS_DIR``, else ~/.cache/...)."""
+    root = os.environ.get("TIDEWELL_PEERS_DIR") or str(Path.home() / ".cache" / "tidewell-peers")
+    return str(Path(root) / "bin" / name)
+
+
+_PEERS_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "peers.sh"
+_PEER_PACKAGES = {"prometheus3": "prometheus", "victoriametrics": "victoria-metrics"}
+
+
+def ensure_peers(systems: list[str]) -> str | None:
+    """Install the selected peers with scripts/peers.sh (it skips what is cached).
+
+    Returns None when done, else why not: the run goes on, and those columns
+    then say their binary is missing.
+    """
+    wanted = " ".join(_PEER_PACKAGES[s] for s in systems if s in _PEER_PACKAGES)
+    if not wanted:
+        return None
+    try:
+        done = subprocess.run([str(_PEERS_SCRIPT)], env={**os.environ, "TIDEWELL_PEERS": wanted},
+                              capture_output=True, text=True, timeout=3600)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"{_PEERS_SCRIPT} failed: {exc}"
+    if done.returncode != 0:
+        return f"{_PEERS_SCRIPT} failed: {(done.stderr or done.stdout).strip()[-500:]}"
+    return None
+
+
+def binary_version(binary: str, prefix: str = "") -> str:
+    """First line of ``binary --version`` without ``prefix`` ("unknown" when it cannot run)."""
+    try:
+        out = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, timeout=10
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return out.split("\n", 1)[0].replace(prefix, "") or "unknown"
+
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -208,40 +252,99 @@ class Server:
         return " | ".join(line.strip()[:300] for line in lines[-n:])
 
 
-class PrometheusServer(Server):
-    """The Debian Prometheus binary as a remote-write receiver."""
+class _GoServer(Server):
+    """A Go peer: as many Go threads as it has cores, or its per-core figures mean nothing."""
 
-    name = "prometheus"
-    ready_path = "/-/ready"
-    push_path = "/api/v1/write"
-
-    def command(self) -> list[str]:
-        cfg = self.data_dir.parent / f"{self.data_dir.name}.prometheus.yml"
-        cfg.write_text("global:\n  scrape_interval: 15s\nscrape_configs: []\n")
-        return [
-            PROMETHEUS_BIN,
-            f"--config.file={cfg}",
-            f"--storage.tsdb.path={self.data_dir}",
-            f"--web.listen-address=127.0.0.1:{self.port}",
-            "--web.enable-remote-write-receiver",
-            "--storage.tsdb.retention.time=100y",
-            "--log.level=warn",
-        ]
+    binary = ""
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env["GOMAXPROCS"] = str(len(self.cores.split(",")))
         return env
 
-    @staticmethod
-    def version() -> str:
-        try:
-            out = subprocess.run(
-                [PROMETHEUS_BIN, "--version"], capture_output=True, text=True, timeout=10
-            ).stdout
-        except (OSError, subprocess.TimeoutExpired):
-            return "unknown"
-        return out.split("\n", 1)[0].replace("prometheus, version ", "")
+    def start(self) -> None:
+        if not os.access(self.binary, os.X_OK):
+            raise ServerError(f"{self.name}: no executable {self.binary} "
+                              "(run scripts/peers.sh to install the peers)")
+        super().start()
+
+
+class PrometheusServer(_GoServer):
+    """The Debian Prometheus (2.42) binary as a remote-write receiver."""
+
+    name = "prometheus"
+    ready_path = "/-/ready"
+    push_path = "/api/v1/write"
+    binary = PROMETHEUS_BIN
+    features: tuple[str, ...] = ("native-histograms",)
+
+    def command(self) -> list[str]:
+        cfg = self.data_dir.parent / f"{self.data_dir.name}.prometheus.yml"
+        cfg.write_text("global:\n  scrape_interval: 15s\nscrape_configs: []\n")
+        return [
+            self.binary,
+            f"--config.file={cfg}",
+            f"--storage.tsdb.path={self.data_dir}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--web.enable-remote-write-receiver",
+            "--storage.tsdb.retention.time=100y",
+            "--log.level=warn",
+            *(f"--enable-feature={f}" for f in self.features),
+        ]
+
+    @classmethod
+    def version(cls) -> str:
+        return binary_version(cls.binary, "prometheus, version ")
+
+
+class Prometheus3Server(PrometheusServer):
+    """Prometheus 3.x from the Go module proxy (scripts/peers.sh); native histograms are on."""
+
+    name = "prometheus3"
+    binary = peer_binary("prometheus")
+    features = ()  # stable since 3.x: the flag is gone or a no-op
+
+
+class VictoriaMetricsServer(_GoServer):
+    """VictoriaMetrics single-node: Prometheus remote write in, PromQL (MetricsQL) out.
+
+    ``-search.latencyOffset=0s``: by default it hides the last 30 s from queries,
+    which would count as "not stored yet". ``-search.disableCache``: Prometheus
+    and Tidewell's single process cache no query results, so neither may it.
+    """
+
+    name = "victoriametrics"
+    ready_path = "/health"
+    push_path = "/api/v1/write"
+    binary = peer_binary("victoria-metrics")
+
+    def command(self) -> list[str]:
+        return [
+            self.binary,
+            f"-storageDataPath={self.data_dir}",
+            f"-httpListenAddr=127.0.0.1:{self.port}",
+            "-retentionPeriod=100y",
+            "-search.latencyOffset=0s",
+            "-search.disableCache",
+            "-search.maxUniqueTimeseries=100000000",
+            f"-inmemoryDataFlushInterval={self.DISK_FLUSH_S:g}s",
+            "-loggerLevel=WARN",
+        ]
+
+    DISK_FLUSH_S = 1.0  # -inmemoryDataFlushInterval: its minimum (default 5 s)
+
+    def force_flush(self) -> None:
+        """Get everything it accepted onto disk, so its data directory holds what it stores.
+
+        ``/internal/force_flush`` turns buffered rows into in-memory parts; those
+        reach disk at the next in-memory flush interval.
+        """
+        httpx.get(self.base_url + "/internal/force_flush", timeout=60.0).raise_for_status()
+        time.sleep(self.DISK_FLUSH_S * 2 + 1.0)
+
+    @classmethod
+    def version(cls) -> str:
+        return binary_version(cls.binary)
 
 
 # Prometheus has no per-tenant limits; Mimir's defaults (10k samples/s, 150k

@@ -9,7 +9,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.stats import Row
+from benchmarks.stats import SYSTEM_LABELS, SYSTEMS, Row
 
 __all__ = ["append_report", "machine_info", "render_report", "render_table"]
 
@@ -65,24 +65,22 @@ def _cell(text: str) -> str:
 
 
 def render_table(rows: Sequence[Row]) -> str:
+    """Columns: every system that any row has a cell for, in ``SYSTEMS`` order."""
+    systems = [s for s in SYSTEMS if any(s in r.cells for r in rows)]
+    names = [SYSTEM_LABELS[s] for s in systems]
     head = (
-        "| scenario | metric | unit | Tidewell | Prometheus | Tidewell/Prometheus | notes |\n"
-        "|---|---|---|---|---|---|---|\n"
+        "| " + " | ".join(["scenario", "metric", "unit", *names, "Tidewell / peer", "notes"])
+        + " |\n|" + "---|" * (len(systems) + 5) + "\n"
     )
     lines = []
     for r in rows:
         ratio = r.ratio_text()
-        if r.ratio is not None:
+        if ratio != "-":
             ratio += f" ({r.better} is better)"
+        cells = [r.cell(s).render() for s in systems]
         lines.append(
             "| "
-            + " | ".join(
-                _cell(x)
-                for x in (
-                    r.scenario, r.metric, r.unit, r.tidewell.render(), r.prometheus.render(),
-                    ratio, r.note,
-                )
-            )
+            + " | ".join(_cell(x) for x in (r.scenario, r.metric, r.unit, *cells, ratio, r.note))
             + " |"
         )
     return head + "\n".join(lines) + "\n"
@@ -111,10 +109,10 @@ def render_report(
 
 _HEADER = """# Benchmarks
 
-Tidewell side by side with Prometheus on the same load in the same run, made by
-`python -m benchmarks run` (see `benchmarks/__main__.py` for the options). Each
-server is pinned to core 0 (Prometheus with `GOMAXPROCS=1`), the load generator
-to core 1. Newest runs are appended at the end.
+Tidewell side by side with Prometheus 2.42, Prometheus 3 and VictoriaMetrics on
+the same load in the same run, made by `python -m benchmarks run` (see
+`benchmarks/__main__.py` for the options). Each server is pinned to core 0 (the
+Go ones with `GOMAXPROCS=1`), the load generator to core 1. Newest runs are appended at the end.
 
 """
 

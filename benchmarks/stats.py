@@ -12,7 +12,20 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+SYSTEMS = ("tidewell", "prometheus", "prometheus3", "victoriametrics")
+"""The table's columns, in order: Tidewell, then the peers it is compared with."""
+
+SYSTEM_LABELS = {
+    "tidewell": "Tidewell",
+    "prometheus": "Prometheus 2.42",
+    "prometheus3": "Prometheus 3",
+    "victoriametrics": "VictoriaMetrics",
+}
+SHORT_LABELS = {"prometheus": "P2.42", "prometheus3": "P3", "victoriametrics": "VM"}
+
 __all__ = [
+    "SYSTEMS",
+    "SYSTEM_LABELS",
     "Measured",
     "Row",
     "Unavailable",
@@ -118,21 +131,28 @@ def fmt_number(x: float) -> str:
 
 @dataclass
 class Row:
-    """One figure of one scenario for both systems."""
+    """One figure of one scenario, one cell per system (``SYSTEMS`` keys)."""
 
     scenario: str
     metric: str
     unit: str
-    tidewell: Cell
-    prometheus: Cell
-    better: str = "higher"  # or "lower": how to read the ratio
+    cells: dict[str, Cell]
+    better: str = "higher"  # or "lower": how to read the ratios
     note: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def ratio(self) -> float | None:
-        return ratio(self.tidewell, self.prometheus)
+    def cell(self, system: str) -> Cell:
+        return self.cells.get(system, Unavailable("not run"))
+
+    def ratio(self, peer: str) -> float | None:
+        """Tidewell's median over ``peer``'s."""
+        return ratio(self.cell("tidewell"), self.cell(peer))
 
     def ratio_text(self) -> str:
-        r = self.ratio
-        return "-" if r is None else f"{r:.3g}x"
+        """Tidewell over each peer that has a figure, e.g. ``P2.42 2.5x · VM 0.4x``."""
+        parts = []
+        for peer in SYSTEMS[1:]:
+            r = self.ratio(peer)
+            if r is not None:
+                parts.append(f"{SHORT_LABELS[peer]} {r:.3g}x")
+        return " · ".join(parts) or "-"

@@ -10,6 +10,12 @@ RW 1.0 ``prometheus.WriteRequest``::
     TimeSeries:   1 labels (LEN), 2 samples (LEN)
     Label:        1 name (LEN), 2 value (LEN)
     Sample:       1 value (I64 double), 2 timestamp (VARINT int64)
+    TimeSeries:   4 histograms (LEN)
+    Histogram:    1 count_int (VARINT), 3 sum (I64 double), 4 schema (sint32),
+                  5 zero_threshold (I64 double), 6 zero_count_int (VARINT),
+                  11 positive_spans (LEN), 12 positive_deltas (packed sint64),
+                  14 reset_hint (VARINT enum), 15 timestamp (VARINT int64)
+    BucketSpan:   1 offset (sint32), 2 length (VARINT)
 
 RW 2.0 ``io.prometheus.write.v2.Request``::
 
@@ -22,6 +28,7 @@ Requests are snappy block-compressed (not framed), as both specs require.
 
 from __future__ import annotations
 
+import itertools
 import struct
 from collections.abc import Sequence
 
@@ -32,11 +39,14 @@ __all__ = [
     "RW1_HEADERS",
     "RW2_HEADERS",
     "RW1Template",
+    "encode_histogram",
     "encode_rw1",
+    "encode_rw1_histograms",
     "encode_rw2",
     "label_field_bytes",
     "snappy",
     "varint",
+    "zigzag",
 ]
 
 RW1_HEADERS = {
@@ -119,6 +129,58 @@ def encode_rw2(
         series.append(b"\x2a" + varint(len(body)) + body)
     syms = b"".join(_len_field(0x22, s.encode()) for s in symbols)
     return syms + b"".join(series)
+
+
+def zigzag(n: int) -> int:
+    """Protobuf's sint encoding: small magnitudes of either sign stay small."""
+    return (n << 1) ^ (n >> 63)
+
+
+_SMALL_VARINTS = [varint(i) for i in range(1 << 14)]
+
+
+def _uvarints(values: Sequence[int]) -> bytes:
+    small = _SMALL_VARINTS
+    return b"".join(small[v] if v < 16384 else varint(v) for v in values)
+
+
+def encode_histogram(
+    *, count: int, sum_: float, schema: int, zero_threshold: float, zero_count: int,
+    spans: Sequence[tuple[int, int]], buckets: Sequence[int], timestamp: int,
+    reset_hint: int = 0,
+) -> bytes:
+    """An RW 1.0 integer ``Histogram`` (positive buckets only) from ABSOLUTE bucket counts.
+
+    The wire carries the first bucket's count, then each bucket's difference
+    to the one before (``positive_deltas``).
+    """
+    deltas = [buckets[0], *(b - a for a, b in itertools.pairwise(buckets))] if buckets else []
+    spans_b = b"".join(
+        _len_field(0x5A, b"\x08" + varint(zigzag(off)) + b"\x10" + varint(length))
+        for off, length in spans
+    )
+    out = (
+        b"\x08" + varint(count)
+        + b"\x19" + _DOUBLE.pack(sum_)
+        + b"\x20" + varint(zigzag(schema))
+        + b"\x29" + _DOUBLE.pack(zero_threshold)
+        + b"\x30" + varint(zero_count)
+        + spans_b
+    )
+    if deltas:
+        out += _len_field(0x62, _uvarints([zigzag(d) for d in deltas]))
+    if reset_hint:
+        out += b"\x70" + varint(reset_hint)
+    return out + b"\x78" + varint(timestamp)
+
+
+def encode_rw1_histograms(label_parts: Sequence[bytes], histograms: Sequence[bytes]) -> bytes:
+    """Uncompressed RW 1.0 body: one TimeSeries holding one histogram per entry."""
+    out = []
+    for lp, h in zip(label_parts, histograms, strict=True):
+        body = lp + _len_field(0x22, h)
+        out.append(b"\x0a" + varint(len(body)) + body)
+    return b"".join(out)
 
 
 def snappy(body: bytes | memoryview | np.ndarray) -> bytes:

@@ -176,7 +176,8 @@ class Workload:
         t, m = divmod(slot, self._m)
         return (("__name__", self.names[m]), *self._target(t)[0])
 
-    def _label_bytes(self, slot: int) -> bytes:
+    def label_bytes(self, slot: int) -> bytes:
+        """RW 1.0 ``labels`` fields of a slot's current series (``label_field_bytes``)."""
         t, m = divmod(slot, self._m)
         return self._name_bytes[m] + self._target(t)[1]
 
@@ -213,7 +214,7 @@ class Workload:
         batch = Batch(shards=[[] for _ in range(spec.shards)])
         pending: list[list[tuple[object, float, int]]] = [[] for _ in range(spec.shards)]
         # Labels are captured when the sample is generated: churn may change them later.
-        label_of = self._label_bytes if spec.protocol == 1 else self.labels
+        label_of = self.label_bytes if spec.protocol == 1 else self.labels
         for i in range(rounds):
             rd = self.next_round()
             if i == 0:  # the first sample of this batch, to tell "slow" from "lost"
@@ -289,7 +290,7 @@ class Workload:
         tmpl = self._templates.get(shard)
         if tmpl is None or tmpl.ts_len != ts_len:
             slots = range(shard, self.spec.series, self.spec.shards)
-            tmpl = RW1Template([self._label_bytes(s) for s in slots], ts_len)
+            tmpl = RW1Template([self.label_bytes(s) for s in slots], ts_len)
             self._templates[shard] = tmpl
         return tmpl
 

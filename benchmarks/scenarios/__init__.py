@@ -1,6 +1,6 @@
 """The scenarios; each module's ``run(ctx)`` returns its table rows."""
 
-from benchmarks.scenarios import hour, memory, query, replay, storage, write
+from benchmarks.scenarios import histogram, hour, memory, query, replay, storage, write
 
 SCENARIOS = {
     "write": write.run,
@@ -9,9 +9,10 @@ SCENARIOS = {
     "query": query.run,
     "replay": replay.run,
     "hour": hour.run,
+    "histogram": histogram.run,
 }
 
-DEFAULT_SCENARIOS = ("write", "memory", "storage", "query", "replay")
+DEFAULT_SCENARIOS = ("write", "memory", "storage", "query", "replay", "histogram")
 """What ``run`` without names runs: "hour" takes hours at full size, so only on request."""
 
 SERVER_CORES = {"hour": hour.SERVER_CORES}

@@ -16,9 +16,16 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.launch import PrometheusServer, Server, ServerError, TidewellServer
+from benchmarks.launch import (
+    Prometheus3Server,
+    PrometheusServer,
+    Server,
+    ServerError,
+    TidewellServer,
+    VictoriaMetricsServer,
+)
 from benchmarks.loadgen import SendResult, send_batch_sync
-from benchmarks.stats import Cell, Measured, Row, Unavailable
+from benchmarks.stats import SYSTEMS, Cell, Measured, Row, Unavailable
 from benchmarks.workload import Batch, WorkloadSpec
 
 __all__ = [
@@ -28,7 +35,7 @@ __all__ = [
     "NotAvailable",
     "build_rows",
     "make_server",
-    "measure_both",
+    "measure_all",
     "metric_sum",
     "push",
     "started",
@@ -36,7 +43,6 @@ __all__ = [
     "wait_in_memory",
 ]
 
-SYSTEMS = ("tidewell", "prometheus")
 log = logging.getLogger("benchmarks")
 
 
@@ -91,8 +97,10 @@ _counter = iter(range(1_000_000))
 def make_server(system: str, ctx: Context, tag: str, *, extra_args: Sequence[str] = (),
                 data_dir: Path | None = None) -> Server:
     data = data_dir or ctx.workdir / f"{tag}-{system}-{next(_counter)}"
-    if system == "prometheus":
-        return PrometheusServer(data, cores=ctx.server_cores)
+    peers = {"prometheus": PrometheusServer, "prometheus3": Prometheus3Server,
+             "victoriametrics": VictoriaMetricsServer}
+    if system in peers:
+        return peers[system](data, cores=ctx.server_cores)
     return TidewellServer(
         data, cores=ctx.server_cores, extra_args=[*ctx.tidewell_args, *extra_args]
     )
@@ -107,8 +115,8 @@ class started:  # a context manager that reads like a verb
         self.ready_s = 0.0
 
     def __enter__(self) -> Server:
-        self.server.start()
         try:
+            self.server.start()
             self.ready_s = self.server.wait_ready(self.timeout_s)
         except ServerError as exc:
             self.server.stop()
@@ -214,12 +222,17 @@ def wait_in_memory(server: Server, expected: int, wait_s: float = 60.0) -> None:
 Figure = dict[str, float]
 
 
-def measure_both(
-    ctx: Context, fn: Callable[[str], list[Figure]]
+def measure_all(
+    ctx: Context, fn: Callable[[str], list[Figure]], *, only: Sequence[str] = SYSTEMS
 ) -> dict[str, list[Figure] | NotAvailable]:
-    """Run ``fn(system)`` for each system, turning ``NotAvailable`` into a value."""
+    """Run ``fn(system)`` for each selected system, turning ``NotAvailable`` into a value.
+
+    ``only``: the systems this scenario can measure at all; the others get no column.
+    """
     out: dict[str, list[Figure] | NotAvailable] = {}
     for system in SYSTEMS:
+        if system not in only:
+            continue
         if system not in ctx.systems:
             out[system] = NotAvailable("not selected")
             continue
@@ -258,8 +271,7 @@ def build_rows(
                 scenario=scenario,
                 metric=label,
                 unit=unit,
-                tidewell=_cell(results["tidewell"], key),
-                prometheus=_cell(results["prometheus"], key),
+                cells={system: _cell(res, key) for system, res in results.items()},
                 better=better,
                 note=(notes or {}).get(key, ""),
             )

@@ -33,7 +33,7 @@ from benchmarks.scenarios.common import (
     NotAvailable,
     build_rows,
     make_server,
-    measure_both,
+    measure_all,
     push,
     wait_in_memory,
 )
@@ -165,7 +165,8 @@ def run(ctx: Context) -> list[Row]:
             shutil.rmtree(srv.data_dir, ignore_errors=True)
         return fig
 
-    results = measure_both(ctx, lambda system: [once(system) for _ in range(ctx.reps)])
+    results = measure_all(ctx, lambda system: [once(system) for _ in range(ctx.reps)],
+                          only=("tidewell", "prometheus"))
     cores = ctx.server_cores
     notes["per_series_30"] = (
         f"servers on cores {cores} (Prometheus GOMAXPROCS={len(cores.split(','))}): one core "

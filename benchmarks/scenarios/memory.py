@@ -18,7 +18,7 @@ from benchmarks.scenarios.common import (
     Figure,
     build_rows,
     make_server,
-    measure_both,
+    measure_all,
     push,
     started,
     verify_series,
@@ -69,7 +69,7 @@ def run(ctx: Context) -> list[Row]:
 
         rows += build_rows(
             f"memory ({series} series)",
-            measure_both(ctx, measure),
+            measure_all(ctx, measure),
             [
                 ("per_series", "resident bytes per active series (over warm-up)", "B", "lower"),
                 ("rss_mb", "resident memory (VmRSS) after ingest", "MiB", "lower"),

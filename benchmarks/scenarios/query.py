@@ -21,11 +21,11 @@ from benchmarks.scenarios.common import (
     NotAvailable,
     build_rows,
     make_server,
-    measure_both,
+    measure_all,
     push,
     started,
 )
-from benchmarks.stats import Row
+from benchmarks.stats import SYSTEM_LABELS, Row
 from benchmarks.workload import Workload
 
 log = logging.getLogger("benchmarks")
@@ -84,6 +84,16 @@ def _wait_visible(client: httpx.Client, srv: Server, series: int, end_s: float) 
     raise NotAvailable(f"only {seen}/{series} series visible after {VISIBLE_WAIT_S:.0f}s")
 
 
+def result_agreement(sizes: dict[str, dict[str, int]], key: str) -> str:
+    """How many series each system answered: one number when all agree."""
+    got = {s: n[key] for s, n in sizes.items() if key in n}
+    if not got:
+        return ""
+    if len(set(got.values())) == 1:
+        return f"{next(iter(got.values()))} series"
+    return "RESULTS DIFFER: " + ", ".join(f"{SYSTEM_LABELS[s]} {n}" for s, n in got.items())
+
+
 def run(ctx: Context) -> list[Row]:
     series = ctx.n(10_000)
     rounds = int(HOURS * 3600 / ctx.scrape_interval_s)
@@ -117,12 +127,8 @@ def run(ctx: Context) -> list[Row]:
                 figures.append(fig)
             return figures
 
-    results = measure_both(ctx, measure)
-    notes = {}
-    for key, _kind, _q in QUERIES:
-        t, p = sizes.get("tidewell", {}).get(key), sizes.get("prometheus", {}).get(key)
-        if t is not None and p is not None:
-            notes[key] = f"{p} series" if t == p else f"RESULTS DIFFER: {t} vs {p} series"
+    results = measure_all(ctx, measure)
+    notes = {key: result_agreement(sizes, key) for key, _kind, _q in QUERIES}
     metrics = [("all_instant", "median over instant queries", "ms", "lower"),
                ("all_range", f"median over range queries ({RANGE_S // 60}m, step {STEP_S}s)",
                 "ms", "lower")]

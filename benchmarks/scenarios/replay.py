@@ -25,7 +25,7 @@ from benchmarks.scenarios.common import (
     NotAvailable,
     build_rows,
     make_server,
-    measure_both,
+    measure_all,
     push,
     started,
 )
@@ -119,7 +119,7 @@ def run(ctx: Context) -> list[Row]:
         once = tidewell_once if system == "tidewell" else prometheus_once
         return [once() for _ in range(ctx.reps)]
 
-    results = measure_both(ctx, measure)
+    results = measure_all(ctx, measure, only=("tidewell", "prometheus"))
     method = notes.pop("method", "Tidewell: log catch-up")
     notes["rate"] = "; ".join(
         x for x in ("Prometheus: WAL replay at restart", method, notes.get("caught")) if x)

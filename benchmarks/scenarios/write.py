@@ -19,7 +19,7 @@ from benchmarks.scenarios.common import (
     Figure,
     build_rows,
     make_server,
-    measure_both,
+    measure_all,
     push,
     started,
 )
@@ -82,7 +82,7 @@ def run(ctx: Context) -> list[Row]:
                 figures.append(fig)
             return figures
 
-    results = measure_both(ctx, measure)
+    results = measure_all(ctx, measure)
     per_req = ctx.samples_per_request
     scen = f"write ({series} series, RW{'1.0' if ctx.protocol == 1 else '2.0'})"
     unverified = [s for s, ok in verified.items() if not ok]

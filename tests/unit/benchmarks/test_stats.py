@@ -37,9 +37,12 @@ def test_ratio_only_between_measured_cells() -> None:
     assert ratio(Measured([10, 20, 30]), Measured([40])) == pytest.approx(0.5)
     assert ratio(Unavailable("HTTP 404"), Measured([1])) is None
     assert ratio(Measured([1]), Measured([0])) is None
-    row = Row("write", "rate", "samples/s", Measured([200.0]), Measured([100.0]))
-    assert row.ratio == 2.0
-    assert row.ratio_text() == "2x"
+    row = Row("write", "rate", "samples/s",
+              {"tidewell": Measured([200.0]), "prometheus": Measured([100.0]),
+               "prometheus3": Unavailable("down"), "victoriametrics": Measured([400.0])})
+    assert row.ratio("prometheus") == 2.0
+    assert row.ratio("prometheus3") is None
+    assert row.ratio_text() == "P2.42 2x · VM 0.5x"
 
 
 def test_fmt_number() -> None:
@@ -52,16 +55,23 @@ def test_fmt_number() -> None:
 
 def test_table_shows_reasons_and_ratios() -> None:
     rows = [
-        Row("write", "samples/s", "samples/s", Measured([50e3, 60e3, 70e3]),
-            Measured([100e3, 120e3, 110e3]), note="4 streams"),
-        Row("query", "p50", "ms", Unavailable("/prometheus/api/v1/query not implemented"),
-            Measured([3.0]), better="lower"),
+        Row("write", "samples/s", "samples/s",
+            {"tidewell": Measured([50e3, 60e3, 70e3]),
+             "prometheus": Measured([100e3, 120e3, 110e3]),
+             "victoriametrics": Measured([240e3])}, note="4 streams"),
+        Row("query", "p50", "ms",
+            {"tidewell": Unavailable("/prometheus/api/v1/query not implemented"),
+             "prometheus": Measured([3.0])}, better="lower"),
     ]
     table = render_table(rows)
     lines = table.strip().splitlines()
     assert len(lines) == 4
-    expected = "| 60k [50k-70k] (n=3) | 110k [100k-120k] (n=3) | 0.545x (higher is better) |"
+    assert lines[0] == ("| scenario | metric | unit | Tidewell | Prometheus 2.42 | VictoriaMetrics"
+                        " | Tidewell / peer | notes |")
+    expected = ("| 60k [50k-70k] (n=3) | 110k [100k-120k] (n=3) | 240k (n=1) "
+                "| P2.42 0.545x · VM 0.25x (higher is better) |")
     assert expected in lines[2]
+    assert "| n/a: not run |" in lines[3]
     assert "n/a: /prometheus/api/v1/query not implemented" in lines[3]
     assert "| - |" in lines[3]
     report = render_report(rows, command="python -m benchmarks run", settings={"scale": "0.1"},
