@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -30,6 +29,7 @@ from tests.conformance.memstore import MemStore
 from tidewell.api.prometheus import query_routes
 from tidewell.model import Labels
 from tidewell.querier.config import QuerierConfig
+from tidewell.util.ports import free_port
 
 QUERIES = {
     "selector": "http_requests_total",
@@ -43,12 +43,6 @@ QUERIES = {
     "subquery": "max_over_time(rate(http_requests_total[5m])[30m:1m])",
 }
 BUCKETS = ["0.1", "0.5", "1", "5", "+Inf"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def dataset(n: int, hours: int, t0: int) -> dict[Labels, tuple[np.ndarray, np.ndarray]]:

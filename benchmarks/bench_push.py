@@ -27,6 +27,7 @@ import httpx
 
 from tidewell.protocol import snappy_compress
 from tidewell.protocol.pb import prompb_pb2 as pb
+from tidewell.util.ports import free_port
 
 N_SERIES, PER_REQ, ROUNDS = 100_000, 2000, 4
 HEADERS = {
@@ -59,12 +60,6 @@ async def main():
 
 asyncio.run(main())
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def payloads() -> list[tuple[int, int, bytes]]:

@@ -12,13 +12,14 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+
+from tidewell.util.ports import free_port
 
 __all__ = [
     "Prometheus3Server",
@@ -81,12 +82,6 @@ _TICK = os.sysconf("SC_CLK_TCK")
 
 class ServerError(RuntimeError):
     """The server did not start or become ready; the message carries its log tail."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def pin_self(cores: set[int]) -> None:

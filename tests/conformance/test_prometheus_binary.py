@@ -11,7 +11,6 @@ left boundary is open, as in Prometheus 3 (2.x closed it).
 from __future__ import annotations
 
 import math
-import socket
 import subprocess
 import sys
 import threading
@@ -34,6 +33,7 @@ from tests.support.prometheus import prometheus_binary, promtool_binary
 from tidewell.api.prometheus import query_routes
 from tidewell.model import Labels
 from tidewell.querier.config import QuerierConfig
+from tidewell.util.ports import free_port as _free_port
 
 # Samples at T0 + 3s + k*15s, queries at T0 + 7s (or 3s) + m*60s, subquery steps at multiples of
 # 60s. Recent data, because promtool's series and labels queries look about a year around now.
@@ -59,12 +59,6 @@ QUERIES = [
     "quantile_over_time(0.3, temperature[15m])",
     "stddev by (job) (temperature)",
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _dataset() -> dict[Labels, tuple[np.ndarray, np.ndarray]]:

@@ -1,11 +1,5 @@
-"""Free loopback ports for servers the tests start."""
+"""Free loopback ports for servers the tests start (outside the ephemeral range)."""
 
-from __future__ import annotations
+from tidewell.util.ports import free_port
 
-import socket
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["free_port"]

@@ -17,6 +17,7 @@ from starlette.routing import Mount
 
 from tests.support.memory import DictQuerier
 from tidewell.model import Labels
+from tidewell.util.ports import free_port
 
 DAY_MS = 86_400_000
 T0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z
@@ -26,12 +27,6 @@ SPAN_DAYS = 3
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

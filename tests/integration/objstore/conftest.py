@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
-import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -13,13 +12,9 @@ import httpx
 import pytest
 from moto.server import ThreadedMotoServer
 
+from tidewell.util.ports import free_port
+
 _names = itertools.count()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -19,14 +19,9 @@ from starlette.applications import Starlette
 from tests.support.memory import DictQuerier
 from tidewell.api.internal import ConsistencyWaiter, internal_query_routes
 from tidewell.model import Labels, Queryable, stale_nan
+from tidewell.util.ports import free_port
 
 SERVE_SCRIPT = Path(__file__).with_name("serve_fixture.py")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class MemoryQueryable:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -14,13 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tidewell.util.ports import free_port as _free_port
+
 ETCD = shutil.which("etcd") or "/usr/bin/etcd"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class EtcdServer:

@@ -36,6 +36,7 @@ import yaml
 
 from tidewell.model.errors import TidewellError
 from tidewell.tool.localcluster import kafka_broker
+from tidewell.util.ports import free_port, port_is_free
 
 __all__ = [
     "ROLE_FLAGS",
@@ -128,27 +129,16 @@ def _start_time(pid: int) -> int | None:
     return None if stat[0] in ("Z", "X") else int(stat[19])
 
 
-def _port_is_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 class PortAllocator:
-    """Consecutive free ports from ``base``, or any free port when ``base`` is 0."""
+    """Consecutive free ports from ``base``, or free ports outside the ephemeral range when 0."""
 
     def __init__(self, base: int) -> None:
         self._next = base
 
     def take(self) -> int:
         if self._next == 0:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                return int(s.getsockname()[1])
-        while not _port_is_free(self._next):
+            return free_port()
+        while not port_is_free(self._next):
             self._next += 1
         self._next += 1
         return self._next - 1
