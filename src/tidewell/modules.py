@@ -22,13 +22,19 @@ from typing import Any
 from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp
 
+from tidewell.api.cardinality import cardinality_routes
 from tidewell.api.config import ServerConfig
 from tidewell.api.consistency import ReadConsistencyMiddleware
-from tidewell.api.internal import internal_meta_routes, internal_query_routes
+from tidewell.api.internal import (
+    internal_cardinality_routes,
+    internal_meta_routes,
+    internal_query_routes,
+)
 from tidewell.api.prometheus import query_routes
 from tidewell.api.ready_guard import ReadyGuard
 from tidewell.api.server import HTTPServer, build_app
 from tidewell.api.status import status_routes
+from tidewell.api.status_tsdb import status_tsdb_routes
 from tidewell.compactor.cleaner import TenantLimits
 from tidewell.compactor.compactor import Compactor
 from tidewell.compactor.routes import compactor_routes
@@ -42,6 +48,11 @@ from tidewell.model import Queryable
 from tidewell.objstore.factory import new_bucket
 from tidewell.promql.budget import QueryLimits
 from tidewell.querier.blocks import BlocksStoreQueryable, BucketIndexBlocksFinder
+from tidewell.querier.cardinality import (
+    CardinalitySource,
+    LocalCardinality,
+    PartitionsCardinality,
+)
 from tidewell.querier.meta import MetaSource, PartitionsMetaSource
 from tidewell.querier.partitions import PartitionsQueryable
 from tidewell.querier.routing import TimeRoutedQueryable
@@ -271,6 +282,8 @@ async def _init_ingester(app: App) -> Ingester:
     if "querier" not in app.modules:
         _serve_remotely(app, ingester, consistency_waiter=ingester.wait_until_caught_up)
         app.routes.extend(internal_meta_routes(ingester.tenants))
+        app.routes.extend(internal_cardinality_routes(
+            ingester.tenants, ingester_config.active_series_metrics_idle_timeout))
         ring_kv, _ = app.objects["ingester-ring"]
         lifecycler = InstanceLifecycler(
             ring_kv, INGESTER_RING_KEY, ingester_config.ring,
@@ -371,6 +384,8 @@ async def _init_querier(app: App) -> ASGIApp:
         ingester: Ingester = app.objects["ingester"]
         recent: Queryable = ingester
         meta: MetaSource = ingester.tenants
+        cardinality: CardinalitySource = LocalCardinality(
+            ingester.tenants, config.ingester.active_series_metrics_idle_timeout)
 
         async def wait(tenant: str) -> None:
             await ingester.wait_strong()
@@ -384,6 +399,7 @@ async def _init_querier(app: App) -> ASGIApp:
         )
         recent = partitions
         meta = PartitionsMetaSource(partitions)
+        cardinality = PartitionsCardinality(partitions)
 
         async def wait(tenant: str) -> None:
             await partitions.wait_caught_up(tenant, reader.end_offset, timeout)
@@ -412,9 +428,12 @@ async def _init_querier(app: App) -> ASGIApp:
     def consistency(inner: ASGIApp) -> ASGIApp:
         return ReadConsistencyMiddleware(inner, wait=wait, default_level=default_level)
 
-    api = Mount("/prometheus", routes=query_routes(
-        queryable, config.querier, meta,
-        tenant_limits=tenant_query_limits(overrides, config.querier.max_samples)))
+    api = Mount("/prometheus", routes=[
+        *query_routes(queryable, config.querier, meta,
+                      tenant_limits=tenant_query_limits(overrides, config.querier.max_samples)),
+        *cardinality_routes(cardinality, overrides.for_tenant),
+        *status_tsdb_routes(cardinality),
+    ])
     if "query-frontend" in app.modules:
         return build_app([api], multitenancy_enabled=config.multitenancy_enabled,
                          no_auth_tenant=config.no_auth_tenant, middlewares=[consistency])

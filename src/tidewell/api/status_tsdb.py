@@ -1,0 +1,93 @@
+"""Prometheus's ``/api/v1/status/tsdb`` for one tenant, over the ingesters' heads.
+
+Shape, ``limit`` rules (default 10, 1..10000) and error texts are Prometheus 3's.
+``memoryInBytesByLabelName`` is what Prometheus 3 (``stringlabels``) reports: per
+series, each name and value with its length prefix; ties are broken by name so the
+answer is stable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio.to_thread
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from tidewell.api.cardinality import form_params
+from tidewell.ingester.cardinality import INMEMORY, LabelStats
+from tidewell.querier.cardinality import CardinalitySource
+
+__all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "status_tsdb_routes", "tsdb_status"]
+
+DEFAULT_LIMIT = 10
+MAX_LIMIT = 10_000
+
+
+def _uvarint_len(n: int) -> int:
+    return max(1, (n.bit_length() + 6) // 7)
+
+
+def _string_size(s: str) -> int:
+    b = len(s.encode("utf-8"))
+    return _uvarint_len(b) + b
+
+
+def _top(items: dict[str, int], limit: int) -> list[dict[str, Any]]:
+    ranked = sorted(items.items(), key=lambda x: (-x[1], x[0]))[:limit]
+    return [{"name": name, "value": value} for name, value in ranked]
+
+
+def tsdb_status(stats: LabelStats, limit: int) -> dict[str, Any]:
+    """The ``data`` of ``/api/v1/status/tsdb`` from merged label statistics."""
+    pairs = stats.pairs
+    memory = {}
+    for name, values in pairs.items():
+        n = _string_size(name)
+        memory[name] = sum((n + _string_size(v)) * c for v, c in values.items())
+    h = stats.head
+    return {
+        "headStats": {"numSeries": h.num_series,
+                      "numLabelPairs": sum(len(v) for v in pairs.values()),
+                      "chunkCount": h.chunk_count, "minTime": h.min_time,
+                      "maxTime": h.max_time},
+        "seriesCountByMetricName": _top(pairs.get("__name__", {}), limit),
+        "labelValueCountByLabelName": _top({n: len(v) for n, v in pairs.items()}, limit),
+        "memoryInBytesByLabelName": _top(memory, limit),
+        "seriesCountByLabelValuePair": _top(
+            {f"{n}={v}": c for n, values in pairs.items() for v, c in values.items()}, limit),
+    }
+
+
+def _error(message: str, status: int = 400, etype: str = "bad_data") -> Response:
+    body = {"status": "error", "errorType": etype, "error": message}
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def status_tsdb_routes(source: CardinalitySource) -> list[BaseRoute]:
+    """``/api/v1/status/tsdb``, to be mounted under ``/prometheus`` (tenant-scoped)."""
+
+    async def status(request: Request) -> Response:
+        p = await form_params(request)
+        limit = DEFAULT_LIMIT
+        if p.get("limit"):
+            try:
+                limit = int(p["limit"][0])
+            except ValueError:
+                limit = 0
+            if limit <= 0:
+                return _error("limit must be a positive number")
+            if limit > MAX_LIMIT:
+                return _error(f"limit must not exceed {MAX_LIMIT}")
+        tenant = getattr(request.state, "tenant", None) or "anonymous"
+        try:
+            stats = await anyio.to_thread.run_sync(
+                lambda: source.label_stats(tenant, [], count_method=INMEMORY))
+        except Exception as exc:
+            return _error(str(exc), 500, "internal")
+        return Response(orjson.dumps({"status": "success", "data": tsdb_status(stats, limit)}),
+                        media_type="application/json")
+
+    return [Route("/api/v1/status/tsdb", status, methods=["GET"])]
