@@ -25,13 +25,16 @@ from starlette.types import ASGIApp
 from tidewell.api.cardinality import cardinality_routes
 from tidewell.api.config import ServerConfig
 from tidewell.api.consistency import ReadConsistencyMiddleware
+from tidewell.api.index_page import index_routes
 from tidewell.api.internal import (
     internal_cardinality_routes,
     internal_meta_routes,
     internal_query_routes,
 )
+from tidewell.api.local_rings import LocalInstanceRing
 from tidewell.api.prometheus import query_routes
 from tidewell.api.ready_guard import ReadyGuard
+from tidewell.api.runtime_config import runtime_config_routes
 from tidewell.api.server import HTTPServer, build_app
 from tidewell.api.status import status_routes
 from tidewell.api.status_tsdb import status_tsdb_routes
@@ -593,13 +596,45 @@ def _check_shared_state(config: Config, modules: list[str]) -> None:
             )
 
 
+def _local_ring_pages(app: App) -> list[BaseRoute]:
+    """Ring pages of components that joined no ring (they share the querier's process)."""
+    config = app.config
+
+    def running(module: str) -> Callable[[], bool]:
+        return lambda: app.manager.states().get(module) == "Running"
+
+    rings: dict[str, Any] = {}
+    if "ingester" in app.modules and "ingester-ring" not in app.modules:
+        ring = config.ingester.ring
+        rings["ingester_ring"] = LocalInstanceRing(
+            "ingester", app.objects["ingester"].instance_id,
+            _advertised_addr(ring, config.server), ring.instance_availability_zone,
+            running("ingester"))
+    if "store-gateway" in app.modules and "store-gateway-ring" not in app.modules:
+        ring = config.store_gateway.sharding_ring
+        rings["store_gateway_ring"] = LocalInstanceRing(
+            "store-gateway", ring.instance_id, _advertised_addr(ring, config.server),
+            ring.instance_availability_zone, running("store-gateway"))
+    return list(ring_status_routes(**rings)) if rings else []
+
+
+def buildinfo_features(modules: list[str]) -> dict[str, str]:
+    """Mimir's ``buildinfo`` features, as Grafana reads them (strings, not booleans)."""
+    return {"ruler_config_api": "true" if "ruler" in modules else "false",
+            "alertmanager_config_api": "false", "query_sharding": "false"}
+
+
 async def build(config: Config) -> App:
     modules = resolve(config.target)
     app = App(config=config, modules=modules)
     _check_shared_state(config, modules)
     for name in modules:
         app.objects[name] = await MODULES[name].init(app)
-    routes = [*status_routes(config, app.manager), *app.routes]
+    routes = [*status_routes(config, app.manager, buildinfo_features(modules)),
+              *_local_ring_pages(app), *app.routes]
+    if "overrides" in app.objects:
+        routes += runtime_config_routes(app.objects["overrides"])
+    routes += index_routes(routes)
     asgi = build_app(routes, multitenancy_enabled=config.multitenancy_enabled,
                      no_auth_tenant=config.no_auth_tenant, middlewares=app.middlewares)
     # The server starts first so /ready can say 503 while the others start.

@@ -483,6 +483,10 @@ class Overrides:
     def for_tenant(self, tenant: str) -> Limits:
         return self._tenants.get(tenant, self.defaults)
 
+    def tenant_ids(self) -> list[str]:
+        """Tenants with overrides in the runtime config."""
+        return sorted(self._tenants)
+
     def set_tenant_overrides(self, mapping: dict[str, dict[str, Any]]) -> None:
         """Replace all overrides at once (validated first; on error nothing changes)."""
         self._tenants = {t: self.defaults.with_overrides(v or {}) for t, v in mapping.items()}
