@@ -74,6 +74,7 @@ from tidewell.ring.status import ring_status_routes
 from tidewell.storegateway.gateway import StoreGateway
 from tidewell.storegateway.sharding import RingShardingStrategy
 from tidewell.storegateway.status import store_gateway_status_routes
+from tidewell.ui import ui_routes
 from tidewell.util.config_tree import ConfigError
 from tidewell.util.services import FunctionService, Service, ServiceManager, Supervisor
 
@@ -597,13 +598,15 @@ def _check_shared_state(config: Config, modules: list[str]) -> None:
 
 
 def _local_ring_pages(app: App) -> list[BaseRoute]:
-    """Ring pages of components that joined no ring (they share the querier's process)."""
+    """Ring (and store-gateway) pages of components that joined no ring: they share the
+    querier's process."""
     config = app.config
 
     def running(module: str) -> Callable[[], bool]:
         return lambda: app.manager.states().get(module) == "Running"
 
     rings: dict[str, Any] = {}
+    pages: list[BaseRoute] = []
     if "ingester" in app.modules and "ingester-ring" not in app.modules:
         ring = config.ingester.ring
         rings["ingester_ring"] = LocalInstanceRing(
@@ -615,7 +618,8 @@ def _local_ring_pages(app: App) -> list[BaseRoute]:
         rings["store_gateway_ring"] = LocalInstanceRing(
             "store-gateway", ring.instance_id, _advertised_addr(ring, config.server),
             ring.instance_availability_zone, running("store-gateway"))
-    return list(ring_status_routes(**rings)) if rings else []
+        pages += store_gateway_status_routes(app.objects["store-gateway"])
+    return [*ring_status_routes(**rings), *pages] if rings else pages
 
 
 def buildinfo_features(modules: list[str]) -> dict[str, str]:
@@ -634,6 +638,8 @@ async def build(config: Config) -> App:
               *_local_ring_pages(app), *app.routes]
     if "overrides" in app.objects:
         routes += runtime_config_routes(app.objects["overrides"])
+    if "querier" in modules or "query-frontend" in modules:
+        routes += ui_routes()
     routes += index_routes(routes)
     asgi = build_app(routes, multitenancy_enabled=config.multitenancy_enabled,
                      no_auth_tenant=config.no_auth_tenant, middlewares=app.middlewares)
