@@ -22,7 +22,6 @@ function hashOf(page, params) {
   return `#/${page}${q ? '?' + q : ''}`;
 }
 
-let multitenant = false;
 let current = null;
 
 function setParams(page, params) {
@@ -34,7 +33,8 @@ function setParams(page, params) {
 
 function render() {
   const { page, params } = parseHash();
-  setTenant(multitenant ? params.tenant || localStorage.getItem('tidewell.tenant') || '' : '');
+  // Sent whenever known: a process without multi-tenancy ignores the header.
+  setTenant(params.tenant || localStorage.getItem('tidewell.tenant') || '');
   for (const a of document.querySelectorAll('nav a')) {
     a.classList.toggle('active', a.dataset.page === page);
   }
@@ -57,12 +57,6 @@ function navLink(page, label) {
 }
 
 async function main() {
-  try {
-    const flags = await call('/api/v1/status/flags');
-    multitenant = flags.data['auth.multitenancy-enabled'] === 'true';
-  } catch (_) {
-    multitenant = false;
-  }
   const tenantInput = el('input', { id: 'tenant', size: 14, placeholder: 'tenant',
     title: 'Tenant (X-Scope-OrgID)', onchange: () => {
       const t = tenantInput.value.trim();
@@ -78,11 +72,19 @@ async function main() {
   document.getElementById('header').replaceChildren(
     el('a', { class: 'brand', href: '/' }, 'Tidewell'),
     el('nav', {}, navLink('query', 'Query'), navLink('cardinality', 'Cardinality'),
-      ...Object.entries(STATUS_PAGES).map(([k, [label]]) => navLink(k, label))),
-    multitenant ? el('label', { class: 'tenant' }, 'Tenant ', tenantInput) : '');
+      ...Object.entries(STATUS_PAGES).map(([k, [label]]) => navLink(k, label))));
   window.addEventListener('hashchange', render);
   render();
   window.tidewellStats = { ...(window.tidewellStats || {}), firstRenderMs: performance.now() };
+  // The tenant selector only when multi-tenancy is on (the page did not wait for this).
+  try {
+    const flags = await call('/api/v1/status/flags');
+    if (flags.data['auth.multitenancy-enabled'] === 'true') {
+      document.getElementById('header').append(el('label', { class: 'tenant' }, 'Tenant ', tenantInput));
+    }
+  } catch (_) {
+    // no flags endpoint: no selector
+  }
   document.body.dataset.ready = 'true';
 }
 
