@@ -6,10 +6,12 @@ matching a selector), never a top-N: the querier sums them over partitions and k
 the largest answer of each partition's replicas (``querier.cardinality``), and a
 top-N taken per ingester could not be merged exactly.
 
-Counting walks the head's postings (one NumPy operation per label pair, no loop per
-series) in slices of ``_VALUES_PER_LOCK`` values, taking the head's lock per slice, so
-ingestion never waits long behind an analysis of a large head. Two calls may differ
-if series come and go in between, as Mimir documents for ``inmemory``.
+Counting takes whichever is cheaper: the selected series' own label sets (one C-level
+``Counter`` update per label; no lock needed, label sets are immutable) or the head's
+postings (one NumPy operation per label pair, in slices of ``_VALUES_PER_LOCK`` values
+under the head's lock), so ingestion never waits long behind an analysis of a large
+head. Two calls may differ if series come and go in between, as Mimir documents for
+``inmemory``.
 
 ``active`` counts series whose newest sample is within
 ``-ingester.active-series-metrics-idle-timeout`` of now (Mimir tracks the time of the
@@ -18,6 +20,7 @@ last push instead; for live data the two agree, backfilled old samples are not a
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,6 +39,10 @@ INMEMORY = "inmemory"
 ACTIVE = "active"
 COUNT_METHODS = (INMEMORY, ACTIVE)
 _VALUES_PER_LOCK = 4096
+_REFS_PER_SLICE = 65536
+_LABELS_PER_PAIR = 40
+"""Counting one label of a series costs about 1/40 of counting one postings list (measured
+on 100k series x 10 labels): the cheaper way is chosen per call."""
 
 
 class ResultTooLargeError(TidewellError):
@@ -108,40 +115,68 @@ def label_stats(
     head = tsdb.head
     with head.lock:
         refs = _selected(head, matchers, active_since)
-        n = head.num_series
         stats = LabelStats(series=int(refs.shape[0]), head=_head_stats(head))
-        everything = not matchers and active_since is None
-        mask = None
-        if not everything:
-            mask = np.zeros(n, dtype=np.bool_)
-            mask[refs] = True
-        all_names = head.postings.label_names()
+        present = head.postings.label_names()
     if refs.shape[0] == 0:
         return stats
-    size = 0
-    if names is not None:
-        present = set(all_names)
-        all_names = [x for x in names if x in present]
-    for name in all_names:
+    wanted = present if names is None else [x for x in names if x in set(present)]
+    values = {}
+    for name in wanted:
         with head.lock:
-            values = head.postings.label_values(name)
+            values[name] = head.postings.label_values(name)
+    pairs = sum(len(v) for v in values.values())
+    sample = [len(head.labels[r]) for r in refs[:: max(1, refs.shape[0] // 64)].tolist()]
+    per_series = sum(sample) / max(1, len(sample))
+    if refs.shape[0] * per_series < _LABELS_PER_PAIR * pairs:
+        stats.pairs = _count_labels(head, refs, None if names is None else set(wanted))
+    else:
+        everything = not matchers and active_since is None
+        stats.pairs = _count_postings(head, refs, values, everything)
+    size = sum(len(k) + sum(map(len, v)) for k, v in stats.pairs.items())
+    if max_bytes and size > max_bytes:
+        raise ResultTooLargeError(
+            f"size of distinct label names and values is greater than {max_bytes} bytes")
+    return stats
+
+
+def _count_labels(head: Head, refs: npt.NDArray[np.int32],
+                  names: set[str] | None) -> dict[str, dict[str, int]]:
+    """Series per pair, from the selected series' own label sets (immutable tuples, read
+    without the lock; a series removed meanwhile reads as empty)."""
+    labels = head.labels
+    counter: Counter[tuple[str, str]] = Counter()
+    for start in range(0, refs.shape[0], _REFS_PER_SLICE):
+        chunk = refs[start:start + _REFS_PER_SLICE].tolist()
+        counter.update(pair for ref in chunk for pair in labels[ref])
+    out: dict[str, dict[str, int]] = {}
+    for (name, value), c in counter.items():
+        if names is None or name in names:
+            out.setdefault(name, {})[value] = c
+    return out
+
+
+def _count_postings(head: Head, refs: npt.NDArray[np.int32], values: dict[str, list[str]],
+                    everything: bool) -> dict[str, dict[str, int]]:
+    """Series per pair, one postings list at a time (``everything``: their lengths)."""
+    n = int(refs.max()) + 1
+    mask = None
+    if not everything:
+        mask = np.zeros(n, dtype=np.bool_)
+        mask[refs] = True
+    out: dict[str, dict[str, int]] = {}
+    for name, vals in values.items():
         counted: dict[str, int] = {}
-        for start in range(0, len(values), _VALUES_PER_LOCK):
-            with head.lock:
-                for value in values[start:start + _VALUES_PER_LOCK]:
+        for start in range(0, len(vals), _VALUES_PER_LOCK):
+            with head.lock:  # postings arrays are views the appender must not resize meanwhile
+                for value in vals[start:start + _VALUES_PER_LOCK]:
                     postings = head.postings.get(name, value)
                     known = postings[: int(np.searchsorted(postings, n))]  # sorted refs
                     c = known.shape[0] if mask is None else int(np.count_nonzero(mask[known]))
                     if c:
                         counted[value] = c
-                        size += len(value)
         if counted:
-            stats.pairs[name] = counted
-            size += len(name)
-        if max_bytes and size > max_bytes:
-            raise ResultTooLargeError(
-                f"size of distinct label names and values is greater than {max_bytes} bytes")
-    return stats
+            out[name] = counted
+    return out
 
 
 def active_series(

@@ -94,3 +94,21 @@ def test_size_limits() -> None:
     with pytest.raises(ResultTooLargeError, match="active-series-results-max-size-bytes"):
         active_series(reg, "a", [], active_since=0, max_bytes=100)
     assert len(active_series(reg, "a", [], active_since=0, max_bytes=10_000)) == 14
+
+
+def test_many_series_few_values_counted_from_postings() -> None:
+    """300 series, asked about ``job`` (3 values): counting its postings lists is the
+    cheaper way here (the other calls take the label-set way); both count exactly."""
+    reg = TenantRegistry(2 * HOUR)
+    t, _ = reg.get_or_create("a")
+    series = [Labels.from_dict({"__name__": "m", "job": "abc"[i % 3], "i": str(i)})
+              for i in range(300)]
+    t.head.append(make_batch([(s, NOW - HOUR if k < 30 else NOW, 1.0)
+                              for k, s in enumerate(series)]))  # 10 old series per job
+    whole = label_stats(reg, "a", [])
+    assert whole.pairs["job"] == {"a": 100, "b": 100, "c": 100}
+    assert label_stats(reg, "a", [], names=["job"]).pairs == {"job": whole.pairs["job"]}
+    st = label_stats(reg, "a", [Matcher(MatchType.NOT_EQUAL, "job", "c")], names=["job"])
+    assert st.series == 200 and st.pairs == {"job": {"a": 100, "b": 100}}
+    st = label_stats(reg, "a", [], active_since=NOW - 600_000, names=["job"])
+    assert st.series == 270 and st.pairs == {"job": {"a": 90, "b": 90, "c": 90}}
