@@ -165,3 +165,13 @@ async def test_errors_and_limits(client: httpx.AsyncClient) -> None:
     assert r.status_code == 413 and "greater than 10 bytes" in r.text
     r = await get(client, "cardinality/active_series", "c", selector="secret")
     assert r.status_code == 413 and "active-series-results-max-size-bytes" in r.text
+
+
+def test_memory_counts_utf8_bytes_and_length_prefixes() -> None:
+    from tidewell.api.status_tsdb import tsdb_status
+    from tidewell.ingester.cardinality import LabelStats
+
+    st = LabelStats(5, {"job": {"✓é": 3, "x" * 200: 2}, "k": {"a\x00b": 1}})
+    # job: 1+3 bytes; "✓é" 5 bytes + 1 prefix; 200 bytes + 2 prefix (a value with NUL too).
+    assert tsdb_status(st, 10)["memoryInBytesByLabelName"] == [
+        {"name": "job", "value": (4 + 6) * 3 + (4 + 202) * 2}, {"name": "k", "value": 2 + 4}]
