@@ -73,7 +73,7 @@ class IngesterConfig:
     )
 
     active_series_metrics_idle_timeout: float = field(
-        default=600.0,
+        default=1200.0,
         metadata=setting(
             "After what time a series is considered to be inactive (the cardinality API's "
             "count_method=active and /api/v1/cardinality/active_series).",

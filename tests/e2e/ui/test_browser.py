@@ -78,6 +78,14 @@ def test_query_graph_table_errors_tenants_and_status_pages(
     assert {r.find_elements(By.TAG_NAME, "td")[1].text for r in rows} == {
         "60", "61", "62", "63", "64"}  # value = index + 60 at the last sample
 
+    # Warnings and infos are shown as the API returns them.
+    browser.find_element(By.ID, "tab-graph").click()
+    set_query(browser, "rate(demo_requests[5m])")
+    browser.find_element(By.ID, "run").click()
+    info = wait(browser, ec.visibility_of_element_located((By.CSS_SELECTOR, "#messages .info")))
+    assert "might not be a counter" in info.text
+    wait(browser, lambda d: graph_series(d) == 5)
+
     set_query(browser, "sum(rate(demo_requests[5m]) by (pod)")
     browser.find_element(By.ID, "run").click()
     error = wait(browser, ec.visibility_of_element_located((By.ID, "error")))
