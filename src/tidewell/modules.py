@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
 from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp
 
@@ -432,11 +433,12 @@ async def _init_querier(app: App) -> ASGIApp:
     def consistency(inner: ASGIApp) -> ASGIApp:
         return ReadConsistencyMiddleware(inner, wait=wait, default_level=default_level)
 
+    slots = anyio.CapacityLimiter(config.querier.max_concurrent)  # cardinality counting
     api = Mount("/prometheus", routes=[
         *query_routes(queryable, config.querier, meta,
                       tenant_limits=tenant_query_limits(overrides, config.querier.max_samples)),
-        *cardinality_routes(cardinality, overrides.for_tenant),
-        *status_tsdb_routes(cardinality),
+        *cardinality_routes(cardinality, overrides.for_tenant, limiter=slots),
+        *status_tsdb_routes(cardinality, overrides.for_tenant, limiter=slots),
     ])
     if "query-frontend" in app.modules:
         return build_app([api], multitenancy_enabled=config.multitenancy_enabled,

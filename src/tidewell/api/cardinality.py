@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
+import anyio
 import anyio.to_thread
 import orjson
 from starlette.requests import Request
@@ -108,9 +109,14 @@ def _json(data: Any) -> Response:
     return Response(orjson.dumps(data), media_type="application/json")
 
 
-def cardinality_routes(source: CardinalitySource,
-                       limits: Callable[[str], Limits]) -> list[BaseRoute]:
-    """Routes of Mimir's cardinality API, to be mounted under ``/prometheus``."""
+def cardinality_routes(source: CardinalitySource, limits: Callable[[str], Limits], *,
+                       limiter: anyio.CapacityLimiter | None = None) -> list[BaseRoute]:
+    """Routes of Mimir's cardinality API, to be mounted under ``/prometheus``.
+
+    The counting runs in worker threads, at most ``limiter``'s total at once (the
+    querier's ``-querier.max-concurrent`` in a process; 2 by default).
+    """
+    slots = limiter or anyio.CapacityLimiter(2)
 
     def endpoint(run: Callable[[str, Limits, dict[str, list[str]]], Any]) -> Callable[..., Any]:
         async def handle(request: Request) -> Response:
@@ -121,7 +127,8 @@ def cardinality_routes(source: CardinalitySource,
                     f"cardinality analysis is disabled for the tenant: {tenant}\n", 400)
             try:
                 p = await form_params(request)
-                data = await anyio.to_thread.run_sync(lambda: run(tenant, lim, p))
+                data = await anyio.to_thread.run_sync(lambda: run(tenant, lim, p),
+                                                      limiter=slots)
             except _BadRequestError as exc:
                 return PlainTextResponse(f"{exc}\n", 400)
             except ResultTooLargeError as exc:

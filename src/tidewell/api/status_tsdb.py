@@ -9,9 +9,10 @@ answer is stable.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+import anyio
 import anyio.to_thread
 import numpy as np
 import orjson
@@ -20,7 +21,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from tidewell.api.cardinality import form_params
-from tidewell.ingester.cardinality import INMEMORY, LabelStats
+from tidewell.distributor.limits import Limits
+from tidewell.ingester.cardinality import INMEMORY, LabelStats, ResultTooLargeError
 from tidewell.querier.cardinality import CardinalitySource
 
 __all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "status_tsdb_routes", "tsdb_status"]
@@ -82,8 +84,15 @@ def _error(message: str, status: int = 400, etype: str = "bad_data") -> Response
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-def status_tsdb_routes(source: CardinalitySource) -> list[BaseRoute]:
-    """``/api/v1/status/tsdb``, to be mounted under ``/prometheus`` (tenant-scoped)."""
+def status_tsdb_routes(source: CardinalitySource, limits: Callable[[str], Limits], *,
+                       limiter: anyio.CapacityLimiter | None = None) -> list[BaseRoute]:
+    """``/api/v1/status/tsdb``, to be mounted under ``/prometheus`` (tenant-scoped).
+
+    The statistics are exact, so the ingesters answer every label pair: that answer is
+    bounded by the tenant's ``label_names_and_values_results_max_size_bytes`` (422 past
+    it), and at most ``limiter``'s total are computed at once.
+    """
+    slots = limiter or anyio.CapacityLimiter(2)
 
     async def status(request: Request) -> Response:
         p = await form_params(request)
@@ -98,9 +107,14 @@ def status_tsdb_routes(source: CardinalitySource) -> list[BaseRoute]:
             if limit > MAX_LIMIT:
                 return _error(f"limit must not exceed {MAX_LIMIT}")
         tenant = getattr(request.state, "tenant", None) or "anonymous"
+        max_bytes = limits(tenant).label_names_and_values_results_max_size_bytes
         try:
             stats = await anyio.to_thread.run_sync(
-                lambda: source.label_stats(tenant, [], count_method=INMEMORY))
+                lambda: source.label_stats(tenant, [], count_method=INMEMORY,
+                                           max_bytes=max_bytes), limiter=slots)
+        except ResultTooLargeError as exc:
+            return _error(f"{exc} (-querier.label-names-and-values-results-max-size-bytes)",
+                          422, "execution")
         except Exception as exc:
             return _error(str(exc), 500, "internal")
         return Response(orjson.dumps({"status": "success", "data": tsdb_status(stats, limit)}),

@@ -87,7 +87,7 @@ async def test_http_api_over_the_fanout(cluster) -> None:
     overrides = Overrides(Limits(cardinality_analysis_enabled=True,
                                  active_series_results_max_size_bytes=100))
     api = Mount("/prometheus", routes=[*cardinality_routes(source, overrides.for_tenant),
-                                       *status_tsdb_routes(source)])
+                                       *status_tsdb_routes(source, overrides.for_tenant)])
     app = build_app([api], multitenancy_enabled=True)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://t", headers={"X-Scope-OrgID": "t1"}) as c:

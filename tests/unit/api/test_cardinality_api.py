@@ -39,7 +39,7 @@ def client() -> httpx.AsyncClient:
     c.head.append(make_batch([(Labels.from_dict({"__name__": "secret", "job": "x"}), NOW, 1)]))
     source = LocalCardinality(reg, active_idle_timeout_s=600)
     api = Mount("/prometheus", routes=[*cardinality_routes(source, overrides.for_tenant),
-                                       *status_tsdb_routes(source)])
+                                       *status_tsdb_routes(source, overrides.for_tenant)])
     app = build_app([api], multitenancy_enabled=True)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
 
@@ -163,6 +163,9 @@ async def test_errors_and_limits(client: httpx.AsyncClient) -> None:
         assert r.text.startswith(msg), (path, params, r.text)
     r = await get(client, "cardinality/label_names", "c", limit=1)
     assert r.status_code == 413 and "greater than 10 bytes" in r.text
+    r = await get(client, "status/tsdb", "c")
+    assert r.status_code == 422 and r.json()["errorType"] == "execution"
+    assert "label-names-and-values-results-max-size-bytes" in r.json()["error"]
     r = await get(client, "cardinality/active_series", "c", selector="secret")
     assert r.status_code == 413 and "active-series-results-max-size-bytes" in r.text
 
