@@ -121,7 +121,8 @@ def label_stats(
         present = head.postings.label_names()
     if refs.shape[0] == 0:
         return stats
-    wanted = present if names is None else [x for x in names if x in set(present)]
+    known = set(present)
+    wanted = present if names is None else [x for x in names if x in known]
     values = {}
     for name in wanted:
         with head.lock:
