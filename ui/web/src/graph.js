@@ -15,7 +15,8 @@ export function toColumns(result, start, end, step) {
     const ys = new Array(n).fill(null);
     for (const [t, v] of s.values || []) {
       const i = Math.round((t - start) / step);
-      if (i >= 0 && i < n) ys[i] = parseFloat(v);
+      const f = parseFloat(v); // NaN and ±Inf cannot be drawn: gaps, as Prometheus's UI shows
+      if (i >= 0 && i < n && Number.isFinite(f)) ys[i] = f;
     }
     cols.push(ys);
   }
