@@ -40,6 +40,19 @@ def _string_size(s: str) -> int:
     return _uvarint_len(b) + b
 
 
+def _top_values(values: dict[str, int], limit: int) -> list[tuple[str, int]]:
+    """The ``limit`` values with most series (ties: smallest value first), found with
+    array operations: only those at the threshold count are compared as strings."""
+    if len(values) <= limit:
+        return list(values.items())
+    counts = np.fromiter(values.values(), dtype=np.int64, count=len(values))
+    threshold = np.partition(counts, len(counts) - limit)[len(counts) - limit]
+    keys = list(values)
+    above = [(keys[i], int(counts[i])) for i in np.flatnonzero(counts > threshold).tolist()]
+    tied = (keys[i] for i in np.flatnonzero(counts == threshold).tolist())
+    return above + [(v, int(threshold)) for v in heapq.nsmallest(limit - len(above), tied)]
+
+
 def _memory(name: str, values: dict[str, int]) -> int:
     """Bytes of ``name`` and each value, length-prefixed, times the value's series: the
     values' UTF-8 lengths found at once from their NUL-joined encoding."""
@@ -63,7 +76,7 @@ def tsdb_status(stats: LabelStats, limit: int) -> dict[str, Any]:
     pairs = stats.pairs
     memory = {name: _memory(name, values) for name, values in pairs.items()}
     top_pairs = _top(((f"{n}\x00{v}", c) for n, values in pairs.items()
-                      for v, c in values.items()), limit)
+                      for v, c in _top_values(values, limit)), limit)
     for item in top_pairs:  # "=" sorts after "\x00": ties ordered by name, then value
         item["name"] = item["name"].replace("\x00", "=", 1)
     h = stats.head
