@@ -64,12 +64,17 @@ class QueryRequest:
     step: int = 0
     headers: Mapping[str, str] = field(default_factory=dict)
     params: tuple[tuple[str, str], ...] = ()
+    total_queries: int = 1
+    """How many queries the received one was split into (a hint for sharding)."""
 
     def with_start_end(self, start: int, end: int) -> QueryRequest:
         return dataclasses.replace(self, start=start, end=end)
 
     def with_query(self, query: str) -> QueryRequest:
         return dataclasses.replace(self, query=query)
+
+    def with_total_queries(self, n: int) -> QueryRequest:
+        return dataclasses.replace(self, total_queries=n)
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())

@@ -60,6 +60,7 @@ class _Split:
         if self.interval_ms <= 0 or not splittable(request):
             return await self.next.do(request)
         parts = split_by_interval(request, self.interval_ms)
+        parts = [p.with_total_queries(len(parts)) for p in parts]
         metrics.SPLIT_QUERIES.inc(len(parts))
         if len(parts) == 1:
             return await self.next.do(parts[0])

@@ -29,6 +29,10 @@ class EngineOptions:
     max_fetched_chunk_bytes: int = 0
     max_memory_bytes: int = 0
     max_query_length_ms: int = 0
+    delayed_name_removal: bool = False
+    """Prometheus's ``enable_delayed_name_removal`` (off by default, as there): when off, a
+    node that drops ``__name__`` drops it at once and series it makes identical fail the
+    query ("vector cannot contain metrics with the same labelset")."""
 
     def limits(self) -> QueryLimits:
         return QueryLimits(max_samples=self.max_samples,

@@ -249,11 +249,13 @@ def _tenant(request: Request) -> str:
 class _API:
     def __init__(self, queryable: Queryable, config: QuerierConfig,
                  meta: MetaSource | None,
-                 tenant_limits: Callable[[str], QueryLimits] | None = None) -> None:
+                 tenant_limits: Callable[[str], QueryLimits] | None = None,
+                 delayed_name_removal: Callable[[str], bool] | None = None) -> None:
         self.queryable = queryable
         self.config = config
         self.meta = meta
         self.tenant_limits = tenant_limits
+        self.delayed_name_removal = delayed_name_removal
         self.engine = Engine(EngineOptions(
             lookback_delta_ms=round(config.lookback_delta * 1000),
             max_samples=config.max_samples, timeout_s=config.timeout,
@@ -262,9 +264,10 @@ class _API:
         self.workers = QueryWorkers(config.max_concurrent)
 
     def _engine_for(self, p: _Params, tenant: str) -> Engine:
-        """The engine with this request's ``timeout`` and this tenant's limits, if any."""
+        """The engine with this request's ``timeout`` and this tenant's limits and
+        ``enable_delayed_name_removal``, if any."""
         t = p.get("timeout")
-        if not t and self.tenant_limits is None:
+        if not t and self.tenant_limits is None and self.delayed_name_removal is None:
             return self.engine
         opts = self.engine.opts
         if t:
@@ -272,6 +275,8 @@ class _API:
             opts = replace(opts, timeout_s=min(timeout, self.config.timeout))
         if self.tenant_limits is not None:
             opts = replace(opts, **asdict(self.tenant_limits(tenant)))
+        if self.delayed_name_removal is not None:
+            opts = replace(opts, delayed_name_removal=self.delayed_name_removal(tenant))
         return Engine(opts)
 
     async def _run(self, fn: Any) -> Any:
@@ -488,14 +493,16 @@ def _int_param(p: _Params, name: str) -> int:
 
 def query_routes(queryable: Queryable, config: QuerierConfig,
                  meta: MetaSource | None = None,
-                 tenant_limits: Callable[[str], QueryLimits] | None = None) -> list[BaseRoute]:
+                 tenant_limits: Callable[[str], QueryLimits] | None = None,
+                 delayed_name_removal: Callable[[str], bool] | None = None) -> list[BaseRoute]:
     """Routes of Prometheus's query API, to be mounted under ``/prometheus``.
 
     ``meta`` serves exemplars and metadata (the ingesters); without it both are empty.
     ``tenant_limits`` gives a tenant's query limits (from the per-tenant overrides);
     without it only ``-querier.max-samples`` and ``-querier.timeout`` apply.
+    ``delayed_name_removal`` gives a tenant's ``enable_delayed_name_removal`` (default off).
     """
-    api = _API(queryable, config, meta, tenant_limits)
+    api = _API(queryable, config, meta, tenant_limits, delayed_name_removal)
     both = ["GET", "POST"]
     return [
         Route("/api/v1/query", api.query, methods=both),

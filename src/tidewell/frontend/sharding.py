@@ -1,0 +1,172 @@
+"""Query sharding in the query-frontend (Mimir's ``querySharding`` middleware).
+
+With ``-query-frontend.parallelize-shardable-queries`` on and a tenant's
+``query_sharding_total_shards`` above 1, a query is rewritten by
+:mod:`tidewell.frontend.astmapper`; its per-shard queries go through the rest of
+the chain (the queue, then the queriers) all at once, and the frontend's own
+PromQL engine evaluates the rewritten expression over their answers. Queries
+that cannot be sharded, fail to rewrite, or whose shards answer with native
+histograms run unchanged.
+
+Shards per query: the tenant's total, lowered so that all the shardable legs of
+all split parts together stay within ``query_sharding_max_sharded_queries``
+(``shards = min(total, max_sharded // parts // legs)``), as Mimir computes it.
+Queries asking for ``stats`` are not sharded: the statistics are the querier's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tidewell.api.prometheus.routes import render_result
+from tidewell.api.prometheus.workers import QueryWorkers
+from tidewell.frontend import metrics
+from tidewell.frontend.astmapper import EMBEDDED_LABEL, EMBEDDED_METRIC, decode_embedded, shard_expr
+from tidewell.frontend.embedded import EmbeddedQueryable, HistogramsInShardsError, series_of
+from tidewell.frontend.request import RANGE, Handler, QueryRequest, QueryResponse, error_response
+from tidewell.model import Series
+from tidewell.promql import nodes as ast
+from tidewell.promql.engine import Engine, EngineOptions
+from tidewell.promql.errors import PromQLError
+from tidewell.promql.parser import parse
+
+__all__ = ["QueryShardingMiddleware", "ShardingLimits"]
+
+log = logging.getLogger("tidewell.frontend.sharding")
+
+_POSITION = re.compile(r"\s+\(\d+:\d+\)$")
+
+
+@dataclass(frozen=True)
+class ShardingLimits:
+    """Per-tenant getters: ``total_shards`` (``query_sharding_total_shards``),
+    ``max_sharded_queries`` (``query_sharding_max_sharded_queries``) and
+    ``delayed_name_removal`` (``enable_delayed_name_removal``)."""
+
+    total_shards: Callable[[str], int]
+    max_sharded_queries: Callable[[str], int]
+    delayed_name_removal: Callable[[str], bool]
+
+
+@dataclass
+class _Plan:
+    query: str
+    shards: int
+    sharded_queries: int
+    embedded: list[str]
+
+
+def _embedded_values(expr: ast.Expr) -> list[str]:
+    return [m.value for n, _ in ast.walk(expr)
+            if isinstance(n, ast.VectorSelector) and n.name == EMBEDDED_METRIC
+            for m in n.matchers if m.name == EMBEDDED_LABEL]
+
+
+def _strip_positions(items: list[str]) -> list[str]:
+    """Positions refer to the rewritten query, which the user never sees (as Mimir)."""
+    return list(dict.fromkeys(_POSITION.sub("", s) for s in items))
+
+
+def plan(query: str, total_shards: int, max_sharded: int, total_queries: int) -> _Plan | None:
+    """How ``query`` runs sharded, or None when it is not shardable (or does not parse)."""
+    try:
+        expr = parse(query)
+        shards = total_shards
+        if max_sharded > 0:
+            legs = shard_expr(expr, 1).sharded_queries or 1
+            shards = max(1, min(shards, max_sharded // max(1, total_queries) // legs))
+        if shards <= 1:
+            return None
+        sharded = shard_expr(expr, shards)
+        if not sharded.sharded_queries:
+            return None
+        rewritten = str(sharded)
+        return _Plan(rewritten, shards, sharded.sharded_queries,
+                     _embedded_values(parse(rewritten)))
+    except (PromQLError, RecursionError):
+        return None  # the querier phrases the error, or runs what is too deep to map
+
+
+class _Sharding:
+    def __init__(self, next: Handler, limits: ShardingLimits, workers: QueryWorkers,
+                 timeout: float) -> None:
+        self.next = next
+        self.limits = limits
+        self.workers = workers
+        self.timeout = timeout
+
+    async def do(self, request: QueryRequest) -> QueryResponse:
+        total = self.limits.total_shards(request.tenant)
+        if total <= 1 or any(k == "stats" for k, _ in request.params):
+            return await self.next.do(request)
+        metrics.SHARDING_ATTEMPTS.inc()
+        p = await self.workers.run(lambda: plan(
+            request.query, total, self.limits.max_sharded_queries(request.tenant),
+            request.total_queries))
+        if p is None:
+            return await self.next.do(request)
+        try:
+            return await self._run(request, p)
+        except HistogramsInShardsError:
+            return await self.next.do(request)
+
+    async def _run(self, request: QueryRequest, p: _Plan) -> QueryResponse:
+        metrics.SHARDING_SUCCESSES.inc()
+        metrics.SHARDED_QUERIES.inc(p.sharded_queries)
+        metrics.SHARDED_QUERIES_PER_QUERY.observe(p.sharded_queries)
+        jobs = [(key, q) for key in p.embedded for q in decode_embedded(key)]
+        responses = await asyncio.gather(*(self.next.do(request.with_query(q))
+                                           for _, q in jobs))
+        for r in responses:
+            if not r.ok:
+                return r
+        step = request.step if request.kind == RANGE else 0
+        answers: dict[str, list[Series]] = {key: [] for key in p.embedded}
+        warnings: list[str] = []
+        infos: list[str] = []
+        for (key, _), r in zip(jobs, responses, strict=True):
+            doc = r.json()
+            answers[key].extend(series_of(doc, step))
+            warnings += doc.get("warnings") or []
+            infos += doc.get("infos") or []
+        engine = Engine(EngineOptions(
+            timeout_s=self.timeout,
+            delayed_name_removal=self.limits.delayed_name_removal(request.tenant)))
+        queryable = EmbeddedQueryable(answers)
+
+        def evaluate() -> Any:
+            if request.kind == RANGE:
+                return engine.range_query(queryable, request.tenant, p.query, request.start,
+                                          request.end, request.step)
+            return engine.instant_query(queryable, request.tenant, p.query, request.start)
+
+        try:
+            res = await self.workers.run(evaluate)
+        except PromQLError as e:
+            return error_response(e.status, e.error_type, str(e))
+        body: dict[str, Any] = {"status": "success", "data": render_result(res)}
+        warnings = _strip_positions(res.warnings + warnings)
+        infos = _strip_positions(res.infos + infos)
+        if warnings:
+            body["warnings"] = warnings
+        if infos:
+            body["infos"] = infos
+        return QueryResponse.from_json(body, 200, {"content-type": "application/json"})
+
+
+class QueryShardingMiddleware:
+    """Shard queries per the tenant's ``limits``; the frontend's engine runs on ``workers``
+    threads (off the event loop) with a ``timeout`` in seconds."""
+
+    def __init__(self, limits: ShardingLimits, workers: int, timeout: float) -> None:
+        self.limits = limits
+        self.workers = QueryWorkers(max(1, workers))
+        self.timeout = timeout or 120.0
+
+    def wrap(self, next: Handler) -> Handler:
+        return _Sharding(next, self.limits, self.workers, self.timeout)
