@@ -37,6 +37,7 @@ __all__ = [
     "ShardedQuery",
     "can_parallelize",
     "decode_embedded",
+    "names_matter_late",
     "shard_expr",
 ]
 
@@ -55,6 +56,9 @@ NON_PARALLEL_FUNCS = frozenset({
     "histogram_quantiles", "histogram_fraction", "step", "range", "start", "end",
     "min_of", "max_of",
 })
+_NOT_UNDER = frozenset({"info", "absent", "absent_over_time"})
+"""Nothing under these is sharded: ``info`` selects series of its own, ``absent`` takes
+labels from its argument's selector, which the frontend's engine must never see."""
 _TIME_DEFAULT_FUNCS = frozenset({"day_of_month", "day_of_week", "day_of_year",
                                  "days_in_month", "hour", "minute", "month", "year"})
 
@@ -232,6 +236,8 @@ class _Summer:
                 e.matchers = [ShardSelector(self.shard, self.shards).matcher(), *e.matchers]
             return e, True
         if isinstance(e, ast.Call):
+            if e.func in _NOT_UNDER:
+                return e, True
             if not inside and _is_subquery_call(e):
                 if _any(e, _is_aggregate) or not can_parallelize(e):
                     return e, True
@@ -297,6 +303,18 @@ def _fold(e: ast.Expr) -> ast.Expr:
     elif isinstance(e, ast.SubqueryExpr | ast.ParenExpr | ast.UnaryExpr):
         e.expr = _fold(e.expr)
     return e
+
+
+def names_matter_late(expr: ast.Expr) -> bool:
+    """Whether, with delayed name removal, ``__name__`` is still read after a shard's
+    answer was shaped (which drops it): ``label_replace``/``label_join`` or a grouping
+    by ``__name__``. Such queries are not sharded then."""
+    for n, _ in ast.walk(expr):
+        if isinstance(n, ast.Call) and n.func in ("label_replace", "label_join"):
+            return True
+        if isinstance(n, ast.AggregateExpr) and not n.without and METRIC_NAME in n.grouping:
+            return True
+    return False
 
 
 def shard_expr(expr: ast.Expr, shards: int) -> ShardedQuery:

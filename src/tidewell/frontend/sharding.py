@@ -26,7 +26,13 @@ from typing import Any
 from tidewell.api.prometheus.routes import render_result
 from tidewell.api.prometheus.workers import QueryWorkers
 from tidewell.frontend import metrics
-from tidewell.frontend.astmapper import EMBEDDED_LABEL, EMBEDDED_METRIC, decode_embedded, shard_expr
+from tidewell.frontend.astmapper import (
+    EMBEDDED_LABEL,
+    EMBEDDED_METRIC,
+    decode_embedded,
+    names_matter_late,
+    shard_expr,
+)
 from tidewell.frontend.embedded import EmbeddedQueryable, HistogramsInShardsError, series_of
 from tidewell.frontend.request import RANGE, Handler, QueryRequest, QueryResponse, error_response
 from tidewell.model import Series
@@ -72,10 +78,13 @@ def _strip_positions(items: list[str]) -> list[str]:
     return list(dict.fromkeys(_POSITION.sub("", s) for s in items))
 
 
-def plan(query: str, total_shards: int, max_sharded: int, total_queries: int) -> _Plan | None:
+def plan(query: str, total_shards: int, max_sharded: int, total_queries: int,
+         delayed_name_removal: bool) -> _Plan | None:
     """How ``query`` runs sharded, or None when it is not shardable (or does not parse)."""
     try:
         expr = parse(query)
+        if delayed_name_removal and names_matter_late(expr):
+            return None
         shards = total_shards
         if max_sharded > 0:
             legs = shard_expr(expr, 1).sharded_queries or 1
@@ -86,8 +95,9 @@ def plan(query: str, total_shards: int, max_sharded: int, total_queries: int) ->
         if not sharded.sharded_queries:
             return None
         rewritten = str(sharded)
+        # The same leg may appear twice (avg(x) + sum(x)): its queries run once.
         return _Plan(rewritten, shards, sharded.sharded_queries,
-                     _embedded_values(parse(rewritten)))
+                     list(dict.fromkeys(_embedded_values(parse(rewritten)))))
     except (PromQLError, RecursionError):
         return None  # the querier phrases the error, or runs what is too deep to map
 
@@ -105,17 +115,18 @@ class _Sharding:
         if total <= 1 or any(k == "stats" for k, _ in request.params):
             return await self.next.do(request)
         metrics.SHARDING_ATTEMPTS.inc()
+        delayed = self.limits.delayed_name_removal(request.tenant)
         p = await self.workers.run(lambda: plan(
             request.query, total, self.limits.max_sharded_queries(request.tenant),
-            request.total_queries))
+            request.total_queries, delayed))
         if p is None:
             return await self.next.do(request)
         try:
-            return await self._run(request, p)
+            return await self._run(request, p, delayed)
         except HistogramsInShardsError:
             return await self.next.do(request)
 
-    async def _run(self, request: QueryRequest, p: _Plan) -> QueryResponse:
+    async def _run(self, request: QueryRequest, p: _Plan, delayed: bool) -> QueryResponse:
         metrics.SHARDING_SUCCESSES.inc()
         metrics.SHARDED_QUERIES.inc(p.sharded_queries)
         metrics.SHARDED_QUERIES_PER_QUERY.observe(p.sharded_queries)
@@ -134,9 +145,7 @@ class _Sharding:
             answers[key].extend(series_of(doc, step))
             warnings += doc.get("warnings") or []
             infos += doc.get("infos") or []
-        engine = Engine(EngineOptions(
-            timeout_s=self.timeout,
-            delayed_name_removal=self.limits.delayed_name_removal(request.tenant)))
+        engine = Engine(EngineOptions(timeout_s=self.timeout, delayed_name_removal=delayed))
         queryable = EmbeddedQueryable(answers)
 
         def evaluate() -> Any:
