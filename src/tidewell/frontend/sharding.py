@@ -145,6 +145,8 @@ class _Sharding:
             answers[key].extend(series_of(doc, step))
             warnings += doc.get("warnings") or []
             infos += doc.get("infos") or []
+        for got in answers.values():  # sorted by labels, as every select answers
+            got.sort(key=lambda s: s.labels)
         engine = Engine(EngineOptions(timeout_s=self.timeout, delayed_name_removal=delayed))
         queryable = EmbeddedQueryable(answers)
 
