@@ -15,6 +15,7 @@ from tidewell.model.samples import stale_mask
 from tidewell.promql import nodes as ast
 from tidewell.promql.budget import QueryBudget, QueryLimits
 from tidewell.promql.errors import Annotations
+from tidewell.promql.stats import SampleStats
 
 __all__ = ["EngineOptions", "QueryContext", "drop_stale", "drop_stale_st", "select_series"]
 
@@ -56,6 +57,8 @@ class QueryContext:
         self.budget = budget
         self.ann = Annotations()
         self.stats_selectors: set[int] = set()
+        self.sample_stats: SampleStats | None = None
+        """Set when the query's statistics were asked for (``stats=``)."""
 
     def check(self) -> None:
         self.budget.check()

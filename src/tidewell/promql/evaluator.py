@@ -85,6 +85,13 @@ class Evaluator:
         if not self.ctx.opts.delayed_name_removal and isinstance(val, Block) \
                 and any(val.drop_name):
             val = drop_names_now(val, _has_range_arg(node))
+        stats = self.ctx.sample_stats
+        if stats is not None:
+            if isinstance(node, ast.VectorSelector):
+                stats.add(self.times, val.present.sum(axis=0))
+            elif isinstance(node, ast.MatrixSelector):
+                n = (val.hi - val.lo).sum(axis=0)
+                stats.add(self.times, n if val.hlo is None else n + (val.hhi - val.hlo).sum(0))
         budget.settle(held, value_bytes(val))
         return val
 

@@ -157,8 +157,12 @@ def _points_json(ts: np.ndarray, vals: np.ndarray) -> bytes:
 def _result_response(res: QueryResult) -> Response:
     """The success body, assembled as bytes: building per-point lists for a JSON
     encoder costs more than formatting the points straight into the text."""
+    stats = b"" if res.stats is None else b',"stats":' + orjson.dumps(res.stats.json())
     if res.kind not in ("matrix", "vector"):
-        return _success(render_result(res), res.warnings, res.infos)
+        data = render_result(res)
+        if res.stats is not None:
+            data["stats"] = res.stats.json()
+        return _success(data, res.warnings, res.infos)
     parts = []
     for s in res.series:
         if s.hists:
@@ -173,7 +177,7 @@ def _result_response(res: QueryResult) -> Response:
             parts.append(b'{"metric":' + metric + b',"values":['
                          + _points_json(s.ts, s.vals) + b"]}")
     body = (b'{"status":"success","data":{"resultType":"' + res.kind.encode()
-            + b'","result":[' + b",".join(parts) + b"]}")
+            + b'","result":[' + b",".join(parts) + b"]" + stats + b"}")
     if res.warnings:
         body += b',"warnings":' + orjson.dumps(res.warnings)
     if res.infos:
@@ -226,12 +230,21 @@ class _Queued:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.arrived = time.monotonic()
+        self.waited = 0.0
 
     def started(self) -> Engine:
-        left = self.engine.opts.timeout_s - (time.monotonic() - self.arrived)
+        self.waited = time.monotonic() - self.arrived
+        left = self.engine.opts.timeout_s - self.waited
         if left <= 0:
             raise QueryTimeoutError("query queue")
         return Engine(replace(self.engine.opts, timeout_s=left))
+
+    def queued(self, res: QueryResult) -> QueryResult:
+        """``res`` with the wait for a query worker in its statistics, if it has any."""
+        if res.stats is not None:
+            res.stats.timings["execQueueTime"] = self.waited
+            res.stats.timings["execTotalTime"] += self.waited
+        return res
 
 
 def _query_param(fn: Callable[[], T]) -> T:
@@ -295,9 +308,11 @@ class _API:
             ts = parse_time(t, "time") if t else int(time.time() * 1000)
             tenant = _tenant(request)
             engine = _Queued(self._engine_for(p, tenant))
+            stats = p.get("stats") or ""
             res = await self._run(lambda c: _query_param(
-                lambda: engine.started().instant_query(self.queryable, tenant, q, ts, cancel=c)))
-            return _result_response(_truncate(res, limit))
+                lambda: engine.started().instant_query(self.queryable, tenant, q, ts, cancel=c,
+                                                       stats=stats)))
+            return _result_response(_truncate(engine.queued(res), limit))
         except Exception as e:
             return self._fail(e)
 
@@ -321,10 +336,11 @@ class _API:
             q = p.get("query") or ""
             tenant = _tenant(request)
             engine = _Queued(self._engine_for(p, tenant))
+            stats = p.get("stats") or ""
             res = await self._run(lambda c: _query_param(
                 lambda: engine.started().range_query(self.queryable, tenant, q, start, end, step,
-                                           cancel=c)))
-            return _result_response(_truncate(res, limit))
+                                                     cancel=c, stats=stats)))
+            return _result_response(_truncate(engine.queued(res), limit))
         except Exception as e:
             return self._fail(e)
 
