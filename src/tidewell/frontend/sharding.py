@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -121,9 +122,12 @@ class _Sharding:
             request.total_queries, delayed))
         if p is None:
             return await self.next.do(request)
+        log.debug("query %r runs as %d sharded queries", request.query, p.sharded_queries)
         try:
             return await self._run(request, p, delayed)
         except HistogramsInShardsError:
+            log.debug("native histograms in the shards of %r: running it unsharded",
+                      request.query)
             return await self.next.do(request)
 
     async def _run(self, request: QueryRequest, p: _Plan, delayed: bool) -> QueryResponse:
@@ -150,16 +154,21 @@ class _Sharding:
         engine = Engine(EngineOptions(timeout_s=self.timeout, delayed_name_removal=delayed))
         queryable = EmbeddedQueryable(answers)
 
+        cancel = threading.Event()  # set when the caller goes away or times out
+
         def evaluate() -> Any:
             if request.kind == RANGE:
                 return engine.range_query(queryable, request.tenant, p.query, request.start,
-                                          request.end, request.step)
-            return engine.instant_query(queryable, request.tenant, p.query, request.start)
+                                          request.end, request.step, cancel=cancel)
+            return engine.instant_query(queryable, request.tenant, p.query, request.start,
+                                        cancel=cancel)
 
         try:
             res = await self.workers.run(evaluate)
         except PromQLError as e:
             return error_response(e.status, e.error_type, str(e))
+        finally:
+            cancel.set()
         body: dict[str, Any] = {"status": "success", "data": render_result(res)}
         warnings = _strip_positions(res.warnings + warnings)
         infos = _strip_positions(res.infos + infos)
