@@ -40,12 +40,19 @@ class InvalidShardError(TidewellError, ValueError):
     """A ``__query_shard__`` value that is not ``N_of_M`` with ``1 <= N <= M``."""
 
 
-@lru_cache(maxsize=1 << 20)  # ~100 B per entry: selects of every shard hash each series once
+@lru_cache(maxsize=1 << 16)  # the M selects of one sharded query hash each series once
 def stable_hash(labels: Labels) -> int:
     """Prometheus's ``labels.StableHash``: xxhash64 of ``name\\xffvalue\\xff…``."""
     if not labels:
         return xxhash.xxh64_intdigest(b"")
-    data = _SEP.join(s.encode("utf-8", "surrogateescape") for s in chain.from_iterable(labels))
+    parts = list(chain.from_iterable(labels))
+    # One encode of the joined text, NULs then turned into the 0xff separators (0xff is
+    # never in UTF-8), unless a name or value holds a NUL itself.
+    text = "\x00".join(parts)
+    if text.count("\x00") == len(parts) - 1:
+        data = text.encode("utf-8", "surrogateescape").replace(b"\x00", _SEP)
+    else:
+        data = _SEP.join(s.encode("utf-8", "surrogateescape") for s in parts)
     return xxhash.xxh64_intdigest(data + _SEP)
 
 

@@ -56,3 +56,7 @@ def test_every_series_is_in_exactly_one_shard() -> None:
     per_shard = [sum(o[i] for o in owners) for i in range(8)]
     assert min(per_shard) > 30  # spread, not all in one
     assert shards[3].keep(series) == [o[3] for o in owners]
+
+
+def test_a_nul_inside_a_value_hashes_as_the_bytes_say() -> None:
+    assert stable_hash(Labels([("a", "x\x00y")])) == xxhash.xxh64_intdigest(b"a\xffx\x00y\xff")
