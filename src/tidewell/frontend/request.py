@@ -76,6 +76,14 @@ class QueryRequest:
     def with_total_queries(self, n: int) -> QueryRequest:
         return dataclasses.replace(self, total_queries=n)
 
+    def without_params(self, *names: str) -> QueryRequest:
+        return dataclasses.replace(self, params=tuple(p for p in self.params
+                                                      if p[0] not in names))
+
+    def param(self, name: str) -> str | None:
+        """The first value of parameter ``name``, if any."""
+        return next((v for k, v in self.params if k == name), None)
+
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
 

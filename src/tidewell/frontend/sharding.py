@@ -11,7 +11,8 @@ histograms run unchanged.
 Shards per query: the tenant's total, lowered so that all the shardable legs of
 all split parts together stay within ``query_sharding_max_sharded_queries``
 (``shards = min(total, max_sharded // parts // legs)``), as Mimir computes it.
-Queries asking for ``stats`` are not sharded: the statistics are the querier's.
+Queries asking for ``stats`` are not sharded: the statistics are the querier's. A
+``limit`` applies to the merged answer, not to each shard's.
 """
 
 from __future__ import annotations
@@ -113,8 +114,9 @@ class _Sharding:
 
     async def do(self, request: QueryRequest) -> QueryResponse:
         total = self.limits.total_shards(request.tenant)
-        if total <= 1 or any(k == "stats" for k, _ in request.params):
-            return await self.next.do(request)
+        limit = request.param("limit") or "0"
+        if total <= 1 or request.param("stats") is not None or not limit.isdigit():
+            return await self.next.do(request)  # a bad limit: the querier phrases the error
         metrics.SHARDING_ATTEMPTS.inc()
         delayed = self.limits.delayed_name_removal(request.tenant)
         p = await self.workers.run(lambda: plan(
@@ -124,18 +126,20 @@ class _Sharding:
             return await self.next.do(request)
         log.debug("query %r runs as %d sharded queries", request.query, p.sharded_queries)
         try:
-            return await self._run(request, p, delayed)
+            return await self._run(request, p, delayed, int(limit))
         except HistogramsInShardsError:
             log.debug("native histograms in the shards of %r: running it unsharded",
                       request.query)
             return await self.next.do(request)
 
-    async def _run(self, request: QueryRequest, p: _Plan, delayed: bool) -> QueryResponse:
+    async def _run(self, request: QueryRequest, p: _Plan, delayed: bool,
+                   limit: int) -> QueryResponse:
         metrics.SHARDING_SUCCESSES.inc()
         metrics.SHARDED_QUERIES.inc(p.sharded_queries)
         metrics.SHARDED_QUERIES_PER_QUERY.observe(p.sharded_queries)
         jobs = [(key, q) for key in p.embedded for q in decode_embedded(key)]
-        responses = await asyncio.gather(*(self.next.do(request.with_query(q))
+        shard_request = request.without_params("limit")  # the limit is on the whole answer
+        responses = await asyncio.gather(*(self.next.do(shard_request.with_query(q))
                                            for _, q in jobs))
         for r in responses:
             if not r.ok:
@@ -169,7 +173,12 @@ class _Sharding:
             return error_response(e.status, e.error_type, str(e))
         finally:
             cancel.set()
-        body: dict[str, Any] = {"status": "success", "data": render_result(res)}
+        data = render_result(res)
+        if isinstance(data["result"], list) and data["resultType"] in ("vector", "matrix") \
+                and 0 < limit < len(data["result"]):
+            data["result"] = data["result"][:limit]
+            warnings.append("results truncated due to limit")
+        body: dict[str, Any] = {"status": "success", "data": data}
         warnings = _strip_positions(res.warnings + warnings)
         infos = _strip_positions(res.infos + infos)
         if warnings:

@@ -127,6 +127,18 @@ async def test_tenant_without_shards_and_unshardable_queries_go_through_unchange
                                                "sum(c_total)"]
 
 
+async def test_limit_applies_to_the_merged_answer(setup: Any) -> None:
+    fe, rec, _ = setup
+    q = "sum by (i) (rate(c_total[5m]))"
+    resp = await fe.do(QueryRequest(RANGE, "t", q, 600_000, T, 60_000, params=(("limit", "7"),)))
+    doc = resp.json()
+    assert len(doc["data"]["result"]) == 7 and doc["warnings"] == ["results truncated due to "
+                                                                   "limit"]
+    assert all(r.param("limit") is None and "__query_shard__" in r.query for r in rec.requests)
+    resp = await fe.do(QueryRequest(INSTANT, "t", q, T, T, params=(("limit", "x"),)))
+    assert resp.status_code == 400 and rec.requests[-1].query == q  # the querier's error
+
+
 async def test_native_histograms_in_the_shards_fall_back_to_one_query(setup: Any) -> None:
     fe, rec, _ = setup
     resp = await fe.do(QueryRequest(INSTANT, "t", "sum(rate(h[5m]))", T, T))
