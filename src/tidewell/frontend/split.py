@@ -79,7 +79,13 @@ class _Split:
         for r in responses:
             if not r.ok:
                 return r
-        return merge_responses(responses)
+        merged = merge_responses(responses)
+        limit = request.param("limit") or ""
+        if limit.isdigit() and 0 < int(limit) < len(merged.json()["data"]["result"]):
+            # Each part kept its first series in label order, so the merged first ``limit``
+            # are the unsplit answer's.
+            merged.json()["data"]["result"] = merged.json()["data"]["result"][:int(limit)]
+        return merged
 
 
 class SplitByIntervalMiddleware:

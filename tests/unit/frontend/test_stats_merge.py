@@ -53,3 +53,27 @@ async def test_split_parts_statistics_are_merged() -> None:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+async def test_a_limit_holds_for_the_split_answer() -> None:
+    store = Store()
+    ts = np.arange(20 * H, 28 * H + 1, 60_000, dtype=np.int64)
+    first, second = ts < 24 * H, ts >= 24 * H  # the two split parts hold different series
+    store.data = {Labels([("__name__", "m"), ("i", str(i))]):
+                  (ts[first if i % 2 else second], ts[first if i % 2 else second] / 1e3)
+                  for i in range(12)}
+    app = Starlette(routes=[Mount("/prometheus", routes=query_routes(store, QuerierConfig()))])
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),  # type: ignore[arg-type]
+                               base_url="http://querier", timeout=None)
+    fe = QueryFrontend(FrontendConfig(split_queries_by_interval=86_400.0),
+                       HTTPDownstream(client), now=lambda: 1e10)
+    try:
+        for limit in ("4", "", "4"):  # nothing cached under the limited query
+            req = QueryRequest(RANGE, "t", "m", 20 * H, 28 * H, H,
+                               params=(("limit", limit),) if limit else ())
+            doc = (await fe.do(req)).json()
+            want = sorted(str(i) for i in range(12))[:int(limit or 12)]
+            assert [s["metric"]["i"] for s in doc["data"]["result"]] == want
+            assert ("warnings" in doc) == bool(limit)
+    finally:
+        await fe.close()
