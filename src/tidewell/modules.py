@@ -486,7 +486,9 @@ async def _init_query_frontend(app: App) -> QueryFrontend:
             total_shards=lambda t: overrides.for_tenant(t).query_sharding_total_shards,
             max_sharded_queries=lambda t: (
                 overrides.for_tenant(t).query_sharding_max_sharded_queries),
-            delayed_name_removal=lambda t: overrides.for_tenant(t).enable_delayed_name_removal))
+            delayed_name_removal=lambda t: overrides.for_tenant(t).enable_delayed_name_removal,
+            max_regexp_size_bytes=lambda t: (
+                overrides.for_tenant(t).query_sharding_max_regexp_size_bytes)))
     app.routes.extend(frontend.routes())
     app.add_service("query-frontend", FunctionService(lambda: None, frontend.close,
                                                       supervisors=[frontend.queue.supervisor]))

@@ -367,6 +367,14 @@ class Limits:
             flag="query-frontend.query-sharding-max-sharded-queries",
         ),
     )
+    query_sharding_max_regexp_size_bytes: int = field(
+        default=4096,
+        metadata=setting(
+            "Disable query sharding for any query containing a regular expression matcher "
+            "longer than the configured number of bytes. 0 to disable the limit.",
+            flag="query-frontend.query-sharding-max-regexp-size-bytes",
+        ),
+    )
     enable_delayed_name_removal: bool = field(
         default=False,
         metadata=setting(

@@ -37,7 +37,7 @@ from tidewell.frontend.astmapper import (
 )
 from tidewell.frontend.embedded import EmbeddedQueryable, HistogramsInShardsError, series_of
 from tidewell.frontend.request import RANGE, Handler, QueryRequest, QueryResponse, error_response
-from tidewell.model import Series
+from tidewell.model import MatchType, Series
 from tidewell.promql import nodes as ast
 from tidewell.promql.engine import Engine, EngineOptions
 from tidewell.promql.errors import PromQLError
@@ -53,12 +53,14 @@ _POSITION = re.compile(r"\s+\(\d+:\d+\)$")
 @dataclass(frozen=True)
 class ShardingLimits:
     """Per-tenant getters: ``total_shards`` (``query_sharding_total_shards``),
-    ``max_sharded_queries`` (``query_sharding_max_sharded_queries``) and
-    ``delayed_name_removal`` (``enable_delayed_name_removal``)."""
+    ``max_sharded_queries`` (``query_sharding_max_sharded_queries``),
+    ``delayed_name_removal`` (``enable_delayed_name_removal``) and
+    ``max_regexp_size_bytes`` (``query_sharding_max_regexp_size_bytes``)."""
 
     total_shards: Callable[[str], int]
     max_sharded_queries: Callable[[str], int]
     delayed_name_removal: Callable[[str], bool]
+    max_regexp_size_bytes: Callable[[str], int] = lambda _tenant: 0
 
 
 @dataclass
@@ -80,12 +82,23 @@ def _strip_positions(items: list[str]) -> list[str]:
     return list(dict.fromkeys(_POSITION.sub("", s) for s in items))
 
 
+def _longest_regexp(expr: ast.Expr) -> int:
+    return max((len(m.value.encode()) for n, _ in ast.walk(expr)
+                if isinstance(n, ast.VectorSelector) for m in n.matchers
+                if m.type in (MatchType.REGEX, MatchType.NOT_REGEX)), default=0)
+
+
 def plan(query: str, total_shards: int, max_sharded: int, total_queries: int,
-         delayed_name_removal: bool) -> _Plan | None:
-    """How ``query`` runs sharded, or None when it is not shardable (or does not parse)."""
+         delayed_name_removal: bool, max_regexp_bytes: int = 0) -> _Plan | None:
+    """How ``query`` runs sharded, or None when it is not shardable (or does not parse).
+
+    A regular expression longer than ``max_regexp_bytes`` (0: no limit) keeps the query
+    whole: every shard would run it again."""
     try:
         expr = parse(query)
         if delayed_name_removal and names_matter_late(expr):
+            return None
+        if 0 < max_regexp_bytes < _longest_regexp(expr):
             return None
         shards = total_shards
         if max_sharded > 0:
@@ -121,7 +134,7 @@ class _Sharding:
         delayed = self.limits.delayed_name_removal(request.tenant)
         p = await self.workers.run(lambda: plan(
             request.query, total, self.limits.max_sharded_queries(request.tenant),
-            request.total_queries, delayed))
+            request.total_queries, delayed, self.limits.max_regexp_size_bytes(request.tenant)))
         if p is None:
             return await self.next.do(request)
         log.debug("query %r runs as %d sharded queries", request.query, p.sharded_queries)

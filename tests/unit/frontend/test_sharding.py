@@ -163,6 +163,9 @@ def test_shards_per_query_honour_max_sharded_queries() -> None:
     assert plan("avg(x)", 16, 128, 100, False) is None  # one shard is no sharding
     assert plan("avg(x)", 16, 0, 100, False).shards == 16  # type: ignore[union-attr]
     assert plan("avg(x", 16, 0, 1, False) is None  # the querier phrases parse errors
+    long_re = 'sum(x{a=~"' + "b" * 40 + '"})'
+    assert plan(long_re, 4, 0, 1, False, 39) is None  # a regexp over the size limit
+    assert plan(long_re, 4, 0, 1, False, 40) is not None
 
 
 def test_gaps_in_a_shard_answer_get_staleness_markers() -> None:
