@@ -13,11 +13,13 @@ wherever it is read.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain
 
+import numpy as np
+import numpy.typing as npt
 import xxhash
 
 from tidewell.model.errors import TidewellError
@@ -27,6 +29,7 @@ from tidewell.model.matchers import Matcher, MatchType
 __all__ = [
     "SHARD_LABEL",
     "InvalidShardError",
+    "SeriesHashes",
     "ShardSelector",
     "split_shard",
     "stable_hash",
@@ -87,6 +90,33 @@ class ShardSelector:
     def keep(self, labels: Iterable[Labels]) -> list[bool]:
         """For each label set, whether it belongs to this shard."""
         return [stable_hash(lb) % self.count == self.index for lb in labels]
+
+
+class SeriesHashes:
+    """``stable_hash`` of series numbered densely from 0 (a head's refs), each computed once,
+    as Mimir keeps ``shardHash`` beside every head series. Not thread-safe: the caller
+    holds the owner's lock."""
+
+    def __init__(self) -> None:
+        self._hashes = np.zeros(0, dtype=np.uint64)
+        self._known = np.zeros(0, dtype=bool)
+
+    def keep(self, shard: ShardSelector, ids: npt.NDArray[np.integer],
+             labels_of: Callable[[int], Labels]) -> npt.NDArray[np.bool_]:
+        """For each ID, whether its series (labels from ``labels_of``) is in ``shard``."""
+        if len(ids) == 0:
+            return np.zeros(0, dtype=bool)
+        top = int(ids.max()) + 1
+        if top > len(self._hashes):
+            size = max(top, 2 * len(self._hashes))
+            self._hashes = np.concatenate([self._hashes, np.zeros(size - len(self._hashes),
+                                                                  dtype=np.uint64)])
+            self._known = np.concatenate([self._known, np.zeros(size - len(self._known),
+                                                                dtype=bool)])
+        for i in ids[~self._known[ids]].tolist():
+            self._hashes[i] = stable_hash.__wrapped__(labels_of(i))
+            self._known[i] = True
+        return self._hashes[ids] % np.uint64(shard.count) == np.uint64(shard.index)
 
 
 def split_shard(matchers: Sequence[Matcher]) -> tuple[ShardSelector | None, list[Matcher]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import xxhash
 
@@ -9,6 +10,7 @@ from tidewell.model import Labels, Matcher, MatchType
 from tidewell.model.shard import (
     SHARD_LABEL,
     InvalidShardError,
+    SeriesHashes,
     ShardSelector,
     split_shard,
     stable_hash,
@@ -60,3 +62,20 @@ def test_every_series_is_in_exactly_one_shard() -> None:
 
 def test_a_nul_inside_a_value_hashes_as_the_bytes_say() -> None:
     assert stable_hash(Labels([("a", "x\x00y")])) == xxhash.xxh64_intdigest(b"a\xffx\x00y\xff")
+
+
+def test_series_hashes_are_computed_once_per_id() -> None:
+    series = [Labels([("__name__", "m"), ("i", str(i))]) for i in range(300)]
+    asked: list[int] = []
+
+    def labels_of(i: int) -> Labels:
+        asked.append(i)
+        return series[i]
+
+    cache = SeriesHashes()
+    for k in range(3):
+        shard = ShardSelector(k, 3)
+        ids = np.arange(k * 50, 300, dtype=np.int32)  # growing the table as it goes
+        assert cache.keep(shard, ids, labels_of).tolist() == shard.keep(series[k * 50:])
+    assert sorted(asked) == list(range(300))
+    assert cache.keep(ShardSelector(0, 3), np.zeros(0, dtype=np.int32), labels_of).size == 0

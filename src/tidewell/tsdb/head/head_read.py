@@ -28,7 +28,7 @@ class HeadQuerier:
         shard, matchers = split_shard(matchers)
         refs = head.postings.select(matchers, head.all_refs()) if matchers else head.all_refs()
         if shard is not None:  # before any chunk is read
-            refs = refs[np.array(shard.keep(map(head.labels.__getitem__, refs.tolist())), bool)]
+            refs = refs[head.shard_hashes.keep(shard, refs, head.labels.__getitem__)]
         return head.refs_in_range(refs, self.mint, self.maxt)
 
     def select(self, matchers: Sequence[Matcher]) -> list[Series]:
