@@ -81,7 +81,8 @@ class QueryFrontend:
                 cache_unaligned=config.cache_unaligned_requests, now=now))
         if config.parallelize_shardable_queries and sharding is not None:
             mws.append(QueryShardingMiddleware(sharding, config.querier_concurrency,
-                                               config.query_timeout))
+                                               config.query_timeout,
+                                               config.max_query_parallelism))
         self.handler = compose(mws, self.queue)
 
     @classmethod

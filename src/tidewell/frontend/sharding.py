@@ -119,11 +119,12 @@ def plan(query: str, total_shards: int, max_sharded: int, total_queries: int,
 
 class _Sharding:
     def __init__(self, next: Handler, limits: ShardingLimits, workers: QueryWorkers,
-                 timeout: float) -> None:
+                 timeout: float, parallelism: int) -> None:
         self.next = next
         self.limits = limits
         self.workers = workers
         self.timeout = timeout
+        self.parallelism = parallelism
 
     async def do(self, request: QueryRequest) -> QueryResponse:
         total = self.limits.total_shards(request.tenant)
@@ -152,8 +153,16 @@ class _Sharding:
         metrics.SHARDED_QUERIES_PER_QUERY.observe(p.sharded_queries)
         jobs = [(key, q) for key in p.embedded for q in decode_embedded(key)]
         shard_request = request.without_params("limit")  # the limit is on the whole answer
-        responses = await asyncio.gather(*(self.next.do(shard_request.with_query(q))
-                                           for _, q in jobs))
+        # -querier.max-query-parallelism bounds the split parts and shards of one query in
+        # flight together (the split middleware runs up to that many parts at once).
+        sem = asyncio.Semaphore(max(1, self.parallelism // min(request.total_queries,
+                                                               self.parallelism)))
+
+        async def run(q: str) -> QueryResponse:
+            async with sem:
+                return await self.next.do(shard_request.with_query(q))
+
+        responses = await asyncio.gather(*(run(q) for _, q in jobs))
         for r in responses:
             if not r.ok:
                 return r
@@ -203,12 +212,15 @@ class _Sharding:
 
 class QueryShardingMiddleware:
     """Shard queries per the tenant's ``limits``; the frontend's engine runs on ``workers``
-    threads (off the event loop) with a ``timeout`` in seconds."""
+    threads (off the event loop) with a ``timeout`` in seconds; at most ``parallelism``
+    shard queries of one query (all its split parts together) are in flight."""
 
-    def __init__(self, limits: ShardingLimits, workers: int, timeout: float) -> None:
+    def __init__(self, limits: ShardingLimits, workers: int, timeout: float,
+                 parallelism: int) -> None:
         self.limits = limits
         self.workers = QueryWorkers(max(1, workers))
         self.timeout = timeout or 120.0
+        self.parallelism = max(1, parallelism)
 
     def wrap(self, next: Handler) -> Handler:
-        return _Sharding(next, self.limits, self.workers, self.timeout)
+        return _Sharding(next, self.limits, self.workers, self.timeout, self.parallelism)

@@ -3,6 +3,7 @@ whose store honours ``__query_shard__`` as the ingesters and store-gateways do."
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,7 +18,7 @@ from tidewell.api.prometheus.routes import query_routes
 from tidewell.frontend import FrontendConfig, HTTPDownstream, QueryFrontend, QueryRequest
 from tidewell.frontend.embedded import HistogramsInShardsError, series_of
 from tidewell.frontend.request import INSTANT, RANGE, QueryResponse
-from tidewell.frontend.sharding import ShardingLimits, plan
+from tidewell.frontend.sharding import QueryShardingMiddleware, ShardingLimits, plan
 from tidewell.model import Histogram, HistogramSamples, Labels, Matcher, Series, is_stale_nan
 from tidewell.model.shard import split_shard
 from tidewell.querier.config import QuerierConfig
@@ -153,6 +154,29 @@ async def test_a_failing_shard_fails_the_query(setup: Any) -> None:
                                     params=(("timeout", "-1s"),)))
     assert "__query_shard__" in rec.requests[-1].query  # the shard's own error comes back
     assert resp.status_code == 400 and resp.json()["errorType"] == "bad_data"
+
+
+async def test_shards_in_flight_are_bounded_by_max_query_parallelism() -> None:
+    class Slow:
+        def __init__(self) -> None:
+            self.now = self.most = 0
+
+        async def do(self, request: QueryRequest) -> QueryResponse:
+            self.now += 1
+            self.most = max(self.most, self.now)
+            await asyncio.sleep(0.01)
+            self.now -= 1
+            return QueryResponse.from_json({"status": "success", "data": {
+                "resultType": "vector", "result": []}})
+
+    slow = Slow()
+    limits = ShardingLimits(lambda t: 16, lambda t: 0, lambda t: False)
+    mw = QueryShardingMiddleware(limits, 2, 10.0, parallelism=3).wrap(slow)
+    resp = await mw.do(QueryRequest(INSTANT, "t", "avg(x)", T, T))
+    assert resp.ok and slow.most == 3  # 32 shard queries, 3 at a time
+    slow.most = 0
+    await mw.do(QueryRequest(INSTANT, "t", "avg(x)", T, T).with_total_queries(2))
+    assert slow.most == 1  # two split parts share the three
 
 
 def test_shards_per_query_honour_max_sharded_queries() -> None:
