@@ -5,7 +5,8 @@ Each embedded selector's queries were run on the queriers; their JSON answers
 become ``Series`` here. A query's answer has had its staleness markers removed by
 the querier's engine, so a gap in it would let the frontend's engine look back
 over it: as Mimir does, a staleness marker is put one step after every point that
-the next does not follow within a step, and one after the last point.
+the next does not follow within a step, and one after the last point (for native
+histograms too, which the shards send in full: ``X-Tidewell-Histograms: exact``).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from tidewell.api.prometheus.histogram_json import histogram_from_exact
 from tidewell.frontend.astmapper import EMBEDDED_LABEL
 from tidewell.frontend.merge import to_ms
-from tidewell.model import Labels, Matcher, Series, stale_nan
+from tidewell.model import Histogram, HistogramSamples, Labels, Matcher, Series, stale_nan
 from tidewell.model.errors import TidewellError
 
 __all__ = ["EmbeddedQueryable", "HistogramsInShardsError", "series_of"]
@@ -26,8 +28,9 @@ _STALE = stale_nan()
 
 
 class HistogramsInShardsError(TidewellError):
-    """A per-shard answer holds native histograms, which the JSON API gives only as
-    buckets with bounds: the query runs unsharded instead."""
+    """A per-shard answer holds a series with floats and native histograms both (whose
+    staleness per kind would not tell which is newer), or histograms without their exact
+    form: the query runs unsharded instead."""
 
 
 def _series(labels: Labels, points: list[list[Any]], step: int) -> Series:
@@ -41,6 +44,24 @@ def _series(labels: Labels, points: list[list[Any]], step: int) -> Series:
     return Series(labels, ts, vals)
 
 
+def _histogram_series(labels: Labels, points: list[list[Any]], step: int) -> Series:
+    if any("exact" not in p[1] for p in points):
+        raise HistogramsInShardsError("native histograms without their exact form")
+    ts = [to_ms(p[0]) for p in points]
+    hists = [histogram_from_exact(p[1]["exact"]) for p in points]
+    if step > 0:
+        out_t, out_h = [], []
+        for k, (t, h) in enumerate(zip(ts, hists, strict=True)):
+            out_t.append(t)
+            out_h.append(h)
+            if k + 1 == len(ts) or ts[k + 1] > t + step:
+                out_t.append(t + step)
+                out_h.append(Histogram(sum=_STALE))
+        ts, hists = out_t, out_h
+    return Series(labels, np.zeros(0, dtype=np.int64), np.zeros(0),
+                  histograms=HistogramSamples(np.array(ts, dtype=np.int64), hists))
+
+
 def series_of(doc: dict[str, Any], step: int) -> list[Series]:
     """The series of one successful query answer (``step`` in ms, 0 for instant queries)."""
     data = doc["data"]
@@ -49,11 +70,17 @@ def series_of(doc: dict[str, Any], step: int) -> list[Series]:
         return [_series(Labels(), [result], step)]
     out = []
     for s in result:
-        if "histogram" in s or "histograms" in s:
-            raise HistogramsInShardsError("native histograms in a per-shard answer")
-        points = [s["value"]] if kind == "vector" else s.get("values", [])
-        if points:
-            out.append(_series(Labels(s["metric"].items()), points, step))
+        labels = Labels(s["metric"].items())
+        points = ([s["value"]] if "value" in s else []) if kind == "vector" \
+            else s.get("values", [])
+        hpoints = ([s["histogram"]] if "histogram" in s else []) if kind == "vector" \
+            else s.get("histograms", [])
+        if points and hpoints:
+            raise HistogramsInShardsError("a series with floats and native histograms")
+        if hpoints:
+            out.append(_histogram_series(labels, hpoints, step))
+        elif points:
+            out.append(_series(labels, points, step))
     return out
 
 

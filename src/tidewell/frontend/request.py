@@ -43,6 +43,7 @@ PASS_THROUGH_HEADERS = (
     "authorization",
     "user-agent",
     "traceparent",
+    "x-tidewell-histograms",
 )
 """Request headers the frontend hands on to the downstream (lower case)."""
 
@@ -79,6 +80,9 @@ class QueryRequest:
     def without_params(self, *names: str) -> QueryRequest:
         return dataclasses.replace(self, params=tuple(p for p in self.params
                                                       if p[0] not in names))
+
+    def with_header(self, name: str, value: str) -> QueryRequest:
+        return dataclasses.replace(self, headers={**self.headers, name.lower(): value})
 
     def param(self, name: str) -> str | None:
         """The first value of parameter ``name``, if any."""

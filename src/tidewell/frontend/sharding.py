@@ -5,8 +5,9 @@ With ``-query-frontend.parallelize-shardable-queries`` on and a tenant's
 :mod:`tidewell.frontend.astmapper`; its per-shard queries go through the rest of
 the chain (the queue, then the queriers) all at once, and the frontend's own
 PromQL engine evaluates the rewritten expression over their answers. Queries
-that cannot be sharded, fail to rewrite, or whose shards answer with native
-histograms run unchanged.
+that cannot be sharded, fail to rewrite, or whose shards answer with series mixing
+floats and native histograms run unchanged. Shards answer native histograms in full
+(``X-Tidewell-Histograms: exact``), not only as bucket bounds.
 
 Shards per query: the tenant's total, lowered so that all the shardable legs of
 all split parts together stay within ``query_sharding_max_sharded_queries``
@@ -152,7 +153,9 @@ class _Sharding:
         metrics.SHARDED_QUERIES.inc(p.sharded_queries)
         metrics.SHARDED_QUERIES_PER_QUERY.observe(p.sharded_queries)
         jobs = [(key, q) for key in p.embedded for q in decode_embedded(key)]
-        shard_request = request.without_params("limit")  # the limit is on the whole answer
+        # The limit is on the whole answer; histograms must come back as themselves.
+        shard_request = request.without_params("limit").with_header("x-tidewell-histograms",
+                                                                     "exact")
         # -querier.max-query-parallelism bounds the split parts and shards of one query in
         # flight together (the split middleware runs up to that many parts at once).
         sem = asyncio.Semaphore(max(1, self.parallelism // min(request.total_queries,

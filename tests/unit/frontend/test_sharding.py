@@ -14,6 +14,7 @@ from prometheus_client import REGISTRY
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
+from tidewell.api.prometheus.histogram_json import histogram_json
 from tidewell.api.prometheus.routes import query_routes
 from tidewell.frontend import FrontendConfig, HTTPDownstream, QueryFrontend, QueryRequest
 from tidewell.frontend.embedded import HistogramsInShardsError, series_of
@@ -140,12 +141,15 @@ async def test_limit_applies_to_the_merged_answer(setup: Any) -> None:
     assert resp.status_code == 400 and rec.requests[-1].query == q  # the querier's error
 
 
-async def test_native_histograms_in_the_shards_fall_back_to_one_query(setup: Any) -> None:
+async def test_native_histograms_shard_in_full(setup: Any) -> None:
     fe, rec, _ = setup
-    resp = await fe.do(QueryRequest(INSTANT, "t", "sum(rate(h[5m]))", T, T))
-    doc = resp.json()
-    assert doc["status"] == "success" and "histogram" in doc["data"]["result"][0]
-    assert rec.requests[-1].query == "sum(rate(h[5m]))"
+    for kind, start, step in ((INSTANT, T, 0), (RANGE, 600_000, 60_000)):
+        req = QueryRequest(kind, "t", "sum(rate(h[5m]))", start, T, step)
+        sharded = (await fe.do(req)).json()
+        assert "__query_shard__" in rec.requests[-1].query
+        direct = (await fe.downstream.do(req)).json()
+        assert sharded["status"] == "success" and sharded["data"]["result"]
+        assert sharded["data"] == direct["data"]
 
 
 async def test_a_failing_shard_fails_the_query(setup: Any) -> None:
@@ -200,6 +204,16 @@ def test_gaps_in_a_shard_answer_get_staleness_markers() -> None:
     assert [is_stale_nan(v) for v in s.values] == [False, False, True, False, True]
     (s,) = series_of({"data": {"resultType": "scalar", "result": [60, "3"]}}, 0)
     assert s.labels == Labels() and s.values.tolist() == [3.0]
-    with pytest.raises(HistogramsInShardsError):
+    with pytest.raises(HistogramsInShardsError):  # bucket bounds alone
         series_of({"data": {"resultType": "vector", "result": [
             {"metric": {}, "histogram": [60, {"count": "1"}]}]}}, 0)
+    h = Histogram(count=2, sum=3, schema=1, positive_spans=((0, 1),), positive_buckets=(2,))
+    exact = histogram_json(h, exact=True)
+    (s,) = series_of({"data": {"resultType": "matrix", "result": [
+        {"metric": {}, "histograms": [[60, exact], [180, exact]]}]}}, 60_000)
+    assert s.histograms is not None and len(s) == 0
+    assert s.histograms.timestamps.tolist() == [60_000, 120_000, 180_000, 240_000]
+    assert s.histograms.values[0] == h and is_stale_nan(s.histograms.values[1].sum)
+    with pytest.raises(HistogramsInShardsError):  # floats and histograms in one series
+        series_of({"data": {"resultType": "matrix", "result": [
+            {"metric": {}, "values": [[0, "1"]], "histograms": [[60, exact]]}]}}, 60_000)

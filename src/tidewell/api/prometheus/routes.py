@@ -93,20 +93,20 @@ def render_result(res: QueryResult) -> dict[str, Any]:
     return {"resultType": "matrix", "result": [_series_dict(s) for s in res.series]}
 
 
-def _sample_dict(s: RangeSeries) -> dict[str, Any]:
+def _sample_dict(s: RangeSeries, exact: bool = False) -> dict[str, Any]:
     if s.hists:
         return {"metric": dict(s.labels),
-                "histogram": [_ts(int(s.hts[0])), histogram_json(s.hists[0])]}
+                "histogram": [_ts(int(s.hts[0])), histogram_json(s.hists[0], exact)]}
     return {"metric": dict(s.labels), "value": [_ts(int(s.ts[0])), format_float(s.vals[0])]}
 
 
-def _series_dict(s: RangeSeries) -> dict[str, Any]:
+def _series_dict(s: RangeSeries, exact: bool = False) -> dict[str, Any]:
     """A matrix series: ``values`` for float points, ``histograms`` for histogram points."""
     out: dict[str, Any] = {"metric": dict(s.labels)}
     if len(s.ts) or not s.hists:
         out["values"] = list(map(list, zip(_ts_list(s.ts), format_floats(s.vals), strict=True)))
     if s.hists:
-        out["histograms"] = [[t, histogram_json(h)]
+        out["histograms"] = [[t, histogram_json(h, exact)]
                              for t, h in zip(_ts_list(s.hts), s.hists, strict=True)]
     return out
 
@@ -154,9 +154,10 @@ def _points_json(ts: np.ndarray, vals: np.ndarray) -> bytes:
                                                     strict=True))) + b'"]'
 
 
-def _result_response(res: QueryResult) -> Response:
+def _result_response(res: QueryResult, exact: bool = False) -> Response:
     """The success body, assembled as bytes: building per-point lists for a JSON
-    encoder costs more than formatting the points straight into the text."""
+    encoder costs more than formatting the points straight into the text. ``exact``:
+    native histograms also as themselves (``histogram_json``)."""
     stats = b"" if res.stats is None else b',"stats":' + orjson.dumps(res.stats.json())
     if res.kind not in ("matrix", "vector"):
         data = render_result(res)
@@ -167,7 +168,7 @@ def _result_response(res: QueryResult) -> Response:
     for s in res.series:
         if s.hists:
             maker = _sample_dict if res.kind == "vector" else _series_dict
-            parts.append(orjson.dumps(maker(s)))
+            parts.append(orjson.dumps(maker(s, exact)))
             continue
         metric = orjson.dumps(dict(s.labels))
         if res.kind == "vector":
@@ -255,6 +256,10 @@ def _query_param(fn: Callable[[], T]) -> T:
         raise BadDataError(f'invalid parameter "query": {e}') from None
 
 
+def _exact(request: Request) -> bool:
+    return request.headers.get("x-tidewell-histograms") == "exact"
+
+
 def _tenant(request: Request) -> str:
     return getattr(request.state, "tenant", None) or "anonymous"
 
@@ -312,7 +317,7 @@ class _API:
             res = await self._run(lambda c: _query_param(
                 lambda: engine.started().instant_query(self.queryable, tenant, q, ts, cancel=c,
                                                        stats=stats)))
-            return _result_response(_truncate(engine.queued(res), limit))
+            return _result_response(_truncate(engine.queued(res), limit), _exact(request))
         except Exception as e:
             return self._fail(e)
 
@@ -340,7 +345,7 @@ class _API:
             res = await self._run(lambda c: _query_param(
                 lambda: engine.started().range_query(self.queryable, tenant, q, start, end, step,
                                                      cancel=c, stats=stats)))
-            return _result_response(_truncate(engine.queued(res), limit))
+            return _result_response(_truncate(engine.queued(res), limit), _exact(request))
         except Exception as e:
             return self._fail(e)
 
