@@ -46,6 +46,7 @@ from tidewell.compactor.sharding import COMPACTOR_RING_KEY, job_owner, tenant_ow
 from tidewell.config import Config
 from tidewell.distributor import Distributor, Overrides, push_routes
 from tidewell.frontend import QueryFrontend
+from tidewell.frontend.sharding import ShardingLimits
 from tidewell.ingest.backend import close_ingest_log, open_ingest_log
 from tidewell.ingester import Ingester, ingester_routes
 from tidewell.model import Queryable
@@ -435,8 +436,10 @@ async def _init_querier(app: App) -> ASGIApp:
 
     slots = anyio.CapacityLimiter(config.querier.max_concurrent)  # cardinality counting
     api = Mount("/prometheus", routes=[
-        *query_routes(queryable, config.querier, meta,
-                      tenant_limits=tenant_query_limits(overrides, config.querier.max_samples)),
+        *query_routes(
+            queryable, config.querier, meta,
+            tenant_limits=tenant_query_limits(overrides, config.querier.max_samples),
+            delayed_name_removal=lambda t: overrides.for_tenant(t).enable_delayed_name_removal),
         *cardinality_routes(cardinality, overrides.for_tenant, limiter=slots),
         *status_tsdb_routes(cardinality, overrides.for_tenant, limiter=slots),
     ])
@@ -504,7 +507,14 @@ async def _init_query_frontend(app: App) -> QueryFrontend:
     overrides: Overrides = app.objects["overrides"]
     frontend = QueryFrontend.from_config(
         app.config.frontend, app=app.objects.get("querier"),
-        max_total_query_length=lambda t: overrides.for_tenant(t).max_total_query_length)
+        max_total_query_length=lambda t: overrides.for_tenant(t).max_total_query_length,
+        sharding=ShardingLimits(
+            total_shards=lambda t: overrides.for_tenant(t).query_sharding_total_shards,
+            max_sharded_queries=lambda t: (
+                overrides.for_tenant(t).query_sharding_max_sharded_queries),
+            delayed_name_removal=lambda t: overrides.for_tenant(t).enable_delayed_name_removal,
+            max_regexp_size_bytes=lambda t: (
+                overrides.for_tenant(t).query_sharding_max_regexp_size_bytes)))
     app.routes.extend(frontend.routes())
     app.add_service("query-frontend", FunctionService(lambda: None, frontend.close,
                                                       supervisors=[frontend.queue.supervisor]))

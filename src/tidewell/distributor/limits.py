@@ -388,6 +388,41 @@ class Limits:
             flag="querier.active-series-results-max-size-bytes",
         ),
     )
+    # Query sharding and PromQL semantics: per tenant as in Mimir.
+    query_sharding_total_shards: int = field(
+        default=16,
+        metadata=setting(
+            "The amount of shards to use when doing parallelisation via query sharding by "
+            "tenant. 0 to disable query sharding for tenant. Used only with "
+            "-query-frontend.parallelize-shardable-queries.",
+            flag="query-frontend.query-sharding-total-shards",
+        ),
+    )
+    query_sharding_max_sharded_queries: int = field(
+        default=128,
+        metadata=setting(
+            "The max number of sharded queries that can be run for a given received query. "
+            "0 to disable limit.",
+            flag="query-frontend.query-sharding-max-sharded-queries",
+        ),
+    )
+    query_sharding_max_regexp_size_bytes: int = field(
+        default=4096,
+        metadata=setting(
+            "Disable query sharding for any query containing a regular expression matcher "
+            "longer than the configured number of bytes. 0 to disable the limit.",
+            flag="query-frontend.query-sharding-max-regexp-size-bytes",
+        ),
+    )
+    enable_delayed_name_removal: bool = field(
+        default=False,
+        metadata=setting(
+            "Enable Prometheus's delayed name removal: functions drop the metric name only "
+            "when the result is shaped, so rate({__name__=~\".+_total\"}[1m]) works. Off as "
+            "in Prometheus: series that lose their name and collide fail the query.",
+            flag="querier.enable-delayed-name-removal",
+        ),
+    )
 
     def with_overrides(self, values: dict[str, Any]) -> Limits:
         """A copy with YAML-style overrides applied (durations as strings allowed)."""
