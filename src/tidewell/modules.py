@@ -55,7 +55,7 @@ from tidewell.ring.config import InstanceRingConfig, KVConfig
 from tidewell.ring.instance_lifecycler import InstanceLifecycler
 from tidewell.ring.instance_ring import InstanceRingWatcher, InstanceState
 from tidewell.ring.kv import KV
-from tidewell.ring.kv_factory import close_kv, new_kv
+from tidewell.ring.kv_factory import close_kv, kv_supervisors, new_kv
 from tidewell.ring.status import ring_status_routes
 from tidewell.storegateway.gateway import StoreGateway
 from tidewell.storegateway.sharding import RingShardingStrategy
@@ -165,7 +165,8 @@ def _open_kv(app: App, config: KVConfig, name: str) -> KV:
     async def close() -> None:
         await close_kv(kv)
 
-    app.add_service(f"{name}-kv", FunctionService(lambda: None, close))
+    app.add_service(f"{name}-kv", FunctionService(lambda: None, close,
+                                                  supervisors=kv_supervisors(kv)))
     return kv
 
 
