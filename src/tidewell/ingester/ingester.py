@@ -21,10 +21,15 @@ from typing import Any
 
 from tidewell.ingest import metrics as rm
 from tidewell.ingest.config import IngestStorageConfig
-from tidewell.ingest.consumer import PartitionConsumer
+from tidewell.ingest.consumer import MAX_RECORD_ATTEMPTS, PartitionConsumer, RecordFailedError
 from tidewell.ingest.log import PartitionReader, Record
 from tidewell.ingester import metrics as m
-from tidewell.ingester.appender import Decoder, RecordAppender, default_decoder
+from tidewell.ingester.appender import (
+    Decoder,
+    RecordAppender,
+    ResolveFailedError,
+    default_decoder,
+)
 from tidewell.ingester.config import IngesterConfig
 from tidewell.ingester.head_cutting import cut_blocks
 from tidewell.ingester.layout import IngesterLayout
@@ -33,10 +38,11 @@ from tidewell.ingester.replay import load_local_state
 from tidewell.ingester.shipper import Shipper, apply_retention
 from tidewell.ingester.snapshots import write_snapshot
 from tidewell.ingester.user_tsdb import TenantRegistry, TenantTSDB, TSDBState
-from tidewell.ingester.wal import RecordWAL
+from tidewell.ingester.wal import RecordWAL, ResolvedEntry
 from tidewell.model.storage import Querier
 from tidewell.objstore import Bucket, BucketError
 from tidewell.tsdb.config import TSDBConfig
+from tidewell.tsdb.head import AppendResult
 from tidewell.util.services import Supervisor
 
 __all__ = ["EmptyQuerier", "Ingester"]
@@ -221,15 +227,32 @@ class Ingester:
         return wal_size > 0 and written >= wal_size
 
     def _apply(self, records: Sequence[Record]) -> int:
-        """Executor thread: resolve, WAL (one sync), then the heads. Returns the next offset."""
-        resolved = [self.appender.resolve(r) for r in records]
-        self.wal.append([e for e, _ in resolved])
-        self._durable_next = records[-1].offset + 1
+        """Executor thread: resolve, WAL (one sync), then the heads. Returns the next offset.
+
+        A record that cannot be decoded or resolved stops the batch there: the
+        records before it are logged and appended, then :class:`RecordFailedError`
+        has the consumer retry it (and skip it after ``MAX_RECORD_ATTEMPTS``).
+        """
+        resolved: list[tuple[ResolvedEntry, AppendResult | None]] = []
+        failed: RecordFailedError | None = None
+        for r in records:
+            try:
+                resolved.append(self.appender.resolve(r))
+            except ResolveFailedError as exc:
+                if exc.orphans is not None:
+                    resolved.append((exc.orphans, None))
+                failed = RecordFailedError(r.offset, exc.tenant, exc.cause, exc.kind)
+                break
+        if resolved:
+            self.wal.append([e for e, _ in resolved])
+            self._durable_next = failed.offset if failed else records[-1].offset + 1
         now_ms = time.time() * 1000
         delay = rm.RECEIVE_DELAY.labels(self._phase)
-        for r, (e, res) in zip(records, resolved, strict=True):
+        for r, (e, res) in zip(records, resolved, strict=False):
             delay.observe(max(0.0, (now_ms - r.timestamp_ms) / 1000))
-            self.appender.append(e, res)
+            self.appender.append_or_skip(e, res, MAX_RECORD_ATTEMPTS)
+        if failed is not None:
+            raise failed
         return records[-1].offset + 1
 
     # -- blocks and snapshots --------------------------------------------------
