@@ -43,6 +43,7 @@ from tidewell.distributor.validation import (
     format_failure,
     reason_of,
 )
+from tidewell.distributor.workers import off_loop
 from tidewell.ingest.log import LogError, LogUnavailableError, LogWriter, ProduceRequest
 from tidewell.protocol.pb import prompb_pb2 as pb
 from tidewell.protocol.wire import ScanError, ScanResult, scan_write_request
@@ -240,14 +241,13 @@ class Distributor:
 
     # -- the push ------------------------------------------------------------------------
 
-    async def push(self, tenant: str, raw: bytes) -> PushResult:
-        """Validate, shard and durably log one uncompressed RW 1.0 request.
+    def _prepare(
+        self, tenant: str, raw: bytes
+    ) -> tuple[PushResult, list[ProduceRequest], int, int, int]:
+        """Worker thread: scan, validate and shard a request into records (no I/O).
 
-        Raises ``PartialValidationError`` (after writing the valid part) when some
-        series were rejected, ``InvalidRequestError`` for undecodable input,
-        ``RateLimitedError`` and ``UnavailableError``.
+        Returns (result so far, records, samples, histograms, exemplars).
         """
-        started = time.perf_counter()
         limits = self.overrides.for_tenant(tenant)
         try:
             res = scan_write_request(raw)
@@ -331,6 +331,21 @@ class Distributor:
                 f"than the maximum allowed size of {self.max_record_size} bytes "
                 "(err-mimir-distributor-max-write-request-data-item-size)"
             )
+        return result, records, samples, histograms, exemplars
+
+    async def push(self, tenant: str, raw: bytes) -> PushResult:
+        """Validate, shard and durably log one uncompressed RW 1.0 request.
+
+        Raises ``PartialValidationError`` (after writing the valid part) when some
+        series were rejected, ``InvalidRequestError`` for undecodable input,
+        ``RateLimitedError`` and ``UnavailableError``.
+        The CPU work (scan, validation, records) runs on a push worker thread
+        (``workers.off_loop``): a large request never stalls the event loop that
+        serves every other request and ``/ready``.
+        """
+        started = time.perf_counter()
+        result, records, samples, histograms, exemplars = await off_loop(
+            self._prepare, tenant, raw)
         if records:
             await self._produce(tenant, records)
         result.samples, result.histograms, result.exemplars = samples, histograms, exemplars
