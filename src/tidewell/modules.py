@@ -222,6 +222,9 @@ async def _init_distributor(app: App) -> Distributor:
         max_record_size=app.config.ingest_storage.kafka.producer_max_record_size_bytes,
     )
     app.routes.extend(push_routes(distributor))
+    local = app.objects.get("ingester")
+    if local is not None:  # one process: refuse what the head would drop (distributor/DESIGN.md)
+        distributor.appendable_floors = local.appendable_floors
     return distributor
 
 
@@ -269,6 +272,9 @@ async def _init_ingester(app: App) -> Ingester:
     )
     app.add_service("ingester", ingester)
     app.routes.extend(ingester_routes(ingester))
+    local = app.objects.get("distributor")
+    if local is not None:  # one process: refuse what the head would drop (distributor/DESIGN.md)
+        local.appendable_floors = ingester.appendable_floors
     if "querier" not in app.modules:
         _serve_remotely(app, ingester, consistency_waiter=ingester.wait_until_caught_up)
         app.routes.extend(internal_meta_routes(ingester.tenants))

@@ -42,7 +42,8 @@ from tidewell.ingester.wal import RecordWAL, ResolvedEntry
 from tidewell.model.storage import Querier
 from tidewell.objstore import Bucket, BucketError
 from tidewell.tsdb.config import TSDBConfig
-from tidewell.tsdb.head import AppendResult
+from tidewell.tsdb.head import INT64_MIN, AppendResult
+from tidewell.tsdb.head.head_append import appendable_min_time
 from tidewell.util.services import Supervisor
 
 __all__ = ["EmptyQuerier", "Ingester"]
@@ -366,6 +367,25 @@ class Ingester:
 
     def tenant_tsdb(self, tenant: str) -> TenantTSDB | None:
         return self.tenants.get(tenant)
+
+    def appendable_floors(self, tenant: str) -> dict[int, int]:
+        """{partition: the oldest timestamp the tenant's head could still store}.
+
+        Older samples are discarded on consumption (``sample-timestamp-too-old`` /
+        ``sample-too-old``): the head's appendable minimum, or with an out-of-order
+        window the lower of it and the head's newest sample minus the window. Empty
+        when the head has no sample yet (it takes anything). Read without the head's
+        lock from the event loop: both bounds only grow, so a stale read is lower.
+        """
+        t = self.tenants.get(tenant)
+        if t is None or t.head.max_time == INT64_MIN:
+            return {}
+        head = t.head
+        floor = appendable_min_time(head)
+        ooo_ms = int(self.limits.out_of_order_time_window(tenant) * 1000)
+        if ooo_ms > 0:
+            floor = min(floor, head.max_time - ooo_ms)
+        return {self.partition: floor}
 
     async def stored_samples(self, tenant: str) -> tuple[int, int]:
         """(samples in the head + in local blocks, local blocks), every copy counted.
