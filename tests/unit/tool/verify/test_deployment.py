@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tidewell.tool.verify.deployment import DeploymentError, from_cluster, resolve_urls
+
+
+def test_urls_plain_and_comma_separated() -> None:
+    assert resolve_urls(["http://d0:8080/", "d1:8080,d2:8080"]) == {
+        "http://d0:8080/": "http://d0:8080", "d1:8080": "http://d1:8080",
+        "d2:8080": "http://d2:8080"}
+
+
+def test_dns_expands_to_every_address() -> None:
+    got = resolve_urls(["dns+localhost:8080"])
+    assert got and all(u.endswith(":8080") for u in got.values())
+    assert "localhost/127.0.0.1" in got
+
+
+def test_dns_needs_a_port() -> None:
+    with pytest.raises(DeploymentError, match="dns\\+HOST:PORT"):
+        resolve_urls(["dns+localhost"])
+
+
+def test_cluster_json_gives_config_and_distributors(tmp_path: Path) -> None:
+    cfg = tmp_path / "tidewell.yaml"
+    cfg.write_text("ingest_storage:\n  kafka:\n    address: k:9092\n    topic: t\n")
+    (tmp_path / "cluster.json").write_text(json.dumps({"config_file": str(cfg), "processes": [
+        {"name": "distributor-0", "target": "distributor", "url": "http://127.0.0.1:1"},
+        {"name": "ingester-zone-a-0", "target": "ingester", "url": "http://127.0.0.1:2"}]}))
+    d = from_cluster(str(tmp_path), ["-ingest-storage.kafka.topic=other"], [])
+    assert d.distributors == {"distributor-0": "http://127.0.0.1:1"}
+    assert d.config.ingest_storage.kafka.address == "k:9092"
+    assert d.config.ingest_storage.kafka.topic == "other"  # flags win over the file
+
+
+def test_bad_config_is_a_deployment_error(tmp_path: Path) -> None:
+    cfg = tmp_path / "tidewell.yaml"
+    cfg.write_text("no_such_block:\n  x: 1\n")
+    (tmp_path / "cluster.json").write_text(json.dumps({"config_file": str(cfg)}))
+    with pytest.raises(DeploymentError, match="no_such_block"):
+        from_cluster(str(tmp_path / "cluster.json"), [], [])
