@@ -9,7 +9,7 @@
   metadata(name, namespace, labels):: { name: name, namespace: namespace, labels: labels },
 
   // One Tidewell container: its flags, the shared config, readiness on /ready, one data volume.
-  container(cfg, images, args, resources, data=true):: {
+  container(cfg, images, args, resources):: {
     name: 'tidewell',
     image: images.tidewell,
     imagePullPolicy: 'IfNotPresent',
@@ -38,15 +38,24 @@
       readOnlyRootFilesystem: true,
       capabilities: { drop: ['ALL'] },
     },
-    volumeMounts: [{ name: 'config', mountPath: '/etc/tidewell', readOnly: true }]
-                  + (if data then [{ name: 'data', mountPath: cfg.data_dir }] else []),
+    // The root filesystem is read-only: state (and Numba's kernel cache, NUMBA_CACHE_DIR in
+    // the image) goes to the data volume, temporary files to /tmp.
+    volumeMounts: [
+      { name: 'config', mountPath: '/etc/tidewell', readOnly: true },
+      { name: 'data', mountPath: cfg.data_dir },
+      { name: 'tmp', mountPath: '/tmp' },
+    ],
   },
 
-  podSpec(cfg, container, grace, volumes=[]):: {
+  // `data=false`: a stateless component, its data volume is an emptyDir.
+  podSpec(cfg, container, grace, data=true):: {
     terminationGracePeriodSeconds: grace,
     securityContext: { runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001 },
     containers: [container],
-    volumes: [{ name: 'config', configMap: { name: 'tidewell-config' } }] + volumes,
+    volumes: [
+      { name: 'config', configMap: { name: 'tidewell-config' } },
+      { name: 'tmp', emptyDir: {} },
+    ] + (if data then [] else [{ name: 'data', emptyDir: {} }]),
   },
 
   deployment(cfg, name, component, replicas, pod):: {

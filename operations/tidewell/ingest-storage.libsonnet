@@ -6,14 +6,14 @@ local c = import 'common.libsonnet';
   local on = cfg.ingest_storage_enabled,
   local args = $.tidewell_args,
   local grace = cfg.termination_grace_period_seconds,
-  local tw(target_args, resources, data=true) =
-    c.container(cfg, $._images, args.common + target_args, resources, data),
+  local tw(target_args, resources) =
+    c.container(cfg, $._images, args.common + target_args, resources),
   local zoneName(zone) = 'ingester-' + zone,
 
   // Distributors: stateless, behind one Service that remote-write clients use.
   distributor_deployment: if on then c.deployment(
     cfg, 'distributor', 'distributor', cfg.distributor_replicas,
-    c.podSpec(cfg, tw(args.distributor, cfg.resources.distributor, data=false), grace)),
+    c.podSpec(cfg, tw(args.distributor, cfg.resources.distributor), grace, data=false)),
   distributor_service: if on then
     c.service(cfg, 'distributor', { name: 'distributor' }, cfg.http_port),
   // Headless: `tidewell tool verify --distributor dns+distributor-headless…` finds each pod.
@@ -49,13 +49,13 @@ local c = import 'common.libsonnet';
 
   querier_deployment: if on then c.deployment(
     cfg, 'querier', 'querier', cfg.querier_replicas,
-    c.podSpec(cfg, tw(args.querier, cfg.resources.querier, data=false), grace)),
+    c.podSpec(cfg, tw(args.querier, cfg.resources.querier), grace, data=false)),
   querier_service: if on then c.service(cfg, 'querier', { name: 'querier' }, cfg.http_port),
   querier_pdb: if on then c.pdb(cfg, 'querier', { name: 'querier' }),
 
   query_frontend_deployment: if on then c.deployment(
     cfg, 'query-frontend', 'query-frontend', cfg.query_frontend_replicas,
-    c.podSpec(cfg, tw(args.query_frontend, cfg.resources.query_frontend, data=false), grace)),
+    c.podSpec(cfg, tw(args.query_frontend, cfg.resources.query_frontend), grace, data=false)),
   query_frontend_service: if on then
     c.service(cfg, 'query-frontend', { name: 'query-frontend' }, cfg.http_port),
   query_frontend_pdb: if on then c.pdb(cfg, 'query-frontend', { name: 'query-frontend' }),

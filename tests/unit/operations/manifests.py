@@ -30,9 +30,18 @@ def flatten(node: Any) -> list[dict[str, Any]]:
 
 
 def validate_all(objects: list[dict[str, Any]]) -> None:
+    """Schemas, plus what they cannot see: every mounted volume is declared in its pod."""
     assert objects
     for obj in objects:
         kubernetes_validate.validate(obj, K8S_VERSION, strict=True)
+    for name, w in workloads(objects).items():
+        pod = w["spec"]["template"]["spec"]
+        declared = {v["name"] for v in pod.get("volumes", [])} | {
+            t["metadata"]["name"] for t in w["spec"].get("volumeClaimTemplates", [])}
+        for c in pod["containers"]:
+            mounts = [m["name"] for m in c.get("volumeMounts", [])]
+            assert set(mounts) <= declared, (name, mounts, declared)
+            assert len(mounts) == len(set(mounts)), (name, mounts)
 
 
 def by_kind(objects: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:

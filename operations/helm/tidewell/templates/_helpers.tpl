@@ -86,14 +86,21 @@ containers:
       allowPrivilegeEscalation: false
       readOnlyRootFilesystem: true
       capabilities: {drop: [ALL]}
+    # The root filesystem is read-only: state (and Numba's kernel cache) on the data
+    # volume, temporary files in /tmp.
     volumeMounts:
       - {name: config, mountPath: /etc/tidewell, readOnly: true}
-      {{- if .data }}
       - {name: data, mountPath: {{ .root.Values.dataDir }}}
-      {{- end }}
+      - {name: tmp, mountPath: /tmp}
 volumes:
   - name: config
     configMap: {name: tidewell-config}
+  - name: tmp
+    emptyDir: {}
+  {{- if not .data }}
+  - name: data
+    emptyDir: {}
+  {{- end }}
 {{- end }}
 
 {{- define "tidewell.volumeClaim" -}}
