@@ -18,6 +18,6 @@ local c = import 'common.libsonnet';
     kind: 'ConfigMap',
     metadata: c.metadata('tidewell-config', $._config.namespace,
                          { 'app.kubernetes.io/name': 'tidewell' }),
-    data: { 'tidewell.yaml': std.manifestYamlDoc($.tidewell_config, quote_keys=false) },
+    data: { 'tidewell.yaml': std.manifestYamlDoc($.tidewell_config) },
   },
 }

@@ -3,6 +3,7 @@ layouts, every manifest validated offline, its Tidewell config loaded by our par
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,15 @@ from tests.unit.operations.manifests import (
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def render(config: str) -> list[dict[str, Any]]:
+@functools.cache
+def _evaluate(config: str) -> str:
     snippet = f"(import 'operations/tidewell/tidewell.libsonnet') + {{ _config+:: {config} }}"
-    return flatten(json.loads(_jsonnet.evaluate_snippet("test", snippet, jpathdir=[str(ROOT)])))
+    return _jsonnet.evaluate_snippet("test", snippet, jpathdir=[str(ROOT)])
+
+
+def render(config: str) -> list[dict[str, Any]]:
+    """The Kubernetes objects of the library with ``_config+:: config`` (a fresh copy)."""
+    return flatten(json.loads(_evaluate(config)))
 
 
 @pytest.fixture(scope="module")
