@@ -89,7 +89,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
                     settings={"auth.multitenancy-enabled": "false",
                               "blocks-storage.tsdb.block-ranges-period": f"{BLOCK_RANGE_S}s",
                               "blocks-storage.tsdb.head-compaction-interval": "1s",
-                              "blocks-storage.tsdb.ship-interval": "1s"})
+                              "blocks-storage.tsdb.ship-interval": "1s",
+                              # Where a compactor keeps the bucket index, it does so promptly.
+                              "compactor.cleanup-interval": "2s"})
     c.start()
     writer = Writer([c.process(f"distributor-{i}").url for i in range(2)])
     writer.start()

@@ -71,8 +71,10 @@ async def run_checks(deployment: Deployment, checks: set[str], window_s: float, 
     reader = None
     if "consume" in checks:
         if config.ingest_storage.backend != "kafka":
+            # A single process on its embedded log: nothing outside it can read its
+            # partitions, so this check cannot say anything (it is not a failure).
             jobs.append(_fixed([CheckResult(
-                "consume", "ingest log", Status.FAIL,
+                "consume", "ingest log", Status.WARN,
                 "no -ingest-storage.kafka.address: the embedded log lives inside one process; "
                 "verify checks consumer groups on a Kafka-compatible broker")]))
         else:

@@ -1,11 +1,18 @@
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import pytest
 
-from tidewell.tool.verify.deployment import DeploymentError, from_cluster, resolve_urls
+from tidewell.tool.verify.deployment import (
+    DeploymentError,
+    from_cluster,
+    from_flags,
+    resolve_urls,
+)
+from tidewell.tool.verify.main import run_checks
 
 
 def test_urls_plain_and_comma_separated() -> None:
@@ -43,3 +50,13 @@ def test_bad_config_is_a_deployment_error(tmp_path: Path) -> None:
     (tmp_path / "cluster.json").write_text(json.dumps({"config_file": str(cfg)}))
     with pytest.raises(DeploymentError, match="no_such_block"):
         from_cluster(str(tmp_path / "cluster.json"), [], [])
+
+
+def test_single_process_config_runs_what_it_can(tmp_path: Path) -> None:
+    """Embedded log, filesystem bucket, no distributor named: one line per check, no crash."""
+    d = from_flags([f"-common.storage.path={tmp_path}"], [])
+    results = asyncio.run(run_checks(d, {"produce", "consume", "blocks"}, 0.1, 10, 3600, 900))
+    got = {(r.check, r.subject): (r.status.value, r.reason) for r in results}
+    assert got[("produce", "distributors")][0] == "FAIL"
+    assert got[("consume", "ingest log")][0] == "WARN"
+    assert got[("blocks", "bucket")] == ("WARN", "no tenant has blocks in the bucket yet")
