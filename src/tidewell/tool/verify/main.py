@@ -110,7 +110,8 @@ def _blocks(deployment: Deployment, grace_s: float, index_grace_s: float) -> lis
 
 
 def main(argv: list[str]) -> int:
-    flags = [a for a in argv if a.startswith("-") and not a.startswith("--")]
+    argv = ["--help" if a == "-help" else a for a in argv]  # Tidewell's own spelling
+    flags = [a for a in argv if a.startswith("-") and not a.startswith("--") and a != "-h"]
     args = _parser().parse_args([a for a in argv if a not in flags])
     try:
         window_s = parse_duration(args.window)

@@ -12,7 +12,7 @@ from tidewell.tool.verify.deployment import (
     from_flags,
     resolve_urls,
 )
-from tidewell.tool.verify.main import run_checks
+from tidewell.tool.verify.main import main, run_checks
 
 
 def test_urls_plain_and_comma_separated() -> None:
@@ -60,3 +60,20 @@ def test_single_process_config_runs_what_it_can(tmp_path: Path) -> None:
     assert got[("produce", "distributors")][0] == "FAIL"
     assert got[("consume", "ingest log")][0] == "WARN"
     assert got[("blocks", "bucket")] == ("WARN", "no tenant has blocks in the bucket yet")
+
+
+@pytest.mark.parametrize("flag", ["-h", "-help", "--help"])
+def test_help_in_every_spelling(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([flag])
+    assert exc.value.code == 0
+    assert "--block-grace" in capsys.readouterr().out
+
+
+def test_window_shorter_than_two_commit_intervals_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main([f"-common.storage.path={tmp_path}",
+                 "-ingest-storage.kafka.consumer-group-offset-commit-interval=5s",
+                 "--window", "8s"])
+    assert code == 2
+    assert "a healthy ingester could look stuck" in capsys.readouterr().err
