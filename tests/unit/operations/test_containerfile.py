@@ -33,6 +33,9 @@ def test_multi_stage_with_the_same_base() -> None:
     assert runtime[0] == ("FROM", "${BASE_IMAGE}")
     assert any(op == "COPY" and arg.startswith("--from=build /opt/tidewell")
                for op, arg in runtime)
+    # The virtualenv it copies keeps no installer: pip and setuptools are removed.
+    build_runs = " ".join(arg for op, arg in build if op == "RUN")
+    assert "pip uninstall -q -y pip setuptools" in build_runs
 
 
 def test_runtime_stage_has_runtime_dependencies_only() -> None:
@@ -52,7 +55,9 @@ def test_non_root_entrypoint_and_one_volume() -> None:
     assert last["USER"] == "10001:10001"
     assert json.loads(last["ENTRYPOINT"]) == ["/opt/tidewell/bin/tidewell"]
     assert [arg for op, arg in runtime if op == "VOLUME"] == ['["/data"]']
-    assert json.loads(last["CMD"]) == ["-common.storage.path=/data"]
+    # State lands in the volume whatever flags are given: the default ./tidewell-data is
+    # relative to the working directory (a CMD would be replaced by the user's flags).
+    assert last["WORKDIR"] == "/data" and "CMD" not in last
     assert last["EXPOSE"] == "8080"
     # USER comes after every RUN: nothing runs as root at container start.
     ops = [op for op, _ in runtime]
