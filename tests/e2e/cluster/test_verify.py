@@ -139,7 +139,9 @@ def test_healthy_cluster_passes_every_check(cluster: LocalCluster) -> None:
     produce = lines(results, "produce")
     assert sorted(r["subject"].split()[0] for r in produce) == ["distributor-0", "distributor-1"]
     assert all("acknowledged" in r["reason"] for r in produce)
-    consume = lines(results, "consume")
+    topic, *consume = lines(results, "consume")
+    assert topic == {"check": "consume", "subject": "topic ingest", "status": "PASS",
+                     "reason": "2 partitions, 2 ACTIVE, at most 2 ingesters per zone"}
     # Every (partition, zone) pair has its owner, and the offset came from the broker.
     assert sorted(r["subject"] for r in consume) == [
         "partition 0 zone-a ingester-zone-a-0", "partition 0 zone-b ingester-zone-b-0",

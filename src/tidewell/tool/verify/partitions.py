@@ -28,6 +28,7 @@ from tidewell.ring.model import OwnerState, PartitionRingDesc, PartitionState
 from tidewell.ring.partition_ring import PARTITION_RING_KEY
 from tidewell.tool.verify.deployment import DeploymentError
 from tidewell.tool.verify.report import CheckResult, Status
+from tidewell.tool.verify.topic import check_topic
 
 __all__ = ["OffsetLook", "check_partitions", "judge_owner", "read_rings"]
 
@@ -172,7 +173,11 @@ async def check_partitions(config: Config, reader: PartitionReader, window_s: fl
         health = await _health(client, inst, heartbeat_timeout, time.time())
         return judge_owner(subject, group, first, second, window_s, health, max_lag)
 
+    per_zone = {z: sum(1 for o in owners if zone_of(o, instances) == z) for z in zones}
     async with httpx.AsyncClient(timeout=3.0) as client:
-        results += await asyncio.gather(*(one(*job, client) for job in jobs))
+        topic, *owned = await asyncio.gather(check_topic(kafka, active, per_zone),
+                                             *(one(*job, client) for job in jobs))
+    results += owned
     order = {r.subject: i for i, r in enumerate(results)}
-    return sorted(results, key=lambda r: (int(r.subject.split()[1]), order[r.subject]))
+    return [topic, *sorted(results, key=lambda r: (int(r.subject.split()[1]),
+                                                   order[r.subject]))]
