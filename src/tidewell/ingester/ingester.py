@@ -300,7 +300,8 @@ class Ingester:
             self._ship_lock = asyncio.Lock()
         async with self._ship_lock:
             uploaded = 0
-            if self.shipper is not None:
+            # -blocks-storage.tsdb.ship-interval=0 disables shipping (Mimir's meaning).
+            if self.shipper is not None and self.tsdb_config.ship_interval > 0:
                 uploaded = await self.shipper.sync([t.tenant for t in self.tenants])
             await apply_retention(self.tenants, self.layout.tenant_dir, self.shipper,
                                   int(self.tsdb_config.retention_period * 1000))
