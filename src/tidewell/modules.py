@@ -57,6 +57,9 @@ from tidewell.ring.instance_ring import InstanceRingWatcher, InstanceState
 from tidewell.ring.kv import KV
 from tidewell.ring.kv_factory import close_kv, new_kv
 from tidewell.ring.status import ring_status_routes
+from tidewell.ruler.querying import RuleQuerier
+from tidewell.ruler.ruler import Ruler
+from tidewell.ruler.store import BucketRuleStore, LocalRuleStore, RuleStore
 from tidewell.storegateway.gateway import StoreGateway
 from tidewell.storegateway.sharding import RingShardingStrategy
 from tidewell.storegateway.status import store_gateway_status_routes
@@ -486,6 +489,37 @@ async def _init_query_frontend(app: App) -> QueryFrontend:
     return frontend
 
 
+async def _init_ruler(app: App) -> Ruler:
+    """The ruler: queries through the query-frontend (``-ruler.query-frontend.address``, or
+    the one in this process), writes through the distributor (this process's: with ingest
+    storage the ruler writes to the log like a distributor, as in Mimir)."""
+    config = app.config
+    rc = config.ruler
+    frontend: QueryFrontend | None = app.objects.get("query-frontend")
+    if rc.query_frontend.address:
+        querier = RuleQuerier.over_http(rc.query_frontend.address, rc.query_frontend.timeout)
+    elif frontend is not None:
+        querier = RuleQuerier.in_process(
+            build_app(frontend.routes(), multitenancy_enabled=config.multitenancy_enabled,
+                      no_auth_tenant=config.no_auth_tenant), rc.query_frontend.timeout)
+    else:
+        raise ConfigError("-target=ruler evaluates rules through a query-frontend: set "
+                          "-ruler.query-frontend.address")
+    rs = config.ruler_storage
+    store: RuleStore
+    if rs.backend == "local":
+        store = LocalRuleStore(Path(rs.local.directory))
+    else:
+        store = BucketRuleStore(new_bucket(rs, config.data_dir / "ruler-storage",
+                                           component="ruler"))
+    overrides: Overrides = app.objects["overrides"]
+    ruler = Ruler(rc, store, querier, app.objects["distributor"].push, overrides.for_tenant)
+    app.routes[0:0] = ruler.routes()  # before the query-frontend's catch-all proxy
+    app.add_service("ruler", FunctionService(ruler.start, ruler.stop,
+                                             supervisors=ruler.supervisors))
+    return ruler
+
+
 MODULES: dict[str, Module] = {
     "overrides": Module((), _init_overrides),
     "ingest-log": Module((), _init_ingest_log),
@@ -498,6 +532,7 @@ MODULES: dict[str, Module] = {
     "querier": Module(("overrides",), _init_querier),
     "query-frontend": Module(("overrides",), _init_query_frontend),
     "compactor": Module(("overrides",), _init_compactor),
+    "ruler": Module(("overrides", "distributor"), _init_ruler),
 }
 
 # What a module needs only when a peer it talks to runs in another process.
@@ -512,10 +547,10 @@ _REMOTE_DEPS: dict[str, dict[str, tuple[str, ...]]] = {
 
 TARGET_GROUPS: dict[str, tuple[str, ...]] = {
     "all": ("ingester", "distributor", "store-gateway", "compactor", "querier",
-            "query-frontend"),
+            "query-frontend", "ruler"),
     "write": ("ingester", "distributor"),
     "read": ("querier", "query-frontend"),
-    "backend": ("store-gateway", "compactor"),
+    "backend": ("store-gateway", "compactor", "ruler"),
 }
 
 
@@ -545,8 +580,10 @@ def resolve(targets: list[str]) -> list[str]:
                 for dep in deps:
                     visit(dep)
     # Rings and logs first, then components in the order they were asked for;
-    # the frontend calls an in-process querier when there is one, so it is built last.
-    order.sort(key=lambda name: (name not in _INFRA, name == "query-frontend"))
+    # the frontend calls an in-process querier when there is one, so it is built last
+    # but for the ruler, which queries through it.
+    last = {"query-frontend": 1, "ruler": 2}
+    order.sort(key=lambda name: (name not in _INFRA, last.get(name, 0)))
     return order
 
 
