@@ -1,7 +1,8 @@
 """One evaluation of one rule group, as Prometheus's ``Group.Eval`` does it.
 
-Rules run in order at the group's timestamp ``ts`` (minus ``query_offset`` for
-the query). Each rule's query goes to the query-frontend; a rule reading a
+Rules run in order at the group's timestamp ``ts``; as in Prometheus,
+``query_offset`` moves the query *and the written samples* to ``ts - offset``
+(alert state times stay at ``ts``). Each rule's query goes to the query-frontend; a rule reading a
 series an earlier rule of the group records (dependency analysis on the parsed
 expression, as Mimir does) asks for strong read consistency so it sees that
 rule's fresh output. Each rule's output — recorded samples, or ``ALERTS`` and
@@ -166,7 +167,7 @@ class GroupEvaluator:
                 self.notifier.send_alerts(gs.tenant, rs, ts, max(self.options.resend_delay,
                                                                   gs.interval),
                                           self.options.resend_delay)
-        await self._write(gs.tenant, rs, out, ts)
+        await self._write(gs.tenant, rs, out, query_ts)
         return len(out)
 
     async def _restore(self, gs: GroupState, rs: RuleState, ts: float) -> None:
@@ -218,7 +219,7 @@ class GroupEvaluator:
         """A group that stops here (deleted, moved): its series end now, as in Prometheus."""
         for rs in gs.rules:
             try:
-                await self._write(gs.tenant, rs, [], ts)
+                await self._write(gs.tenant, rs, [], ts - (gs.group.query_offset or 0.0))
             except PushError as exc:
                 log.warning("stale markers not written", extra={"fields": {
                     "user": gs.tenant, "rule": rs.rule.name, "err": str(exc)}})
