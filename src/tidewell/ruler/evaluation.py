@@ -147,8 +147,10 @@ class GroupEvaluator:
     async def _rule(self, gs: GroupState, i: int, rs: RuleState, ts: float, first: bool) -> int:
         rule, group = rs.rule, gs.group
         query_ts = ts - (group.query_offset or 0.0)
+        # The first evaluation here (a start, or a group taken over) reads strongly too:
+        # alerts and their restored state must see everything written before.
         result = await self.querier.instant(gs.tenant, rule.expr, query_ts,
-                                            strong=i in gs.strong)
+                                            strong=first or i in gs.strong)
         if rule.record:
             out = self._recorded(rule, group, result)
         else:
