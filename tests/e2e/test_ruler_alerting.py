@@ -3,6 +3,7 @@ ruler restart keeps the ``for`` state (restored from ``ALERTS_FOR_STATE``)."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import threading
 import time
@@ -88,12 +89,10 @@ class Writer:
                     s.labels.add(name=k, value=v)
                 s.samples.add(value=self.value, timestamp=round(time.time() * 1000))
                 body = bytes(cramjam.snappy.compress_raw(req.SerializeToString()))
-                try:
+                with contextlib.suppress(httpx.HTTPError):  # the process is restarting
                     client.post(self.url, content=body, headers={
                         **HEADERS, "Content-Encoding": "snappy",
                         "Content-Type": "application/x-protobuf"})
-                except httpx.HTTPError:
-                    pass  # the ruler's process is restarting
                 self.stop.wait(0.5)
 
 
