@@ -58,6 +58,7 @@ from tidewell.ring.kv import KV
 from tidewell.ring.kv_factory import close_kv, new_kv
 from tidewell.ring.status import ring_status_routes
 from tidewell.ruler.querying import RuleQuerier
+from tidewell.ruler.ring import RULER_RING_KEY, group_owner
 from tidewell.ruler.ruler import Ruler
 from tidewell.ruler.store import BucketRuleStore, LocalRuleStore, RuleStore
 from tidewell.storegateway.gateway import StoreGateway
@@ -513,10 +514,26 @@ async def _init_ruler(app: App) -> Ruler:
         store = BucketRuleStore(new_bucket(rs, config.data_dir / "ruler-storage",
                                            component="ruler"))
     overrides: Overrides = app.objects["overrides"]
-    ruler = Ruler(rc, store, querier, app.objects["distributor"].push, overrides.for_tenant)
+    ring = rc.ring
+    kv, watcher = _watch_instance_ring(app, ring, RULER_RING_KEY, "ruler")
+    app.routes.extend(ring_status_routes(ruler_ring=watcher))
+    ruler = Ruler(rc, store, querier, app.objects["distributor"].push, overrides.for_tenant,
+                  owns=lambda key: group_owner(watcher.instance_ring(), key) == ring.instance_id)
+    lifecycler = InstanceLifecycler(kv, RULER_RING_KEY, ring, instance_id=ring.instance_id,
+                                    addr=_advertised_addr(ring, config.server),
+                                    zone=ring.instance_availability_zone, name="ruler")
+
+    async def start() -> None:
+        await lifecycler.start()
+        await ruler.start()
+
+    async def stop() -> None:
+        await ruler.stop()
+        await lifecycler.stop()
+
     app.routes[0:0] = ruler.routes()  # before the query-frontend's catch-all proxy
-    app.add_service("ruler", FunctionService(ruler.start, ruler.stop,
-                                             supervisors=ruler.supervisors))
+    app.add_service("ruler", FunctionService(
+        start, stop, supervisors=[*ruler.supervisors, lifecycler.supervisor]))
     return ruler
 
 
