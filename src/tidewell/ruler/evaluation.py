@@ -147,10 +147,11 @@ class GroupEvaluator:
     async def _rule(self, gs: GroupState, i: int, rs: RuleState, ts: float, first: bool) -> int:
         rule, group = rs.rule, gs.group
         query_ts = ts - (group.query_offset or 0.0)
-        # The first evaluation here (a start, or a group taken over) reads strongly too:
-        # alerts and their restored state must see everything written before.
+        # An alert with `for` reads strongly on its first evaluation here (a start, or a
+        # group taken over): the alerts it restores must see everything written before.
+        restoring = first and bool(rule.alert) and rule.for_ > 0
         result = await self.querier.instant(gs.tenant, rule.expr, query_ts,
-                                            strong=first or i in gs.strong)
+                                            strong=restoring or i in gs.strong)
         if rule.record:
             out = self._recorded(rule, group, result)
         else:
