@@ -4,6 +4,7 @@ ruler restart keeps the ``for`` state (restored from ``ALERTS_FOR_STATE``)."""
 from __future__ import annotations
 
 import contextlib
+import re
 import subprocess
 import threading
 import time
@@ -161,6 +162,10 @@ def test_alert_fires_reaches_alertmanager_resolves_and_survives_restart(
         writer.value = 1.0
         wait_for(lambda: "Down" not in am_alerts(alertmanager), 60, "Down resolved")
         assert "Down" not in our_alerts(tidewell.url)
+        metrics = httpx.get(f"{tidewell.url}/metrics").text
+        sent = re.search(r'cortex_prometheus_notifications_sent_total\{alertmanager="[^"]+",'
+                         r'user="team-a"\} (\S+)', metrics)
+        assert sent and float(sent.group(1)) >= 2, metrics
     finally:
         writer.stop.set()
         writer.thread.join()

@@ -143,6 +143,16 @@ def test_recording_rules_equal_prometheus(tmp_path: Path, tidewell: TidewellProc
         copies = recorded(api, "t:copy", ours)
         assert len(copies) >= 5
         assert all(v == t for _, t, v in copies), copies
+        metrics = httpx.get(f"{tidewell.url}/metrics").text
+        for name in ("cortex_prometheus_rule_evaluations_total",
+                     "cortex_prometheus_rule_group_last_duration_seconds",
+                     "cortex_prometheus_rule_group_last_evaluation_timestamp_seconds",
+                     "cortex_prometheus_rule_group_iterations_total"):
+            assert f'{name}{{rule_group="ns;g",user="{TENANT}"}}' in metrics, name
+        assert (f'cortex_prometheus_rule_evaluation_failures_total{{rule_group="ns;g",'
+                f'user="{TENANT}"}} 0.0') in metrics
+        status = httpx.get(f"{tidewell.url}/ruler/status").text
+        assert "<td>consistency</td>" in status and "<td>g</td>" in status
         groups = httpx.get(f"{api}/api/v1/rules", headers=ours).json()["data"]["groups"]
         assert {g["name"]: [r["health"] for r in g["rules"]] for g in groups} == {
             "g": ["ok", "ok", "ok"], "consistency": ["ok", "ok"]}, groups

@@ -135,6 +135,8 @@ class GroupManager:
             label = (tenant, f"{namespace};{state.group.name}")
             metrics.GROUP_INTERVAL.labels(*label).set(state.interval)
             metrics.GROUP_RULES.labels(*label).set(len(state.rules))
+            metrics.EVALUATION_FAILURES.labels(*label)  # exported as 0 from the start
+            metrics.GROUP_ITERATIONS_MISSED.labels(*label)
             self.running[key] = _Running(state, asyncio.get_running_loop().create_task(
                 self._loop(state), name=f"ruler/{namespace}/{state.group.name}"))
 
