@@ -6,8 +6,9 @@ Rules run in order at the group's timestamp ``ts``; as in Prometheus,
 series an earlier rule of the group records (dependency analysis on the parsed
 expression, as Mimir does) asks for strong read consistency so it sees that
 rule's fresh output. Each rule's output — recorded samples, or ``ALERTS`` and
-``ALERTS_FOR_STATE`` — is pushed through the distributor before the next rule
-runs, with stale markers for series the rule wrote last time but not now.
+``ALERTS_FOR_STATE`` — with stale markers for series the rule wrote last time
+but not now, is pushed through the distributor: in one request per group
+evaluation, or before the first rule that reads the output of earlier ones.
 A failing rule is recorded (health ``err``, ``lastError``, failure counter) and
 the group goes on, as in Prometheus.
 """
@@ -121,21 +122,25 @@ class GroupEvaluator:
         group_label = f"{gs.namespace};{gs.group.name}"
         user = gs.tenant
         first = gs.evaluations == 0
+        write_ts = ts - (gs.group.query_offset or 0.0)
         samples = 0
+        pending: list[tuple[RuleState, list[tuple[Labels, float]]]] = []
         for i, rs in enumerate(gs.rules):
+            if i in gs.strong:  # it reads what the rules before it wrote: write that first
+                await self._flush(gs, pending, write_ts)
             t0 = time.perf_counter()
             metrics.EVALUATIONS.labels(user, group_label).inc()
             try:
-                samples += await self._rule(gs, i, rs, ts, first)
+                out = await self._rule(gs, i, rs, ts, first)
+                pending.append((rs, self._with_stale(rs, out)))
+                samples += len(out)
                 rs.health, rs.last_error = "ok", ""
-            except (QueryError, DuplicateLabelSetError, PushError, RuleLimitError) as exc:
-                metrics.EVALUATION_FAILURES.labels(user, group_label).inc()
-                rs.health, rs.last_error = "err", str(exc)
-                log.warning("rule evaluation failed", extra={"fields": {
-                    "user": user, "group": group_label, "rule": rs.rule.name, "err": str(exc)}})
+            except (QueryError, DuplicateLabelSetError, RuleLimitError) as exc:
+                self._failed(gs, rs, exc)
             rs.last_evaluation = ts
             rs.evaluation_time = time.perf_counter() - t0
             metrics.EVALUATION_DURATION.labels(user).observe(rs.evaluation_time)
+        await self._flush(gs, pending, write_ts)
         gs.evaluations += 1
         gs.last_evaluation = ts
         gs.evaluation_time = time.perf_counter() - started
@@ -144,7 +149,27 @@ class GroupEvaluator:
         metrics.GROUP_LAST_EVALUATION.labels(user, group_label).set(ts)
         metrics.GROUP_SAMPLES.labels(user, group_label).set(samples)
 
-    async def _rule(self, gs: GroupState, i: int, rs: RuleState, ts: float, first: bool) -> int:
+    def _failed(self, gs: GroupState, rs: RuleState, exc: Exception) -> None:
+        group_label = f"{gs.namespace};{gs.group.name}"
+        metrics.EVALUATION_FAILURES.labels(gs.tenant, group_label).inc()
+        rs.health, rs.last_error = "err", str(exc)
+        log.warning("rule evaluation failed", extra={"fields": {
+            "user": gs.tenant, "group": group_label, "rule": rs.rule.name, "err": str(exc)}})
+
+    async def _flush(self, gs: GroupState, pending: list[tuple[RuleState, list]],
+                     ts: float) -> None:
+        """Write the pending rules' output as one request; a refusal fails those rules."""
+        batch = [s for _, out in pending for s in out]
+        try:
+            if batch:
+                await self.push(gs.tenant, write_request(batch, round(ts * 1000)))
+        except PushError as exc:
+            for rs, _ in pending:
+                self._failed(gs, rs, exc)
+        pending.clear()
+
+    async def _rule(self, gs: GroupState, i: int, rs: RuleState, ts: float, first: bool
+                    ) -> list[tuple[Labels, float]]:
         rule, group = rs.rule, gs.group
         query_ts = ts - (group.query_offset or 0.0)
         # An alert with `for` reads strongly on its first evaluation here (a start, or a
@@ -170,8 +195,7 @@ class GroupEvaluator:
                 self.notifier.send_alerts(gs.tenant, rs, ts, max(self.options.resend_delay,
                                                                   gs.interval),
                                           self.options.resend_delay)
-        await self._write(gs.tenant, rs, out, query_ts)
-        return len(out)
+        return out
 
     async def _restore(self, gs: GroupState, rs: RuleState, ts: float) -> None:
         """Restore ``for`` state from ``ALERTS_FOR_STATE`` (first evaluation only)."""
@@ -210,22 +234,26 @@ class GroupEvaluator:
         self._check_limit(group, len(out), "series")
         return list(out.items())
 
-    async def _write(self, tenant: str, rs: RuleState, out: list[tuple[Labels, float]],
-                     ts: float) -> None:
+    @staticmethod
+    def _with_stale(rs: RuleState, out: list[tuple[Labels, float]]
+                    ) -> list[tuple[Labels, float]]:
+        """``out`` plus stale markers for the series the rule wrote last time but not now."""
         current = {labels for labels, _ in out}
         stale = [(labels, STALE) for labels in rs.last_series - current]
-        if out or stale:
-            await self.push(tenant, write_request([*out, *stale], round(ts * 1000)))
         rs.last_series = current
+        return [*out, *stale]
 
     async def mark_stale(self, gs: GroupState, ts: float) -> None:
         """A group that stops here (deleted, moved): its series end now, as in Prometheus."""
-        for rs in gs.rules:
-            try:
-                await self._write(gs.tenant, rs, [], ts - (gs.group.query_offset or 0.0))
-            except PushError as exc:
-                log.warning("stale markers not written", extra={"fields": {
-                    "user": gs.tenant, "rule": rs.rule.name, "err": str(exc)}})
+        batch = [s for rs in gs.rules for s in self._with_stale(rs, [])]
+        if not batch:
+            return
+        try:
+            await self.push(gs.tenant, write_request(
+                batch, round((ts - (gs.group.query_offset or 0.0)) * 1000)))
+        except PushError as exc:
+            log.warning("stale markers not written", extra={"fields": {
+                "user": gs.tenant, "group": gs.group.name, "err": str(exc)}})
 
 
 def _with_rule(rs: RuleState, rule: Rule) -> RuleState:
