@@ -499,13 +499,11 @@ async def _init_ruler(app: App) -> Ruler:
     frontend: QueryFrontend | None = app.objects.get("query-frontend")
     if rc.query_frontend.address:
         querier = RuleQuerier.over_http(rc.query_frontend.address, rc.query_frontend.timeout)
-    elif frontend is not None:
+    else:
+        assert frontend is not None  # _check_ruler
         querier = RuleQuerier.in_process(
             build_app(frontend.routes(), multitenancy_enabled=config.multitenancy_enabled,
                       no_auth_tenant=config.no_auth_tenant), rc.query_frontend.timeout)
-    else:
-        raise ConfigError("-target=ruler evaluates rules through a query-frontend: set "
-                          "-ruler.query-frontend.address")
     rs = config.ruler_storage
     store: RuleStore
     if rs.backend == "local":
@@ -628,9 +626,17 @@ def _check_shared_state(config: Config, modules: list[str]) -> None:
             )
 
 
+def _check_ruler(config: Config, modules: list[str]) -> None:
+    if ("ruler" in modules and "query-frontend" not in modules
+            and not config.ruler.query_frontend.address):
+        raise ConfigError("-target=ruler evaluates rules through a query-frontend: set "
+                          "-ruler.query-frontend.address")
+
+
 async def build(config: Config) -> App:
     modules = resolve(config.target)
     app = App(config=config, modules=modules)
+    _check_ruler(config, modules)
     _check_shared_state(config, modules)
     for name in modules:
         app.objects[name] = await MODULES[name].init(app)
