@@ -516,7 +516,10 @@ async def _init_ruler(app: App) -> Ruler:
     kv, watcher = _watch_instance_ring(app, ring, RULER_RING_KEY, "ruler")
     app.routes.extend(ring_status_routes(ruler_ring=watcher))
     ruler = Ruler(rc, store, querier, app.objects["distributor"].push, overrides.for_tenant,
-                  owns=lambda key: group_owner(watcher.instance_ring(), key) == ring.instance_id)
+                  owns=lambda key: group_owner(watcher.instance_ring(), key) == ring.instance_id,
+                  peers=lambda: [f"http://{i.addr}" for i in
+                                 watcher.instance_ring().healthy_instances()
+                                 if i.id != ring.instance_id])
     lifecycler = InstanceLifecycler(kv, RULER_RING_KEY, ring, instance_id=ring.instance_id,
                                     addr=_advertised_addr(ring, config.server),
                                     zone=ring.instance_availability_zone, name="ruler")

@@ -53,9 +53,10 @@ def iterations(url: str) -> dict[str, float]:
     return {g: float(v) for g, v in re.findall(pattern, text)}
 
 
-def evaluated_by(url: str) -> set[str]:
-    groups = httpx.get(f"{url}/prometheus/api/v1/rules", headers=HEADERS,
-                       timeout=30).json()["data"]["groups"]
+def evaluated_by(url: str, local: bool = True) -> set[str]:
+    """Groups with an evaluation: on this ruler only, or on any (the merged read API)."""
+    groups = httpx.get(f"{url}/prometheus/api/v1/rules", headers=HEADERS, timeout=30,
+                       params={"local": "true"} if local else {}).json()["data"]["groups"]
     return {g["name"] for g in groups if g["lastEvaluation"] != "0001-01-01T00:00:00Z"}
 
 
@@ -76,6 +77,8 @@ def test_each_group_once_and_sigkill_moves_groups(cluster: LocalCluster, tmp_pat
     assert a | b == set(GROUPS), (a, b)
     assert not a & b, f"groups evaluated by both rulers: {a & b}"
     assert a and b, "the ring gave every group to one ruler"
+    # Either ruler's read API shows every group's evaluation (Mimir's fan-out).
+    assert evaluated_by(r0, local=False) == evaluated_by(r1, local=False) == set(GROUPS)
 
     time.sleep(12)
     at = time.time() - 1

@@ -11,18 +11,21 @@ Configuration (YAML, as ``mimirtool rules`` and cortextool send and read it):
 A bad group is a 400 listing every problem with its line (``rulefmt``); a group
 that would pass the tenant's ``ruler_max_rules_per_rule_group`` or
 ``ruler_max_rule_groups_per_tenant`` is a 400 naming the limit. Read API
-(Prometheus's JSON): ``GET /prometheus/api/v1/rules`` and ``/alerts``.
+(Prometheus's JSON): ``GET /prometheus/api/v1/rules`` and ``/alerts``, merging
+what the other rulers evaluate (each asked with ``?local=true``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
+import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -35,6 +38,9 @@ from tidewell.ruler.template import go_float
 
 __all__ = ["MAX_RULE_GROUP_BYTES", "ruler_routes"]
 
+log = logging.getLogger("tidewell.ruler")
+
+PEER_TIMEOUT_S = 10.0
 MAX_RULE_GROUP_BYTES = 4 << 20
 """Largest rule group body accepted (far above any sane group, far below harm)."""
 
@@ -82,8 +88,10 @@ def check_limits(limits: Limits, group: RuleGroup, existing: dict[str, list[Rule
 
 
 def ruler_routes(store: RuleStore, limits: Callable[[str], Limits], states: StatesFn, *,
-                 enable_config_api: bool = True) -> list[Route]:
-    """Routes for one ruler; ``limits`` gives a tenant's limits, ``states`` its groups' state."""
+                 peers: Callable[[], list[str]] = list, enable_config_api: bool = True
+                 ) -> list[Route]:
+    """Routes for one ruler; ``limits`` gives a tenant's limits, ``states`` its groups'
+    state, ``peers`` the base URLs of the other rulers (the read API merges theirs)."""
 
     def tenant_of(request: Request) -> str:
         return request.state.tenant
@@ -154,6 +162,10 @@ def ruler_routes(store: RuleStore, limits: Callable[[str], Limits], states: Stat
     async def rules(request: Request) -> Response:
         tenant = tenant_of(request)
         q = request.query_params
+        live = states(tenant)
+        if q.get("local") == "true":  # a peer ruler asking for what runs here
+            return _success({"groups": [_group_json(ns, gs.group, gs)
+                                        for (ns, _), gs in sorted(live.items())]})
         kind = q.get("type", "")
         if kind not in ("", "alert", "record"):
             return _error(400, f'unsupported rule type {kind!r}: must be "alert" or "record"')
@@ -161,7 +173,8 @@ def ruler_routes(store: RuleStore, limits: Callable[[str], Limits], states: Stat
         group_names = set(q.getlist("rule_group[]"))
         files = set(q.getlist("file[]"))
         stored = await asyncio.to_thread(store.list_groups, tenant)
-        live = states(tenant)
+        remote = {(g["file"], g["name"]): g for g in await _from_peers(
+            peers(), "/prometheus/api/v1/rules", tenant, "groups")}
         out = []
         for namespace, groups in stored.items():
             if files and namespace not in files:
@@ -170,19 +183,27 @@ def ruler_routes(store: RuleStore, limits: Callable[[str], Limits], states: Stat
                 if group_names and group.name not in group_names:
                     continue
                 gs = live.get((namespace, group.name))
-                body = _group_json(namespace, group, gs, kind, names)
+                if gs is not None and gs.group == group:
+                    body = _group_json(namespace, group, gs)
+                else:
+                    body = remote.get((namespace, group.name)) or _group_json(
+                        namespace, group, None)
+                body = _filtered(body, kind, names)
                 if body["rules"] or not (kind or names):
                     out.append(body)
-        return JSONResponse({"status": "success", "data": {"groups": out}})
+        return _success({"groups": out})
 
     async def alerts(request: Request) -> Response:
+        tenant = tenant_of(request)
         out = [
             _alert_json(a)
-            for gs in states(tenant_of(request)).values()
+            for gs in states(tenant).values()
             for rs in gs.rules if rs.rule.alert
             for a in rs.alerts.values() if a.state != "inactive"
         ]
-        return JSONResponse({"status": "success", "data": {"alerts": out}})
+        if request.query_params.get("local") != "true":
+            out += await _from_peers(peers(), "/prometheus/api/v1/alerts", tenant, "alerts")
+        return _success({"alerts": out})
 
     routes = [
         Route("/prometheus/api/v1/rules", rules, methods=["GET"]),
@@ -199,6 +220,37 @@ def ruler_routes(store: RuleStore, limits: Callable[[str], Limits], states: Stat
             Route(base + "/{namespace}/{group}", delete_group, methods=["DELETE"]),
         ]
     return routes
+
+
+def _success(data: dict[str, Any]) -> JSONResponse:
+    return JSONResponse({"status": "success", "data": data})
+
+
+async def _from_peers(urls: list[str], path: str, tenant: str, key: str) -> list[dict]:
+    """``data[key]`` of ``path?local=true`` on every other ruler (Mimir's fan-out); a ruler
+    that does not answer is logged and left out, as its groups move to others soon."""
+    if not urls:
+        return []
+    async with httpx.AsyncClient(timeout=PEER_TIMEOUT_S) as client:
+        answers = await asyncio.gather(
+            *(client.get(f"{u}{path}", params={"local": "true"},
+                         headers={"X-Scope-OrgID": tenant}) for u in urls),
+            return_exceptions=True)
+    out: list[dict] = []
+    for url, r in zip(urls, answers, strict=True):
+        if isinstance(r, BaseException) or r.status_code != 200:
+            log.warning("ruler did not answer", extra={"fields": {
+                "ruler": url, "err": str(r) if isinstance(r, BaseException) else r.status_code}})
+            continue
+        out.extend(r.json()["data"][key])
+    return out
+
+
+def _filtered(body: dict[str, Any], kind: str, names: set[str]) -> dict[str, Any]:
+    rules = [r for r in body["rules"]
+             if (not kind or (kind == "alert") == (r["type"] == "alerting"))
+             and (not names or r["name"] in names)]
+    return {**body, "rules": rules}
 
 
 def _rfc3339(ts: float) -> str:
@@ -232,15 +284,9 @@ def _rule_json(rs: RuleState) -> dict[str, Any]:
             "type": "alerting"}
 
 
-def _group_json(namespace: str, group: RuleGroup, gs: GroupState | None, kind: str,
-                names: set[str]) -> dict[str, Any]:
-    rule_states = gs.rules if gs is not None and gs.group == group else [
-        RuleState(r) for r in group.rules]
-    rules = [
-        _rule_json(rs) for rs in rule_states
-        if (not kind or (kind == "alert") == bool(rs.rule.alert))
-        and (not names or rs.rule.name in names)
-    ]
+def _group_json(namespace: str, group: RuleGroup, gs: GroupState | None) -> dict[str, Any]:
+    rule_states = gs.rules if gs is not None else [RuleState(r) for r in group.rules]
+    rules = [_rule_json(rs) for rs in rule_states]
     return {
         "name": group.name, "file": namespace, "rules": rules,
         "interval": gs.interval if gs else group.interval, "limit": group.limit,

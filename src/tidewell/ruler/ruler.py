@@ -30,11 +30,13 @@ __all__ = ["Ruler"]
 class Ruler:
     def __init__(self, config: RulerConfig, store: RuleStore, querier: RuleQuerier, push: Pusher,
                  limits: Callable[[str], Limits], *,
-                 owns: Callable[[str], bool] = lambda key: True) -> None:
+                 owns: Callable[[str], bool] = lambda key: True,
+                 peers: Callable[[], list[str]] = list) -> None:
         self.config = config
         self.store = store
         self.querier = querier
         self.limits = limits
+        self.peers = peers
         urls = config.alertmanager_urls()
         self.notifier = Notifier(urls, capacity=config.notification_queue_capacity,
                                  timeout=config.notification_timeout) if urls else None
@@ -65,6 +67,6 @@ class Ruler:
         await self.querier.close()
 
     def routes(self) -> list[Route]:
-        return [*ruler_routes(self.store, self.limits, self.manager.states,
+        return [*ruler_routes(self.store, self.limits, self.manager.states, peers=self.peers,
                               enable_config_api=self.config.enable_api),
                 *ruler_status_routes(self.manager.all_states)]
