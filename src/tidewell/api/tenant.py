@@ -25,7 +25,8 @@ _TENANT_PATHS = (
     "/compactor/delete_tenant",
     "/prometheus/config/v1/rules",
 )
-_OPEN_PATHS = ("/prometheus/api/v1/status/",)
+_OPEN_PATHS = ("/prometheus/api/v1/status/buildinfo", "/prometheus/api/v1/status/flags")
+"""Process-wide status: no tenant needed (``/status/tsdb`` is per tenant)."""
 
 
 class TenantMiddleware:

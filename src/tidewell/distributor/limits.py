@@ -363,6 +363,46 @@ class Limits:
         ),
     )
 
+    # Cardinality analysis (Mimir's names, flags and defaults).
+    cardinality_analysis_enabled: bool = field(
+        default=False,
+        metadata=setting("Enables endpoints used for cardinality analysis.",
+                         flag="querier.cardinality-analysis-enabled"),
+    )
+    label_names_and_values_results_max_size_bytes: int = field(
+        default=400 * 1024 * 1024,
+        metadata=setting(
+            "Maximum size in bytes of distinct label names and values. When querier receives "
+            "response from ingester, it merges the response with responses from other "
+            "ingesters. This maximum size limit is applied to the merged(distinct) results. "
+            "If the limit is reached, an error is returned.",
+            flag="querier.label-names-and-values-results-max-size-bytes",
+        ),
+    )
+    label_values_max_cardinality_label_names_per_request: int = field(
+        default=100,
+        metadata=setting(
+            "Maximum number of label names allowed to be queried in a single "
+            "/api/v1/cardinality/label_values API call.",
+            flag="querier.label-values-max-cardinality-label-names-per-request",
+        ),
+    )
+    cardinality_analysis_max_results: int = field(
+        default=500,
+        metadata=setting(
+            "Maximum number of series that can be requested in a single cardinality API "
+            "request.",
+            flag="querier.cardinality-api-max-series-limit",
+        ),
+    )
+    active_series_results_max_size_bytes: int = field(
+        default=400 * 1024 * 1024,
+        metadata=setting(
+            "Maximum size of an active series request result in bytes. 0 to disable.",
+            flag="querier.active-series-results-max-size-bytes",
+        ),
+    )
+
     def with_overrides(self, values: dict[str, Any]) -> Limits:
         """A copy with YAML-style overrides applied (durations as strings allowed)."""
         known = {f.name: f for f in dataclasses.fields(self)}
@@ -456,6 +496,10 @@ class Overrides:
 
     def for_tenant(self, tenant: str) -> Limits:
         return self._tenants.get(tenant, self.defaults)
+
+    def tenant_ids(self) -> list[str]:
+        """Tenants with overrides in the runtime config."""
+        return sorted(self._tenants)
 
     def set_tenant_overrides(self, mapping: dict[str, dict[str, Any]]) -> None:
         """Replace all overrides at once (validated first; on error nothing changes)."""
