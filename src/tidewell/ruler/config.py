@@ -135,6 +135,12 @@ class RulerConfig:
         metadata=setting("Minimum amount of time to wait before resending an alert to "
                          "Alertmanager.", flag="ruler.resend-delay", kind="duration"),
     )
+    external_url: str = field(
+        default="",
+        metadata=setting("URL of alerts return path (the generatorURL of alerts sent to the "
+                         "Alertmanager, and $externalURL in templates).",
+                         flag="ruler.external.url"),
+    )
     enable_api: bool = field(
         default=True,
         metadata=setting("Enable the ruler config API.", flag="ruler.enable-api"),

@@ -17,6 +17,7 @@ import time
 from collections import deque
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -76,9 +77,16 @@ class Notifier:
                 "labels": a.labels, "annotations": a.annotations,
                 "startsAt": _rfc3339(a.fired_at or a.active_at),
                 "endsAt": _rfc3339(a.resolved_at if a.state == INACTIVE else a.valid_until),
-                "generatorURL": self.external_url,
+                "generatorURL": self.generator_url(rs.rule.expr),
             }
             self._enqueue(tenant, body)
+
+    def generator_url(self, expr: str) -> str:
+        """Prometheus's link back to the expression: ``<external URL>/graph?g0.expr=…``."""
+        if not self.external_url:
+            return ""
+        query = urlencode({"g0.expr": expr, "g0.tab": "1"})
+        return f"{self.external_url.rstrip('/')}/graph?{query}"
 
     def _enqueue(self, tenant: str, alert: dict[str, Any]) -> None:
         metrics.NOTIFICATIONS_QUEUE_CAPACITY.labels(tenant).set(self.capacity)

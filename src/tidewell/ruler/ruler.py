@@ -39,10 +39,12 @@ class Ruler:
         self.peers = peers
         urls = config.alertmanager_urls()
         self.notifier = Notifier(urls, capacity=config.notification_queue_capacity,
-                                 timeout=config.notification_timeout) if urls else None
+                                 timeout=config.notification_timeout,
+                                 external_url=config.external_url) if urls else None
         options = EvaluationOptions(for_grace_period=config.for_grace_period,
                                     for_outage_tolerance=config.for_outage_tolerance,
-                                    resend_delay=config.resend_delay)
+                                    resend_delay=config.resend_delay,
+                                    external_url=config.external_url)
         self.evaluator = GroupEvaluator(querier, push, self.notifier, options)
         self.manager = GroupManager(store, self.evaluator,
                                     default_interval=config.evaluation_interval,

@@ -55,7 +55,7 @@ def test_failed_post_is_retried_and_delivered() -> None:
     before = sample("cortex_prometheus_notifications_errors_total", user="t1", alertmanager=url)
 
     async def scenario() -> None:
-        n = Notifier([url], capacity=10, timeout=5)
+        n = Notifier([url], capacity=10, timeout=5, external_url="http://ruler.example/")
         await n.start()
         rs = firing_rule()
         n.send_alerts("t1", rs, 1010.0, delta=60, resend_delay=60)
@@ -74,7 +74,8 @@ def test_failed_post_is_retried_and_delivered() -> None:
     assert tenant == "t1"
     assert alerts == [{"labels": {"alertname": "Down"}, "annotations": {"summary": "s"},
                        "startsAt": "1970-01-01T00:16:50.000Z",
-                       "endsAt": "1970-01-01T00:20:50.000Z", "generatorURL": ""}]
+                       "endsAt": "1970-01-01T00:20:50.000Z",
+                       "generatorURL": "http://ruler.example/graph?g0.expr=up+%3D%3D+0&g0.tab=1"}]
     assert sample("cortex_prometheus_notifications_errors_total", user="t1",
                   alertmanager=url) == before + 1
     assert sample("cortex_prometheus_notifications_sent_total", user="t1",
