@@ -73,6 +73,10 @@ from tidewell.ring.instance_ring import InstanceRingWatcher, InstanceState
 from tidewell.ring.kv import KV
 from tidewell.ring.kv_factory import close_kv, kv_supervisors, new_kv
 from tidewell.ring.status import ring_status_routes
+from tidewell.ruler.querying import RuleQuerier
+from tidewell.ruler.ring import RULER_RING_KEY, group_owner
+from tidewell.ruler.ruler import Ruler
+from tidewell.ruler.store import BucketRuleStore, LocalRuleStore, RuleStore
 from tidewell.storegateway.gateway import StoreGateway
 from tidewell.storegateway.sharding import RingShardingStrategy
 from tidewell.storegateway.status import store_gateway_status_routes
@@ -528,6 +532,54 @@ async def _init_query_frontend(app: App) -> QueryFrontend:
     return frontend
 
 
+async def _init_ruler(app: App) -> Ruler:
+    """The ruler: queries through the query-frontend (``-ruler.query-frontend.address``, or
+    the one in this process), writes through the distributor (this process's: with ingest
+    storage the ruler writes to the log like a distributor, as in Mimir)."""
+    config = app.config
+    rc = config.ruler
+    frontend: QueryFrontend | None = app.objects.get("query-frontend")
+    if rc.query_frontend.address:
+        querier = RuleQuerier.over_http(rc.query_frontend.address, rc.query_frontend.timeout)
+    else:
+        assert frontend is not None  # _check_ruler
+        querier = RuleQuerier.in_process(
+            build_app(frontend.routes(), multitenancy_enabled=config.multitenancy_enabled,
+                      no_auth_tenant=config.no_auth_tenant), rc.query_frontend.timeout)
+    rs = config.ruler_storage
+    store: RuleStore
+    if rs.backend == "local":
+        store = LocalRuleStore(Path(rs.local.directory))
+    else:
+        store = BucketRuleStore(new_bucket(rs, config.data_dir / "ruler-storage",
+                                           component="ruler"))
+    overrides: Overrides = app.objects["overrides"]
+    ring = rc.ring
+    kv, watcher = _watch_instance_ring(app, ring, RULER_RING_KEY, "ruler")
+    app.routes.extend(ring_status_routes(ruler_ring=watcher))
+    ruler = Ruler(rc, store, querier, app.objects["distributor"].push, overrides.for_tenant,
+                  owns=lambda key: group_owner(watcher.instance_ring(), key) == ring.instance_id,
+                  peers=lambda: [f"http://{i.addr}" for i in
+                                 watcher.instance_ring().healthy_instances()
+                                 if i.id != ring.instance_id])
+    lifecycler = InstanceLifecycler(kv, RULER_RING_KEY, ring, instance_id=ring.instance_id,
+                                    addr=_advertised_addr(ring, config.server),
+                                    zone=ring.instance_availability_zone, name="ruler")
+
+    async def start() -> None:
+        await lifecycler.start()
+        await ruler.start()
+
+    async def stop() -> None:
+        await ruler.stop()
+        await lifecycler.stop()
+
+    app.routes[0:0] = ruler.routes()  # before the query-frontend's catch-all proxy
+    app.add_service("ruler", FunctionService(
+        start, stop, supervisors=[*ruler.supervisors, lifecycler.supervisor]))
+    return ruler
+
+
 MODULES: dict[str, Module] = {
     "overrides": Module((), _init_overrides),
     "ingest-log": Module((), _init_ingest_log),
@@ -540,6 +592,7 @@ MODULES: dict[str, Module] = {
     "querier": Module(("overrides",), _init_querier),
     "query-frontend": Module(("overrides",), _init_query_frontend),
     "compactor": Module(("overrides",), _init_compactor),
+    "ruler": Module(("overrides", "distributor"), _init_ruler),
 }
 
 # What a module needs only when a peer it talks to runs in another process.
@@ -554,10 +607,10 @@ _REMOTE_DEPS: dict[str, dict[str, tuple[str, ...]]] = {
 
 TARGET_GROUPS: dict[str, tuple[str, ...]] = {
     "all": ("ingester", "distributor", "store-gateway", "compactor", "querier",
-            "query-frontend"),
+            "query-frontend", "ruler"),
     "write": ("ingester", "distributor"),
     "read": ("querier", "query-frontend"),
-    "backend": ("store-gateway", "compactor"),
+    "backend": ("store-gateway", "compactor", "ruler"),
 }
 
 
@@ -587,8 +640,10 @@ def resolve(targets: list[str]) -> list[str]:
                 for dep in deps:
                     visit(dep)
     # Rings and logs first, then components in the order they were asked for;
-    # the frontend calls an in-process querier when there is one, so it is built last.
-    order.sort(key=lambda name: (name not in _INFRA, name == "query-frontend"))
+    # the frontend calls an in-process querier when there is one, so it is built last
+    # but for the ruler, which queries through it.
+    last = {"query-frontend": 1, "ruler": 2}
+    order.sort(key=lambda name: (name not in _INFRA, last.get(name, 0)))
     return order
 
 
@@ -614,6 +669,13 @@ def _check_shared_state(config: Config, modules: list[str]) -> None:
                 f"-{flag}.store=inmemory cannot be shared with other processes: "
                 f"use -{flag}.store=etcd with -{flag}.etcd.endpoints"
             )
+
+
+def _check_ruler(config: Config, modules: list[str]) -> None:
+    if ("ruler" in modules and "query-frontend" not in modules
+            and not config.ruler.query_frontend.address):
+        raise ConfigError("-target=ruler evaluates rules through a query-frontend: set "
+                          "-ruler.query-frontend.address")
 
 
 def _local_ring_pages(app: App) -> list[BaseRoute]:
@@ -650,6 +712,7 @@ def buildinfo_features(modules: list[str]) -> dict[str, str]:
 async def build(config: Config) -> App:
     modules = resolve(config.target)
     app = App(config=config, modules=modules)
+    _check_ruler(config, modules)
     _check_shared_state(config, modules)
     for name in modules:
         app.objects[name] = await MODULES[name].init(app)

@@ -348,6 +348,20 @@ class Limits:
             kind="duration",
         ),
     )
+    ruler_max_rules_per_rule_group: int = field(
+        default=20,
+        metadata=setting(
+            "Maximum number of rules per rule group per-tenant. 0 to disable.",
+            flag="ruler.max-rules-per-rule-group",
+        ),
+    )
+    ruler_max_rule_groups_per_tenant: int = field(
+        default=70,
+        metadata=setting(
+            "Maximum number of rule groups per-tenant. 0 to disable.",
+            flag="ruler.max-rule-groups-per-tenant",
+        ),
+    )
 
     # Cardinality analysis (Mimir's names, flags and defaults).
     cardinality_analysis_enabled: bool = field(
