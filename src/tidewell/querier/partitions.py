@@ -16,11 +16,16 @@ from collections.abc import Awaitable, Callable
 
 from tidewell.model import Querier
 from tidewell.querier.merge import MergeQuerier
-from tidewell.querier.remote import RemoteQueryable, RemoteQueryError, RemoteQueryTimeoutError
+from tidewell.querier.remote import (
+    RemoteClients,
+    RemoteQueryable,
+    RemoteQueryError,
+    RemoteQueryTimeoutError,
+)
 from tidewell.querier.replicas import ReplicaSetQueryable
-from tidewell.ring.instance_ring import InstanceState
+from tidewell.ring.instance_ring import InstanceRingSource, InstanceState
 from tidewell.ring.model import PartitionState
-from tidewell.ring.status import InstanceRingSource, PartitionRingSource
+from tidewell.ring.partition_ring import PartitionRingSource
 
 # Partitions that may hold data: ACTIVE ones and INACTIVE ones being scaled in.
 _READABLE = (PartitionState.ACTIVE, PartitionState.INACTIVE)
@@ -42,7 +47,7 @@ class PartitionsQueryable:
         self._shard_size = shard_size
         self._timeout_s = timeout_s
         self._sets: dict[int, ReplicaSetQueryable] = {}
-        self._waiters: dict[str, RemoteQueryable] = {}
+        self._waiters = RemoteClients(RemoteQueryable)
         self._lock = threading.Lock()
 
     def partition_ids(self, tenant: str) -> list[int]:
@@ -76,10 +81,7 @@ class PartitionsQueryable:
             return rs
 
     def _waiter(self, url: str) -> RemoteQueryable:
-        with self._lock:
-            if url not in self._waiters:
-                self._waiters[url] = RemoteQueryable(url)
-            return self._waiters[url]
+        return self._waiters.get(url)
 
     def querier(self, tenant: str, mint: int, maxt: int) -> Querier:
         return MergeQuerier(
