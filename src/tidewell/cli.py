@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     config = result.config
     configure(config.server.log_level, config.server.log_format)
     try:
-        return asyncio.run(_run(config))
+        return asyncio.run(serve(config))
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -44,7 +44,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-async def _run(config: object) -> int:
+async def serve(config: object) -> int:
+    """Build and start the configured modules; run until a signal or a module fails.
+
+    The exit code: 0 after a signal, 1 when startup or a module failed.
+    """
     from tidewell.modules import build
 
     try:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.support.ports import free_port
-from tidewell.cli import _run
+from tidewell.cli import serve
 from tidewell.config import load
 from tidewell.ingest.consumer import PartitionConsumer
 
@@ -41,7 +41,7 @@ def test_failed_background_loop_stops_the_process_with_exit_1(
     statuses: list[int] = []
 
     async def scenario() -> int:
-        run = asyncio.ensure_future(_run(config))
+        run = asyncio.ensure_future(serve(config))
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             for _ in range(600):
                 try:
