@@ -168,6 +168,9 @@ def run(ctx: Context) -> list[Row]:
             "enqueue_retries_late": m.get("prometheus_remote_storage_enqueue_retries_total", 0.0)
             - warm.get("prometheus_remote_storage_enqueue_retries_total", 0.0),
             "shards": m.get("prometheus_remote_storage_shards", 0.0),
+            "batch_ms": 1000 * m.get("prometheus_remote_storage_sent_batch_duration_seconds_sum",
+                                     0.0)
+            / max(1.0, m.get("prometheus_remote_storage_sent_batch_duration_seconds_count", 0.0)),
             "lag": m.get("prometheus_remote_storage_highest_timestamp_in_seconds", 0.0)
             - m.get("prometheus_remote_storage_queue_highest_sent_timestamp_seconds", 0.0),
             "cpu": cpu * 100,
@@ -189,6 +192,8 @@ def run(ctx: Context) -> list[Row]:
             ("enqueue_retries_late", f"agent shard queue full after the first {WARMUP_S:.0f}s",
              "times", "lower"),
             ("shards", "agent's remote-write shards at the end", "shards", "lower"),
+            ("batch_ms", "mean time to send one batch (…_sent_batch_duration_seconds)", "ms",
+             "lower"),
             ("lag", "highest scraped - highest sent timestamp at the end", "s", "lower"),
             ("cpu", "receiver CPU use", "% of a core", "lower"),
             ("rss_mb", "receiver resident memory at the end", "MiB", "lower"),
