@@ -19,16 +19,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
 from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp
 
+from tidewell.api.cardinality import cardinality_routes
 from tidewell.api.config import ServerConfig
 from tidewell.api.consistency import ReadConsistencyMiddleware
-from tidewell.api.internal import internal_meta_routes, internal_query_routes
+from tidewell.api.index_page import index_routes
+from tidewell.api.internal import (
+    internal_cardinality_routes,
+    internal_meta_routes,
+    internal_query_routes,
+)
+from tidewell.api.local_rings import LocalInstanceRing
 from tidewell.api.prometheus import query_routes
 from tidewell.api.ready_guard import ReadyGuard
+from tidewell.api.runtime_config import runtime_config_routes
 from tidewell.api.server import HTTPServer, build_app
 from tidewell.api.status import status_routes
+from tidewell.api.status_tsdb import status_tsdb_routes
 from tidewell.compactor.cleaner import TenantLimits
 from tidewell.compactor.compactor import Compactor
 from tidewell.compactor.routes import compactor_routes
@@ -36,12 +46,18 @@ from tidewell.compactor.sharding import COMPACTOR_RING_KEY, job_owner, tenant_ow
 from tidewell.config import Config
 from tidewell.distributor import Distributor, Overrides, push_routes
 from tidewell.frontend import QueryFrontend
+from tidewell.frontend.sharding import ShardingLimits
 from tidewell.ingest.backend import close_ingest_log, open_ingest_log
 from tidewell.ingester import Ingester, ingester_routes
 from tidewell.model import Queryable
 from tidewell.objstore.factory import new_bucket
 from tidewell.promql.budget import QueryLimits
 from tidewell.querier.blocks import BlocksStoreQueryable, BucketIndexBlocksFinder
+from tidewell.querier.cardinality import (
+    CardinalitySource,
+    LocalCardinality,
+    PartitionsCardinality,
+)
 from tidewell.querier.meta import MetaSource, PartitionsMetaSource
 from tidewell.querier.partitions import PartitionsQueryable
 from tidewell.querier.routing import TimeRoutedQueryable
@@ -60,6 +76,7 @@ from tidewell.ring.status import ring_status_routes
 from tidewell.storegateway.gateway import StoreGateway
 from tidewell.storegateway.sharding import RingShardingStrategy
 from tidewell.storegateway.status import store_gateway_status_routes
+from tidewell.ui import ui_routes
 from tidewell.util.config_tree import ConfigError
 from tidewell.util.services import FunctionService, Service, ServiceManager, Supervisor
 
@@ -271,6 +288,8 @@ async def _init_ingester(app: App) -> Ingester:
     if "querier" not in app.modules:
         _serve_remotely(app, ingester, consistency_waiter=ingester.wait_until_caught_up)
         app.routes.extend(internal_meta_routes(ingester.tenants))
+        app.routes.extend(internal_cardinality_routes(
+            ingester.tenants, ingester_config.active_series_metrics_idle_timeout))
         ring_kv, _ = app.objects["ingester-ring"]
         lifecycler = InstanceLifecycler(
             ring_kv, INGESTER_RING_KEY, ingester_config.ring,
@@ -371,6 +390,8 @@ async def _init_querier(app: App) -> ASGIApp:
         ingester: Ingester = app.objects["ingester"]
         recent: Queryable = ingester
         meta: MetaSource = ingester.tenants
+        cardinality: CardinalitySource = LocalCardinality(
+            ingester.tenants, config.ingester.active_series_metrics_idle_timeout)
 
         async def wait(tenant: str) -> None:
             await ingester.wait_strong()
@@ -384,6 +405,7 @@ async def _init_querier(app: App) -> ASGIApp:
         )
         recent = partitions
         meta = PartitionsMetaSource(partitions)
+        cardinality = PartitionsCardinality(partitions)
 
         async def wait(tenant: str) -> None:
             await partitions.wait_caught_up(tenant, reader.end_offset, timeout)
@@ -412,9 +434,15 @@ async def _init_querier(app: App) -> ASGIApp:
     def consistency(inner: ASGIApp) -> ASGIApp:
         return ReadConsistencyMiddleware(inner, wait=wait, default_level=default_level)
 
-    api = Mount("/prometheus", routes=query_routes(
-        queryable, config.querier, meta,
-        tenant_limits=tenant_query_limits(overrides, config.querier.max_samples)))
+    slots = anyio.CapacityLimiter(config.querier.max_concurrent)  # cardinality counting
+    api = Mount("/prometheus", routes=[
+        *query_routes(
+            queryable, config.querier, meta,
+            tenant_limits=tenant_query_limits(overrides, config.querier.max_samples),
+            delayed_name_removal=lambda t: overrides.for_tenant(t).enable_delayed_name_removal),
+        *cardinality_routes(cardinality, overrides.for_tenant, limiter=slots),
+        *status_tsdb_routes(cardinality, overrides.for_tenant, limiter=slots),
+    ])
     if "query-frontend" in app.modules:
         return build_app([api], multitenancy_enabled=config.multitenancy_enabled,
                          no_auth_tenant=config.no_auth_tenant, middlewares=[consistency])
@@ -479,7 +507,14 @@ async def _init_query_frontend(app: App) -> QueryFrontend:
     overrides: Overrides = app.objects["overrides"]
     frontend = QueryFrontend.from_config(
         app.config.frontend, app=app.objects.get("querier"),
-        max_total_query_length=lambda t: overrides.for_tenant(t).max_total_query_length)
+        max_total_query_length=lambda t: overrides.for_tenant(t).max_total_query_length,
+        sharding=ShardingLimits(
+            total_shards=lambda t: overrides.for_tenant(t).query_sharding_total_shards,
+            max_sharded_queries=lambda t: (
+                overrides.for_tenant(t).query_sharding_max_sharded_queries),
+            delayed_name_removal=lambda t: overrides.for_tenant(t).enable_delayed_name_removal,
+            max_regexp_size_bytes=lambda t: (
+                overrides.for_tenant(t).query_sharding_max_regexp_size_bytes)))
     app.routes.extend(frontend.routes())
     app.add_service("query-frontend", FunctionService(lambda: None, frontend.close,
                                                       supervisors=[frontend.queue.supervisor]))
@@ -574,13 +609,50 @@ def _check_shared_state(config: Config, modules: list[str]) -> None:
             )
 
 
+def _local_ring_pages(app: App) -> list[BaseRoute]:
+    """Ring (and store-gateway) pages of components that joined no ring: they share the
+    querier's process."""
+    config = app.config
+
+    def running(module: str) -> Callable[[], bool]:
+        return lambda: app.manager.states().get(module) == "Running"
+
+    rings: dict[str, Any] = {}
+    pages: list[BaseRoute] = []
+    if "ingester" in app.modules and "ingester-ring" not in app.modules:
+        ring = config.ingester.ring
+        rings["ingester_ring"] = LocalInstanceRing(
+            "ingester", app.objects["ingester"].instance_id,
+            _advertised_addr(ring, config.server), ring.instance_availability_zone,
+            running("ingester"))
+    if "store-gateway" in app.modules and "store-gateway-ring" not in app.modules:
+        ring = config.store_gateway.sharding_ring
+        rings["store_gateway_ring"] = LocalInstanceRing(
+            "store-gateway", ring.instance_id, _advertised_addr(ring, config.server),
+            ring.instance_availability_zone, running("store-gateway"))
+        pages += store_gateway_status_routes(app.objects["store-gateway"])
+    return [*ring_status_routes(**rings), *pages] if rings else pages
+
+
+def buildinfo_features(modules: list[str]) -> dict[str, str]:
+    """Mimir's ``buildinfo`` features, as Grafana reads them (strings, not booleans)."""
+    return {"ruler_config_api": "true" if "ruler" in modules else "false",
+            "alertmanager_config_api": "false", "query_sharding": "false"}
+
+
 async def build(config: Config) -> App:
     modules = resolve(config.target)
     app = App(config=config, modules=modules)
     _check_shared_state(config, modules)
     for name in modules:
         app.objects[name] = await MODULES[name].init(app)
-    routes = [*status_routes(config, app.manager), *app.routes]
+    routes = [*status_routes(config, app.manager, buildinfo_features(modules)),
+              *_local_ring_pages(app), *app.routes]
+    if "overrides" in app.objects:
+        routes += runtime_config_routes(app.objects["overrides"])
+    if "querier" in modules or "query-frontend" in modules:
+        routes += ui_routes()
+    routes += index_routes(routes)
     asgi = build_app(routes, multitenancy_enabled=config.multitenancy_enabled,
                      no_auth_tenant=config.no_auth_tenant, middlewares=app.middlewares)
     # The server starts first so /ready can say 503 while the others start.

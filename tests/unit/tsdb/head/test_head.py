@@ -12,6 +12,7 @@ from tidewell.model import Labels, Matcher, MatchType, SampleBatch, stale_nan
 from tidewell.model.samples import stale_mask
 from tidewell.tsdb.head import Head, HeadQuerier, Reason
 from tidewell.tsdb.head.chunks import chunk_samples, decode_chunk, encode_chunk
+from tidewell.tsdb.head.postings import MemPostings
 
 ALL = (-(2**62), 2**62)
 
@@ -262,3 +263,13 @@ def test_selected_series_do_not_change_when_chunks_are_cut_later() -> None:
         ([70_000, 80_000], [2.0, 3.0])
     ]
     assert dump(h) == {A: [(50_000, 4.0), (60_000, 1.0), (70_000, 2.0), (80_000, 3.0)]}
+
+
+def test_value_counts_are_the_postings_lengths() -> None:
+    p = MemPostings()
+    p.add(0, Labels.from_dict({"job": "a", "pod": "x"}))
+    p.add(1, Labels.from_dict({"job": "a", "pod": "y"}))
+    p.add(2, Labels.from_dict({"job": "b"}))
+    assert p.value_counts("job") == {"a": 2, "b": 1}
+    assert p.value_counts("pod") == {"x": 1, "y": 1}
+    assert p.value_counts("nope") == {}
