@@ -118,6 +118,7 @@ async def test_open_connections_per_server_are_capped(memcached):
     results = await asyncio.gather(*(c.get("fe:cap") for _ in range(200)))
     assert results == [b"v" * 1000] * 200
     stats = memcached_stats(memcached)
-    # 3 client connections at most (+1: the stats connections of this test)
-    assert int(stats["total_connections"]) - before <= 3 + 1
+    # 3 client connections (+1: this test's second stats connection), and room for one
+    # replaced on a loaded machine; without the cap the 200 gets open about 200
+    assert int(stats["total_connections"]) - before <= 2 * 3
     await c.close()
