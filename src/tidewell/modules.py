@@ -71,7 +71,7 @@ from tidewell.ring.config import InstanceRingConfig, KVConfig
 from tidewell.ring.instance_lifecycler import InstanceLifecycler
 from tidewell.ring.instance_ring import InstanceRingWatcher, InstanceState
 from tidewell.ring.kv import KV
-from tidewell.ring.kv_factory import close_kv, new_kv
+from tidewell.ring.kv_factory import close_kv, kv_supervisors, new_kv
 from tidewell.ring.status import ring_status_routes
 from tidewell.storegateway.gateway import StoreGateway
 from tidewell.storegateway.sharding import RingShardingStrategy
@@ -182,7 +182,8 @@ def _open_kv(app: App, config: KVConfig, name: str) -> KV:
     async def close() -> None:
         await close_kv(kv)
 
-    app.add_service(f"{name}-kv", FunctionService(lambda: None, close))
+    app.add_service(f"{name}-kv", FunctionService(lambda: None, close,
+                                                  supervisors=kv_supervisors(kv)))
     return kv
 
 
@@ -238,6 +239,9 @@ async def _init_distributor(app: App) -> Distributor:
         max_record_size=app.config.ingest_storage.kafka.producer_max_record_size_bytes,
     )
     app.routes.extend(push_routes(distributor))
+    local = app.objects.get("ingester")
+    if local is not None:  # one process: refuse what the head would drop (distributor/DESIGN.md)
+        distributor.appendable_floors = local.appendable_floors
     return distributor
 
 
@@ -285,6 +289,9 @@ async def _init_ingester(app: App) -> Ingester:
     )
     app.add_service("ingester", ingester)
     app.routes.extend(ingester_routes(ingester))
+    local = app.objects.get("distributor")
+    if local is not None:  # one process: refuse what the head would drop (distributor/DESIGN.md)
+        local.appendable_floors = ingester.appendable_floors
     if "querier" not in app.modules:
         _serve_remotely(app, ingester, consistency_waiter=ingester.wait_until_caught_up)
         app.routes.extend(internal_meta_routes(ingester.tenants))
