@@ -33,7 +33,7 @@ from tidewell.promql.engine import Engine, EngineOptions, QueryResult
 from tidewell.promql.errors import ParseError, PromQLError
 from tidewell.promql.lexer import parse_duration_ms
 from tidewell.promql.nhist import FH
-from tidewell.promql.parser import _Parser, parse
+from tidewell.promql.parser import parse, parse_series_description
 
 DEFAULT_DIR = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "promqltest"
 EPSILON = 1e-6
@@ -256,11 +256,7 @@ def _selector_end(line: str) -> int:
 def parse_series(line: str) -> tuple[Labels, list[float | str | None], bool]:
     end = _selector_end(line)
     vals, hist = parse_values(line[end:])
-    p = _Parser(line[:end])
-    p.lenient_selector = True
-    t = p.peek()
-    vs = p.parse_selector(t if t.kind == "IDENT" else None)
-    labels = Labels((m.name, m.value) for m in vs.matchers)
+    labels = Labels((m.name, m.value) for m in parse_series_description(line[:end]))
     return labels, vals, hist
 
 

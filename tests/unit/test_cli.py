@@ -6,14 +6,16 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.support.ports import free_port
-from tidewell.cli import _run
+from tidewell.cli import SWITCH_INTERVAL_S, serve
 from tidewell.config import load
 from tidewell.ingest.consumer import PartitionConsumer
 
@@ -41,7 +43,7 @@ def test_failed_background_loop_stops_the_process_with_exit_1(
     statuses: list[int] = []
 
     async def scenario() -> int:
-        run = asyncio.ensure_future(_run(config))
+        run = asyncio.ensure_future(serve(config))
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             for _ in range(600):
                 try:
@@ -54,8 +56,17 @@ def test_failed_background_loop_stops_the_process_with_exit_1(
             broken.set()
         return await asyncio.wait_for(run, 60)
 
-    with caplog.at_level(logging.INFO):
-        assert asyncio.run(scenario()) == 1
+    interval, thresholds = sys.getswitchinterval(), gc.get_threshold()
+    try:
+        with caplog.at_level(logging.INFO):
+            assert asyncio.run(scenario()) == 1
+        # once started, the process runs with its GC and GIL settings
+        assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL_S)
+        assert gc.get_threshold() == (50_000, 20, 100)
+    finally:  # the rest of the test session keeps its own
+        sys.setswitchinterval(interval)
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
     assert statuses[0] == 200
     messages = [r.getMessage() for r in caplog.records]
     assert "background loop failed" in messages

@@ -50,7 +50,8 @@ class MemcachedConfig:
         "The socket read/write timeout.",
         flag="query-frontend.results-cache.memcached.timeout", kind="duration"))
     max_idle_connections: int = field(default=100, metadata=setting(
-        "The maximum number of idle connections kept open per memcached server.",
+        "The maximum number of connections kept open per memcached server, idle or in use; "
+        "an operation waits for a free one within the timeout.",
         flag="query-frontend.results-cache.memcached.max-idle-connections"))
     max_item_size: int = field(default=1 << 20, metadata=setting(
         "The maximum size of an item stored in memcached, in bytes. Bigger items are not "

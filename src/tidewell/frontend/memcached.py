@@ -2,28 +2,57 @@
 
 Written here rather than taken from PyPI: ``pymemcache`` is synchronous and
 ``aiomcache`` is thinly maintained, while the two commands the results cache
-needs are a few lines of protocol. Keys are spread over the servers by a
-stable hash; each server keeps a pool of idle connections. Every operation has
-a deadline; a connection that errs or times out is closed, never reused, and
-the error is counted and swallowed (a cache miss), as Mimir's cache client does.
+needs are a few lines of protocol. Keys are placed as dskit's
+``MemcachedJumpHashSelector`` places them (servers in natural sort order, the
+xxHash64 of the key, Lamping & Veach's jump consistent hash), so a Mimir and a
+Tidewell sharing a memcached fleet agree on every key, and adding or removing the
+last server moves only its share of keys. Each server allows at most
+``max_idle_connections`` open connections; a caller waits for a free one within
+the operation's deadline. A connection that errs or times out is closed, never
+reused, and the error is counted and swallowed (a cache miss), as Mimir's cache
+client does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
-import zlib
 from collections.abc import Sequence
+
+import xxhash
 
 from tidewell.frontend import metrics
 from tidewell.model.errors import TidewellError
 
-__all__ = ["MemcachedCache", "MemcachedError"]
+__all__ = ["MemcachedCache", "MemcachedError", "jump_hash", "natural_order"]
 
 log = logging.getLogger("tidewell.frontend.memcached")
 
 _MAX_RELATIVE_TTL = 30 * 86400  # memcached reads larger expirations as a Unix time
+_U64 = (1 << 64) - 1
+_DIGITS = re.compile(r"(\d+)")
+
+
+def jump_hash(key: int, buckets: int) -> int:
+    """Lamping & Veach's jump consistent hash of a 64-bit ``key`` into ``[0, buckets)``.
+
+    Growing ``buckets`` from n to n+1 moves only 1/(n+1) of the keys, all to the new one.
+    """
+    b, j = -1, 0
+    while j < buckets:
+        b = j
+        key = (key * 2862933555777941757 + 1) & _U64
+        j = int(float(b + 1) * (float(1 << 31) / float((key >> 33) + 1)))
+    return max(b, 0)
+
+
+def natural_order(addresses: Sequence[str]) -> list[str]:
+    """``addresses`` in natural sort order (``mc-2`` before ``mc-10``), as dskit keeps them."""
+    def key(a: str) -> list[tuple[int, int, str]]:
+        return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in _DIGITS.split(a) if p]
+    return sorted(addresses, key=key)
 
 
 class MemcachedError(TidewellError):
@@ -40,8 +69,9 @@ class _Server:
             raise ValueError(f"invalid memcached address {address!r} (expected host:port)")
         self.host, self.port = host.strip("[]"), int(port)
         self.timeout = timeout
-        self.max_idle = max_idle
+        self.address = address
         self.idle: list[_Conn] = []
+        self.slots = asyncio.Semaphore(max(1, max_idle))  # open connections, idle or busy
 
     async def _acquire(self) -> _Conn:
         while self.idle:
@@ -51,27 +81,21 @@ class _Server:
             writer.close()
         return await asyncio.open_connection(self.host, self.port)
 
-    def _release(self, conn: _Conn) -> None:
-        if len(self.idle) < self.max_idle:
-            self.idle.append(conn)
-        else:
-            conn[1].close()
-
     async def call(self, payload: bytes, read: object) -> object:
         """Send ``payload`` and parse the answer with ``read(reader)`` within the timeout."""
-        conn = None
-        try:
-            async with asyncio.timeout(self.timeout):
+        async with asyncio.timeout(self.timeout), self.slots:
+            conn = None
+            try:
                 conn = await self._acquire()
                 conn[1].write(payload)
                 await conn[1].drain()
                 result = await read(conn[0])  # type: ignore[operator]
-        except BaseException:
-            if conn is not None:
-                conn[1].close()
-            raise
-        self._release(conn)
-        return result
+            except BaseException:
+                if conn is not None:
+                    conn[1].close()
+                raise
+            self.idle.append(conn)  # within the cap: the slot we hold is this connection's
+            return result
 
     def close(self) -> None:
         for _, writer in self.idle:
@@ -117,11 +141,18 @@ class MemcachedCache:
                  max_idle_connections: int = 100, max_item_size: int = 1 << 20) -> None:
         if not addresses:
             raise ValueError("memcached needs at least one address")
-        self.servers = [_Server(a, timeout, max_idle_connections) for a in addresses]
+        self.servers = [_Server(a, timeout, max_idle_connections)
+                        for a in natural_order(addresses)]
         self.max_item_size = max_item_size
 
+    def server_for(self, key: str) -> str:
+        """The address that holds ``key``."""
+        return self._server(key.encode()).address
+
     def _server(self, key: bytes) -> _Server:
-        return self.servers[zlib.crc32(key) % len(self.servers)]
+        if len(self.servers) == 1:
+            return self.servers[0]
+        return self.servers[jump_hash(xxhash.xxh64_intdigest(key), len(self.servers))]
 
     async def get(self, key: str) -> bytes | None:
         raw = _check_key(key)

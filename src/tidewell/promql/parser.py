@@ -41,7 +41,7 @@ from tidewell.promql.nodes import (
     VectorSelector,
 )
 
-__all__ = ["FUNCTIONS", "parse"]
+__all__ = ["FUNCTIONS", "parse", "parse_series_description"]
 
 V, S, M, STR = VECTOR, SCALAR, MATRIX, STRING
 
@@ -106,6 +106,15 @@ def parse(query: str) -> Expr:
         raise
     except RecursionError:
         raise ParseError("query is too deeply nested", 0, len(query), query) from None
+
+
+def parse_series_description(text: str) -> list[Matcher]:
+    """The labels of a series as a test script writes them (``m{a="b"}``, ``{__name__="m"}``),
+    as equality matchers; unlike a query's selector, it may match everything."""
+    p = _Parser(text)
+    p.lenient_selector = True
+    t = p.peek()
+    return p.parse_selector(t if t.kind == "IDENT" else None).matchers
 
 
 _OPERATOR_TOKENS = {"+", "/", "==", "=~", ">=", ">", "</", ">/", "and", "or", "<", "<=", "unless",

@@ -152,6 +152,11 @@ class LazyLabels(Sequence[Labels]):
     def __len__(self) -> int:
         return len(self._got)
 
+    @property
+    def built(self) -> int:
+        """How many entries were built so far (the rest cost nothing yet)."""
+        return sum(g is not None for g in self._got)
+
     @overload
     def __getitem__(self, i: int) -> Labels: ...
 

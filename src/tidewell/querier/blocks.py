@@ -27,10 +27,9 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from tidewell.model import Matcher, Series
 from tidewell.objstore import Bucket
@@ -48,8 +47,9 @@ from tidewell.querier.remote import (
     RemoteQueryable,
     RemoteQueryError,
 )
-from tidewell.ring.instance_ring import InstanceRing
+from tidewell.ring.instance_ring import InstanceRingSource
 from tidewell.util.executors import shared_executor
+from tidewell.util.expiring import ExpiringCache
 
 __all__ = [
     "MAX_FETCH_ATTEMPTS",
@@ -65,6 +65,7 @@ T = TypeVar("T")
 MAX_FETCH_ATTEMPTS = 3
 _POOL_THREADS = 16
 """Calls to store-gateways in flight, over all queries of the process."""
+_MISSING = object()
 
 
 class StoreConsistencyCheckError(RemoteQueryError):
@@ -79,14 +80,12 @@ class StoreConsistencyCheckError(RemoteQueryError):
         )
 
 
-class InstanceRingSource(Protocol):
-    def instance_ring(self) -> InstanceRing: ...
-
-
 class BucketIndexBlocksFinder:
     """A tenant's blocks overlapping a time range, from its bucket index.
 
-    The index is read at most every ``ttl_s`` seconds per tenant. Blocks the
+    The index is read at most every ``ttl_s`` seconds per tenant, and at most
+    ``max_tenants`` indexes are kept (the tenant is a request's header: any
+    number of them may be asked for). Blocks the
     store-gateways do not load are left out, by the same rules: marked for
     deletion more than ``ignore_deletion_mark_delay_s`` ago, or starting within
     ``ignore_blocks_within_s`` of now (when > 0).
@@ -97,6 +96,7 @@ class BucketIndexBlocksFinder:
         bucket: Bucket,
         *,
         ttl_s: float = 10.0,
+        max_tenants: int = 1000,
         ignore_deletion_mark_delay_s: float = 3600.0,
         ignore_blocks_within_s: float = 0.0,
         clock: Callable[[], float] = time.time,
@@ -106,21 +106,23 @@ class BucketIndexBlocksFinder:
         self.ignore_deletion_mark_delay_s = ignore_deletion_mark_delay_s
         self.ignore_blocks_within_s = ignore_blocks_within_s
         self.clock = clock
-        self._cache: dict[str, tuple[float, BucketIndex | None]] = {}
-        self._lock = threading.Lock()
+        self._cache: ExpiringCache[str, BucketIndex | None] = ExpiringCache(ttl_s, max_tenants)
+
+    @property
+    def cached_tenants(self) -> int:
+        """How many tenants' indexes are held now."""
+        return len(self._cache)
 
     def index(self, tenant: str) -> BucketIndex | None:
         """The tenant's bucket index (None if it has none yet), at most ``ttl_s`` old."""
-        with self._lock:
-            cached = self._cache.get(tenant)
-        if cached is not None and time.monotonic() - cached[0] < self.ttl_s:
-            return cached[1]
+        cached = self._cache.get(tenant, _MISSING)
+        if cached is not _MISSING:
+            return cached  # type: ignore[return-value]
         try:
             index: BucketIndex | None = read_bucket_index(self.bucket, tenant)
         except BucketIndexNotFoundError:
             index = None
-        with self._lock:
-            self._cache[tenant] = (time.monotonic(), index)
+        self._cache.put(tenant, index)
         return index
 
     def blocks(self, tenant: str, mint: int, maxt: int) -> list[IndexBlock]:

@@ -18,11 +18,16 @@ from typing import TypeVar
 
 from tidewell.model import Querier
 from tidewell.querier.merge import MergeQuerier
-from tidewell.querier.remote import RemoteQueryable, RemoteQueryError, RemoteQueryTimeoutError
+from tidewell.querier.remote import (
+    RemoteClients,
+    RemoteQueryable,
+    RemoteQueryError,
+    RemoteQueryTimeoutError,
+)
 from tidewell.querier.replicas import NoReplicaError, ReplicaSetQueryable
-from tidewell.ring.instance_ring import InstanceState
+from tidewell.ring.instance_ring import InstanceRingSource, InstanceState
 from tidewell.ring.model import PartitionState
-from tidewell.ring.status import InstanceRingSource, PartitionRingSource
+from tidewell.ring.partition_ring import PartitionRingSource
 from tidewell.util.executors import shared_executor
 
 T = TypeVar("T")
@@ -48,7 +53,7 @@ class PartitionsQueryable:
         self._shard_size = shard_size
         self._timeout_s = timeout_s
         self._sets: dict[int, ReplicaSetQueryable] = {}
-        self._waiters: dict[str, RemoteQueryable] = {}
+        self._waiters = RemoteClients(RemoteQueryable)
         self._lock = threading.Lock()
 
     def partition_ids(self, tenant: str) -> list[int]:
@@ -114,10 +119,7 @@ class PartitionsQueryable:
         return groups
 
     def _waiter(self, url: str) -> RemoteQueryable:
-        with self._lock:
-            if url not in self._waiters:
-                self._waiters[url] = RemoteQueryable(url)
-            return self._waiters[url]
+        return self._waiters.get(url)
 
     def querier(self, tenant: str, mint: int, maxt: int) -> Querier:
         return MergeQuerier(

@@ -25,6 +25,7 @@ import logging
 import random
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -84,23 +85,42 @@ class RemoteQueryCancelledError(RemoteQueryError):
 
 
 class RemoteClients:
-    """One ``RemoteQueryable`` per base URL, made on first use and closed together."""
+    """One ``RemoteQueryable`` per base URL, made on first use and closed together.
 
-    def __init__(self, factory: Callable[[str], RemoteQueryable]) -> None:
+    At most ``max_clients`` are kept (peers come and go as rings change): past
+    that the least recently used is dropped and retired, closing once its calls
+    in flight have ended, so no query loses an answer to the eviction.
+    """
+
+    def __init__(self, factory: Callable[[str], RemoteQueryable], max_clients: int = 256) -> None:
+        if max_clients < 1:
+            raise ValueError("max_clients must be at least 1")
         self._factory = factory
-        self._clients: dict[str, RemoteQueryable] = {}
+        self.max_clients = max_clients
+        self._clients: OrderedDict[str, RemoteQueryable] = OrderedDict()
         self._lock = threading.Lock()
 
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._clients)
+
     def get(self, url: str) -> RemoteQueryable:
+        evicted = []
         with self._lock:
             c = self._clients.get(url)
             if c is None:
                 c = self._clients[url] = self._factory(url)
-            return c
+                while len(self._clients) > self.max_clients:
+                    evicted.append(self._clients.popitem(last=False)[1])
+            else:
+                self._clients.move_to_end(url)
+        for old in evicted:
+            old.retire()
+        return c
 
     def close(self) -> None:
         with self._lock:
-            clients, self._clients = list(self._clients.values()), {}
+            clients, self._clients = list(self._clients.values()), OrderedDict()
         for c in clients:
             c.close()
 
@@ -143,6 +163,9 @@ class RemoteQueryable:
         self._client = client
         self._closed = False
         self._closing = threading.Event()  # wakes retry backoffs on close()
+        self._inflight = 0
+        self._retired = False
+        self._inflight_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"RemoteQueryable({self.base_url!r})"
@@ -169,6 +192,14 @@ class RemoteQueryable:
         if self._owns_client:
             self._client.close()
 
+    def retire(self) -> None:
+        """Close once the calls in flight have ended (now if there are none)."""
+        with self._inflight_lock:
+            self._retired = True
+            idle = self._inflight == 0
+        if idle:
+            self.close()
+
     def __enter__(self) -> RemoteQueryable:
         return self
 
@@ -177,6 +208,18 @@ class RemoteQueryable:
 
     def call(self, op: str, tenant: str, body: bytes) -> bytes:
         """POST ``body`` to ``/internal/v1/<op>`` with retries; the answer's bytes."""
+        with self._inflight_lock:
+            self._inflight += 1
+        try:
+            return self._call(op, tenant, body)
+        finally:
+            with self._inflight_lock:
+                self._inflight -= 1
+                last = self._retired and self._inflight == 0
+            if last:
+                self.close()
+
+    def _call(self, op: str, tenant: str, body: bytes) -> bytes:
         url = f"{self.base_url}{PATH_PREFIX}{op}"
         deadline = time.monotonic() + self.timeout_s
         headers = {"X-Scope-OrgID": tenant, "Content-Type": CONTENT_TYPE}

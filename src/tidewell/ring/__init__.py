@@ -26,6 +26,7 @@ from tidewell.ring.instance_ring import (
     InstanceDesc,
     InstanceRing,
     InstanceRingDesc,
+    InstanceRingSource,
     InstanceRingWatcher,
     InstanceState,
     hash_block_id,
@@ -44,6 +45,7 @@ from tidewell.ring.partition_ring import (
     PARTITION_RING_KEY,
     NoActivePartitionError,
     PartitionRing,
+    PartitionRingSource,
     PartitionRingWatcher,
 )
 from tidewell.ring.status import ring_status_routes
@@ -64,6 +66,7 @@ __all__ = [
     "InstanceRing",
     "InstanceRingConfig",
     "InstanceRingDesc",
+    "InstanceRingSource",
     "InstanceRingWatcher",
     "InstanceState",
     "KVConfig",
@@ -76,6 +79,7 @@ __all__ = [
     "PartitionRing",
     "PartitionRingConfig",
     "PartitionRingDesc",
+    "PartitionRingSource",
     "PartitionRingWatcher",
     "PartitionState",
     "PrefixedKV",

@@ -22,7 +22,7 @@ import enum
 import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from ulid import ULID
@@ -38,6 +38,7 @@ __all__ = [
     "InstanceDesc",
     "InstanceRing",
     "InstanceRingDesc",
+    "InstanceRingSource",
     "InstanceRingWatcher",
     "InstanceState",
     "forget_instance",
@@ -233,6 +234,12 @@ class InstanceRing:
             RING_MEMBERS.labels(self.name, state).set(count)
             RING_OLDEST_MEMBER_TIMESTAMP.labels(self.name, state).set(oldest.get(state, 0.0))
         RING_TOKENS_TOTAL.labels(self.name).set(len(self._owners))
+
+
+class InstanceRingSource(Protocol):
+    """Anything that hands out the current instance ring (a watcher, a test's fixed ring)."""
+
+    def instance_ring(self) -> InstanceRing: ...
 
 
 class InstanceRingWatcher(KeyWatcher[InstanceRing]):

@@ -70,6 +70,11 @@ class InMemoryKV:
     async def get(self, key: str) -> Any | None:
         return self.get_sync(key)
 
+    def stored_keys(self) -> list[str]:
+        """Every key stored, sorted (what a prefixed view really wrote)."""
+        with self._lock:
+            return sorted(self._data)
+
     def get_sync(self, key: str) -> Any | None:
         with self._lock:
             return copy.deepcopy(self._data.get(key))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import threading
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +23,7 @@ __all__ = [
     "PARTITION_RING_KEY",
     "NoActivePartitionError",
     "PartitionRing",
+    "PartitionRingSource",
     "PartitionRingWatcher",
 ]
 
@@ -121,6 +123,12 @@ class PartitionRing:
         with self._lock:
             self._shard_cache[(tenant, size)] = ring
         return ring
+
+
+class PartitionRingSource(Protocol):
+    """Anything that hands out the current partition ring."""
+
+    def partition_ring(self) -> PartitionRing: ...
 
 
 class PartitionRingWatcher(KeyWatcher[PartitionRing]):

@@ -16,29 +16,21 @@ import html
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from tidewell.ring.instance_ring import InstanceRing, forget_instance
-from tidewell.ring.partition_ring import PartitionRing
+from tidewell.ring.instance_ring import InstanceRing, InstanceRingSource, forget_instance
+from tidewell.ring.partition_ring import PartitionRing, PartitionRingSource
 
 __all__ = [
     "instance_ring_status",
     "partition_ring_status",
     "ring_status_routes",
 ]
-
-
-class InstanceRingSource(Protocol):
-    def instance_ring(self) -> InstanceRing: ...
-
-
-class PartitionRingSource(Protocol):
-    def partition_ring(self) -> PartitionRing: ...
 
 
 def _iso(ts: float) -> str:

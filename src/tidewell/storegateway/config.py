@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tidewell.util.config_fields import setting
+from tidewell.util.config_fields import InvalidValueError, setting
 
 __all__ = [
     "BucketStoreConfig",
@@ -25,7 +25,7 @@ __all__ = [
 _FLAG = "blocks-storage.bucket-store."
 
 
-class InvalidBucketStoreConfigError(ValueError):
+class InvalidBucketStoreConfigError(InvalidValueError):
     """A ``blocks_storage.bucket_store`` setting is out of range; the message names the flag."""
 
 

@@ -41,6 +41,7 @@ from tidewell.storegateway.cache import ByteLRU, IndexCache
 from tidewell.storegateway.config import BucketStoreConfig
 from tidewell.storegateway.querier import BucketStoreQuerier
 from tidewell.storegateway.sharding import ShardingStrategy
+from tidewell.util.expiring import ExpiringCache
 from tidewell.util.services import Supervisor
 
 __all__ = ["StoreGateway"]
@@ -48,6 +49,7 @@ __all__ = ["StoreGateway"]
 log = logging.getLogger("tidewell.storegateway")
 
 _UNKNOWN_TENANT_RETRY = 30.0
+_UNKNOWN_TENANTS_KEPT = 10_000
 RING_CHECK_PERIOD = 5.0  # Mimir's store-gateway ring check period
 
 
@@ -88,7 +90,10 @@ class StoreGateway:
         )
         self.chunks_cache = ByteLRU(chunk_bytes)
         self._tenants: dict[str, _TenantBlocks] = {}
-        self._unknown_checked: dict[str, float] = {}
+        # tenants asked for but not in the bucket at their last check: any number of
+        # them may be asked for, so the memory of them expires and is capped
+        self._unknown_checked: ExpiringCache[str, bool] = ExpiringCache(
+            _UNKNOWN_TENANT_RETRY, _UNKNOWN_TENANTS_KEPT)
         self._lock = threading.Lock()
         self._synced = False
         self.supervisor = Supervisor("store-gateway")
@@ -293,9 +298,8 @@ class StoreGateway:
     def _sync_if_unknown(self, tenant: str) -> None:
         with self._lock:
             known = tenant in self._tenants
-            last = self._unknown_checked.get(tenant, float("-inf"))
-        if not known and time.monotonic() - last > _UNKNOWN_TENANT_RETRY:
-            self._unknown_checked[tenant] = time.monotonic()
+        if not known and not self._unknown_checked.get(tenant, False):
+            self._unknown_checked.put(tenant, True)
             try:
                 self.sync_tenant(tenant)
             except Exception as exc:

@@ -21,13 +21,9 @@ from collections.abc import Hashable, Set
 from typing import Protocol
 
 from tidewell.objstore.bucketindex import IndexBlock
-from tidewell.ring.instance_ring import SYNC_STATES, InstanceRing
+from tidewell.ring.instance_ring import SYNC_STATES, InstanceRingSource
 
 __all__ = ["RingShardingStrategy", "ShardingStrategy"]
-
-
-class InstanceRingSource(Protocol):
-    def instance_ring(self) -> InstanceRing: ...
 
 
 class ShardingStrategy(Protocol):

@@ -284,7 +284,7 @@ def main(argv: list[str], out: TextIO | None = None) -> int:
     parser.add_argument("dirs", nargs="+", type=Path, metavar="DIR",
                         help="block directory, or directory of blocks")
     ours, storage = _split_argv(argv)
-    args = parser.parse_args(ours)
+    args = parser.parse_intermixed_args(ours)  # DIRs may come between options
 
     from tidewell.config import load
     from tidewell.util.config_tree import ConfigError

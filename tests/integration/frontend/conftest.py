@@ -3,6 +3,7 @@ over a small fixed dataset that spans several UTC days."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -29,8 +30,9 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture
-def memcached() -> Iterator[str]:
+@contextlib.contextmanager
+def running_memcached() -> Iterator[str]:
+    """A real memcached on a free loopback port, stopped on exit; yields ``host:port``."""
     binary = shutil.which("memcached")
     if binary is None:
         pytest.fail("memcached is not installed (apt-get install -y memcached)")
@@ -53,6 +55,19 @@ def memcached() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture
+def memcached() -> Iterator[str]:
+    with running_memcached() as address:
+        yield address
+
+
+@pytest.fixture
+def memcached_trio() -> Iterator[list[str]]:
+    """Three memcached servers, for key placement."""
+    with running_memcached() as a, running_memcached() as b, running_memcached() as c:
+        yield [a, b, c]
 
 
 def memcached_stats(address: str) -> dict[str, str]:

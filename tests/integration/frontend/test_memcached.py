@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
+import xxhash
 from starlette.applications import Starlette
 
 from tidewell.frontend import FrontendConfig, MemcachedCache, QueryFrontend, asgi_downstream
 from tidewell.frontend.config import MemcachedConfig, ResultsCacheConfig
 from tidewell.frontend.frontend import new_results_cache
+from tidewell.frontend.memcached import jump_hash, natural_order
 
 from .conftest import DAY_MS, T0, free_port, memcached_stats
 from .test_query_api import Counting
@@ -68,3 +72,53 @@ async def test_cached_result_is_served_from_memcached(memcached, query_api):
     assert queried == 0  # the querier was not asked: both days came from memcached
     assert second.json() == first.json()
     assert int(memcached_stats(memcached)["get_hits"]) == 2
+
+
+async def _holders(servers: list[str], keys: list[str]) -> dict[str, str]:
+    """Which server really holds each key, asked of each server alone."""
+    found: dict[str, str] = {}
+    for address in servers:
+        one = MemcachedCache([address], timeout=2.0)
+        for k in keys:
+            if await one.get(k) is not None:
+                assert k not in found, f"{k} stored twice"
+                found[k] = address
+        await one.close()
+    return found
+
+
+@pytest.mark.anyio
+async def test_keys_land_where_the_jump_hash_says(memcached_trio):
+    keys = [f"fe:placement:{i}" for i in range(600)]
+    c = MemcachedCache(list(reversed(memcached_trio)), timeout=2.0)
+    for k in keys:
+        await c.set(k, k.encode(), 60)
+    holders = await _holders(memcached_trio, keys)
+    assert len(holders) == len(keys)
+    ordered = natural_order(memcached_trio)
+    for k in keys:
+        assert holders[k] == ordered[jump_hash(xxhash.xxh64_intdigest(k.encode()), 3)]
+    per_server = [sum(1 for a in holders.values() if a == s) for s in ordered]
+    assert all(150 < n < 250 for n in per_server), per_server
+
+    # Dropping the last server: only its keys move; every other key still hits.
+    two = MemcachedCache(ordered[:2], timeout=2.0)
+    hits = [k for k in keys if await two.get(k) is not None]
+    assert set(hits) == {k for k in keys if holders[k] != ordered[2]}
+    assert 0.25 < 1 - len(hits) / len(keys) < 0.42  # about 1/3 moved
+    await c.close()
+    await two.close()
+
+
+@pytest.mark.anyio
+async def test_open_connections_per_server_are_capped(memcached):
+    before = int(memcached_stats(memcached)["total_connections"])
+    c = MemcachedCache([memcached], timeout=5.0, max_idle_connections=3)
+    await c.set("fe:cap", b"v" * 1000, 60)
+    results = await asyncio.gather(*(c.get("fe:cap") for _ in range(200)))
+    assert results == [b"v" * 1000] * 200
+    stats = memcached_stats(memcached)
+    # 3 client connections (+1: this test's second stats connection), and room for one
+    # replaced on a loaded machine; without the cap the 200 gets open about 200
+    assert int(stats["total_connections"]) - before <= 2 * 3
+    await c.close()

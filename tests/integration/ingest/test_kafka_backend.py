@@ -10,6 +10,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from tests.support.metrics import metric_value
 from tidewell.ingest.config import KafkaConfig
 from tidewell.ingest.kafka import KafkaReader, KafkaWriter, open_kafka_writer
 from tidewell.ingest.log import LogUnavailableError, ProduceRequest
@@ -31,7 +32,7 @@ def _cfg(address: str, **kw: object) -> KafkaConfig:
 
 
 def _failed(reason: str) -> float:
-    return RECORDS_FAILED.labels(reason)._value.get()
+    return metric_value(RECORDS_FAILED, reason)
 
 
 def test_topic_is_auto_created_with_configured_partitions(broker) -> None:  # type: ignore[no-untyped-def]
@@ -72,9 +73,9 @@ def test_metrics_count_enqueued_records(broker) -> None:  # type: ignore[no-unty
 
     async def body() -> None:
         w = await open_kafka_writer(cfg)
-        before = RECORDS_ENQUEUED._value.get()
+        before = metric_value(RECORDS_ENQUEUED)
         await w.produce([ProduceRequest(0, b"t", b"v") for _ in range(4)])
-        assert RECORDS_ENQUEUED._value.get() - before == 4
+        assert metric_value(RECORDS_ENQUEUED) - before == 4
         await w.close()
 
     asyncio.run(body())

@@ -9,6 +9,7 @@ import pytest
 
 from tidewell.ring import (
     STORE_GATEWAY_RING_KEY,
+    EtcdKV,
     InstanceLifecycler,
     InstanceRingWatcher,
     InstanceState,
@@ -16,6 +17,7 @@ from tidewell.ring import (
     PartitionRingConfig,
     PartitionRingWatcher,
     PartitionState,
+    PrefixedKV,
     StoreGatewayShardingRingConfig,
     close_kv,
     new_kv,
@@ -68,9 +70,9 @@ def test_partition_ring_through_etcd_pending_active_inactive(etcd):
 def test_watchers_and_lifecyclers_survive_an_etcd_restart(private_etcd):
     async def body() -> None:
         kvcfg = etcd_kv_config(private_etcd.endpoint, max_retries=3)
-        kv_reader, kv_ingester, kv_sg = new_kv(kvcfg), new_kv(kvcfg), new_kv(kvcfg)
-        for kv in (kv_reader, kv_ingester, kv_sg):
-            kv.kv._backoff_max = 0.2  # type: ignore[attr-defined] - reconnect fast in tests
+        # as new_kv builds them, reconnecting fast
+        kv_reader, kv_ingester, kv_sg = (
+            PrefixedKV(EtcdKV(kvcfg.etcd, watch_backoff_max=0.2), kvcfg.prefix) for _ in range(3))
         pcfg = PartitionRingConfig(min_partition_owners_duration=0)
         pwatch = PartitionRingWatcher(kv_reader)
         await pwatch.start()

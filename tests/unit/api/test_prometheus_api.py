@@ -148,7 +148,7 @@ async def test_querier_config_reaches_engine(store: object) -> None:
 def test_go_number_formatting() -> None:
     import numpy as np
 
-    from tidewell.api.prometheus.routes import _points_json, go_numbers
+    from tidewell.api.prometheus.routes import go_numbers
     from tidewell.promql.format import format_float
 
     rng = np.random.default_rng(3)
@@ -160,9 +160,16 @@ def test_go_number_formatting() -> None:
     assert [b.decode() for b in go_numbers(values)] == [format_float(v) for v in values]
     ints = np.arange(5, dtype=float)
     assert go_numbers(ints) == [b"0", b"1", b"2", b"3", b"4"]
-    ts = np.array([1000, 1500, -2000], dtype=np.int64)
-    assert _points_json(ts, np.array([1.0, 0.5, np.nan])) == \
-        b'[1,"1"],[1.5,"0.5"],[-2,"NaN"]'
+
+
+async def test_range_points_are_written_as_prometheus_writes_them(
+        client: httpx.AsyncClient) -> None:
+    r = await client.get("/prometheus/api/v1/query_range",
+                         params={"query": "vector(0.5)", "start": "1", "end": "2", "step": "0.5"})
+    assert b'"values":[[1,"0.5"],[1.5,"0.5"],[2,"0.5"]]' in r.content
+    r = await client.get("/prometheus/api/v1/query_range",
+                         params={"query": "vector(0)/0", "start": "-2", "end": "-1", "step": "1"})
+    assert b'"values":[[-2,"NaN"],[-1,"NaN"]]' in r.content
 
 
 async def test_query_limit_truncates(client: httpx.AsyncClient) -> None:

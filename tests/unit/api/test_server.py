@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from tests.support.metrics import metric_value
 from tests.support.ports import free_port
 from tidewell.api.config import ServerConfig
 from tidewell.api.connections import CLOSED
@@ -84,7 +85,7 @@ def closed_after(sock: socket.socket) -> float:
 
 
 def closed_for(reason: str) -> float:
-    return CLOSED.labels(reason)._value.get()
+    return metric_value(CLOSED, reason)
 
 
 def url(config: ServerConfig) -> str:

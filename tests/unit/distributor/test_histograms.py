@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from tests.support.metrics import metric_value
 from tests.unit.distributor.helpers import Harness, now_ms, series
 from tidewell.distributor import Limits, PartialValidationError
 from tidewell.distributor import metrics as m
@@ -112,7 +113,7 @@ def test_inconsistent_histogram_is_400_naming_the_series_and_the_rest_is_written
     h = Harness()
     bad = Histogram(count=22, zero_count=1, positive_spans=((0, 2),), positive_buckets=(10, 10),
                     integer=True)
-    before = m.DISCARDED_SAMPLES.labels("tenant-h", "invalid_native_histogram")._value.get()
+    before = metric_value(m.DISCARDED_SAMPLES, "tenant-h", "invalid_native_histogram")
     with pytest.raises(PartialValidationError) as exc:
         _push_histograms(h, OK_H, bad)
     msg = exc.value.message
@@ -121,7 +122,7 @@ def test_inconsistent_histogram_is_400_naming_the_series_and_the_rest_is_written
     assert "timestamp=20" in msg and msg.count("Z, series=") == 1
     assert Labels.from_dict(GOOD) in h.writer.series()
     assert _written_histograms(h) == []  # as Mimir: the whole series goes
-    after = m.DISCARDED_SAMPLES.labels("tenant-h", "invalid_native_histogram")._value.get()
+    after = metric_value(m.DISCARDED_SAMPLES, "tenant-h", "invalid_native_histogram")
     assert after - before == 2
 
 
@@ -161,13 +162,13 @@ def test_bucket_limit_that_cannot_be_reached_and_custom_buckets():
 
 def test_disabled_tenant_drops_histograms_and_counts_them():
     h = Harness(Limits(native_histograms_ingestion_enabled=False))
-    before = m.DISCARDED_SAMPLES.labels(
-        "tenant-h", "native_histogram_ingestion_disabled")._value.get()
+    before = metric_value(m.DISCARDED_SAMPLES,
+        "tenant-h", "native_histogram_ingestion_disabled")
     result = _push_histograms(h, OK_H, OK_H)
     assert (result.samples, result.histograms) == (1, 0)
     assert _written_histograms(h) == []
-    after = m.DISCARDED_SAMPLES.labels(
-        "tenant-h", "native_histogram_ingestion_disabled")._value.get()
+    after = metric_value(m.DISCARDED_SAMPLES,
+        "tenant-h", "native_histogram_ingestion_disabled")
     assert after - before == 2
 
 
@@ -202,14 +203,14 @@ def test_old_exemplars_are_dropped_and_counted():
     for et, trace in ((t, "fresh"), (t - 6 * 60_000, "stale"), (t + 3_600_000, "future")):
         ex = ts.exemplars.add(value=1.0, timestamp=et)
         ex.labels.add(name="trace_id", value=trace)
-    old = m.DISCARDED_EXEMPLARS.labels("tenant-x", "exemplar_too_old")._value.get()
-    fut = m.DISCARDED_EXEMPLARS.labels("tenant-x", "exemplar_too_far_in_future")._value.get()
+    old = metric_value(m.DISCARDED_EXEMPLARS, "tenant-x", "exemplar_too_old")
+    fut = metric_value(m.DISCARDED_EXEMPLARS, "tenant-x", "exemplar_too_far_in_future")
     assert h.push("tenant-x", wr.SerializeToString()).exemplars == 1
     (b,) = h.writer.batches()
     assert [e.labels.get("trace_id") for _, e in b.exemplars] == ["fresh"]
-    assert m.DISCARDED_EXEMPLARS.labels("tenant-x", "exemplar_too_old")._value.get() == old + 1
-    assert m.DISCARDED_EXEMPLARS.labels(
-        "tenant-x", "exemplar_too_far_in_future")._value.get() == fut + 1
+    assert metric_value(m.DISCARDED_EXEMPLARS, "tenant-x", "exemplar_too_old") == old + 1
+    assert metric_value(m.DISCARDED_EXEMPLARS,
+        "tenant-x", "exemplar_too_far_in_future") == fut + 1
 
 
 def test_exemplars_disabled_by_limit_are_counted():
@@ -218,10 +219,10 @@ def test_exemplars_disabled_by_limit_are_counted():
     ts = series(wr, GOOD)
     ex = ts.exemplars.add(value=1.0, timestamp=now_ms())
     ex.labels.add(name="trace_id", value="x")
-    before = m.DISCARDED_EXEMPLARS.labels("tenant-d", "exemplars_disabled")._value.get()
+    before = metric_value(m.DISCARDED_EXEMPLARS, "tenant-d", "exemplars_disabled")
     assert h.push("tenant-d", wr.SerializeToString()).exemplars == 0
-    assert m.DISCARDED_EXEMPLARS.labels(
-        "tenant-d", "exemplars_disabled")._value.get() == before + 1
+    assert metric_value(m.DISCARDED_EXEMPLARS,
+        "tenant-d", "exemplars_disabled") == before + 1
 
 
 def test_rw1_http_push_with_histograms_is_200_and_written():
@@ -298,14 +299,14 @@ def test_exemplars_per_series_limit_keeps_the_first_and_order_is_fixed():
     for k, et in enumerate((t, t - 2, t - 1, t - 3)):  # the 4th goes over the limit
         ex = ts.exemplars.add(value=float(k), timestamp=et)
         ex.labels.add(name="trace_id", value=f"t{k}")
-    before = m.DISCARDED_EXEMPLARS.labels(
-        "tenant-l", "too_many_exemplars_per_series_per_request")._value.get()
+    before = metric_value(m.DISCARDED_EXEMPLARS,
+        "tenant-l", "too_many_exemplars_per_series_per_request")
     assert h.push("tenant-l", wr.SerializeToString()).exemplars == 3
     (b,) = h.writer.batches()
     assert [(e.labels.get("trace_id"), e.timestamp) for _, e in b.exemplars] == [
         ("t1", t - 2), ("t2", t - 1), ("t0", t)]
-    assert m.DISCARDED_EXEMPLARS.labels(
-        "tenant-l", "too_many_exemplars_per_series_per_request")._value.get() == before + 1
+    assert metric_value(m.DISCARDED_EXEMPLARS,
+        "tenant-l", "too_many_exemplars_per_series_per_request") == before + 1
 
 
 def test_native_histograms_per_tenant_override():
@@ -354,14 +355,14 @@ def test_metadata_without_a_name_is_refused_as_mimir():
     series(wr, GOOD)
     wr.metadata.add(metric_family_name="", help="nameless")
     wr.metadata.add(metric_family_name="good_metric", help="fine")
-    before = m.DISCARDED_METADATA.labels("tenant-m", "missing_metric_name")._value.get()
+    before = metric_value(m.DISCARDED_METADATA, "tenant-m", "missing_metric_name")
     with pytest.raises(PartialValidationError) as exc:
         h.push("tenant-m", wr.SerializeToString())
     assert exc.value.message == (
         "received a metric metadata with no metric name (err-mimir-metadata-missing-metric-name)")
     assert [md.help for b in h.writer.batches() for md in b.metadata] == ["fine"]
-    assert m.DISCARDED_METADATA.labels(
-        "tenant-m", "missing_metric_name")._value.get() == before + 1
+    assert metric_value(m.DISCARDED_METADATA,
+        "tenant-m", "missing_metric_name") == before + 1
 
 
 def test_otlp_400_names_both_invalid_series_and_untranslatable_metrics():

@@ -7,6 +7,7 @@ import time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.metrics import metric_value
 from tests.unit.distributor.helpers import Harness, series
 from tidewell.distributor import Limits
 from tidewell.distributor.kernels import fnv1_32
@@ -108,7 +109,7 @@ def test_overrides_file_reload(tmp_path, caplog):
     assert ov.for_tenant("other").ingestion_rate == 10000.0
     f.write_text("overrides:\n  t1:\n    no_such_limit: 1\n")
     assert ov.reload() is False
-    assert RUNTIME_CONFIG_RELOAD_OK._value.get() == 0
+    assert metric_value(RUNTIME_CONFIG_RELOAD_OK) == 0
     assert ov.for_tenant("t1").ingestion_rate == 5.0  # old values kept
     assert "failed to load runtime config" in caplog.text
     f.write_text("overrides:\n  t1:\n    ingestion_rate: 7\n")

@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from tests.support.metrics import metric_value
 from tests.unit.distributor.helpers import Harness, now_ms, series
 from tidewell.distributor import Limits, Overrides, PartialValidationError
 from tidewell.distributor import metrics as m
@@ -251,12 +252,12 @@ def test_nan_and_inf_values_are_valid_samples():
 
 def test_discarded_samples_metric_counts_reason():
     h = Harness()
-    before = m.DISCARDED_SAMPLES.labels("metric-tenant", "missing_metric_name")._value.get()
+    before = metric_value(m.DISCARDED_SAMPLES, "metric-tenant", "missing_metric_name")
     wr = pb.WriteRequest()
     series(wr, [("job", "x")], [(now_ms(), 1.0), (now_ms() + 1, 2.0)])
     with pytest.raises(PartialValidationError):
         h.push("metric-tenant", wr.SerializeToString())
-    after = m.DISCARDED_SAMPLES.labels("metric-tenant", "missing_metric_name")._value.get()
+    after = metric_value(m.DISCARDED_SAMPLES, "metric-tenant", "missing_metric_name")
     assert after - before == 2
 
 
@@ -312,13 +313,13 @@ def test_invalid_exemplars_are_dropped_silently():
     lab.name, lab.value = "trace_id", "abc"
     good.timestamp, good.value = now_ms(), 1.0
     ts.exemplars.add().timestamp = now_ms()  # no labels: dropped
-    before = m.DISCARDED_EXEMPLARS.labels("ex", "exemplar_labels_missing")._value.get()
+    before = metric_value(m.DISCARDED_EXEMPLARS, "ex", "exemplar_labels_missing")
     result = h.push("ex", wr.SerializeToString())
     assert result.exemplars == 1
     (rec,) = h.writer.records
     (written,) = pb.WriteRequest.FromString(rec.value).timeseries
     assert [e.labels[0].value for e in written.exemplars] == ["abc"]
-    after = m.DISCARDED_EXEMPLARS.labels("ex", "exemplar_labels_missing")._value.get()
+    after = metric_value(m.DISCARDED_EXEMPLARS, "ex", "exemplar_labels_missing")
     assert after - before == 1
 
 

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.support.metrics import metric_value
 from tidewell.ingest.config import IngestStorageConfig
 from tidewell.ingest.embedded import EmbeddedLog, LogCorruptionError, open_embedded_log
 from tidewell.ingest.embedded.segment import FRAME_OVERHEAD
@@ -95,7 +96,7 @@ def test_torn_tail_is_truncated_on_open(tmp_path: Path, damage: str) -> None:
             f.seek(size - 3)
             f.write(b"XYZ")
     survivors = 10 if damage.endswith("appended") else 9
-    before = EMBEDDED_TRUNCATED_BYTES._value.get()
+    before = metric_value(EMBEDDED_TRUNCATED_BYTES)
 
     async def body() -> None:
         log = EmbeddedLog(str(tmp_path))
@@ -108,7 +109,7 @@ def test_torn_tail_is_truncated_on_open(tmp_path: Path, damage: str) -> None:
         await log.close()
 
     run(body())
-    assert EMBEDDED_TRUNCATED_BYTES._value.get() > before
+    assert metric_value(EMBEDDED_TRUNCATED_BYTES) > before
     assert seg.stat().st_size == (survivors * frame) + FRAME_OVERHEAD + 1 + 4
 
 
@@ -200,11 +201,11 @@ def test_retention_by_age_keeps_the_active_segment(tmp_path: Path) -> None:
 def test_concurrent_produces_share_fsyncs(tmp_path: Path) -> None:
     async def body() -> None:
         log = EmbeddedLog(str(tmp_path), group_commit_window=0.002)
-        before = EMBEDDED_FSYNCS._value.get()
+        before = metric_value(EMBEDDED_FSYNCS)
         results = await asyncio.gather(
             *(log.produce([ProduceRequest(0, b"t", b"v%d" % i)]) for i in range(64))
         )
-        commits = EMBEDDED_FSYNCS._value.get() - before
+        commits = metric_value(EMBEDDED_FSYNCS) - before
         assert sorted(o for (o,) in results) == list(range(64))
         assert 1 <= commits <= 4, commits
         await log.close()
@@ -240,12 +241,12 @@ def test_rejects_bad_requests_and_second_opener(tmp_path: Path) -> None:
         log = EmbeddedLog(str(tmp_path), partitions=1, max_record_size_bytes=2048)
         with pytest.raises(LogError, match="partition 3 does not exist"):
             await log.produce([ProduceRequest(3, b"t", b"v")])
-        too_large = RECORDS_FAILED.labels("record-too-large")._value.get()
-        enqueued = RECORDS_ENQUEUED._value.get()
+        too_large = metric_value(RECORDS_FAILED, "record-too-large")
+        enqueued = metric_value(RECORDS_ENQUEUED)
         with pytest.raises(RecordTooLargeError, match="producer-max-record-size-bytes"):
             await log.produce([ProduceRequest(0, b"t", b"x" * 4096)])
-        assert RECORDS_FAILED.labels("record-too-large")._value.get() == too_large + 1
-        assert RECORDS_ENQUEUED._value.get() == enqueued + 1
+        assert metric_value(RECORDS_FAILED, "record-too-large") == too_large + 1
+        assert metric_value(RECORDS_ENQUEUED) == enqueued + 1
         with pytest.raises(LogError, match="in use"):
             EmbeddedLog(str(tmp_path))
         assert await log.end_offset(0) == 0

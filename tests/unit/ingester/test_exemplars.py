@@ -7,6 +7,7 @@ import random
 import pytest
 from prometheus_client import REGISTRY
 
+from tests.support.metrics import metric_value
 from tidewell.ingester.exemplars import APPENDED, OUT_OF_ORDER, ExemplarStore
 from tidewell.model import Exemplar, Labels, Matcher, MatchType
 
@@ -85,23 +86,23 @@ def test_a_series_evicting_its_own_oldest_keeps_its_list_intact() -> None:
 
 def test_duplicate_of_newest_is_accepted_and_stored_once() -> None:
     s = store()
-    before = APPENDED._value.get()
+    before = metric_value(APPENDED)
     r = s.add(A, [ex(1), ex(1)])
     assert (r.appended, r.duplicates, r.rejected) == (1, 1, 0)
     r = s.add(A, [ex(1)])
     assert (r.appended, r.duplicates) == (0, 1)
     assert ts_of(s) == [1]
-    assert APPENDED._value.get() - before == 1
+    assert metric_value(APPENDED) - before == 1
 
 
 def test_out_of_order_is_rejected_and_counted() -> None:
     s = store()
-    before = OUT_OF_ORDER._value.get()
+    before = metric_value(OUT_OF_ORDER)
     s.add(A, [ex(10)])
     r = s.add(A, [ex(5), ex(10, 0.5), ex(11)])
     assert (r.appended, r.out_of_order) == (1, 2)
     assert ts_of(s) == [10, 11]
-    assert OUT_OF_ORDER._value.get() - before == 2
+    assert metric_value(OUT_OF_ORDER) - before == 2
     # Another series is independent.
     assert s.add(B, [ex(1)]).appended == 1
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.support.metrics import metric_value
 from tidewell.distributor.metrics import DISCARDED_METADATA
 from tidewell.ingester.metadata import PER_METRIC_LIMIT, PER_USER_LIMIT, MetadataStore
 from tidewell.model import MetricMetadata, MetricType
@@ -34,11 +35,11 @@ def test_query_limit_limit_per_metric_and_metric() -> None:
 
 def test_per_user_limit_refuses_new_families_and_counts() -> None:
     s = MetadataStore("lim-user", lambda: 2, lambda: 0)
-    before = DISCARDED_METADATA.labels(user="lim-user", reason=PER_USER_LIMIT)._value.get()
+    before = metric_value(DISCARDED_METADATA, user="lim-user", reason=PER_USER_LIMIT)
     r = s.add([md("a"), md("b"), md("c"), md("a", help="2")])
     assert (r.created, r.per_user_limited) == (3, 1)
     assert {m.metric_family_name for m in s.query()} == {"a", "b"}
-    after = DISCARDED_METADATA.labels(user="lim-user", reason=PER_USER_LIMIT)._value.get()
+    after = metric_value(DISCARDED_METADATA, user="lim-user", reason=PER_USER_LIMIT)
     assert after - before == 1
 
 
@@ -46,8 +47,8 @@ def test_per_metric_limit_refuses_new_variants_but_refreshes_known() -> None:
     s = MetadataStore("lim-metric", lambda: 0, lambda: 2)
     r = s.add([md("a", help="1"), md("a", help="2"), md("a", help="3"), md("a", help="1")])
     assert (r.created, r.per_metric_limited, r.refreshed) == (2, 1, 1)
-    assert DISCARDED_METADATA.labels(user="lim-metric",
-                                     reason=PER_METRIC_LIMIT)._value.get() == 1
+    assert metric_value(DISCARDED_METADATA, user="lim-metric",
+                                     reason=PER_METRIC_LIMIT) == 1
 
 
 def test_metadata_not_seen_within_retain_period_is_forgotten() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -11,7 +13,6 @@ from tidewell.model import Labels, SampleBatch
 from tidewell.protocol import ProtocolError, decode_write_request
 from tidewell.protocol.pb import prompb_pb2 as pb
 from tidewell.protocol.rw1 import encode_write_request
-from tidewell.protocol.wire import _utf8_ok
 
 
 def _batch(label_sets: list[Labels]) -> SampleBatch:
@@ -34,9 +35,8 @@ def test_equal_label_sets_get_equal_keys_and_different_ones_differ() -> None:
 def test_labels_are_built_on_access_and_equal_the_eager_decode() -> None:
     sets = [Labels.from_dict({"__name__": "m", "z": "1", "a": str(i)}) for i in range(10)]
     batch = decode_write_request(encode_write_request(_batch(sets)))
-    built = batch.labels._got  # type: ignore[attr-defined]
-    assert built == [None] * 10  # nothing built yet
-    assert batch.labels[3] == sets[3] and sum(x is not None for x in built) == 1
+    assert batch.labels.built == 0  # type: ignore[attr-defined]
+    assert batch.labels[3] == sets[3] and batch.labels.built == 1  # type: ignore[attr-defined]
     assert batch.labels[-1] == sets[-1]
     assert batch.labels[2:4] == sets[2:4]
     assert list(batch.labels) == sets and batch.labels == sets
@@ -55,14 +55,29 @@ def test_invalid_utf8_label_is_rejected_at_decode_not_when_labels_are_built() ->
         decode_write_request(bytes(raw))
 
 
+def _field(number: int, payload: bytes) -> bytes:
+    """One length-delimited protobuf field (payloads here stay under 128 bytes)."""
+    assert len(payload) < 128
+    return bytes([number << 3 | 2, len(payload)]) + payload
+
+
+def _request_with_value(value: bytes) -> bytes:
+    """A remote-write 1.0 request whose one series has label ``v`` = ``value``, raw bytes."""
+    name = _field(1, b"__name__") + _field(2, b"ok")
+    label = _field(1, b"v") + _field(2, value)
+    sample = b"\x09" + struct.pack("<d", 1.0) + b"\x10\x05"
+    return _field(1, _field(1, name) + _field(1, label) + _field(2, sample))
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(st.binary(max_size=12), st.text(max_size=6).map(str.encode)))
 def test_utf8_check_agrees_with_python(data: bytes) -> None:
-    buf = np.frombuffer(b"x" + data + b"y", dtype=np.uint8)
+    value = b"x" + data + b"y"
     try:
-        data.decode()
-        valid = True
+        text = value.decode()
     except UnicodeDecodeError:
-        valid = False
-    got = _utf8_ok(buf, np.array([1], dtype=np.int64), np.array([1 + len(data)], dtype=np.int64))
-    assert got == valid
+        with pytest.raises(ProtocolError, match="UTF-8"):
+            decode_write_request(_request_with_value(value))
+    else:
+        batch = decode_write_request(_request_with_value(value))
+        assert batch.labels[0] == Labels.from_dict({"__name__": "ok", "v": text})

@@ -8,6 +8,7 @@ from collections import Counter
 
 from ulid import ULID
 
+from tests.support.metrics import metric_value
 from tidewell.ring import (
     STORE_GATEWAY_RING_KEY,
     InMemoryKV,
@@ -112,7 +113,7 @@ def test_lifecycler_heartbeats_and_timeout_marks_unhealthy():
                                addr="127.0.0.1:1", zone="zone-a", name="store-gateway")
         b = InstanceLifecycler(kv, STORE_GATEWAY_RING_KEY, cfg, instance_id="sg-b",
                                addr="127.0.0.1:2", zone="zone-b", name="store-gateway")
-        beats = RING_MEMBER_HEARTBEATS.labels("store-gateway")._value.get()
+        beats = metric_value(RING_MEMBER_HEARTBEATS, "store-gateway")
         await a.start()
         await b.start()
         ring = watcher.instance_ring()
@@ -121,7 +122,7 @@ def test_lifecycler_heartbeats_and_timeout_marks_unhealthy():
         assert len(ring.desc.instances["sg-a"].tokens) == 512
         await asyncio.sleep(0.3)  # several heartbeats keep both healthy past the timeout
         assert len(watcher.instance_ring().healthy_instances()) == 2
-        assert RING_MEMBER_HEARTBEATS.labels("store-gateway")._value.get() >= beats + 4
+        assert metric_value(RING_MEMBER_HEARTBEATS, "store-gateway") >= beats + 4
         # sg-b dies without unregistering: no more heartbeats.
         assert b.supervisor.running == ["heartbeat"]
         await b.supervisor.stop()
@@ -129,8 +130,8 @@ def test_lifecycler_heartbeats_and_timeout_marks_unhealthy():
             lambda: [i.id for i in watcher.instance_ring().healthy_instances()] == ["sg-a"],
             timeout=5, what="sg-b unhealthy")
         watcher.instance_ring().update_metrics()
-        assert RING_MEMBERS.labels("store-gateway", "Unhealthy")._value.get() == 1
-        assert RING_MEMBERS.labels("store-gateway", "ACTIVE")._value.get() == 1
+        assert metric_value(RING_MEMBERS, "store-gateway", "Unhealthy") == 1
+        assert metric_value(RING_MEMBERS, "store-gateway", "ACTIVE") == 1
         assert all(o.id == "sg-a" for blk in BLOCKS[:20]
                    for o in watcher.instance_ring().block_owners(blk))
         # A clean stop unregisters.

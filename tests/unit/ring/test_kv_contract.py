@@ -21,4 +21,4 @@ class TestPrefixedInMemoryKV(KVContractTests):
         inner = InMemoryKV()
         yield PrefixedKV(inner, "collectors/")
         # Everything written through the prefix landed under it.
-        assert all(k.startswith("collectors/") for k in inner._data)
+        assert all(k.startswith("collectors/") for k in inner.stored_keys())

@@ -8,6 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.support.metrics import metric_value
 from tidewell.ring import (
     InMemoryKV,
     PartitionInstanceLifecycler,
@@ -104,7 +105,7 @@ def test_lifecycler_pending_active_inactive():
         now[0] += 10
         await lc.reconcile()
         assert watcher.partition_ring().active_partition_ids == [7]
-        assert PARTITIONS.labels("ACTIVE")._value.get() == 1
+        assert metric_value(PARTITIONS, "ACTIVE") == 1
         await lc.prepare_downscale()
         assert await lc.downscale_state() == (PartitionState.INACTIVE, 1010.0)
         assert watcher.partition_ring().active_partition_ids == []

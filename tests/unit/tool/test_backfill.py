@@ -14,7 +14,7 @@ from tidewell.model.labels import Labels
 from tidewell.objstore import FilesystemBucket
 from tidewell.objstore.bucketindex import read_bucket_index
 from tidewell.tool import main as tool_main
-from tidewell.tool.backfill import BackfillError, _split_argv, main, validate_block
+from tidewell.tool.backfill import BackfillError, main, validate_block
 from tidewell.tool.progress import Progress
 from tidewell.tsdb.block import write_block
 
@@ -121,12 +121,16 @@ def test_refuses_corrupt_blocks(tmp_path: Path) -> None:
 
 
 def test_arguments(tmp_path: Path) -> None:
-    ours, storage = _split_argv(
-        ["--tenant", "t", "-blocks-storage.backend", "s3", "-config.file=x.yaml", "d1",
-         "-tenant=u", "d2"]
-    )
-    assert ours == ["--tenant", "t", "d1", "-tenant=u", "d2"]
-    assert storage == ["-blocks-storage.backend", "s3", "-config.file=x.yaml"]
+    # Our own arguments and storage flags (with separate values) mix in any order.
+    a = block(tmp_path / "in", T0, T0 + 2 * HOUR)
+    b = block(tmp_path / "in2", T0 + 2 * HOUR, T0 + 4 * HOUR)
+    out_io = io.StringIO()
+    code = main(["--tenant", "t", "-blocks-storage.backend", "filesystem", str(a),
+                 "-blocks-storage.filesystem.dir", str(tmp_path / "mixed"), "-tenant=u",
+                 "--no-progress", str(b)], out=out_io)
+    assert code == 0, out_io.getvalue()
+    idx = read_bucket_index(FilesystemBucket(tmp_path / "mixed"), "u")  # the last -tenant wins
+    assert {x.block_id for x in idx.blocks} == {a.name, b.name}
     code, out = run(tmp_path, str(tmp_path / "missing"))
     assert code == 1 and "no such directory" in out
     out_io = io.StringIO()
