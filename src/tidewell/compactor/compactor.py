@@ -26,6 +26,7 @@ from tidewell.compactor import metrics as m
 from tidewell.compactor.cleaner import CleanupResult, TenantLimits, clean_tenant
 from tidewell.compactor.config import CompactorConfig
 from tidewell.compactor.job import run_job
+from tidewell.compactor.jobs_status import JobsStatus
 from tidewell.compactor.marks import mark_for_deletion
 from tidewell.compactor.planner import Job, PlanBlock, deduplicate, plan
 from tidewell.compactor.tenant_deletion import delete_tenant_data, read_tenant_deletion_mark
@@ -86,6 +87,7 @@ class Compactor:
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._task: asyncio.Task[None] | None = None
+        self.jobs = JobsStatus(clock)
 
     # -- discovery ---------------------------------------------------------
 
@@ -119,11 +121,12 @@ class Compactor:
 
     # -- compaction --------------------------------------------------------
 
-    def plan_tenant(self, tenant: str) -> list[Job]:
-        """Jobs for the tenant now; duplicates found on the way are marked for deletion."""
+    def plan_tenant(self, tenant: str, *, mark_duplicates: bool = True) -> list[Job]:
+        """Jobs for the tenant now; duplicates found on the way are marked for deletion
+        (unless ``mark_duplicates`` is False: the status page only looks)."""
         kept, dups = deduplicate(self.live_blocks(tenant))
         tb = tenant_bucket(self.bucket, tenant)
-        for b in dups:
+        for b in dups if mark_duplicates else ():
             if mark_for_deletion(tb, b.block_id, "duplicate of a compacted block", self.clock()):
                 m.BLOCKS_MARKED_FOR_DELETION.labels("compaction").inc()
         limits = self.limits(tenant)
@@ -142,13 +145,17 @@ class Compactor:
                 jobs = [j for j in self.plan_tenant(tenant) if self.owns_job(tenant, j)]
                 if not jobs:
                     break
+                for j in jobs:
+                    self.jobs.started(tenant, j)
                 futures = [pool.submit(run_job, tb, j, work, chunk_range=self.ranges[0],
                                        now=self.clock()) for j in jobs]
-                for f in futures:
+                for j, f in zip(jobs, futures, strict=True):
                     try:
                         f.result()
+                        self.jobs.ended(tenant, j)
                         done += 1
-                    except Exception:
+                    except Exception as exc:
+                        self.jobs.ended(tenant, j, exc)
                         m.GROUP_COMPACTION_FAILURES.inc()
                         raise
         return done
