@@ -24,13 +24,15 @@ H = 3_600_000
 T0 = 1_699_920_000_000
 
 
-def two_zone_blocks(bucket: FilesystemBucket, tenant: str, local: Path) -> list[str]:
+def two_zone_blocks(bucket: FilesystemBucket, tenant: str, local: Path,
+                    start: int = T0) -> list[str]:
     """The same 2 h of one series written by two zones: one merge job to plan."""
-    ts = np.arange(T0, T0 + 2 * H, 60_000, dtype=np.int64)
+    ts = np.arange(start, start + 2 * H, 60_000, dtype=np.int64)
     series = [(Labels.from_dict({"__name__": "m", "t": tenant}), ts, ts / 1e3)]
     ids = []
     for zone in ("a", "b"):
-        path, meta = write_block(local / tenant / zone, series, min_time=T0, max_time=T0 + 2 * H)
+        path, meta = write_block(local / tenant / zone, series, min_time=start,
+                                 max_time=start + 2 * H)
         upload_block(tenant_bucket(bucket, tenant), path)
         ids.append(meta.ulid)
     return sorted(ids)
