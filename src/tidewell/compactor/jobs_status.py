@@ -70,9 +70,17 @@ def jobs_routes(compactor: Compactor) -> list[Route]:
     """``GET /compactor/jobs``: the caller's tenant's jobs, planned ones with whether this
     compactor owns them (the ring may give a job to another instance)."""
 
+    one_at_a_time = asyncio.Lock()  # planning reads the bucket: callers queue, not pile up
+
+    def planned_jobs(tenant: str) -> list[Job]:
+        if tenant not in compactor.tenants():  # no caches grown for names without blocks
+            return []
+        return compactor.plan_tenant(tenant, mark_duplicates=False)
+
     async def jobs(request: Request) -> Response:
         tenant = request.state.tenant
-        planned = await asyncio.to_thread(compactor.plan_tenant, tenant, mark_duplicates=False)
+        async with one_at_a_time:
+            planned = await asyncio.to_thread(planned_jobs, tenant)
         return JSONResponse({
             "tenant": tenant,
             "planned": [{**job_view(j), "owned": compactor.owns_job(tenant, j)} for j in planned],

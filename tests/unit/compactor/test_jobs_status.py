@@ -94,3 +94,16 @@ def test_a_failed_job_keeps_its_error_and_the_record_is_bounded(tmp_path: Path) 
     failed = status.tenant("a")["finished"][0]
     assert failed["state"] == "failed" and failed["error"] == "OSError: disk full"
     assert status.tenant("b") == {"running": [], "finished": []}
+
+
+def test_a_job_that_fails_in_the_runner_shows_failed_with_its_error(tmp_path: Path) -> None:
+    bucket = FilesystemBucket(tmp_path / "bucket")
+    ids = two_zone_blocks(bucket, "a", tmp_path / "local")
+    for chunks in (tmp_path / "bucket" / "a" / ids[0] / "chunks").iterdir():
+        chunks.unlink()  # the source cannot be read back: the merge fails
+    comp = Compactor(bucket, CompactorConfig(), tmp_path / "c", clock=lambda: time.time() + 3600)
+    assert not comp.compact()
+    got = comp.jobs.tenant("a")
+    assert got["running"] == []
+    [failed] = got["finished"]
+    assert failed["state"] == "failed" and sorted(failed["blocks"]) == ids and failed["error"]
