@@ -35,6 +35,8 @@ ENDPOINTS: list[tuple[str, str, str]] = [
     ("Store-gateway", "/store-gateway/ring", "Store Gateway Ring"),
     ("Store-gateway", "/store-gateway/tenants", "Tenants & Blocks"),
     ("Compactor", "/compactor/ring", "Compactor Ring Status"),
+    ("Ruler", "/ruler/ring", "Ruler Ring Status"),
+    ("Ruler", "/ruler/status", "Rule groups evaluated here: last evaluation, errors"),
     ("Dangerous", "/ingester/flush", "Trigger a Flush of data from Ingester to storage"),
     ("Dangerous", "/ingester/prepare-partition-downscale",
      "Prepare the ingester's partition for a scale-down (POST)"),

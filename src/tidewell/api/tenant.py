@@ -25,6 +25,7 @@ _TENANT_PATHS = (
     "/compactor/delete_tenant",
     "/compactor/jobs",
     "/ui/api/v1/",
+    "/prometheus/config/v1/rules",
 )
 _OPEN_PATHS = ("/prometheus/api/v1/status/buildinfo", "/prometheus/api/v1/status/flags")
 """Process-wide status: no tenant needed (``/status/tsdb`` is per tenant)."""

@@ -20,6 +20,7 @@ from tidewell.model.histogram import Histogram, HistogramSamples
 from tidewell.model.labels import Labels
 from tidewell.model.matchers import Matcher
 from tidewell.model.samples import Series
+from tidewell.model.shard import split_shard
 from tidewell.tsdb.block.meta import BlockMeta, read_meta
 from tidewell.tsdb.chunkenc import ENCODING_XOR, CorruptBlockError, decode_xor_many
 from tidewell.tsdb.chunkenc.histogram import (
@@ -158,7 +159,12 @@ class BlockQuerier:
         if not self._overlaps():
             return []
         out = []
-        for ref in postings_for_matchers(self.block.index, matchers):
+        shard, matchers = split_shard(matchers)
+        refs = postings_for_matchers(self.block.index, matchers)
+        if shard is not None:  # before any chunk is read
+            index = self.block.index
+            refs = [r for r in refs.tolist() if shard.owns(index.series(r).labels)]
+        for ref in refs:
             labels, ts, vs, hists = self.block.series_data(int(ref), self.mint, self.maxt)
             if ts.shape[0] or hists is not None:
                 out.append(Series(labels, ts, vs, histograms=hists))
