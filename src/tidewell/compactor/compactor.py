@@ -145,17 +145,14 @@ class Compactor:
                 jobs = [j for j in self.plan_tenant(tenant) if self.owns_job(tenant, j)]
                 if not jobs:
                     break
-                for j in jobs:
-                    self.jobs.started(tenant, j)
-                futures = [pool.submit(run_job, tb, j, work, chunk_range=self.ranges[0],
-                                       now=self.clock()) for j in jobs]
-                for j, f in zip(jobs, futures, strict=True):
+                futures = [pool.submit(self.jobs.track, tenant, j, run_job, tb, j, work,
+                                       chunk_range=self.ranges[0], now=self.clock())
+                           for j in jobs]
+                for f in futures:
                     try:
                         f.result()
-                        self.jobs.ended(tenant, j)
                         done += 1
-                    except Exception as exc:
-                        self.jobs.ended(tenant, j, exc)
+                    except Exception:
                         m.GROUP_COMPACTION_FAILURES.inc()
                         raise
         return done

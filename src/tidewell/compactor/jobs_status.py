@@ -12,7 +12,7 @@ import asyncio
 import threading
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from tidewell.compactor.compactor import Compactor
 
 __all__ = ["JobsStatus", "job_view", "jobs_routes"]
+
+T = TypeVar("T")
 
 
 def job_view(job: Job) -> dict[str, Any]:
@@ -42,6 +44,18 @@ class JobsStatus:
         self._lock = threading.Lock()
         self._running: dict[str, dict[str, dict[str, Any]]] = {}
         self._done: dict[str, deque[dict[str, Any]]] = {}
+
+    def track(self, tenant: str, job: Job, run: Callable[..., T], *args: Any, **kw: Any) -> T:
+        """``run(*args, **kw)``, recorded as the job's run: running while it runs, then
+        finished, or failed with its exception (which is raised again)."""
+        self.started(tenant, job)
+        try:
+            out = run(*args, **kw)
+        except BaseException as exc:
+            self.ended(tenant, job, exc)
+            raise
+        self.ended(tenant, job)
+        return out
 
     def started(self, tenant: str, job: Job) -> None:
         with self._lock:
@@ -81,9 +95,12 @@ def jobs_routes(compactor: Compactor) -> list[Route]:
         tenant = request.state.tenant
         async with one_at_a_time:
             planned = await asyncio.to_thread(planned_jobs, tenant)
+        ran = compactor.jobs.tenant(tenant)
+        running = {e["key"] for e in ran["running"]}  # its sources are still there
         return JSONResponse({
             "tenant": tenant,
-            "planned": [{**job_view(j), "owned": compactor.owns_job(tenant, j)} for j in planned],
-            **compactor.jobs.tenant(tenant)})
+            "planned": [{**job_view(j), "owned": compactor.owns_job(tenant, j)}
+                        for j in planned if j.key not in running],
+            **ran})
 
     return [Route("/compactor/jobs", jobs)]
