@@ -22,11 +22,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from tidewell.compactor import jobs_status
 from tidewell.compactor import metrics as m
 from tidewell.compactor.cleaner import CleanupResult, TenantLimits, clean_tenant
 from tidewell.compactor.config import CompactorConfig
 from tidewell.compactor.job import run_job
-from tidewell.compactor.jobs_status import JobsStatus
 from tidewell.compactor.marks import mark_for_deletion
 from tidewell.compactor.planner import Job, PlanBlock, deduplicate, plan
 from tidewell.compactor.tenant_deletion import delete_tenant_data, read_tenant_deletion_mark
@@ -87,7 +87,7 @@ class Compactor:
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._task: asyncio.Task[None] | None = None
-        self.jobs = JobsStatus(clock)
+        self.jobs = jobs_status.JobsStatus(clock)
 
     # -- discovery ---------------------------------------------------------
 
