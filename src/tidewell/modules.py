@@ -721,7 +721,7 @@ async def build(config: Config) -> App:
     if "overrides" in app.objects:
         routes += runtime_config_routes(app.objects["overrides"])
     if "querier" in modules or "query-frontend" in modules:
-        routes += ui_routes()
+        routes += ui_routes(app.objects.get("store-gateway"))
     routes += index_routes(routes)
     asgi = build_app(routes, multitenancy_enabled=config.multitenancy_enabled,
                      no_auth_tenant=config.no_auth_tenant, middlewares=app.middlewares)

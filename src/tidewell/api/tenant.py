@@ -23,6 +23,8 @@ _TENANT_PATHS = (
     "/api/v1/series",
     "/api/v1/label",
     "/compactor/delete_tenant",
+    "/compactor/jobs",
+    "/ui/api/v1/",
     "/prometheus/config/v1/rules",
 )
 _OPEN_PATHS = ("/prometheus/api/v1/status/buildinfo", "/prometheus/api/v1/status/flags")

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from tidewell.compactor import jobs_status
 from tidewell.compactor import metrics as m
 from tidewell.compactor.cleaner import CleanupResult, TenantLimits, clean_tenant
 from tidewell.compactor.config import CompactorConfig
@@ -86,6 +87,7 @@ class Compactor:
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._task: asyncio.Task[None] | None = None
+        self.jobs = jobs_status.JobsStatus(clock)
 
     # -- discovery ---------------------------------------------------------
 
@@ -119,11 +121,12 @@ class Compactor:
 
     # -- compaction --------------------------------------------------------
 
-    def plan_tenant(self, tenant: str) -> list[Job]:
-        """Jobs for the tenant now; duplicates found on the way are marked for deletion."""
+    def plan_tenant(self, tenant: str, *, mark_duplicates: bool = True) -> list[Job]:
+        """Jobs for the tenant now; duplicates found on the way are marked for deletion
+        (unless ``mark_duplicates`` is False: the status page only looks)."""
         kept, dups = deduplicate(self.live_blocks(tenant))
         tb = tenant_bucket(self.bucket, tenant)
-        for b in dups:
+        for b in dups if mark_duplicates else ():
             if mark_for_deletion(tb, b.block_id, "duplicate of a compacted block", self.clock()):
                 m.BLOCKS_MARKED_FOR_DELETION.labels("compaction").inc()
         limits = self.limits(tenant)
@@ -142,8 +145,9 @@ class Compactor:
                 jobs = [j for j in self.plan_tenant(tenant) if self.owns_job(tenant, j)]
                 if not jobs:
                     break
-                futures = [pool.submit(run_job, tb, j, work, chunk_range=self.ranges[0],
-                                       now=self.clock()) for j in jobs]
+                futures = [pool.submit(self.jobs.track, tenant, j, run_job, tb, j, work,
+                                       chunk_range=self.ranges[0], now=self.clock())
+                           for j in jobs]
                 for f in futures:
                     try:
                         f.result()

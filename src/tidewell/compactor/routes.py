@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tidewell.compactor.compactor import Compactor
+from tidewell.compactor.jobs_status import jobs_routes
 from tidewell.compactor.tenant_deletion import tenant_blocks_left, write_tenant_deletion_mark
 
 __all__ = ["compactor_routes"]
@@ -34,4 +35,5 @@ def compactor_routes(compactor: Compactor) -> list[Route]:
     return [
         Route("/compactor/delete_tenant", delete_tenant, methods=["POST"]),
         Route("/compactor/delete_tenant_status", delete_tenant_status, methods=["GET"]),
+        *jobs_routes(compactor),
     ]

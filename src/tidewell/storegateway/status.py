@@ -9,7 +9,15 @@ from starlette.routing import Route
 
 from tidewell.storegateway.gateway import StoreGateway
 
-__all__ = ["store_gateway_status_routes"]
+__all__ = ["blocks_doc", "store_gateway_status_routes"]
+
+
+def blocks_doc(gateway: StoreGateway, tenant: str) -> dict:
+    """The blocks the gateway loaded for ``tenant``, oldest first, as the JSON pages show them."""
+    loaded = sorted(gateway.blocks(tenant), key=lambda b: (b.meta.min_time, b.id))
+    return {"tenant": tenant, "blocks": [
+        {"block_id": b.id, "min_time": b.meta.min_time, "max_time": b.meta.max_time}
+        for b in loaded]}
 
 
 def store_gateway_status_routes(gateway: StoreGateway) -> list[Route]:
@@ -19,11 +27,7 @@ def store_gateway_status_routes(gateway: StoreGateway) -> list[Route]:
         return JSONResponse({"tenants": gateway.loaded_tenants()})
 
     async def blocks(request: Request) -> Response:
-        tenant = request.path_params["tenant"]
-        loaded = sorted(gateway.blocks(tenant), key=lambda b: (b.meta.min_time, b.id))
-        return JSONResponse({"tenant": tenant, "blocks": [
-            {"block_id": b.id, "min_time": b.meta.min_time, "max_time": b.meta.max_time}
-            for b in loaded]})
+        return JSONResponse(blocks_doc(gateway, request.path_params["tenant"]))
 
     return [
         Route("/store-gateway/tenants", tenants),

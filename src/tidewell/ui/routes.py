@@ -15,12 +15,16 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from tidewell.storegateway.gateway import StoreGateway
+from tidewell.ui.tenant_api import tenant_api_routes
+
 __all__ = ["STATIC_DIR", "ui_routes"]
 
 STATIC_DIR = Path(__file__).parent / "static"
 
 
-def ui_routes() -> list[BaseRoute]:
+def ui_routes(store_gateway: StoreGateway | None = None) -> list[BaseRoute]:
+    """The UI's files and its per-tenant JSON (``tenant_api``)."""
     if not (STATIC_DIR / "app.js").is_file():
         raise FileNotFoundError(f"the UI bundle is missing: {STATIC_DIR / 'app.js'} "
                                 "(run ui/web/build.sh)")
@@ -29,4 +33,4 @@ def ui_routes() -> list[BaseRoute]:
         return RedirectResponse("/ui/", status_code=308)
 
     files = GZipMiddleware(StaticFiles(directory=STATIC_DIR, html=True), minimum_size=1024)
-    return [Route("/ui", to_slash), Mount("/ui", app=files)]
+    return [*tenant_api_routes(store_gateway), Route("/ui", to_slash), Mount("/ui", app=files)]

@@ -97,7 +97,7 @@ def test_query_graph_table_errors_tenants_and_status_pages(
     assert "other" in browser.find_element(By.ID, "graph").text
 
     pages = {"buildinfo": "#buildinfo", "runtime": "#runtime-config", "services": "#services",
-             "rings": "#partitions", "blocks": "#blocks", "compactor": "#compactor",
+             "rings": "#partitions", "blocks": "#blocks", "compactor": "#compactor-jobs",
              "ingest": "#ingest", "cardinality": "#label-names"}
     for page, selector in pages.items():
         open_ui(browser, f"{url}/ui/#/{page}?tenant=t1")
@@ -106,13 +106,17 @@ def test_query_graph_table_errors_tenants_and_status_pages(
         assert not browser.find_elements(By.CSS_SELECTOR, "#page .alert.error"), (
             page, browser.find_element(By.ID, "page").text[:500])
         assert browser.find_elements(By.CSS_SELECTOR, selector), page
-    assert "Grafana Mimir" in _page_after(browser, f"{url}/ui/#/buildinfo", "#buildinfo")
-    names = _page_after(browser, f"{url}/ui/#/cardinality?tenant=t1&label=pod", "#label-values")
+    assert "Grafana Mimir" in page_text(browser, f"{url}/ui/#/buildinfo", "#buildinfo")
+    names = page_text(browser, f"{url}/ui/#/cardinality?tenant=t1&label=pod", "#label-values")
     assert "p4" in names
-    ingest = _page_after(browser, f"{url}/ui/#/ingest", "#ingest")
-    assert "t1" in ingest and "t2" in ingest
+    # Per-tenant pages show the tenant's own numbers: 5 series x 61 samples, nothing of t2's.
+    ingest = page_text(browser, f"{url}/ui/#/ingest?tenant=t1", "#ingest")
+    assert "305" in ingest and "t2" not in page_text(browser, f"{url}/ui/#/ingest?tenant=t1", "h2")
+    overrides = page_text(browser, f"{url}/ui/#/runtime?tenant=t1", "#runtime-overrides")
+    assert "cardinality_analysis_enabled" not in overrides  # a default flag, not an override
 
 
-def _page_after(driver: WebDriver, url: str, selector: str) -> str:
+def page_text(driver: WebDriver, url: str, selector: str) -> str:
+    """The text of ``selector`` on the UI page at ``url``, once it is there."""
     open_ui(driver, url)
     return wait(driver, ec.presence_of_element_located((By.CSS_SELECTOR, selector))).text

@@ -55,18 +55,19 @@ export const STATUS_PAGES = {
   }],
   runtime: ['Runtime config', async () => {
     const t = getTenant() || 'anonymous';
-    const [mine, all] = await Promise.all([
+    const [mine, diff] = await Promise.all([
       call('/runtime_config', { tenant: t, format: 'json' }),
-      call('/runtime_config', { mode: 'diff', format: 'json' })]);
-    const overridden = Object.keys(all.overrides || {});
+      call('/runtime_config', { tenant: t, mode: 'diff', format: 'json' })]);
+    const overridden = Object.entries(diff.limits || {});
     return [
       el('h2', {}, `Limits of tenant ${t}`),
       table(['Limit', 'Value'], Object.entries(mine.limits).map(([k, v]) => [k, String(v)]),
         { id: 'runtime-config' }),
-      el('h2', {}, 'Tenants with overrides'),
+      el('h2', {}, `Overrides of tenant ${t}`),
       overridden.length
-        ? table(['Tenant', 'Overrides'], overridden.map((k) => [k, JSON.stringify(all.overrides[k])]))
-        : el('p', { class: 'muted' }, 'None: every tenant has the defaults.'),
+        ? table(['Limit', 'Override'], overridden.map(([k, v]) => [k, JSON.stringify(v)]),
+          { id: 'runtime-overrides' })
+        : el('p', { id: 'runtime-overrides', class: 'muted' }, 'None: this tenant has the defaults.'),
     ];
   }],
   services: ['Services', async () => {
@@ -95,53 +96,53 @@ export const STATUS_PAGES = {
     return out;
   }],
   blocks: ['Store-gateway blocks', async () => {
-    const tenants = await optional('/store-gateway/tenants');
-    if (!tenants) return [missing('Store-gateway')];
-    const out = [el('h2', {}, 'Blocks loaded, per tenant')];
-    const rows = [];
-    for (const t of tenants.tenants) {
-      const b = await call(`/store-gateway/tenant/${encodeURIComponent(t)}/blocks`);
-      for (const blk of b.blocks) rows.push([t, blk.block_id, fmtTime(blk.min_time), fmtTime(blk.max_time)]);
-      if (!b.blocks.length) rows.push([t, '—', '', '']);
-    }
-    out.push(rows.length ? table(['Tenant', 'Block', 'Min time', 'Max time'], rows, { id: 'blocks' })
-      : el('p', { id: 'blocks', class: 'muted' }, 'No blocks loaded yet (blocks are cut every 2 h).'));
-    return out;
+    const b = await optional('/ui/api/v1/blocks');
+    if (!b) return [missing('Store-gateway')];
+    return [el('h2', {}, `Blocks loaded for tenant ${b.tenant}`),
+      b.blocks.length
+        ? table(['Block', 'Min time', 'Max time'], b.blocks.map((blk) => [blk.block_id,
+          fmtTime(blk.min_time), fmtTime(blk.max_time)]), { id: 'blocks' })
+        : el('p', { id: 'blocks', class: 'muted' }, 'No blocks loaded yet (blocks are cut every 2 h).')];
   }],
   compactor: ['Compactor', async () => {
+    const jobs = await optional('/compactor/jobs');
+    if (!jobs) return [missing('Compactor')];
     const ms = (await metrics()).filter((m) => m.name.startsWith('cortex_compactor_'));
-    if (!ms.length) return [missing('Compactor')];
     const ring = await optional('/compactor/ring', { format: 'json' });
+    const span = (j) => `${fmtTime(j.min_time)} – ${fmtTime(j.max_time)}`;
+    const jobRows = [
+      ...jobs.planned.map((j) => ['planned' + (j.owned ? '' : ' (another compactor)'), j.stage,
+        span(j), j.blocks.length, j.key, '']),
+      ...jobs.running.map((j) => [j.state, j.stage, span(j), j.blocks.length, j.key,
+        `started ${fmtTime(j.started_at * 1000)}`]),
+      ...jobs.finished.map((j) => [j.state, j.stage, span(j), j.blocks.length, j.key,
+        `${fmtTime(j.ended_at * 1000)}${j.error ? ': ' + j.error : ''}`]),
+    ];
     const rows = ms.map((m) => [m.name.replace('cortex_compactor_', ''),
       Object.entries(m.labels).map(([k, v]) => `${k}=${v}`).join(', '),
       m.name.endsWith('timestamp_seconds') && m.value ? fmtTime(m.value * 1000) : m.value]);
-    return [el('h2', {}, 'Compaction runs and jobs'), table(['Metric', 'Labels', 'Value'], rows, { id: 'compactor' }),
+    return [el('h2', {}, `Jobs of tenant ${jobs.tenant}`),
+      jobRows.length ? table(['State', 'Stage', 'Time range', 'Input blocks', 'Job', 'When'],
+        jobRows, { id: 'compactor-jobs' })
+        : el('p', { id: 'compactor-jobs', class: 'muted' }, 'No jobs planned, running or finished.'),
+      el('h2', {}, 'Compaction runs (all tenants)'), table(['Metric', 'Labels', 'Value'], rows, { id: 'compactor' }),
       el('h2', {}, 'Compactor ring'),
       ring ? table(['Instance', 'State', 'Address'], ring.shards.map((s) => [s.id, s.state, s.address]))
         : missing('Compactor ring')];
   }],
   ingest: ['Ingest rates', async () => {
-    const first = await metrics();
+    const first = await call('/ui/api/v1/ingest');
     const t0 = performance.now();
     await new Promise((r) => setTimeout(r, 1000));
-    const second = await metrics();
+    const second = await call('/ui/api/v1/ingest');
     const dt = (performance.now() - t0) / 1000;
-    const rate = (name, label) => {
-      const a = byLabel(first, name, label);
-      const b = byLabel(second, name, label);
-      return Object.fromEntries(Object.entries(b).map(([k, v]) => [k, [v, (v - (a[k] || 0)) / dt]]));
-    };
-    const received = rate('cortex_distributor_received_samples_total', 'user');
-    const discarded = {};
-    for (const m of second.filter((x) => x.name === 'cortex_discarded_samples_total')) {
-      (discarded[m.labels.user] ||= []).push(`${m.labels.reason}: ${m.value}`);
-    }
-    const tenants = [...new Set([...Object.keys(received), ...Object.keys(discarded)])].sort();
-    return [el('h2', {}, 'Samples per tenant'),
-      tenants.length ? table(['Tenant', 'Received (total)', 'Received /s', 'Rejected (by reason)'],
-        tenants.map((t) => [t, received[t]?.[0] ?? 0, (received[t]?.[1] ?? 0).toFixed(1),
-          (discarded[t] || []).join(', ') || '—']), { id: 'ingest' })
-        : el('p', { id: 'ingest', class: 'muted' }, 'No samples received by this process yet.')];
+    const rate = (k) => ((second[k] - first[k]) / dt).toFixed(1);
+    const reasons = (k) => Object.entries(second[k]).sort().map(([r, n]) => `${r}: ${n}`).join(', ') || '—';
+    return [el('h2', {}, `Received and rejected by this process for tenant ${second.tenant}`),
+      table(['', 'Received (total)', 'Received /s', 'Rejected (by reason)'], [
+        ['Samples', second.received_samples, rate('received_samples'), reasons('discarded_samples')],
+        ['Exemplars', second.received_exemplars, rate('received_exemplars'), reasons('discarded_exemplars')],
+      ], { id: 'ingest' })];
   }],
 };
 
