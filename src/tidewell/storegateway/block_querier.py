@@ -93,22 +93,16 @@ def decode_plans(plans: Sequence[ChunkPlan], mint: int, maxt: int) -> list[Serie
             f"XOR chunk of series {sorted_labels[int(owner[bad])]} does not decode"
         )
     per_chunk = (buf[starts].astype(np.int64) << 8) | buf[starts + 1].astype(np.int64)
-    bounds = np.zeros(per_chunk.shape[0] + 1, dtype=np.int64)
-    np.cumsum(per_chunk, out=bounds[1:])
-
-    # Only chunks reaching past the range can hold samples outside it.
-    edge = np.flatnonzero((cmin < mint) | (cmax > maxt))
-    if edge.shape[0]:
-        keep = np.ones(ts.shape[0], dtype=bool)
-        kept = per_chunk.copy()
-        for k in edge.tolist():
-            lo, hi = bounds[k], bounds[k + 1]
-            inside = (ts[lo:hi] >= mint) & (ts[lo:hi] <= maxt)
-            keep[lo:hi] = inside
-            kept[k] = int(inside.sum())
+    # Only chunks reaching past the range can hold samples outside it: one mask over
+    # all samples, then each series' count of kept samples (no loop per edge chunk).
+    if bool(((cmin < mint) | (cmax > maxt)).any()):
+        keep = (ts >= mint) & (ts <= maxt)
+        sample_owner = np.repeat(owner, per_chunk)
         ts, vs = ts[keep], vs[keep]
-        per_chunk = kept
-    per_series = np.bincount(owner, weights=per_chunk, minlength=len(labels)).astype(np.int64)
+        per_series = np.bincount(sample_owner[keep], minlength=len(labels)).astype(np.int64)
+    else:
+        per_series = np.bincount(owner, weights=per_chunk,
+                                 minlength=len(labels)).astype(np.int64)
     cuts = np.cumsum(per_series)[:-1]
     ts_parts = np.split(ts, cuts)
     vs_parts = np.split(vs, cuts)
