@@ -23,7 +23,8 @@ from tidewell.model.matchers import Matcher
 from tidewell.model.samples import Series
 from tidewell.storegateway import metrics as m
 from tidewell.storegateway.bucket_block import BucketBlock, ChunkPlan
-from tidewell.tsdb.chunkenc import ENCODING_XOR, CorruptBlockError, decode_xor_many
+from tidewell.tsdb.chunkenc import ENCODING_XOR, CorruptBlockError
+from tidewell.tsdb.chunkenc.by_series import decode_by_series, split_by_series
 from tidewell.tsdb.chunkenc.histogram import decode_histogram_chunk
 from tidewell.util.executors import shared_executor
 
@@ -31,17 +32,6 @@ __all__ = ["BucketStoreQuerier", "decode_plans"]
 
 _BLOCK_CONCURRENCY = 4
 """Per-block work in flight (fetches wait on the bucket), over all queries of the process."""
-
-
-def _sort_dedup(
-    ts: npt.NDArray[np.int64], vs: npt.NDArray[np.float64]
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-    """Sort by time, keeping the first sample of each timestamp."""
-    order = np.argsort(ts, kind="stable")
-    ts, vs = ts[order], vs[order]
-    keep = np.ones(ts.shape[0], dtype=bool)
-    keep[1:] = ts[1:] != ts[:-1]
-    return ts[keep], vs[keep]
 
 
 def decode_plans(plans: Sequence[ChunkPlan], mint: int, maxt: int) -> list[Series]:
@@ -73,43 +63,24 @@ def decode_plans(plans: Sequence[ChunkPlan], mint: int, maxt: int) -> list[Serie
     owner = np.concatenate([rank[ids_[p.owner]] for p, ids_ in zip(plans, plan_ids, strict=True)])
     starts = np.concatenate([p.starts + b for p, b in zip(plans, bases, strict=True)])
     ends = np.concatenate([p.ends + b for p, b in zip(plans, bases, strict=True)])
-    cmin = np.concatenate([p.mints for p in plans])
-    cmax = np.concatenate([p.maxts for p in plans])
     encs = np.concatenate([p.encodings for p in plans])
     order = np.argsort(owner, kind="stable")  # by series, then block, then time
     owner, starts, ends = owner[order], starts[order], ends[order]
-    cmin, cmax, encs = cmin[order], cmax[order], encs[order]
+    encs = encs[order]
     xor = encs == ENCODING_XOR
     hists: dict[int, HistogramSamples] = {}
     if not xor.all():
         hists = _decode_histograms(buf, owner[~xor], starts[~xor], ends[~xor], encs[~xor],
                                    sorted_labels, mint, maxt)
-        owner, starts, ends, cmin, cmax = owner[xor], starts[xor], ends[xor], cmin[xor], cmax[xor]
+        owner, starts, ends = owner[xor], starts[xor], ends[xor]
 
-    ts, vs, bad = decode_xor_many(buf, starts, ends)
+    ts, vs, per_series, bad = decode_by_series(buf, owner, starts, ends, len(labels), mint, maxt)
     if bad >= 0:
         m.CORRUPTED_DATA.labels("chunks").inc()
         raise CorruptBlockError(
             f"XOR chunk of series {sorted_labels[int(owner[bad])]} does not decode"
         )
-    per_chunk = (buf[starts].astype(np.int64) << 8) | buf[starts + 1].astype(np.int64)
-    # Only chunks reaching past the range can hold samples outside it: one mask over
-    # all samples, then each series' count of kept samples (no loop per edge chunk).
-    if bool(((cmin < mint) | (cmax > maxt)).any()):
-        keep = (ts >= mint) & (ts <= maxt)
-        sample_owner = np.repeat(owner, per_chunk)
-        ts, vs = ts[keep], vs[keep]
-        per_series = np.bincount(sample_owner[keep], minlength=len(labels)).astype(np.int64)
-    else:
-        per_series = np.bincount(owner, weights=per_chunk,
-                                 minlength=len(labels)).astype(np.int64)
-    cuts = np.cumsum(per_series)[:-1]
-    ts_parts = np.split(ts, cuts)
-    vs_parts = np.split(vs, cuts)
-    # Series whose consecutive chunks overlap in time need sorting and deduplication.
-    same = owner[1:] == owner[:-1]
-    for i in np.unique(owner[1:][same & (cmin[1:] <= cmax[:-1])]).tolist():
-        ts_parts[i], vs_parts[i] = _sort_dedup(ts_parts[i], vs_parts[i])
+    ts_parts, vs_parts = split_by_series(ts, vs, per_series)
     present = np.flatnonzero(per_series).tolist()
     if hists:
         present = sorted(set(present).union(hists))
