@@ -275,13 +275,22 @@ def _almost_nb(a: float, b: float, eps: float) -> bool:
 
 
 @njit(cache=True, nogil=True)
-def _quantile_steps(q, les, counts, out, forced):  # type: ignore[no-untyped-def]
-    """``bucket_quantile`` of every column (step) of ``counts`` (buckets x steps),
-    compiled: ``les`` sorted, distinct, ending in +Inf. ``forced[:, j]`` gets
-    (1, lo, hi, maxdiff) where a column's buckets had to be made monotonic."""
-    nb = les.shape[0]
-    col = np.empty(nb)
+def _quantile_steps(q, all_les, counts, present, out, ok, forced):  # type: ignore[no-untyped-def]
+    """``bucket_quantile`` of every column (step) of ``counts`` (buckets x steps) over
+    the buckets present there, compiled: ``all_les`` sorted and distinct. ``forced[:, j]``
+    gets (1, lo, hi, maxdiff) where a column's buckets had to be made monotonic."""
+    col = np.empty(all_les.shape[0])
+    les = np.empty(all_les.shape[0])
     for j in range(counts.shape[1]):
+        nb = 0
+        for i in range(all_les.shape[0]):
+            if present[i, j]:
+                les[nb] = all_les[i]
+                col[nb] = counts[i, j]
+                nb += 1
+        if nb == 0:
+            continue
+        ok[j] = True
         qj = q[j]
         if math.isnan(qj):
             out[j] = math.nan
@@ -292,8 +301,9 @@ def _quantile_steps(q, les, counts, out, forced):  # type: ignore[no-untyped-def
         if qj > 1:
             out[j] = math.inf
             continue
-        for i in range(nb):
-            col[i] = counts[i, j]
+        if les[nb - 1] != math.inf:
+            out[j] = math.nan
+            continue
         lo, hi, maxdiff, hit = math.inf, -math.inf, 0.0, False
         prev = col[0]
         for i in range(1, nb):
@@ -335,19 +345,21 @@ def _quantile_steps(q, les, counts, out, forced):  # type: ignore[no-untyped-def
             out[j] = start + (les[b] - start) * (rank / count)
 
 
-def _quantile_columns(q: np.ndarray, les: np.ndarray, counts: np.ndarray
+def _quantile_columns(q: np.ndarray, les: np.ndarray, counts: np.ndarray, present: np.ndarray
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """``bucket_quantile`` for every step at once, when all buckets are present at
-    every step and their bounds are distinct (``None`` otherwise): (results,
-    presence, forced-monotonicity rows ``(flag, lo, hi, maxdiff) x steps``)."""
-    if len(les) < 2 or les[-1] != math.inf or (les[1:] == les[:-1]).any():
+    """``bucket_quantile`` for every step at once over the buckets present at each,
+    when the group's bounds are distinct (``None`` otherwise): (results, presence,
+    forced-monotonicity rows ``(flag, lo, hi, maxdiff) x steps``)."""
+    if len(les) > 1 and (les[1:] == les[:-1]).any():
         return None
-    out = np.empty(counts.shape[1])
+    out = np.full(counts.shape[1], np.nan)
+    ok = np.zeros(counts.shape[1], dtype=bool)
     forced = np.zeros((4, counts.shape[1]))
     _quantile_steps(np.ascontiguousarray(q, dtype=np.float64),
                     np.ascontiguousarray(les, dtype=np.float64),
-                    np.ascontiguousarray(counts, dtype=np.float64), out, forced)
-    return out, np.ones(counts.shape[1], dtype=bool), forced
+                    np.ascontiguousarray(counts, dtype=np.float64),
+                    np.ascontiguousarray(present, dtype=np.bool_), out, ok, forced)
+    return out, ok, forced
 
 
 def histogram_quantile(ev: Any, node: ast.Call) -> Block:
@@ -366,10 +378,7 @@ def histogram_quantile(ev: Any, node: ast.Call) -> Block:
     labels, vals, pres = [], [], []
     for g, key in enumerate(groups.keys):
         les, rows = groups.rows[g]
-        p = groups.b.present[rows]
-        fast = None
-        if p.all():
-            fast = _quantile_columns(q, les, groups.b.values[rows])
+        fast = _quantile_columns(q, les, groups.b.values[rows], groups.b.present[rows])
         if fast is None:
             sub = _Groups.__new__(_Groups)
             sub.ev, sub.b, sub.keys, sub.rows = ev, groups.b, [key], [groups.rows[g]]
