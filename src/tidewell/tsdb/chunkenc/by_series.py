@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+from numba import njit
 
 from tidewell.tsdb.chunkenc.xor import decode_xor_many
 
@@ -31,17 +32,30 @@ def decode_by_series(
     ``[mint, maxt]``, or (.., .., .., k) with k the first chunk that does not decode.
     """
     ts, vs, bad = decode_xor_many(buf, starts, ends)
+    counts = np.zeros(nseries, dtype=np.int64)
     if bad >= 0:
-        return ts, vs, np.zeros(nseries, dtype=np.int64), bad
-    if ts.shape[0] and (int(ts.min()) < mint or int(ts.max()) > maxt):
-        per_chunk = (buf[starts].astype(np.int64) << 8) | buf[starts + 1].astype(np.int64)
-        keep = (ts >= mint) & (ts <= maxt)
-        ts, vs = ts[keep], vs[keep]
-        counts = np.bincount(np.repeat(owner, per_chunk)[keep], minlength=nseries)
-    else:
-        per_chunk = (buf[starts].astype(np.int64) << 8) | buf[starts + 1].astype(np.int64)
-        counts = np.bincount(owner, weights=per_chunk, minlength=nseries)
-    return ts, vs, counts.astype(np.int64), -1
+        return ts, vs, counts, bad
+    per_chunk = (buf[starts].astype(np.int64) << 8) | buf[starts + 1].astype(np.int64)
+    kept = _trim(ts, vs.view(np.uint64), owner, per_chunk, mint, maxt, counts)
+    return ts[:kept], vs[:kept], counts, -1
+
+
+@njit(cache=True, nogil=True)
+def _trim(ts, vbits, owner, per_chunk, mint, maxt, counts):  # type: ignore[no-untyped-def]
+    """Keep samples in ``[mint, maxt]`` (compacted in place), counted per owner."""
+    w = 0
+    r = 0
+    for k in range(owner.shape[0]):
+        o = owner[k]
+        for _ in range(per_chunk[k]):
+            t = ts[r]
+            if mint <= t <= maxt:
+                ts[w] = t
+                vbits[w] = vbits[r]
+                counts[o] += 1
+                w += 1
+            r += 1
+    return w
 
 
 def _sort_dedup(ts: I64, vs: F64) -> tuple[I64, F64]:
