@@ -9,9 +9,11 @@ the range lies beyond ``-querier.query-ingesters-within``), Prometheus finds it
 in its data directory. VictoriaMetrics reads no Prometheus blocks, so it has the
 head part only.
 
-Before timing, each system must hold exactly the samples sent
-(``sum(count_over_time(…))`` over each part) and be idle (its CPU time stops
-moving: Prometheus compacts, Tidewell's ingesters cut and ship blocks). Then
+Tidewell runs with its query results cache off (as VictoriaMetrics with
+``-search.disableCache``; Prometheus has none). Before timing, each system
+must hold exactly the samples sent (``sum(count_over_time(…))`` over each
+part) and be idle (its CPU time stops moving: Prometheus compacts, Tidewell's
+ingesters cut and ship blocks). Then
 each query runs 5 times over HTTP and its median is kept; the rows carry one
 figure per repetition (``--reps``). The notes give the number of result series
 (which must agree) and, on the summary rows, the median and worst
@@ -181,7 +183,10 @@ def run(ctx: Context) -> list[Row]:
     sizes: dict[str, dict[str, int]] = {}
 
     def measure(system: str) -> list[Figure]:
-        srv = make_server(system, ctx, "query")
+        # As VictoriaMetrics runs with its cache off: Prometheus has none, and a repeated
+        # query answered from Tidewell's results cache would not measure the storage.
+        srv = make_server(system, ctx, "query",
+                          extra_args=["-query-frontend.cache-results=false"])
         with_blocks = system != "victoriametrics"
         if system == "tidewell":
             _backfill(block, srv.data_dir)
