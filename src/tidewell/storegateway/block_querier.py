@@ -21,10 +21,15 @@ from tidewell.model.histogram import Histogram, HistogramSamples
 from tidewell.model.labels import Labels
 from tidewell.model.matchers import Matcher
 from tidewell.model.samples import Series
+from tidewell.model.storage import SelectHints
 from tidewell.storegateway import metrics as m
 from tidewell.storegateway.bucket_block import BucketBlock, ChunkPlan
 from tidewell.tsdb.chunkenc import ENCODING_XOR, CorruptBlockError
-from tidewell.tsdb.chunkenc.by_series import decode_by_series, split_by_series
+from tidewell.tsdb.chunkenc.by_series import (
+    chunk_sample_counts,
+    decode_by_series,
+    split_by_series,
+)
 from tidewell.tsdb.chunkenc.histogram import decode_histogram_chunk
 from tidewell.util.executors import shared_executor
 
@@ -34,14 +39,16 @@ _BLOCK_CONCURRENCY = 4
 """Per-block work in flight (fetches wait on the bucket), over all queries of the process."""
 
 
-def decode_plans(plans: Sequence[ChunkPlan], mint: int, maxt: int) -> list[Series]:
+def decode_plans(plans: Sequence[ChunkPlan], mint: int, maxt: int,
+                 hints: SelectHints | None = None) -> list[Series]:
     """Series (sorted by labels) with their samples in ``[mint, maxt]`` from ``plans``.
 
     ``plans`` come in block order (by min time), which decides which duplicate
-    sample wins.
+    sample wins. ``hints`` are checked before anything is decoded.
     """
     if not plans:
         return []
+    hints = hints or SelectHints()
     ids: dict[Labels, int] = {}
     plan_ids = []
     for p in plans:
@@ -49,6 +56,7 @@ def decode_plans(plans: Sequence[ChunkPlan], mint: int, maxt: int) -> list[Serie
             np.fromiter((ids.setdefault(lb, len(ids)) for lb in p.labels), np.int64, len(p.labels))
         )
     labels = list(ids)
+    hints.check(len(labels))
     by_label = sorted(range(len(labels)), key=labels.__getitem__)
     rank = np.empty(len(labels), dtype=np.int64)
     rank[by_label] = np.arange(len(labels), dtype=np.int64)
@@ -64,16 +72,21 @@ def decode_plans(plans: Sequence[ChunkPlan], mint: int, maxt: int) -> list[Serie
     starts = np.concatenate([p.starts + b for p, b in zip(plans, bases, strict=True)])
     ends = np.concatenate([p.ends + b for p, b in zip(plans, bases, strict=True)])
     encs = np.concatenate([p.encodings for p in plans])
+    cmin = np.concatenate([p.mints for p in plans])
+    cmax = np.concatenate([p.maxts for p in plans])
     order = np.argsort(owner, kind="stable")  # by series, then block, then time
     owner, starts, ends = owner[order], starts[order], ends[order]
-    encs = encs[order]
+    encs, cmin, cmax = encs[order], cmin[order], cmax[order]
     xor = encs == ENCODING_XOR
     hists: dict[int, HistogramSamples] = {}
     if not xor.all():
         hists = _decode_histograms(buf, owner[~xor], starts[~xor], ends[~xor], encs[~xor],
                                    sorted_labels, mint, maxt)
-        owner, starts, ends = owner[xor], starts[xor], ends[xor]
+        owner, starts, ends, cmin, cmax = owner[xor], starts[xor], ends[xor], cmin[xor], cmax[xor]
 
+    if hints.max_bytes:
+        inside = (cmin >= mint) & (cmax <= maxt)
+        hints.check(len(labels), int(chunk_sample_counts(buf, starts[inside]).sum()))
     ts, vs, per_series, bad = decode_by_series(buf, owner, starts, ends, len(labels), mint, maxt)
     if bad >= 0:
         m.CORRUPTED_DATA.labels("chunks").inc()
@@ -144,14 +157,15 @@ class BucketStoreQuerier:
             key=lambda b: (b.meta.min_time, b.id),
         )
 
-    def select(self, matchers: Sequence[Matcher]) -> list[Series]:
+    def select(self, matchers: Sequence[Matcher],
+               hints: SelectHints | None = None) -> list[Series]:
         start = time.perf_counter()
         if len(self.blocks) > 1:  # bucket I/O and compiled kernels release the GIL
             pool = shared_executor("sg-block", _BLOCK_CONCURRENCY)
             got = list(pool.map(lambda b: b.plan(matchers, self.mint, self.maxt), self.blocks))
         else:
             got = [b.plan(matchers, self.mint, self.maxt) for b in self.blocks]
-        out = decode_plans([p for p in got if p is not None], self.mint, self.maxt)
+        out = decode_plans([p for p in got if p is not None], self.mint, self.maxt, hints)
         m.SERIES_GET_ALL_DURATION.observe(time.perf_counter() - start)
         return out
 

@@ -20,9 +20,14 @@ from tidewell.model.histogram import Histogram, HistogramSamples
 from tidewell.model.labels import Labels
 from tidewell.model.matchers import Matcher
 from tidewell.model.samples import Series
+from tidewell.model.storage import SelectHints
 from tidewell.tsdb.block.meta import BlockMeta, read_meta
 from tidewell.tsdb.chunkenc import ENCODING_XOR, CorruptBlockError, decode_xor_many
-from tidewell.tsdb.chunkenc.by_series import decode_by_series, split_by_series
+from tidewell.tsdb.chunkenc.by_series import (
+    chunk_sample_counts,
+    decode_by_series,
+    split_by_series,
+)
 from tidewell.tsdb.chunkenc.histogram import (
     ENCODING_FLOAT_HISTOGRAM,
     ENCODING_HISTOGRAM,
@@ -131,15 +136,18 @@ class BlockReader:
         return HistogramSamples(np.array([ts[i] for i in keep], dtype=np.int64),
                                 [hs[i] for i in keep])
 
-    def select(self, matchers: Sequence[Matcher], mint: int, maxt: int) -> list[Series]:
+    def select(self, matchers: Sequence[Matcher], mint: int, maxt: int,
+               hints: SelectHints | None = None) -> list[Series]:
         """Series matching ``matchers`` with samples in ``[mint, maxt]``, in label order.
 
         Series entries and chunk records are checked and parsed in compiled passes and
         every XOR chunk of a segment decoded in one call (``chunkenc.by_series``).
         """
+        hints = hints or SelectHints()
         refs = np.asarray(postings_for_matchers(self.index, matchers), dtype=np.int64)
         if refs.shape[0] == 0:
             return []
+        hints.check(int(refs.shape[0]))
         series = self.index.series_batch(refs)
         n = len(series)
         per = np.fromiter((s.refs.shape[0] for s in series), np.int64, n)
@@ -150,8 +158,15 @@ class BlockReader:
         crefs = np.concatenate([s.refs for s in series])
         owner = np.repeat(np.arange(n, dtype=np.int64), per)
         keep = np.flatnonzero((maxts >= mint) & (mints <= maxt))
+        inside = (mints[keep] >= mint) & (maxts[keep] <= maxt)
         owner, crefs = owner[keep], crefs[keep]
         segs, starts, ends, encs = self.chunks.locate_many(crefs)
+        if hints.max_bytes:
+            xor_inside = inside & (encs == ENCODING_XOR)
+            hints.check(n, sum(
+                int(chunk_sample_counts(self.chunks.segment_array(seg),
+                                        starts[xor_inside & (segs == seg)]).sum())
+                for seg in np.unique(segs[xor_inside]).tolist()))
         hists: dict[int, HistogramSamples] = {}
         hist = np.flatnonzero((encs == ENCODING_HISTOGRAM) | (encs == ENCODING_FLOAT_HISTOGRAM))
         if hist.shape[0]:
@@ -223,10 +238,11 @@ class BlockQuerier:
         m = self.block.meta
         return self.mint < m.max_time and self.maxt >= m.min_time
 
-    def select(self, matchers: Sequence[Matcher]) -> list[Series]:
+    def select(self, matchers: Sequence[Matcher],
+               hints: SelectHints | None = None) -> list[Series]:
         if not self._overlaps():
             return []
-        return self.block.select(matchers, self.mint, self.maxt)
+        return self.block.select(matchers, self.mint, self.maxt, hints)
 
     def _series_labels(self, matchers: Sequence[Matcher]) -> list[Labels]:
         return [

@@ -16,10 +16,15 @@ from numba import njit
 
 from tidewell.tsdb.chunkenc.xor import decode_xor_many
 
-__all__ = ["decode_by_series", "split_by_series"]
+__all__ = ["chunk_sample_counts", "decode_by_series", "split_by_series"]
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
+
+
+def chunk_sample_counts(buf: npt.NDArray[np.uint8], starts: I64) -> I64:
+    """Samples in each chunk starting at ``starts`` (its 2-byte header), nothing decoded."""
+    return (buf[starts].astype(np.int64) << 8) | buf[starts + 1].astype(np.int64)
 
 
 def decode_by_series(
@@ -35,7 +40,7 @@ def decode_by_series(
     counts = np.zeros(nseries, dtype=np.int64)
     if bad >= 0:
         return ts, vs, counts, bad
-    per_chunk = (buf[starts].astype(np.int64) << 8) | buf[starts + 1].astype(np.int64)
+    per_chunk = chunk_sample_counts(buf, starts)
     kept = _trim(ts, vs.view(np.uint64), owner, per_chunk, mint, maxt, counts)
     return ts[:kept], vs[:kept], counts, -1
 

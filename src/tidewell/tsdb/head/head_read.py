@@ -11,8 +11,13 @@ import numpy.typing as npt
 
 from tidewell.model.matchers import Matcher
 from tidewell.model.samples import Series
+from tidewell.model.storage import SelectHints
 from tidewell.tsdb.chunkenc import CorruptChunkError
-from tidewell.tsdb.chunkenc.by_series import decode_by_series, split_by_series
+from tidewell.tsdb.chunkenc.by_series import (
+    chunk_sample_counts,
+    decode_by_series,
+    split_by_series,
+)
 from tidewell.tsdb.head.head import Head
 
 __all__ = ["HeadQuerier"]
@@ -31,22 +36,25 @@ class HeadQuerier:
         refs = head.postings.select(matchers, head.all_refs()) if matchers else head.all_refs()
         return head.refs_in_range(refs, self.mint, self.maxt)
 
-    def select(self, matchers: Sequence[Matcher]) -> list[Series]:
+    def select(self, matchers: Sequence[Matcher],
+               hints: SelectHints | None = None) -> list[Series]:
         head = self.head
+        hints = hints or SelectHints()
         with head.lock:
             refs = self._refs(matchers)
             if refs.shape[0] == 0:
                 return []
+            hints.check(int(refs.shape[0]))
             order = sorted(refs.tolist(), key=head.labels.__getitem__)
             sel = np.asarray(order, dtype=np.int64)
-            ts_parts, vs_parts, counts = self._float_samples(sel)
+            ts_parts, vs_parts, counts = self._float_samples(sel, hints)
             hists = head.hists
             hist_of = {i: h for i, ref in enumerate(order) if ref in hists.series
                        and (h := hists.histograms(ref, self.mint, self.maxt)) is not None}
             return [Series(head.labels[ref], ts_parts[i], vs_parts[i], histograms=hist_of.get(i))
                     for i, ref in enumerate(order) if counts[i] or i in hist_of]
 
-    def _float_samples(self, sel: npt.NDArray[np.int64]
+    def _float_samples(self, sel: npt.NDArray[np.int64], hints: SelectHints
                        ) -> tuple[list[npt.NDArray[np.int64]], list[npt.NDArray[np.float64]],
                                   list[int]]:
         """Float samples of refs ``sel`` in range: every chunk decoded in one call, then
@@ -72,6 +80,8 @@ class HeadQuerier:
         owner = np.concatenate([np.repeat(np.arange(n, dtype=np.int64), per), has_open])
         want = np.flatnonzero((cmin <= maxt) & (cmax >= mint))
         want = want[np.argsort(owner[want], kind="stable")]  # by series, closed before open
+        inside = want[(cmin[want] >= mint) & (cmax[want] <= maxt)]
+        hints.check(n, int(chunk_sample_counts(buf, starts[inside]).sum()))
         ts, vs, counts, bad = decode_by_series(buf, owner[want], starts[want], ends[want], n,
                                                mint, maxt)
         if bad >= 0:
