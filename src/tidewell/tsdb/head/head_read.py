@@ -72,16 +72,21 @@ class HeadQuerier:
                                oc.maxt[sel[has_open]]])
         datas = list(map(itemgetter(2), flat))
         lens = np.fromiter(map(len, datas), np.int64, len(datas))
-        closed_end = int(lens.sum())
-        buf = np.concatenate([np.frombuffer(b"".join(datas), dtype=np.uint8), oc.arena])
-        starts = np.concatenate([np.cumsum(lens) - lens,
-                                 closed_end + oc.off[sel[has_open]].astype(np.int64)])
+        closed_buf = np.frombuffer(b"".join(datas), dtype=np.uint8)
+        del datas
+        closed_starts = np.cumsum(lens) - lens
+        if hints.max_bytes:  # before copying the chunks again
+            inside = (cmin >= mint) & (cmax <= maxt)
+            nc = len(flat)
+            hints.check(n, int(chunk_sample_counts(closed_buf, closed_starts[inside[:nc]]).sum())
+                        + int(oc.count[sel[has_open]][inside[nc:]].sum()))
+        buf = np.concatenate([closed_buf, oc.arena])
+        starts = np.concatenate([closed_starts,
+                                 closed_buf.shape[0] + oc.off[sel[has_open]].astype(np.int64)])
         ends = starts + np.concatenate([lens, oc.nbytes[sel[has_open]].astype(np.int64)])
         owner = np.concatenate([np.repeat(np.arange(n, dtype=np.int64), per), has_open])
         want = np.flatnonzero((cmin <= maxt) & (cmax >= mint))
         want = want[np.argsort(owner[want], kind="stable")]  # by series, closed before open
-        inside = want[(cmin[want] >= mint) & (cmax[want] <= maxt)]
-        hints.check(n, int(chunk_sample_counts(buf, starts[inside]).sum()))
         ts, vs, counts, bad = decode_by_series(buf, owner[want], starts[want], ends[want], n,
                                                mint, maxt)
         if bad >= 0:
