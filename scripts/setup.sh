@@ -8,12 +8,19 @@ cd "$(dirname "$0")/.."
 
 want_debian=${TIDEWELL_SETUP_DEBIAN:-1}
 # Test peers from Debian: prometheus (+promtool), memcached (results cache), etcd (rings),
-# Alertmanager (the ruler's notification target).
+# Alertmanager (the ruler's notification target), chromium + chromium-driver (the UI's
+# browser tests drive a real headless Chromium over WebDriver); podman, runc, mmdebstrap (the image test).
 missing=()
 command -v prometheus >/dev/null && command -v promtool >/dev/null || missing+=(prometheus)
 command -v memcached >/dev/null || missing+=(memcached)
 command -v etcd >/dev/null || missing+=(etcd-server)
 command -v prometheus-alertmanager >/dev/null || missing+=(prometheus-alertmanager)
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
+# The container image test (make test-image): podman with runc, a root filesystem by mmdebstrap.
+command -v podman >/dev/null || missing+=(podman)
+command -v runc >/dev/null || missing+=(runc)
+command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
 if [ "$want_debian" = 1 ] && [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

@@ -26,6 +26,7 @@ from tidewell.ingester.config import IngesterConfig
 from tidewell.model.tenant import InvalidTenantIDError, validate_tenant_id
 from tidewell.objstore.config import BucketConfig
 from tidewell.querier.config import QuerierConfig
+from tidewell.ruler.config import RulerConfig, RulerStorageConfig
 from tidewell.storegateway.config import BucketStoreConfig
 from tidewell.storegateway.ring_config import StoreGatewayConfig
 from tidewell.tsdb.config import TSDBConfig
@@ -51,6 +52,7 @@ TARGETS = (
     "query-frontend",
     "store-gateway",
     "compactor",
+    "ruler",
 )
 
 
@@ -107,6 +109,8 @@ class Config:
     compactor: CompactorConfig = field(default_factory=CompactorConfig)
     querier: QuerierConfig = field(default_factory=QuerierConfig)
     frontend: FrontendConfig = field(default_factory=FrontendConfig)
+    ruler: RulerConfig = field(default_factory=RulerConfig)
+    ruler_storage: RulerStorageConfig = field(default_factory=RulerStorageConfig)
     limits: Limits = field(default_factory=Limits)
     runtime_config: RuntimeConfigConfig = field(default_factory=RuntimeConfigConfig)
 

@@ -19,16 +19,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
 from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp
 
+from tidewell.api.cardinality import cardinality_routes
 from tidewell.api.config import ServerConfig
 from tidewell.api.consistency import ReadConsistencyMiddleware
-from tidewell.api.internal import internal_meta_routes, internal_query_routes
+from tidewell.api.index_page import index_routes
+from tidewell.api.internal import (
+    internal_cardinality_routes,
+    internal_meta_routes,
+    internal_query_routes,
+)
+from tidewell.api.local_rings import LocalInstanceRing
 from tidewell.api.prometheus import query_routes
 from tidewell.api.ready_guard import ReadyGuard
+from tidewell.api.runtime_config import runtime_config_routes
 from tidewell.api.server import HTTPServer, build_app
 from tidewell.api.status import status_routes
+from tidewell.api.status_tsdb import status_tsdb_routes
 from tidewell.compactor.cleaner import TenantLimits
 from tidewell.compactor.compactor import Compactor
 from tidewell.compactor.routes import compactor_routes
@@ -36,12 +46,18 @@ from tidewell.compactor.sharding import COMPACTOR_RING_KEY, job_owner, tenant_ow
 from tidewell.config import Config
 from tidewell.distributor import Distributor, Overrides, push_routes
 from tidewell.frontend import QueryFrontend
+from tidewell.frontend.sharding import ShardingLimits
 from tidewell.ingest.backend import close_ingest_log, open_ingest_log
 from tidewell.ingester import Ingester, ingester_routes
 from tidewell.model import Queryable
 from tidewell.objstore.factory import new_bucket
 from tidewell.promql.budget import QueryLimits
 from tidewell.querier.blocks import BlocksStoreQueryable, BucketIndexBlocksFinder
+from tidewell.querier.cardinality import (
+    CardinalitySource,
+    LocalCardinality,
+    PartitionsCardinality,
+)
 from tidewell.querier.meta import MetaSource, PartitionsMetaSource
 from tidewell.querier.partitions import PartitionsQueryable
 from tidewell.querier.routing import TimeRoutedQueryable
@@ -55,11 +71,16 @@ from tidewell.ring.config import InstanceRingConfig, KVConfig
 from tidewell.ring.instance_lifecycler import InstanceLifecycler
 from tidewell.ring.instance_ring import InstanceRingWatcher, InstanceState
 from tidewell.ring.kv import KV
-from tidewell.ring.kv_factory import close_kv, new_kv
+from tidewell.ring.kv_factory import close_kv, kv_supervisors, new_kv
 from tidewell.ring.status import ring_status_routes
+from tidewell.ruler.querying import RuleQuerier
+from tidewell.ruler.ring import RULER_RING_KEY, group_owner
+from tidewell.ruler.ruler import Ruler
+from tidewell.ruler.store import BucketRuleStore, LocalRuleStore, RuleStore
 from tidewell.storegateway.gateway import StoreGateway
 from tidewell.storegateway.sharding import RingShardingStrategy
 from tidewell.storegateway.status import store_gateway_status_routes
+from tidewell.ui import ui_routes
 from tidewell.util.config_tree import ConfigError
 from tidewell.util.services import FunctionService, Service, ServiceManager, Supervisor
 
@@ -165,7 +186,8 @@ def _open_kv(app: App, config: KVConfig, name: str) -> KV:
     async def close() -> None:
         await close_kv(kv)
 
-    app.add_service(f"{name}-kv", FunctionService(lambda: None, close))
+    app.add_service(f"{name}-kv", FunctionService(lambda: None, close,
+                                                  supervisors=kv_supervisors(kv)))
     return kv
 
 
@@ -221,6 +243,9 @@ async def _init_distributor(app: App) -> Distributor:
         max_record_size=app.config.ingest_storage.kafka.producer_max_record_size_bytes,
     )
     app.routes.extend(push_routes(distributor))
+    local = app.objects.get("ingester")
+    if local is not None:  # one process: refuse what the head would drop (distributor/DESIGN.md)
+        distributor.appendable_floors = local.appendable_floors
     return distributor
 
 
@@ -268,9 +293,14 @@ async def _init_ingester(app: App) -> Ingester:
     )
     app.add_service("ingester", ingester)
     app.routes.extend(ingester_routes(ingester))
+    local = app.objects.get("distributor")
+    if local is not None:  # one process: refuse what the head would drop (distributor/DESIGN.md)
+        local.appendable_floors = ingester.appendable_floors
     if "querier" not in app.modules:
         _serve_remotely(app, ingester, consistency_waiter=ingester.wait_until_caught_up)
         app.routes.extend(internal_meta_routes(ingester.tenants))
+        app.routes.extend(internal_cardinality_routes(
+            ingester.tenants, ingester_config.active_series_metrics_idle_timeout))
         ring_kv, _ = app.objects["ingester-ring"]
         lifecycler = InstanceLifecycler(
             ring_kv, INGESTER_RING_KEY, ingester_config.ring,
@@ -371,6 +401,8 @@ async def _init_querier(app: App) -> ASGIApp:
         ingester: Ingester = app.objects["ingester"]
         recent: Queryable = ingester
         meta: MetaSource = ingester.tenants
+        cardinality: CardinalitySource = LocalCardinality(
+            ingester.tenants, config.ingester.active_series_metrics_idle_timeout)
 
         async def wait(tenant: str) -> None:
             await ingester.wait_strong()
@@ -384,6 +416,7 @@ async def _init_querier(app: App) -> ASGIApp:
         )
         recent = partitions
         meta = PartitionsMetaSource(partitions)
+        cardinality = PartitionsCardinality(partitions)
 
         async def wait(tenant: str) -> None:
             await partitions.wait_caught_up(tenant, reader.end_offset, timeout)
@@ -412,9 +445,15 @@ async def _init_querier(app: App) -> ASGIApp:
     def consistency(inner: ASGIApp) -> ASGIApp:
         return ReadConsistencyMiddleware(inner, wait=wait, default_level=default_level)
 
-    api = Mount("/prometheus", routes=query_routes(
-        queryable, config.querier, meta,
-        tenant_limits=tenant_query_limits(overrides, config.querier.max_samples)))
+    slots = anyio.CapacityLimiter(config.querier.max_concurrent)  # cardinality counting
+    api = Mount("/prometheus", routes=[
+        *query_routes(
+            queryable, config.querier, meta,
+            tenant_limits=tenant_query_limits(overrides, config.querier.max_samples),
+            delayed_name_removal=lambda t: overrides.for_tenant(t).enable_delayed_name_removal),
+        *cardinality_routes(cardinality, overrides.for_tenant, limiter=slots),
+        *status_tsdb_routes(cardinality, overrides.for_tenant, limiter=slots),
+    ])
     if "query-frontend" in app.modules:
         return build_app([api], multitenancy_enabled=config.multitenancy_enabled,
                          no_auth_tenant=config.no_auth_tenant, middlewares=[consistency])
@@ -479,11 +518,66 @@ async def _init_query_frontend(app: App) -> QueryFrontend:
     overrides: Overrides = app.objects["overrides"]
     frontend = QueryFrontend.from_config(
         app.config.frontend, app=app.objects.get("querier"),
-        max_total_query_length=lambda t: overrides.for_tenant(t).max_total_query_length)
+        max_total_query_length=lambda t: overrides.for_tenant(t).max_total_query_length,
+        sharding=ShardingLimits(
+            total_shards=lambda t: overrides.for_tenant(t).query_sharding_total_shards,
+            max_sharded_queries=lambda t: (
+                overrides.for_tenant(t).query_sharding_max_sharded_queries),
+            delayed_name_removal=lambda t: overrides.for_tenant(t).enable_delayed_name_removal,
+            max_regexp_size_bytes=lambda t: (
+                overrides.for_tenant(t).query_sharding_max_regexp_size_bytes)))
     app.routes.extend(frontend.routes())
     app.add_service("query-frontend", FunctionService(lambda: None, frontend.close,
                                                       supervisors=[frontend.queue.supervisor]))
     return frontend
+
+
+async def _init_ruler(app: App) -> Ruler:
+    """The ruler: queries through the query-frontend (``-ruler.query-frontend.address``, or
+    the one in this process), writes through the distributor (this process's: with ingest
+    storage the ruler writes to the log like a distributor, as in Mimir)."""
+    config = app.config
+    rc = config.ruler
+    frontend: QueryFrontend | None = app.objects.get("query-frontend")
+    if rc.query_frontend.address:
+        querier = RuleQuerier.over_http(rc.query_frontend.address, rc.query_frontend.timeout)
+    else:
+        assert frontend is not None  # _check_ruler
+        querier = RuleQuerier.in_process(
+            build_app(frontend.routes(), multitenancy_enabled=config.multitenancy_enabled,
+                      no_auth_tenant=config.no_auth_tenant), rc.query_frontend.timeout)
+    rs = config.ruler_storage
+    store: RuleStore
+    if rs.backend == "local":
+        store = LocalRuleStore(Path(rs.local.directory))
+    else:
+        store = BucketRuleStore(new_bucket(rs, config.data_dir / "ruler-storage",
+                                           component="ruler"))
+    overrides: Overrides = app.objects["overrides"]
+    ring = rc.ring
+    kv, watcher = _watch_instance_ring(app, ring, RULER_RING_KEY, "ruler")
+    app.routes.extend(ring_status_routes(ruler_ring=watcher))
+    ruler = Ruler(rc, store, querier, app.objects["distributor"].push, overrides.for_tenant,
+                  owns=lambda key: group_owner(watcher.instance_ring(), key) == ring.instance_id,
+                  peers=lambda: [f"http://{i.addr}" for i in
+                                 watcher.instance_ring().healthy_instances()
+                                 if i.id != ring.instance_id])
+    lifecycler = InstanceLifecycler(kv, RULER_RING_KEY, ring, instance_id=ring.instance_id,
+                                    addr=_advertised_addr(ring, config.server),
+                                    zone=ring.instance_availability_zone, name="ruler")
+
+    async def start() -> None:
+        await lifecycler.start()
+        await ruler.start()
+
+    async def stop() -> None:
+        await ruler.stop()
+        await lifecycler.stop()
+
+    app.routes[0:0] = ruler.routes()  # before the query-frontend's catch-all proxy
+    app.add_service("ruler", FunctionService(
+        start, stop, supervisors=[*ruler.supervisors, lifecycler.supervisor]))
+    return ruler
 
 
 MODULES: dict[str, Module] = {
@@ -498,6 +592,7 @@ MODULES: dict[str, Module] = {
     "querier": Module(("overrides",), _init_querier),
     "query-frontend": Module(("overrides",), _init_query_frontend),
     "compactor": Module(("overrides",), _init_compactor),
+    "ruler": Module(("overrides", "distributor"), _init_ruler),
 }
 
 # What a module needs only when a peer it talks to runs in another process.
@@ -512,10 +607,10 @@ _REMOTE_DEPS: dict[str, dict[str, tuple[str, ...]]] = {
 
 TARGET_GROUPS: dict[str, tuple[str, ...]] = {
     "all": ("ingester", "distributor", "store-gateway", "compactor", "querier",
-            "query-frontend"),
+            "query-frontend", "ruler"),
     "write": ("ingester", "distributor"),
     "read": ("querier", "query-frontend"),
-    "backend": ("store-gateway", "compactor"),
+    "backend": ("store-gateway", "compactor", "ruler"),
 }
 
 
@@ -545,8 +640,10 @@ def resolve(targets: list[str]) -> list[str]:
                 for dep in deps:
                     visit(dep)
     # Rings and logs first, then components in the order they were asked for;
-    # the frontend calls an in-process querier when there is one, so it is built last.
-    order.sort(key=lambda name: (name not in _INFRA, name == "query-frontend"))
+    # the frontend calls an in-process querier when there is one, so it is built last
+    # but for the ruler, which queries through it.
+    last = {"query-frontend": 1, "ruler": 2}
+    order.sort(key=lambda name: (name not in _INFRA, last.get(name, 0)))
     return order
 
 
@@ -574,13 +671,58 @@ def _check_shared_state(config: Config, modules: list[str]) -> None:
             )
 
 
+def _check_ruler(config: Config, modules: list[str]) -> None:
+    if ("ruler" in modules and "query-frontend" not in modules
+            and not config.ruler.query_frontend.address):
+        raise ConfigError("-target=ruler evaluates rules through a query-frontend: set "
+                          "-ruler.query-frontend.address")
+
+
+def _local_ring_pages(app: App) -> list[BaseRoute]:
+    """Ring (and store-gateway) pages of components that joined no ring: they share the
+    querier's process."""
+    config = app.config
+
+    def running(module: str) -> Callable[[], bool]:
+        return lambda: app.manager.states().get(module) == "Running"
+
+    rings: dict[str, Any] = {}
+    pages: list[BaseRoute] = []
+    if "ingester" in app.modules and "ingester-ring" not in app.modules:
+        ring = config.ingester.ring
+        rings["ingester_ring"] = LocalInstanceRing(
+            "ingester", app.objects["ingester"].instance_id,
+            _advertised_addr(ring, config.server), ring.instance_availability_zone,
+            running("ingester"))
+    if "store-gateway" in app.modules and "store-gateway-ring" not in app.modules:
+        ring = config.store_gateway.sharding_ring
+        rings["store_gateway_ring"] = LocalInstanceRing(
+            "store-gateway", ring.instance_id, _advertised_addr(ring, config.server),
+            ring.instance_availability_zone, running("store-gateway"))
+        pages += store_gateway_status_routes(app.objects["store-gateway"])
+    return [*ring_status_routes(**rings), *pages] if rings else pages
+
+
+def buildinfo_features(modules: list[str]) -> dict[str, str]:
+    """Mimir's ``buildinfo`` features, as Grafana reads them (strings, not booleans)."""
+    return {"ruler_config_api": "true" if "ruler" in modules else "false",
+            "alertmanager_config_api": "false", "query_sharding": "false"}
+
+
 async def build(config: Config) -> App:
     modules = resolve(config.target)
     app = App(config=config, modules=modules)
+    _check_ruler(config, modules)
     _check_shared_state(config, modules)
     for name in modules:
         app.objects[name] = await MODULES[name].init(app)
-    routes = [*status_routes(config, app.manager), *app.routes]
+    routes = [*status_routes(config, app.manager, buildinfo_features(modules)),
+              *_local_ring_pages(app), *app.routes]
+    if "overrides" in app.objects:
+        routes += runtime_config_routes(app.objects["overrides"])
+    if "querier" in modules or "query-frontend" in modules:
+        routes += ui_routes()
+    routes += index_routes(routes)
     asgi = build_app(routes, multitenancy_enabled=config.multitenancy_enabled,
                      no_auth_tenant=config.no_auth_tenant, middlewares=app.middlewares)
     # The server starts first so /ready can say 503 while the others start.

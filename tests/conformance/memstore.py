@@ -81,6 +81,8 @@ class MemStore:
     def __init__(self) -> None:
         self.series: dict[Labels, tuple[np.ndarray, ...]] = {}
         self.hists: dict[Labels, tuple[np.ndarray, list[Histogram]]] = {}
+        self.version = 0
+        """Bumped by every change, so a copy elsewhere (the storage run) knows it is stale."""
 
     def add_histograms(self, labels: Labels, ts: Sequence[int],
                        hists: Sequence[Histogram]) -> None:
@@ -89,6 +91,7 @@ class MemStore:
         by_t = dict(zip(old[0].tolist(), old[1], strict=True)) if old else {}
         by_t.update(zip(ts, hists, strict=True))
         order = sorted(by_t)
+        self.version += 1
         self.hists[labels] = (np.array(order, dtype=np.int64),
                               tsdb_hints([by_t[t] for t in order]))
 
@@ -114,10 +117,12 @@ class MemStore:
             t, v = t[keep], v[keep]
             st = None if st is None else st[keep]
         self.series[labels] = (t, v, st)
+        self.version += 1
 
     def clear(self) -> None:
         self.series.clear()
         self.hists.clear()
+        self.version += 1
 
     def querier(self, tenant: str, mint: int, maxt: int) -> MemQuerier:
         return MemQuerier(self, mint, maxt)

@@ -352,8 +352,9 @@ class Script:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.store = MemStore()
+        # Prometheus's test engine enables delayed name removal (promqltest.NewTestEngine).
         self.engine = Engine(EngineOptions(lookback_delta_ms=300_000, max_samples=50_000_000,
-                                           timeout_s=100.0))
+                                           timeout_s=100.0, delayed_name_removal=True))
         self.hist_names: set[str] = set()
         self.hist_series: list[Labels] = []
 

@@ -15,20 +15,29 @@ from tidewell import __version__
 from tidewell.util.config_tree import flag_string, get_path, iter_leaves, to_nested_dict
 from tidewell.util.services import ServiceManager
 
+APPLICATION = "Grafana Mimir"
+"""What ``buildinfo`` says it is: Grafana's Prometheus data source offers Mimir's features
+(ruler API, cardinality) to a backend that answers this, as Mimir does."""
 
-def build_info() -> dict[str, str]:
+
+def build_info(features: dict[str, str] | None = None) -> dict[str, Any]:
+    """Prometheus's build fields plus Mimir's ``application`` and ``features``."""
     return {
+        "application": APPLICATION,
         "version": __version__,
         "revision": "",
         "branch": "",
         "buildUser": "",
         "buildDate": "",
         "goVersion": f"python{platform.python_version()}",
+        "features": features or {},
     }
 
 
-def status_routes(config: Any, manager: ServiceManager) -> list[BaseRoute]:
-    """Routes that describe the process itself; ``config`` is the root config tree."""
+def status_routes(config: Any, manager: ServiceManager,
+                  features: dict[str, str] | None = None) -> list[BaseRoute]:
+    """Routes that describe the process itself; ``config`` is the root config tree,
+    ``features`` Mimir's ``buildinfo`` features of the targets running here."""
 
     async def ready(_: Request) -> Response:
         ok, reason = manager.ready()
@@ -55,7 +64,7 @@ def status_routes(config: Any, manager: ServiceManager) -> list[BaseRoute]:
         return JSONResponse({"status": "success", "data": data})
 
     async def buildinfo(_: Request) -> Response:
-        return JSONResponse({"status": "success", "data": build_info()})
+        return JSONResponse({"status": "success", "data": build_info(features)})
 
     async def metrics(_: Request) -> Response:
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

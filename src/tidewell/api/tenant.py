@@ -23,8 +23,10 @@ _TENANT_PATHS = (
     "/api/v1/series",
     "/api/v1/label",
     "/compactor/delete_tenant",
+    "/prometheus/config/v1/rules",
 )
-_OPEN_PATHS = ("/prometheus/api/v1/status/",)
+_OPEN_PATHS = ("/prometheus/api/v1/status/buildinfo", "/prometheus/api/v1/status/flags")
+"""Process-wide status: no tenant needed (``/status/tsdb`` is per tenant)."""
 
 
 class TenantMiddleware:

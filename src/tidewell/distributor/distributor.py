@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -38,11 +38,13 @@ from tidewell.distributor.series import (
 )
 from tidewell.distributor.validation import (
     V_INVALID_HISTOGRAM,
+    V_OUT_OF_BOUNDS,
     V_TOO_FAR_IN_FUTURE,
     V_TOO_FAR_IN_PAST,
     format_failure,
     reason_of,
 )
+from tidewell.distributor.workers import off_loop
 from tidewell.ingest.log import LogError, LogUnavailableError, LogWriter, ProduceRequest
 from tidewell.protocol.pb import prompb_pb2 as pb
 from tidewell.protocol.wire import ScanError, ScanResult, scan_write_request
@@ -55,6 +57,9 @@ DEFAULT_MAX_RECORD_SIZE = 15_983_616
 _RECORD_HEADROOM = 512
 
 log = logging.getLogger("tidewell.distributor")
+
+
+INT64_MIN = int(np.iinfo(np.int64).min)
 
 
 class RingSource(Protocol):
@@ -129,6 +134,36 @@ class Distributor:
         self.max_record_size = max_record_size
         self.clock = clock
         self.rate_limiter = RateLimiter()
+        self.appendable_floors: Callable[[str], dict[int, int]] | None = None
+        """In one process with the ingesters: per partition, the oldest timestamp the
+        tenant's head there can still store (``Ingester.appendable_floors``)."""
+
+    def _refuse_below_floors(self, tenant: str, res: ScanResult, code: np.ndarray,
+                             token: np.ndarray, ring: PartitionRing) -> None:
+        """Mark series whose samples are all older than their head takes (``V_OUT_OF_BOUNDS``).
+
+        Such samples would be acknowledged and then discarded by the ingester
+        (``sample-timestamp-too-old``); refused here, the client learns it with a
+        400. Heads only move forward, so a floor read now is never above the one
+        the ingester applies later: nothing it would keep is refused. A series
+        straddling the floor goes through (its newer samples are kept).
+        """
+        assert self.appendable_floors is not None
+        floors = self.appendable_floors(tenant)
+        if not floors:
+            return
+        cand = np.flatnonzero((code == 0) & ((res.n_samples + res.n_histograms) > 0))
+        if cand.shape[0] == 0:
+            return
+        try:
+            parts = ring.active_partitions_for(token[cand])
+        except NoActivePartitionError:
+            return  # answered with 503 below
+        known = np.fromiter(floors.keys(), dtype=np.int64, count=len(floors))
+        lut = np.full(max(int(known.max()), int(parts.max())) + 1, INT64_MIN, dtype=np.int64)
+        lut[known] = np.fromiter(floors.values(), dtype=np.int64, count=len(floors))
+        old = res.ts_max[cand] < lut[parts]
+        code[cand[old]] = V_OUT_OF_BOUNDS
 
     # -- request preparation -------------------------------------------------------------
 
@@ -240,14 +275,13 @@ class Distributor:
 
     # -- the push ------------------------------------------------------------------------
 
-    async def push(self, tenant: str, raw: bytes) -> PushResult:
-        """Validate, shard and durably log one uncompressed RW 1.0 request.
+    def _prepare(
+        self, tenant: str, raw: bytes
+    ) -> tuple[PushResult, list[ProduceRequest], int, int, int]:
+        """Worker thread: scan, validate and shard a request into records (no I/O).
 
-        Raises ``PartialValidationError`` (after writing the valid part) when some
-        series were rejected, ``InvalidRequestError`` for undecodable input,
-        ``RateLimitedError`` and ``UnavailableError``.
+        Returns (result so far, records, samples, histograms, exemplars).
         """
-        started = time.perf_counter()
         limits = self.overrides.for_tenant(tenant)
         try:
             res = scan_write_request(raw)
@@ -288,6 +322,11 @@ class Distributor:
             oldest = now_ms - int(window * 1000)
             past = has_data & (res.ts_min < oldest)
             code[(code == 0) & past] = V_TOO_FAR_IN_PAST
+        ring = self.ring.partition_ring()
+        if limits.ingestion_partitions_tenant_shard_size > 0:
+            ring = ring.shuffle_shard(tenant, limits.ingestion_partitions_tenant_shard_size)
+        if self.appendable_floors is not None:
+            self._refuse_below_floors(tenant, res, code, token, ring)
 
         result = PushResult()
         valid = code == 0
@@ -308,9 +347,6 @@ class Distributor:
                 raise RateLimitedError(_burst_message(limits, total))
             raise RateLimitedError(_rate_limit_message(limits))
 
-        ring = self.ring.partition_ring()
-        if limits.ingestion_partitions_tenant_shard_size > 0:
-            ring = ring.shuffle_shard(tenant, limits.ingestion_partitions_tenant_shard_size)
         try:
             parts = ring.active_partitions_for(token[valid])
             meta = self._metadata(res, raw, tenant, limits, ring, result) if n_meta else []
@@ -331,6 +367,21 @@ class Distributor:
                 f"than the maximum allowed size of {self.max_record_size} bytes "
                 "(err-mimir-distributor-max-write-request-data-item-size)"
             )
+        return result, records, samples, histograms, exemplars
+
+    async def push(self, tenant: str, raw: bytes) -> PushResult:
+        """Validate, shard and durably log one uncompressed RW 1.0 request.
+
+        Raises ``PartialValidationError`` (after writing the valid part) when some
+        series were rejected, ``InvalidRequestError`` for undecodable input,
+        ``RateLimitedError`` and ``UnavailableError``.
+        The CPU work (scan, validation, records) runs on a push worker thread
+        (``workers.off_loop``): a large request never stalls the event loop that
+        serves every other request and ``/ready``.
+        """
+        started = time.perf_counter()
+        result, records, samples, histograms, exemplars = await off_loop(
+            self._prepare, tenant, raw)
         if records:
             await self._produce(tenant, records)
         result.samples, result.histograms, result.exemplars = samples, histograms, exemplars
@@ -392,6 +443,8 @@ class Distributor:
                     else [t for t in stamps if t < oldest]
                 )
                 ts = bad_ts[0] if bad_ts else int(res.ts_max[i])
+            elif c == V_OUT_OF_BOUNDS:
+                ts = int(res.ts_max[i])
             pairs = res.labels_of(i)
             result.errors.append(
                 format_failure(

@@ -1,8 +1,10 @@
 """HTTP push endpoints: ``POST /api/v1/push`` (RW 1.0 and 2.0) and ``POST /otlp/v1/metrics``.
 
 The tenant comes from ``request.state.tenant`` (set by the server's tenant
-middleware). Bodies are read with a size bound and decompressed with a bound,
-so a small request can never make us allocate a huge buffer.
+middleware). Bodies are read with a size bound and decompressed with a bound
+(checked before allocating), so a small request can never make us allocate a
+huge buffer; decompression and conversion run on the push worker threads
+(``workers``), never on the event loop.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from tidewell.distributor.errors import PushError
 from tidewell.distributor.httputil import error_response, media_type, read_body, request_tenant
 from tidewell.distributor.inflight import InflightLimiter, declared_length
 from tidewell.distributor.otlp_http import make_otlp_handler
+from tidewell.distributor.workers import off_loop
 from tidewell.protocol.compression import decompress
 from tidewell.protocol.errors import ProtocolError
 from tidewell.protocol.rw2 import RW2Stats, parse_rw2, rw2_to_rw1
 
-__all__ = ["push_routes"]
+__all__ = ["decode_remote_write", "push_routes"]
 
 _RW1_PROTO = "prometheus.WriteRequest"
 _RW2_PROTO = "io.prometheus.write.v2.Request"
@@ -36,6 +39,15 @@ def _rw2_headers(stats: PushResult | RW2Stats | None) -> dict[str, str]:
         "X-Prometheus-Remote-Write-Histograms-Written": str(s.histograms),
         "X-Prometheus-Remote-Write-Exemplars-Written": str(s.exemplars),
     }
+
+
+def decode_remote_write(body: bytes, encoding: str, max_size: int, is_rw2: bool) -> bytes:
+    """A push body as an uncompressed RW 1.0 request (worker thread)."""
+    raw = decompress(body, encoding, max_size)
+    if is_rw2:
+        wr, _stats = rw2_to_rw1(parse_rw2(raw))
+        raw = wr.SerializeToString()
+    return raw
 
 
 def make_push_handler(distributor: Distributor, inflight: InflightLimiter):
@@ -68,10 +80,8 @@ def make_push_handler(distributor: Distributor, inflight: InflightLimiter):
             with inflight.admit(declared_length(request)) as slot:
                 body = await read_body(request, max_size)
                 slot.grow(len(body))
-                raw = decompress(body, encoding, max_size)
-                if is_rw2:
-                    wr, _stats = rw2_to_rw1(parse_rw2(raw))
-                    raw = wr.SerializeToString()
+                raw = await off_loop(decode_remote_write, body, encoding, max_size, is_rw2)
+                del body
                 result = await distributor.push(tenant, raw)
         except ProtocolError as e:
             return error_response(e.status, str(e), _rw2_headers(None) if is_rw2 else None)

@@ -348,6 +348,95 @@ class Limits:
             kind="duration",
         ),
     )
+    ruler_max_rules_per_rule_group: int = field(
+        default=20,
+        metadata=setting(
+            "Maximum number of rules per rule group per-tenant. 0 to disable.",
+            flag="ruler.max-rules-per-rule-group",
+        ),
+    )
+    ruler_max_rule_groups_per_tenant: int = field(
+        default=70,
+        metadata=setting(
+            "Maximum number of rule groups per-tenant. 0 to disable.",
+            flag="ruler.max-rule-groups-per-tenant",
+        ),
+    )
+
+    # Cardinality analysis (Mimir's names, flags and defaults).
+    cardinality_analysis_enabled: bool = field(
+        default=False,
+        metadata=setting("Enables endpoints used for cardinality analysis.",
+                         flag="querier.cardinality-analysis-enabled"),
+    )
+    label_names_and_values_results_max_size_bytes: int = field(
+        default=400 * 1024 * 1024,
+        metadata=setting(
+            "Maximum size in bytes of distinct label names and values. When querier receives "
+            "response from ingester, it merges the response with responses from other "
+            "ingesters. This maximum size limit is applied to the merged(distinct) results. "
+            "If the limit is reached, an error is returned.",
+            flag="querier.label-names-and-values-results-max-size-bytes",
+        ),
+    )
+    label_values_max_cardinality_label_names_per_request: int = field(
+        default=100,
+        metadata=setting(
+            "Maximum number of label names allowed to be queried in a single "
+            "/api/v1/cardinality/label_values API call.",
+            flag="querier.label-values-max-cardinality-label-names-per-request",
+        ),
+    )
+    cardinality_analysis_max_results: int = field(
+        default=500,
+        metadata=setting(
+            "Maximum number of series that can be requested in a single cardinality API "
+            "request.",
+            flag="querier.cardinality-api-max-series-limit",
+        ),
+    )
+    active_series_results_max_size_bytes: int = field(
+        default=400 * 1024 * 1024,
+        metadata=setting(
+            "Maximum size of an active series request result in bytes. 0 to disable.",
+            flag="querier.active-series-results-max-size-bytes",
+        ),
+    )
+    # Query sharding and PromQL semantics: per tenant as in Mimir.
+    query_sharding_total_shards: int = field(
+        default=16,
+        metadata=setting(
+            "The amount of shards to use when doing parallelisation via query sharding by "
+            "tenant. 0 to disable query sharding for tenant. Used only with "
+            "-query-frontend.parallelize-shardable-queries.",
+            flag="query-frontend.query-sharding-total-shards",
+        ),
+    )
+    query_sharding_max_sharded_queries: int = field(
+        default=128,
+        metadata=setting(
+            "The max number of sharded queries that can be run for a given received query. "
+            "0 to disable limit.",
+            flag="query-frontend.query-sharding-max-sharded-queries",
+        ),
+    )
+    query_sharding_max_regexp_size_bytes: int = field(
+        default=4096,
+        metadata=setting(
+            "Disable query sharding for any query containing a regular expression matcher "
+            "longer than the configured number of bytes. 0 to disable the limit.",
+            flag="query-frontend.query-sharding-max-regexp-size-bytes",
+        ),
+    )
+    enable_delayed_name_removal: bool = field(
+        default=False,
+        metadata=setting(
+            "Enable Prometheus's delayed name removal: functions drop the metric name only "
+            "when the result is shaped, so rate({__name__=~\".+_total\"}[1m]) works. Off as "
+            "in Prometheus: series that lose their name and collide fail the query.",
+            flag="querier.enable-delayed-name-removal",
+        ),
+    )
 
     def with_overrides(self, values: dict[str, Any]) -> Limits:
         """A copy with YAML-style overrides applied (durations as strings allowed)."""
@@ -442,6 +531,10 @@ class Overrides:
 
     def for_tenant(self, tenant: str) -> Limits:
         return self._tenants.get(tenant, self.defaults)
+
+    def tenant_ids(self) -> list[str]:
+        """Tenants with overrides in the runtime config."""
+        return sorted(self._tenants)
 
     def set_tenant_overrides(self, mapping: dict[str, dict[str, Any]]) -> None:
         """Replace all overrides at once (validated first; on error nothing changes)."""

@@ -9,12 +9,23 @@ from tidewell.distributor.distributor import Distributor
 from tidewell.distributor.errors import PushError
 from tidewell.distributor.httputil import error_response, media_type, read_body, request_tenant
 from tidewell.distributor.inflight import InflightLimiter, declared_length
+from tidewell.distributor.workers import off_loop
 from tidewell.protocol.compression import decompress
 from tidewell.protocol.errors import ProtocolError
 from tidewell.protocol.otlp import decode_otlp, empty_response
 from tidewell.protocol.otlp_names import OTLPNaming
 
-__all__ = ["make_otlp_handler"]
+__all__ = ["convert_otlp", "make_otlp_handler"]
+
+
+def convert_otlp(body: bytes, encoding: str, max_size: int, json: bool, naming: OTLPNaming,
+                 to_nhcb: bool, left_out: list[str]) -> bytes:
+    """An OTLP body as an uncompressed RW 1.0 request (worker thread); points that
+    cannot be translated are named in ``left_out``."""
+    raw = decompress(body, encoding, max_size)
+    wr = decode_otlp(raw, json=json, naming=naming, errors=left_out,
+                     convert_histograms_to_nhcb=to_nhcb)
+    return wr.SerializeToString()
 
 
 def make_otlp_handler(distributor: Distributor, inflight: InflightLimiter):
@@ -39,13 +50,13 @@ def make_otlp_handler(distributor: Distributor, inflight: InflightLimiter):
             with inflight.admit(declared_length(request)) as slot:
                 body = await read_body(request, max_size)
                 slot.grow(len(body))
-                raw = decompress(body, encoding, max_size)
                 limits = distributor.overrides.for_tenant(tenant)
-                naming = OTLPNaming.from_strategy(limits.otel_strategy())
-                wr = decode_otlp(
-                    raw, json=media == "application/json", naming=naming, errors=left_out,
-                    convert_histograms_to_nhcb=limits.otel_convert_histograms_to_nhcb)
-                await distributor.push(tenant, wr.SerializeToString())
+                raw = await off_loop(
+                    convert_otlp, body, encoding, max_size, media == "application/json",
+                    OTLPNaming.from_strategy(limits.otel_strategy()),
+                    limits.otel_convert_histograms_to_nhcb, left_out)
+                del body
+                await distributor.push(tenant, raw)
             if left_out:  # as Mimir: the rest is written, the client learns what was not
                 return error_response(400, "\n".join(left_out))
         except ProtocolError as e:

@@ -8,6 +8,7 @@ An infinite rate admits everything, burst or not (Go's ``rate.Inf``).
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 
@@ -28,11 +29,17 @@ class RateLimiter:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._buckets: dict[str, _Bucket] = {}
+        self._lock = threading.Lock()
+        """Pushes are prepared on worker threads (``Distributor.push``)."""
 
     def allow(self, tenant: str, n: int, rate: float, burst: int) -> bool:
         """Take ``n`` tokens for ``tenant`` if available; limits may change between calls."""
         if rate == math.inf:
             return True
+        with self._lock:
+            return self._take(tenant, n, rate, burst)
+
+    def _take(self, tenant: str, n: int, rate: float, burst: int) -> bool:
         now = self._clock()
         b = self._buckets.get(tenant)
         if b is None:

@@ -51,13 +51,18 @@ V_TOO_FAR_IN_FUTURE = 20
 V_TOO_FAR_IN_PAST = 21
 V_INVALID_HISTOGRAM = 22
 """A native histogram of the series was refused; its reason and message are per series."""
+V_OUT_OF_BOUNDS = 23
+"""Every sample of the series is older than its ingester head still accepts."""
 _IDS[V_TOO_FAR_IN_FUTURE] = "too-far-in-future"
 _IDS[V_TOO_FAR_IN_PAST] = "too-far-in-past"
+_IDS[V_OUT_OF_BOUNDS] = "sample-timestamp-too-old"
 
 EXEMPLAR_MAX_LABEL_SET_LENGTH = 128
 
 
 def reason_of(code: int) -> str:
+    if code == V_OUT_OF_BOUNDS:  # the ingester's reason, as it would have counted it
+        return _IDS[code]
     return _IDS[code].replace("-", "_")
 
 
@@ -160,6 +165,15 @@ def format_failure(
             "received a sample whose timestamp is too far in the past, "
             f"timestamp: {timestamp} series: '{_t(metric)}'",
             "validation.past-grace-period",
+        )
+    if code == V_OUT_OF_BOUNDS:
+        return _msg(
+            "sample-timestamp-too-old",
+            "the sample has been rejected because its timestamp is too old: the newest "
+            f"sample of the series, timestamp: {timestamp}, is older than what its partition's "
+            "ingester head accepts (half a block range, -blocks-storage.tsdb.block-ranges-period, "
+            "before the head's newest sample, out-of-order window aside; see "
+            f"-ingester.out-of-order-time-window) series: '{_t(metric)}'",
         )
     raise ValueError(f"unknown validation code {code}")
 

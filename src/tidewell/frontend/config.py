@@ -90,6 +90,10 @@ class FrontendConfig:
         "Cache requests that are not step-aligned.",
         flag="query-frontend.cache-unaligned-requests"))
     results_cache: ResultsCacheConfig = field(default_factory=ResultsCacheConfig)
+    parallelize_shardable_queries: bool = field(default=False, metadata=setting(
+        "True to enable query sharding: shardable queries run as one query per shard "
+        "(the tenant's query_sharding_total_shards), concurrently, their answers merged "
+        "by the query-frontend.", flag="query-frontend.parallelize-shardable-queries"))
     max_query_parallelism: int = field(default=14, metadata=setting(
         "Maximum number of split queries of one query that are scheduled in parallel.",
         flag="querier.max-query-parallelism"))

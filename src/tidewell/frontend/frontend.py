@@ -1,8 +1,9 @@
 """Assembling the query-frontend: middlewares, queue, cache and downstream, in Mimir's order.
 
-``step-align → split by interval → results cache → per-tenant queue → downstream``:
-splitting comes before the cache so each part is cached under its own window;
-the queue sits last so what it schedules are the parts, as in Mimir.
+``step-align → split by interval → results cache → query sharding → per-tenant queue →
+downstream``: splitting comes before the cache so each part is cached under its own
+window; sharding after it, so a cached part costs no shard; the queue sits last so
+what it schedules are the parts and their shards, as in Mimir.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from tidewell.frontend.queue import FairQueue
 from tidewell.frontend.request import Handler, Middleware, QueryRequest, QueryResponse
 from tidewell.frontend.results_cache import ResultsCacheMiddleware
 from tidewell.frontend.routes import frontend_routes
+from tidewell.frontend.sharding import QueryShardingMiddleware, ShardingLimits
 from tidewell.frontend.split import SplitByIntervalMiddleware
 from tidewell.frontend.step_align import StepAlignMiddleware
 
@@ -53,9 +55,11 @@ class QueryFrontend:
 
     def __init__(self, config: FrontendConfig, downstream: HTTPDownstream, *,
                  cache: Cache | None = None, now: Callable[[], float] = time.time,
-                 max_total_query_length: Callable[[str], float] | None = None) -> None:
+                 max_total_query_length: Callable[[str], float] | None = None,
+                 sharding: ShardingLimits | None = None) -> None:
         """``max_total_query_length`` gives a tenant's ``-query-frontend.max-total-query-length``
-        in seconds (per-tenant overrides; 0 or absent: no limit)."""
+        in seconds (per-tenant overrides; 0 or absent: no limit); ``sharding`` the tenant's
+        query-sharding limits (used with ``-query-frontend.parallelize-shardable-queries``)."""
         self.config = config
         self.downstream = downstream
         self.cache = cache
@@ -75,12 +79,16 @@ class QueryFrontend:
                 cache, window=config.split_queries_by_interval,
                 max_freshness=config.max_cache_freshness, ttl=config.results_cache.ttl,
                 cache_unaligned=config.cache_unaligned_requests, now=now))
+        if config.parallelize_shardable_queries and sharding is not None:
+            mws.append(QueryShardingMiddleware(sharding, config.querier_concurrency,
+                                               config.query_timeout,
+                                               config.max_query_parallelism))
         self.handler = compose(mws, self.queue)
 
     @classmethod
     def from_config(cls, config: FrontendConfig, *, app: ASGIApp | None = None,
                     max_total_query_length: Callable[[str], float] | None = None,
-                    ) -> QueryFrontend:
+                    sharding: ShardingLimits | None = None) -> QueryFrontend:
         """Downstream over HTTP when ``downstream_url`` is set, else the in-process ``app``."""
         if config.downstream_url:
             ds = http_downstream(config.downstream_url, timeout=config.query_timeout or 120.0,
@@ -91,7 +99,7 @@ class QueryFrontend:
             raise ValueError("query-frontend needs -query-frontend.downstream-url or an "
                              "in-process query API")
         return cls(config, ds, cache=new_results_cache(config),
-                   max_total_query_length=max_total_query_length)
+                   max_total_query_length=max_total_query_length, sharding=sharding)
 
     async def do(self, request: QueryRequest) -> QueryResponse:
         return await self.handler.do(request)

@@ -15,7 +15,7 @@ from typing import Any
 
 from tidewell.frontend.request import QueryResponse
 
-__all__ = ["extract", "merge_responses", "series_key", "to_ms"]
+__all__ = ["extract", "merge_responses", "merge_stats", "series_key", "to_ms"]
 
 _POINT_KEYS = ("values", "histograms")
 
@@ -86,6 +86,9 @@ def merge_responses(responses: Sequence[QueryResponse]) -> QueryResponse:
             result.append(out)
     body: dict[str, Any] = {"status": "success",
                             "data": {"resultType": "matrix", "result": result}}
+    stats = [d["data"]["stats"] for d in docs if "stats" in d["data"]]
+    if stats:
+        body["data"]["stats"] = merge_stats(stats)
     warnings = _union(d.get("warnings") for d in docs)
     infos = _union(d.get("infos") for d in docs)
     if warnings:
@@ -93,6 +96,28 @@ def merge_responses(responses: Sequence[QueryResponse]) -> QueryResponse:
     if infos:
         body["infos"] = infos
     return QueryResponse.from_json(body, 200, {"content-type": "application/json"})
+
+
+def merge_stats(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Prometheus's ``data.stats`` of split parts as one: times and samples add up, per-step
+    counts are concatenated in time order, the peak is the largest part's."""
+    timings: dict[str, float] = {}
+    for p in parts:
+        for k, v in p.get("timings", {}).items():
+            timings[k] = timings.get(k, 0.0) + v
+    out: dict[str, Any] = {"timings": timings}
+    samples = [p["samples"] for p in parts if "samples" in p]
+    if samples:
+        merged: dict[str, Any] = {}
+        steps = [s["totalQueryableSamplesPerStep"] for s in samples
+                 if "totalQueryableSamplesPerStep" in s]
+        if steps:
+            merged["totalQueryableSamplesPerStep"] = _merge_points(
+                [s for s in steps if s] or [[]])
+        merged["totalQueryableSamples"] = sum(s.get("totalQueryableSamples", 0) for s in samples)
+        merged["peakSamples"] = max(s.get("peakSamples", 0) for s in samples)
+        out["samples"] = merged
+    return out
 
 
 def _trim(points: list[list[Any]], start: int, end: int) -> list[list[Any]]:

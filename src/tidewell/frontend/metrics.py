@@ -12,6 +12,10 @@ __all__ = [
     "QUEUE_LENGTH",
     "RESULTS_CACHE_BACKEND_ERRORS",
     "RETRIES",
+    "SHARDED_QUERIES",
+    "SHARDED_QUERIES_PER_QUERY",
+    "SHARDING_ATTEMPTS",
+    "SHARDING_SUCCESSES",
     "SPLIT_QUERIES",
 ]
 
@@ -42,3 +46,15 @@ QUERY_DURATION = Histogram(
     "cortex_frontend_query_range_duration_seconds",
     "Total time spent in seconds doing queries through the frontend.",
     ["method", "status_code"])
+SHARDING_ATTEMPTS = Counter(
+    "cortex_frontend_query_sharding_rewrites_attempted_total",
+    "Total number of queries the query-frontend attempted to shard.")
+SHARDING_SUCCESSES = Counter(
+    "cortex_frontend_query_sharding_rewrites_succeeded_total",
+    "Total number of queries the query-frontend successfully rewritten in a shardable way.")
+SHARDED_QUERIES = Counter(
+    "cortex_frontend_sharded_queries_total", "Total number of sharded queries.")
+SHARDED_QUERIES_PER_QUERY = Histogram(
+    "cortex_frontend_sharded_queries_per_query",
+    "Number of sharded queries a single query has been rewritten to.",
+    buckets=[2.0 * 2**i for i in range(10)])

@@ -43,6 +43,7 @@ PASS_THROUGH_HEADERS = (
     "authorization",
     "user-agent",
     "traceparent",
+    "x-tidewell-histograms",
 )
 """Request headers the frontend hands on to the downstream (lower case)."""
 
@@ -64,12 +65,28 @@ class QueryRequest:
     step: int = 0
     headers: Mapping[str, str] = field(default_factory=dict)
     params: tuple[tuple[str, str], ...] = ()
+    total_queries: int = 1
+    """How many queries the received one was split into (a hint for sharding)."""
 
     def with_start_end(self, start: int, end: int) -> QueryRequest:
         return dataclasses.replace(self, start=start, end=end)
 
     def with_query(self, query: str) -> QueryRequest:
         return dataclasses.replace(self, query=query)
+
+    def with_total_queries(self, n: int) -> QueryRequest:
+        return dataclasses.replace(self, total_queries=n)
+
+    def without_params(self, *names: str) -> QueryRequest:
+        return dataclasses.replace(self, params=tuple(p for p in self.params
+                                                      if p[0] not in names))
+
+    def with_header(self, name: str, value: str) -> QueryRequest:
+        return dataclasses.replace(self, headers={**self.headers, name.lower(): value})
+
+    def param(self, name: str) -> str | None:
+        """The first value of parameter ``name``, if any."""
+        return next((v for k, v in self.params if k == name), None)
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())

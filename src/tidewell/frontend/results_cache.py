@@ -110,6 +110,8 @@ class _ResultsCache:
             return False
         if "no-store" in (req.header("cache-control") or ""):
             return False
+        if req.param("stats") is not None or req.param("limit") is not None:
+            return False  # this run's statistics; a limit the cache key does not hold
         if not self.mw.cache_unaligned and (req.start % req.step or req.end % req.step):
             return False
         return req.start <= max_cache_time

@@ -60,6 +60,7 @@ class _Split:
         if self.interval_ms <= 0 or not splittable(request):
             return await self.next.do(request)
         parts = split_by_interval(request, self.interval_ms)
+        parts = [p.with_total_queries(len(parts)) for p in parts]
         metrics.SPLIT_QUERIES.inc(len(parts))
         if len(parts) == 1:
             return await self.next.do(parts[0])
@@ -78,7 +79,13 @@ class _Split:
         for r in responses:
             if not r.ok:
                 return r
-        return merge_responses(responses)
+        merged = merge_responses(responses)
+        limit = request.param("limit") or ""
+        if limit.isdigit() and 0 < int(limit) < len(merged.json()["data"]["result"]):
+            # Each part kept its first series in label order, so the merged first ``limit``
+            # are the unsplit answer's.
+            merged.json()["data"]["result"] = merged.json()["data"]["result"][:int(limit)]
+        return merged
 
 
 class SplitByIntervalMiddleware:

@@ -2,9 +2,18 @@
 
 As Mimir's ``pkg/storage/ingest`` PartitionReader: it picks the start position,
 runs the fetch loop (retrying the log when it is away, retrying a push that
-fails, never skipping a record), commits the offset its pusher made durable
-every ``consumer_group_offset_commit_interval``, and wakes the readers that wait
-for read consistency. What a record becomes is the pusher's business.
+fails), commits the offset its pusher made durable every
+``consumer_group_offset_commit_interval``, and wakes the readers that wait for
+read consistency. What a record becomes is the pusher's business.
+
+A record the pusher cannot take (:class:`RecordFailedError`: a bug, bytes that
+break it) must neither wedge the partition nor vanish: it is fetched and pushed
+again with backoff, ``MAX_RECORD_ATTEMPTS`` times in all, then skipped with an
+ERROR log (partition, offset, tenant, reason, traceback) and
+``tidewell_ingest_storage_reader_records_skipped_total``. Any other failure
+(the disk, the WAL) is retried without end, as Mimir retries server errors:
+skipping would drop acknowledged data over something a restart or an operator
+can fix, and the lag metrics show the stall.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -21,7 +31,10 @@ from tidewell.ingest.log import PartitionReader, Record
 from tidewell.model.errors import TidewellError
 from tidewell.util.services import Supervisor
 
-__all__ = ["FETCH_BYTES", "PartitionConsumer", "Pusher", "ReadConsistencyTimeoutError"]
+__all__ = [
+    "FETCH_BYTES", "MAX_RECORD_ATTEMPTS", "PartitionConsumer", "Pusher",
+    "ReadConsistencyTimeoutError", "RecordFailedError",
+]
 
 log = logging.getLogger("tidewell.ingest.consumer")
 
@@ -29,8 +42,24 @@ FETCH_BYTES = 2 * 1024 * 1024
 """Bytes per fetch the consumer aims for (see :meth:`PartitionConsumer.fetch_size`)."""
 
 
+MAX_RECORD_ATTEMPTS = 5
+"""Pushes of one failing record before it is skipped (backoff 0.05 s doubling: ~1.5 s)."""
+
+
 class ReadConsistencyTimeoutError(TidewellError, TimeoutError):
     """The consumer did not reach the requested offset in time (HTTP 503/504)."""
+
+
+class RecordFailedError(TidewellError):
+    """The pusher could not take the record at ``offset``; every record before it is in."""
+
+    def __init__(self, offset: int, tenant: str, cause: BaseException, kind: str) -> None:
+        super().__init__(f"record at offset {offset} (tenant {tenant!r}) failed: {cause!r}")
+        self.offset = offset
+        self.tenant = tenant
+        self.cause = cause
+        self.kind = kind
+        """'decode' (its bytes do not parse) or 'apply' (taking it into storage failed)."""
 
 
 class Pusher(Protocol):
@@ -39,7 +68,8 @@ class Pusher(Protocol):
     async def push(self, records: Sequence[Record]) -> int:
         """Store ``records`` (in offset order); return the next offset to consume.
 
-        Raising has the same records pushed again after a backoff.
+        :class:`RecordFailedError` says which record failed (those before it are
+        stored); anything else has the same records pushed again after a backoff.
         """
         ...
 
@@ -80,6 +110,8 @@ class PartitionConsumer:
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._avg_record_bytes = 64 * 1024.0
         self._stopping = False
+        self._failing: tuple[int, int] = (-1, 0)
+        """(offset, failed pushes) of the record that last failed."""
 
     # -- start position --------------------------------------------------------
 
@@ -192,14 +224,44 @@ class PartitionConsumer:
                     break
                 except asyncio.CancelledError:
                     raise
+                except RecordFailedError as exc:
+                    nxt = None
+                    if self._record_failed(exc):
+                        await asyncio.sleep(backoff)
+                        backoff = min(backoff * 2, 5.0)
+                    break  # fetch again from the failed record (or after it)
                 except Exception as exc:  # server error: retry, never skip
                     m.REQUESTS_FAILED.labels("server").inc()
                     log.error("failed to ingest records, retrying",
                               extra={"fields": {"partition": self.partition, "err": repr(exc)}})
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
-            backoff = 0.05
-            self._advance(nxt)
+            if nxt is not None:
+                backoff = 0.05
+                self._advance(nxt)
+
+    def _record_failed(self, exc: RecordFailedError) -> bool:
+        """Count a failed push of one record; True: back off and retry it, False: skipped.
+
+        The records before it are stored, so consumption resumes at it (or after it).
+        """
+        if exc.offset > self._next_offset:
+            self._advance(exc.offset)
+        m.REQUESTS_FAILED.labels("server").inc()
+        offset, attempts = self._failing
+        attempts = attempts + 1 if offset == exc.offset else 1
+        self._failing = (exc.offset, attempts)
+        fields = {"partition": self.partition, "offset": exc.offset, "user": exc.tenant,
+                  "attempt": attempts, "stage": exc.kind, "err": repr(exc.cause)}
+        if attempts < MAX_RECORD_ATTEMPTS:
+            log.warning("failed to ingest a record, retrying", extra={"fields": fields})
+            return True
+        fields["traceback"] = "".join(traceback.format_exception(exc.cause))
+        log.error("skipping a record that failed every attempt: its samples are NOT stored",
+                  extra={"fields": fields})
+        m.RECORDS_SKIPPED.labels(self._plabel, exc.kind).inc()
+        self._advance(exc.offset + 1)
+        return False
 
     def fetch_size(self) -> int:
         """Records per fetch: up to ``fetch_max_records``, about ``FETCH_BYTES`` in total.

@@ -113,3 +113,10 @@ RECORDS_PER_FETCH = Histogram(
     "The number of records received by the consumer in a single fetch operation.",
     buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
 )
+RECORDS_SKIPPED = Counter(
+    "tidewell_ingest_storage_reader_records_skipped_total",
+    "Records skipped by the partition consumer after failing every attempt, by cause: "
+    "'decode' (bytes that do not parse) or 'apply' (taking them into storage failed). "
+    "Their samples are not stored; each skip is logged at ERROR with its offset.",
+    ["partition", "cause"],
+)

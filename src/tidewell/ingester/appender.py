@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 from collections.abc import Callable
 
 from tidewell.ingest import metrics as rm
@@ -22,7 +23,8 @@ from tidewell.model.batch import SampleBatch
 from tidewell.model.errors import TidewellError
 from tidewell.tsdb.head import AppendResult, Head
 
-__all__ = ["Decoder", "LocalStateError", "RecordAppender", "default_decoder"]
+__all__ = ["Decoder", "LocalStateError", "RecordAppender", "ResolveFailedError",
+           "default_decoder"]
 
 log = logging.getLogger("tidewell.ingester")
 
@@ -31,6 +33,23 @@ Decoder = Callable[[bytes, int], SampleBatch]
 
 class LocalStateError(TidewellError, RuntimeError):
     """The local WAL, snapshot and blocks do not fit together; startup stops here."""
+
+
+class ResolveFailedError(TidewellError):
+    """A record could not be decoded or resolved (``kind``: 'decode' or 'apply').
+
+    ``orphans`` logs the series the failed attempt created before it failed (no
+    samples, at the previous offset, so a restart still retries the record): the
+    WAL must hold every series the head has, or replay would not line up.
+    """
+
+    def __init__(self, tenant: str, cause: BaseException, kind: str,
+                 orphans: ResolvedEntry | None = None) -> None:
+        super().__init__(f"{kind} failed for tenant {tenant!r}: {cause!r}")
+        self.tenant = tenant
+        self.cause = cause
+        self.kind = kind
+        self.orphans = orphans
 
 
 def default_decoder() -> Decoder:
@@ -64,6 +83,7 @@ class RecordAppender:
         """Decode a record and find or create its series: what the WAL logs for it.
 
         The result (None: nothing to append) carries the series-limit rejections.
+        Raises :class:`ResolveFailedError` when the record cannot be taken.
         """
         rm.REQUESTS.inc()
         tenant = r.key.decode("utf-8", "replace")
@@ -71,26 +91,30 @@ class RecordAppender:
         try:
             batch = self.decoder(r.value, r.version)
         except Exception as exc:
-            rm.REQUESTS_FAILED.labels("client").inc()
-            log.error(
-                "skipping record that cannot be decoded",
-                extra={"fields": {"partition": r.partition, "offset": r.offset, "user": tenant,
-                                  "version": r.version, "err": str(exc)}},
-            )
-            return entry, None
+            raise ResolveFailedError(tenant, exc, "decode") from exc
         if batch.num_samples == 0 and not batch.exemplars and not batch.metadata:
             return entry, None
-        head = self.tenant(tenant).head
-        max_series = self.local_limits.max_series(tenant)
+        try:
+            head = self.tenant(tenant).head
+            max_series = self.local_limits.max_series(tenant)
+        except Exception as exc:
+            raise ResolveFailedError(tenant, exc, "apply") from exc
         with head.lock:
             first = head.num_series
-            entry.refs, entry.timestamps, entry.values, res = head.resolve(
-                batch, max_series=max_series)
-            if batch.histograms:
-                entry.hist_refs, entry.hist_timestamps, entry.histograms = (
-                    head.resolve_histograms(batch, max_series=max_series, result=res))
-            entry.first_ref, entry.new_labels = first, head.labels[first:]
-            entry.exemplars = _exemplars_of_known_series(batch, head)
+            try:
+                entry.refs, entry.timestamps, entry.values, res = head.resolve(
+                    batch, max_series=max_series)
+                if batch.histograms:
+                    entry.hist_refs, entry.hist_timestamps, entry.histograms = (
+                        head.resolve_histograms(batch, max_series=max_series, result=res))
+                entry.first_ref, entry.new_labels = first, head.labels[first:]
+                entry.exemplars = _exemplars_of_known_series(batch, head)
+            except Exception as exc:
+                orphans = None
+                if head.num_series > first:
+                    orphans = ResolvedEntry(r.offset - 1, r.timestamp_ms, tenant,
+                                            first_ref=first, new_labels=head.labels[first:])
+                raise ResolveFailedError(tenant, exc, "apply", orphans) from exc
         entry.metadata = batch.metadata
         entry.ooo_window_ms = int(self.limits.out_of_order_time_window(tenant) * 1000)
         return entry, res
@@ -111,7 +135,36 @@ class RecordAppender:
                     "continue the snapshot")
             for labels in e.new_labels:
                 head.create_series(labels)
-        self.append(e, AppendResult(series_created=len(e.new_labels)))
+        self.append_or_skip(e, AppendResult(series_created=len(e.new_labels)), attempts=1)
+
+    def append_or_skip(self, e: ResolvedEntry, res: AppendResult | None,
+                       attempts: int) -> None:
+        """``append``, tried ``attempts`` times (with backoff); then skipped, loudly.
+
+        The entry is in the WAL already: it cannot be refetched, and replay takes
+        the same path, so an entry that always fails must not stop ingestion or a
+        restart. The head may keep part of it (appends are idempotent).
+        """
+        delay = 0.05
+        for attempt in range(1, attempts + 1):
+            try:
+                self.append(e, res)
+                return
+            except Exception as exc:
+                if attempt < attempts:
+                    log.warning("failed to append a record, retrying", extra={"fields": {
+                        "partition": self.partition, "offset": e.offset, "user": e.tenant,
+                        "attempt": attempt, "err": repr(exc)}})
+                    time.sleep(delay)
+                    delay *= 2
+                    continue
+                log.error(
+                    "skipping a record that failed every attempt: its samples are NOT stored",
+                    extra={"fields": {
+                        "partition": self.partition, "offset": e.offset, "user": e.tenant,
+                        "attempt": attempt, "stage": "apply", "err": repr(exc),
+                        "traceback": "".join(traceback.format_exception(exc))}})
+                rm.RECORDS_SKIPPED.labels(str(self.partition), "apply").inc()
 
     def append(self, e: ResolvedEntry, res: AppendResult | None) -> None:
         """Append a resolved entry's samples, exemplars and metadata; count the outcome."""

@@ -72,6 +72,15 @@ class IngesterConfig:
         ),
     )
 
+    active_series_metrics_idle_timeout: float = field(
+        default=1200.0,
+        metadata=setting(
+            "After what time a series is considered to be inactive (the cardinality API's "
+            "count_method=active and /api/v1/cardinality/active_series).",
+            kind="duration",
+        ),
+    )
+
     @property
     def partition_id(self) -> int:
         return partition_of(self.ring.instance_id)

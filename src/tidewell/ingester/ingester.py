@@ -21,10 +21,15 @@ from typing import Any
 
 from tidewell.ingest import metrics as rm
 from tidewell.ingest.config import IngestStorageConfig
-from tidewell.ingest.consumer import PartitionConsumer
+from tidewell.ingest.consumer import MAX_RECORD_ATTEMPTS, PartitionConsumer, RecordFailedError
 from tidewell.ingest.log import PartitionReader, Record
 from tidewell.ingester import metrics as m
-from tidewell.ingester.appender import Decoder, RecordAppender, default_decoder
+from tidewell.ingester.appender import (
+    Decoder,
+    RecordAppender,
+    ResolveFailedError,
+    default_decoder,
+)
 from tidewell.ingester.config import IngesterConfig
 from tidewell.ingester.head_cutting import cut_blocks
 from tidewell.ingester.layout import IngesterLayout
@@ -33,10 +38,12 @@ from tidewell.ingester.replay import load_local_state
 from tidewell.ingester.shipper import Shipper, apply_retention
 from tidewell.ingester.snapshots import write_snapshot
 from tidewell.ingester.user_tsdb import TenantRegistry, TenantTSDB, TSDBState
-from tidewell.ingester.wal import RecordWAL
+from tidewell.ingester.wal import RecordWAL, ResolvedEntry
 from tidewell.model.storage import Querier
 from tidewell.objstore import Bucket, BucketError
 from tidewell.tsdb.config import TSDBConfig
+from tidewell.tsdb.head import INT64_MIN, AppendResult
+from tidewell.tsdb.head.head_append import appendable_min_time
 from tidewell.util.services import Supervisor
 
 __all__ = ["EmptyQuerier", "Ingester"]
@@ -221,15 +228,32 @@ class Ingester:
         return wal_size > 0 and written >= wal_size
 
     def _apply(self, records: Sequence[Record]) -> int:
-        """Executor thread: resolve, WAL (one sync), then the heads. Returns the next offset."""
-        resolved = [self.appender.resolve(r) for r in records]
-        self.wal.append([e for e, _ in resolved])
-        self._durable_next = records[-1].offset + 1
+        """Executor thread: resolve, WAL (one sync), then the heads. Returns the next offset.
+
+        A record that cannot be decoded or resolved stops the batch there: the
+        records before it are logged and appended, then :class:`RecordFailedError`
+        has the consumer retry it (and skip it after ``MAX_RECORD_ATTEMPTS``).
+        """
+        resolved: list[tuple[ResolvedEntry, AppendResult | None]] = []
+        failed: RecordFailedError | None = None
+        for r in records:
+            try:
+                resolved.append(self.appender.resolve(r))
+            except ResolveFailedError as exc:
+                if exc.orphans is not None:
+                    resolved.append((exc.orphans, None))
+                failed = RecordFailedError(r.offset, exc.tenant, exc.cause, exc.kind)
+                break
+        if resolved:
+            self.wal.append([e for e, _ in resolved])
+            self._durable_next = failed.offset if failed else records[-1].offset + 1
         now_ms = time.time() * 1000
         delay = rm.RECEIVE_DELAY.labels(self._phase)
-        for r, (e, res) in zip(records, resolved, strict=True):
+        for r, (e, res) in zip(records, resolved, strict=False):
             delay.observe(max(0.0, (now_ms - r.timestamp_ms) / 1000))
-            self.appender.append(e, res)
+            self.appender.append_or_skip(e, res, MAX_RECORD_ATTEMPTS)
+        if failed is not None:
+            raise failed
         return records[-1].offset + 1
 
     # -- blocks and snapshots --------------------------------------------------
@@ -276,7 +300,8 @@ class Ingester:
             self._ship_lock = asyncio.Lock()
         async with self._ship_lock:
             uploaded = 0
-            if self.shipper is not None:
+            # -blocks-storage.tsdb.ship-interval=0 disables shipping (Mimir's meaning).
+            if self.shipper is not None and self.tsdb_config.ship_interval > 0:
                 uploaded = await self.shipper.sync([t.tenant for t in self.tenants])
             await apply_retention(self.tenants, self.layout.tenant_dir, self.shipper,
                                   int(self.tsdb_config.retention_period * 1000))
@@ -343,6 +368,25 @@ class Ingester:
 
     def tenant_tsdb(self, tenant: str) -> TenantTSDB | None:
         return self.tenants.get(tenant)
+
+    def appendable_floors(self, tenant: str) -> dict[int, int]:
+        """{partition: the oldest timestamp the tenant's head could still store}.
+
+        Older samples are discarded on consumption (``sample-timestamp-too-old`` /
+        ``sample-too-old``): the head's appendable minimum, or with an out-of-order
+        window the lower of it and the head's newest sample minus the window. Empty
+        when the head has no sample yet (it takes anything). Read without the head's
+        lock from the event loop: both bounds only grow, so a stale read is lower.
+        """
+        t = self.tenants.get(tenant)
+        if t is None or t.head.max_time == INT64_MIN:
+            return {}
+        head = t.head
+        floor = appendable_min_time(head)
+        ooo_ms = int(self.limits.out_of_order_time_window(tenant) * 1000)
+        if ooo_ms > 0:
+            floor = min(floor, head.max_time - ooo_ms)
+        return {self.partition: floor}
 
     async def stored_samples(self, tenant: str) -> tuple[int, int]:
         """(samples in the head + in local blocks, local blocks), every copy counted.

@@ -40,8 +40,9 @@ def load_local_state(layout: IngesterLayout, wal: RecordWAL, appender: RecordApp
         m.MEMORY_SERIES.inc(tenants.num_series())
     cuts = _load_local_blocks(layout, appender, next_offset)
     replayed = 0
+    covered = next_offset  # the snapshot holds every entry before it
     for entry in wal.replay():
-        if next_offset is not None and entry.offset < next_offset:
+        if covered is not None and entry.offset < covered:
             if isinstance(entry, ResolvedEntry) and entry.state:
                 apply_extras(appender.tenant(entry.tenant), entry)
             continue
@@ -51,7 +52,9 @@ def load_local_state(layout: IngesterLayout, wal: RecordWAL, appender: RecordApp
             appender.append(*appender.resolve(entry))
         else:
             appender.replay(entry)
-        next_offset = entry.offset + 1
+        # Not simply the entry's: the series of a record that failed are logged at the
+        # offset before it (``ResolveFailedError``), after that offset's own entry.
+        next_offset = max(next_offset or 0, entry.offset + 1)
         replayed += 1
     for cut in cuts:
         _replay_cut(appender, *cut)

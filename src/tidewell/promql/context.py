@@ -15,6 +15,7 @@ from tidewell.model.samples import stale_mask
 from tidewell.promql import nodes as ast
 from tidewell.promql.budget import QueryBudget, QueryLimits
 from tidewell.promql.errors import Annotations
+from tidewell.promql.stats import SampleStats
 
 __all__ = ["EngineOptions", "QueryContext", "drop_stale", "drop_stale_st", "select_series"]
 
@@ -29,6 +30,10 @@ class EngineOptions:
     max_fetched_chunk_bytes: int = 0
     max_memory_bytes: int = 0
     max_query_length_ms: int = 0
+    delayed_name_removal: bool = False
+    """Prometheus's ``enable_delayed_name_removal`` (off by default, as there): when off, a
+    node that drops ``__name__`` drops it at once and series it makes identical fail the
+    query ("vector cannot contain metrics with the same labelset")."""
 
     def limits(self) -> QueryLimits:
         return QueryLimits(max_samples=self.max_samples,
@@ -52,6 +57,8 @@ class QueryContext:
         self.budget = budget
         self.ann = Annotations()
         self.stats_selectors: set[int] = set()
+        self.sample_stats: SampleStats | None = None
+        """Set when the query's statistics were asked for (``stats=``)."""
 
     def check(self) -> None:
         self.budget.check()

@@ -28,6 +28,7 @@ from tidewell.promql.evaluator import Evaluator
 from tidewell.promql.extended import extend_floats
 from tidewell.promql.nhist import stats_selectors, to_model
 from tidewell.promql.parser import parse
+from tidewell.promql.stats import QueryStats, SampleStats
 from tidewell.promql.values import NAME_LABELS, Block, RangeData, Scalar, String, hist_mask
 
 __all__ = ["Engine", "EngineOptions", "QueryResult", "RangeSeries"]
@@ -55,6 +56,8 @@ class QueryResult:
     string: tuple[int, str] | None = None
     warnings: list[str] = field(default_factory=list)
     infos: list[str] = field(default_factory=list)
+    stats: QueryStats | None = None
+    """Set when asked for (``stats``): Prometheus's timings and sample counts."""
 
 
 class Engine:
@@ -71,17 +74,22 @@ class Engine:
             _warm_up()
 
     def instant_query(self, queryable: Queryable, tenant: str, query: str, t_ms: int,
-                      cancel: threading.Event | None = None) -> QueryResult:
-        return self._run(queryable, tenant, query, t_ms, t_ms, 0, cancel, instant=True)
+                      cancel: threading.Event | None = None, stats: str = "") -> QueryResult:
+        """``stats``: the API's ``stats`` parameter; non-empty gathers ``QueryResult.stats``,
+        ``"all"`` with samples per step."""
+        return self._run(queryable, tenant, query, t_ms, t_ms, 0, cancel, instant=True,
+                         stats=stats)
 
     def range_query(self, queryable: Queryable, tenant: str, query: str, start_ms: int,
                     end_ms: int, step_ms: int,
-                    cancel: threading.Event | None = None) -> QueryResult:
+                    cancel: threading.Event | None = None, stats: str = "") -> QueryResult:
         return self._run(queryable, tenant, query, start_ms, end_ms, step_ms, cancel,
-                         instant=False)
+                         instant=False, stats=stats)
 
     def _run(self, queryable: Queryable, tenant: str, query: str, start: int, end: int,
-             step: int, cancel: threading.Event | None, instant: bool) -> QueryResult:
+             step: int, cancel: threading.Event | None, instant: bool,
+             stats: str = "") -> QueryResult:
+        qs = QueryStats() if stats else None
         expr = parse(query)
         if not instant and expr.type() not in (ast.SCALAR, ast.VECTOR):
             raise ExecutionError("invalid expression type "
@@ -95,14 +103,27 @@ class Engine:
         budget.check_steps(n_steps)
         times = start + np.arange(n_steps, dtype=np.int64) * max(step, 1)
         ev = Evaluator(ctx, times, step if step else 0)
+        if qs is not None:
+            ctx.sample_stats = qs.samples = SampleStats(times, per_step=stats == "all")
+            prepared = time.perf_counter()
         try:
             val = ev.eval(expr)
         except RecursionError:
             raise BadDataError("query is too deeply nested to evaluate") from None
         budget.check()
+        if qs is not None:
+            evaluated = time.perf_counter()
         res = _shape(ctx, ev, expr, val, times, instant)
         res.warnings = list(ctx.ann.warnings)
         res.infos = list(ctx.ann.infos)
+        if qs is not None:
+            done = time.perf_counter()
+            qs.timings.update(queryPreparationTime=prepared - qs.started,
+                              innerEvalTime=evaluated - prepared,
+                              resultSortTime=done - evaluated,
+                              evalTotalTime=done - prepared, execTotalTime=done - qs.started)
+            qs.peak_samples = budget.samples_peak
+            res.stats = qs
         return res
 
 

@@ -83,6 +83,16 @@ class Evaluator:
         budget.check()
         held = budget.memory
         val = self._eval(node)
+        if not self.ctx.opts.delayed_name_removal and isinstance(val, Block) \
+                and any(val.drop_name):
+            val = drop_names_now(val, _has_range_arg(node))
+        stats = self.ctx.sample_stats
+        if stats is not None:
+            if isinstance(node, ast.VectorSelector):
+                stats.add(self.times, val.present.sum(axis=0))
+            elif isinstance(node, ast.MatrixSelector):
+                n = (val.hi - val.lo).sum(axis=0)
+                stats.add(self.times, n if val.hlo is None else n + (val.hhi - val.hlo).sum(0))
         budget.settle(held, value_bytes(val))
         return val
 
@@ -335,6 +345,43 @@ def _points(s: Any, tt: np.ndarray, lb: int) -> tuple[np.ndarray, np.ndarray] | 
 
 
 _NEG = np.frompyfunc(lambda h: None if h is None else h.scaled(-1.0), 1, 1)
+
+
+def _has_range_arg(node: ast.Expr) -> bool:
+    return isinstance(node, ast.Call) and any(a.type() == ast.MATRIX for a in node.args)
+
+
+def drop_names_now(b: Block, whole_range: bool) -> Block:
+    """``b`` with the marked names removed (no delayed name removal). Rows that end up
+    with the same labels fail the query, as in Prometheus: a function of a range vector
+    if both rows hold any point (``Matrix.ContainsSameLabelset``), anything else if they
+    hold a point at the same step."""
+    labels = [without_name(lb) if d else lb for lb, d in zip(b.labels, b.drop_name,
+                                                             strict=True)]
+    seen: dict[Labels, int] = {}
+    present, values, hist = b.present, b.values, b.hist
+    copied = False
+    for i, lb in enumerate(labels):
+        j = seen.get(lb)
+        if j is None:
+            seen[lb] = i
+            continue
+        both = present[i] & present[j] if not whole_range else (
+            present[i].any() & present[j].any())
+        if np.any(both):
+            raise ExecutionError("vector cannot contain metrics with the same labelset")
+        if whole_range or not present[i].any():
+            continue
+        if not copied:  # the arrays may be shared with the node's inputs
+            present, values = present.copy(), values.copy()
+            hist = None if hist is None else hist.copy()
+            copied = True
+        present[j] |= present[i]  # rows of one series, disjoint in time: one row
+        values[j] = np.where(present[i], values[i], values[j])
+        if hist is not None:
+            hist[j] = np.where(present[i], hist[i], hist[j])
+        present[i] = False
+    return Block(labels, values, present, [False] * len(labels), hist).compact()
 
 
 def without_name(lb: Labels) -> Labels:

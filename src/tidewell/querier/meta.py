@@ -13,20 +13,16 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 from typing import Protocol, TypeVar
 
 from tidewell.ingester.metadata import limit_metadata
 from tidewell.model import Exemplar, Labels, Matcher, MetricMetadata
 from tidewell.querier.partitions import PartitionsQueryable
-from tidewell.querier.remote import RemoteQueryable, RemoteQueryError
-from tidewell.querier.replicas import NoReplicaError
-from tidewell.util.executors import shared_executor
+from tidewell.querier.remote import RemoteQueryable
 
 __all__ = ["MetaSource", "PartitionsMetaSource", "merge_exemplars", "merge_metadata"]
 
 T = TypeVar("T")
-_POOL_THREADS = 16
 
 
 class MetaSource(Protocol):
@@ -89,31 +85,5 @@ class PartitionsMetaSource:
         return merge_metadata(answers, limit, limit_per_metric)
 
     def _ask_all(self, tenant: str, fn: Callable[[RemoteQueryable], T]) -> list[T]:
-        """``fn`` on every owner of every partition of ``tenant``, concurrently."""
-        pool = shared_executor("querier-meta", _POOL_THREADS)
-        calls: list[tuple[int, list[tuple[str, Future[T]]]]] = []
-        for p in self._partitions.partition_ids(tenant):
-            rs = self._partitions.replica_set(p)
-            calls.append((p, [(url, pool.submit(fn, rs.client(url)))
-                              for url in self._partitions.owner_urls(p)]))
-        answers: list[T] = []
-        for p, owners in calls:
-            rs = self._partitions.replica_set(p)
-            answered = False
-            last: RemoteQueryError | None = None
-            for url, fut in owners:
-                try:
-                    answers.append(fut.result())
-                except RemoteQueryError as exc:
-                    if exc.is_client:
-                        raise
-                    rs.mark(url, ok=False)
-                    last = exc
-                    continue
-                rs.mark(url, ok=True)
-                answered = True
-            if not answered:
-                where = ",".join(url for url, _ in owners) or f"partition {p}"
-                raise NoReplicaError(where, last if last is not None
-                                     else "no healthy ingester owns the partition")
-        return answers
+        """``fn`` on every owner of every partition of ``tenant``, the answers in one list."""
+        return [a for group in self._partitions.ask_every_owner(tenant, fn) for a in group]

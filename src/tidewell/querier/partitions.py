@@ -13,14 +13,20 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
+from typing import TypeVar
 
 from tidewell.model import Querier
 from tidewell.querier.merge import MergeQuerier
 from tidewell.querier.remote import RemoteQueryable, RemoteQueryError, RemoteQueryTimeoutError
-from tidewell.querier.replicas import ReplicaSetQueryable
+from tidewell.querier.replicas import NoReplicaError, ReplicaSetQueryable
 from tidewell.ring.instance_ring import InstanceState
 from tidewell.ring.model import PartitionState
 from tidewell.ring.status import InstanceRingSource, PartitionRingSource
+from tidewell.util.executors import shared_executor
+
+T = TypeVar("T")
+_POOL_THREADS = 16
 
 # Partitions that may hold data: ACTIVE ones and INACTIVE ones being scaled in.
 _READABLE = (PartitionState.ACTIVE, PartitionState.INACTIVE)
@@ -74,6 +80,38 @@ class PartitionsQueryable:
                 )
                 self._sets[partition] = rs
             return rs
+
+    def ask_every_owner(self, tenant: str, fn: Callable[[RemoteQueryable], T]) -> list[list[T]]:
+        """``fn`` on every healthy owner of every partition of ``tenant`` (both zones), at
+        once; the answers grouped by partition. A partition fails the call only when
+        none of its owners answered; a 4xx answer fails it at once."""
+        pool = shared_executor("querier-meta", _POOL_THREADS)
+        calls: list[tuple[int, list[tuple[str, Future[T]]]]] = []
+        for p in self.partition_ids(tenant):
+            rs = self.replica_set(p)
+            calls.append((p, [(url, pool.submit(fn, rs.client(url)))
+                              for url in self.owner_urls(p)]))
+        groups: list[list[T]] = []
+        for p, owners in calls:
+            rs = self.replica_set(p)
+            answers: list[T] = []
+            last: RemoteQueryError | None = None
+            for url, fut in owners:
+                try:
+                    answers.append(fut.result())
+                except RemoteQueryError as exc:
+                    if exc.is_client:
+                        raise
+                    rs.mark(url, ok=False)
+                    last = exc
+                    continue
+                rs.mark(url, ok=True)
+            if not answers:
+                where = ",".join(url for url, _ in owners) or f"partition {p}"
+                raise NoReplicaError(where, last if last is not None
+                                     else "no healthy ingester owns the partition")
+            groups.append(answers)
+        return groups
 
     def _waiter(self, url: str) -> RemoteQueryable:
         with self._lock:

@@ -9,19 +9,21 @@ by ``tidewell.ring.codec`` (JSON).
 
 Compare-and-swap is a transaction comparing the key's ``mod_revision`` with the
 one we read (0 for a missing key), retried up to ``max_retries`` times on
-conflict. A watch is a background task that reads the key, then streams
+conflict. A watch is a background loop that reads the key, then streams
 changes from the next revision; when etcd goes away (restart, network) it
 reconnects with exponential backoff and re-reads the key, so callers see the
 latest value without doing anything. A watch idle for ``watch_idle_timeout``
 is re-created the same way, so a silently dead connection cannot hide changes
-for longer than that.
+for longer than that. A value that does not decode is logged and skipped (as
+dskit's etcd client does). Watches run under the client's ``supervisor``:
+anything else that ends one (a bug, a callback raising) fails the module that
+owns the KV, so a ring never silently stops following etcd.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
 import logging
 import time
@@ -35,8 +37,9 @@ from tidewell.ring.codec import decode_value, encode_value
 from tidewell.ring.config import EtcdConfig
 from tidewell.ring.kv import CASCallback, CASError, WatchCallback
 from tidewell.ring.metrics import KV_REQUEST_DURATION
+from tidewell.util.services import Supervisor
 
-__all__ = ["EtcdError", "EtcdKV", "EtcdUnavailableError"]
+__all__ = ["EtcdError", "EtcdKV", "EtcdUnavailableError", "WatchCallbackError"]
 
 log = logging.getLogger("tidewell.ring.etcd")
 
@@ -60,6 +63,10 @@ def _unb64(text: str) -> bytes:
 def _endpoint_url(endpoint: str) -> str:
     endpoint = endpoint.strip().rstrip("/")
     return endpoint if "://" in endpoint else f"http://{endpoint}"
+
+
+class WatchCallbackError(TidewellError):
+    """A watcher's callback raised: a bug of its ring, never retried as a reconnect."""
 
 
 class _Restart(TidewellError):
@@ -90,7 +97,9 @@ class EtcdKV:
         self._client: httpx.AsyncClient | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
         self._token: str | None = None
-        self._watches: set[asyncio.Task[None]] = set()
+        self.supervisor = Supervisor(f"{kv_name or 'ring'}-kv")
+        """The watch loops: one ending unexpectedly fails the module owning this client."""
+        self._watch_ids = 0
 
     # -- transport ---------------------------------------------------------
 
@@ -158,25 +167,27 @@ class EtcdKV:
                 time.perf_counter() - start
             )
 
-    async def _range(self, key: str) -> tuple[int, Any | None, int]:
-        """(header revision, decoded value or None, mod_revision or 0)."""
+    async def _range(self, key: str) -> tuple[int, bytes | None, int]:
+        """(header revision, encoded value or None, mod_revision or 0)."""
         doc = await self._post("/v3/kv/range", {"key": _b64(key.encode())}, "GET")
         header_rev = int(doc.get("header", {}).get("revision", 0))
         kvs = doc.get("kvs") or []
         if not kvs:
             return header_rev, None, 0
         kv = kvs[0]
-        return header_rev, decode_value(_unb64(kv.get("value", ""))), int(kv["mod_revision"])
+        return header_rev, _unb64(kv.get("value", "")), int(kv["mod_revision"])
 
     # -- KV protocol -------------------------------------------------------
 
     async def get(self, key: str) -> Any | None:
-        return (await self._range(key))[1]
+        raw = (await self._range(key))[1]
+        return None if raw is None else decode_value(raw)
 
     async def cas(self, key: str, f: CASCallback) -> None:
         bkey = _b64(key.encode())
         for _ in range(max(1, self.config.max_retries)):
-            _, current, mod_rev = await self._range(key)
+            _, raw, mod_rev = await self._range(key)
+            current = None if raw is None else decode_value(raw)
             new, _retry = f(current)
             if new is None:
                 return
@@ -204,18 +215,13 @@ class EtcdKV:
         await self._post("/v3/kv/deleterange", {"key": _b64(key.encode())}, "DELETE")
 
     def watch_key(self, key: str, callback: WatchCallback) -> Callable[[], None]:
-        task = asyncio.get_running_loop().create_task(self._watch_loop(key, callback))
-        self._watches.add(task)
-        task.add_done_callback(self._watches.discard)
-        return task.cancel
+        self._watch_ids += 1
+        return self.supervisor.spawn(f"watch-{key}-{self._watch_ids}",
+                                     lambda: self._watch_loop(key, callback))
 
     async def close(self) -> None:
         """Stop all watches and close connections."""
-        for task in list(self._watches):
-            task.cancel()
-        for task in list(self._watches):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self.supervisor.stop()
         if self._client is not None and self._client_loop is asyncio.get_running_loop():
             await self._client.aclose()
         self._client = None
@@ -226,13 +232,19 @@ class EtcdKV:
         delivered: int | None = None  # mod_revision of the value last delivered, 0 = absent
         backoff = self._backoff_min
 
-        def deliver(value: Any | None, mod_rev: int) -> None:
+        def deliver(raw: bytes | None, mod_rev: int) -> None:
             nonlocal delivered
             delivered = mod_rev
             try:
+                value = None if raw is None else decode_value(raw)
+            except Exception as exc:  # someone else's bytes: skip them, as dskit does
+                log.error("etcd value does not decode, skipped key=%s mod_revision=%d err=%r",
+                          key, mod_rev, exc)
+                return
+            try:
                 callback(value)
-            except Exception:
-                log.exception("KV watcher failed for key %s", key)
+            except Exception as exc:  # a bug of the ring: it fails the watch loop
+                raise WatchCallbackError(f"watcher of {key!r} failed: {exc!r}") from exc
 
         while True:
             try:
@@ -247,13 +259,13 @@ class EtcdKV:
                 # Nothing changed for a while: re-read and re-watch, which also catches
                 # a connection that died silently (no RST) under a quiet key.
                 backoff = self._backoff_min
-            except Exception as exc:
+            except (httpx.HTTPError, EtcdError, OSError, ValueError) as exc:
                 log.warning("etcd watch interrupted, reconnecting key=%s err=%s", key, exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._backoff_max)
 
     async def _stream(
-        self, key: str, start_revision: int, deliver: Callable[[Any | None, int], None]
+        self, key: str, start_revision: int, deliver: Callable[[bytes | None, int], None]
     ) -> None:
         url = self._urls[self._next % len(self._urls)]
         create = {"key": _b64(key.encode()), "start_revision": str(start_revision)}
@@ -279,4 +291,4 @@ class EtcdKV:
                     if event.get("type") == "DELETE":
                         deliver(None, 0)
                     else:
-                        deliver(decode_value(_unb64(kv.get("value", ""))), int(kv["mod_revision"]))
+                        deliver(_unb64(kv.get("value", "")), int(kv["mod_revision"]))

@@ -5,8 +5,9 @@ from __future__ import annotations
 from tidewell.ring.config import KV_STORES, KVConfig
 from tidewell.ring.etcd import EtcdKV
 from tidewell.ring.kv import KV, InMemoryKV, PrefixedKV
+from tidewell.util.services import Supervisor
 
-__all__ = ["close_kv", "new_kv"]
+__all__ = ["close_kv", "kv_supervisors", "new_kv"]
 
 
 def new_kv(config: KVConfig, *, name: str = "") -> KV:
@@ -28,3 +29,10 @@ async def close_kv(kv: KV) -> None:
     close = getattr(kv, "close", None)
     if close is not None:
         await close()
+
+
+def kv_supervisors(kv: KV) -> list[Supervisor]:
+    """The background loops of a KV client (etcd's watches), for its module to own."""
+    inner = kv.kv if isinstance(kv, PrefixedKV) else kv
+    sup = getattr(inner, "supervisor", None)
+    return [sup] if isinstance(sup, Supervisor) else []

@@ -185,6 +185,7 @@ def ring_status_routes(
     store_gateway_ring: InstanceRingSource | None = None,
     partition_ring: PartitionRingSource | None = None,
     compactor_ring: InstanceRingSource | None = None,
+    ruler_ring: InstanceRingSource | None = None,
 ) -> list[Route]:
     """Routes for the rings this process knows about (watchers or rings: anything with
     ``instance_ring()`` / ``partition_ring()``)."""
@@ -198,6 +199,9 @@ def ring_status_routes(
     if compactor_ring is not None:
         routes.append(Route("/compactor/ring", _instance_handler(
             "Compactor ring status", compactor_ring), methods=["GET", "POST"]))
+    if ruler_ring is not None:
+        routes.append(Route("/ruler/ring", _instance_handler(
+            "Ruler ring status", ruler_ring), methods=["GET", "POST"]))
     if partition_ring is not None:
         routes.append(Route("/ingester/partition-ring", _partition_handler(partition_ring)))
     return routes

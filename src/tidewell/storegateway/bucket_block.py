@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from tidewell.model.labels import Labels
 from tidewell.model.matchers import Matcher
+from tidewell.model.shard import split_shard
 from tidewell.objstore import Bucket, ObjectNotFoundError
 from tidewell.objstore.bucketindex import IndexBlock
 from tidewell.storegateway import metrics as m
@@ -212,10 +213,14 @@ class BucketBlock:
         Decoding is left to the caller, so that the chunks of all blocks of a query
         are decoded in one call straight into their final order.
         """
+        shard, matchers = split_shard(matchers)
         refs = self.expanded_postings(matchers)
         if refs.shape[0] == 0:
             return None
         series = self.series_many(refs)
+        if shard is not None:  # before any chunk is read
+            series = [s for s, k in zip(series, shard.keep(s.labels for s in series),
+                                        strict=True) if k]
         m.SERIES_DATA_TOUCHED.labels("series").inc(len(series))
         n = len(series)
         counts = np.fromiter((s.refs.shape[0] for s in series), np.int64, n)

@@ -9,6 +9,7 @@ USAGE = """usage: tidewell tool <command> [arguments]
 commands:
   backfill        validate existing Prometheus TSDB blocks and upload them to a tenant
   local-cluster   run a whole cluster (broker, etcd, S3, memcached, components) on loopback
+  verify          check a running deployment: produce acks, consumer groups, blocks in the bucket
 """
 
 
@@ -25,5 +26,9 @@ def main(argv: list[str]) -> int:
         from tidewell.tool.localcluster.supervisor import main as local_cluster
 
         return local_cluster(rest)
+    if command == "verify":
+        from tidewell.tool.verify.main import main as verify
+
+        return verify(rest)
     print(f"unknown tool command {command!r}\n\n{USAGE}", file=sys.stderr)
     return 2

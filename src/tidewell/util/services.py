@@ -66,11 +66,22 @@ class Supervisor:
         """``listener(reason)`` is called once, when the first loop fails."""
         self._listeners.append(listener)
 
-    def spawn(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
-        """Run ``loop()`` until it returns, is cancelled by ``stop``, or fails."""
+    def spawn(self, name: str, loop: Callable[[], Awaitable[None]]) -> Callable[[], None]:
+        """Run ``loop()`` until it returns, is cancelled by ``stop``, or fails.
+
+        Returns a function that cancels this loop alone (not a failure). A name
+        may be reused once its loop ended.
+        """
         task = asyncio.get_running_loop().create_task(self._guard(name, loop),
                                                       name=f"{self.owner}/{name}")
         self._tasks[name] = task
+
+        def forget(done: asyncio.Task[None]) -> None:
+            if self._tasks.get(name) is done:
+                del self._tasks[name]
+
+        task.add_done_callback(forget)
+        return task.cancel
 
     def every(self, name: str, interval: float | Callable[[], float],
               iteration: Callable[[], Awaitable[object]]) -> None:

@@ -113,3 +113,51 @@ def test_idle_watch_is_recreated_without_duplicate_deliveries(etcd):
         await kv.close()
 
     asyncio.run(asyncio.wait_for(body(), 30))
+
+
+def test_watch_loop_is_supervised(etcd):
+    """Bytes that do not decode are skipped (the watch goes on); a watcher that raises
+    (a bug) fails the KV's module: traceback logged, /ready 503, process exit."""
+    import base64
+
+    import httpx
+
+    from tidewell.ring.kv_factory import kv_supervisors
+    from tidewell.util.services import FunctionService, ServiceManager
+
+    async def body() -> None:
+        kv = new_kv(etcd_kv_config(etcd.endpoint), name="test")
+        manager = ServiceManager([("test-kv", FunctionService(
+            lambda: None, lambda: close_kv(kv), supervisors=kv_supervisors(kv)))])
+        await manager.start_all()
+        seen: list[object] = []
+
+        def watcher(value: object) -> None:
+            if value == {"gen": 2}:
+                raise KeyError("ring bug")
+            seen.append(value)
+
+        kv.watch_key("ring", watcher)
+        full_key = (kv.prefix + "ring").encode()  # type: ignore[attr-defined]
+        async with httpx.AsyncClient(trust_env=False) as http:
+            put = {"key": base64.b64encode(full_key).decode(),
+                   "value": base64.b64encode(b"\x00not json").decode()}
+            r = await http.post(f"http://{etcd.endpoint}/v3/kv/put", json=put)
+            assert r.status_code == 200
+        await kv.delete("ring")  # CAS would refuse to read over the bad bytes
+        await kv.cas("ring", lambda old: ({"gen": 1}, True))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        while {"gen": 1} not in seen:
+            assert loop.time() < deadline
+            await asyncio.sleep(0.01)
+        assert manager.ready() == (True, "")  # the undecodable value was skipped
+        await kv.cas("ring", lambda old: ({"gen": 2}, True))
+        reason = await asyncio.wait_for(manager.failed(), 10)
+        assert reason.startswith("module test-kv failed: watch-"), reason
+        assert "WatchCallbackError" in reason and "ring bug" in reason
+        ok, why = manager.ready()
+        assert not ok and "module test-kv is Failed" in why
+        await manager.stop_all(timeout_s=5)
+
+    asyncio.run(asyncio.wait_for(body(), 30))

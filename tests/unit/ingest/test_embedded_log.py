@@ -384,3 +384,36 @@ def test_reopen_at_any_point_matches_a_model(batches, reopen_after) -> None:  # 
         run(body())
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_commit_task_failure_fails_the_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in the commit task (not a disk error) fails its produce at once, fails the
+    ingest-log module (so /ready 503 and the process exits) and is logged with a traceback."""
+    from tidewell.ingest.embedded.partition import PartitionLog
+    from tidewell.util.services import FunctionService, ServiceManager
+
+    async def body() -> None:
+        log = EmbeddedLog(str(tmp_path), write_timeout=20.0)
+        manager = ServiceManager([("ingest-log", FunctionService(
+            lambda: None, log.close, supervisors=[log.supervisor]))])
+        await manager.start_all()
+        await log.produce([ProduceRequest(0, b"t", b"ok-0")])
+        assert manager.ready() == (True, "")
+
+        def broken(self: PartitionLog, *_: object) -> None:
+            raise RuntimeError("bookkeeping bug")
+
+        monkeypatch.setattr(PartitionLog, "apply_batch", broken)
+        t0 = asyncio.get_running_loop().time()
+        with pytest.raises(LogUnavailableError, match="bookkeeping bug"):
+            await log.produce([ProduceRequest(0, b"t", b"never acknowledged")])
+        assert asyncio.get_running_loop().time() - t0 < 5  # not the 20 s write timeout
+        reason = await asyncio.wait_for(manager.failed(), 5)
+        assert reason == "module ingest-log failed: commit: RuntimeError: bookkeeping bug"
+        ok, why = manager.ready()
+        assert not ok and "module ingest-log is Failed" in why
+        await manager.stop_all(timeout_s=5)
+
+    run(body())

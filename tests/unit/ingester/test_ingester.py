@@ -183,9 +183,19 @@ async def test_torn_wal_tail_is_cut_and_record_consumed_again(tmp_path: Path) ->
     await log.close()
 
 
-async def test_client_errors_counted_and_skipped(tmp_path: Path) -> None:
+async def test_client_errors_counted_and_poison_records_skipped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Rejected samples are counted and skipped at once (Mimir's soft errors); records
+    that cannot be decoded are retried MAX_RECORD_ATTEMPTS times, then skipped with an
+    ERROR log (offset, traceback) and counted: the partition never wedges."""
+    from tidewell.ingest.consumer import MAX_RECORD_ATTEMPTS
+
     log = new_log(str(tmp_path / "log"))
     failed = metric("cortex_ingest_storage_reader_requests_failed_total", cause="client")
+    server = metric("cortex_ingest_storage_reader_requests_failed_total", cause="server")
+    skipped = metric("tidewell_ingest_storage_reader_records_skipped_total",
+                     partition=str(P), cause="decode")
     ooo = metric("cortex_discarded_samples_total", reason=Reason.OUT_OF_ORDER.value, user="t1")
     await log.produce([record(P, "t1", [(A, 5000, 1.0)])])
     await log.produce([record(P, "t1", [(A, 1000, 1.0)])])  # out of order
@@ -195,14 +205,23 @@ async def test_client_errors_counted_and_skipped(tmp_path: Path) -> None:
     await log.produce([ProduceRequest(P, b"t1", b"", 99)])  # unknown version
     await log.produce([record(P, "t1", [(A, 6000, 2.0)])])
     ing = new_ingester(log, str(tmp_path / "ing"))
-    await ing.start()
+    with caplog.at_level(logging.ERROR, logger="tidewell.ingest.consumer"):
+        await ing.start()
     assert dump(ing) == {A: [(5000, 1.0), (6000, 2.0)]}
     assert ing.consumed_offset == 5
     assert metric("cortex_ingest_storage_reader_requests_failed_total", cause="client") == (
-        failed + 3
+        failed + 1
     )
+    assert metric("cortex_ingest_storage_reader_requests_failed_total", cause="server") == (
+        server + 2 * MAX_RECORD_ATTEMPTS
+    )
+    assert metric("tidewell_ingest_storage_reader_records_skipped_total",
+                  partition=str(P), cause="decode") == skipped + 2
     assert metric("cortex_discarded_samples_total", reason="sample-out-of-order",
                   user="t1") == ooo + 1
+    errors = [r for r in caplog.records if "skipping a record" in r.getMessage()]
+    assert [r.fields["offset"] for r in errors] == [2, 3]  # type: ignore[attr-defined]
+    assert all("Traceback" in r.fields["traceback"] for r in errors)  # type: ignore[attr-defined]
     await ing.stop()
     await log.close()
 

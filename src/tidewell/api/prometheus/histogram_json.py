@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from tidewell.model import Histogram
+from tidewell.model import CounterResetHint, Histogram
 from tidewell.promql.nhist import from_model
 
-__all__ = ["histogram_json", "json_float"]
+__all__ = ["histogram_from_exact", "histogram_json", "json_float"]
 
 
 def json_float(v: float) -> str:
@@ -30,11 +30,32 @@ def json_float(v: float) -> str:
     return np.format_float_positional(v, trim="-")
 
 
-def histogram_json(h: Histogram) -> dict[str, Any]:
+def histogram_json(h: Histogram, exact: bool = False) -> dict[str, Any]:
+    """``exact`` adds the histogram itself (schema, spans, counts, hint) under ``"exact"``:
+    the query-frontend asks for it (``X-Tidewell-Histograms: exact``) to compute on
+    per-shard answers, which bucket bounds alone cannot give back."""
     fh = from_model(h)
     out: dict[str, Any] = {"count": json_float(fh.count), "sum": json_float(fh.sum)}
     buckets = [[b.boundary_rule(fh.custom), json_float(b.lower), json_float(b.upper),
                 json_float(b.count)] for b in fh.all_buckets() if b.count != 0]
     if buckets:
         out["buckets"] = buckets
+    if exact:
+        out["exact"] = [h.schema, json_float(h.zero_threshold), json_float(h.zero_count),
+                        json_float(h.count), json_float(h.sum), h.positive_spans,
+                        [json_float(c) for c in h.positive_buckets], h.negative_spans,
+                        [json_float(c) for c in h.negative_buckets], int(h.counter_reset_hint),
+                        [json_float(c) for c in h.custom_values]]
     return out
+
+
+def histogram_from_exact(e: list[Any]) -> Histogram:
+    """The histogram ``histogram_json(h, exact=True)["exact"]`` describes."""
+    return Histogram(schema=e[0], zero_threshold=float(e[1]), zero_count=float(e[2]),
+                     count=float(e[3]), sum=float(e[4]),
+                     positive_spans=tuple((o, n) for o, n in e[5]),
+                     positive_buckets=tuple(float(c) for c in e[6]),
+                     negative_spans=tuple((o, n) for o, n in e[7]),
+                     negative_buckets=tuple(float(c) for c in e[8]),
+                     counter_reset_hint=CounterResetHint(e[9]),
+                     custom_values=tuple(float(c) for c in e[10]))

@@ -93,20 +93,20 @@ def render_result(res: QueryResult) -> dict[str, Any]:
     return {"resultType": "matrix", "result": [_series_dict(s) for s in res.series]}
 
 
-def _sample_dict(s: RangeSeries) -> dict[str, Any]:
+def _sample_dict(s: RangeSeries, exact: bool = False) -> dict[str, Any]:
     if s.hists:
         return {"metric": dict(s.labels),
-                "histogram": [_ts(int(s.hts[0])), histogram_json(s.hists[0])]}
+                "histogram": [_ts(int(s.hts[0])), histogram_json(s.hists[0], exact)]}
     return {"metric": dict(s.labels), "value": [_ts(int(s.ts[0])), format_float(s.vals[0])]}
 
 
-def _series_dict(s: RangeSeries) -> dict[str, Any]:
+def _series_dict(s: RangeSeries, exact: bool = False) -> dict[str, Any]:
     """A matrix series: ``values`` for float points, ``histograms`` for histogram points."""
     out: dict[str, Any] = {"metric": dict(s.labels)}
     if len(s.ts) or not s.hists:
         out["values"] = list(map(list, zip(_ts_list(s.ts), format_floats(s.vals), strict=True)))
     if s.hists:
-        out["histograms"] = [[t, histogram_json(h)]
+        out["histograms"] = [[t, histogram_json(h, exact)]
                              for t, h in zip(_ts_list(s.hts), s.hists, strict=True)]
     return out
 
@@ -154,16 +154,21 @@ def _points_json(ts: np.ndarray, vals: np.ndarray) -> bytes:
                                                     strict=True))) + b'"]'
 
 
-def _result_response(res: QueryResult) -> Response:
+def _result_response(res: QueryResult, exact: bool = False) -> Response:
     """The success body, assembled as bytes: building per-point lists for a JSON
-    encoder costs more than formatting the points straight into the text."""
+    encoder costs more than formatting the points straight into the text. ``exact``:
+    native histograms also as themselves (``histogram_json``)."""
+    stats = b"" if res.stats is None else b',"stats":' + orjson.dumps(res.stats.json())
     if res.kind not in ("matrix", "vector"):
-        return _success(render_result(res), res.warnings, res.infos)
+        data = render_result(res)
+        if res.stats is not None:
+            data["stats"] = res.stats.json()
+        return _success(data, res.warnings, res.infos)
     parts = []
     for s in res.series:
         if s.hists:
             maker = _sample_dict if res.kind == "vector" else _series_dict
-            parts.append(orjson.dumps(maker(s)))
+            parts.append(orjson.dumps(maker(s, exact)))
             continue
         metric = orjson.dumps(dict(s.labels))
         if res.kind == "vector":
@@ -173,7 +178,7 @@ def _result_response(res: QueryResult) -> Response:
             parts.append(b'{"metric":' + metric + b',"values":['
                          + _points_json(s.ts, s.vals) + b"]}")
     body = (b'{"status":"success","data":{"resultType":"' + res.kind.encode()
-            + b'","result":[' + b",".join(parts) + b"]}")
+            + b'","result":[' + b",".join(parts) + b"]" + stats + b"}")
     if res.warnings:
         body += b',"warnings":' + orjson.dumps(res.warnings)
     if res.infos:
@@ -226,12 +231,21 @@ class _Queued:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.arrived = time.monotonic()
+        self.waited = 0.0
 
     def started(self) -> Engine:
-        left = self.engine.opts.timeout_s - (time.monotonic() - self.arrived)
+        self.waited = time.monotonic() - self.arrived
+        left = self.engine.opts.timeout_s - self.waited
         if left <= 0:
             raise QueryTimeoutError("query queue")
         return Engine(replace(self.engine.opts, timeout_s=left))
+
+    def queued(self, res: QueryResult) -> QueryResult:
+        """``res`` with the wait for a query worker in its statistics, if it has any."""
+        if res.stats is not None:
+            res.stats.timings["execQueueTime"] = self.waited
+            res.stats.timings["execTotalTime"] += self.waited
+        return res
 
 
 def _query_param(fn: Callable[[], T]) -> T:
@@ -242,6 +256,10 @@ def _query_param(fn: Callable[[], T]) -> T:
         raise BadDataError(f'invalid parameter "query": {e}') from None
 
 
+def _exact(request: Request) -> bool:
+    return request.headers.get("x-tidewell-histograms") == "exact"
+
+
 def _tenant(request: Request) -> str:
     return getattr(request.state, "tenant", None) or "anonymous"
 
@@ -249,11 +267,13 @@ def _tenant(request: Request) -> str:
 class _API:
     def __init__(self, queryable: Queryable, config: QuerierConfig,
                  meta: MetaSource | None,
-                 tenant_limits: Callable[[str], QueryLimits] | None = None) -> None:
+                 tenant_limits: Callable[[str], QueryLimits] | None = None,
+                 delayed_name_removal: Callable[[str], bool] | None = None) -> None:
         self.queryable = queryable
         self.config = config
         self.meta = meta
         self.tenant_limits = tenant_limits
+        self.delayed_name_removal = delayed_name_removal
         self.engine = Engine(EngineOptions(
             lookback_delta_ms=round(config.lookback_delta * 1000),
             max_samples=config.max_samples, timeout_s=config.timeout,
@@ -262,9 +282,10 @@ class _API:
         self.workers = QueryWorkers(config.max_concurrent)
 
     def _engine_for(self, p: _Params, tenant: str) -> Engine:
-        """The engine with this request's ``timeout`` and this tenant's limits, if any."""
+        """The engine with this request's ``timeout`` and this tenant's limits and
+        ``enable_delayed_name_removal``, if any."""
         t = p.get("timeout")
-        if not t and self.tenant_limits is None:
+        if not t and self.tenant_limits is None and self.delayed_name_removal is None:
             return self.engine
         opts = self.engine.opts
         if t:
@@ -272,6 +293,8 @@ class _API:
             opts = replace(opts, timeout_s=min(timeout, self.config.timeout))
         if self.tenant_limits is not None:
             opts = replace(opts, **asdict(self.tenant_limits(tenant)))
+        if self.delayed_name_removal is not None:
+            opts = replace(opts, delayed_name_removal=self.delayed_name_removal(tenant))
         return Engine(opts)
 
     async def _run(self, fn: Any) -> Any:
@@ -290,9 +313,11 @@ class _API:
             ts = parse_time(t, "time") if t else int(time.time() * 1000)
             tenant = _tenant(request)
             engine = _Queued(self._engine_for(p, tenant))
+            stats = p.get("stats") or ""
             res = await self._run(lambda c: _query_param(
-                lambda: engine.started().instant_query(self.queryable, tenant, q, ts, cancel=c)))
-            return _result_response(_truncate(res, limit))
+                lambda: engine.started().instant_query(self.queryable, tenant, q, ts, cancel=c,
+                                                       stats=stats)))
+            return _result_response(_truncate(engine.queued(res), limit), _exact(request))
         except Exception as e:
             return self._fail(e)
 
@@ -316,10 +341,11 @@ class _API:
             q = p.get("query") or ""
             tenant = _tenant(request)
             engine = _Queued(self._engine_for(p, tenant))
+            stats = p.get("stats") or ""
             res = await self._run(lambda c: _query_param(
                 lambda: engine.started().range_query(self.queryable, tenant, q, start, end, step,
-                                           cancel=c)))
-            return _result_response(_truncate(res, limit))
+                                                     cancel=c, stats=stats)))
+            return _result_response(_truncate(engine.queued(res), limit), _exact(request))
         except Exception as e:
             return self._fail(e)
 
@@ -488,14 +514,16 @@ def _int_param(p: _Params, name: str) -> int:
 
 def query_routes(queryable: Queryable, config: QuerierConfig,
                  meta: MetaSource | None = None,
-                 tenant_limits: Callable[[str], QueryLimits] | None = None) -> list[BaseRoute]:
+                 tenant_limits: Callable[[str], QueryLimits] | None = None,
+                 delayed_name_removal: Callable[[str], bool] | None = None) -> list[BaseRoute]:
     """Routes of Prometheus's query API, to be mounted under ``/prometheus``.
 
     ``meta`` serves exemplars and metadata (the ingesters); without it both are empty.
     ``tenant_limits`` gives a tenant's query limits (from the per-tenant overrides);
     without it only ``-querier.max-samples`` and ``-querier.timeout`` apply.
+    ``delayed_name_removal`` gives a tenant's ``enable_delayed_name_removal`` (default off).
     """
-    api = _API(queryable, config, meta, tenant_limits)
+    api = _API(queryable, config, meta, tenant_limits, delayed_name_removal)
     both = ["GET", "POST"]
     return [
         Route("/api/v1/query", api.query, methods=both),

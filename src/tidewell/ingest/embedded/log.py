@@ -139,12 +139,14 @@ class EmbeddedLog:
             raise
         self._pending: dict[int, _Pending] = {}
         self._waiters: dict[int, asyncio.Future[None]] = {}
-        self._committer: asyncio.Task[None] | None = None
+        self._committer: asyncio.Future[None] | None = None
+        """Set while a commit task runs (under ``supervisor``); done when it ends."""
         self._calls_pending = 0  # produce calls waiting for the next commit
         self._calls_expected = 1  # produce calls the previous commit carried
         self._enough: asyncio.Event | None = None
         self.supervisor = Supervisor("ingest-log")
-        """The retention timer: a failure other than a disk error fails the module."""
+        """The commit task and the retention timer: a failure other than a disk error
+        (a bug) fails every produce waiting on it and the module."""
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="tidewell-log-commit")
         self._closed = False
 
@@ -161,7 +163,8 @@ class EmbeddedLog:
         return self._parts[partition]
 
     def _ensure_background(self) -> None:
-        if not self.supervisor.running and (self.retention_period or self.retention_bytes):
+        if "retention" not in self.supervisor.running and (
+                self.retention_period or self.retention_bytes):
             self.supervisor.every("retention", self.retention_check_interval,
                                   self._retention_round)
 
@@ -210,7 +213,8 @@ class EmbeddedLog:
             sent += len(r.key) + len(r.value)
         self._calls_pending += 1
         if self._committer is None:
-            self._committer = loop.create_task(self._commit_loop())
+            self._committer = loop.create_future()
+            self.supervisor.spawn("commit", self._commit_loop)
         elif self._enough is not None and self._calls_pending >= self._calls_expected:
             self._enough.set()
         try:
@@ -235,6 +239,7 @@ class EmbeddedLog:
 
     async def _commit_loop(self) -> None:
         loop = asyncio.get_running_loop()
+        batch: dict[int, _Pending] = {}
         try:
             if self.group_commit_window > 0 and self._calls_pending < self._calls_expected:
                 self._enough = asyncio.Event()
@@ -255,11 +260,7 @@ class EmbeddedLog:
                     roll = active.count > 0 and active.size >= self.segment_size_bytes
                     jobs.append((part, b"".join(pending.frames), roll))
                 t0 = time.perf_counter()
-                try:
-                    results = await loop.run_in_executor(self._executor, _write_all, jobs)
-                except BaseException as e:  # executor gone, cancelled: fail, don't strand
-                    self._fail_all(batch, e)
-                    raise
+                results = await loop.run_in_executor(self._executor, _write_all, jobs)
                 EMBEDDED_FSYNC_SECONDS.observe(time.perf_counter() - t0)
                 EMBEDDED_FSYNCS.inc()
                 EMBEDDED_RECORDS_PER_COMMIT.observe(sum(len(b.frames) for b in batch.values()))
@@ -281,8 +282,14 @@ class EmbeddedLog:
                     if later is not None:
                         later.future.set_exception(exc)
                     part.rollback()
+                batch = {}
+        except BaseException as e:  # a bug, the executor gone, cancelled: fail, don't strand
+            self._fail_all(batch, e)
+            raise
         finally:
-            self._committer = None
+            done, self._committer = self._committer, None
+            if done is not None and not done.done():
+                done.set_result(None)
 
     def _fail_all(self, batch: dict[int, _Pending], err: BaseException) -> None:
         exc = LogUnavailableError(f"embedded log commit failed: {err!r}")

@@ -62,18 +62,21 @@ ROLE_FLAGS: dict[str, tuple[str, ...]] = {
     "querier": (),
     "store-gateway": ("-store-gateway.sharding-ring.instance-id={name}",),
     "query-frontend": ("-query-frontend.downstream-url={querier_urls}",),
+    "ruler": ("-ruler.ring.instance-id={name}", "-ruler.query-frontend.address={frontend_url}"),
 }
 
 # Tidewell processes are stopped in tiers: nothing new comes in, then the ingesters.
 _STOP_TIERS: tuple[tuple[str, ...], ...] = (
-    ("distributor", "query-frontend"),
+    ("ruler", "distributor", "query-frontend"),
     ("querier", "store-gateway"),
     ("ingester",),
 )
 # Started in this order, stopped reversed: the broker keeps its log in S3, so S3 comes first.
 _DEP_ORDER = ("s3", "kafka", "etcd", "memcached")
-RINGS = ("ingester.partition-ring", "ingester.ring", "store-gateway.sharding-ring")  # all in etcd
+RINGS = ("ingester.partition-ring", "ingester.ring", "store-gateway.sharding-ring",
+         "ruler.ring")  # all in etcd
 BUCKET = "tidewell"
+RULER_BUCKET = "tidewell-ruler"  # rule groups (rules/<tenant>/...) apart from the blocks
 BROKER_BUCKET = "tidewell-kafka"  # the broker's own bucket: its log survives a broker restart
 BROKER_STORAGE = ("s3", "memory")  # tansu's; Apache Kafka keeps its log on local disk
 # Apache Kafka is the default: it is what production runs, so the local cluster shows its
@@ -97,6 +100,7 @@ class ClusterLayout:
     queriers: int = 2
     store_gateways: int = 2  # each block on both (RF 3 > 2): one may be restarted at a time
     query_frontends: int = 1
+    rulers: int = 0
     topic_partitions: int = 0  # partitions of the topic when created; 0 = ``partitions``
 
     @property
@@ -114,6 +118,7 @@ class ClusterLayout:
         out += [(f"querier-{i}", "querier", "") for i in range(self.queriers)]
         out += [(f"query-frontend-{i}", "query-frontend", "")
                 for i in range(self.query_frontends)]
+        out += [(f"ruler-{i}", "ruler", "") for i in range(self.rulers)]
         return out
 
 
@@ -388,6 +393,13 @@ def common_settings(deps: dict[str, ManagedProcess], partitions: int,
         "blocks-storage.s3.secret-access-key": "tidewell",
         "blocks-storage.s3.insecure": "true",
         "blocks-storage.s3.region": "us-east-1",
+        "ruler-storage.backend": "s3",
+        "ruler-storage.s3.endpoint": deps["s3"].address,
+        "ruler-storage.s3.bucket-name": RULER_BUCKET,
+        "ruler-storage.s3.access-key-id": "tidewell",
+        "ruler-storage.s3.secret-access-key": "tidewell",
+        "ruler-storage.s3.insecure": "true",
+        "ruler-storage.s3.region": "us-east-1",
         "query-frontend.results-cache.backend": "memcached",
         "query-frontend.results-cache.memcached.addresses": deps["memcached"].address,
         # Mimir waits 10s for stable owners and polls every 10s: up to 20s before the
@@ -653,7 +665,7 @@ class LocalCluster:
             self.write_state()
             if name == "s3":  # the broker needs its bucket before it starts
                 self.wait_ready([dep], 30.0)
-                for bucket in (BUCKET, BROKER_BUCKET):
+                for bucket in (BUCKET, BROKER_BUCKET, RULER_BUCKET):
                     r = httpx.put(f"{dep.url}/{bucket}", timeout=10)
                     if r.status_code not in (200, 409):
                         raise ClusterError(f"cannot create bucket {bucket!r} in moto: "
@@ -673,6 +685,7 @@ class LocalCluster:
             "store_gateway_urls": ",".join(urls("store-gateway")),
             "ingester_urls": ",".join(urls("ingester")),
             "distributor_urls": ",".join(urls("distributor")),
+            "frontend_url": (urls("query-frontend") or [""])[0],
         }
         for name, target, zone in specs:
             self.processes[name] = self._new_process(name, target, zone, ports[name])

@@ -20,6 +20,7 @@ from tidewell.model.histogram import Histogram, HistogramSamples
 from tidewell.model.labels import Labels
 from tidewell.model.matchers import Matcher
 from tidewell.model.samples import Series
+from tidewell.model.shard import split_shard
 from tidewell.model.storage import SelectHints
 from tidewell.tsdb.block.meta import BlockMeta, read_meta
 from tidewell.tsdb.chunkenc import ENCODING_XOR, CorruptBlockError, decode_xor_many
@@ -144,11 +145,18 @@ class BlockReader:
         every XOR chunk of a segment decoded in one call (``chunkenc.by_series``).
         """
         hints = hints or SelectHints()
+        shard, matchers = split_shard(matchers)
         refs = np.asarray(postings_for_matchers(self.index, matchers), dtype=np.int64)
         if refs.shape[0] == 0:
             return []
-        hints.check(int(refs.shape[0]))
+        if shard is None:
+            hints.check(int(refs.shape[0]))
         series = self.index.series_batch(refs)
+        if shard is not None:  # before any chunk is read
+            series = [s for s in series if shard.owns(s.labels)]
+            if not series:
+                return []
+            hints.check(len(series))
         n = len(series)
         per = np.fromiter((s.refs.shape[0] for s in series), np.int64, n)
         if int(per.sum()) == 0:

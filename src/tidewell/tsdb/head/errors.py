@@ -9,23 +9,38 @@ __all__ = ["AppendResult", "Reason"]
 
 
 class Reason(enum.StrEnum):
-    """Discard reasons (the ``reason`` label of ``cortex_discarded_samples_total``)."""
+    """Discard reasons: the ``reason`` label of ``cortex_discarded_samples_total``, as
+    Mimir 3's ingester names them (``pkg/ingester``: Prometheus's ErrOutOfBounds is
+    ``sample-timestamp-too-old``, a new value for a stored timestamp
+    ``new-value-for-timestamp``)."""
 
     OUT_OF_ORDER = "sample-out-of-order"
     TOO_OLD = "sample-too-old"
-    OUT_OF_BOUNDS = "sample-out-of-bounds"
-    DUPLICATE_TIMESTAMP = "sample-duplicate-timestamp"
+    OUT_OF_BOUNDS = "sample-timestamp-too-old"
+    DUPLICATE_TIMESTAMP = "new-value-for-timestamp"
     SERIES_LIMIT = "per_user_series_limit"
+
+
+_IDS = {
+    Reason.OUT_OF_ORDER: "err-mimir-sample-out-of-order",
+    Reason.TOO_OLD: "err-mimir-sample-timestamp-too-old",
+    Reason.OUT_OF_BOUNDS: "err-mimir-sample-timestamp-too-old",
+    Reason.DUPLICATE_TIMESTAMP: "err-mimir-sample-duplicate-timestamp",
+    Reason.SERIES_LIMIT: "err-mimir-max-series-per-user",
+}
+"""Mimir's error IDs (``globalerror``), which its messages end with."""
 
 
 _MESSAGES = {
     Reason.OUT_OF_ORDER: "the sample has been rejected because another sample with a more "
     "recent timestamp has already been ingested and out-of-order samples are not allowed "
     "(see -ingester.out-of-order-time-window)",
-    Reason.TOO_OLD: "the sample has been rejected because its timestamp is too old "
-    "(outside -ingester.out-of-order-time-window)",
-    Reason.OUT_OF_BOUNDS: "the sample has been rejected because its timestamp is older "
-    "than the oldest time the head accepts",
+    Reason.TOO_OLD: "the sample has been rejected because another sample with a more recent "
+    "timestamp has already been ingested and this sample is beyond the out-of-order time "
+    "window (-ingester.out-of-order-time-window)",
+    Reason.OUT_OF_BOUNDS: "the sample has been rejected because its timestamp is too old "
+    "(more than half a block range, -blocks-storage.tsdb.block-ranges-period, before the "
+    "newest sample of the head, or before its last cut block)",
     Reason.DUPLICATE_TIMESTAMP: "the sample has been rejected because another sample with "
     "the same timestamp, but a different value, has already been ingested",
     Reason.SERIES_LIMIT: "per-user series limit exceeded, this limit is shared by all "
@@ -43,6 +58,9 @@ class AppendResult:
     series_created: int = 0
     rejected: dict[Reason, int] = field(default_factory=dict)
     first_error: str = ""
+    window: tuple[int, int] | None = None
+    """(head max time, appendable minimum) when the append began: the floats and the
+    histograms of one batch are judged by the same window, as in one Prometheus appender."""
 
     def reject(self, reason: Reason, count: int, series: str = "") -> None:
         if count <= 0:
@@ -50,7 +68,7 @@ class AppendResult:
         self.rejected[reason] = self.rejected.get(reason, 0) + count
         if not self.first_error:
             where = f" for series {series}" if series else ""
-            self.first_error = f"{_MESSAGES[reason]}{where} (err-{reason.value})"
+            self.first_error = f"{_MESSAGES[reason]}{where} ({_IDS[reason]})"
 
     @property
     def rejected_total(self) -> int:

@@ -31,6 +31,7 @@ import numpy.typing as npt
 from tidewell.model.batch import SampleBatch
 from tidewell.model.histogram import Histogram
 from tidewell.model.labels import Labels
+from tidewell.model.shard import SeriesHashes
 from tidewell.tsdb.head.chunks import (
     MAX_CHUNK_SAMPLES,
     chunk_samples,
@@ -90,6 +91,8 @@ class Head:
         self._deleted = 0
         self.hists = HistogramStore(self.block_range_ms)
         """Native histogram samples, per ref, for series that have any (``hist_store``)."""
+        self.shard_hashes = SeriesHashes()
+        """Each series' query-shard hash, computed on its first sharded select."""
 
     # -- series ----------------------------------------------------------------
 

@@ -5,15 +5,21 @@ The rules, per series, in batch order:
 - timestamp after the series' newest: appended;
 - equal to the newest with the same value bits: an idempotent duplicate (a
   replay or client retry), counted but not stored;
-- equal with a different value: rejected, ``sample-duplicate-timestamp``;
+- equal with a different value: rejected, ``new-value-for-timestamp``;
 - older than the newest, with a stored sample at that timestamp: a duplicate
   if the value bits match (so replaying a record changes nothing), else
-  ``sample-duplicate-timestamp``;
+  ``new-value-for-timestamp``;
 - older than the newest otherwise: rejected ``sample-out-of-order`` when the
   tenant's out-of-order window is 0; ``sample-too-old`` if older than the
   head's newest sample (before this batch) minus the window; else stored;
-- any timestamp before ``min_valid_time`` (head already cut into a block):
-  ``sample-out-of-bounds`` unless the out-of-order window accepts it;
+- any timestamp before the head's appendable minimum (``appendable_min_time``,
+  Prometheus's ``appendableMinValidTime``: the newest sample of the head before
+  this batch minus half a block range, and never before ``min_valid_time``, the
+  end of what was cut into blocks) goes the out-of-order way even when it is
+  newer than its series' newest: ``sample-timestamp-too-old`` when the window is 0,
+  else ``sample-too-old`` or stored as above. This keeps in-order data out of
+  ranges a cut may be writing (a cut needs the head to span 1.5 ranges, so
+  its range ends at least half a range before the head's newest sample);
 - a new series beyond ``max_series``: rejected, ``per_user_series_limit``.
 
 Series are created on their first sample. Whole batches of in-order samples
@@ -33,9 +39,28 @@ from tidewell.tsdb.head.errors import AppendResult, Reason
 from tidewell.tsdb.head.head import INT64_MAX, INT64_MIN, Head
 from tidewell.tsdb.head.hist_store import same_histogram
 
-__all__ = ["append_hist_refs", "append_refs", "resolve_hist_refs", "resolve_refs"]
+__all__ = [
+    "append_hist_refs", "append_refs", "appendable_min_time", "resolve_hist_refs", "resolve_refs",
+]
 
 
+def appendable_min_time(head: Head) -> int:
+    """Oldest timestamp an in-order sample may have now (Prometheus's ``appendableMinValidTime``).
+
+    ``max(min_valid_time, max_time - block_range / 2)``; a head without samples
+    yet only has ``min_valid_time``. Samples older than this are out of bounds
+    unless the out-of-order window takes them.
+    """
+    if head.max_time == INT64_MIN:
+        return head.min_valid_time
+    return max(head.min_valid_time, head.max_time - head.block_range_ms // 2)
+
+
+def _window(head: Head, res: AppendResult) -> tuple[int, int]:
+    """(max time, appendable minimum) of the head before this batch (kept in ``res``)."""
+    if res.window is None:
+        res.window = (head.max_time, appendable_min_time(head))
+    return res.window
 
 
 def _resolve_by_labels(
@@ -160,10 +185,9 @@ def append_hist_refs(
     One Python step per histogram: they are few. A series' newest timestamp is
     shared by its floats and histograms, as in Prometheus.
     """
-    max_time_before = head.max_time
+    max_time_before, mvt = _window(head, res)
     store = head.hists
     last_ts, first_ts = head.last_ts, head.first_ts
-    mvt = head.min_valid_time
     lo, hi = INT64_MAX, INT64_MIN
     accepted = 0
     for ref, t, h in zip(refs.tolist(), ts.tolist(), values, strict=True):
@@ -207,10 +231,11 @@ def append_refs(
     res: AppendResult,
 ) -> None:
     """Apply samples of existing series by the rules above (caller holds ``head.lock``)."""
+    # As in Prometheus, the head's max time (and so the appendable window) moves
+    # only once the whole batch is in.
+    max_time_before, mvt = _window(head, res)
     if refs.shape[0] == 0:
         return
-    # As in Prometheus, the head's max time moves only once the whole batch is in.
-    max_time_before = head.max_time
     n = int(refs.shape[0])
     order = np.argsort(refs, kind="stable")
     r, t, v = refs[order], ts[order], vals[order]
@@ -221,7 +246,7 @@ def append_refs(
     prev = np.empty(n, dtype=np.int64)
     prev[1:] = t[:-1]
     prev[first_in] = head.last_ts[r[first_in]]
-    ok = (t > prev) & (t >= head.min_valid_time)
+    ok = (t > prev) & (t >= mvt)
 
     if bool(ok.all()):
         good = ok
@@ -257,7 +282,8 @@ def append_refs(
 
     if slow_idx.shape[0]:
         _append_slow(
-            head, r[slow_idx], t[slow_idx], bits[slow_idx], ooo_window_ms, max_time_before, res
+            head, r[slow_idx], t[slow_idx], bits[slow_idx], ooo_window_ms, max_time_before, mvt,
+            res,
         )
     if gr.shape[0]:
         head.staging.add(gr, gt, gv)
@@ -270,9 +296,12 @@ def _append_slow(
     bits: np.ndarray,
     ooo_window_ms: int,
     max_time: int,
+    mvt: int,
     res: AppendResult,
 ) -> None:
-    """Per-sample path for series with duplicates, out-of-order or out-of-bounds samples."""
+    """Per-sample path for series with duplicates, out-of-order or out-of-bounds samples.
+
+    ``max_time`` and ``mvt`` (the appendable minimum) are the head's before the batch."""
     staged = None
     pending: dict[tuple[int, int], int] = {}
     acc_r: list[int] = []
@@ -281,7 +310,7 @@ def _append_slow(
     last_ts, last_bits, first_ts = head.last_ts, head.last_bits, head.first_ts
     for ref, ts, b in zip(r.tolist(), t.tolist(), bits.tolist(), strict=True):
         last = int(last_ts[ref])
-        if ts > last and ts >= head.min_valid_time:
+        if ts > last and ts >= mvt:
             last_ts[ref] = ts
             last_bits[ref] = b
         elif ts == last:
@@ -303,12 +332,15 @@ def _append_slow(
                     res.reject(Reason.DUPLICATE_TIMESTAMP, 1, str(head.labels[ref]))
                 continue
             if ooo_window_ms <= 0:
-                reason = Reason.OUT_OF_BOUNDS if ts < head.min_valid_time else Reason.OUT_OF_ORDER
+                reason = Reason.OUT_OF_BOUNDS if ts < mvt else Reason.OUT_OF_ORDER
                 res.reject(reason, 1, str(head.labels[ref]))
                 continue
             if ts < max_time - ooo_window_ms:
                 res.reject(Reason.TOO_OLD, 1, str(head.labels[ref]))
                 continue
+            if ts > last:  # newer than the series' newest yet below the window: still
+                last_ts[ref] = ts  # its newest (readers find series by it)
+                last_bits[ref] = b
         pending[(ref, ts)] = b
         if ts < int(first_ts[ref]):
             first_ts[ref] = ts

@@ -11,6 +11,7 @@ import numpy.typing as npt
 
 from tidewell.model.matchers import Matcher
 from tidewell.model.samples import Series
+from tidewell.model.shard import split_shard
 from tidewell.model.storage import SelectHints
 from tidewell.tsdb.chunkenc import CorruptChunkError
 from tidewell.tsdb.chunkenc.by_series import (
@@ -33,7 +34,10 @@ class HeadQuerier:
 
     def _refs(self, matchers: Sequence[Matcher]) -> npt.NDArray[np.int32]:
         head = self.head
+        shard, matchers = split_shard(matchers)
         refs = head.postings.select(matchers, head.all_refs()) if matchers else head.all_refs()
+        if shard is not None:  # before any chunk is read
+            refs = refs[head.shard_hashes.keep(shard, refs, head.labels.__getitem__)]
         return head.refs_in_range(refs, self.mint, self.maxt)
 
     def select(self, matchers: Sequence[Matcher],

@@ -85,6 +85,10 @@ class MemPostings:
     def label_values(self, name: str) -> list[str]:
         return sorted(self._index.get(name, ()))
 
+    def value_counts(self, name: str) -> dict[str, int]:
+        """Series per value of ``name``: the lists' lengths, no copies (cardinality stats)."""
+        return {v: 1 if type(r) is int else len(r) for v, r in self._index.get(name, {}).items()}
+
     def get(self, name: str, value: str) -> npt.NDArray[np.int32]:
         refs = self._index.get(name, {}).get(value)
         return _EMPTY if refs is None else _as_array(refs)

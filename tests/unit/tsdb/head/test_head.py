@@ -12,6 +12,7 @@ from tidewell.model import Labels, Matcher, MatchType, SampleBatch, stale_nan
 from tidewell.model.samples import stale_mask
 from tidewell.tsdb.head import Head, HeadQuerier, Reason
 from tidewell.tsdb.head.chunks import chunk_samples, decode_chunk, encode_chunk
+from tidewell.tsdb.head.postings import MemPostings
 
 ALL = (-(2**62), 2**62)
 
@@ -53,7 +54,7 @@ def test_out_of_order_rejected_when_window_is_zero() -> None:
     h.append(batch([(A, 2000, 1.0)]))
     res = h.append(batch([(A, 1000, 5.0), (B, 1000, 1.0)]))
     assert res.rejected == {Reason.OUT_OF_ORDER: 1}
-    assert "err-sample-out-of-order" in res.first_error
+    assert "err-mimir-sample-out-of-order" in res.first_error
     assert res.accepted == 1
     assert dump(h) == {A: [(2000, 1.0)], B: [(1000, 1.0)]}
 
@@ -202,12 +203,15 @@ def test_random_workload_matches_model_across_cuts() -> None:
         res = h.append(batch(samples), ooo_window_ms=window)
         accepted = 0
         batch_newest = newest
+        # In order from half a block range before the head's newest sample (Prometheus's
+        # appendable window), out of order within the window.
+        min_in_order = newest - 50_000 if newest != -(2**63) else newest
         for ls, ts, v in samples:  # the model of the rules, one sample at a time
             cur = model.setdefault(ls, {})
             last = max(cur) if cur else -(2**63)
             if ts in cur:  # duplicate (same value) or rejected (other value)
                 continue
-            if ts > last or ts >= newest - window:
+            if (ts > last and ts >= min_in_order) or ts >= newest - window:
                 cur[ts] = v
                 batch_newest = max(batch_newest, ts)
                 accepted += 1
@@ -262,3 +266,13 @@ def test_selected_series_do_not_change_when_chunks_are_cut_later() -> None:
         ([70_000, 80_000], [2.0, 3.0])
     ]
     assert dump(h) == {A: [(50_000, 4.0), (60_000, 1.0), (70_000, 2.0), (80_000, 3.0)]}
+
+
+def test_value_counts_are_the_postings_lengths() -> None:
+    p = MemPostings()
+    p.add(0, Labels.from_dict({"job": "a", "pod": "x"}))
+    p.add(1, Labels.from_dict({"job": "a", "pod": "y"}))
+    p.add(2, Labels.from_dict({"job": "b"}))
+    assert p.value_counts("job") == {"a": 2, "b": 1}
+    assert p.value_counts("pod") == {"x": 1, "y": 1}
+    assert p.value_counts("nope") == {}

@@ -248,9 +248,9 @@ def test_version_2_snapshot_loads_with_its_staged_samples() -> None:
 def test_truncate_closes_and_drops_open_chunks_before_the_cut() -> None:
     r = 100_000
     head = Head(r)
+    head.append(batch([(B, 5_000, 1.0)]))  # first: later it would be out of bounds
     head.append(SampleBatch([A], np.zeros(150, dtype=np.int32),
                             np.arange(150, dtype=np.int64) * 1_000, np.ones(150)))
-    head.append(batch([(B, 5_000, 1.0)]))
     head.cut_chunks()
     ra, rb = head.get_ref(A), head.get_ref(B)
     assert int(head.open.count[rb]) == 1 and int(head.open.count[ra]) == 50
