@@ -230,7 +230,7 @@ class _Fixed:
     def querier(self, tenant: str, mint: int, maxt: int) -> _Fixed:
         return self
 
-    def select(self, matchers: object) -> list[Series]:
+    def select(self, matchers: object, hints: object = None) -> list[Series]:
         return self.series
 
 

@@ -28,11 +28,11 @@ from tidewell.model.labels import Labels
 from tidewell.model.matchers import Matcher, MatchType
 from tidewell.objstore import FilesystemBucket, tenant_bucket
 from tidewell.objstore.bucketindex import update_bucket_index
-from tidewell.storegateway._kernels import parse_chunks
 from tidewell.storegateway.config import BucketStoreConfig
 from tidewell.storegateway.gateway import StoreGateway
 from tidewell.tsdb.block import write_block
 from tidewell.tsdb.chunkenc import decode_xor_many
+from tidewell.tsdb.records import parse_chunks
 
 STEP_MS = 15_000
 T0 = 1_700_000_000_000 // 7_200_000 * 7_200_000

@@ -38,7 +38,7 @@ class MemQuerier:
         out.sort(key=lambda x: x.labels)
         return out
 
-    def select(self, matchers: Sequence[Matcher]) -> list[Series]:
+    def select(self, matchers: Sequence[Matcher], hints: object = None) -> list[Series]:
         return self._matching(matchers)
 
     def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:

@@ -21,7 +21,7 @@ class DictQuerier:
     ) -> None:
         self.data, self.mint, self.maxt, self.delay_s = data, mint, maxt, delay_s
 
-    def select(self, matchers: Sequence[Matcher]) -> list[Series]:
+    def select(self, matchers: Sequence[Matcher], hints: object = None) -> list[Series]:
         if self.delay_s:
             time.sleep(self.delay_s)
         out = []

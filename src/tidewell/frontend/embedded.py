@@ -94,7 +94,7 @@ class EmbeddedQueryable:
     def querier(self, tenant: str, mint: int, maxt: int) -> EmbeddedQueryable:
         return self
 
-    def select(self, matchers: Sequence[Matcher]) -> list[Series]:
+    def select(self, matchers: Sequence[Matcher], hints: object = None) -> list[Series]:
         for m in matchers:
             if m.name == EMBEDDED_LABEL:
                 return self.answers[m.value]

@@ -54,7 +54,7 @@ log = logging.getLogger("tidewell.ingester")
 class EmptyQuerier:
     """Querier of a tenant the ingester holds no data for."""
 
-    def select(self, matchers: Any) -> list:
+    def select(self, matchers: Any, hints: Any = None) -> list:
         return []
 
     def label_names(self, matchers: Any = ()) -> list[str]:

@@ -21,7 +21,7 @@ from tidewell.model.labels import Labels
 from tidewell.model.matchers import Matcher
 from tidewell.model.merge import merge_series
 from tidewell.model.samples import Series
-from tidewell.model.storage import Querier
+from tidewell.model.storage import Querier, SelectHints
 from tidewell.tsdb.block import BlockReader
 from tidewell.tsdb.head import Head, HeadQuerier
 
@@ -172,12 +172,13 @@ class TenantQuerier:
             if b.meta.min_time <= self.maxt and b.meta.max_time > self.mint:
                 yield b.querier(self.mint, self.maxt)
 
-    def select(self, matchers: Sequence[Matcher]) -> list[Series]:
+    def select(self, matchers: Sequence[Matcher],
+               hints: SelectHints | None = None) -> list[Series]:
         by_labels: dict[Labels, list[Series]] = {}
         parts = 0
         for q in self._queriers():
             parts += 1
-            for s in q.select(matchers):
+            for s in q.select(matchers, hints):
                 by_labels.setdefault(s.labels, []).append(s)
         if parts == 1:
             return [v[0] for _, v in sorted(by_labels.items())]

@@ -22,7 +22,7 @@ from tidewell.model.labels import (
 )
 from tidewell.model.matchers import Matcher, MatchType
 from tidewell.model.samples import STALE_NAN_BITS, Series, is_stale_nan, stale_nan
-from tidewell.model.storage import Querier, Queryable
+from tidewell.model.storage import Querier, Queryable, SelectHints, SelectLimitError
 from tidewell.model.tenant import InvalidTenantIDError, validate_tenant_id
 
 __all__ = [
@@ -42,6 +42,8 @@ __all__ = [
     "Querier",
     "Queryable",
     "SampleBatch",
+    "SelectHints",
+    "SelectLimitError",
     "Series",
     "TidewellError",
     "go_quote",

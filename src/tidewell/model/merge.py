@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import numpy as np
 
@@ -19,6 +20,12 @@ def merge_series(parts: Sequence[Series]) -> Series:
     """
     if len(parts) == 1:
         return parts[0]
+    disjoint = _disjoint_order(parts)
+    if disjoint is not None:  # head and blocks cover separate times: no sort needed
+        return Series(parts[0].labels,
+                      np.concatenate([parts[i].timestamps for i in disjoint]),
+                      np.concatenate([parts[i].values for i in disjoint]), None,
+                      merge_histograms([p.histograms for p in parts]))
     ts = np.concatenate([p.timestamps for p in parts])
     vals = np.concatenate([p.values for p in parts])
     order = np.argsort(ts, kind="stable")  # stable: earlier copies win ties
@@ -35,6 +42,21 @@ def merge_series(parts: Sequence[Series]) -> Series:
         ])[order][keep]
     return Series(parts[0].labels, ts[keep], vals[keep], starts,
                   merge_histograms([p.histograms for p in parts]))
+
+
+def _disjoint_order(parts: Sequence[Series]) -> list[int] | None:
+    """The order in which float-only copies without start timestamps follow each
+    other in time without overlapping, or None (then they need a sort)."""
+    if any(p.start_timestamps is not None for p in parts):
+        return None
+    full = [i for i, p in enumerate(parts) if len(p)]
+    if not full:
+        return None
+    full.sort(key=lambda i: int(parts[i].timestamps[0]))
+    for a, b in pairwise(full):
+        if int(parts[a].timestamps[-1]) >= int(parts[b].timestamps[0]):
+            return None
+    return full
 
 
 def merge_histograms(parts: Sequence[HistogramSamples | None]) -> HistogramSamples | None:

@@ -8,19 +8,57 @@ remote process.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
+from tidewell.model.errors import TidewellError
 from tidewell.model.matchers import Matcher
 from tidewell.model.samples import Series
+
+__all__ = ["Querier", "Queryable", "SelectHints", "SelectLimitError"]
+
+
+@dataclass(frozen=True)
+class SelectHints:
+    """What one ``select`` may still fetch (0 = no limit), so sources stop early.
+
+    ``max_bytes`` counts samples as the engine holds them decoded (16 bytes per
+    float sample, ``promql.budget.series_bytes``). A source checks both once it
+    knows the matching series and their chunks, before decoding anything, and
+    raises ``SelectLimitError``; the query's budget still checks the merged answer.
+    """
+
+    max_series: int = 0
+    max_bytes: int = 0
+
+    def check(self, series: int, samples: int = 0) -> None:
+        """Raise ``SelectLimitError`` if ``series`` series or ``samples`` float samples
+        (a lower bound: chunks wholly inside the range) exceed the hints."""
+        if self.max_series and series > self.max_series:
+            raise SelectLimitError("series", self.max_series)
+        if self.max_bytes and 16 * samples > self.max_bytes:
+            raise SelectLimitError("bytes", self.max_bytes)
+
+
+class SelectLimitError(TidewellError):
+    """A source stopped a ``select`` that would pass ``SelectHints``; ``what`` is
+    "series" or "bytes", ``limit`` the hint it passed."""
+
+    def __init__(self, what: str, limit: int) -> None:
+        self.what = what
+        self.limit = limit
+        super().__init__(f"select would fetch more than {limit} {what}")
 
 
 class Querier(Protocol):
     """Reads one tenant's data within ``[mint, maxt]`` (milliseconds, inclusive)."""
 
-    def select(self, matchers: Sequence[Matcher]) -> list[Series]:
+    def select(self, matchers: Sequence[Matcher],
+               hints: SelectHints | None = None) -> list[Series]:
         """Series whose labels match every matcher, with their samples in range.
 
         Series with no sample in range are omitted. Results are sorted by labels.
+        With ``hints``, raises ``SelectLimitError`` as soon as the answer would pass them.
         """
         ...
 

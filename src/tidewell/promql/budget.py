@@ -13,10 +13,11 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from typing import NoReturn
 
 import numpy as np
 
-from tidewell.model import Series
+from tidewell.model import SelectHints, SelectLimitError, Series
 from tidewell.promql.errors import (
     QueryCanceledError,
     QueryLimitError,
@@ -127,24 +128,44 @@ class QueryBudget:
                 f"limit: {format_duration(limit / 1000)})",
                 "max-query-length", "querier.max-partial-query-length")
 
+    def select_hints(self) -> SelectHints:
+        """What the next selector may still fetch, handed to the sources so they stop early."""
+        lim, blim = self.limits.max_fetched_series, self.limits.max_fetched_chunk_bytes
+        return SelectHints(max_series=max(1, lim - self.fetched_series) if lim else 0,
+                           max_bytes=max(1, blim - self.fetched_bytes) if blim else 0)
+
+    def refuse(self, exc: SelectLimitError) -> NoReturn:
+        """A source stopped a select at ``select_hints``: the query fails with its limit."""
+        if exc.what == "series":
+            self._too_many_series()
+        self._too_many_bytes()
+
+    def _too_many_series(self) -> NoReturn:
+        lim = self.limits.max_fetched_series
+        raise QueryLimitError(
+            f"the query exceeded the maximum number of series (limit: {lim} series)",
+            "max-series-per-query", "querier.max-fetched-series-per-query",
+            QueryLimitError.STRATEGY)
+
+    def _too_many_bytes(self) -> NoReturn:
+        blim = self.limits.max_fetched_chunk_bytes
+        raise QueryLimitError(
+            f"the query exceeded the aggregated chunks size limit (limit: {blim} bytes)",
+            "max-chunks-bytes-per-query", "querier.max-fetched-chunk-bytes-per-query",
+            QueryLimitError.STRATEGY)
+
     def add_fetched(self, series: list[Series]) -> None:
         """Count series and their bytes as one selector's fetch arrives."""
         self.fetched_series += len(series)
         lim = self.limits.max_fetched_series
         if lim and self.fetched_series > lim:
-            raise QueryLimitError(
-                f"the query exceeded the maximum number of series (limit: {lim} series)",
-                "max-series-per-query", "querier.max-fetched-series-per-query",
-                QueryLimitError.STRATEGY)
+            self._too_many_series()
         nbytes = 0
         blim = self.limits.max_fetched_chunk_bytes
         for s in series:
             nbytes += series_bytes(s)
             if blim and self.fetched_bytes + nbytes > blim:
-                raise QueryLimitError(
-                    f"the query exceeded the aggregated chunks size limit (limit: {blim} bytes)",
-                    "max-chunks-bytes-per-query", "querier.max-fetched-chunk-bytes-per-query",
-                    QueryLimitError.STRATEGY)
+                self._too_many_bytes()
         self.fetched_bytes += nbytes
         self.reserve(nbytes)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tidewell.model import Matcher, Queryable, Series
+from tidewell.model import Matcher, Queryable, SelectLimitError, Series
 from tidewell.model.samples import stale_mask
 from tidewell.promql import nodes as ast
 from tidewell.promql.budget import QueryBudget, QueryLimits
@@ -86,7 +86,10 @@ def select_series(ctx: QueryContext, matchers: list[Matcher], mint: int, maxt: i
     ctx.check()
     ctx.budget.check_range(mint, maxt)
     q = ctx.queryable.querier(ctx.tenant, mint, maxt)
-    series = q.select(matchers)
+    try:
+        series = q.select(matchers, ctx.budget.select_hints())
+    except SelectLimitError as exc:
+        ctx.budget.refuse(exc)
     ctx.check()
     ctx.budget.add_fetched(series)
     return series

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from tidewell.model import Labels
-from tidewell.model.samples import stale_mask
+from tidewell.model.samples import STALE_NAN_BITS, stale_mask
 from tidewell.promql import nodes as ast
 from tidewell.promql.aggregations import eval_aggregate
 from tidewell.promql.binops import eval_binary
@@ -21,6 +21,7 @@ from tidewell.promql.context import drop_stale, drop_stale_st, select_series
 from tidewell.promql.errors import ExecutionError
 from tidewell.promql.extended import smoothed_selector
 from tidewell.promql.functions import eval_call
+from tidewell.promql.kernels import instant_points, range_windows
 from tidewell.promql.nhist import (
     from_model,
     histogram_points,
@@ -143,17 +144,15 @@ class Evaluator:
         budget.reserve(n * self.T * CELL_BYTES)
         values = np.zeros((n, self.T))
         present = np.zeros((n, self.T), dtype=bool)
-        labels = []
-        held = 0
-        for i, s in enumerate(series):
-            labels.append(s.labels)
-            if i and i % _CHECK_EVERY == 0:
-                budget.check()
-            row = _points(s, tt, lb)
-            if row is not None:
-                values[i], present[i] = row
-                held += int(row[1].sum())
-        budget.add_samples(held)
+        labels = [s.labels for s in series]
+        if n:  # one compiled walk over every series' samples
+            offs = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum([len(s.timestamps) for s in series], out=offs[1:])
+            instant_points(np.concatenate([s.timestamps for s in series]),
+                           np.concatenate([s.values for s in series]).view(np.uint64), offs,
+                           tt.astype(np.int64), lb, np.uint64(STALE_NAN_BITS),
+                           values.view(np.uint64), present)
+        budget.add_samples(int(present.sum()))
         hist = None
         for i, s in enumerate(series):
             if s.histograms is not None and len(s.histograms):
@@ -275,18 +274,16 @@ class Evaluator:
         # MB in one call would hold the GIL (and stall the HTTP loop) for its whole length.
         ts_all = np.empty(sum(len(a[1]) for a in series_arrays), dtype=np.int64)
         v_all = np.empty(len(ts_all), dtype=np.float64)
-        off = 0
-        total = 0
+        offs = np.zeros(n + 1, dtype=np.int64)
         for i, (_lb, ts, vals) in enumerate(series_arrays):
-            lo[i] = off + np.searchsorted(ts, tt - rng - ext_lo, side="right")
-            hi[i] = off + np.searchsorted(ts, tt + ext_hi, side="right")
-            total += int((hi[i] - lo[i]).max()) if self.T else 0
-            budget.add_samples(total)
-            if i and i % _CHECK_EVERY == 0:
-                budget.check()
+            off = offs[i]
+            offs[i + 1] = off + len(ts)
             ts_all[off:off + len(ts)] = ts
             v_all[off:off + len(ts)] = vals
-            off += len(ts)
+            if i and i % _CHECK_EVERY == 0:
+                budget.check()
+        widest = range_windows(ts_all, offs, tt.astype(np.int64), rng + ext_lo, ext_hi, lo, hi)
+        budget.add_samples(int(widest.sum()))
         return RangeData([s[0] for s in series_arrays], ts_all, v_all, lo, hi,
                          tt.astype(np.int64, copy=False), rng,
                          drop_name or [False] * n, anchored, smoothed)

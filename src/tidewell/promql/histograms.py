@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 from tidewell.model import Labels
 from tidewell.promql import hfuncs
@@ -262,33 +263,103 @@ def _per_step(ev: Any, groups: _Groups, fn: Callable[[int, int, np.ndarray, np.n
     return labels, vals, pres
 
 
-def _quantile_columns(q: np.ndarray, les: np.ndarray, counts: np.ndarray
-                      ) -> tuple[np.ndarray, np.ndarray] | None:
-    """``bucket_quantile`` for every step at once, when all buckets are present at
-    every step and their bounds are distinct; ``None`` otherwise (or when the
-    buckets need fixing, so the exact per-step path reports it)."""
-    B = len(les)
-    if B < 2 or les[-1] != math.inf or (les[1:] == les[:-1]).any():
+@njit(cache=True, nogil=True)
+def _almost_nb(a: float, b: float, eps: float) -> bool:
+    if a == b:
+        return True
+    s = abs(a) + abs(b)
+    d = abs(a - b)
+    if a == 0 or b == 0 or s < 2.2250738585072014e-308:
+        return d < eps * 2.2250738585072014e-308
+    return d / min(s, 1.7976931348623157e308) < eps
+
+
+@njit(cache=True, nogil=True)
+def _quantile_steps(q, all_les, counts, present, out, ok, forced):  # type: ignore[no-untyped-def]
+    """``bucket_quantile`` of every column (step) of ``counts`` (buckets x steps) over
+    the buckets present there, compiled: ``all_les`` sorted and distinct. ``forced[:, j]``
+    gets (1, lo, hi, maxdiff) where a column's buckets had to be made monotonic."""
+    col = np.empty(all_les.shape[0])
+    les = np.empty(all_les.shape[0])
+    for j in range(counts.shape[1]):
+        nb = 0
+        for i in range(all_les.shape[0]):
+            if present[i, j]:
+                les[nb] = all_les[i]
+                col[nb] = counts[i, j]
+                nb += 1
+        if nb == 0:
+            continue
+        ok[j] = True
+        qj = q[j]
+        if math.isnan(qj):
+            out[j] = math.nan
+            continue
+        if qj < 0:
+            out[j] = -math.inf
+            continue
+        if qj > 1:
+            out[j] = math.inf
+            continue
+        if les[nb - 1] != math.inf:
+            out[j] = math.nan
+            continue
+        lo, hi, maxdiff, hit = math.inf, -math.inf, 0.0, False
+        prev = col[0]
+        for i in range(1, nb):
+            cur = col[i]
+            if cur == prev:
+                continue
+            if _almost_nb(prev, cur, 1e-12):
+                col[i] = prev
+                continue
+            if cur < prev:
+                col[i] = prev
+                lo, hi = min(lo, les[i]), max(hi, les[i])
+                maxdiff = max(maxdiff, prev - cur)
+                hit = True
+                continue
+            prev = cur
+        if hit:
+            forced[0, j], forced[1, j], forced[2, j], forced[3, j] = 1.0, lo, hi, maxdiff
+        obs = col[nb - 1]
+        if nb < 2 or obs == 0:
+            out[j] = math.nan
+            continue
+        rank = qj * obs
+        b = nb - 1
+        for i in range(nb - 1):
+            if col[i] >= rank:
+                b = i
+                break
+        if b == nb - 1:
+            out[j] = les[nb - 2]
+        elif b == 0 and les[0] <= 0:
+            out[j] = les[0]
+        else:
+            start, count = 0.0, col[b]
+            if b > 0:
+                start = les[b - 1]
+                count -= col[b - 1]
+                rank -= col[b - 1]
+            out[j] = start + (les[b] - start) * (rank / count)
+
+
+def _quantile_columns(q: np.ndarray, les: np.ndarray, counts: np.ndarray, present: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``bucket_quantile`` for every step at once over the buckets present at each,
+    when the group's bounds are distinct (``None`` otherwise): (results, presence,
+    forced-monotonicity rows ``(flag, lo, hi, maxdiff) x steps``)."""
+    if len(les) > 1 and (les[1:] == les[:-1]).any():
         return None
-    with np.errstate(invalid="ignore"):
-        if (counts[1:] < counts[:-1]).any() or np.isnan(counts).any():
-            return None
-        obs = counts[-1]
-        rank = q * obs
-        hit = counts[:-1] >= rank[None, :]
-        b = np.where(hit.any(axis=0), hit.argmax(axis=0), B - 1)
-        cols = np.arange(counts.shape[1])
-        end = les[b]
-        start = np.where(b > 0, les[np.maximum(b - 1, 0)], 0.0)
-        below = np.where(b > 0, counts[np.maximum(b - 1, 0), cols], 0.0)
-        count = counts[b, cols] - below
-        res = start + (end - start) * ((rank - below) / count)
-        res = np.where(b == B - 1, les[-2], res)
-        res = np.where((b == 0) & (les[0] <= 0), les[0], res)
-        res = np.where(obs == 0, np.nan, res)
-        res = np.where(q < 0, -np.inf, np.where(q > 1, np.inf, res))
-        res = np.where(np.isnan(q), np.nan, res)
-    return res, np.ones(counts.shape[1], dtype=bool)
+    out = np.full(counts.shape[1], np.nan)
+    ok = np.zeros(counts.shape[1], dtype=bool)
+    forced = np.zeros((4, counts.shape[1]))
+    _quantile_steps(np.ascontiguousarray(q, dtype=np.float64),
+                    np.ascontiguousarray(les, dtype=np.float64),
+                    np.ascontiguousarray(counts, dtype=np.float64),
+                    np.ascontiguousarray(present, dtype=np.bool_), out, ok, forced)
+    return out, ok, forced
 
 
 def histogram_quantile(ev: Any, node: ast.Call) -> Block:
@@ -307,10 +378,7 @@ def histogram_quantile(ev: Any, node: ast.Call) -> Block:
     labels, vals, pres = [], [], []
     for g, key in enumerate(groups.keys):
         les, rows = groups.rows[g]
-        p = groups.b.present[rows]
-        fast = None
-        if p.all():
-            fast = _quantile_columns(q, les, groups.b.values[rows])
+        fast = _quantile_columns(q, les, groups.b.values[rows], groups.b.present[rows])
         if fast is None:
             sub = _Groups.__new__(_Groups)
             sub.ev, sub.b, sub.keys, sub.rows = ev, groups.b, [key], [groups.rows[g]]
@@ -320,6 +388,8 @@ def histogram_quantile(ev: Any, node: ast.Call) -> Block:
             vals += val
             pres += pr
         else:
+            for j in np.flatnonzero(fast[2][0]).tolist():
+                mono.add(key.name, int(ev.times[j]), *fast[2][1:, j].tolist())
             labels.append(key)
             vals.append(fast[0])
             pres.append(fast[1])

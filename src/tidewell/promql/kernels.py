@@ -15,9 +15,51 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["KERNELS", "extrapolated", "run"]
+__all__ = ["KERNELS", "extrapolated", "instant_points", "range_windows", "run"]
 
 _cache = True
+
+
+@njit(cache=_cache, nogil=True)
+def range_windows(ts, offs, tt, back, ahead, lo, hi):  # type: ignore[no-untyped-def]
+    """Per series ``i`` (samples ``ts[offs[i]:offs[i+1]]``, sorted) and step ``j``: the
+    sample indices ``[lo, hi)`` of the window ``(tt[j] - back, tt[j] + ahead]``, by one
+    forward walk per series (steps ascend). Returns the largest window of each series."""
+    n = offs.shape[0] - 1
+    widest = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        a = offs[i]
+        b = offs[i]
+        end = offs[i + 1]
+        w = 0
+        for j in range(tt.shape[0]):
+            while a < end and ts[a] <= tt[j] - back:
+                a += 1
+            if b < a:
+                b = a
+            while b < end and ts[b] <= tt[j] + ahead:
+                b += 1
+            lo[i, j] = a
+            hi[i, j] = b
+            if b - a > w:
+                w = b - a
+        widest[i] = w
+    return widest
+
+
+@njit(cache=_cache, nogil=True)
+def instant_points(ts, vbits, offs, tt, lookback, stale_bits, values, present):  # type: ignore[no-untyped-def]
+    """Per series and step, the newest sample at or before ``tt[j]`` and after
+    ``tt[j] - lookback`` unless it is a staleness marker (Prometheus's vector selector)."""
+    for i in range(offs.shape[0] - 1):
+        p = offs[i]
+        end = offs[i + 1]
+        for j in range(tt.shape[0]):
+            while p < end and ts[p] <= tt[j]:
+                p += 1
+            if p > offs[i] and ts[p - 1] > tt[j] - lookback and vbits[p - 1] != stale_bits:
+                values[i, j] = vbits[p - 1]
+                present[i, j] = True
 
 
 @njit(cache=_cache, inline="always")

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from tidewell.model import Matcher, Series
+from tidewell.model import Matcher, SelectHints, Series
 from tidewell.objstore import Bucket
 from tidewell.objstore.bucketindex import (
     BucketIndex,
@@ -201,8 +201,9 @@ class BlocksStoreQuerier:
     def __init__(self, qa: BlocksStoreQueryable, tenant: str, mint: int, maxt: int) -> None:
         self.qa, self.tenant, self.mint, self.maxt = qa, tenant, mint, maxt
 
-    def select(self, matchers: Sequence[Matcher]) -> list[Series]:
-        return merge_answers(self._query(lambda q: q.select_blocks(matchers)))
+    def select(self, matchers: Sequence[Matcher],
+               hints: SelectHints | None = None) -> list[Series]:
+        return merge_answers(self._query(lambda q: q.select_blocks(matchers, hints)))
 
     def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
         answers = self._query(lambda q: q.label_names_blocks(matchers))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tidewell.model import Labels, Matcher, Querier, Queryable, Series
+from tidewell.model import Labels, Matcher, Querier, Queryable, SelectHints, Series
 from tidewell.model.merge import merge_series
 
 
@@ -28,8 +28,9 @@ class MergeQuerier:
     def __init__(self, queriers: Sequence[Querier]) -> None:
         self._queriers = list(queriers)
 
-    def select(self, matchers: Sequence[Matcher]) -> list[Series]:
-        return merge_answers([q.select(matchers) for q in self._queriers])
+    def select(self, matchers: Sequence[Matcher],
+               hints: SelectHints | None = None) -> list[Series]:
+        return merge_answers([q.select(matchers, hints) for q in self._queriers])
 
     def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
         return sorted({n for q in self._queriers for n in q.label_names(matchers)})

@@ -31,7 +31,16 @@ from typing import Any
 
 import httpx
 
-from tidewell.model import Exemplar, Labels, Matcher, MetricMetadata, Querier, Series
+from tidewell.model import (
+    Exemplar,
+    Labels,
+    Matcher,
+    MetricMetadata,
+    Querier,
+    SelectHints,
+    SelectLimitError,
+    Series,
+)
 from tidewell.model.errors import TidewellError
 from tidewell.protocol.pb import internal_pb2 as pb
 from tidewell.querier import metrics
@@ -341,18 +350,30 @@ class RemoteQuerier:
         encode_matchers(list(matchers), req)
         return req.SerializeToString()
 
-    def select_blocks(self, matchers: Sequence[Matcher]) -> tuple[list[Series], list[str]]:
-        body = self._request(matchers, max_series=self.remote.max_series,
+    def select_blocks(self, matchers: Sequence[Matcher], hints: SelectHints | None = None
+                      ) -> tuple[list[Series], list[str]]:
+        """``select`` and the blocks searched; ``hints.max_series`` travels with the request
+        so the remote stops early (its 422 becomes ``SelectLimitError``)."""
+        hinted = hints.max_series if hints is not None else 0
+        limits = [x for x in (self.remote.max_series, hinted) if x > 0]
+        body = self._request(matchers, max_series=min(limits, default=0),
                              encoding=self.remote.encoding)
-        data = self.remote.call("select", self.tenant, body)
+        try:
+            data = self.remote.call("select", self.tenant, body)
+        except RemoteQueryError as exc:
+            if exc.status == 422 and hinted and (not self.remote.max_series
+                                                 or hinted <= self.remote.max_series):
+                raise SelectLimitError("series", hinted) from exc
+            raise
         try:
             resp = pb.SelectResponse.FromString(data)
             return decode_series(resp.series), list(resp.queried_blocks)
         except Exception as exc:  # DecodeError, CorruptResponseError
             raise RemoteQueryError(self.remote.base_url, f"bad select answer: {exc}") from exc
 
-    def select(self, matchers: Sequence[Matcher]) -> list[Series]:
-        return self.select_blocks(matchers)[0]
+    def select(self, matchers: Sequence[Matcher],
+               hints: SelectHints | None = None) -> list[Series]:
+        return self.select_blocks(matchers, hints)[0]
 
     def label_names_blocks(self, matchers: Sequence[Matcher] = ()) -> tuple[list[str], list[str]]:
         return self._strings(self.remote.call("label_names", self.tenant,

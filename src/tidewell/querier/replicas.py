@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from tidewell.model import Matcher, Querier, Series
+from tidewell.model import Matcher, Querier, SelectHints, Series
 from tidewell.querier import metrics
 from tidewell.querier.remote import RemoteClients, RemoteQueryable, RemoteQueryError
 
@@ -114,8 +114,9 @@ class ReplicaSetQuerier:
     def _q(self, c: RemoteQueryable) -> Querier:
         return c.querier(self.tenant, self.mint, self.maxt)
 
-    def select(self, matchers: Sequence[Matcher]) -> list[Series]:
-        return self.rs.run(lambda c: self._q(c).select(matchers))
+    def select(self, matchers: Sequence[Matcher],
+               hints: SelectHints | None = None) -> list[Series]:
+        return self.rs.run(lambda c: self._q(c).select(matchers, hints))
 
     def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
         return self.rs.run(lambda c: self._q(c).label_names(matchers))

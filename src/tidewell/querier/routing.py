@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from tidewell.model import Matcher, Querier, Queryable, Series
+from tidewell.model import Matcher, Querier, Queryable, SelectHints, Series
 from tidewell.querier.merge import MergeQuerier
 
 __all__ = ["Route", "TimeRoutedQueryable", "route"]
@@ -50,7 +50,8 @@ def route(
 class _EmptyQuerier:
     """Neither source holds the range (cannot happen with validated settings)."""
 
-    def select(self, matchers: Sequence[Matcher]) -> list[Series]:
+    def select(self, matchers: Sequence[Matcher],
+               hints: SelectHints | None = None) -> list[Series]:
         return []
 
     def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:

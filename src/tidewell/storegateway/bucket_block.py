@@ -27,26 +27,21 @@ from tidewell.model.shard import split_shard
 from tidewell.objstore import Bucket, ObjectNotFoundError
 from tidewell.objstore.bucketindex import IndexBlock
 from tidewell.storegateway import metrics as m
-from tidewell.storegateway._kernels import (
-    CHUNK_BAD_LENGTH,
-    CHUNK_CRC_MISMATCH,
-    CHUNK_INCOMPLETE,
-    SERIES_CRC_MISMATCH,
-    SERIES_OK,
-    SERIES_OUT_OF_BOUNDS,
-    decode_series,
-    parse_chunks,
-)
 from tidewell.storegateway.cache import ByteLRU, IndexCache
 from tidewell.tsdb.chunkenc import ENCODING_XOR, CorruptBlockError
 from tidewell.tsdb.chunkenc.histogram import ENCODING_FLOAT_HISTOGRAM, ENCODING_HISTOGRAM
 from tidewell.tsdb.index import IndexReader, SeriesChunks, postings_for_matchers
+from tidewell.tsdb.records import (
+    CHUNK_BAD_LENGTH,
+    CHUNK_CRC_MISMATCH,
+    CHUNK_INCOMPLETE,
+    parse_chunks,
+)
 
 __all__ = ["BucketBlock", "ChunkPlan"]
 
 _log = logging.getLogger("tidewell.storegateway")
 
-_TOC_SIZE = 6 * 8 + 4  # index TOC: six offsets and a CRC
 _EST_CHUNK_BYTES = 1024  # first guess of a chunk record's size before we read its length
 _MAX_REFETCH_ROUNDS = 4
 _KNOWN_ENCODINGS = np.array([ENCODING_XOR, ENCODING_HISTOGRAM, ENCODING_FLOAT_HISTOGRAM],
@@ -82,36 +77,6 @@ class _CachedIndexReader(IndexReader):
         super().__init__(path)
         self._cache = cache
         self._block_id = block_id
-        self.array = np.frombuffer(self._m, dtype=np.uint8)
-        # Where series entries may lie: the series section up to the TOC.
-        self.series_lo = self._toc_series
-        self.series_hi = self.size - _TOC_SIZE
-
-    def series_batch(self, refs: npt.NDArray[np.int64]) -> list[SeriesChunks]:
-        """Series entries of ``refs``, decoded and CRC-checked in one vectorised pass."""
-        b = decode_series(self.array, refs, self.series_lo, self.series_hi)
-        bad = np.flatnonzero(b.status != SERIES_OK)
-        if bad.shape[0]:
-            k = int(bad[0])
-            why = {SERIES_OUT_OF_BOUNDS: "series ref outside the series section",
-                   SERIES_CRC_MISMATCH: "series entry CRC32C mismatch"}.get(
-                       int(b.status[k]), "malformed series entry")
-            raise CorruptBlockError(why, self.path, int(refs[k]) * 16)
-        syms = self.symbols()
-        try:
-            names = [syms[i] for i in b.labels.tolist()]
-        except IndexError:
-            raise CorruptBlockError("series entry names a missing symbol", self.path) from None
-        lab_off = (2 * b.lab_off).tolist()
-        chk_off = b.chk_off.tolist()
-        mints, maxts, crefs = b.mints, b.maxts, b.refs.view(np.uint64)
-        out = []
-        for k in range(refs.shape[0]):
-            lo, hi = lab_off[k], lab_off[k + 1]
-            pairs = Labels.from_sorted(zip(names[lo:hi:2], names[lo + 1 : hi : 2], strict=True))
-            c0, c1 = chk_off[k], chk_off[k + 1]
-            out.append(SeriesChunks(pairs, mints[c0:c1], maxts[c0:c1], crefs[c0:c1]))
-        return out
 
     def _postings_at(self, offset: int) -> npt.NDArray[np.int64]:
         hit = self._cache.get("Postings", self._block_id, offset)

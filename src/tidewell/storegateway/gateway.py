@@ -36,10 +36,10 @@ from tidewell.objstore.bucketindex import (
     read_bucket_index,
 )
 from tidewell.storegateway import metrics as m
+from tidewell.storegateway.block_querier import BucketStoreQuerier
 from tidewell.storegateway.bucket_block import BucketBlock
 from tidewell.storegateway.cache import ByteLRU, IndexCache
 from tidewell.storegateway.config import BucketStoreConfig
-from tidewell.storegateway.querier import BucketStoreQuerier
 from tidewell.storegateway.sharding import ShardingStrategy
 from tidewell.util.expiring import ExpiringCache
 from tidewell.util.services import Supervisor

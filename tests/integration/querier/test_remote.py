@@ -302,3 +302,36 @@ def test_concurrent_selects_share_one_client(serve) -> None:
     assert sorted(got) == list(range(len(jobs)))
     for i, w in enumerate(want):
         assert_same(got[i], w)
+
+
+def test_series_hint_stops_the_remote_select_before_its_answer_exists(serve) -> None:
+    """The hint travels as ``max_series``; the serving head refuses from its postings
+    (nothing decoded, nothing encoded) and the client raises ``SelectLimitError``."""
+    import tracemalloc
+
+    from tests.support.ingester import make_batch
+    from tidewell.model import Labels, SelectHints, SelectLimitError
+    from tidewell.tsdb.head import Head, HeadQuerier
+
+    head = Head()
+    labels = [Labels([("__name__", "m"), ("i", str(i))]) for i in range(2000)]
+    for r in range(240):
+        head.append(make_batch([(lb, r * 15_000, float(r)) for lb in labels]))
+        if r % 60 == 59:
+            head.cut_chunks()
+
+    class HeadQueryable:
+        def querier(self, tenant: str, mint: int, maxt: int) -> HeadQuerier:
+            return HeadQuerier(head, mint, maxt)
+
+    srv = serve(internal_app(HeadQueryable()))
+    sel = [Matcher(MatchType.EQUAL, "__name__", "m")]
+    with RemoteQueryable(srv.url, encoding=RAW, timeout_s=30) as remote:
+        assert len(remote.querier("t1", *ALL).select(sel)) == 2000
+        tracemalloc.start()
+        with pytest.raises(SelectLimitError) as err:
+            remote.querier("t1", *ALL).select(sel, SelectHints(max_series=100))
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    assert err.value.what == "series" and err.value.limit == 100
+    assert peak < 2000 * 240 * 16 / 5, peak  # the answer would hold 7.7 MB decoded

@@ -48,7 +48,7 @@ class Store:
     def querier(self, tenant: str, mint: int, maxt: int) -> Store:
         return self
 
-    def select(self, matchers: Sequence[Matcher]) -> list[Series]:
+    def select(self, matchers: Sequence[Matcher], hints: object = None) -> list[Series]:
         shard, rest = split_shard(matchers)
         return [s for s in self.series if all(m.matches_labels(s.labels) for m in rest)
                 and (shard is None or shard.owns(s.labels))]

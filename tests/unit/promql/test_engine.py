@@ -31,7 +31,7 @@ class Store:
     def querier(self, tenant: str, mint: int, maxt: int) -> Store:
         return self
 
-    def select(self, matchers: Sequence[Matcher]) -> list[Series]:
+    def select(self, matchers: Sequence[Matcher], hints: object = None) -> list[Series]:
         return [Series(lb, ts, vs) for lb, (ts, vs) in sorted(self.data.items())
                 if all(m.matches_labels(lb) for m in matchers)]
 

@@ -23,7 +23,7 @@ class Store:
     def querier(self, tenant: str, mint: int, maxt: int) -> Store:
         return self
 
-    def select(self, matchers):  # type: ignore[no-untyped-def]
+    def select(self, matchers, hints=None):  # type: ignore[no-untyped-def]
         return [s for s in self.series if all(m.matches_labels(s.labels) for m in matchers)]
 
 

@@ -25,7 +25,7 @@ class Store:
     def querier(self, tenant: str, mint: int, maxt: int) -> Store:
         return self
 
-    def select(self, matchers: Sequence[Matcher]) -> list[Series]:
+    def select(self, matchers: Sequence[Matcher], hints: object = None) -> list[Series]:
         return [s for s in self.series if all(m.matches_labels(s.labels) for m in matchers)]
 
     def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:

@@ -50,3 +50,15 @@ def test_merge_series_carries_start_timestamps() -> None:
     assert merged.timestamps.tolist() == [1, 2, 3]
     assert merged.start_timestamps is not None
     assert merged.start_timestamps.tolist() == [0, 0, 2]
+
+
+def test_disjoint_copies_concatenate_in_time_order_and_overlapping_ones_dedup() -> None:
+    lb = Labels([("__name__", "m")])
+    late = Series(lb, np.array([50, 60], dtype=np.int64), np.array([5.0, 6.0]))
+    early = Series(lb, np.array([10, 20], dtype=np.int64), np.array([1.0, 2.0]))
+    empty = Series(lb, np.empty(0, dtype=np.int64), np.empty(0))
+    got = merge_series([late, empty, early])
+    assert got.timestamps.tolist() == [10, 20, 50, 60] and got.values.tolist() == [1, 2, 5, 6]
+    dup = Series(lb, np.array([20, 30], dtype=np.int64), np.array([9.0, 3.0]))
+    got = merge_series([early, dup])
+    assert got.timestamps.tolist() == [10, 20, 30] and got.values.tolist() == [1, 2, 3]

@@ -34,7 +34,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tidewell.model import InvalidTenantIDError, Querier, Queryable, validate_tenant_id
+from tidewell.model import (
+    InvalidTenantIDError,
+    Querier,
+    Queryable,
+    SelectHints,
+    SelectLimitError,
+    validate_tenant_id,
+)
 from tidewell.model.errors import TidewellError
 from tidewell.protocol.pb import internal_pb2 as pb
 from tidewell.querier.remote import CONTENT_TYPE, PATH_PREFIX
@@ -163,7 +170,11 @@ def internal_query_routes(
     def select(tenant: str, req: pb.ReadRequest) -> bytes:
         matchers = matchers_of(req)
         q = querier_of(tenant, req)
-        series = q.select(matchers)
+        try:
+            series = q.select(matchers, SelectHints(max_series=req.max_series))
+        except SelectLimitError:
+            raise _HTTPError(422, f"the query hit the max number of series limit "
+                             f"(limit: {req.max_series} series)") from None
         if req.max_series > 0 and len(series) > req.max_series:
             raise _HTTPError(422, f"the query hit the max number of series limit "
                              f"(limit: {req.max_series} series)")

@@ -21,8 +21,14 @@ from tidewell.model.labels import Labels
 from tidewell.model.matchers import Matcher
 from tidewell.model.samples import Series
 from tidewell.model.shard import split_shard
+from tidewell.model.storage import SelectHints
 from tidewell.tsdb.block.meta import BlockMeta, read_meta
 from tidewell.tsdb.chunkenc import ENCODING_XOR, CorruptBlockError, decode_xor_many
+from tidewell.tsdb.chunkenc.by_series import (
+    chunk_sample_counts,
+    decode_by_series,
+    split_by_series,
+)
 from tidewell.tsdb.chunkenc.histogram import (
     ENCODING_FLOAT_HISTOGRAM,
     ENCODING_HISTOGRAM,
@@ -131,6 +137,91 @@ class BlockReader:
         return HistogramSamples(np.array([ts[i] for i in keep], dtype=np.int64),
                                 [hs[i] for i in keep])
 
+    def select(self, matchers: Sequence[Matcher], mint: int, maxt: int,
+               hints: SelectHints | None = None) -> list[Series]:
+        """Series matching ``matchers`` with samples in ``[mint, maxt]``, in label order.
+
+        Series entries and chunk records are checked and parsed in compiled passes and
+        every XOR chunk of a segment decoded in one call (``chunkenc.by_series``).
+        """
+        hints = hints or SelectHints()
+        shard, matchers = split_shard(matchers)
+        refs = np.asarray(postings_for_matchers(self.index, matchers), dtype=np.int64)
+        if refs.shape[0] == 0:
+            return []
+        if shard is None:
+            hints.check(int(refs.shape[0]))
+        series = self.index.series_batch(refs)
+        if shard is not None:  # before any chunk is read
+            series = [s for s in series if shard.owns(s.labels)]
+            if not series:
+                return []
+            hints.check(len(series))
+        n = len(series)
+        per = np.fromiter((s.refs.shape[0] for s in series), np.int64, n)
+        if int(per.sum()) == 0:
+            return []
+        mints = np.concatenate([s.mints for s in series])
+        maxts = np.concatenate([s.maxts for s in series])
+        crefs = np.concatenate([s.refs for s in series])
+        owner = np.repeat(np.arange(n, dtype=np.int64), per)
+        keep = np.flatnonzero((maxts >= mint) & (mints <= maxt))
+        inside = (mints[keep] >= mint) & (maxts[keep] <= maxt)
+        owner, crefs = owner[keep], crefs[keep]
+        segs, starts, ends, encs = self.chunks.locate_many(crefs)
+        if hints.max_bytes:
+            xor_inside = inside & (encs == ENCODING_XOR)
+            hints.check(n, sum(
+                int(chunk_sample_counts(self.chunks.segment_array(seg),
+                                        starts[xor_inside & (segs == seg)]).sum())
+                for seg in np.unique(segs[xor_inside]).tolist()))
+        hists: dict[int, HistogramSamples] = {}
+        hist = np.flatnonzero((encs == ENCODING_HISTOGRAM) | (encs == ENCODING_FLOAT_HISTOGRAM))
+        if hist.shape[0]:
+            by_owner: dict[int, list[tuple[int, int, int, int]]] = {}
+            for k in hist.tolist():
+                by_owner.setdefault(int(owner[k]), []).append(
+                    (int(segs[k]), int(starts[k]), int(ends[k]), int(encs[k])))
+            for o, chunks in by_owner.items():
+                h = self._histograms(chunks, mint, maxt)
+                if h is not None:
+                    hists[o] = h
+        xor = encs == ENCODING_XOR
+        if not bool((xor | (encs == ENCODING_HISTOGRAM)
+                     | (encs == ENCODING_FLOAT_HISTOGRAM)).all()):
+            _log.warning("skipping chunks with unsupported encodings in %s", self.path)
+        ts, vs, counts = self._decode_xor(segs[xor], starts[xor], ends[xor], owner[xor], n,
+                                          mint, maxt, series)
+        ts_parts, vs_parts = split_by_series(ts, vs, counts)
+        return [Series(series[i].labels, ts_parts[i], vs_parts[i], histograms=hists.get(i))
+                for i in range(n) if counts[i] or i in hists]
+
+    def _decode_xor(
+        self, segs: npt.NDArray[np.int64], starts: npt.NDArray[np.int64],
+        ends: npt.NDArray[np.int64], owner: npt.NDArray[np.int64], n: int, mint: int,
+        maxt: int, series: Sequence[object],
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+        """XOR chunks (ordered by owner) decoded per segment, flat in owner order."""
+        parts = []
+        for seg in np.unique(segs).tolist():
+            sel = np.flatnonzero(segs == seg)
+            ts, vs, counts, bad = decode_by_series(self.chunks.segment_array(seg), owner[sel],
+                                                   starts[sel], ends[sel], n, mint, maxt)
+            if bad >= 0:
+                raise CorruptBlockError(
+                    f"XOR chunk does not decode (series {series[int(owner[sel][bad])]})",
+                    str(self.chunks.segments[seg]))
+            parts.append((ts, vs, counts))
+        if not parts:
+            return np.empty(0, np.int64), np.empty(0, np.float64), np.zeros(n, np.int64)
+        if len(parts) == 1:
+            return parts[0]
+        ts = np.concatenate([p[0] for p in parts])
+        vs = np.concatenate([p[1] for p in parts])
+        own = np.concatenate([np.repeat(np.arange(n), p[2]) for p in parts])
+        order = np.argsort(own, kind="stable")
+        return ts[order], vs[order], sum(p[2] for p in parts)
+
     def close(self) -> None:
         self._segments.clear()
         self.index.close()
@@ -155,20 +246,11 @@ class BlockQuerier:
         m = self.block.meta
         return self.mint < m.max_time and self.maxt >= m.min_time
 
-    def select(self, matchers: Sequence[Matcher]) -> list[Series]:
+    def select(self, matchers: Sequence[Matcher],
+               hints: SelectHints | None = None) -> list[Series]:
         if not self._overlaps():
             return []
-        out = []
-        shard, matchers = split_shard(matchers)
-        refs = postings_for_matchers(self.block.index, matchers)
-        if shard is not None:  # before any chunk is read
-            index = self.block.index
-            refs = [r for r in refs.tolist() if shard.owns(index.series(r).labels)]
-        for ref in refs:
-            labels, ts, vs, hists = self.block.series_data(int(ref), self.mint, self.maxt)
-            if ts.shape[0] or hists is not None:
-                out.append(Series(labels, ts, vs, histograms=hists))
-        return out
+        return self.block.select(matchers, self.mint, self.maxt, hints)
 
     def _series_labels(self, matchers: Sequence[Matcher]) -> list[Labels]:
         return [

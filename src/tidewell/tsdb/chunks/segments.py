@@ -20,8 +20,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 import google_crc32c
+import numpy as np
+import numpy.typing as npt
 
 from tidewell.tsdb.chunkenc.errors import CorruptBlockError
+from tidewell.tsdb.records import CHUNK_CRC_MISMATCH, CHUNK_INCOMPLETE, CHUNK_OK, parse_chunks
 from tidewell.util.varint import uvarint
 
 __all__ = [
@@ -131,6 +134,7 @@ class ChunkReader:
         names = sorted(p.name for p in self.dir.iterdir() if p.name.isdigit())
         self._paths: list[Path] = []
         self._maps: list[mmap.mmap | bytes] = []
+        self._arrays: dict[int, npt.NDArray[np.uint8]] = {}
         for i, name in enumerate(names):
             if name != segment_name(i):
                 raise CorruptBlockError(f"chunk segment {segment_name(i)} missing", str(self.dir))
@@ -192,6 +196,48 @@ class ChunkReader:
             )
         return seg, enc_pos + 1, data_end, m[enc_pos]
 
+    def locate_many(self, refs: npt.NDArray[np.uint64]) -> tuple[
+            npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64],
+            npt.NDArray[np.uint8]]:
+        """``locate`` for many chunks at once (compiled bounds and CRC32C checks).
+
+        Returns (segment, data_start, data_end, encoding) arrays in the order of ``refs``.
+        """
+        refs = np.asarray(refs).astype(np.int64)
+        segs = refs >> 32
+        offs = refs & 0xFFFFFFFF
+        n = refs.shape[0]
+        starts = np.zeros(n, dtype=np.int64)
+        ends = np.zeros(n, dtype=np.int64)
+        encs = np.zeros(n, dtype=np.uint8)
+        for seg in np.unique(segs).tolist():
+            if seg >= len(self._maps):
+                raise CorruptBlockError(
+                    f"chunk ref in missing segment {segment_name(seg)}", str(self.dir))
+            sel = np.flatnonzero(segs == seg)
+            buf = self.segment_array(seg)
+            o = offs[sel]
+            if bool(((o < SEGMENT_HEADER_SIZE) | (o >= buf.shape[0])).any()):
+                raise CorruptBlockError(f"chunk offset beyond segment end {buf.shape[0]}",
+                                        str(self._paths[seg]))
+            st, en, enc, status = parse_chunks(buf, o, np.full(o.shape[0], buf.shape[0]))
+            bad = np.flatnonzero(status != CHUNK_OK)
+            if bad.shape[0]:
+                k = int(bad[0])
+                what = {CHUNK_CRC_MISMATCH: "chunk CRC32C mismatch",
+                        CHUNK_INCOMPLETE: "chunk runs past the segment end (truncated)"}.get(
+                            int(status[k]), "truncated or bad chunk length")
+                raise CorruptBlockError(what, str(self._paths[seg]), int(o[k]))
+            starts[sel], ends[sel], encs[sel] = st, en, enc
+        return segs, starts, ends, encs
+
+    def segment_array(self, seg: int) -> npt.NDArray[np.uint8]:
+        """Segment ``seg`` as a byte array (a view of its mapping)."""
+        arr = self._arrays.get(seg)
+        if arr is None:
+            arr = self._arrays[seg] = np.frombuffer(self._maps[seg], dtype=np.uint8)
+        return arr
+
     def chunk(self, ref: int) -> tuple[int, memoryview]:
         """(encoding, data) of chunk ``ref``; ``data`` is a view into the mmap."""
         seg, start, stop, enc = self.locate(ref)
@@ -201,6 +247,7 @@ class ChunkReader:
         return self._maps[seg]
 
     def close(self) -> None:
+        self._arrays.clear()
         for m in self._maps:
             if isinstance(m, mmap.mmap):
                 with contextlib.suppress(BufferError):  # views alive: the GC unmaps later

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import chain
+from operator import itemgetter
 
 import numpy as np
 import numpy.typing as npt
@@ -10,6 +12,13 @@ import numpy.typing as npt
 from tidewell.model.matchers import Matcher
 from tidewell.model.samples import Series
 from tidewell.model.shard import split_shard
+from tidewell.model.storage import SelectHints
+from tidewell.tsdb.chunkenc import CorruptChunkError
+from tidewell.tsdb.chunkenc.by_series import (
+    chunk_sample_counts,
+    decode_by_series,
+    split_by_series,
+)
 from tidewell.tsdb.head.head import Head
 
 __all__ = ["HeadQuerier"]
@@ -31,20 +40,97 @@ class HeadQuerier:
             refs = refs[head.shard_hashes.keep(shard, refs, head.labels.__getitem__)]
         return head.refs_in_range(refs, self.mint, self.maxt)
 
-    def select(self, matchers: Sequence[Matcher]) -> list[Series]:
+    def select(self, matchers: Sequence[Matcher],
+               hints: SelectHints | None = None) -> list[Series]:
         head = self.head
-        out: list[Series] = []
+        hints = hints or SelectHints()
         with head.lock:
             refs = self._refs(matchers)
             if refs.shape[0] == 0:
-                return out
-            staged = head.staging.sorted_view()
-            for ref in sorted(refs.tolist(), key=head.labels.__getitem__):
-                ts, vals = head.series_samples(ref, self.mint, self.maxt, staged)
-                hists = head.hists.histograms(ref, self.mint, self.maxt)
-                if ts.shape[0] or hists is not None:
-                    out.append(Series(head.labels[ref], ts, vals, histograms=hists))
-        return out
+                return []
+            hints.check(int(refs.shape[0]))
+            order = sorted(refs.tolist(), key=head.labels.__getitem__)
+            sel = np.asarray(order, dtype=np.int64)
+            ts_parts, vs_parts, counts = self._float_samples(sel, hints)
+            hists = head.hists
+            hist_of = {i: h for i, ref in enumerate(order) if ref in hists.series
+                       and (h := hists.histograms(ref, self.mint, self.maxt)) is not None}
+            return [Series(head.labels[ref], ts_parts[i], vs_parts[i], histograms=hist_of.get(i))
+                    for i, ref in enumerate(order) if counts[i] or i in hist_of]
+
+    def _float_samples(self, sel: npt.NDArray[np.int64], hints: SelectHints
+                       ) -> tuple[list[npt.NDArray[np.int64]], list[npt.NDArray[np.float64]],
+                                  list[int]]:
+        """Float samples of refs ``sel`` in range: every chunk decoded in one call, then
+        the staged samples placed after each series' chunk samples (caller holds the lock)."""
+        head, mint, maxt = self.head, self.mint, self.maxt
+        n = int(sel.shape[0])
+        closed = [head.chunks[r] or () for r in sel.tolist()]
+        per = np.fromiter(map(len, closed), np.int64, n)
+        flat = list(chain.from_iterable(closed))
+        oc = head.open
+        has_open = np.flatnonzero(oc.count[sel] > 0)
+        cmin = np.concatenate([np.fromiter(map(itemgetter(0), flat), np.int64, len(flat)),
+                               oc.mint[sel[has_open]]])
+        cmax = np.concatenate([np.fromiter(map(itemgetter(1), flat), np.int64, len(flat)),
+                               oc.maxt[sel[has_open]]])
+        datas = list(map(itemgetter(2), flat))
+        lens = np.fromiter(map(len, datas), np.int64, len(datas))
+        closed_buf = np.frombuffer(b"".join(datas), dtype=np.uint8)
+        del datas
+        closed_starts = np.cumsum(lens) - lens
+        if hints.max_bytes:  # before copying the chunks again
+            inside = (cmin >= mint) & (cmax <= maxt)
+            nc = len(flat)
+            hints.check(n, int(chunk_sample_counts(closed_buf, closed_starts[inside[:nc]]).sum())
+                        + int(oc.count[sel[has_open]][inside[nc:]].sum()))
+        buf = np.concatenate([closed_buf, oc.arena])
+        starts = np.concatenate([closed_starts,
+                                 closed_buf.shape[0] + oc.off[sel[has_open]].astype(np.int64)])
+        ends = starts + np.concatenate([lens, oc.nbytes[sel[has_open]].astype(np.int64)])
+        owner = np.concatenate([np.repeat(np.arange(n, dtype=np.int64), per), has_open])
+        want = np.flatnonzero((cmin <= maxt) & (cmax >= mint))
+        want = want[np.argsort(owner[want], kind="stable")]  # by series, closed before open
+        ts, vs, counts, bad = decode_by_series(buf, owner[want], starts[want], ends[want], n,
+                                               mint, maxt)
+        if bad >= 0:
+            raise CorruptChunkError(f"head chunk of {head.labels[int(sel[owner[want][bad]])]} "
+                                    "does not decode")
+        ts, vs, counts = self._with_staged(sel, ts, vs, counts)
+        ts_parts, vs_parts = split_by_series(ts, vs, counts)
+        return ts_parts, vs_parts, counts.tolist()
+
+    def _with_staged(self, sel: npt.NDArray[np.int64], ts: npt.NDArray[np.int64],
+                     vs: npt.NDArray[np.float64], counts: npt.NDArray[np.int64]
+                     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64],
+                                npt.NDArray[np.int64]]:
+        """Staged (not yet chunked) samples of ``sel`` in range, after each series' own."""
+        head = self.head
+        sr, st, sv = head.staging.sorted_view()
+        if sr.shape[0] == 0:
+            return ts, vs, counts
+        pos = np.full(head.num_series, -1, dtype=np.int64)
+        pos[sel] = np.arange(sel.shape[0], dtype=np.int64)
+        own = pos[sr]
+        keep = np.flatnonzero((own >= 0) & (st >= self.mint) & (st <= self.maxt))
+        if keep.shape[0] == 0:
+            return ts, vs, counts
+        own = own[keep]
+        if not bool(np.all(own[1:] >= own[:-1])):  # staged refs ascend; owners follow labels
+            keep = keep[np.argsort(own, kind="stable")]
+            own = pos[sr[keep]]
+        extra = np.bincount(own, minlength=counts.shape[0])
+        total = counts + extra
+        out_ts = np.empty(int(total.sum()), dtype=np.int64)
+        out_vs = np.empty(out_ts.shape[0], dtype=np.float64)
+        # A chunk sample moves past the staged samples of earlier series; a staged
+        # sample past the chunk samples of its own and earlier series.
+        at = np.arange(ts.shape[0]) + (np.cumsum(extra) - extra)[
+            np.repeat(np.arange(counts.shape[0]), counts)]
+        out_ts[at], out_vs[at] = ts, vs
+        sat = np.arange(own.shape[0]) + np.cumsum(counts)[own]
+        out_ts[sat], out_vs[sat] = st[keep], sv[keep]
+        return out_ts, out_vs, total
 
     def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
         head = self.head

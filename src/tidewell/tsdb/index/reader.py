@@ -24,6 +24,12 @@ import numpy.typing as npt
 from tidewell.model.labels import Labels
 from tidewell.tsdb.chunkenc.errors import CorruptBlockError
 from tidewell.tsdb.index.writer import INDEX_MAGIC, INDEX_VERSION_V2
+from tidewell.tsdb.records import (
+    SERIES_CRC_MISMATCH,
+    SERIES_OK,
+    SERIES_OUT_OF_BOUNDS,
+    decode_series,
+)
 from tidewell.util.varint import get_uvarint
 
 __all__ = ["IndexReader", "SeriesChunks"]
@@ -98,6 +104,10 @@ class IndexReader:
             if off >= toc_at:
                 raise CorruptBlockError(f"TOC points past the end ({off})", self.path, toc_at)
         self._symbols: list[str] | None = None
+        self.array = np.frombuffer(self._m, dtype=np.uint8)
+        # Where series entries may lie: the series section up to the TOC.
+        self.series_lo = self._toc_series
+        self.series_hi = size - _TOC_SIZE
         self._postings_cache: dict[int, npt.NDArray[np.int64]] = {}
         # name -> (sorted values, offsets of their postings lists)
         self._postings_table: dict[str, tuple[list[str], list[int]]] = {}
@@ -264,7 +274,34 @@ class IndexReader:
                 mints[c], maxts[c], refs[c] = mint, maxt, cref
         return SeriesChunks(Labels.from_sorted(pairs), mints, maxts, refs)
 
+    def series_batch(self, refs: npt.NDArray[np.int64]) -> list[SeriesChunks]:
+        """Series entries of ``refs``, decoded and CRC-checked in one compiled pass."""
+        b = decode_series(self.array, refs, self.series_lo, self.series_hi)
+        bad = np.flatnonzero(b.status != SERIES_OK)
+        if bad.shape[0]:
+            k = int(bad[0])
+            why = {SERIES_OUT_OF_BOUNDS: "series ref outside the series section",
+                   SERIES_CRC_MISMATCH: "series entry CRC32C mismatch"}.get(
+                       int(b.status[k]), "malformed series entry")
+            raise CorruptBlockError(why, self.path, int(refs[k]) * 16)
+        syms = self.symbols()
+        try:
+            names = [syms[i] for i in b.labels.tolist()]
+        except IndexError:
+            raise CorruptBlockError("series entry names a missing symbol", self.path) from None
+        lab_off = (2 * b.lab_off).tolist()
+        chk_off = b.chk_off.tolist()
+        mints, maxts, crefs = b.mints, b.maxts, b.refs.view(np.uint64)
+        out = []
+        for k in range(refs.shape[0]):
+            lo, hi = lab_off[k], lab_off[k + 1]
+            pairs = Labels.from_sorted(zip(names[lo:hi:2], names[lo + 1 : hi : 2], strict=True))
+            c0, c1 = chk_off[k], chk_off[k + 1]
+            out.append(SeriesChunks(pairs, mints[c0:c1], maxts[c0:c1], crefs[c0:c1]))
+        return out
+
     def close(self) -> None:
+        self.array = np.empty(0, dtype=np.uint8)
         with contextlib.suppress(BufferError):  # views alive: the GC unmaps later
             self._m.close()
 

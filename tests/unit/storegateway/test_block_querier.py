@@ -45,3 +45,34 @@ def test_chunks_sharing_a_timestamp_within_a_block_are_deduplicated(
     np.testing.assert_array_equal(x.values, np.r_[np.zeros(80), np.ones(21)])
     np.testing.assert_array_equal(y.timestamps, T0 + np.arange(20, 100) * 1000)
     assert (y.values == 7.0).all()
+
+
+def test_hints_stop_local_and_bucket_block_selects_before_decoding(
+    fs_bucket: FilesystemBucket, tmp_path: Path
+) -> None:
+    """Both block readers (an ingester's local blocks, the store-gateway's bucket
+    blocks) refuse from the postings (series) and chunk headers (bytes)."""
+    import pytest
+
+    from tidewell.model import SelectHints, SelectLimitError
+    from tidewell.tsdb.block import BlockReader, write_block
+
+    from .sg_helpers import HOUR, make_series
+
+    path, _ = write_block(tmp_path / "local", make_series(300, T0, T0 + 2 * HOUR))
+    upload_dir(fs_bucket, "t1", path)
+    gw = StoreGateway(BucketStoreConfig(), fs_bucket, tmp_path / "sync")
+    gw.sync()
+    sel = [Matcher(MatchType.EQUAL, "__name__", "m")]
+    with BlockReader(path) as block:
+        queriers = [block.querier(T0, T0 + 2 * HOUR), gw.querier("t1", T0, T0 + 2 * HOUR)]
+        for q in queriers:
+            full = q.select(sel)
+            samples = sum(len(s) for s in full)
+            assert len(full) == 300
+            assert len(q.select(sel, SelectHints(max_series=300, max_bytes=16 * samples))) == 300
+            for hints, what in ((SelectHints(max_series=299), "series"),
+                                (SelectHints(max_bytes=16 * samples // 2), "bytes")):
+                with pytest.raises(SelectLimitError) as err:
+                    q.select(sel, hints)
+                assert err.value.what == what

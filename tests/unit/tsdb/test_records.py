@@ -3,7 +3,7 @@ from __future__ import annotations
 import google_crc32c
 import numpy as np
 
-from tidewell.storegateway import _kernels as k
+from tidewell.tsdb import records as k
 
 
 def record(data: bytes, enc: int = 1) -> bytes:
@@ -58,16 +58,15 @@ def test_crc_mismatch_incomplete_and_bad_length() -> None:
 
 
 def test_decode_series_matches_index_reader(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from tests.unit.storegateway.sg_helpers import HOUR, T0, make_series
     from tidewell.tsdb.block import write_block
     from tidewell.tsdb.index import IndexReader
-
-    from .sg_helpers import HOUR, T0, make_series
 
     path, _ = write_block(tmp_path, make_series(50, T0, T0 + 2 * HOUR), samples_per_chunk=100)
     ir = IndexReader(path / "index")
     refs = ir.all_postings()
     buf = np.fromfile(path / "index", dtype=np.uint8)
-    lo, hi = ir._toc_series, ir.size - 52
+    lo, hi = ir.series_lo, ir.series_hi
     for variant in ("compiled", "python"):
         if variant == "python":
             for name in ("_series_count", "_series_fill"):

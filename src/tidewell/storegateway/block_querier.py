@@ -21,9 +21,15 @@ from tidewell.model.histogram import Histogram, HistogramSamples
 from tidewell.model.labels import Labels
 from tidewell.model.matchers import Matcher
 from tidewell.model.samples import Series
+from tidewell.model.storage import SelectHints
 from tidewell.storegateway import metrics as m
 from tidewell.storegateway.bucket_block import BucketBlock, ChunkPlan
-from tidewell.tsdb.chunkenc import ENCODING_XOR, CorruptBlockError, decode_xor_many
+from tidewell.tsdb.chunkenc import ENCODING_XOR, CorruptBlockError
+from tidewell.tsdb.chunkenc.by_series import (
+    chunk_sample_counts,
+    decode_by_series,
+    split_by_series,
+)
 from tidewell.tsdb.chunkenc.histogram import decode_histogram_chunk
 from tidewell.util.executors import shared_executor
 
@@ -33,25 +39,16 @@ _BLOCK_CONCURRENCY = 4
 """Per-block work in flight (fetches wait on the bucket), over all queries of the process."""
 
 
-def _sort_dedup(
-    ts: npt.NDArray[np.int64], vs: npt.NDArray[np.float64]
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-    """Sort by time, keeping the first sample of each timestamp."""
-    order = np.argsort(ts, kind="stable")
-    ts, vs = ts[order], vs[order]
-    keep = np.ones(ts.shape[0], dtype=bool)
-    keep[1:] = ts[1:] != ts[:-1]
-    return ts[keep], vs[keep]
-
-
-def decode_plans(plans: Sequence[ChunkPlan], mint: int, maxt: int) -> list[Series]:
+def decode_plans(plans: Sequence[ChunkPlan], mint: int, maxt: int,
+                 hints: SelectHints | None = None) -> list[Series]:
     """Series (sorted by labels) with their samples in ``[mint, maxt]`` from ``plans``.
 
     ``plans`` come in block order (by min time), which decides which duplicate
-    sample wins.
+    sample wins. ``hints`` are checked before anything is decoded.
     """
     if not plans:
         return []
+    hints = hints or SelectHints()
     ids: dict[Labels, int] = {}
     plan_ids = []
     for p in plans:
@@ -59,6 +56,7 @@ def decode_plans(plans: Sequence[ChunkPlan], mint: int, maxt: int) -> list[Serie
             np.fromiter((ids.setdefault(lb, len(ids)) for lb in p.labels), np.int64, len(p.labels))
         )
     labels = list(ids)
+    hints.check(len(labels))
     by_label = sorted(range(len(labels)), key=labels.__getitem__)
     rank = np.empty(len(labels), dtype=np.int64)
     rank[by_label] = np.arange(len(labels), dtype=np.int64)
@@ -73,12 +71,12 @@ def decode_plans(plans: Sequence[ChunkPlan], mint: int, maxt: int) -> list[Serie
     owner = np.concatenate([rank[ids_[p.owner]] for p, ids_ in zip(plans, plan_ids, strict=True)])
     starts = np.concatenate([p.starts + b for p, b in zip(plans, bases, strict=True)])
     ends = np.concatenate([p.ends + b for p, b in zip(plans, bases, strict=True)])
+    encs = np.concatenate([p.encodings for p in plans])
     cmin = np.concatenate([p.mints for p in plans])
     cmax = np.concatenate([p.maxts for p in plans])
-    encs = np.concatenate([p.encodings for p in plans])
     order = np.argsort(owner, kind="stable")  # by series, then block, then time
     owner, starts, ends = owner[order], starts[order], ends[order]
-    cmin, cmax, encs = cmin[order], cmax[order], encs[order]
+    encs, cmin, cmax = encs[order], cmin[order], cmax[order]
     xor = encs == ENCODING_XOR
     hists: dict[int, HistogramSamples] = {}
     if not xor.all():
@@ -86,36 +84,16 @@ def decode_plans(plans: Sequence[ChunkPlan], mint: int, maxt: int) -> list[Serie
                                    sorted_labels, mint, maxt)
         owner, starts, ends, cmin, cmax = owner[xor], starts[xor], ends[xor], cmin[xor], cmax[xor]
 
-    ts, vs, bad = decode_xor_many(buf, starts, ends)
+    if hints.max_bytes:
+        inside = (cmin >= mint) & (cmax <= maxt)
+        hints.check(len(labels), int(chunk_sample_counts(buf, starts[inside]).sum()))
+    ts, vs, per_series, bad = decode_by_series(buf, owner, starts, ends, len(labels), mint, maxt)
     if bad >= 0:
         m.CORRUPTED_DATA.labels("chunks").inc()
         raise CorruptBlockError(
             f"XOR chunk of series {sorted_labels[int(owner[bad])]} does not decode"
         )
-    per_chunk = (buf[starts].astype(np.int64) << 8) | buf[starts + 1].astype(np.int64)
-    bounds = np.zeros(per_chunk.shape[0] + 1, dtype=np.int64)
-    np.cumsum(per_chunk, out=bounds[1:])
-
-    # Only chunks reaching past the range can hold samples outside it.
-    edge = np.flatnonzero((cmin < mint) | (cmax > maxt))
-    if edge.shape[0]:
-        keep = np.ones(ts.shape[0], dtype=bool)
-        kept = per_chunk.copy()
-        for k in edge.tolist():
-            lo, hi = bounds[k], bounds[k + 1]
-            inside = (ts[lo:hi] >= mint) & (ts[lo:hi] <= maxt)
-            keep[lo:hi] = inside
-            kept[k] = int(inside.sum())
-        ts, vs = ts[keep], vs[keep]
-        per_chunk = kept
-    per_series = np.bincount(owner, weights=per_chunk, minlength=len(labels)).astype(np.int64)
-    cuts = np.cumsum(per_series)[:-1]
-    ts_parts = np.split(ts, cuts)
-    vs_parts = np.split(vs, cuts)
-    # Series whose consecutive chunks overlap in time need sorting and deduplication.
-    same = owner[1:] == owner[:-1]
-    for i in np.unique(owner[1:][same & (cmin[1:] <= cmax[:-1])]).tolist():
-        ts_parts[i], vs_parts[i] = _sort_dedup(ts_parts[i], vs_parts[i])
+    ts_parts, vs_parts = split_by_series(ts, vs, per_series)
     present = np.flatnonzero(per_series).tolist()
     if hists:
         present = sorted(set(present).union(hists))
@@ -179,14 +157,15 @@ class BucketStoreQuerier:
             key=lambda b: (b.meta.min_time, b.id),
         )
 
-    def select(self, matchers: Sequence[Matcher]) -> list[Series]:
+    def select(self, matchers: Sequence[Matcher],
+               hints: SelectHints | None = None) -> list[Series]:
         start = time.perf_counter()
         if len(self.blocks) > 1:  # bucket I/O and compiled kernels release the GIL
             pool = shared_executor("sg-block", _BLOCK_CONCURRENCY)
             got = list(pool.map(lambda b: b.plan(matchers, self.mint, self.maxt), self.blocks))
         else:
             got = [b.plan(matchers, self.mint, self.maxt) for b in self.blocks]
-        out = decode_plans([p for p in got if p is not None], self.mint, self.maxt)
+        out = decode_plans([p for p in got if p is not None], self.mint, self.maxt, hints)
         m.SERIES_GET_ALL_DURATION.observe(time.perf_counter() - start)
         return out
 
