@@ -36,6 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from tidewell.model.errors import TidewellError
 from tidewell.objstore import Bucket, ObjectNotFoundError, tenant_bucket
 
 __all__ = [
@@ -74,11 +75,11 @@ _ULID = re.compile(r"^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$")
 _FETCH_THREADS = 16
 
 
-class BucketIndexNotFoundError(LookupError):
+class BucketIndexNotFoundError(TidewellError, LookupError):
     """The tenant has no bucket index (yet)."""
 
 
-class BucketIndexCorruptedError(ValueError):
+class BucketIndexCorruptedError(TidewellError, ValueError):
     """The bucket index exists but is not valid gzip-compressed JSON of the right shape."""
 
 
