@@ -396,6 +396,7 @@ async def _init_querier(app: App) -> ASGIApp:
             new_bucket(config.blocks_storage, config.data_dir / "bucket", component="querier"),
             ignore_deletion_mark_delay_s=bucket_store.ignore_deletion_mark_delay,
             ignore_blocks_within_s=bucket_store.ignore_blocks_within,
+            max_stale_period_s=bucket_store.bucket_index.max_stale_period,
         )
         # Gateways find new blocks at their next sync: Mimir allows 3 sync intervals.
         blocks = BlocksStoreQueryable(finder, sg_watcher,
