@@ -25,8 +25,8 @@ from pathlib import Path
 from tidewell.compactor import metrics as m
 from tidewell.compactor.cleaner import CleanupResult, TenantLimits, clean_tenant
 from tidewell.compactor.config import CompactorConfig
-from tidewell.compactor.job import run_job
-from tidewell.compactor.marks import mark_for_deletion
+from tidewell.compactor.job import CorruptSourceError, run_job
+from tidewell.compactor.marks import mark_for_deletion, mark_for_no_compaction, no_compact_marked
 from tidewell.compactor.planner import Job, PlanBlock, deduplicate, plan
 from tidewell.compactor.tenant_deletion import delete_tenant_data, read_tenant_deletion_mark
 from tidewell.objstore import Bucket, ObjectNotFoundError, tenant_bucket
@@ -95,12 +95,12 @@ class Compactor:
         return sorted(n for n in names if not is_block_id(n))
 
     def live_blocks(self, tenant: str) -> list[PlanBlock]:
-        """Complete blocks of the tenant without a deletion mark."""
+        """Complete blocks of the tenant without a deletion or no-compact mark."""
         tb = tenant_bucket(self.bucket, tenant)
         index, _ = build_bucket_index(self.bucket, tenant, self._indexes.get(tenant),
                                       now=self.clock())
         self._indexes[tenant] = index
-        marked = index.deletion_marks()
+        marked = index.deletion_marks().keys() | no_compact_marked(tb)
         cached = self._metas.get(tenant, {})
         metas: dict[str, PlanBlock] = {}
         for b in index.blocks:
@@ -148,10 +148,21 @@ class Compactor:
                     try:
                         f.result()
                         done += 1
+                    except CorruptSourceError as exc:  # skip the block, not the tenant
+                        m.GROUP_COMPACTION_FAILURES.inc()
+                        self._mark_no_compact(tb, tenant, exc)
                     except Exception:
                         m.GROUP_COMPACTION_FAILURES.inc()
                         raise
         return done
+
+    def _mark_no_compact(self, tb: Bucket, tenant: str, exc: CorruptSourceError) -> None:
+        reason = ("block-index-out-of-order-chunk" if "out of order" in str(exc.cause)
+                  else "critical")
+        if mark_for_no_compaction(tb, exc.block_id, reason, str(exc.cause), self.clock()):
+            m.BLOCKS_MARKED_FOR_NO_COMPACTION.labels(reason).inc()
+        log.error("block marked for no-compaction", extra={"fields": {
+            "user": tenant, "block": exc.block_id, "reason": reason, "err": str(exc.cause)}})
 
     def compact(self) -> bool:
         """One compaction run over every tenant (running the jobs this instance owns);
