@@ -6,8 +6,9 @@ planner's jobs, planning again after each round until nothing is left, so 2h
 blocks of two zones become one 2h block, then 12h and 24h blocks in one run
 (as Thanos's bucket compactor loops until there is no work). ``clean`` runs the
 blocks cleaner. Which work this instance does is the ring's business: every
-compactor plans every tenant and runs the jobs ``owns_job`` gives it (Mimir's
-job sharding); the cleaner runs for the tenants ``owns_tenant`` gives it.
+compactor of a tenant's shard (``plans_tenant``) plans it and runs the jobs
+``owns_job`` gives it (Mimir's job sharding); the cleaner runs for the tenants
+``owns_tenant`` gives it.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ class Compactor:
         limits: Callable[[str], TenantLimits] = lambda _t: TenantLimits(),
         owns_tenant: Callable[[str], bool] = lambda _t: True,
         owns_job: Callable[[str, Job], bool] = lambda _t, _j: True,
+        plans_tenant: Callable[[str], bool] = lambda _t: True,
         clock: Callable[[], float] = time.time,
     ) -> None:
         config.validate()
@@ -79,6 +81,7 @@ class Compactor:
         self.limits = limits
         self.owns_tenant = owns_tenant
         self.owns_job = owns_job
+        self.plans_tenant = plans_tenant
         self.clock = clock
         self.ranges = config.block_ranges_ms()
         self._indexes: dict[str, BucketIndex] = {}
@@ -176,7 +179,7 @@ class Compactor:
         m.TENANTS_FAILED.set(0)
         ok = True
         for tenant in tenants:
-            if tenant in deleted:
+            if tenant in deleted or not self.plans_tenant(tenant):
                 continue
             try:
                 self.compact_tenant(tenant)
