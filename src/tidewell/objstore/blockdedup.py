@@ -75,16 +75,20 @@ def find_successors(blocks: Sequence[B]) -> dict[str, B]:
     shard's block exists. Of blocks with equal sources the one of lowest ID stays.
     """
     order = sorted(blocks, key=lambda b: (-len(b.sources), -b.level, b.block_id))
-    kept: list[B] = []
+    # Kept blocks by each of their sources: a block's candidates are the kept blocks that
+    # hold one of its sources (any one will do), so the search is linear in sources.
+    by_source: dict[tuple[str, str], list[B]] = {}
     out: dict[str, B] = {}
     for b in order:
         srcs = b.sources or frozenset({b.block_id})
-        succ = next((k for k in kept if k.shard_id == b.shard_id
-                     and srcs <= (k.sources or frozenset({k.block_id}))), None)
-        if succ is None:
-            kept.append(b)
-        else:
+        probe = (b.shard_id, min(srcs))
+        succ = next((k for k in by_source.get(probe, ())
+                     if srcs <= (k.sources or frozenset({k.block_id}))), None)
+        if succ is not None:
             out[b.block_id] = succ
+            continue
+        for src in srcs:
+            by_source.setdefault((b.shard_id, src), []).append(b)
     return out
 
 
