@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.support.ports import free_port
+from tests.support.processes import wait_http_ok
 
 
 def tidewell_command() -> list[str]:
@@ -54,18 +54,8 @@ class TidewellProcess:
             self.wait_ready(timeout_s)
 
     def wait_ready(self, timeout_s: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise AssertionError(f"tidewell exited with {self.proc.returncode}:\n{self.logs()}")
-            try:
-                if httpx.get(f"{self.url}/ready", timeout=1.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"tidewell not ready after {timeout_s}s:\n{self.logs()}")
+        assert self.proc is not None
+        wait_http_ok(f"{self.url}/ready", self.proc, timeout_s, "tidewell", self.logs)
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path else ""

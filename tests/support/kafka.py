@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.support.ports import free_port
+from tests.support.processes import Freezable, listening
 from tidewell.tool.localcluster import kafka_broker
 
 
 @dataclass
-class ApacheKafka:
+class ApacheKafka(Freezable):
     """An Apache Kafka node in ``workdir``; same surface as tests.support.tansu.Tansu."""
 
     workdir: Path
@@ -47,7 +47,7 @@ class ApacheKafka:
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + self.start_timeout_s
         pid = self.proc.pid
-        while not (self._listening() and kafka_broker.broker_started(self.log_path, pid)):
+        while not (listening(self.port) and kafka_broker.broker_started(self.log_path, pid)):
             if self.proc.poll() is not None:
                 raise AssertionError(f"kafka exited: {self.log_path.read_text()[-4000:]}")
             if time.monotonic() > deadline:
@@ -55,22 +55,6 @@ class ApacheKafka:
                     f"kafka not up in {self.start_timeout_s}s: {self.log_path.read_text()[-4000:]}"
                 )
             time.sleep(0.1)
-
-    def _listening(self) -> bool:
-        try:
-            socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-        except OSError:
-            return False
-        return True
-
-    def pause(self) -> None:
-        """Freeze the broker (SIGSTOP): connections stay open, nothing is answered."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGCONT)
 
     def stop(self) -> None:
         """Kill the broker (SIGKILL); its log stays on disk for the next start()."""

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
 
 from tests.support.peers import prometheus3_binary, promtool3_binary
 from tests.support.ports import free_port
+from tests.support.processes import wait_http_ok
 
 RW1 = "prometheus.WriteRequest"
 RW2 = "io.prometheus.write.v2.Request"
@@ -85,17 +84,7 @@ class PrometheusProcess:
             stdout=subprocess.DEVNULL,
             stderr=self._log,
         )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"prometheus exited:\n{self.logs()}")
-            try:
-                if httpx.get(f"{self.url}/-/ready", timeout=1.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"prometheus not ready after {timeout_s}s:\n{self.logs()}")
+        wait_http_ok(f"{self.url}/-/ready", self.proc, timeout_s, "prometheus", self.logs)
 
     def logs(self) -> str:
         return (self.workdir / "prometheus.log").read_text(errors="replace")

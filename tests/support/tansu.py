@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.support.processes import Freezable, listening
 
 
 def tansu_binary() -> str:
@@ -25,7 +25,7 @@ def tansu_binary() -> str:
 
 
 @dataclass
-class Tansu:
+class Tansu(Freezable):
     """A tansu broker on a loopback port, memory storage."""
 
     port: int
@@ -49,22 +49,11 @@ class Tansu:
         while True:
             if self.proc.poll() is not None:
                 raise AssertionError(f"tansu exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+            if listening(self.port):
                 return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise AssertionError("tansu did not start listening in 15s") from None
-                time.sleep(0.05)
-
-    def pause(self) -> None:
-        """Freeze the broker (SIGSTOP): connections stay open, nothing is answered."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGCONT)
+            if time.monotonic() > deadline:
+                raise AssertionError("tansu did not start listening in 15s")
+            time.sleep(0.05)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
