@@ -31,6 +31,7 @@ from tidewell.compactor.marks import mark_for_deletion, mark_for_no_compaction, 
 from tidewell.compactor.planner import Job, PlanBlock, deduplicate, plan
 from tidewell.compactor.tenant_deletion import delete_tenant_data, read_tenant_deletion_mark
 from tidewell.objstore import Bucket, ObjectNotFoundError, tenant_bucket
+from tidewell.objstore.blockdedup import sources_from_meta
 from tidewell.objstore.bucketindex import (
     META_FILENAME,
     BucketIndex,
@@ -47,15 +48,15 @@ _MAX_ROUNDS = 64
 
 def _plan_block(meta: dict, uploaded_at: float) -> PlanBlock:
     thanos = meta.get("thanos") or {}
-    comp = meta.get("compaction") or {}
+    src = sources_from_meta(meta)
     return PlanBlock(
-        block_id=str(meta["ulid"]),
+        block_id=src.block_id,
         min_time=int(meta["minTime"]),
         max_time=int(meta["maxTime"]),
-        level=int(comp.get("level") or 1),
+        level=src.level,
         uploaded_at=uploaded_at,
         labels=tuple(sorted((str(k), str(v)) for k, v in (thanos.get("labels") or {}).items())),
-        sources=frozenset(str(s) for s in comp.get("sources") or [meta["ulid"]]),
+        sources=src.sources,
     )
 
 
