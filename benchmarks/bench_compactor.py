@@ -6,15 +6,20 @@ zone b; identical data, as two zones' ingesters of one partition cut it), upload
 them to a filesystem bucket, runs the compactor in this process (one thread) until
 the tenant holds one 24h block, and reports samples merged per second, peak RSS,
 and bucket bytes per sample before and after. ``--promtool PATH`` (Prometheus 3's
-promtool) also writes the same samples (one zone) as OpenMetrics and has
+promtool) also writes the same samples (one zone; the first ``--promtool-series``
+series, identical to the first series of the full set) as OpenMetrics and has
 ``promtool tsdb create-blocks-from openmetrics --max-block-duration=24h`` build
 Prometheus's own blocks from them, for their bytes per sample.
+
+The blocks are written in a child process, so the peak RSS reported is the
+compaction's own (the process's ``ru_maxrss`` after it).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import resource
 import shutil
 import subprocess
@@ -23,6 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from ulid import ULID
 
 from tidewell.compactor.compactor import Compactor
 from tidewell.compactor.config import CompactorConfig
@@ -77,6 +83,37 @@ def _prometheus_bytes(promtool: str, n: int, hours: int, work: Path) -> tuple[in
     return size, samples
 
 
+def _zone_copy(block: Path, dest: Path) -> Path:
+    """The other zone's copy of ``block``: the same files under a new ULID (two zones'
+    ingesters of one partition cut identical chunks)."""
+    meta = json.loads((block / "meta.json").read_text())
+    meta["ulid"] = str(ULID())
+    meta["compaction"]["sources"] = [meta["ulid"]]
+    out = dest / meta["ulid"]
+    shutil.copytree(block, out)
+    (out / "meta.json").write_text(json.dumps(meta, indent="\t"))
+    return out
+
+
+def _write_window(args: argparse.Namespace, work: Path, w: int) -> int:
+    """Both zones' 2h blocks of window ``w``, uploaded; returns the samples written."""
+    tb = tenant_bucket(FilesystemBucket(work / "bucket"), "bench")
+    lo = T0 + w * 2 * H
+    series = _series(args.series, lo, lo + 2 * H, seed=w)
+    path_a, meta_a = write_block(work / "local" / "a", series, min_time=lo, max_time=lo + 2 * H)
+    if args.skew:
+        data = [(lbl, ts[1:], vs[1:]) for lbl, ts, vs in series]
+        path_b, meta_b = write_block(work / "local" / "b", data, min_time=lo,
+                                     max_time=lo + 2 * H)
+        samples_b = meta_b.num_samples
+    else:
+        path_b, samples_b = _zone_copy(path_a, work / "local" / "b"), meta_a.num_samples
+    for path in (path_a, path_b):
+        upload_block(tb, path)
+        shutil.rmtree(path)
+    return meta_a.num_samples + samples_b
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--series", type=int, default=10_000)
@@ -86,26 +123,21 @@ def main() -> None:
     ap.add_argument("--skew", action="store_true",
                     help="zone b misses each series' first sample of every block, so zone "
                          "copies differ and every chunk is decoded and re-encoded")
+    ap.add_argument("--promtool-series", type=int, default=2_000,
+                    help="series of the Prometheus comparison (its OpenMetrics input is text)")
     args = ap.parse_args()
     work = Path(args.data or tempfile.mkdtemp(prefix="bench-compactor-"))
     shutil.rmtree(work / "bucket", ignore_errors=True)
-    bucket = FilesystemBucket(work / "bucket")
-    tb = tenant_bucket(bucket, "bench")
-    samples = 0
+    shutil.rmtree(work / "compactor", ignore_errors=True)
     t = time.perf_counter()
-    for w in range(args.hours // 2):
-        lo = T0 + w * 2 * H
-        series = _series(args.series, lo, lo + 2 * H, seed=w)
-        for zone in ("a", "b"):
-            data = series
-            if zone == "b" and args.skew:
-                data = [(lbl, ts[1:], vs[1:]) for lbl, ts, vs in series]
-            path, meta = write_block(work / "local" / zone, data, min_time=lo,
-                                     max_time=lo + 2 * H)
-            upload_block(tb, path)
-            shutil.rmtree(path)
-            samples += meta.num_samples
-    print(f"wrote {samples:,} samples (two zones) in {time.perf_counter() - t:.1f}s")
+    ctx = multiprocessing.get_context("fork")
+    # Children write the blocks (two at a time): their memory is not the compactor's.
+    with ctx.Pool(2) as pool:
+        samples = sum(pool.starmap(_write_window,
+                                   [(args, work, w) for w in range(args.hours // 2)]))
+    print(f"wrote {samples:,} samples (two zones) in {time.perf_counter() - t:.1f}s",
+          flush=True)
+    bucket = FilesystemBucket(work / "bucket")
     before = _bucket_bytes(work / "bucket" / "bench")
 
     comp = Compactor(bucket, CompactorConfig(deletion_delay=0), work / "compactor",
@@ -129,7 +161,8 @@ def main() -> None:
     print(f"bucket: {before:,} B = {before / unique:.2f} B/sample before, "
           f"{after:,} B = {after / unique:.2f} B/sample after")
     if args.promtool:
-        size, n = _prometheus_bytes(args.promtool, args.series, args.hours, work)
+        size, n = _prometheus_bytes(args.promtool, min(args.series, args.promtool_series),
+                                    args.hours, work)
         print(f"prometheus (promtool, 24h blocks): {size:,} B for {n:,} samples = "
               f"{size / n:.2f} B/sample")
 

@@ -42,7 +42,12 @@ from tidewell.api.status_tsdb import status_tsdb_routes
 from tidewell.compactor.cleaner import TenantLimits
 from tidewell.compactor.compactor import Compactor
 from tidewell.compactor.routes import compactor_routes
-from tidewell.compactor.sharding import COMPACTOR_RING_KEY, job_owner, tenant_owner
+from tidewell.compactor.sharding import (
+    COMPACTOR_RING_KEY,
+    job_owner,
+    tenant_in_shard,
+    tenant_owner,
+)
 from tidewell.config import Config
 from tidewell.distributor import Distributor, Overrides, push_routes
 from tidewell.frontend import QueryFrontend
@@ -429,6 +434,7 @@ async def _init_querier(app: App) -> ASGIApp:
             new_bucket(config.blocks_storage, config.data_dir / "bucket", component="querier"),
             ignore_deletion_mark_delay_s=bucket_store.ignore_deletion_mark_delay,
             ignore_blocks_within_s=bucket_store.ignore_blocks_within,
+            max_stale_period_s=bucket_store.bucket_index.max_stale_period,
         )
         # Gateways find new blocks at their next sync: Mimir allows 3 sync intervals.
         blocks = BlocksStoreQueryable(finder, sg_watcher,
@@ -479,6 +485,9 @@ async def _init_compactor(app: App) -> Compactor:
                             limits.compactor_split_and_merge_shards,
                             limits.compactor_split_groups)
 
+    def shard_size(tenant: str) -> int:
+        return overrides.for_tenant(tenant).compactor_tenant_shard_size
+
     ring = cc.sharding_ring
     kv, watcher = _watch_instance_ring(app, ring, COMPACTOR_RING_KEY, "compactor")
     app.routes.extend(ring_status_routes(compactor_ring=watcher))
@@ -487,8 +496,12 @@ async def _init_compactor(app: App) -> Compactor:
         cc,
         Path(cc.data_dir) if cc.data_dir else config.data_dir / "compactor",
         limits=tenant_limits,
-        owns_tenant=lambda t: tenant_owner(watcher.instance_ring(), t) == ring.instance_id,
-        owns_job=lambda t, j: job_owner(watcher.instance_ring(), t, j) == ring.instance_id,
+        owns_tenant=lambda t: tenant_owner(watcher.instance_ring(), t,
+                                           shard_size(t)) == ring.instance_id,
+        owns_job=lambda t, j: job_owner(watcher.instance_ring(), t, j,
+                                        shard_size(t)) == ring.instance_id,
+        plans_tenant=lambda t: tenant_in_shard(watcher.instance_ring(), t, shard_size(t),
+                                               ring.instance_id),
     )
     lifecycler = InstanceLifecycler(
         kv, COMPACTOR_RING_KEY, ring,

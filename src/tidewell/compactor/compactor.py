@@ -6,8 +6,9 @@ planner's jobs, planning again after each round until nothing is left, so 2h
 blocks of two zones become one 2h block, then 12h and 24h blocks in one run
 (as Thanos's bucket compactor loops until there is no work). ``clean`` runs the
 blocks cleaner. Which work this instance does is the ring's business: every
-compactor plans every tenant and runs the jobs ``owns_job`` gives it (Mimir's
-job sharding); the cleaner runs for the tenants ``owns_tenant`` gives it.
+compactor of a tenant's shard (``plans_tenant``) plans it and runs the jobs
+``owns_job`` gives it (Mimir's job sharding); the cleaner runs for the tenants
+``owns_tenant`` gives it.
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ from tidewell.compactor import jobs_status
 from tidewell.compactor import metrics as m
 from tidewell.compactor.cleaner import CleanupResult, TenantLimits, clean_tenant
 from tidewell.compactor.config import CompactorConfig
-from tidewell.compactor.job import run_job
-from tidewell.compactor.marks import mark_for_deletion
+from tidewell.compactor.job import CorruptSourceError, run_job
+from tidewell.compactor.marks import mark_for_deletion, mark_for_no_compaction, no_compact_marked
 from tidewell.compactor.planner import Job, PlanBlock, deduplicate, plan
 from tidewell.compactor.tenant_deletion import delete_tenant_data, read_tenant_deletion_mark
 from tidewell.objstore import Bucket, ObjectNotFoundError, tenant_bucket
+from tidewell.objstore.blockdedup import sources_from_meta
 from tidewell.objstore.bucketindex import (
     META_FILENAME,
     BucketIndex,
@@ -47,15 +49,15 @@ _MAX_ROUNDS = 64
 
 def _plan_block(meta: dict, uploaded_at: float) -> PlanBlock:
     thanos = meta.get("thanos") or {}
-    comp = meta.get("compaction") or {}
+    src = sources_from_meta(meta)
     return PlanBlock(
-        block_id=str(meta["ulid"]),
+        block_id=src.block_id,
         min_time=int(meta["minTime"]),
         max_time=int(meta["maxTime"]),
-        level=int(comp.get("level") or 1),
+        level=src.level,
         uploaded_at=uploaded_at,
         labels=tuple(sorted((str(k), str(v)) for k, v in (thanos.get("labels") or {}).items())),
-        sources=frozenset(str(s) for s in comp.get("sources") or [meta["ulid"]]),
+        sources=src.sources,
     )
 
 
@@ -71,6 +73,7 @@ class Compactor:
         limits: Callable[[str], TenantLimits] = lambda _t: TenantLimits(),
         owns_tenant: Callable[[str], bool] = lambda _t: True,
         owns_job: Callable[[str, Job], bool] = lambda _t, _j: True,
+        plans_tenant: Callable[[str], bool] = lambda _t: True,
         clock: Callable[[], float] = time.time,
     ) -> None:
         config.validate()
@@ -80,6 +83,7 @@ class Compactor:
         self.limits = limits
         self.owns_tenant = owns_tenant
         self.owns_job = owns_job
+        self.plans_tenant = plans_tenant
         self.clock = clock
         self.ranges = config.block_ranges_ms()
         self._indexes: dict[str, BucketIndex] = {}
@@ -97,12 +101,12 @@ class Compactor:
         return sorted(n for n in names if not is_block_id(n))
 
     def live_blocks(self, tenant: str) -> list[PlanBlock]:
-        """Complete blocks of the tenant without a deletion mark."""
+        """Complete blocks of the tenant without a deletion or no-compact mark."""
         tb = tenant_bucket(self.bucket, tenant)
         index, _ = build_bucket_index(self.bucket, tenant, self._indexes.get(tenant),
                                       now=self.clock())
         self._indexes[tenant] = index
-        marked = index.deletion_marks()
+        marked = index.deletion_marks().keys() | no_compact_marked(tb)
         cached = self._metas.get(tenant, {})
         metas: dict[str, PlanBlock] = {}
         for b in index.blocks:
@@ -152,10 +156,21 @@ class Compactor:
                     try:
                         f.result()
                         done += 1
+                    except CorruptSourceError as exc:  # skip the block, not the tenant
+                        m.GROUP_COMPACTION_FAILURES.inc()
+                        self._mark_no_compact(tb, tenant, exc)
                     except Exception:
                         m.GROUP_COMPACTION_FAILURES.inc()
                         raise
         return done
+
+    def _mark_no_compact(self, tb: Bucket, tenant: str, exc: CorruptSourceError) -> None:
+        reason = ("block-index-out-of-order-chunk" if "out of order" in str(exc.cause)
+                  else "critical")
+        if mark_for_no_compaction(tb, exc.block_id, reason, str(exc.cause), self.clock()):
+            m.BLOCKS_MARKED_FOR_NO_COMPACTION.labels(reason).inc()
+        log.error("block marked for no-compaction", extra={"fields": {
+            "user": tenant, "block": exc.block_id, "reason": reason, "err": str(exc.cause)}})
 
     def compact(self) -> bool:
         """One compaction run over every tenant (running the jobs this instance owns);
@@ -169,7 +184,7 @@ class Compactor:
         m.TENANTS_FAILED.set(0)
         ok = True
         for tenant in tenants:
-            if tenant in deleted:
+            if tenant in deleted or not self.plans_tenant(tenant):
                 continue
             try:
                 self.compact_tenant(tenant)

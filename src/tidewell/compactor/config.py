@@ -6,6 +6,7 @@ import itertools
 import socket
 from dataclasses import dataclass, field
 
+from tidewell.model.errors import TidewellError
 from tidewell.ring.config import instance_ring_config_type
 from tidewell.util.config_fields import parse_duration, setting
 
@@ -31,7 +32,7 @@ class CompactorRingConfig(_CompactorInstanceRingConfig):  # type: ignore[valid-t
     )
 
 
-class InvalidCompactorConfigError(ValueError):
+class InvalidCompactorConfigError(TidewellError, ValueError):
     """A ``compactor`` setting is out of range; the message names the flag."""
 
 

@@ -10,6 +10,7 @@ from prometheus_client import Counter, Gauge
 __all__ = [
     "BLOCKS_CLEANED",
     "BLOCKS_MARKED_FOR_DELETION",
+    "BLOCKS_MARKED_FOR_NO_COMPACTION",
     "BUCKET_BLOCKS",
     "BUCKET_BLOCKS_MARKED",
     "BUCKET_BLOCKS_PARTIALS",
@@ -77,3 +78,6 @@ BUCKET_BLOCKS_PARTIALS = Gauge("cortex_bucket_blocks_partials_count",
 BUCKET_INDEX_LAST_UPDATE = Gauge(
     "cortex_bucket_index_last_successful_update_timestamp_seconds",
     "Timestamp of the last successful update of a tenant's bucket index.", ["user"])
+BLOCKS_MARKED_FOR_NO_COMPACTION = Counter(
+    "cortex_compactor_blocks_marked_for_no_compaction_total",
+    "Total number of blocks that were marked for no-compaction.", ["reason"])

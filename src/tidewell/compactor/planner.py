@@ -24,6 +24,8 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from tidewell.objstore.blockdedup import find_successors
+
 __all__ = [
     "COMPACTOR_SHARD_ID_LABEL",
     "IGNORED_GROUP_LABELS",
@@ -101,25 +103,16 @@ def group_key(labels: Iterable[tuple[str, str]]) -> str:
 
 def deduplicate(blocks: Sequence[PlanBlock]) -> tuple[list[PlanBlock], list[PlanBlock]]:
     """(kept, duplicates): a block is a duplicate when another block of the same shard
-    holds all its sources.
+    holds all its sources (``objstore.blockdedup``, shared with the read path).
 
-    Blocks of different shards never cover each other: the split stage writes one
-    block per shard from the same sources, and a source is covered only once every
-    shard's block exists, which a crash between two shard uploads would break. Such
-    sources are split again instead, and the per-shard merges drop the repeated samples.
+    Sources covered only by the split stage's per-shard blocks are split again
+    instead (a crash between two shard uploads would otherwise lose the rest), and
+    the per-shard merges drop the repeated samples.
     """
-    order = sorted(blocks, key=lambda b: (-len(b.sources), -b.level, b.block_id))
-    kept: list[PlanBlock] = []
-    dups: list[PlanBlock] = []
-    for b in order:
-        srcs = b.sources or frozenset({b.block_id})
-        if any(k.shard_id == b.shard_id and srcs <= (k.sources or frozenset({k.block_id}))
-               for k in kept):
-            dups.append(b)
-        else:
-            kept.append(b)
-    kept.sort(key=lambda b: (b.min_time, b.block_id))
-    return kept, dups
+    dups = find_successors(blocks)
+    kept = sorted((b for b in blocks if b.block_id not in dups),
+                  key=lambda b: (b.min_time, b.block_id))
+    return kept, [b for b in blocks if b.block_id in dups]
 
 
 def _range_start(t: int, r: int) -> int:

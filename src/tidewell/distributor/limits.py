@@ -286,6 +286,14 @@ class Limits:
             flag="compactor.split-and-merge-shards",
         ),
     )
+    compactor_tenant_shard_size: int = field(
+        default=0,
+        metadata=setting(
+            "Max number of compactors that can compact blocks for single tenant. 0 to "
+            "disable the limit and use all compactors.",
+            flag="compactor.compactor-tenant-shard-size",
+        ),
+    )
     compactor_split_groups: int = field(
         default=1,
         metadata=setting(

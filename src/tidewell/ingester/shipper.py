@@ -11,10 +11,12 @@ What was shipped is remembered in ``<tenant dir>/mimir.shipper.json``
 A block missing from that file whose ``meta.json`` is already in the bucket (a
 crash right after its upload) is taken as shipped, not uploaded again.
 
-After uploads, the tenant's bucket index is refreshed by ``index_writer``. The
-compactor's blocks cleaner is the index's owner: in a process that runs one,
-``index_writer`` is the cleaner itself (so the index has one writer and new
-blocks still show up at once); without one, the shipper rebuilds the index.
+The compactor's blocks cleaner is the only writer of the tenant's bucket
+index. In a process that runs one (``-target=all``), ``index_writer`` is the
+cleaner itself, called after uploads so new blocks show up at once; an
+ingester-only process (``index_writer`` None) never writes the index: its blocks
+appear at the compactor's next cleanup (``-compactor.cleanup-interval``), and
+queriers meanwhile ask the ingesters, as Mimir's do.
 """
 
 from __future__ import annotations
@@ -34,7 +36,6 @@ from tidewell.ingester.head_cutting import local_blocks
 from tidewell.ingester.user_tsdb import TenantTSDB
 from tidewell.objstore import Bucket, tenant_bucket
 from tidewell.objstore.bucket import join_key
-from tidewell.objstore.bucketindex import update_bucket_index
 from tidewell.tsdb.block.files import block_files
 
 __all__ = [
@@ -87,7 +88,6 @@ class Shipper:
         attempts: int = 3,
         backoff: float = 0.1,
         max_backoff: float = 5.0,
-        update_index: bool = True,
         index_writer: Callable[[str], object] | None = None,
     ) -> None:
         self.bucket = bucket
@@ -96,9 +96,8 @@ class Shipper:
         self.attempts = max(1, attempts)
         self.backoff = backoff
         self.max_backoff = max_backoff
-        self.update_index = update_index
-        self.index_writer: Callable[[str], object] = index_writer or (
-            lambda tenant: update_bucket_index(bucket, tenant))
+        self.index_writer = index_writer
+        """The blocks cleaner of an in-process compactor; None: the index is not ours."""
         self._index_stale: set[str] = set()
 
     def tenant_dir(self, tenant: str) -> Path:
@@ -168,7 +167,7 @@ class Shipper:
             )
         if known != shipped:
             await asyncio.to_thread(write_shipped, tdir, known)
-        if self.update_index and tenant in self._index_stale:
+        if tenant in self._index_stale:
             await self._update_index(tenant)
         return uploaded
 
@@ -193,6 +192,9 @@ class Shipper:
             tb.upload_file(join_key(block.name, rel), block / rel)
 
     async def _update_index(self, tenant: str) -> None:
+        if self.index_writer is None:
+            self._index_stale.discard(tenant)
+            return
         try:
             await asyncio.to_thread(self.index_writer, tenant)
         except Exception as exc:

@@ -34,9 +34,12 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+from tidewell.model.errors import TidewellError
 from tidewell.objstore import Bucket, ObjectNotFoundError, tenant_bucket
+from tidewell.util.config_fields import format_duration
 
 __all__ = [
     "DELETION_MARK_FILENAME",
@@ -49,8 +52,10 @@ __all__ = [
     "BucketIndex",
     "BucketIndexCorruptedError",
     "BucketIndexNotFoundError",
+    "BucketIndexTooOldError",
     "IndexBlock",
     "build_bucket_index",
+    "check_not_stale",
     "delete_bucket_index",
     "deletion_mark_key",
     "read_bucket_index",
@@ -74,12 +79,31 @@ _ULID = re.compile(r"^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$")
 _FETCH_THREADS = 16
 
 
-class BucketIndexNotFoundError(LookupError):
+class BucketIndexNotFoundError(TidewellError, LookupError):
     """The tenant has no bucket index (yet)."""
 
 
-class BucketIndexCorruptedError(ValueError):
+class BucketIndexCorruptedError(TidewellError, ValueError):
     """The bucket index exists but is not valid gzip-compressed JSON of the right shape."""
+
+
+class BucketIndexTooOldError(TidewellError):
+    """The index was last written longer ago than the max stale period: its writer (the
+    compactor's cleaner) is not running, so the blocks it lists may be long gone."""
+
+    def __init__(self, updated_at: int, max_stale_period: float) -> None:
+        when = datetime.fromtimestamp(updated_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        super().__init__(
+            f"the bucket index is too old. It was last updated at {when}, which exceeds the "
+            f"maximum allowed staleness period of {format_duration(max_stale_period)} "
+            "(err-mimir-bucket-index-too-old)")
+
+
+def check_not_stale(index: BucketIndex, *, now: float, max_stale_period: float) -> None:
+    """Raise ``BucketIndexTooOldError`` when ``index`` is older than ``max_stale_period``
+    seconds (0 disables the check), as Mimir's queriers and store-gateways refuse it."""
+    if max_stale_period > 0 and now - index.updated_at > max_stale_period:
+        raise BucketIndexTooOldError(index.updated_at, max_stale_period)
 
 
 def is_block_id(name: str) -> bool:

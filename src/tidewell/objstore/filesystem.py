@@ -6,15 +6,24 @@ we write a temporary file, fsync it, rename it over the key and fsync the
 directory; ``LocalStore`` renames without fsync. Keys map to plain paths, so
 ``promtool tsdb list <dir>/<tenant>`` reads the blocks straight from the bucket.
 Ranged reads are ``pread`` on the file, with no extra copy.
+
+A process killed mid-put leaves its hidden temporary file (``.<name>.tmp-<hex>``).
+Listings never show temporary files, and delete those older than
+``stale_tmp_after`` seconds (1h: no put of one object takes that long, so the
+writer is gone) on the way, with directories they leave empty: the compactor's
+cleaner lists every tenant each ``-compactor.cleanup-interval``, which sweeps
+them, and a block whose other files did land is a partial block it removes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import re
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +33,8 @@ from tidewell.objstore.errors import BucketAccessDeniedError, BucketError, Objec
 from tidewell.util.fsync import fsync_dir
 
 __all__ = ["FilesystemBucket"]
+
+log = logging.getLogger("tidewell.objstore")
 
 _TMP_NAME = re.compile(r"^\..*\.tmp-[0-9a-f]{32}$")
 
@@ -46,10 +57,12 @@ def _sync_dir(path: Path) -> None:
 class FilesystemBucket(Bucket):
     """Objects as files under ``root``; puts are atomic and durable."""
 
-    def __init__(self, root: str | os.PathLike[str], *, fsync: bool = True) -> None:
+    def __init__(self, root: str | os.PathLike[str], *, fsync: bool = True,
+                 stale_tmp_after: float = 3600.0) -> None:
         self.root = Path(root).absolute()
         self.root.mkdir(parents=True, exist_ok=True)
         self.fsync = fsync
+        self.stale_tmp_after = stale_tmp_after
         self.name = f"filesystem:{self.root}"
 
     # -- helpers -----------------------------------------------------------------------
@@ -89,6 +102,27 @@ class FilesystemBucket(Bucket):
 
     def _tmp_for(self, dest: Path) -> Path:
         return dest.with_name(f".{dest.name}.tmp-{uuid.uuid4().hex}")
+
+    def _sweep_tmp(self, path: str) -> None:
+        """Delete a temporary file left by a killed writer (older than ``stale_tmp_after``),
+        then the directories it leaves empty."""
+        try:
+            if time.time() - os.stat(path).st_mtime <= self.stale_tmp_after:
+                return
+            os.unlink(path)
+        except OSError:
+            return
+        log.warning("removed temporary file of an interrupted upload: path=%s", path)
+        self._remove_empty_parents(Path(path).parent)
+
+    def _remove_empty_parents(self, d: Path) -> None:
+        """Object stores have no empty directories: remove ``d`` and its parents while empty."""
+        while d != self.root and self.root in d.parents:
+            try:
+                d.rmdir()
+            except OSError:
+                break
+            d = d.parent
 
     # -- Bucket ------------------------------------------------------------------------
     def get(self, key: str) -> bytes:
@@ -180,14 +214,7 @@ class FilesystemBucket(Bucket):
             return  # a "directory" is not an object
         except OSError as exc:
             raise self._error(exc, "delete", key) from None
-        # Remove directories left empty, as object stores have no empty directories.
-        d = path.parent
-        while d != self.root and self.root in d.parents:
-            try:
-                d.rmdir()
-            except OSError:
-                break
-            d = d.parent
+        self._remove_empty_parents(path.parent)
 
     def attributes(self, key: str) -> ObjectInfo:
         try:
@@ -211,6 +238,7 @@ class FilesystemBucket(Bucket):
             base = "" if rel == "." else rel.replace(os.sep, "/") + "/"
             for name in sorted(filenames):
                 if _is_tmp(name):
+                    self._sweep_tmp(os.path.join(dirpath, name))
                     continue
                 try:
                     st = os.stat(os.path.join(dirpath, name))

@@ -15,7 +15,12 @@ gateways, see ``tidewell.storegateway.sharding``), so a query:
 4. fails with ``StoreConsistencyCheckError`` naming the blocks no owner
    answered for, except blocks uploaded less than ``upload_grace_s`` ago
    (gateways discover new blocks at their next sync; meanwhile ingesters still
-   hold that data), which are only tried.
+   hold that data), which are only tried, and blocks whose compacted successor
+   answered (its gateway may have dropped the source already).
+
+Blocks replaced by a compacted successor uploaded ``upload_grace_s`` or more ago
+are not asked for at all (``storegateway.dedup_filter``, the rule gateways follow),
+so no block is read together with its successor.
 
 Unlike Mimir, blocks in their upload grace are retried on other owners too (it
 costs nothing when they answer), and an attempt still asks the gateways it can
@@ -32,11 +37,12 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from tidewell.model import Matcher, SelectHints, Series
-from tidewell.objstore import Bucket
+from tidewell.objstore import Bucket, tenant_bucket
 from tidewell.objstore.bucketindex import (
     BucketIndex,
     BucketIndexNotFoundError,
     IndexBlock,
+    check_not_stale,
     read_bucket_index,
 )
 from tidewell.querier import metrics
@@ -48,6 +54,7 @@ from tidewell.querier.remote import (
     RemoteQueryError,
 )
 from tidewell.ring.instance_ring import InstanceRingSource
+from tidewell.storegateway.dedup_filter import DeduplicateFilter
 from tidewell.util.executors import shared_executor
 from tidewell.util.expiring import ExpiringCache
 
@@ -63,6 +70,7 @@ _log = logging.getLogger("tidewell.querier")
 T = TypeVar("T")
 
 MAX_FETCH_ATTEMPTS = 3
+_MIN_TIME, _MAX_TIME = -(2**63), 2**63 - 1
 _POOL_THREADS = 16
 """Calls to store-gateways in flight, over all queries of the process."""
 _MISSING = object()
@@ -85,7 +93,8 @@ class BucketIndexBlocksFinder:
 
     The index is read at most every ``ttl_s`` seconds per tenant, and at most
     ``max_tenants`` indexes are kept (the tenant is a request's header: any
-    number of them may be asked for). Blocks the
+    number of them may be asked for); one older than ``max_stale_period_s`` fails
+    the query (``BucketIndexTooOldError``). Blocks the
     store-gateways do not load are left out, by the same rules: marked for
     deletion more than ``ignore_deletion_mark_delay_s`` ago, or starting within
     ``ignore_blocks_within_s`` of now (when > 0).
@@ -99,9 +108,11 @@ class BucketIndexBlocksFinder:
         max_tenants: int = 1000,
         ignore_deletion_mark_delay_s: float = 3600.0,
         ignore_blocks_within_s: float = 0.0,
+        max_stale_period_s: float = 3600.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.bucket = bucket
+        self.max_stale_period_s = max_stale_period_s
         self.ttl_s = ttl_s
         self.ignore_deletion_mark_delay_s = ignore_deletion_mark_delay_s
         self.ignore_blocks_within_s = ignore_blocks_within_s
@@ -130,6 +141,7 @@ class BucketIndexBlocksFinder:
         if index is None:
             return []
         now = self.clock()
+        check_not_stale(index, now=now, max_stale_period=self.max_stale_period_s)
         marks = index.deletion_marks()
         recent_ms = int((now - self.ignore_blocks_within_s) * 1000)
         out = []
@@ -166,11 +178,21 @@ class BlocksStoreQueryable:
         self.ring = ring
         self.upload_grace_s = upload_grace_s
         self.clock = clock
+        self.dedup = DeduplicateFilter(upload_grace_s)
         self._clients = RemoteClients(client_for or (
             lambda url: RemoteQueryable(url, timeout_s=timeout_s, retries=0)))
 
     def querier(self, tenant: str, mint: int, maxt: int) -> BlocksStoreQuerier:
         return BlocksStoreQuerier(self, tenant, mint, maxt)
+
+    def blocks(self, tenant: str, mint: int, maxt: int) -> tuple[list[IndexBlock], dict[str, str]]:
+        """The blocks to ask for, and every replaced block → its successor."""
+        served = {b.block_id: b for b in self.finder.blocks(tenant, _MIN_TIME, _MAX_TIME)}
+        successors = self.dedup.successors(tenant_bucket(self.finder.bucket, tenant), tenant,
+                                           served)
+        skip = self.dedup.settled(successors, served, self.clock())
+        return [b for b in served.values()
+                if b.within(mint, maxt) and b.block_id not in skip], successors
 
     def client(self, url: str) -> RemoteQueryable:
         return self._clients.get(url)
@@ -215,7 +237,7 @@ class BlocksStoreQuerier:
 
     def _query(self, fetch: Callable[[RemoteQuerier], tuple[T, list[str]]]) -> list[T]:
         """``fetch`` on the owners of every block in range, retrying missing blocks."""
-        blocks = self.qa.finder.blocks(self.tenant, self.mint, self.maxt)
+        blocks, successors = self.qa.blocks(self.tenant, self.mint, self.maxt)
         if not blocks:
             metrics.STORE_GATEWAYS_HIT.observe(0)
             return []
@@ -250,6 +272,9 @@ class BlocksStoreQuerier:
                 break
         metrics.STORE_GATEWAYS_HIT.observe(len(touched))
         metrics.CONSISTENCY_CHECKS.inc()
+        if remaining:
+            done = {b.block_id for b in blocks}.difference(remaining)
+            remaining = [b for b in remaining if successors.get(b) not in done]
         if remaining:
             self._check(blocks, set(remaining))
         return answers

@@ -14,6 +14,7 @@ from pathlib import Path
 from tidewell.util.config_fields import InvalidValueError, setting
 
 __all__ = [
+    "BucketIndexConfig",
     "BucketStoreConfig",
     "ChunksCacheConfig",
     "ChunksInMemoryCacheConfig",
@@ -70,6 +71,20 @@ class ChunksCacheConfig:
 
 
 @dataclass
+class BucketIndexConfig:
+    max_stale_period: float = field(
+        default=3600.0,
+        metadata=setting(
+            "The maximum allowed age of a bucket index (last updated) before queries start "
+            "failing because the bucket index is too old. The bucket index is periodically "
+            "updated by the compactor, and this check is enforced in the querier and "
+            "store-gateway (at query time). 0 disables the check.",
+            kind="duration",
+        ),
+    )
+
+
+@dataclass
 class BucketStoreConfig:
     sync_dir: str = field(
         default="",
@@ -119,6 +134,7 @@ class BucketStoreConfig:
     )
     index_cache: IndexCacheConfig = field(default_factory=IndexCacheConfig)
     chunks_cache: ChunksCacheConfig = field(default_factory=ChunksCacheConfig)
+    bucket_index: BucketIndexConfig = field(default_factory=BucketIndexConfig)
 
     def resolved_sync_dir(self, common_storage_path: str | Path) -> Path:
         """The sync directory, defaulting under the common storage path."""
@@ -135,6 +151,7 @@ class BucketStoreConfig:
             ("partitioner-max-gap-bytes", self.partitioner_max_gap_bytes),
             ("index-cache.inmemory.max-size-bytes", self.index_cache.inmemory.max_size_bytes),
             ("chunks-cache.inmemory.max-size-bytes", self.chunks_cache.inmemory.max_size_bytes),
+            ("bucket-index.max-stale-period", self.bucket_index.max_stale_period),
         ):
             if value < 0:
                 raise InvalidBucketStoreConfigError(

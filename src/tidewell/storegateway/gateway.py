@@ -5,8 +5,8 @@ bucket index and answers queries over them.
 ``sync_interval``. A sync reads each tenant's ``bucket-index.json.gz``: new
 blocks are added (their index is only downloaded when a query first needs it),
 blocks gone from the index, or marked for deletion longer than
-``ignore_deletion_mark_delay`` ago, are dropped together with their local
-files and cache entries.
+``ignore_deletion_mark_delay`` ago, or replaced by a compacted successor
+(``dedup_filter``), are dropped together with their local files and cache entries.
 
 With a ``sharding`` strategy (store-gateways in a cluster, see ``sharding``) a
 gateway loads only the blocks the ring assigns to it, re-evaluated at every
@@ -32,6 +32,7 @@ from tidewell.objstore.bucketindex import (
     BucketIndexCorruptedError,
     BucketIndexNotFoundError,
     IndexBlock,
+    check_not_stale,
     is_block_id,
     read_bucket_index,
 )
@@ -40,6 +41,7 @@ from tidewell.storegateway.block_querier import BucketStoreQuerier
 from tidewell.storegateway.bucket_block import BucketBlock
 from tidewell.storegateway.cache import ByteLRU, IndexCache
 from tidewell.storegateway.config import BucketStoreConfig
+from tidewell.storegateway.dedup_filter import DeduplicateFilter
 from tidewell.storegateway.sharding import ShardingStrategy
 from tidewell.util.expiring import ExpiringCache
 from tidewell.util.services import Supervisor
@@ -90,6 +92,9 @@ class StoreGateway:
         )
         self.chunks_cache = ByteLRU(chunk_bytes)
         self._tenants: dict[str, _TenantBlocks] = {}
+        # Alone, a gateway adds a successor and drops its sources in one sync; sharded,
+        # it waits the queriers' upload grace (3 sync intervals) for the successor's owner.
+        self.dedup = DeduplicateFilter(0.0 if sharding is None else 3 * config.sync_interval)
         # tenants asked for but not in the bucket at their last check: any number of
         # them may be asked for, so the memory of them expires and is capped
         self._unknown_checked: ExpiringCache[str, bool] = ExpiringCache(
@@ -210,7 +215,8 @@ class StoreGateway:
             log.error("keeping previous blocks, bucket index unreadable: tenant=%s err=%s",
                       tenant, exc)
             raise
-        wanted = self._wanted(index)
+        wanted = self.dedup.filter(tenant_bucket(self.bucket, tenant), tenant,
+                                   self._wanted(index), self.now())
         if self.sharding is not None:
             with self._lock:
                 tb = self._tenants.get(tenant)
@@ -284,6 +290,7 @@ class StoreGateway:
         wait for the next periodic sync. Blocking: call it from a worker thread.
         """
         self._sync_if_unknown(tenant)
+        self._check_index_age(tenant)
         return BucketStoreQuerier(self.blocks(tenant), mint, maxt)
 
     def blocks_querier(
@@ -292,8 +299,18 @@ class StoreGateway:
         """A querier over those of ``block_ids`` this gateway has loaded; its
         ``queried_blocks`` tells the caller which ones (ask another owner for the rest)."""
         self._sync_if_unknown(tenant)
+        self._check_index_age(tenant)
         wanted = set(block_ids)
         return BucketStoreQuerier([b for b in self.blocks(tenant) if b.id in wanted], mint, maxt)
+
+    def _check_index_age(self, tenant: str) -> None:
+        """Refuse to answer from an index older than ``bucket_index.max_stale_period``."""
+        with self._lock:
+            tb = self._tenants.get(tenant)
+            index = tb.index if tb is not None else None
+        if index is not None:
+            check_not_stale(index, now=self.now(),
+                            max_stale_period=self.config.bucket_index.max_stale_period)
 
     def _sync_if_unknown(self, tenant: str) -> None:
         with self._lock:

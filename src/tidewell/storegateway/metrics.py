@@ -9,6 +9,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = [
     "BLOCKS_LOADED",
+    "BLOCKS_META_SYNCED",
     "BLOCK_DROPS",
     "BLOCK_LOADS",
     "BLOCK_LOAD_FAILURES",
@@ -117,4 +118,9 @@ CORRUPTED_DATA = Counter(
     "cortex_bucket_store_corrupted_data_total",
     "Block data read from the bucket that failed its checks (CRC, bounds).",
     ["data_type"],
+)
+BLOCKS_META_SYNCED = Gauge(
+    "cortex_blocks_meta_synced",
+    "Number of block metadata synced (state=duplicate: replaced by a compacted successor).",
+    ["state"],
 )

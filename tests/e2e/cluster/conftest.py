@@ -13,7 +13,7 @@ from tidewell.tool.localcluster.supervisor import BROKERS, ClusterLayout, LocalC
 def small_layout() -> ClusterLayout:
     """The components that run alone today: one ingester and one distributor on Kafka."""
     return ClusterLayout(zones=1, partitions=1, distributors=1, queriers=0, store_gateways=0,
-                         query_frontends=0)
+                         query_frontends=0, compactors=0)
 
 
 def new_cluster(root: Path, layout: ClusterLayout | None = None, **kwargs: object) -> LocalCluster:

@@ -120,7 +120,7 @@ def test_up_then_down_from_the_command_line(tmp_path: Path) -> None:
     up = subprocess.Popen(
         [*cmd, "up", "--dir", str(root), "--base-port", "0", "--zones", "1", "--partitions", "1",
          "--distributors", "1", "--queriers", "0", "--store-gateways", "0",
-         "--query-frontends", "0", "--ready-timeout", "60"],
+         "--query-frontends", "0", "--compactors", "0", "--ready-timeout", "60"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert up.stdout is not None

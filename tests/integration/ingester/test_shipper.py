@@ -18,7 +18,7 @@ from tidewell.ingester.head_cutting import compact_head, local_blocks
 from tidewell.ingester.shipper import SHIPPER_FILENAME, Shipper, read_shipped
 from tidewell.model import Labels, SampleBatch
 from tidewell.objstore import Bucket, BucketConfig, FilesystemBucket, new_bucket, tenant_bucket
-from tidewell.objstore.bucketindex import read_bucket_index
+from tidewell.objstore.bucketindex import build_bucket_index, update_bucket_index
 from tidewell.tsdb.block import BlockReader
 from tidewell.tsdb.head import Head
 
@@ -110,7 +110,8 @@ def test_uploads_meta_last_remembers_and_indexes(
     assert len(blocks) == 5
     bucket = RecordingBucket(tmp_path / "bucket")
     uploads0 = metric("cortex_ingester_shipper_uploads_total")
-    shipper = Shipper(bucket, tsdb)
+    # The in-process compactor's cleaner stands in as the index writer (the only one).
+    shipper = Shipper(bucket, tsdb, index_writer=lambda t: update_bucket_index(bucket, t))
 
     assert asyncio.run(shipper.sync([TENANT])) == 5
 
@@ -126,7 +127,7 @@ def test_uploads_meta_last_remembers_and_indexes(
         assert not bucket.exists(f"{TENANT}/{b.name}/tidewell-cut.json")
     # The index is written after the blocks it lists.
     assert bucket.order[-1] == f"{TENANT}/bucket-index.json.gz"
-    index = read_bucket_index(bucket, TENANT)
+    index, _ = build_bucket_index(bucket, TENANT)
     assert sorted(b.block_id for b in index.blocks) == [b.name for b in blocks]
     assert set(read_shipped(tsdb / TENANT)) == {b.name for b in blocks}
     doc = json.loads((tsdb / TENANT / SHIPPER_FILENAME).read_text())
@@ -173,6 +174,8 @@ def test_s3_down_counts_failures_retries_and_loses_nothing(
     assert asyncio.run(shipper.sync([TENANT])) == 3
     assert metric("cortex_ingester_shipper_uploads_total") == uploads0 + 3
     assert set(read_shipped(tsdb / TENANT)) == {b.name for b in blocks}
-    index = read_bucket_index(bucket, TENANT)
+    index, _ = build_bucket_index(bucket, TENANT)
     assert len(index.blocks) == 3
+    # Without an index writer (an ingester-only process) the index is not the shipper's.
+    assert not bucket.exists(f"{TENANT}/bucket-index.json.gz")
     assert read_back(bucket, TENANT, tmp_path / "dl") == want

@@ -15,7 +15,7 @@ from tidewell.ingester.shipper import SHIPPER_FILENAME
 from tidewell.ingester.snapshots import head_file_name, load_snapshot, write_snapshot
 from tidewell.model.tenant import MAX_TENANT_ID_LENGTH
 from tidewell.objstore import FilesystemBucket
-from tidewell.objstore.bucketindex import read_bucket_index
+from tidewell.objstore.bucketindex import build_bucket_index
 from tidewell.tsdb.head import Head
 
 from .conftest import new_log
@@ -98,7 +98,7 @@ async def test_150_char_tenant_survives_snapshot_restart_and_shipping(tmp_path: 
     assert os.listdir(snap) == [head_file_name(LONG)]
     assert await ing.compact() == 3
     assert await ing.ship() == 3
-    assert len(read_bucket_index(bucket, LONG).blocks) == 3
+    assert len(build_bucket_index(bucket, LONG)[0].blocks) == 3
     await ing.stop()
     ing2 = make(log, tmp_path / "ing", bucket=bucket)
     await ing2.start()

@@ -13,7 +13,7 @@ from tidewell.ingester import ingester_routes
 from tidewell.ingester.shipper import Shipper
 from tidewell.model import Labels
 from tidewell.objstore import FilesystemBucket
-from tidewell.objstore.bucketindex import read_bucket_index
+from tidewell.objstore.bucketindex import build_bucket_index
 from tidewell.ring.config import PartitionRingConfig
 from tidewell.ring.kv import InMemoryKV
 from tidewell.ring.lifecycler import PartitionInstanceLifecycler
@@ -85,7 +85,7 @@ async def test_flush_cuts_open_ranges_and_ships(tmp_path: Path) -> None:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         assert (await client.post("/ingester/flush")).status_code == 204
-    (block,) = read_bucket_index(bucket, "t1").blocks
+    (block,) = build_bucket_index(bucket, "t1")[0].blocks
     assert (block.min_time, block.max_time) == (0, 7_200_000)  # the open 2h range
     assert ing.tenant_tsdb("t1").head.num_samples() == 0
     assert [s.timestamps.tolist() for s in ing.querier("t1", 0, 10**9).select([])] == [

@@ -61,6 +61,7 @@ ROLE_FLAGS: dict[str, tuple[str, ...]] = {
     "distributor": (),
     "querier": (),
     "store-gateway": ("-store-gateway.sharding-ring.instance-id={name}",),
+    "compactor": ("-compactor.ring.instance-id={name}",),
     "query-frontend": ("-query-frontend.downstream-url={querier_urls}",),
     "ruler": ("-ruler.ring.instance-id={name}", "-ruler.query-frontend.address={frontend_url}"),
 }
@@ -68,13 +69,13 @@ ROLE_FLAGS: dict[str, tuple[str, ...]] = {
 # Tidewell processes are stopped in tiers: nothing new comes in, then the ingesters.
 _STOP_TIERS: tuple[tuple[str, ...], ...] = (
     ("ruler", "distributor", "query-frontend"),
-    ("querier", "store-gateway"),
+    ("querier", "store-gateway", "compactor"),
     ("ingester",),
 )
 # Started in this order, stopped reversed: the broker keeps its log in S3, so S3 comes first.
 _DEP_ORDER = ("s3", "kafka", "etcd", "memcached")
 RINGS = ("ingester.partition-ring", "ingester.ring", "store-gateway.sharding-ring",
-         "ruler.ring")  # all in etcd
+         "ruler.ring", "compactor.ring")  # all in etcd
 BUCKET = "tidewell"
 RULER_BUCKET = "tidewell-ruler"  # rule groups (rules/<tenant>/...) apart from the blocks
 BROKER_BUCKET = "tidewell-kafka"  # the broker's own bucket: its log survives a broker restart
@@ -102,6 +103,7 @@ class ClusterLayout:
     query_frontends: int = 1
     rulers: int = 0
     topic_partitions: int = 0  # partitions of the topic when created; 0 = ``partitions``
+    compactors: int = 1  # the bucket index's only writer: without one, new blocks stay unseen
 
     @property
     def kafka_partitions(self) -> int:
@@ -114,6 +116,7 @@ class ClusterLayout:
             zone = f"zone-{chr(ord('a') + z)}"
             out += [(f"ingester-{zone}-{p}", "ingester", zone) for p in range(self.partitions)]
         out += [(f"store-gateway-{i}", "store-gateway", "") for i in range(self.store_gateways)]
+        out += [(f"compactor-{i}", "compactor", "") for i in range(self.compactors)]
         out += [(f"distributor-{i}", "distributor", "") for i in range(self.distributors)]
         out += [(f"querier-{i}", "querier", "") for i in range(self.queriers)]
         out += [(f"query-frontend-{i}", "query-frontend", "")
@@ -777,6 +780,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="blocks are sharded over them, each block on "
                          "-store-gateway.sharding-ring.replication-factor of them (default 3)")
     up.add_argument("--query-frontends", type=int, default=1)
+    up.add_argument("--compactors", type=int, default=1,
+                    help="they share tenants and jobs through the compactor ring; the blocks "
+                         "cleaner of one of them writes each tenant's bucket index")
     up.add_argument("--topic-partitions", type=int, default=0,
                     help="partitions of the ingest topic (default: --partitions); more leaves "
                          "room to scale out")
@@ -809,7 +815,8 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 
 def _up(args: argparse.Namespace) -> int:
     layout = ClusterLayout(args.zones, args.partitions, args.distributors, args.queriers,
-                           args.store_gateways, args.query_frontends, args.topic_partitions)
+                           args.store_gateways, args.query_frontends, args.topic_partitions,
+                           args.compactors)
     try:
         settings = dict(_setting(item) for item in args.set)
     except ValueError:
