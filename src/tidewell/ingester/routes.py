@@ -1,7 +1,8 @@
 """HTTP routes of the ingester: Mimir's ``/ingester/prepare-partition-downscale``
 and ``/ingester/flush``.
 
-``/ingester/flush`` (GET or POST) cuts every tenant's head into blocks, open
+``/ingester/flush`` (GET or POST) first consumes every record produced to its
+partition before the call, then cuts every tenant's head into blocks, open
 ranges included, and ships them (as Mimir's flush before a scale-down); it
 answers 204 once done, 500 with the reason when the compaction or upload failed.
 
@@ -46,6 +47,10 @@ def ingester_routes(ingester: Any) -> list[Route]:
 
     async def flush(request: Request) -> Response:
         try:
+            # Everything acknowledged before the flush is in the blocks it writes: the
+            # cut closes the head to older samples, so records still in the log would
+            # otherwise arrive out of bounds.
+            await ingester.wait_strong()
             await ingester.compact(force=True)
             await ingester.ship()
         except Exception as exc:

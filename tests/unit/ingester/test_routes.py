@@ -95,6 +95,27 @@ async def test_flush_cuts_open_ranges_and_ships(tmp_path: Path) -> None:
     await log.close()
 
 
+async def test_flush_first_consumes_what_was_acknowledged_before_it(tmp_path: Path) -> None:
+    log = new_log(str(tmp_path / "log"))
+    ing = new_ingester(log, str(tmp_path / "ing"))
+    bucket = FilesystemBucket(tmp_path / "bucket")
+    ing.shipper = Shipper(bucket, ing.layout.tenants_dir)
+    up = Labels.from_dict({"__name__": "up"})
+    await ing.start()
+    # Acknowledged by the log, not yet consumed when the flush arrives: a cut first
+    # would close the head to them (out of bounds) and they would never reach a block.
+    await log.produce([record(3, "t1", [(up, 1_000 * (i + 1), float(i))]) for i in range(200)])
+    app = Starlette(routes=ingester_routes(ing))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        assert (await client.post("/ingester/flush")).status_code == 204
+    (series,) = ing.querier("t1", 0, 10**9).select([])
+    assert len(series.timestamps) == 200
+    assert ing.tenant_tsdb("t1").head.num_samples() == 0  # all of it in the block
+    await ing.stop()
+    await log.close()
+
+
 async def test_flush_answers_500_when_the_compaction_it_triggered_failed(tmp_path: Path) -> None:
     log = new_log(str(tmp_path / "log"))
     ing = new_ingester(log, str(tmp_path / "ing"))
