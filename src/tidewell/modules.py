@@ -689,6 +689,14 @@ def _check_ruler(config: Config, modules: list[str]) -> None:
             and not config.ruler.query_frontend.address):
         raise ConfigError("-target=ruler evaluates rules through a query-frontend: set "
                           "-ruler.query-frontend.address")
+    # Beside the ingester (-target=all) one process holds the whole store; a ruler outside
+    # it is meant to run as several, and each with its own in-memory ring would own every
+    # group: each group evaluated once per ruler, its results written as many times.
+    if ("ruler" in modules and "ingester" not in modules
+            and config.ruler.ring.kvstore.store == "inmemory"):
+        raise ConfigError("-ruler.ring.store=inmemory cannot be shared with other rulers (each "
+                          "would evaluate every rule group): use -ruler.ring.store=etcd with "
+                          "-ruler.ring.etcd.endpoints")
 
 
 def _local_ring_pages(app: App) -> list[BaseRoute]:

@@ -198,7 +198,7 @@ class _Sharding:
             return error_response(e.status, e.error_type, str(e))
         finally:
             cancel.set()
-        data = render_result(res)
+        data = render_result(res, request.header("x-tidewell-histograms") == "exact")
         if isinstance(data["result"], list) and data["resultType"] in ("vector", "matrix") \
                 and 0 < limit < len(data["result"]):
             data["result"] = data["result"][:limit]

@@ -36,7 +36,7 @@ from tidewell.ruler.alerting import (
     restore_for_state,
 )
 from tidewell.ruler.notifier import Notifier
-from tidewell.ruler.output import STALE, Pusher, write_request
+from tidewell.ruler.output import STALE, Pusher, Value, write_request
 from tidewell.ruler.querying import QueryError, RuleQuerier, Sample
 from tidewell.ruler.rulefmt import Rule, RuleGroup
 from tidewell.ruler.state import GroupState, RuleState
@@ -124,7 +124,7 @@ class GroupEvaluator:
         first = gs.evaluations == 0
         write_ts = ts - (gs.group.query_offset or 0.0)
         samples = 0
-        pending: list[tuple[RuleState, list[tuple[Labels, float]]]] = []
+        pending: list[tuple[RuleState, list[tuple[Labels, Value]]]] = []
         for i, rs in enumerate(gs.rules):
             if i in gs.strong:  # it reads what the rules before it wrote: write that first
                 await self._flush(gs, pending, write_ts)
@@ -169,7 +169,7 @@ class GroupEvaluator:
         pending.clear()
 
     async def _rule(self, gs: GroupState, i: int, rs: RuleState, ts: float, first: bool
-                    ) -> list[tuple[Labels, float]]:
+                    ) -> list[tuple[Labels, Value]]:
         rule, group = rs.rule, gs.group
         query_ts = ts - (group.query_offset or 0.0)
         # An alert with `for` reads strongly on its first evaluation here (a start, or a
@@ -215,9 +215,9 @@ class GroupEvaluator:
             raise RuleLimitError(f"exceeded limit of {group.limit} with {n} {what}")
 
     def _recorded(self, rule: Rule, group: RuleGroup, result: list[Sample]
-                  ) -> list[tuple[Labels, float]]:
+                  ) -> list[tuple[Labels, Value]]:
         extra = {**group.labels, **rule.labels}
-        out: dict[Labels, float] = {}
+        out: dict[Labels, Value] = {}
         for s in result:
             labels = dict(s.labels)
             labels[METRIC_NAME] = rule.record
@@ -230,13 +230,13 @@ class GroupEvaluator:
             if key in out:
                 raise DuplicateLabelSetError(
                     "vector contains metrics with the same labelset after applying rule labels")
-            out[key] = s.value
+            out[key] = s.value if s.histogram is None else s.histogram
         self._check_limit(group, len(out), "series")
         return list(out.items())
 
     @staticmethod
-    def _with_stale(rs: RuleState, out: list[tuple[Labels, float]]
-                    ) -> list[tuple[Labels, float]]:
+    def _with_stale(rs: RuleState, out: list[tuple[Labels, Value]]
+                    ) -> list[tuple[Labels, Value]]:
         """``out`` plus stale markers for the series the rule wrote last time but not now."""
         current = {labels for labels, _ in out}
         stale = [(labels, STALE) for labels in rs.last_series - current]

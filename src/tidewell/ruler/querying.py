@@ -4,7 +4,9 @@ Every rule query is ``POST /prometheus/api/v1/query`` with the tenant in
 ``X-Scope-OrgID``: to ``-ruler.query-frontend.address`` over HTTP, or, in one
 process, to the in-process frontend through an ASGI transport — the same
 request, the same frontend, no socket. A rule that reads what an earlier rule
-of its group just wrote asks for ``X-Read-Consistency: strong``.
+of its group just wrote asks for ``X-Read-Consistency: strong``. Every query asks
+for ``X-Tidewell-Histograms: exact``: a native histogram result comes back as the
+histogram itself (schema, spans, counts), which a recording rule writes back as is.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import httpx
 from starlette.types import ASGIApp
 
 from tidewell.api.consistency import STRONG
+from tidewell.api.prometheus.histogram_json import histogram_from_exact
+from tidewell.model import Histogram
 from tidewell.model.errors import TidewellError
 
 __all__ = ["QueryError", "RuleQuerier", "Sample", "SeriesSamples"]
@@ -30,7 +34,8 @@ class QueryError(TidewellError):
 @dataclass(frozen=True, slots=True)
 class Sample:
     labels: Labels  # sorted, __name__ included when the result has one
-    value: float
+    value: float  # 0 for a histogram sample (Prometheus's ``F`` beside ``H``)
+    histogram: Histogram | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +64,7 @@ class RuleQuerier:
                                      base_url="http://query-frontend", timeout=timeout))
 
     async def _query(self, tenant: str, expr: str, ts: float, strong: bool) -> dict:
-        headers = {"X-Scope-OrgID": tenant}
+        headers = {"X-Scope-OrgID": tenant, "X-Tidewell-Histograms": "exact"}
         if strong:
             headers["X-Read-Consistency"] = STRONG
         try:
@@ -88,10 +93,14 @@ class RuleQuerier:
             raise QueryError("rule result is not a vector or scalar")
         out = []
         for s in data["result"]:
-            if "value" not in s:
-                raise QueryError("native histogram results are not supported by Tidewell's "
-                                 "ruler yet")
-            out.append(Sample(_labels(s["metric"]), float(s["value"][1])))
+            if "value" in s:
+                out.append(Sample(_labels(s["metric"]), float(s["value"][1])))
+                continue
+            exact = s["histogram"][1].get("exact")
+            if exact is None:
+                raise QueryError("the query-frontend answered a native histogram without its "
+                                 "exact form (X-Tidewell-Histograms: exact)")
+            out.append(Sample(_labels(s["metric"]), 0.0, histogram_from_exact(exact)))
         return out
 
     async def series(self, tenant: str, expr: str, ts: float) -> list[SeriesSamples]:

@@ -2,9 +2,9 @@
 
 Bucket layout (Mimir's ``rulestore/bucketclient``): one object per group at
 ``rules/<tenant>/<base64url(namespace)>/<base64url(group name)>``, so any
-namespace or group name is a safe key. The object holds the group in
-Prometheus's rule-file YAML (Mimir stores a protobuf ``RuleGroupDesc`` there:
-same paths, not the same bytes). The ``local`` backend reads rule files from
+namespace or group name is a safe key. The object holds the group as Mimir's
+protobuf ``RuleGroupDesc`` (``groupdesc``): same paths, same bytes, so Mimir's
+ruler and ours can share a bucket. The ``local`` backend reads rule files from
 ``<directory>/<tenant>/<namespace>`` and cannot be written, as in Mimir.
 
 Methods are synchronous (the bucket is); async callers use ``asyncio.to_thread``.
@@ -21,7 +21,8 @@ from pathlib import Path
 from tidewell.model.errors import TidewellError
 from tidewell.objstore.bucket import Bucket, join_key
 from tidewell.objstore.errors import ObjectNotFoundError
-from tidewell.ruler.rulefmt import RuleFormatError, RuleGroup, parse_group, parse_groups
+from tidewell.ruler.groupdesc import GroupDecodeError, decode_group, encode_group
+from tidewell.ruler.rulefmt import RuleFormatError, RuleGroup, parse_groups
 
 __all__ = ["BucketRuleStore", "LocalRuleStore", "ReadOnlyStoreError", "RuleStore",
            "decode_name", "encode_name"]
@@ -104,9 +105,8 @@ class BucketRuleStore(RuleStore):
         except ObjectNotFoundError:
             return None  # deleted between listing and reading
         try:
-            # Stored groups were validated on the way in; the scheme only matters then.
-            return parse_group(data, scheme="utf8")
-        except RuleFormatError as exc:
+            return decode_group(data)[2]
+        except GroupDecodeError as exc:
             log.error("stored rule group cannot be parsed",
                       extra={"fields": {"key": key, "group": name, "err": str(exc)}})
             return None
@@ -115,7 +115,8 @@ class BucketRuleStore(RuleStore):
         return self._load(self._key(tenant, namespace, name), name)
 
     def set_group(self, tenant: str, namespace: str, group: RuleGroup) -> None:
-        self.bucket.put(self._key(tenant, namespace, group.name), group.to_yaml().encode())
+        self.bucket.put(self._key(tenant, namespace, group.name),
+                        encode_group(tenant, namespace, group))
 
     def delete_group(self, tenant: str, namespace: str, name: str) -> bool:
         key = self._key(tenant, namespace, name)

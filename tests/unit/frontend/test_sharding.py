@@ -4,6 +4,7 @@ whose store honours ``__query_shard__`` as the ingesters and store-gateways do."
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -150,6 +151,14 @@ async def test_native_histograms_shard_in_full(setup: Any) -> None:
         direct = (await fe.downstream.do(req)).json()
         assert sharded["status"] == "success" and sharded["data"]["result"]
         assert sharded["data"] == direct["data"]
+        # Asked for exact histograms (as the ruler asks), the merged answer has them too.
+        exact = req.with_header("x-tidewell-histograms", "exact")
+        sharded = json.loads((await fe.do(exact)).body)
+        assert "__query_shard__" in rec.requests[-1].query
+        direct = (await fe.downstream.do(exact)).json()
+        first = sharded["data"]["result"][0]
+        point = first["histogram"] if kind == INSTANT else first["histograms"][-1]
+        assert "exact" in point[1] and sharded["data"] == direct["data"]
 
 
 async def test_a_failing_shard_fails_the_query(setup: Any) -> None:

@@ -28,3 +28,14 @@ def test_ruler_alone_needs_a_query_frontend_address(tmp_path: Path) -> None:
 def test_bad_ruler_urls_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="must start with http"):
         load([f"-common.storage.path={tmp_path}", "-ruler.alertmanager-url=am:9093"])
+
+
+@pytest.mark.parametrize("target", ["ruler", "backend"])
+def test_ruler_without_the_store_refuses_an_in_memory_ring(tmp_path: Path, target: str) -> None:
+    """Several such processes would each own every group: refused at startup."""
+    config = load([f"-common.storage.path={tmp_path}", f"-target={target}",
+                   "-ruler.query-frontend.address=http://127.0.0.1:1",
+                   "-ingest-storage.kafka.address=127.0.0.1:1"]).config
+    with pytest.raises(ConfigError, match=r"-ruler\.ring\.store=inmemory cannot be shared.*"
+                                          r"-ruler\.ring\.store=etcd"):
+        asyncio.run(build(config))

@@ -80,7 +80,8 @@ def _success(data: Any, warnings: list[str] | None = None,
     return _json(body)
 
 
-def render_result(res: QueryResult) -> dict[str, Any]:
+def render_result(res: QueryResult, exact: bool = False) -> dict[str, Any]:
+    """The ``data`` of a query answer; ``exact``: native histograms also as themselves."""
     if res.kind == "scalar":
         assert res.scalar is not None
         return {"resultType": "scalar", "result": [_ts(res.scalar[0]),
@@ -89,8 +90,8 @@ def render_result(res: QueryResult) -> dict[str, Any]:
         assert res.string is not None
         return {"resultType": "string", "result": [_ts(res.string[0]), res.string[1]]}
     if res.kind == "vector":
-        return {"resultType": "vector", "result": [_sample_dict(s) for s in res.series]}
-    return {"resultType": "matrix", "result": [_series_dict(s) for s in res.series]}
+        return {"resultType": "vector", "result": [_sample_dict(s, exact) for s in res.series]}
+    return {"resultType": "matrix", "result": [_series_dict(s, exact) for s in res.series]}
 
 
 def _sample_dict(s: RangeSeries, exact: bool = False) -> dict[str, Any]:
