@@ -91,7 +91,7 @@ class ClusterError(TidewellError):
     """The cluster cannot start or stop as asked; the message says what and where to look."""
 
 
-@dataclass
+@dataclass(kw_only=True)  # new fields may go anywhere: no positional construction
 class ClusterLayout:
     """How many of each component; names follow Mimir (``ingester-zone-a-1`` owns partition 1)."""
 
@@ -783,6 +783,8 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--compactors", type=int, default=1,
                     help="they share tenants and jobs through the compactor ring; the blocks "
                          "cleaner of one of them writes each tenant's bucket index")
+    up.add_argument("--rulers", type=int, default=0,
+                    help="they share the rule groups through the ruler ring")
     up.add_argument("--topic-partitions", type=int, default=0,
                     help="partitions of the ingest topic (default: --partitions); more leaves "
                          "room to scale out")
@@ -814,9 +816,11 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 
 
 def _up(args: argparse.Namespace) -> int:
-    layout = ClusterLayout(args.zones, args.partitions, args.distributors, args.queriers,
-                           args.store_gateways, args.query_frontends, args.topic_partitions,
-                           args.compactors)
+    layout = ClusterLayout(
+        zones=args.zones, partitions=args.partitions, distributors=args.distributors,
+        queriers=args.queriers, store_gateways=args.store_gateways,
+        query_frontends=args.query_frontends, rulers=args.rulers,
+        topic_partitions=args.topic_partitions, compactors=args.compactors)
     try:
         settings = dict(_setting(item) for item in args.set)
     except ValueError:
