@@ -117,7 +117,8 @@ def test_sigkill_zone_a_ingester_loses_nothing(cluster: LocalCluster) -> None:
     frontend = _url(cluster, "query-frontend-0")
     distributors = [_url(cluster, "distributor-0"), _url(cluster, "distributor-1")]
     per_round, rounds = 4, 4
-    start_ms = (int(time.time() * 1000) - 3_600_000) // STEP_MS * STEP_MS
+    # Inside the heads' appendable window (newest sample - 1h): other tests pushed "now".
+    start_ms = (int(time.time() * 1000) - 1_800_000) // STEP_MS * STEP_MS
     end_ms = start_ms + rounds * per_round * STEP_MS
 
     assert _push(distributors[0], _body(0, start_ms, per_round)) == 200
