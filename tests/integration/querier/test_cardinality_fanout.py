@@ -26,7 +26,6 @@ from tidewell.querier.replicas import NoReplicaError
 from .test_meta_fanout import Rings, registry
 
 pytestmark = pytest.mark.timeout(60)
-NOW = int(time.time() * 1000)
 
 
 def series(pod: str, code: str) -> Labels:
@@ -38,20 +37,21 @@ def series(pod: str, code: str) -> Labels:
 def cluster(serve):  # type: ignore[no-untyped-def]
     """Partition 0 holds pod x (codes 200, 500; zone a has not consumed 500 yet),
     partition 1 pod y (code 200); tenant t2 has one series of its own."""
+    now = int(time.time() * 1000)  # "active" is judged against the wall clock
     regs = {iid: registry() for iid in ("ingester-zone-a-0", "ingester-zone-b-0",
                                         "ingester-zone-a-1", "ingester-zone-b-1")}
     for iid, reg in regs.items():
         t, _ = reg.get_or_create("t1")
         if iid.endswith("-0"):
-            samples = [(series("x", "200"), NOW, 1.0)]
+            samples = [(series("x", "200"), now, 1.0)]
             if "zone-b" in iid:
-                samples.append((series("x", "500"), NOW, 1.0))
+                samples.append((series("x", "500"), now, 1.0))
         else:
-            samples = [(series("y", "200"), NOW, 1.0)]
+            samples = [(series("y", "200"), now, 1.0)]
         t.head.append(make_batch(samples))
         if iid.endswith("-1"):
             other, _ = reg.get_or_create("t2")
-            other.head.append(make_batch([(Labels.from_dict({"__name__": "t2_only"}), NOW, 1)]))
+            other.head.append(make_batch([(Labels.from_dict({"__name__": "t2_only"}), now, 1)]))
     servers = {iid: serve(Starlette(routes=internal_cardinality_routes(reg, 600)))
                for iid, reg in regs.items()}
     rings = Rings({iid: (int(iid[-1]), srv.url.removeprefix("http://"))

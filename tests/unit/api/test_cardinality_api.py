@@ -3,12 +3,14 @@ data of a known shape, Mimir's parameter rules and limits, tenants kept apart.""
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 from starlette.routing import Mount
 
 from tests.support.ingester import make_batch
-from tests.unit.ingester.test_cardinality import NOW, shaped
+from tests.unit.ingester.test_cardinality import shaped
 from tidewell.api.cardinality import cardinality_routes
 from tidewell.api.server import build_app
 from tidewell.api.status_tsdb import status_tsdb_routes
@@ -34,9 +36,10 @@ def client() -> httpx.AsyncClient:
                     "label_names_and_values_results_max_size_bytes": 10,
                     "active_series_results_max_size_bytes": 10},
     })
-    reg = shaped()
+    now = int(time.time() * 1000)  # "active" is judged against the wall clock
+    reg = shaped(now)
     c, _ = reg.get_or_create("c")  # small limits
-    c.head.append(make_batch([(Labels.from_dict({"__name__": "secret", "job": "x"}), NOW, 1)]))
+    c.head.append(make_batch([(Labels.from_dict({"__name__": "secret", "job": "x"}), now, 1)]))
     source = LocalCardinality(reg, active_idle_timeout_s=600)
     api = Mount("/prometheus", routes=[*cardinality_routes(source, overrides.for_tenant),
                                        *status_tsdb_routes(source, overrides.for_tenant)])

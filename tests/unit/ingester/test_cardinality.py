@@ -19,22 +19,22 @@ NOW = int(time.time() * 1000)
 HOUR = 3_600_000
 
 
-def shaped() -> TenantRegistry:
-    """Tenant a: 12 http_requests_total series (4 methods x 3 codes) and 2 ``up``, the
-    ``db`` one last written an hour ago; tenant b: one series of its own."""
+def shaped(now: int = NOW) -> TenantRegistry:
+    """Written at ``now``: tenant a: 12 http_requests_total series (4 methods x 3 codes)
+    and 2 ``up``, the ``db`` one last written an hour ago; tenant b: one series of its own."""
     reg = TenantRegistry(2 * HOUR)
     samples = []
     for method in ("GET", "POST", "PUT", "DELETE"):
         for code in ("200", "404", "500"):
             ls = Labels.from_dict({"__name__": "http_requests_total", "job": "api",
                                    "method": method, "code": code})
-            samples += [(ls, NOW - 30_000, 1.0), (ls, NOW, 2.0)]
-    samples.append((Labels.from_dict({"__name__": "up", "job": "api"}), NOW, 1.0))
-    samples.append((Labels.from_dict({"__name__": "up", "job": "db"}), NOW - HOUR, 1.0))
+            samples += [(ls, now - 30_000, 1.0), (ls, now, 2.0)]
+    samples.append((Labels.from_dict({"__name__": "up", "job": "api"}), now, 1.0))
+    samples.append((Labels.from_dict({"__name__": "up", "job": "db"}), now - HOUR, 1.0))
     a, _ = reg.get_or_create("a")
     a.head.append(make_batch(samples))
     b, _ = reg.get_or_create("b")
-    b.head.append(make_batch([(Labels.from_dict({"__name__": "secret", "job": "x"}), NOW, 1)]))
+    b.head.append(make_batch([(Labels.from_dict({"__name__": "secret", "job": "x"}), now, 1)]))
     return reg
 
 
