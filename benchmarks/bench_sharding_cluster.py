@@ -142,19 +142,23 @@ def wait_samples(t: Target, want: int, end_s: float, span_s: int, timeout_s: flo
         time.sleep(5.0)
 
 
-def time_queries(t: Target, start_s: float, end_s: float, reps: int
-                 ) -> tuple[dict[str, float], dict[str, Answer]]:
-    """Per query: median wall ms of ``reps`` runs after one warm-up, and the answer."""
-    ms, answers = {}, {}
+def time_queries(t: Target, start_s: float, end_s: float, reps: int,
+                 shard_queries: Callable[[], float] | None = None
+                 ) -> tuple[dict[str, float], dict[str, Answer], dict[str, float]]:
+    """Per query: median wall ms of ``reps`` runs after one warm-up, the answer, and how
+    many shard queries the warm-up ran (``shard_queries`` reads the frontend's counter)."""
+    ms, answers, shards = {}, {}, {}
     for key, expr in QUERIES:
+        before = shard_queries() if shard_queries else 0.0
         answers[key] = answer_of(t.range_query(expr, start_s, end_s))
+        shards[key] = (shard_queries() if shard_queries else 0.0) - before
         lat = []
         for _ in range(reps):
             t0 = time.perf_counter()
             t.range_query(expr, start_s, end_s)
             lat.append((time.perf_counter() - t0) * 1000)
         ms[key] = statistics.median(lat)
-    return ms, answers
+    return ms, answers, shards
 
 
 def sharded_total(frontend_url: str, client: httpx.Client) -> float:
@@ -190,8 +194,9 @@ def process_cpu(pids: dict[str, int]) -> dict[str, float]:
 
 
 def run_cluster(root: Path, batch: Batch, args: argparse.Namespace, start_s: float,
-                end_s: float, span_s: int) -> tuple[dict, dict, dict, str]:
-    """Per shard count: (ms per query, answers, CPU-s per querier); the load-check note."""
+                end_s: float, span_s: int) -> tuple[dict, dict, dict, dict, str]:
+    """Per shard count: ms per query, answers, CPU-s per process, shard queries per query;
+    and the load-check note."""
     overrides = root / "overrides.yaml"
     root.mkdir(parents=True, exist_ok=True)
     overrides.write_text(f"overrides:\n  {TENANT}:\n    query_sharding_total_shards: 0\n")
@@ -218,17 +223,19 @@ def run_cluster(root: Path, batch: Batch, args: argparse.Namespace, start_s: flo
             raise RuntimeError(f"cluster holds {got} samples, not {batch.samples}")
         pids = {n: p for n, p in tidewell_pids(json.loads(cluster.state_file.read_text())).items()
                 if n.startswith(("querier", "query-frontend"))}
-        ms, answers, cpu = {}, {}, {}
+        fe = cluster.process("query-frontend-0").url
+        ms, answers, cpu, used = {}, {}, {}, {}
         for shards in args.shards:
             set_shards(cluster, overrides, shards, t, start_s, end_s)
             c0 = process_cpu(pids)
-            ms[shards], answers[shards] = time_queries(t, start_s, end_s, args.reps)
+            ms[shards], answers[shards], used[shards] = time_queries(
+                t, start_s, end_s, args.reps, lambda: sharded_total(fe, client))
             c1 = process_cpu(pids)
             cpu[shards] = {n: c1[n] - c0[n] for n in pids}
             log.info("shards=%d: %s (load %s)", shards,
                      ", ".join(f"{k} {v:.0f}ms" for k, v in ms[shards].items()), load_average())
         client.close()
-        return ms, answers, cpu, note
+        return ms, answers, cpu, used, note
     finally:
         check_stopped(cluster)
 
@@ -250,14 +257,15 @@ def run_peer(name: str, root: Path, batch: Batch, args: argparse.Namespace, star
             got = wait_samples(t, batch.samples, end_s, span_s, 60.0)
             if got != batch.samples:
                 raise RuntimeError(f"{name} holds {got} samples, not {batch.samples}")
-            ms, answers = time_queries(t, start_s, end_s, args.reps)
+            ms, answers, _ = time_queries(t, start_s, end_s, args.reps)
     log.info("%s: %s (load %s)", name, ", ".join(f"{k} {v:.0f}ms" for k, v in ms.items()),
              load_average())
     return ms, answers
 
 
 def render(args: argparse.Namespace, argv: list[str], batch: Batch, note: str,
-           ms: dict, answers: dict, cpu: dict, peers: dict, loads: tuple[str, str]) -> str:
+           ms: dict, answers: dict, cpu: dict, used: dict, peers: dict,
+           loads: tuple[str, str]) -> str:
     rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                          text=True, cwd=Path(__file__).resolve().parents[1]).stdout.strip()
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -273,13 +281,15 @@ def render(args: argparse.Namespace, argv: list[str], batch: Batch, note: str,
         f"of {INTERVAL_S:g} s samples ({batch.samples} samples, {note}); range queries over "
         f"the whole span at a {STEP_S} s step through the query-frontend (2 queriers); "
         f"median of {args.reps} ms after one warm-up. Answers compared with the "
-        f"{'unsharded' if base <= 1 else f'shards={base}'} one.",
+        f"{'unsharded' if base <= 1 else f'shards={base}'} one. \"(Nq)\": the frontend ran "
+        "it as N shard queries (none shown: it ran whole).",
         "",
         "| query | " + " | ".join(cols) + " | sharded answers |",
         "|---|" + "---:|" * len(cols) + "---|",
     ]
     for key, expr in QUERIES:
-        cells = [f"{ms[n][key]:.0f}" for n in args.shards]
+        cells = [f"{ms[n][key]:.0f}" + (f" ({used[n][key]:.0f}q)" if used[n][key] else "")
+                 for n in args.shards]
         cells += [f"{p[0][key]:.0f}" for p in peers.values()]
         same = all(same_answer(answers[base][key], answers[n][key]) for n in args.shards)
         lines.append(f"| `{expr}` | " + " | ".join(cells) +
@@ -329,10 +339,11 @@ def main(argv: list[str] | None = None) -> int:
     start_s = first / 1000 + 600  # every window of the queries is full
     span_s = rounds * int(INTERVAL_S) + int(INTERVAL_S)
     load0 = load_average()
-    ms, answers, cpu, note = run_cluster(root, batch, args, start_s, end_s, span_s)
+    ms, answers, cpu, used, note = run_cluster(root, batch, args, start_s, end_s, span_s)
     peers = {p: run_peer(p, root, batch, args, start_s, end_s, span_s)
              for p in args.peers.split(",") if p}
-    text = render(args, argv, batch, note, ms, answers, cpu, peers, (load0, load_average()))
+    text = render(args, argv, batch, note, ms, answers, cpu, used, peers,
+                  (load0, load_average()))
     print(text)
     if args.output:
         with open(args.output, "a") as fh:
