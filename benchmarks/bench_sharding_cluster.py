@@ -104,14 +104,14 @@ def load_average() -> str:
 
 
 class Target:
-    """Where the queries go: a frontend or a Prometheus, plus its ``/metrics``."""
+    """Where the queries go: a query-frontend's or a Prometheus's query API."""
 
     def __init__(self, api: str, client: httpx.Client) -> None:
         self.api = api.rstrip("/")
         self.client = client
 
-    def get(self, endpoint: str, params: dict[str, str], headers: dict | None = None) -> dict:
-        r = self.client.get(f"{self.api}/{endpoint}", params=params, headers=headers)
+    def get(self, endpoint: str, params: dict[str, str]) -> dict:
+        r = self.client.get(f"{self.api}/{endpoint}", params=params)
         if r.status_code != 200:
             raise RuntimeError(f"{endpoint} {params.get('query')!r}: HTTP {r.status_code} "
                                f"{r.text[:200]}")
