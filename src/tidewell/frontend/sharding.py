@@ -19,6 +19,7 @@ Queries asking for ``stats`` are not sharded: the statistics are the querier's. 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import threading
@@ -49,6 +50,7 @@ __all__ = ["QueryShardingMiddleware", "ShardingLimits"]
 log = logging.getLogger("tidewell.frontend.sharding")
 
 _POSITION = re.compile(r"\s+\(\d+:\d+\)$")
+PLAN_CACHE_SIZE = 1024
 
 
 @dataclass(frozen=True)
@@ -64,12 +66,12 @@ class ShardingLimits:
     max_regexp_size_bytes: Callable[[str], int] = lambda _tenant: 0
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Plan:
     query: str
     shards: int
     sharded_queries: int
-    embedded: list[str]
+    embedded: tuple[str, ...]
 
 
 def _embedded_values(expr: ast.Expr) -> list[str]:
@@ -89,12 +91,15 @@ def _longest_regexp(expr: ast.Expr) -> int:
                 if m.type in (MatchType.REGEX, MatchType.NOT_REGEX)), default=0)
 
 
+@functools.lru_cache(maxsize=PLAN_CACHE_SIZE)
 def plan(query: str, total_shards: int, max_sharded: int, total_queries: int,
          delayed_name_removal: bool, max_regexp_bytes: int = 0) -> _Plan | None:
     """How ``query`` runs sharded, or None when it is not shardable (or does not parse).
 
     A regular expression longer than ``max_regexp_bytes`` (0: no limit) keeps the query
-    whole: every shard would run it again."""
+    whole: every shard would run it again. Plans are kept (``PLAN_CACHE_SIZE``): a
+    dashboard sends the same text every refresh, and mapping it costs milliseconds per
+    query at 16 shards (parse, map, print, parse again)."""
     try:
         expr = parse(query)
         if delayed_name_removal and names_matter_late(expr):
@@ -113,7 +118,7 @@ def plan(query: str, total_shards: int, max_sharded: int, total_queries: int,
         rewritten = str(sharded)
         # The same leg may appear twice (avg(x) + sum(x)): its queries run once.
         return _Plan(rewritten, shards, sharded.sharded_queries,
-                     list(dict.fromkeys(_embedded_values(parse(rewritten)))))
+                     tuple(dict.fromkeys(_embedded_values(parse(rewritten)))))
     except (PromQLError, RecursionError):
         return None  # the querier phrases the error, or runs what is too deep to map
 

@@ -226,3 +226,13 @@ def test_gaps_in_a_shard_answer_get_staleness_markers() -> None:
     with pytest.raises(HistogramsInShardsError):  # floats and histograms in one series
         series_of({"data": {"resultType": "matrix", "result": [
             {"metric": {}, "values": [[0, "1"]], "histograms": [[60, exact]]}]}}, 60_000)
+
+
+def test_a_query_is_mapped_once_per_text_and_limits() -> None:
+    q = "sum by (job) (rate(plan_cache_probe_total[5m]))"
+    before = plan.cache_info().misses
+    first = plan(q, 16, 128, 1, False)
+    assert plan(q, 16, 128, 1, False) is first  # a dashboard refresh: no second mapping
+    assert plan.cache_info().misses == before + 1
+    other = plan(q, 4, 128, 1, False)  # other limits: mapped anew
+    assert other is not None and other.shards == 4 and first is not None and first.shards == 16
