@@ -59,15 +59,14 @@ def test_ready_answers_while_a_large_push_decodes(tidewell: TidewellProcess) -> 
         assert c.get("/ready").status_code == 200  # the connection is open
         worker = threading.Thread(target=push)
         worker.start()
-        time.sleep(0.3)  # the body is being sent and decoded
-        while not done.is_set():
+        while not done.is_set():  # from the start: on a quiet machine the push takes ~0.5 s
             t0 = time.perf_counter()
             assert c.get("/ready").status_code == 200
             latencies.append(time.perf_counter() - t0)
-            time.sleep(0.02)
+            time.sleep(0.005)
         worker.join()
     assert outcome["status"] == 400, outcome
-    assert len(latencies) >= 10, (latencies, outcome)  # the push took a while
+    assert len(latencies) >= 5, (latencies, outcome)  # the push took a while
     latencies.sort()
     print(f"push {outcome['seconds']:.2f}s, /ready during it: n={len(latencies)} "
           f"p50={latencies[len(latencies) // 2] * 1000:.1f} ms max={latencies[-1] * 1000:.1f} ms")
@@ -75,4 +74,5 @@ def test_ready_answers_while_a_large_push_decodes(tidewell: TidewellProcess) -> 
     # Now the median is ~10-20 ms; a single GIL-holding C call (snappy, upb) still costs
     # a few hundred ms at most, hence generous bounds.
     assert latencies[int(len(latencies) * 0.9)] < 0.25, latencies[-10:]
-    assert latencies[-1] < 1.0, latencies[-5:]
+    # A loop blocked by the decode makes one /ready wait for most of the push.
+    assert latencies[-1] < min(1.0, 0.5 * float(outcome["seconds"])), (latencies[-5:], outcome)
