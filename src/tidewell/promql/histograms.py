@@ -8,7 +8,7 @@ apply Prometheus's bucket algorithms.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -104,65 +104,15 @@ class _Mono:
 
 def bucket_quantile(q: float, les: np.ndarray, counts: np.ndarray
                     ) -> tuple[float, tuple[float, float, float] | None]:
-    if math.isnan(q):
-        return math.nan, None
-    if q < 0:
-        return -math.inf, None
-    if q > 1:
-        return math.inf, None
-    if les[-1] != math.inf:
-        return math.nan, None
-    forced = None
-    lo, hi, maxdiff = math.inf, -math.inf, 0.0
-    prev = counts[0]
-    for i in range(1, len(counts)):
-        cur = counts[i]
-        if cur == prev:
-            continue
-        if _almost(prev, cur, 1e-12):
-            counts[i] = prev
-            continue
-        if cur < prev:
-            counts[i] = prev
-            lo, hi = min(lo, les[i]), max(hi, les[i])
-            maxdiff = max(maxdiff, prev - cur)
-            forced = (lo, hi, maxdiff)
-            continue
-        prev = cur
-    if len(les) < 2:
-        return math.nan, forced
-    obs = counts[-1]
-    if obs == 0:
-        return math.nan, forced
-    rank = q * obs
-    b = len(les) - 1
-    for i in range(len(les) - 1):
-        if counts[i] >= rank:
-            b = i
-            break
-    if b == len(les) - 1:
-        return float(les[-2]), forced
-    if b == 0 and les[0] <= 0:
-        return float(les[0]), forced
-    start, end, count = 0.0, les[b], counts[b]
-    if b > 0:
-        start = les[b - 1]
-        count -= counts[b - 1]
-        rank -= counts[b - 1]
-    return float(start + (end - start) * (rank / count)), forced
-
-
-def _almost(a: float, b: float, eps: float) -> bool:
-    if a == b:
-        return True
-    s = abs(a) + abs(b)
-    d = abs(a - b)
-    if a == 0 or b == 0 or s < 2.2250738585072014e-308:
-        return d < eps * 2.2250738585072014e-308
-    return d / min(s, 1.7976931348623157e308) < eps
+    """Prometheus's ``BucketQuantile`` of one group (``les`` sorted and distinct,
+    ``counts`` cumulative, made monotonic in place); with (lo, hi, maxdiff) where
+    they had to be."""
+    v, hit, lo, hi, maxdiff = _quantile_of(q, les, counts, len(les))
+    return v, ((lo, hi, maxdiff) if hit else None)
 
 
 def bucket_fraction(lower: float, upper: float, les: np.ndarray, counts: np.ndarray) -> float:
+    """Prometheus's ``BucketFraction`` of one group's cumulative ``counts``."""
     if les[-1] != math.inf:
         return math.nan
     count = counts[-1]
@@ -170,39 +120,19 @@ def bucket_fraction(lower: float, upper: float, les: np.ndarray, counts: np.ndar
         return math.nan
     if lower >= upper:
         return 0.0
-    rank = lower_rank = upper_rank = 0.0
-    lower_set = upper_set = False
+    return hfuncs.observations_between(lower, upper, _classic_bounds(les, counts), count) / count
+
+
+def _classic_bounds(les: np.ndarray, counts: np.ndarray) -> Iterator[hfuncs.Bound]:
+    """Cumulative buckets for ``observations_between``: the first starts at 0, or at
+    -Inf where its bound is not positive."""
     lb = 0.0 if les[0] > 0 else -math.inf
+    rank = 0.0
     for i in range(len(les)):
         if i > 0:
             lb = les[i - 1]
-        ub = les[i]
-        c = counts[i]
-
-        def interp(v: float, lb: float = lb, ub: float = ub, c: float = c,
-                   rank: float = rank) -> float:
-            if lb == -math.inf:
-                return c
-            return rank + (c - rank) * (v - lb) / (ub - lb)
-
-        if not lower_set and lb >= lower:
-            lower_rank, lower_set = rank, True
-        if not upper_set and lb >= upper:
-            upper_rank, upper_set = rank, True
-        if lower_set and upper_set:
-            break
-        if not lower_set and lb < lower < ub:
-            lower_rank, lower_set = interp(lower), True
-        if not upper_set and lb < upper < ub:
-            upper_rank, upper_set = interp(upper), True
-        if lower_set and upper_set:
-            break
-        rank = c
-    if not lower_set or lower_rank > count:
-        lower_rank = count
-    if not upper_set or upper_rank > count:
-        upper_rank = count
-    return (upper_rank - lower_rank) / count
+        yield lb, les[i], rank, counts[i] - rank, True
+        rank = counts[i]
 
 
 def _split(ev: Any, blk: Block, arg: ast.Expr) -> tuple[Block, Block]:
@@ -275,6 +205,55 @@ def _almost_nb(a: float, b: float, eps: float) -> bool:
 
 
 @njit(cache=True, nogil=True)
+def _quantile_of(q, les, col, nb):  # type: ignore[no-untyped-def]
+    """``bucket_quantile`` over the first ``nb`` buckets, compiled: (value, forced,
+    lo, hi, maxdiff); ``col`` is made monotonic in place."""
+    if math.isnan(q):
+        return math.nan, False, 0.0, 0.0, 0.0
+    if q < 0:
+        return -math.inf, False, 0.0, 0.0, 0.0
+    if q > 1:
+        return math.inf, False, 0.0, 0.0, 0.0
+    if les[nb - 1] != math.inf:
+        return math.nan, False, 0.0, 0.0, 0.0
+    lo, hi, maxdiff, hit = math.inf, -math.inf, 0.0, False
+    prev = col[0]
+    for i in range(1, nb):
+        cur = col[i]
+        if cur == prev:
+            continue
+        if _almost_nb(prev, cur, 1e-12):
+            col[i] = prev
+            continue
+        if cur < prev:
+            col[i] = prev
+            lo, hi = min(lo, les[i]), max(hi, les[i])
+            maxdiff = max(maxdiff, prev - cur)
+            hit = True
+            continue
+        prev = cur
+    obs = col[nb - 1]
+    if nb < 2 or obs == 0:
+        return math.nan, hit, lo, hi, maxdiff
+    rank = q * obs
+    b = nb - 1
+    for i in range(nb - 1):
+        if col[i] >= rank:
+            b = i
+            break
+    if b == nb - 1:
+        return les[nb - 2], hit, lo, hi, maxdiff
+    if b == 0 and les[0] <= 0:
+        return les[0], hit, lo, hi, maxdiff
+    start, count = 0.0, col[b]
+    if b > 0:
+        start = les[b - 1]
+        count -= col[b - 1]
+        rank -= col[b - 1]
+    return start + (les[b] - start) * (rank / count), hit, lo, hi, maxdiff
+
+
+@njit(cache=True, nogil=True)
 def _quantile_steps(q, all_les, counts, present, out, ok, forced):  # type: ignore[no-untyped-def]
     """``bucket_quantile`` of every column (step) of ``counts`` (buckets x steps) over
     the buckets present there, compiled: ``all_les`` sorted and distinct. ``forced[:, j]``
@@ -291,58 +270,9 @@ def _quantile_steps(q, all_les, counts, present, out, ok, forced):  # type: igno
         if nb == 0:
             continue
         ok[j] = True
-        qj = q[j]
-        if math.isnan(qj):
-            out[j] = math.nan
-            continue
-        if qj < 0:
-            out[j] = -math.inf
-            continue
-        if qj > 1:
-            out[j] = math.inf
-            continue
-        if les[nb - 1] != math.inf:
-            out[j] = math.nan
-            continue
-        lo, hi, maxdiff, hit = math.inf, -math.inf, 0.0, False
-        prev = col[0]
-        for i in range(1, nb):
-            cur = col[i]
-            if cur == prev:
-                continue
-            if _almost_nb(prev, cur, 1e-12):
-                col[i] = prev
-                continue
-            if cur < prev:
-                col[i] = prev
-                lo, hi = min(lo, les[i]), max(hi, les[i])
-                maxdiff = max(maxdiff, prev - cur)
-                hit = True
-                continue
-            prev = cur
+        out[j], hit, lo, hi, maxdiff = _quantile_of(q[j], les, col, nb)
         if hit:
             forced[0, j], forced[1, j], forced[2, j], forced[3, j] = 1.0, lo, hi, maxdiff
-        obs = col[nb - 1]
-        if nb < 2 or obs == 0:
-            out[j] = math.nan
-            continue
-        rank = qj * obs
-        b = nb - 1
-        for i in range(nb - 1):
-            if col[i] >= rank:
-                b = i
-                break
-        if b == nb - 1:
-            out[j] = les[nb - 2]
-        elif b == 0 and les[0] <= 0:
-            out[j] = les[0]
-        else:
-            start, count = 0.0, col[b]
-            if b > 0:
-                start = les[b - 1]
-                count -= col[b - 1]
-                rank -= col[b - 1]
-            out[j] = start + (les[b] - start) * (rank / count)
 
 
 def _quantile_columns(q: np.ndarray, les: np.ndarray, counts: np.ndarray, present: np.ndarray
