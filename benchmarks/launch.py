@@ -10,6 +10,7 @@ so helpers a server might spawn are counted too.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import subprocess
@@ -31,6 +32,7 @@ __all__ = [
     "dir_size",
     "ensure_peers",
     "free_port",
+    "log_progress",
     "pin_self",
 ]
 
@@ -82,6 +84,13 @@ _TICK = os.sysconf("SC_CLK_TCK")
 
 class ServerError(RuntimeError):
     """The server did not start or become ready; the message carries its log tail."""
+
+
+def log_progress() -> None:
+    """Every benchmark command's progress lines: INFO with a clock, httpx's per-request
+    lines left out."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def pin_self(cores: set[int]) -> None:
