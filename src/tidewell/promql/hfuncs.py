@@ -15,11 +15,11 @@ import numpy as np
 
 from tidewell.model import Labels
 from tidewell.promql import nodes as ast
-from tidewell.promql.nhist import FH, HistogramBucket, kahan_inc
+from tidewell.promql.nhist import FH, HistogramBucket, fraction_below, kahan_inc
 from tidewell.promql.values import Block
 
-__all__ = ["concat", "histogram_fraction", "histogram_quantile", "histogram_stat",
-           "native_rows"]
+__all__ = ["Bound", "concat", "histogram_fraction", "histogram_quantile", "histogram_stat",
+           "native_rows", "observations_between"]
 
 
 def native_rows(ev: Any, b: Block, fn: Callable[[FH, int, Labels], float],
@@ -149,17 +149,6 @@ def quantile(q: float, h: FH, info: Callable[[str], None]) -> float:
     return -(2.0 ** (log_up + (log_lo - log_up) * (1 - fraction)))
 
 
-def _fraction_below(lower: float, upper: float, v: float, linear: bool) -> float:
-    if linear:
-        return (v - lower) / (upper - lower)
-    log_lo = math.log2(abs(lower))
-    log_up = math.log2(abs(upper))
-    log_v = math.log2(abs(v))
-    if v > 0:
-        return (log_v - log_lo) / (log_up - log_lo)
-    return 1 - ((log_v - log_up) / (log_lo - log_up))
-
-
 Bound = tuple[float, float, float, float, bool]
 """One bucket for ``observations_between``: (lower, upper, observations below it, its
 observations, whether to interpolate linearly inside it)."""
@@ -200,7 +189,7 @@ def _interpolate(v: float, b_lo: float, b_up: float, rank: float, count: float,
         return rank + count
     if linear:
         return rank + count * (v - b_lo) / (b_up - b_lo)
-    return rank + count * _fraction_below(b_lo, b_up, v, False)
+    return rank + count * fraction_below(b_lo, b_up, v, linear=False)
 
 
 def _native_bounds(h: FH, buckets: list[HistogramBucket]) -> Iterator[Bound]:

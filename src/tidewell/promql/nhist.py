@@ -423,6 +423,19 @@ def stats_selectors(expr: Any) -> set[int]:
     return out
 
 
+def fraction_below(lower: float, upper: float, v: float, linear: bool) -> float:
+    """The share of a bucket's observations below ``v`` (inside the bucket): linear, or
+    on a log2 scale for exponential buckets, as Prometheus interpolates."""
+    if linear:
+        return (v - lower) / (upper - lower)
+    log_lo = math.log2(abs(lower))
+    log_up = math.log2(abs(upper))
+    log_v = math.log2(abs(v))
+    if v > 0:
+        return (log_v - log_lo) / (log_up - log_lo)
+    return 1 - ((log_v - log_up) / (log_lo - log_up))
+
+
 # -- compensated (Kahan) sums, as Prometheus's KahanAdd -------------------------------------
 def kahan_inc(inc: float, s: float, c: float) -> tuple[float, float]:
     t = s + inc
