@@ -292,12 +292,11 @@ def _quantile_columns(q: np.ndarray, les: np.ndarray, counts: np.ndarray, presen
     return out, ok, forced
 
 
-def histogram_quantile(ev: Any, node: ast.Call) -> Block:
-    q = ev.scalar_of(node.args[0])
-    _validate_q(ev, q, node.args[0])
-    blk, classic = _split(ev, ev.eval(node.args[1]), node.args[1])
-    groups = _Groups(ev, classic, node.args[1])
-    mono = _Mono()
+def _classic_quantile(ev: Any, groups: _Groups, q: np.ndarray, mono: _Mono,
+                      labels_for: Callable[[Labels], Labels]
+                      ) -> tuple[list[Labels], list[np.ndarray], list[np.ndarray]]:
+    """``bucket_quantile`` of every group at every step: all steps at once (compiled)
+    where a group's bounds are distinct, step by step where merged bounds repeat."""
 
     def fn(g: int, j: int, les: np.ndarray, counts: np.ndarray) -> float:
         v, forced = bucket_quantile(q[j], les, counts)
@@ -313,17 +312,26 @@ def histogram_quantile(ev: Any, node: ast.Call) -> Block:
             sub = _Groups.__new__(_Groups)
             sub.ev, sub.b, sub.keys, sub.rows = ev, groups.b, [key], [groups.rows[g]]
             lab, val, pr = _per_step(ev, sub, lambda _g, j, le, c, g=g: fn(g, j, le, c),
-                                     lambda k: k)
+                                     labels_for)
             labels += lab
             vals += val
             pres += pr
         else:
             for j in np.flatnonzero(fast[2][0]).tolist():
                 mono.add(key.name, int(ev.times[j]), *fast[2][1:, j].tolist())
-            labels.append(key)
+            labels.append(labels_for(key))
             vals.append(fast[0])
             pres.append(fast[1])
-    out = _block(ev, labels, vals, pres)
+    return labels, vals, pres
+
+
+def histogram_quantile(ev: Any, node: ast.Call) -> Block:
+    q = ev.scalar_of(node.args[0])
+    _validate_q(ev, q, node.args[0])
+    blk, classic = _split(ev, ev.eval(node.args[1]), node.args[1])
+    groups = _Groups(ev, classic, node.args[1])
+    mono = _Mono()
+    out = _block(ev, *_classic_quantile(ev, groups, q, mono, lambda k: k))
     mono.emit(ev, node.args[1])
     return hfuncs.concat(ev, [hfuncs.histogram_quantile(ev, blk, q, node.args[1]), out])
 
@@ -345,16 +353,13 @@ def histogram_quantiles(ev: Any, node: ast.Call) -> Block:
     labels, vals, pres = [], [], []
     natives = []
     for qv in qs:
-        def fn(g: int, j: int, les: np.ndarray, counts: np.ndarray, qv: np.ndarray = qv) -> float:
-            v, forced = bucket_quantile(qv[j], les, counts)
-            if forced:
-                mono.add(groups.keys[g].name, int(ev.times[j]), *forced)
-            return v
-
         qstr = _openmetrics_float(float(qv[0]))
-        natives.append(hfuncs.histogram_quantile(ev, blk, qv, node.args[0],
-                                                 lambda k, s=qstr: k.with_label(label, s)))
-        lab, val, pr = _per_step(ev, groups, fn, lambda k, s=qstr: k.with_label(label, s))
+
+        def with_q(k: Labels, s: str = qstr) -> Labels:
+            return k.with_label(label, s)
+
+        natives.append(hfuncs.histogram_quantile(ev, blk, qv, node.args[0], with_q))
+        lab, val, pr = _classic_quantile(ev, groups, qv, mono, with_q)
         labels += lab
         vals += val
         pres += pr
