@@ -4,49 +4,28 @@ loudly and counted; the records around it are stored and consumption goes on."""
 from __future__ import annotations
 
 import logging
-import uuid
 from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
 
-from tidewell.ingest.config import KafkaConfig
 from tidewell.ingest.consumer import MAX_RECORD_ATTEMPTS
-from tidewell.ingest.embedded.log import EmbeddedLog
-from tidewell.ingest.kafka import KafkaReader, open_kafka_writer
 from tidewell.ingest.log import ProduceRequest
 from tidewell.model import Labels
 
-from .conftest import new_ingester, record
+from .conftest import LogOpener, new_ingester, record
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.anyio]
 
 A = Labels.from_dict({"__name__": "a"})
 
 
-async def _open(backend: str, tmp_path: Path, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
-    if backend == "embedded":
-        log = EmbeddedLog(str(tmp_path / "log"), 1, group_commit_window=0.0)
-        return log, log, log.close
-    broker = request.getfixturevalue("broker_of")(backend)
-    cfg = KafkaConfig(address=broker.address, topic=f"poison-{uuid.uuid4().hex[:8]}",
-                      auto_create_topic_default_partitions=1)
-    writer = await open_kafka_writer(cfg)
-    reader = KafkaReader(cfg, request_timeout_s=10.0)
-
-    async def close() -> None:
-        await writer.close()
-        await reader.close()
-
-    return writer, reader, close
-
-
 @pytest.mark.parametrize("backend", ["embedded", "kafka"])
 async def test_corrupt_record_is_skipped_after_bounded_retries(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest,
+    backend: str, tmp_path: Path, open_log: LogOpener,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    writer, reader, close = await _open(backend, tmp_path, request)
+    writer, reader, close = await open_log(backend, "poison")
     skipped = REGISTRY.get_sample_value(
         "tidewell_ingest_storage_reader_records_skipped_total",
         {"partition": "0", "cause": "decode"}) or 0
