@@ -27,11 +27,12 @@ class MemQuerier:
                 b = np.searchsorted(ts, self.maxt, side="right")
                 hs = None
                 if lb in hists:
-                    hts, hvs = hists[lb]
+                    hts, hvs, hsts = hists[lb]
                     ha = int(np.searchsorted(hts, self.mint, side="left"))
                     hb = int(np.searchsorted(hts, self.maxt, side="right"))
                     if hb > ha:
-                        hs = HistogramSamples(hts[ha:hb], hvs[ha:hb])
+                        hs = HistogramSamples(hts[ha:hb], hvs[ha:hb],
+                                              None if hsts is None else hsts[ha:hb])
                 if b > a or hs is not None:
                     out.append(Series(lb, ts[a:b], vs[a:b],
                                       None if sts is None else sts[a:b], hs))
@@ -80,20 +81,28 @@ class MemStore:
 
     def __init__(self) -> None:
         self.series: dict[Labels, tuple[np.ndarray, ...]] = {}
-        self.hists: dict[Labels, tuple[np.ndarray, list[Histogram]]] = {}
+        self.hists: dict[Labels, tuple[np.ndarray, list[Histogram], np.ndarray | None]] = {}
         self.version = 0
         """Bumped by every change, so a copy elsewhere (the storage run) knows it is stale."""
 
-    def add_histograms(self, labels: Labels, ts: Sequence[int],
-                       hists: Sequence[Histogram]) -> None:
-        """Native histogram samples; a later sample at the same time replaces the earlier."""
+    def add_histograms(self, labels: Labels, ts: Sequence[int], hists: Sequence[Histogram],
+                       sts: Sequence[int] | None = None) -> None:
+        """Native histogram samples (``sts``: their start timestamps, 0 = unknown); a later
+        sample at the same time replaces the earlier."""
         old = self.hists.get(labels)
         by_t = dict(zip(old[0].tolist(), old[1], strict=True)) if old else {}
         by_t.update(zip(ts, hists, strict=True))
+        st_by_t: dict[int, int] | None = None
+        if sts is not None or (old and old[2] is not None):
+            st_by_t = dict(zip(old[0].tolist(), old[2].tolist(), strict=True)) \
+                if old and old[2] is not None else {}
+            st_by_t.update(zip(ts, sts if sts is not None else [0] * len(ts), strict=True))
         order = sorted(by_t)
         self.version += 1
-        self.hists[labels] = (np.array(order, dtype=np.int64),
-                              tsdb_hints([by_t[t] for t in order]))
+        self.hists[labels] = (
+            np.array(order, dtype=np.int64), tsdb_hints([by_t[t] for t in order]),
+            None if st_by_t is None else np.array([st_by_t.get(t, 0) for t in order],
+                                                  dtype=np.int64))
 
     def add(self, labels: Labels, ts: Sequence[int], vals: Sequence[float],
             sts: Sequence[int] | None = None) -> None:

@@ -412,22 +412,24 @@ class Script:
                 self.hist_names.add(labels.name[: -len("_bucket")])
                 self.hist_series.append(Labels([*labels.without("le", "__name__"),
                                                 ("__name__", labels.name[:-7])]))
-            ts, vs, sts, hts, hvs = [], [], [], [], []
+            ts, vs, sts, hts, hvs, hsts = [], [], [], [], [], []
             for k, v in enumerate(vals):
                 if v is None:
                     continue
+                off = st_offsets[k] if st_offsets and k < len(st_offsets) else None
+                st = 0 if off is None else k * gap + off
                 if isinstance(v, HVal):
                     hts.append(k * gap)
                     hvs.append(nhist.to_model(v.h))
+                    hsts.append(st)
                     continue
                 ts.append(k * gap)
                 vs.append(float(v))
-                off = st_offsets[k] if st_offsets and k < len(st_offsets) else None
-                sts.append(0 if off is None else k * gap + off)
+                sts.append(st)
             if ts:
                 self.store.add(labels, ts, vs, sts if st_offsets else None)
             if hts:
-                self.store.add_histograms(labels, hts, hvs)
+                self.store.add_histograms(labels, hts, hvs, hsts if st_offsets else None)
             if with_nhcb:
                 classic.append((labels, ts, vs))
         if with_nhcb:

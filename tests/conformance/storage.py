@@ -42,7 +42,7 @@ def _batch(series: dict[Labels, tuple], hists: dict[Labels, tuple]) -> SampleBat
     labels = sorted(series.keys() | hists.keys())
     index = {lb: i for i, lb in enumerate(labels)}
     fl = [(index[lb], v[0], v[1]) for lb, v in series.items() if len(v[0])]
-    hs = [(index[lb], ts, hv) for lb, (ts, hv) in hists.items() if len(ts)]
+    hs = [(index[lb], v[0], v[1]) for lb, v in hists.items() if len(v[0])]
     b = SampleBatch(labels)
     if fl:
         b.series_index = np.concatenate([np.full(len(t), i, np.int32) for i, t, _ in fl])
@@ -77,7 +77,7 @@ class StorageQueryable:
 
     def load(self, series: dict[Labels, tuple], hists: dict[Labels, tuple]) -> None:
         """Replace everything stored with ``series`` (labels → (ts, values, …)) and ``hists``
-        (labels → (ts, histograms))."""
+        (labels → (ts, histograms, …))."""
         self.close()
         self.generation += 1
         gen = self.root / f"g{self.generation}"

@@ -77,11 +77,17 @@ class Histogram:
 
 @dataclass(slots=True)
 class HistogramSamples:
-    """A series' histogram samples: timestamps (int64 ms, sorted, unique) and values."""
+    """A series' histogram samples: timestamps (int64 ms, sorted, unique) and values.
+
+    ``start_timestamps`` (optional, same length, int64 ms, 0 = unknown) holds each
+    sample's start ("created") time, as ``Series.start_timestamps`` does for floats;
+    None when the source has none.
+    """
 
     timestamps: npt.NDArray[np.int64] = field(
         default_factory=lambda: np.empty(0, dtype=np.int64))
     values: list[Histogram] = field(default_factory=list)
+    start_timestamps: npt.NDArray[np.int64] | None = None
 
     def __len__(self) -> int:
         return int(self.timestamps.shape[0])

@@ -73,4 +73,12 @@ def merge_histograms(parts: Sequence[HistogramSamples | None]) -> HistogramSampl
     keep = np.ones(ts.shape[0], dtype=bool)
     keep[1:] = ts[1:] != ts[:-1]
     kept = order[keep]
-    return HistogramSamples(ts[keep], [values[i] for i in kept.tolist()])
+    starts = None
+    if any(p.start_timestamps is not None for p in present):
+        # A copy without start timestamps contributes 0 ("unknown"), as for floats.
+        starts = np.concatenate([
+            p.start_timestamps if p.start_timestamps is not None
+            else np.zeros(len(p), dtype=np.int64)
+            for p in present
+        ])[kept]
+    return HistogramSamples(ts[keep], [values[i] for i in kept.tolist()], starts)

@@ -25,6 +25,7 @@ from tidewell.promql.kernels import instant_points, range_windows
 from tidewell.promql.nhist import (
     from_model,
     histogram_points,
+    histogram_start_timestamps,
     is_stale_histogram,
     resolve_hints,
     unknown_hint,
@@ -231,6 +232,9 @@ class Evaluator:
             stats = id(vs) in self.ctx.stats_selectors
             self.attach_histograms(rd, [histogram_points(s, stats) for s in series], extra,
                                    ext_hi)
+            if any(s.histograms is not None and s.histograms.start_timestamps is not None
+                   for s in series):
+                rd.hsts = [histogram_start_timestamps(s) for s in series]
         return rd
 
     def attach_histograms(self, rd: RangeData, parts: list[tuple[np.ndarray, list[Any]]],

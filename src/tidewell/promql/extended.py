@@ -300,8 +300,11 @@ def run_extended_histograms(ev: Any, node: ast.Call, func: str, rd: RangeData,
         end = int(rd.tt[j])
         start = end - rd.rng
         if func in ("changes", "resets"):
-            pts = sorted([*zip(rd.ts[fa:fb].tolist(), rd.vals[fa:fb].tolist(), strict=True),
-                          *zip(hts[a:b].tolist(), hvals[a:b], strict=True)],
+            # Anchored/smoothed ranges ignore start timestamps (0 = unknown), floats too.
+            pts = sorted([*((t, v, 0) for t, v in zip(rd.ts[fa:fb].tolist(),
+                                                       rd.vals[fa:fb].tolist(), strict=True)),
+                          *((t, h, 0) for t, h in zip(hts[a:b].tolist(), hvals[a:b],
+                                                       strict=True))],
                          key=lambda p: p[0])
             le = int(np.searchsorted([p[0] for p in pts], start, side="right")) - 1
             ok[i, j] = False

@@ -20,7 +20,7 @@ from tidewell.promql.errors import ExecutionError
 from tidewell.promql.extended import check_modifier, run_extended, run_extended_histograms
 from tidewell.promql.format import format_float
 from tidewell.promql.hfuncs import histogram_stat
-from tidewell.promql.hrange import apply_histograms
+from tidewell.promql.hrange import Notes, apply_histograms
 from tidewell.promql.info import eval_info
 from tidewell.promql.kernels_st import ST_FUNCS, run_st
 from tidewell.promql.nhist import is_stale_histogram
@@ -198,9 +198,9 @@ def _range_func(ev: Any, node: ast.Call) -> Block:
         out, ok = run_extended(f, rd)
     elif rd.sts is not None and f in ST_FUNCS:
         out, ok, overlap = run_st(f, rd.ts, rd.vals, rd.sts, rd.lo, rd.hi, rd.tt, rd.rng)
+        notes = Notes(ev, rd_node)
         for name in sorted({rd.labels[i].name for i in np.flatnonzero(overlap)}):
-            ev.ctx.warn("sample has start time that overlaps with previous sample timestamp "
-                        f'for metric "{name}"', rd_node)
+            notes.st_overlap(name)
     else:
         out, ok = kernels.run(f, rd.ts, rd.vals, rd.lo, rd.hi, rd.tt, rd.rng, p1, p2)
     if f == "quantile_over_time" and p1 is not None:
@@ -244,12 +244,16 @@ def _timestamp(ev: Any, node: ast.Call, start: bool = False) -> Block:
         for i, s in enumerate(series):
             labels.append(s.labels)
             ts_all, stale = s.timestamps, stale_mask(s.values)
-            if s.histograms is not None and len(s.histograms) and not start:
-                ts_all = np.concatenate([ts_all, s.histograms.timestamps])
-                stale = np.concatenate([stale, [is_stale_histogram(h)
-                                                for h in s.histograms.values]])
+            st_all = _starts(s.start_timestamps, len(ts_all)) if start else None
+            hs = s.histograms
+            if hs is not None and len(hs):
+                ts_all = np.concatenate([ts_all, hs.timestamps])
+                stale = np.concatenate([stale, [is_stale_histogram(h) for h in hs.values]])
                 order = np.argsort(ts_all, kind="stable")
                 ts_all, stale = ts_all[order], stale[order]
+                if st_all is not None:
+                    st_all = np.concatenate([st_all, _starts(hs.start_timestamps,
+                                                             len(hs))])[order]
             if not len(ts_all):
                 continue
             idx = np.searchsorted(ts_all, tt, side="right") - 1
@@ -257,9 +261,8 @@ def _timestamp(ev: Any, node: ast.Call, start: bool = False) -> Block:
             idxc = np.where(ok, idx, 0)
             t_at = ts_all[idxc]
             ok &= (t_at > tt - lb) & ~stale[idxc]
-            if start:
-                st = s.start_timestamps
-                vals[i] = 0.0 if st is None else st[idxc] / 1000.0
+            if st_all is not None:
+                vals[i] = st_all[idxc] / 1000.0
             else:
                 vals[i] = t_at / 1000.0
             pres[i] = ok
@@ -269,6 +272,11 @@ def _timestamp(ev: Any, node: ast.Call, start: bool = False) -> Block:
         return Block.empty(T)
     vals = np.broadcast_to(ev.times / 1000.0, b.values.shape).copy()
     return Block(b.labels, vals, b.present, [True] * len(b))
+
+
+def _starts(st: np.ndarray | None, n: int) -> np.ndarray:
+    """Start timestamps of ``n`` samples, zeros (unknown) when there are none."""
+    return np.zeros(n, dtype=np.int64) if st is None else st
 
 
 def _date(f: str, secs: np.ndarray) -> np.ndarray:

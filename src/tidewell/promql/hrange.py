@@ -4,18 +4,24 @@ The float kernels have already filled every window's float result; this pass
 visits only the (series, step) windows that hold histograms and applies
 Prometheus's rules there: histogram results, mixed-sample warnings, counts
 that include histograms. Windows without histograms are left untouched.
+
+Start timestamps (``RangeData.hsts``) count for ``rate``/``increase``/``irate``/
+``resets`` by the rules of ``kernels_st``: an ST past the previous sample's time
+is a reset, and a first sample whose ST lies inside the window stands on a zero
+sample at that ST instead of extrapolating to the left (one sample suffices).
 """
 
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from tidewell.model import CounterResetHint
 from tidewell.promql import nhist
 from tidewell.promql import nodes as ast
+from tidewell.promql.kernels_st import ST_FUNCS, st_overlaps, st_reset
 from tidewell.promql.nhist import FH, HistError
 from tidewell.promql.values import RangeData
 
@@ -52,6 +58,10 @@ class Notes:
     def collision(self, op: str) -> None:
         self.ev.ctx.warn(f"conflicting counter resets during histogram {op}", self.node)
 
+    def st_overlap(self, name: str) -> None:
+        self.ev.ctx.warn("sample has start time that overlaps with previous sample timestamp "
+                         f'for metric "{name}"', self.node)
+
     def ignored_in_range(self, name: str) -> None:
         self.ev.ctx.info("ignored histograms in a range containing both floats and histograms "
                          f'for metric name "{name}"', self.node)
@@ -65,6 +75,7 @@ def apply_histograms(ev: Any, node: ast.Call, f: str, rd: RangeData, out: np.nda
     notes = Notes(ev, node.args[1] if f == "quantile_over_time" else node.args[0])
     res = np.full(out.shape, None, dtype=object)
     nh_all = rd.hhi - rd.hlo
+    st_on = rd.hsts is not None and f in ST_FUNCS
     for i, j in zip(*np.nonzero(nh_all > 0), strict=True):
         hts, hvals = rd.hist[i]
         a, b = int(rd.hlo[i, j]), int(rd.hhi[i, j])
@@ -72,6 +83,8 @@ def apply_histograms(ev: Any, node: ast.Call, f: str, rd: RangeData, out: np.nda
         name = rd.labels[i].name
         nf = fb - fa
         win_t, win_h = hts[a:b], hvals[a:b]
+        win_st = rd.hsts[i][a:b] if st_on and rd.hsts is not None else None
+        f_st = rd.sts[fa:fb] if f in ST_FUNCS and rd.sts is not None else np.zeros(nf, np.int64)
         if f in _FLOAT_ONLY:
             if nf:
                 notes.ignored_in_range(name)
@@ -98,8 +111,11 @@ def apply_histograms(ev: Any, node: ast.Call, f: str, rd: RangeData, out: np.nda
                 res[i, j] = win_h[-1] if last else win_h[0]
             continue
         if f in ("changes", "resets"):
-            pts = sorted([*zip(rd.ts[fa:fb].tolist(), rd.vals[fa:fb].tolist(), strict=True),
-                          *zip(win_t.tolist(), win_h, strict=True)], key=lambda p: p[0])
+            h_st = win_st if win_st is not None else np.zeros(len(win_t), np.int64)
+            pts = sorted([*zip(rd.ts[fa:fb].tolist(), rd.vals[fa:fb].tolist(), f_st.tolist(),
+                               strict=True),
+                          *zip(win_t.tolist(), win_h, h_st.tolist(), strict=True)],
+                         key=lambda p: p[0])
             out[i, j], ok[i, j] = count_changes(pts, f == "resets"), True
             continue
         ok[i, j] = False
@@ -110,11 +126,10 @@ def apply_histograms(ev: Any, node: ast.Call, f: str, rd: RangeData, out: np.nda
         if f in ("sum_over_time", "avg_over_time"):
             h = _sum(win_h, notes, name, f == "avg_over_time")
         elif f in ("rate", "increase", "delta"):
-            if len(win_h) >= 2:
-                h = _rate(win_t, win_h, f != "delta", f == "rate", rd, j, notes, name)
+            h = _rate(win_t, win_h, win_st, f != "delta", f == "rate", rd, j, notes, name)
         elif f in ("irate", "idelta"):
-            h = _instant(rd.ts[fa:fb], win_t, win_h, f == "irate", notes, name, out, ok, i, j,
-                         rd.vals[fa:fb])
+            h = _instant(_Window(rd.ts[fa:fb], rd.vals[fa:fb], f_st),
+                         _Window(win_t, win_h, win_st), f == "irate", notes, name, out, ok, i, j)
         if h is not None:
             res[i, j] = h
             ok[i, j] = True
@@ -135,14 +150,68 @@ def _sum(hs: list[FH], notes: Notes, name: str, mean: bool) -> FH | None:
     return acc
 
 
-def _rate(ts: np.ndarray, hs: list[FH], counter: bool, is_rate: bool, rd: RangeData, j: int,
-          notes: Notes, name: str) -> FH | None:
+def _rate(ts: np.ndarray, hs: list[FH], sts: np.ndarray | None, counter: bool,
+          is_rate: bool, rd: RangeData, j: int, notes: Notes, name: str) -> FH | None:
+    """Prometheus's ``extrapolatedRate`` for a window of histograms (``sts``: their start
+    timestamps, None when unknown)."""
+    if not counter:
+        sts = None  # delta() never looks at start timestamps
+    h = None
+    if len(hs) > 1:
+        h = _increase(ts, hs, sts, counter, notes, name)
+        if h is None:
+            return None
+    range_end = int(rd.tt[j])
+    range_start = range_end - rd.rng
+    first_t, last_t = int(ts[0]), int(ts[-1])
+    n1 = len(ts) - 1
+    to_start = (first_t - range_start) / 1000
+    to_end = (range_end - last_t) / 1000
+    sampled = (last_t - first_t) / 1000
+    avg = sampled / n1 if n1 else 0.0
+    thr = avg * 1.1
+    st0 = int(sts[0]) if sts is not None else 0
+    if st0 != 0 and range_start < st0 < first_t:
+        # A zero sample at the first sample's start time replaces extrapolation to the left.
+        to_start = 0.0
+        sampled = (last_t - st0) / 1000
+        if h is None:
+            h = hs[0].copy()
+        else:
+            try:
+                r = nhist.add(h, hs[0])
+            except HistError:
+                notes.mixed_schemas(name)
+                return None
+            h = r.h
+            if r.reconciled:
+                notes.reconciled("addition")
+    elif h is None:
+        return None  # a single sample without a usable start time
+    else:
+        if to_start >= thr:
+            to_start = avg / 2
+        if counter and h.count > 0 and hs[0].count >= 0:
+            to_zero = sampled * (hs[0].count / h.count)
+            to_start = min(to_start, to_zero)
+    if to_end >= thr:
+        to_end = avg / 2
+    factor = (sampled + to_start + to_end) / sampled if sampled else 1.0
+    if is_rate:
+        factor /= rd.rng / 1000
+    return h.scaled(factor)
+
+
+def _increase(ts: np.ndarray, hs: list[FH], sts: np.ndarray | None, counter: bool,
+              notes: Notes, name: str) -> FH | None:
+    """Prometheus's ``histogramRate``: last minus first, resets added back (by the
+    histograms or by ``sts``); None when the histograms cannot be combined."""
     prev = hs[0]
     last = hs[-1]
     custom = prev.custom
     if counter and (prev.hint == CounterResetHint.GAUGE or last.hint == CounterResetHint.GAUGE):
         notes.not_counter(name)
-    if counter and nhist.detect_reset(hs[1], prev):
+    if counter and (_st_reset(ts, sts, 1) or nhist.detect_reset(hs[1], prev)):
         prev = FH(schema=hs[1].schema, custom_values=hs[1].custom_values)
         custom = hs[1].custom
     if last.custom != custom:
@@ -168,8 +237,14 @@ def _rate(ts: np.ndarray, hs: list[FH], counter: bool, is_rate: bool, rd: RangeD
         notes.reconciled("subtraction")
     if counter:
         p = prev
-        for cur in hs[1:]:
-            if nhist.detect_reset(cur, p):
+        overlap = False
+        for k in range(1, len(hs)):
+            cur = hs[k]
+            if sts is not None and not overlap and st_overlaps(int(sts[k - 1]), int(ts[k - 1]),
+                                                                int(sts[k])):
+                notes.st_overlap(name)
+                overlap = True
+            if _st_reset(ts, sts, k) or nhist.detect_reset(cur, p):
                 try:
                     r = nhist.add(h, p)
                 except HistError:
@@ -182,44 +257,43 @@ def _rate(ts: np.ndarray, hs: list[FH], counter: bool, is_rate: bool, rd: RangeD
     elif hs[0].hint != CounterResetHint.GAUGE or hs[-1].hint != CounterResetHint.GAUGE:
         notes.not_gauge(name)
     h.hint = CounterResetHint.GAUGE
-    # Extrapolation, as for floats.
-    range_end = int(rd.tt[j])
-    range_start = range_end - rd.rng
-    first_t, last_t = int(ts[0]), int(ts[-1])
-    n1 = len(ts) - 1
-    to_start = (first_t - range_start) / 1000
-    to_end = (range_end - last_t) / 1000
-    sampled = (last_t - first_t) / 1000
-    avg = sampled / n1
-    thr = avg * 1.1
-    if to_start >= thr:
-        to_start = avg / 2
-    if counter and h.count > 0 and hs[0].count >= 0:
-        to_zero = sampled * (hs[0].count / h.count)
-        to_start = min(to_start, to_zero)
-    if to_end >= thr:
-        to_end = avg / 2
-    factor = (sampled + to_start + to_end) / sampled if sampled else 1.0
-    if is_rate:
-        factor /= rd.rng / 1000
-    return h.scaled(factor)
+    return h
 
 
-def _instant(fts: np.ndarray, hts: np.ndarray, hs: list[FH], is_rate: bool, notes: Notes,
-             name: str, out: np.ndarray, ok: np.ndarray, i: int, j: int,
-             fvals: np.ndarray) -> FH | None:
-    pts: list[tuple[int, float | FH]] = [(int(t), float(v)) for t, v in
-                                         zip(fts[-2:], fvals[-2:], strict=True)]
-    pts += [(int(t), h) for t, h in zip(hts[-2:], hs[-2:], strict=True)]
+def _st_reset(ts: np.ndarray, sts: np.ndarray | None, k: int) -> bool:
+    """Whether sample ``k``'s start time says the counter restarted after sample ``k - 1``."""
+    return sts is not None and bool(st_reset(int(sts[k - 1]), int(ts[k - 1]), int(sts[k]),
+                                             int(ts[k])))
+
+
+class _Window(NamedTuple):
+    """One kind of sample in a window: times, values, start times (0 = unknown)."""
+
+    ts: np.ndarray
+    vals: Any
+    sts: np.ndarray | None
+
+
+def _instant(fw: _Window, hw: _Window, is_rate: bool, notes: Notes, name: str,
+             out: np.ndarray, ok: np.ndarray, i: int, j: int) -> FH | None:
+    """Prometheus's ``instantValue`` over a window's last two samples, floats and
+    histograms together (a float result goes to ``out``)."""
+    pts: list[tuple[int, float | FH, int]] = []
+    for w, conv in ((fw, float), (hw, None)):
+        n = len(w.ts)
+        sts = w.sts if is_rate and w.sts is not None else np.zeros(n, np.int64)
+        pts += [(int(w.ts[k]), conv(w.vals[k]) if conv else w.vals[k], int(sts[k]))
+                for k in range(max(0, n - 2), n)]
     pts.sort(key=lambda p: p[0])
     if len(pts) < 2:
         return None
-    (t0, v0), (t1, v1) = pts[-2], pts[-1]
+    (t0, v0, st0), (t1, v1, st1) = pts[-2], pts[-1]
     dt = (t1 - t0) / 1000
     if dt == 0:
         return None
+    reset = is_rate and bool(st_reset(st0, t0, st1, t1))
     if isinstance(v0, float) and isinstance(v1, float):
-        r = v1 if is_rate and v1 < v0 else v1 - v0
+        r = v1 if is_rate and (v1 < v0 or reset) else v1 - v0
         out[i, j], ok[i, j] = (r / dt if is_rate else r), True
         return None
     if isinstance(v0, float) or isinstance(v1, float):
@@ -230,7 +304,7 @@ def _instant(fts: np.ndarray, hts: np.ndarray, hs: list[FH], is_rate: bool, note
     if not is_rate and (v0.hint != CounterResetHint.GAUGE or v1.hint != CounterResetHint.GAUGE):
         notes.not_gauge(name)
     h = v1.copy()
-    if not is_rate or not nhist.detect_reset(v1, v0):
+    if not is_rate or not (reset or nhist.detect_reset(v1, v0)):
         try:
             r = nhist.add(v1, v0, -1.0)
         except HistError:
@@ -243,18 +317,19 @@ def _instant(fts: np.ndarray, hts: np.ndarray, hs: list[FH], is_rate: bool, note
     return h.divided(dt) if is_rate else h
 
 
-def count_changes(pts: list[tuple[int, float | FH]], resets: bool) -> float:
-    """``changes``/``resets`` over time-ordered float and histogram points."""
+def count_changes(pts: list[tuple[int, float | FH, int]], resets: bool) -> float:
+    """``changes``/``resets`` over time-ordered ``(time, float or histogram, start time)``
+    points; with ``resets`` a start time past the previous sample's is a reset too."""
     n = 0
-    for (_, a), (_, b) in itertools.pairwise(pts):
+    for (ta, a, sa), (tb, b, sb) in itertools.pairwise(pts):
         fa, fb = isinstance(a, float), isinstance(b, float)
-        if fa and fb:
+        if fa != fb or (resets and st_reset(sa, ta, sb, tb)):
+            n += 1
+        elif fa and fb:
             if resets:
                 n += b < a  # type: ignore[operator]
             else:
                 n += a != b and not (a != a and b != b)
-        elif fa != fb:
-            n += 1
         elif resets:
             n += nhist.detect_reset(b, a)  # type: ignore[arg-type]
         else:

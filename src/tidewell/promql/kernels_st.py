@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["ST_FUNCS", "run_st", "warm_up"]
+__all__ = ["ST_FUNCS", "run_st", "st_overlaps", "st_reset", "warm_up"]
 
 _cache = True
 
@@ -45,7 +45,9 @@ def st_reset(prev_st: int, prev_t: int, cur_st: int, cur_t: int) -> bool:
 
 
 @njit(cache=_cache, inline="always")
-def _overlaps(prev_st: int, prev_t: int, cur_st: int) -> bool:
+def st_overlaps(prev_st: int, prev_t: int, cur_st: int) -> bool:
+    """Whether ``cur_st`` lies before the previous sample's time without being its ST
+    (neither a delta nor a cumulative sample): a warning for ``rate``/``increase``."""
     return cur_st != 0 and cur_st < prev_t and cur_st != prev_st
 
 
@@ -59,7 +61,7 @@ def k_extrapolated_st(ts, vals, sts, lo, hi, tt, rng, is_rate, out, ok, overlap)
             first_v = vals[a]
             result = vals[b - 1] - first_v
             for k in range(a + 1, b):
-                if not overlap[i] and _overlaps(sts[k - 1], ts[k - 1], sts[k]):
+                if not overlap[i] and st_overlaps(sts[k - 1], ts[k - 1], sts[k]):
                     overlap[i] = True
                 if vals[k] < vals[k - 1] or st_reset(sts[k - 1], ts[k - 1], sts[k], ts[k]):
                     result += vals[k - 1]

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from tidewell.model import CounterResetHint, Histogram, Series, is_stale_nan
+from tidewell.model import CounterResetHint, Histogram, HistogramSamples, Series, is_stale_nan
 from tidewell.model.errors import TidewellError
 from tidewell.model.histogram import (
     CUSTOM_BUCKETS_SCHEMA,
@@ -357,9 +357,24 @@ def histogram_points(s: Series, stats: bool = False) -> tuple[np.ndarray, list[F
     hs = s.histograms
     if hs is None or not len(hs):
         return np.zeros(0, dtype=np.int64), []
-    keep = [k for k, h in enumerate(hs.values) if not is_stale_histogram(h)]
+    keep = _live(hs)
     fhs = [from_model(hs.values[k]) for k in keep]
     return hs.timestamps[keep], resolve_hints(fhs) if stats else fhs
+
+
+def histogram_start_timestamps(s: Series) -> np.ndarray:
+    """The start timestamps matching ``histogram_points(s)``'s samples (0 = unknown)."""
+    hs = s.histograms
+    if hs is None or not len(hs):
+        return np.zeros(0, dtype=np.int64)
+    if hs.start_timestamps is None:
+        return np.zeros(len(_live(hs)), dtype=np.int64)
+    return hs.start_timestamps[_live(hs)]
+
+
+def _live(hs: HistogramSamples) -> list[int]:
+    """Indices of the samples that are not staleness markers."""
+    return [k for k, h in enumerate(hs.values) if not is_stale_histogram(h)]
 
 
 def _same(a: float, b: float) -> bool:

@@ -97,6 +97,8 @@ class RangeData:
     selected series had them; subqueries never carry them. ``hist`` holds each
     series' histogram samples (timestamps, ``nhist.FH`` list) with windows
     ``hlo``/``hhi`` (N, T) into them; None when no series has histograms.
+    ``hsts`` (one array per ``hist`` entry, aligned with its timestamps) holds the
+    histograms' start timestamps when any selected series had them, as ``sts``.
     """
 
     labels: list[Labels]
@@ -113,3 +115,4 @@ class RangeData:
     hist: list[tuple[np.ndarray, list]] | None = None
     hlo: np.ndarray | None = None
     hhi: np.ndarray | None = None
+    hsts: list[np.ndarray] | None = None
