@@ -153,9 +153,7 @@ def _sum(hs: list[FH], notes: Notes, name: str, mean: bool) -> FH | None:
 def _rate(ts: np.ndarray, hs: list[FH], sts: np.ndarray | None, counter: bool,
           is_rate: bool, rd: RangeData, j: int, notes: Notes, name: str) -> FH | None:
     """Prometheus's ``extrapolatedRate`` for a window of histograms (``sts``: their start
-    timestamps, None when unknown)."""
-    if not counter:
-        sts = None  # delta() never looks at start timestamps
+    timestamps; None when unknown or for ``delta``)."""
     h = None
     if len(hs) > 1:
         h = _increase(ts, hs, sts, counter, notes, name)
