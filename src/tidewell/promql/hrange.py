@@ -84,7 +84,6 @@ def apply_histograms(ev: Any, node: ast.Call, f: str, rd: RangeData, out: np.nda
         nf = fb - fa
         win_t, win_h = hts[a:b], hvals[a:b]
         win_st = rd.hsts[i][a:b] if st_on and rd.hsts is not None else None
-        f_st = rd.sts[fa:fb] if f in ST_FUNCS and rd.sts is not None else np.zeros(nf, np.int64)
         if f in _FLOAT_ONLY:
             if nf:
                 notes.ignored_in_range(name)
@@ -111,10 +110,9 @@ def apply_histograms(ev: Any, node: ast.Call, f: str, rd: RangeData, out: np.nda
                 res[i, j] = win_h[-1] if last else win_h[0]
             continue
         if f in ("changes", "resets"):
-            h_st = win_st if win_st is not None else np.zeros(len(win_t), np.int64)
-            pts = sorted([*zip(rd.ts[fa:fb].tolist(), rd.vals[fa:fb].tolist(), f_st.tolist(),
-                               strict=True),
-                          *zip(win_t.tolist(), win_h, h_st.tolist(), strict=True)],
+            pts = sorted([*zip(rd.ts[fa:fb].tolist(), rd.vals[fa:fb].tolist(),
+                               _starts(_float_sts(rd, f, fa, fb), nf), strict=True),
+                          *zip(win_t.tolist(), win_h, _starts(win_st, len(win_t)), strict=True)],
                          key=lambda p: p[0])
             out[i, j], ok[i, j] = count_changes(pts, f == "resets"), True
             continue
@@ -128,12 +126,22 @@ def apply_histograms(ev: Any, node: ast.Call, f: str, rd: RangeData, out: np.nda
         elif f in ("rate", "increase", "delta"):
             h = _rate(win_t, win_h, win_st, f != "delta", f == "rate", rd, j, notes, name)
         elif f in ("irate", "idelta"):
-            h = _instant(_Window(rd.ts[fa:fb], rd.vals[fa:fb], f_st),
+            h = _instant(_Window(rd.ts[fa:fb], rd.vals[fa:fb], _float_sts(rd, f, fa, fb)),
                          _Window(win_t, win_h, win_st), f == "irate", notes, name, out, ok, i, j)
         if h is not None:
             res[i, j] = h
             ok[i, j] = True
     return res if any(x is not None for x in res.flat) else None
+
+
+def _float_sts(rd: RangeData, f: str, fa: int, fb: int) -> np.ndarray | None:
+    """The start timestamps of a window's floats, when ``f`` uses them and they are known."""
+    return rd.sts[fa:fb] if f in ST_FUNCS and rd.sts is not None else None
+
+
+def _starts(sts: np.ndarray | None, n: int) -> list[int]:
+    """``n`` start timestamps as ints, zeros (unknown) when there are none."""
+    return [0] * n if sts is None else sts.tolist()
 
 
 def _sum(hs: list[FH], notes: Notes, name: str, mean: bool) -> FH | None:
@@ -278,10 +286,10 @@ def _instant(fw: _Window, hw: _Window, is_rate: bool, notes: Notes, name: str,
     histograms together (a float result goes to ``out``)."""
     pts: list[tuple[int, float | FH, int]] = []
     for w, conv in ((fw, float), (hw, None)):
-        n = len(w.ts)
-        sts = w.sts if is_rate and w.sts is not None else np.zeros(n, np.int64)
-        pts += [(int(w.ts[k]), conv(w.vals[k]) if conv else w.vals[k], int(sts[k]))
-                for k in range(max(0, n - 2), n)]
+        k = max(0, len(w.ts) - 2)
+        sts = _starts(w.sts[k:] if is_rate and w.sts is not None else None, len(w.ts) - k)
+        pts += [(int(t), conv(v) if conv else v, st)
+                for t, v, st in zip(w.ts[k:], w.vals[k:], sts, strict=True)]
     pts.sort(key=lambda p: p[0])
     if len(pts) < 2:
         return None
