@@ -21,7 +21,7 @@ import numpy as np
 from tidewell.model import CounterResetHint
 from tidewell.promql import nhist
 from tidewell.promql import nodes as ast
-from tidewell.promql.kernels_st import ST_FUNCS, st_overlaps, st_reset
+from tidewell.promql.kernels_st import ST_FUNCS, st_flags, st_reset
 from tidewell.promql.nhist import FH, HistError
 from tidewell.promql.values import RangeData
 
@@ -76,6 +76,7 @@ def apply_histograms(ev: Any, node: ast.Call, f: str, rd: RangeData, out: np.nda
     res = np.full(out.shape, None, dtype=object)
     nh_all = rd.hhi - rd.hlo
     st_on = rd.hsts is not None and f in ST_FUNCS
+    flags: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # per series, from st_flags
     for i, j in zip(*np.nonzero(nh_all > 0), strict=True):
         hts, hvals = rd.hist[i]
         a, b = int(rd.hlo[i, j]), int(rd.hhi[i, j])
@@ -84,6 +85,11 @@ def apply_histograms(ev: Any, node: ast.Call, f: str, rd: RangeData, out: np.nda
         nf = fb - fa
         win_t, win_h = hts[a:b], hvals[a:b]
         win_st = rd.hsts[i][a:b] if st_on and rd.hsts is not None else None
+        starts = None
+        if win_st is not None and f in ("rate", "increase"):
+            if i not in flags:
+                flags[i] = st_flags(hts, rd.hsts[i])  # type: ignore[index]
+            starts = _Starts(win_st, flags[i][0][a:b], flags[i][1][a:b])
         if f in _FLOAT_ONLY:
             if nf:
                 notes.ignored_in_range(name)
@@ -124,7 +130,7 @@ def apply_histograms(ev: Any, node: ast.Call, f: str, rd: RangeData, out: np.nda
         if f in ("sum_over_time", "avg_over_time"):
             h = _sum(win_h, notes, name, f == "avg_over_time")
         elif f in ("rate", "increase", "delta"):
-            h = _rate(win_t, win_h, win_st, f != "delta", f == "rate", rd, j, notes, name)
+            h = _rate(win_t, win_h, starts, f != "delta", f == "rate", rd, j, notes, name)
         elif f in ("irate", "idelta"):
             h = _instant(_Window(rd.ts[fa:fb], rd.vals[fa:fb], _float_sts(rd, f, fa, fb)),
                          _Window(win_t, win_h, win_st), f == "irate", notes, name, out, ok, i, j)
@@ -158,13 +164,21 @@ def _sum(hs: list[FH], notes: Notes, name: str, mean: bool) -> FH | None:
     return acc
 
 
-def _rate(ts: np.ndarray, hs: list[FH], sts: np.ndarray | None, counter: bool,
+class _Starts(NamedTuple):
+    """A window's start timestamps with ``st_flags``'s reset and overlap flags."""
+
+    sts: np.ndarray
+    reset: np.ndarray
+    overlap: np.ndarray
+
+
+def _rate(ts: np.ndarray, hs: list[FH], starts: _Starts | None, counter: bool,
           is_rate: bool, rd: RangeData, j: int, notes: Notes, name: str) -> FH | None:
-    """Prometheus's ``extrapolatedRate`` for a window of histograms (``sts``: their start
+    """Prometheus's ``extrapolatedRate`` for a window of histograms (``starts``: their start
     timestamps; None when unknown or for ``delta``)."""
     h = None
     if len(hs) > 1:
-        h = _increase(ts, hs, sts, counter, notes, name)
+        h = _increase(hs, starts, counter, notes, name)
         if h is None:
             return None
     range_end = int(rd.tt[j])
@@ -176,7 +190,7 @@ def _rate(ts: np.ndarray, hs: list[FH], sts: np.ndarray | None, counter: bool,
     sampled = (last_t - first_t) / 1000
     avg = sampled / n1 if n1 else 0.0
     thr = avg * 1.1
-    st0 = int(sts[0]) if sts is not None else 0
+    st0 = int(starts.sts[0]) if starts is not None else 0
     if st0 != 0 and range_start < st0 < first_t:
         # A zero sample at the first sample's start time replaces extrapolation to the left.
         to_start = 0.0
@@ -208,16 +222,17 @@ def _rate(ts: np.ndarray, hs: list[FH], sts: np.ndarray | None, counter: bool,
     return h.scaled(factor)
 
 
-def _increase(ts: np.ndarray, hs: list[FH], sts: np.ndarray | None, counter: bool,
-              notes: Notes, name: str) -> FH | None:
+def _increase(hs: list[FH], starts: _Starts | None, counter: bool, notes: Notes,
+              name: str) -> FH | None:
     """Prometheus's ``histogramRate``: last minus first, resets added back (by the
-    histograms or by ``sts``); None when the histograms cannot be combined."""
+    histograms or by their start times); None when the histograms cannot be combined."""
+    st_reset_at = starts.reset if starts is not None else np.zeros(len(hs), dtype=np.bool_)
     prev = hs[0]
     last = hs[-1]
     custom = prev.custom
     if counter and (prev.hint == CounterResetHint.GAUGE or last.hint == CounterResetHint.GAUGE):
         notes.not_counter(name)
-    if counter and (_st_reset(ts, sts, 1) or nhist.detect_reset(hs[1], prev)):
+    if counter and (st_reset_at[1] or nhist.detect_reset(hs[1], prev)):
         prev = FH(schema=hs[1].schema, custom_values=hs[1].custom_values)
         custom = hs[1].custom
     if last.custom != custom:
@@ -242,15 +257,12 @@ def _increase(ts: np.ndarray, hs: list[FH], sts: np.ndarray | None, counter: boo
     if r.reconciled:
         notes.reconciled("subtraction")
     if counter:
+        if starts is not None and starts.overlap[1:].any():
+            notes.st_overlap(name)
         p = prev
-        overlap = False
         for k in range(1, len(hs)):
             cur = hs[k]
-            if sts is not None and not overlap and st_overlaps(int(sts[k - 1]), int(ts[k - 1]),
-                                                                int(sts[k])):
-                notes.st_overlap(name)
-                overlap = True
-            if _st_reset(ts, sts, k) or nhist.detect_reset(cur, p):
+            if st_reset_at[k] or nhist.detect_reset(cur, p):
                 try:
                     r = nhist.add(h, p)
                 except HistError:
@@ -264,12 +276,6 @@ def _increase(ts: np.ndarray, hs: list[FH], sts: np.ndarray | None, counter: boo
         notes.not_gauge(name)
     h.hint = CounterResetHint.GAUGE
     return h
-
-
-def _st_reset(ts: np.ndarray, sts: np.ndarray | None, k: int) -> bool:
-    """Whether sample ``k``'s start time says the counter restarted after sample ``k - 1``."""
-    return sts is not None and bool(st_reset(int(sts[k - 1]), int(ts[k - 1]), int(sts[k]),
-                                             int(ts[k])))
 
 
 class _Window(NamedTuple):

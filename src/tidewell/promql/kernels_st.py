@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["ST_FUNCS", "run_st", "st_overlaps", "st_reset", "warm_up"]
+__all__ = ["ST_FUNCS", "run_st", "st_flags", "st_reset", "warm_up"]
 
 _cache = True
 
@@ -45,9 +45,7 @@ def st_reset(prev_st: int, prev_t: int, cur_st: int, cur_t: int) -> bool:
 
 
 @njit(cache=_cache, inline="always")
-def st_overlaps(prev_st: int, prev_t: int, cur_st: int) -> bool:
-    """Whether ``cur_st`` lies before the previous sample's time without being its ST
-    (neither a delta nor a cumulative sample): a warning for ``rate``/``increase``."""
+def _overlaps(prev_st: int, prev_t: int, cur_st: int) -> bool:
     return cur_st != 0 and cur_st < prev_t and cur_st != prev_st
 
 
@@ -61,7 +59,7 @@ def k_extrapolated_st(ts, vals, sts, lo, hi, tt, rng, is_rate, out, ok, overlap)
             first_v = vals[a]
             result = vals[b - 1] - first_v
             for k in range(a + 1, b):
-                if not overlap[i] and st_overlaps(sts[k - 1], ts[k - 1], sts[k]):
+                if not overlap[i] and _overlaps(sts[k - 1], ts[k - 1], sts[k]):
                     overlap[i] = True
                 if vals[k] < vals[k - 1] or st_reset(sts[k - 1], ts[k - 1], sts[k], ts[k]):
                     result += vals[k - 1]
@@ -132,6 +130,25 @@ def k_resets_st(ts, vals, sts, lo, hi, out, ok):
             ok[i, j] = True
 
 
+@njit(cache=_cache, nogil=True)
+def k_st_flags(ts, sts, reset, overlap):
+    for k in range(1, ts.shape[0]):
+        reset[k] = st_reset(sts[k - 1], ts[k - 1], sts[k], ts[k])
+        overlap[k] = _overlaps(sts[k - 1], ts[k - 1], sts[k])
+
+
+def st_flags(ts: np.ndarray, sts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per sample of one series: whether its ST says the counter restarted after the
+    previous sample, and whether it overlaps the previous sample (index 0: False).
+    For paths that walk samples in Python (histograms): one compiled pass instead of
+    a call per pair."""
+    reset = np.zeros(len(ts), dtype=np.bool_)
+    overlap = np.zeros(len(ts), dtype=np.bool_)
+    if len(ts) > 1:
+        k_st_flags(ts, sts, reset, overlap)
+    return reset, overlap
+
+
 def run_st(name: str, ts: np.ndarray, vals: np.ndarray, sts: np.ndarray, lo: np.ndarray,
            hi: np.ndarray, tt: np.ndarray, rng: int
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -165,3 +182,5 @@ def warm_up() -> None:
     tt = np.array([5000], dtype=np.int64)
     for name in ST_FUNCS:
         run_st(name, ts, vals, sts, lo, hi, tt, 5000)
+    st_flags(ts, sts)
+    st_reset(0, 0, 0, 0)
