@@ -226,7 +226,7 @@ def _increase(hs: list[FH], starts: _Starts | None, counter: bool, notes: Notes,
               name: str) -> FH | None:
     """Prometheus's ``histogramRate``: last minus first, resets added back (by the
     histograms or by their start times); None when the histograms cannot be combined."""
-    st_reset_at = starts.reset if starts is not None else np.zeros(len(hs), dtype=np.bool_)
+    st_reset_at = starts.reset.tolist() if starts is not None else [False] * len(hs)
     prev = hs[0]
     last = hs[-1]
     custom = prev.custom
@@ -303,7 +303,7 @@ def _instant(fw: _Window, hw: _Window, is_rate: bool, notes: Notes, name: str,
     dt = (t1 - t0) / 1000
     if dt == 0:
         return None
-    reset = is_rate and bool(st_reset(st0, t0, st1, t1))
+    reset = is_rate and st1 != 0 and bool(st_reset(st0, t0, st1, t1))  # 0: unknown
     if isinstance(v0, float) and isinstance(v1, float):
         r = v1 if is_rate and (v1 < v0 or reset) else v1 - v0
         out[i, j], ok[i, j] = (r / dt if is_rate else r), True
@@ -335,7 +335,7 @@ def count_changes(pts: list[tuple[int, float | FH, int]], resets: bool) -> float
     n = 0
     for (ta, a, sa), (tb, b, sb) in itertools.pairwise(pts):
         fa, fb = isinstance(a, float), isinstance(b, float)
-        if fa != fb or (resets and st_reset(sa, ta, sb, tb)):
+        if fa != fb or (resets and sb != 0 and st_reset(sa, ta, sb, tb)):  # 0: unknown
             n += 1
         elif fa and fb:
             if resets:
