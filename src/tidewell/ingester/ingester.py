@@ -199,6 +199,22 @@ class Ingester:
     def durable_offset(self) -> int:
         return self._durable_next
 
+    async def skip(self, offset: int, tenant: str) -> None:
+        """Log the skipped record as consumed: an empty WAL entry at its offset.
+
+        Without it, a skipped record with nothing after it stayed below the
+        durable offset: committed offset and local state both pointed at it, and
+        a restart fetched it, failed and skipped it again.
+        """
+        await asyncio.get_running_loop().run_in_executor(
+            self._executor, self._skip, offset, tenant)
+
+    def _skip(self, offset: int, tenant: str) -> None:
+        if offset < self._durable_next:
+            return  # already logged (a retried skip)
+        self.wal.append([ResolvedEntry(offset, 0, tenant)])
+        self._durable_next = offset + 1
+
     async def maintain(self) -> None:
         """Between fetches: cut heads into blocks, then snapshot, when each is due."""
         if (
@@ -232,7 +248,7 @@ class Ingester:
 
         A record that cannot be decoded or resolved stops the batch there: the
         records before it are logged and appended, then :class:`RecordFailedError`
-        has the consumer retry it (and skip it after ``MAX_RECORD_ATTEMPTS``).
+        has the consumer retry or skip it (:meth:`skip`).
         """
         resolved: list[tuple[ResolvedEntry, AppendResult | None]] = []
         failed: RecordFailedError | None = None
