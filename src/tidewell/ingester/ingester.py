@@ -395,14 +395,28 @@ class Ingester:
         lock from the event loop: both bounds only grow, so a stale read is lower.
         """
         t = self.tenants.get(tenant)
-        if t is None or t.head.max_time == INT64_MIN:
-            return {}
+        floor = None if t is None else self._floor_of(t)
+        return {} if floor is None else {self.partition: floor}
+
+    def tenant_floors(self) -> dict[str, int]:
+        """Every tenant's floor (see :meth:`appendable_floors`); tenants whose head is
+        empty are left out. Served to distributors in other processes."""
+        floors = {}
+        for t in self.tenants:
+            floor = self._floor_of(t)
+            if floor is not None:
+                floors[t.tenant] = floor
+        return floors
+
+    def _floor_of(self, t: TenantTSDB) -> int | None:
         head = t.head
+        if head.max_time == INT64_MIN:
+            return None
         floor = appendable_min_time(head)
-        ooo_ms = int(self.limits.out_of_order_time_window(tenant) * 1000)
+        ooo_ms = int(self.limits.out_of_order_time_window(t.tenant) * 1000)
         if ooo_ms > 0:
             floor = min(floor, head.max_time - ooo_ms)
-        return {self.partition: floor}
+        return floor
 
     async def stored_samples(self, tenant: str) -> tuple[int, int]:
         """(samples in the head + in local blocks, local blocks), every copy counted.
