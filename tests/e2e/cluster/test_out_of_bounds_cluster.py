@@ -5,6 +5,7 @@ discards anything it was sent."""
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Iterator
 
@@ -90,3 +91,19 @@ def test_too_old_for_every_replica_is_refused_before_the_ack(cluster: LocalClust
                   'reason="sample-timestamp-too-old"') == 1
     for url in ingesters:  # nothing acknowledged was dropped
         assert metric(url, "cortex_discarded_samples_total") == 0
+
+    # A replica that stops answering keeps its last floor (lower than its real one).
+    cluster.kill("ingester-zone-b-0", signal.SIGKILL)
+    try:
+        failures = metric(distributor, "tidewell_distributor_appendable_floors_poll_failures_total")
+        deadline = time.monotonic() + 60
+        while metric(distributor,
+                     "tidewell_distributor_appendable_floors_poll_failures_total") == failures:
+            assert time.monotonic() < deadline, "the distributor never polled the dead ingester"
+            time.sleep(0.5)
+        assert metric(distributor, "tidewell_distributor_appendable_floors_partitions") == 1
+        r = httpx.post(f"{distributor}/api/v1/push", content=body("stale2", [now - 2 * HOUR_MS]),
+                       headers=PUSH, timeout=30)
+        assert r.status_code == 400, r.text
+    finally:
+        cluster.restart("ingester-zone-b-0")
