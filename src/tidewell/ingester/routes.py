@@ -62,7 +62,9 @@ def ingester_routes(ingester: Any) -> list[Route]:
             return JSONResponse({"status": "error", "error": str(exc)}, 500)
         return Response(status_code=204)
 
-    async def appendable_floors(request: Request) -> Response:
+    def appendable_floors(request: Request) -> Response:
+        # Sync: Starlette runs it in its thread pool (thousands of tenants take tens of
+        # ms), so the event loop keeps serving meanwhile.
         return JSONResponse({"partition": ingester.partition,
                              "instance": ingester.instance_id,
                              "floors": ingester.tenant_floors()})
