@@ -252,7 +252,7 @@ async def _init_distributor(app: App) -> Distributor:
     local = app.objects.get("ingester")
     if local is not None:  # one process: refuse what the head would drop (distributor/DESIGN.md)
         distributor.appendable_floors = local.appendable_floors
-    elif "ingester-ring" in app.objects:  # ingesters elsewhere: poll their floors
+    elif "ingester" not in app.modules:  # ingesters elsewhere: poll their floors
         _, ingesters = app.objects["ingester-ring"]
         floors = RemoteAppendableFloors(watcher, ingesters)
         app.add_service("appendable-floors", floors)
