@@ -8,40 +8,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
-import uuid
 from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
 
-from tidewell.ingest.config import KafkaConfig
-from tidewell.ingest.embedded.log import EmbeddedLog
-from tidewell.ingest.kafka import KafkaReader, open_kafka_writer
 from tidewell.ingest.log import ProduceRequest
 from tidewell.model import Labels
 
-from .conftest import new_ingester, record
+from .conftest import LogOpener, new_ingester, record
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.anyio]
 
 A = Labels.from_dict({"__name__": "a"})
-
-
-async def _open(backend: str, tmp_path: Path, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
-    if backend == "embedded":
-        log = EmbeddedLog(str(tmp_path / "log"), 1, group_commit_window=0.0)
-        return log, log, log.close
-    broker = request.getfixturevalue("broker_of")(backend)
-    cfg = KafkaConfig(address=broker.address, topic=f"poison-{uuid.uuid4().hex[:8]}",
-                      auto_create_topic_default_partitions=1)
-    writer = await open_kafka_writer(cfg)
-    reader = KafkaReader(cfg, request_timeout_s=10.0)
-
-    async def close() -> None:
-        await writer.close()
-        await reader.close()
-
-    return writer, reader, close
 
 
 def skipped() -> float:
@@ -61,10 +40,10 @@ CORRUPT = b"\x0a\xff\xff\xff\x0fjunk"
 
 @pytest.mark.parametrize("backend", ["embedded", "kafka"])
 async def test_corrupt_records_are_skipped_at_once_and_committed_past(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest,
+    backend: str, tmp_path: Path, open_log: LogOpener,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    writer, reader, close = await _open(backend, tmp_path, request)
+    writer, reader, close = await open_log(backend, "poison")
     before = skipped()
     data = tmp_path / "ing"
 
