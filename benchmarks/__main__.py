@@ -26,6 +26,7 @@ from benchmarks.launch import (
     PrometheusServer,
     VictoriaMetricsServer,
     ensure_peers,
+    log_progress,
     pin_self,
 )
 from benchmarks.report import append_report, render_report, render_table
@@ -79,8 +80,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    log_progress()
     pin_self({int(c) for c in args.loadgen_cores.split(",")})
     names = args.scenarios or list(DEFAULT_SCENARIOS)
     unknown = [n for n in names if n not in SCENARIOS]

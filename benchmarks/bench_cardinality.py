@@ -25,6 +25,7 @@ import httpx
 import numpy as np
 
 from benchmarks.launch import Prometheus3Server, Server, TidewellServer, pin_self
+from benchmarks.wire import RW1_HEADERS
 from tidewell.model import Labels, SampleBatch
 from tidewell.protocol import encode_write_request, snappy_compress
 
@@ -48,9 +49,7 @@ def push_all(server: Server, n: int) -> None:
                                 timestamps=np.full(len(ids), now, dtype=np.int64),
                                 values=np.ones(len(ids)))
             r = client.post(server.push_url, content=bytes(snappy_compress(
-                encode_write_request(batch))), headers={
-                "Content-Encoding": "snappy", "Content-Type": "application/x-protobuf",
-                "X-Prometheus-Remote-Write-Version": "0.1.0"})
+                encode_write_request(batch))), headers=RW1_HEADERS)
             r.raise_for_status()
 
 

@@ -41,6 +41,7 @@ from pathlib import Path
 
 import httpx
 
+from benchmarks.launch import log_progress
 from benchmarks.scenarios.catchup import selector
 from benchmarks.stats import Measured, fmt_number, quantile
 from benchmarks.wire import RW1_HEADERS
@@ -510,8 +511,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    log_progress()
     root = args.workdir or Path(tempfile.mkdtemp(prefix="tidewell-bench-cluster-"))
     t0 = time.perf_counter()
     writes = {d: run_write(root / f"write-{d}", d, args) for d in args.distributors}

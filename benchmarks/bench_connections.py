@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.launch import free_port
+from benchmarks.launch import free_port, wait_http_ok
 
 SOCKETS = int(os.environ.get("SOCKETS", "21000"))
 READY_N = int(os.environ.get("READY_N", "50"))
@@ -74,13 +74,8 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     holders: list[subprocess.Popen[str]] = []
     try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
+        if not wait_http_ok(f"{url}/ready", 60.0, alive=lambda: server.poll() is None):
+            raise SystemExit(f"tidewell did not become ready at {url} within 60s")
         left = SOCKETS
         while left > 0:
             n = min(PER_CLIENT, left)

@@ -21,13 +21,12 @@ import httpx
 import numpy as np
 
 from benchmarks.launch import TidewellServer
+from benchmarks.wire import RW1_HEADERS
 from tidewell.model import Labels, SampleBatch
 from tidewell.protocol import encode_write_request, snappy_compress
 
 SERIES = 1000
 QUERY = "sum by (job) (rate(load_bench[5m]))"
-HEADERS = {"Content-Encoding": "snappy", "Content-Type": "application/x-protobuf",
-           "X-Prometheus-Remote-Write-Version": "0.1.0"}
 
 
 def _body(labels: list[Labels], ts: np.ndarray) -> bytes:
@@ -66,7 +65,7 @@ def _phase(srv: TidewellServer, loops: int, seconds: float, now: int) -> dict[st
             k += 1
             body = _body(labels, np.array([k], dtype=np.int64))
             t0 = time.perf_counter()
-            r = c.post(srv.push_url, content=body, headers=HEADERS)
+            r = c.post(srv.push_url, content=body, headers=RW1_HEADERS)
             push_ms.append((time.perf_counter() - t0) * 1000)
             assert r.status_code in (200, 204), r.text
             t0 = time.perf_counter()
@@ -101,7 +100,7 @@ def main() -> None:
             labels = [Labels([("__name__", "load_bench"), ("job", f"j{i % 10}"),
                               ("i", str(i))]) for i in range(SERIES)]
             ts = now - 7_200_000 + np.arange(480, dtype=np.int64) * 15_000
-            r = httpx.post(srv.push_url, content=_body(labels, ts), headers=HEADERS, timeout=60)
+            r = httpx.post(srv.push_url, content=_body(labels, ts), headers=RW1_HEADERS, timeout=60)
             assert r.status_code in (200, 204), r.text
             time.sleep(3)
             for n in (int(x) for x in args.loops.split(",")):

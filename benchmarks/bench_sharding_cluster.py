@@ -42,7 +42,7 @@ import httpx
 import numpy as np
 
 from benchmarks.bench_cluster import check_stopped, cpu_seconds_from_stat, tidewell_pids
-from benchmarks.launch import Prometheus3Server, PrometheusServer, Server
+from benchmarks.launch import Prometheus3Server, PrometheusServer, Server, log_progress
 from benchmarks.loadgen import send_batch_sync
 from benchmarks.workload import Batch, Workload, WorkloadSpec, metric_names
 from tidewell.tool.localcluster.supervisor import BROKERS, ClusterLayout, LocalCluster
@@ -328,8 +328,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    log_progress()
     root = args.workdir or Path(tempfile.mkdtemp(prefix="tidewell-bench-shard-"))
     rounds = int(args.hours * 3600 / INTERVAL_S)
     iv = int(INTERVAL_S * 1000)

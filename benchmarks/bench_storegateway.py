@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from benchmarks.launch import wait_http_ok
 from tidewell.model.labels import Labels
 from tidewell.model.matchers import Matcher, MatchType
 from tidewell.objstore import FilesystemBucket, tenant_bucket
@@ -128,14 +129,8 @@ def bench_prometheus(blocks: list[Path], work: Path, hours: int) -> None:
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/-/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
+        if not wait_http_ok(f"{url}/-/ready", 120.0, alive=lambda: proc.poll() is None):
+            raise SystemExit(f"prometheus did not become ready at {url} within 120s")
         at = (T0 + hours * 3_600_000 - 1) / 1000
         q = f"count_over_time(bench_metric[{hours}h])"
         for name in ("cold", "warm", "warm2"):

@@ -37,6 +37,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
 from benchmarks.launch import Server, TidewellServer, VictoriaMetricsServer, pin_self
+from benchmarks.wire import RW1_HEADERS
 from tidewell.model import Labels, SampleBatch
 from tidewell.protocol import encode_write_request, snappy_compress
 
@@ -74,9 +75,7 @@ def body(series: int, end_ms: int) -> bytes:
 
 
 def load(server: Server, payload: bytes, series: int, query_url: str, end_s: float) -> None:
-    r = httpx.post(server.push_url, content=payload, timeout=120, headers={
-        "Content-Encoding": "snappy", "Content-Type": "application/x-protobuf",
-        "X-Prometheus-Remote-Write-Version": "0.1.0"})
+    r = httpx.post(server.push_url, content=payload, timeout=120, headers=RW1_HEADERS)
     r.raise_for_status()
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

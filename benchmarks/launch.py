@@ -10,11 +10,13 @@ so helpers a server might spawn are counted too.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -31,7 +33,9 @@ __all__ = [
     "dir_size",
     "ensure_peers",
     "free_port",
+    "log_progress",
     "pin_self",
+    "wait_http_ok",
 ]
 
 PROMETHEUS_BIN = os.environ.get("BENCH_PROMETHEUS_BIN", "/usr/bin/prometheus")
@@ -82,6 +86,26 @@ _TICK = os.sysconf("SC_CLK_TCK")
 
 class ServerError(RuntimeError):
     """The server did not start or become ready; the message carries its log tail."""
+
+
+def wait_http_ok(url: str, timeout_s: float, alive: Callable[[], bool] = lambda: True) -> bool:
+    """Poll ``url`` until it answers 200 (True), or ``alive()`` turns false or ``timeout_s``
+    passes (False)."""
+    deadline = time.perf_counter() + timeout_s
+    with httpx.Client(timeout=2.0) as client:
+        while time.perf_counter() < deadline and alive():
+            with contextlib.suppress(httpx.HTTPError):
+                if client.get(url).status_code == 200:
+                    return True
+            time.sleep(0.05)
+    return False
+
+
+def log_progress() -> None:
+    """Every benchmark command's progress lines: INFO with a clock, httpx's per-request
+    lines left out."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def pin_self(cores: set[int]) -> None:
@@ -182,16 +206,14 @@ class Server:
 
     def wait_ready(self, timeout_s: float = 60.0) -> float:
         """Poll the readiness endpoint; returns seconds since ``start``."""
-        deadline = time.perf_counter() + timeout_s
-        with httpx.Client(timeout=2.0) as client:
-            while time.perf_counter() < deadline:
-                if self.proc is None or self.proc.poll() is not None:
-                    raise ServerError(f"{self.name} exited during startup: {self.log_tail()}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if client.get(self.base_url + self.ready_path).status_code == 200:
-                        return time.perf_counter() - self.started_at
-                time.sleep(0.05)
+        if wait_http_ok(self.base_url + self.ready_path, timeout_s, alive=self._running):
+            return time.perf_counter() - self.started_at
+        if not self._running():
+            raise ServerError(f"{self.name} exited during startup: {self.log_tail()}")
         raise ServerError(f"{self.name} not ready after {timeout_s:.0f}s: {self.log_tail()}")
+
+    def _running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
 
     def stop(self, timeout_s: float = 30.0) -> float:
         """SIGTERM, then SIGKILL after ``timeout_s``; returns seconds to exit."""

@@ -38,6 +38,7 @@ __all__ = [
     "measure_all",
     "metric_sum",
     "push",
+    "serve",
     "started",
     "verify_series",
     "wait_in_memory",
@@ -125,6 +126,12 @@ class started:  # a context manager that reads like a verb
 
     def __exit__(self, *exc: object) -> None:
         self.server.stop()
+
+
+def serve(system: str, ctx: Context, tag: str) -> started:
+    """``with serve(system, ctx, tag) as srv``: a fresh server of ``system`` for scenario
+    ``tag``, ready within the context's timeout."""
+    return started(make_server(system, ctx, tag), ctx.ready_timeout_s)
 
 
 def push(server: Server, batch: Batch, ctx: Context, *, what: str = "push",

@@ -29,10 +29,9 @@ from benchmarks.scenarios.common import (
     Figure,
     NotAvailable,
     build_rows,
-    make_server,
     measure_all,
     push,
-    started,
+    serve,
 )
 from benchmarks.scenarios.storage import BLOCK_WAIT_S, find_blocks
 from benchmarks.stats import Row
@@ -97,7 +96,7 @@ def run(ctx: Context) -> list[Row]:
     def measure(system: str) -> list[Figure]:
         figures = []
         for _ in range(ctx.reps):
-            with started(make_server(system, ctx, "histogram"), ctx.ready_timeout_s) as srv:
+            with serve(system, ctx, "histogram") as srv:
                 vm = isinstance(srv, VictoriaMetricsServer)
                 adapt = as_count_series if vm else list
                 push(srv, warmup, ctx, what="warm-up")

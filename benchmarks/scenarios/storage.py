@@ -25,10 +25,9 @@ from benchmarks.scenarios.common import (
     Figure,
     NotAvailable,
     build_rows,
-    make_server,
     measure_all,
     push,
-    started,
+    serve,
 )
 from benchmarks.stats import Row, Unavailable
 from benchmarks.workload import Batch, Workload
@@ -87,7 +86,7 @@ def run(ctx: Context) -> list[Row]:
 
     def measure(system: str) -> list[Figure]:
         fig: Figure = {}
-        with started(make_server(system, ctx, "storage"), ctx.ready_timeout_s) as srv:
+        with serve(system, ctx, "storage") as srv:
             push(srv, part1, ctx, what=f"first {LOG_PHASE_HOURS}h")
             time.sleep(2.0)
             if isinstance(srv, VictoriaMetricsServer):

@@ -18,10 +18,9 @@ from benchmarks.scenarios.common import (
     Context,
     Figure,
     build_rows,
-    make_server,
     measure_all,
     push,
-    started,
+    serve,
 )
 from benchmarks.stats import Row, quantile
 from benchmarks.workload import Workload
@@ -54,7 +53,7 @@ def run(ctx: Context) -> list[Row]:
     cut_short: set[str] = set()
 
     def measure(system: str) -> list[Figure]:
-        with started(make_server(system, ctx, "write"), ctx.ready_timeout_s) as srv:
+        with serve(system, ctx, "write") as srv:
             push(srv, warmup, ctx, what="warm-up")
             wait_caught_up(srv, warm_probes[0], ctx.max_push_s, warm_probes[1])
             verified[system] = check_complete(srv, wl, WARMUP_ROUNDS - 1)

@@ -50,6 +50,7 @@ from tidewell.compactor.sharding import (
 )
 from tidewell.config import Config
 from tidewell.distributor import Distributor, Overrides, push_routes
+from tidewell.distributor.floors import RemoteAppendableFloors
 from tidewell.frontend import QueryFrontend
 from tidewell.frontend.sharding import ShardingLimits
 from tidewell.ingest.backend import close_ingest_log, open_ingest_log
@@ -251,6 +252,11 @@ async def _init_distributor(app: App) -> Distributor:
     local = app.objects.get("ingester")
     if local is not None:  # one process: refuse what the head would drop (distributor/DESIGN.md)
         distributor.appendable_floors = local.appendable_floors
+    elif "ingester" not in app.modules:  # ingesters elsewhere: poll their floors
+        _, ingesters = app.objects["ingester-ring"]
+        floors = RemoteAppendableFloors(watcher, ingesters)
+        app.add_service("appendable-floors", floors)
+        distributor.appendable_floors = floors.floors
     return distributor
 
 
@@ -301,7 +307,7 @@ async def _init_ingester(app: App) -> Ingester:
     local = app.objects.get("distributor")
     if local is not None:  # one process: refuse what the head would drop (distributor/DESIGN.md)
         local.appendable_floors = ingester.appendable_floors
-    if "querier" not in app.modules:
+    if "querier" not in app.modules or "distributor" not in app.modules:
         _serve_remotely(app, ingester, consistency_waiter=ingester.wait_until_caught_up)
         app.routes.extend(internal_meta_routes(ingester.tenants))
         app.routes.extend(internal_cardinality_routes(
@@ -610,8 +616,9 @@ MODULES: dict[str, Module] = {
 
 # What a module needs only when a peer it talks to runs in another process.
 _REMOTE_DEPS: dict[str, dict[str, tuple[str, ...]]] = {
-    "ingester": {"querier": ("ingester-ring",)},
+    "ingester": {"querier": ("ingester-ring",), "distributor": ("ingester-ring",)},
     "store-gateway": {"querier": ("store-gateway-ring",)},
+    "distributor": {"ingester": ("ingester-ring",)},
     "querier": {
         "ingester": ("partition-ring", "ingester-ring", "ingest-log"),
         "store-gateway": ("store-gateway-ring",),

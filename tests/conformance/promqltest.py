@@ -168,12 +168,9 @@ def parse_values(text: str) -> tuple[list[float | HVal | None], bool]:
             hist = True
             out.extend(_hist_item(item))
             continue
-        if item == "_":
-            out.append(None)
-            continue
-        m = re.fullmatch(r"_x(\d+)", item)
-        if m:
-            out.extend([None] * int(m.group(1)))
+        blanks = _blanks(item)
+        if blanks:
+            out.extend([None] * blanks)
             continue
         if item == "stale":
             out.append(stale_nan())
@@ -207,17 +204,22 @@ def _st_ms(sign: str, num: str, unit: str | None) -> int:
     return -ms if sign == "-" else ms
 
 
+def _blanks(item: str) -> int:
+    """How many absent samples ``_`` or ``_xN`` stands for; 0 for any other item."""
+    if item == "_":
+        return 1
+    m = re.fullmatch(r"_x(\d+)", item)
+    return int(m.group(1)) if m else 0
+
+
 def parse_st_values(text: str) -> list[int | None]:
     """Expand an ``@st`` line's sequence of start-time offsets (ms relative to each
     sample's time; ``None`` = no start timestamp), as promqltest's ``parseSTSequence``."""
     out: list[int | None] = []
     for item in text.split():
-        if item == "_":
-            out.append(None)
-            continue
-        m = re.fullmatch(r"_x(\d+)", item)
-        if m:
-            out.extend([None] * int(m.group(1)))
+        blanks = _blanks(item)
+        if blanks:
+            out.extend([None] * blanks)
             continue
         m = re.fullmatch(rf"{_ST_DUR}(?:([+-])(\d+)(ms|[smhdwy])?)?(?:x(\d+))?", item)
         if not m:

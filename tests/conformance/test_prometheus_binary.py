@@ -10,10 +10,8 @@ left boundary is open, as in Prometheus 3 (2.x closed it).
 
 from __future__ import annotations
 
-import math
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,19 +19,14 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-import uvicorn
-from starlette.applications import Starlette
-from starlette.routing import Mount
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from beside_prometheus import close, serving_beside
 from memstore import MemStore
 
 from tests.support.prometheus import prometheus_binary, promtool_binary
-from tidewell.api.prometheus import query_routes
 from tidewell.model import Labels
-from tidewell.querier.config import QuerierConfig
-from tidewell.util.ports import free_port as _free_port
 
 # Samples at T0 + 3s + k*15s, queries at T0 + 7s (or 3s) + m*60s, subquery steps at multiples of
 # 60s. Recent data, because promtool's series and labels queries look about a year around now.
@@ -104,49 +97,19 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
                     str(tmp / "data.om"), str(tmp / "tsdb")], check=True,
                    capture_output=True, timeout=120)
     (tmp / "prometheus.yml").write_text("global: {}\n")
-    prom_port, our_port = _free_port(), _free_port()
-    prom = subprocess.Popen(
-        [prometheus_binary(), f"--config.file={tmp / 'prometheus.yml'}",
-         f"--storage.tsdb.path={tmp / 'tsdb'}", f"--web.listen-address=127.0.0.1:{prom_port}",
-         "--storage.tsdb.retention.time=100y"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     store = MemStore()
     store.series.update(data)
-    app = Starlette(routes=[Mount("/prometheus",
-                                  routes=query_routes(store, QuerierConfig()))])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=our_port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    prom_url = f"http://127.0.0.1:{prom_port}"
-    our_url = f"http://127.0.0.1:{our_port}/prometheus"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                ok = httpx.get(f"{prom_url}/api/v1/query", params={
-                    "query": "count(http_requests_total)", "time": str((T0 + 3600_000) / 1000)},
-                    timeout=2).json()["data"]["result"]
-                if ok and httpx.get(f"{our_url}/api/v1/labels", timeout=2).status_code == 200:
-                    break
-            except (httpx.HTTPError, KeyError, ValueError):
-                pass
-            time.sleep(0.3)
-        else:
-            pytest.fail("prometheus or our server did not come up")
-        yield prom_url, our_url
-    finally:
-        server.should_exit = True
-        prom.terminate()
-        prom.wait(timeout=30)
-        thread.join(timeout=10)
 
+    def ready(prom_url: str, our_url: str) -> bool:
+        ok = httpx.get(f"{prom_url}/api/v1/query", params={
+            "query": "count(http_requests_total)", "time": str((T0 + 3600_000) / 1000)},
+            timeout=2).json()["data"]["result"]
+        return bool(ok) and httpx.get(f"{our_url}/api/v1/labels", timeout=2).status_code == 200
 
-def _same_value(a: str, b: str) -> bool:
-    fa, fb = float(a), float(b)
-    if math.isnan(fa) and math.isnan(fb):
-        return True
-    return fa == fb or abs(fa - fb) <= 1e-9 * max(abs(fa), abs(fb))
+    with serving_beside([prometheus_binary(), f"--config.file={tmp / 'prometheus.yml'}",
+                         f"--storage.tsdb.path={tmp / 'tsdb'}",
+                         "--storage.tsdb.retention.time=100y"], store, ready) as urls:
+        yield urls
 
 
 def _compare(ours: dict, theirs: dict, query: str) -> None:  # type: ignore[type-arg]
@@ -161,7 +124,7 @@ def _compare(ours: dict, theirs: dict, query: str) -> None:  # type: ignore[type
         want = pts if key == "values" else [pts]
         assert [p[0] for p in got] == [p[0] for p in want], (query, k)
         for g, w in zip(got, want, strict=True):
-            assert _same_value(g[1], w[1]), (query, k, g, w)
+            assert close(g[1], w[1]), (query, k, g, w)
 
 
 @pytest.mark.timeout(120)

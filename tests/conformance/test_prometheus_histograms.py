@@ -10,11 +10,7 @@ for histograms too, 2.x for floats only). Everything else must agree.
 
 from __future__ import annotations
 
-import math
-import shutil
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,24 +18,16 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from starlette.applications import Starlette
-from starlette.routing import Mount
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from beside_prometheus import close, serving_beside
 from memstore import MemStore
-from test_prometheus_binary import _free_port
 
-from tidewell.api.prometheus import query_routes
+from tests.support.prometheus import prometheus2_binary
 from tidewell.model import Histogram, Labels
 from tidewell.protocol.compression import snappy_compress
 from tidewell.protocol.pb.prompb_pb2 import WriteRequest
-from tidewell.querier.config import QuerierConfig
-
-pytestmark = pytest.mark.skipif(
-    shutil.which("prometheus") is None,
-    reason="the prometheus binary is needed (Debian package prometheus)")
 
 STEP = 15_000
 POINTS = 240  # 1 h
@@ -117,59 +105,31 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str
     data = _dataset()
     tmp = tmp_path_factory.mktemp("promhist")
     (tmp / "prometheus.yml").write_text("global: {}\n")
-    prom_port, our_port = _free_port(), _free_port()
-    prom = subprocess.Popen(
-        ["prometheus", f"--config.file={tmp / 'prometheus.yml'}",
-         f"--storage.tsdb.path={tmp / 'tsdb'}", f"--web.listen-address=127.0.0.1:{prom_port}",
-         "--enable-feature=native-histograms", "--web.enable-remote-write-receiver"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     store = MemStore()
     for lb, points in data.items():
         store.add_histograms(lb, [t for t, _ in points], [h for _, h in points])
-    app = Starlette(routes=[Mount("/prometheus", routes=query_routes(store, QuerierConfig()))])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=our_port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    prom_url = f"http://127.0.0.1:{prom_port}"
-    our_url = f"http://127.0.0.1:{our_port}/prometheus"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{prom_url}/-/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        else:
-            pytest.fail("prometheus did not come up")
-        r = httpx.post(f"{prom_url}/api/v1/write", content=_write_request(data), timeout=30,
+
+    def ready(prom_url: str, _our_url: str) -> bool:
+        return httpx.get(f"{prom_url}/-/ready", timeout=2).status_code == 200
+
+    with serving_beside([prometheus2_binary(), f"--config.file={tmp / 'prometheus.yml'}",
+                         f"--storage.tsdb.path={tmp / 'tsdb'}",
+                         "--enable-feature=native-histograms",
+                         "--web.enable-remote-write-receiver"], store, ready) as urls:
+        r = httpx.post(f"{urls[0]}/api/v1/write", content=_write_request(data), timeout=30,
                        headers={"Content-Encoding": "snappy",
                                 "Content-Type": "application/x-protobuf",
                                 "X-Prometheus-Remote-Write-Version": "0.1.0"})
         assert r.status_code == 204, r.text
-        yield prom_url, our_url
-    finally:
-        server.should_exit = True
-        prom.terminate()
-        prom.wait(timeout=30)
-        thread.join(timeout=10)
-
-
-def _close(a: str, b: str) -> bool:
-    fa, fb = float(a), float(b)
-    if math.isnan(fa) and math.isnan(fb):
-        return True
-    return fa == fb or abs(fa - fb) <= 1e-9 * max(abs(fa), abs(fb))
+        yield urls
 
 
 def _same_histogram(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    if not (_close(a["count"], b["count"]) and _close(a["sum"], b["sum"])):
+    if not (close(a["count"], b["count"]) and close(a["sum"], b["sum"])):
         return False
     ba, bb = a.get("buckets", []), b.get("buckets", [])
     return len(ba) == len(bb) and all(
-        x[0] == y[0] and all(_close(p, q) for p, q in zip(x[1:], y[1:], strict=True))
+        x[0] == y[0] and all(close(p, q) for p, q in zip(x[1:], y[1:], strict=True))
         for x, y in zip(ba, bb, strict=True))
 
 
@@ -197,7 +157,7 @@ def _compare(ours: dict[str, Any], theirs: dict[str, Any], query: str) -> None:
         got = mine[k]
         assert [p[0] for p in got] == [p[0] for p in want], (query, k)
         for (t, g), (_, w) in zip(got, want, strict=True):
-            same = _same_histogram(g, w) if isinstance(w, dict) else _close(g, w)
+            same = _same_histogram(g, w) if isinstance(w, dict) else close(g, w)
             assert same, (query, k, t, g, w)
 
 

@@ -17,7 +17,7 @@ import pytest
 from tests.support.ports import free_port
 from tidewell.cli import SWITCH_INTERVAL_S, serve
 from tidewell.config import load
-from tidewell.ingest.consumer import PartitionConsumer
+from tidewell.ingester import Ingester
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -29,17 +29,14 @@ def test_failed_background_loop_stops_the_process_with_exit_1(
     config = load([f"-server.http-listen-port={port}", "-server.http-listen-address=127.0.0.1",
                    f"-common.storage.path={tmp_path}"]).config
     broken = asyncio.Event()
-    real_consume = PartitionConsumer._consume_loop
+    real_maintain = Ingester.maintain
 
-    async def consume(self: PartitionConsumer) -> None:
-        consumer = asyncio.ensure_future(real_consume(self))
-        try:
-            await broken.wait()
-        finally:
-            consumer.cancel()
-        raise RuntimeError("consumer broke")
+    async def maintain(self: Ingester) -> None:  # run by the consumer loop between fetches
+        if broken.is_set():
+            raise RuntimeError("consumer broke")
+        await real_maintain(self)
 
-    monkeypatch.setattr(PartitionConsumer, "_consume_loop", consume)
+    monkeypatch.setattr(Ingester, "maintain", maintain)
     statuses: list[int] = []
 
     async def scenario() -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import socket
 from dataclasses import dataclass, field
 
 from tidewell.model.errors import TidewellError
@@ -13,23 +12,10 @@ from tidewell.util.config_fields import parse_duration, setting
 __all__ = ["CompactorConfig", "CompactorRingConfig", "InvalidCompactorConfigError"]
 
 # YAML compactor.sharding_ring, flags -compactor.ring.*: each tenant has one owner.
-_CompactorInstanceRingConfig = instance_ring_config_type(
-    "compactor.ring", name="CompactorInstanceRingConfig", replication_factor=1, num_tokens=512,
+CompactorRingConfig = instance_ring_config_type(
+    "compactor.ring", name="CompactorRingConfig", joined=True, replication_factor=1,
+    num_tokens=512,
 )
-
-
-@dataclass
-class CompactorRingConfig(_CompactorInstanceRingConfig):  # type: ignore[valid-type,misc]
-    instance_id: str = field(
-        default_factory=socket.gethostname,
-        metadata=setting("Instance ID to register in the compactor ring (default: the hostname).",
-                         flag="compactor.ring.instance-id"),
-    )
-    instance_availability_zone: str = field(
-        default="",
-        metadata=setting("The availability zone where this instance is running.",
-                         flag="compactor.ring.instance-availability-zone"),
-    )
 
 
 class InvalidCompactorConfigError(TidewellError, ValueError):
@@ -84,7 +70,7 @@ class CompactorConfig:
                          "files) of the tenant.",
                          flag="compactor.tenant-cleanup-delay", kind="duration"),
     )
-    sharding_ring: CompactorRingConfig = field(default_factory=CompactorRingConfig)
+    sharding_ring: CompactorRingConfig = field(default_factory=CompactorRingConfig)  # type: ignore[valid-type]
 
     def block_ranges_ms(self) -> list[int]:
         """The ranges in milliseconds, smallest first."""

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from tidewell.model import CUSTOM_BUCKETS_SCHEMA, Histogram
 from tidewell.model.errors import TidewellError
+from tidewell.model.histogram import Span, bucket_map, reduce_buckets, spans_of
 
 __all__ = [
     "MAX_SCHEMA",
@@ -169,41 +170,19 @@ def bucket_count(h: Histogram) -> int:
     return len(h.positive_buckets) + len(h.negative_buckets)
 
 
-def _reduce_side(
-    spans: Sequence[tuple[int, int]], buckets: Sequence[float], by: int
-) -> tuple[tuple[tuple[int, int], ...], tuple[float, ...]]:
-    """Merge buckets 2**by at a time: index i → ((i - 1) >> by) + 1 (Prometheus's rule)."""
-    out_spans: list[list[int]] = []
-    out: list[float] = []
-    idx = 0
-    last = None
-    k = 0
-    for n, (offset, length) in enumerate(spans):
-        idx = offset if n == 0 else idx + offset
-        for _ in range(length):
-            target = ((idx - 1) >> by) + 1
-            if last is not None and target == last:
-                out[-1] += buckets[k]
-            else:
-                if last is None:
-                    out_spans.append([target, 1])
-                elif target == last + 1:
-                    out_spans[-1][1] += 1
-                else:
-                    out_spans.append([target - last - 1, 1])
-                out.append(buckets[k])
-                last = target
-            idx += 1
-            k += 1
-    return tuple((o, ln) for o, ln in out_spans), tuple(out)
-
-
 def reduce_resolution(h: Histogram, schema: int) -> Histogram:
     """``h`` at the coarser exponential ``schema`` (counts of merged buckets added up)."""
     by = h.schema - schema
     if h.schema == CUSTOM_BUCKETS_SCHEMA or by <= 0:
         raise ValueError(f"cannot reduce resolution from schema {h.schema} to {schema}")
-    pos_spans, pos = _reduce_side(h.positive_spans, h.positive_buckets, by)
-    neg_spans, neg = _reduce_side(h.negative_spans, h.negative_buckets, by)
+    pos_spans, pos = _reduced_side(h.positive_spans, h.positive_buckets, by)
+    neg_spans, neg = _reduced_side(h.negative_spans, h.negative_buckets, by)
     return dataclasses.replace(h, schema=schema, positive_spans=pos_spans, positive_buckets=pos,
                                negative_spans=neg_spans, negative_buckets=neg)
+
+
+def _reduced_side(spans: tuple[Span, ...], buckets: tuple[float, ...], by: int
+                  ) -> tuple[tuple[Span, ...], tuple[float, ...]]:
+    """One side merged 2**by buckets at a time; empty buckets stay, as Prometheus's
+    ``ReduceResolution`` keeps them."""
+    return spans_of(reduce_buckets(bucket_map(spans, buckets), by), keep_empty=True)

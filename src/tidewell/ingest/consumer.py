@@ -6,14 +6,18 @@ fails), commits the offset its pusher made durable every
 ``consumer_group_offset_commit_interval``, and wakes the readers that wait for
 read consistency. What a record becomes is the pusher's business.
 
-A record the pusher cannot take (:class:`RecordFailedError`: a bug, bytes that
-break it) must neither wedge the partition nor vanish: it is fetched and pushed
-again with backoff, ``MAX_RECORD_ATTEMPTS`` times in all, then skipped with an
-ERROR log (partition, offset, tenant, reason, traceback) and
-``tidewell_ingest_storage_reader_records_skipped_total``. Any other failure
-(the disk, the WAL) is retried without end, as Mimir retries server errors:
-skipping would drop acknowledged data over something a restart or an operator
-can fix, and the lag metrics show the stall.
+A record the pusher cannot take (:class:`RecordFailedError`) must neither wedge
+the partition nor vanish. One that does not decode is skipped at once (its
+bytes will not change; Mimir does not retry them either); one that decoded but
+could not be applied (a bug) is fetched and pushed again with backoff,
+``MAX_RECORD_ATTEMPTS`` times in all, then skipped. A skip is an ERROR log
+(partition, offset, tenant, stage, traceback) and
+``tidewell_ingest_storage_reader_records_skipped_total``, and the pusher
+records it (:meth:`Pusher.skip`), so the committed offset and a restart pass
+it even when no record follows. Any other failure (the disk, the WAL) is
+retried without end, as Mimir retries server errors: skipping would drop
+acknowledged data over something a restart or an operator can fix, and the
+lag metrics show the stall.
 """
 
 from __future__ import annotations
@@ -43,7 +47,8 @@ FETCH_BYTES = 2 * 1024 * 1024
 
 
 MAX_RECORD_ATTEMPTS = 5
-"""Pushes of one failing record before it is skipped (backoff 0.05 s doubling: ~1.5 s)."""
+"""Pushes of a record failing to apply before it is skipped (backoff 0.05 s doubling:
+~1.5 s). A record that does not decode gets one."""
 
 
 class ReadConsistencyTimeoutError(TidewellError, TimeoutError):
@@ -75,6 +80,15 @@ class Pusher(Protocol):
 
     def durable_offset(self) -> int:
         """Next offset whose records all survive a restart: what may be committed."""
+        ...
+
+    async def skip(self, offset: int, tenant: str) -> None:
+        """The consumer gave up on the record at ``offset`` (every one before it is stored).
+
+        Record it as consumed, durably: ``durable_offset`` then passes it, so
+        neither the committed offset nor a restart from local state fetches it
+        again. A failure is retried like a failed push.
+        """
         ...
 
     async def maintain(self) -> None:
@@ -218,18 +232,27 @@ class PartitionConsumer:
             m.RECORDS_PER_FETCH.observe(len(records))
             size = sum(len(r.value) for r in records) / len(records)
             self._avg_record_bytes = 0.8 * self._avg_record_bytes + 0.2 * size
-            while True:
+            nxt: int | None = None
+            skip: RecordFailedError | None = None
+            while records:
                 try:
+                    if skip is not None:
+                        await self.pusher.skip(skip.offset, skip.tenant)
+                        self._advance(skip.offset + 1)
+                        records = [r for r in records if r.offset > skip.offset]
+                        skip = None
+                        backoff = 0.05
+                        continue  # the rest of the fetch, if any
                     nxt = await self.pusher.push(records)
                     break
                 except asyncio.CancelledError:
                     raise
                 except RecordFailedError as exc:
-                    nxt = None
                     if self._record_failed(exc):
                         await asyncio.sleep(backoff)
                         backoff = min(backoff * 2, 5.0)
-                    break  # fetch again from the failed record (or after it)
+                        break  # fetch again from the failed record
+                    skip = exc
                 except Exception as exc:  # server error: retry, never skip
                     m.REQUESTS_FAILED.labels("server").inc()
                     log.error("failed to ingest records, retrying",
@@ -241,9 +264,11 @@ class PartitionConsumer:
                 self._advance(nxt)
 
     def _record_failed(self, exc: RecordFailedError) -> bool:
-        """Count a failed push of one record; True: back off and retry it, False: skipped.
+        """Count a failed push of one record; True: back off and retry it, False: skip it.
 
         The records before it are stored, so consumption resumes at it (or after it).
+        An undecodable record is skipped at its first failure, others after
+        ``MAX_RECORD_ATTEMPTS``.
         """
         if exc.offset > self._next_offset:
             self._advance(exc.offset)
@@ -253,14 +278,15 @@ class PartitionConsumer:
         self._failing = (exc.offset, attempts)
         fields = {"partition": self.partition, "offset": exc.offset, "user": exc.tenant,
                   "attempt": attempts, "stage": exc.kind, "err": repr(exc.cause)}
-        if attempts < MAX_RECORD_ATTEMPTS:
+        undecodable = exc.kind == "decode"
+        if not undecodable and attempts < MAX_RECORD_ATTEMPTS:
             log.warning("failed to ingest a record, retrying", extra={"fields": fields})
             return True
         fields["traceback"] = "".join(traceback.format_exception(exc.cause))
-        log.error("skipping a record that failed every attempt: its samples are NOT stored",
+        why = "cannot be decoded" if undecodable else "failed every attempt"
+        log.error(f"skipping a record that {why}: its samples are NOT stored",
                   extra={"fields": fields})
         m.RECORDS_SKIPPED.labels(self._plabel, exc.kind).inc()
-        self._advance(exc.offset + 1)
         return False
 
     def fetch_size(self) -> int:

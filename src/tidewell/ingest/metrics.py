@@ -93,6 +93,16 @@ OFFSET_COMMIT_FAILURES = Counter(
     "Total number of failed requests to commit the last consumed offset.",
     ["partition"],
 )
+LAST_PRODUCED_OFFSET_REQUESTS = Counter(
+    _R + "last_produced_offset_requests_total",
+    "Total number of requests issued to get the last produced offset.",
+    ["partition"],
+)
+LAST_PRODUCED_OFFSET_FAILURES = Counter(
+    _R + "last_produced_offset_failures_total",
+    "Total number of failed requests to get the last produced offset.",
+    ["partition"],
+)
 RECEIVE_DELAY = Histogram(
     _R + "receive_delay_seconds",
     "Delay between producing a record and receiving it in the consumer.",

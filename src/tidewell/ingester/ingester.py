@@ -199,6 +199,22 @@ class Ingester:
     def durable_offset(self) -> int:
         return self._durable_next
 
+    async def skip(self, offset: int, tenant: str) -> None:
+        """Log the skipped record as consumed: an empty WAL entry at its offset.
+
+        Without it, a skipped record with nothing after it stayed below the
+        durable offset: committed offset and local state both pointed at it, and
+        a restart fetched it, failed and skipped it again.
+        """
+        await asyncio.get_running_loop().run_in_executor(
+            self._executor, self._skip, offset, tenant)
+
+    def _skip(self, offset: int, tenant: str) -> None:
+        if offset < self._durable_next:
+            return  # already logged (a retried skip)
+        self.wal.append([ResolvedEntry(offset, 0, tenant)])
+        self._durable_next = offset + 1
+
     async def maintain(self) -> None:
         """Between fetches: cut heads into blocks, then snapshot, when each is due."""
         if (
@@ -232,7 +248,7 @@ class Ingester:
 
         A record that cannot be decoded or resolved stops the batch there: the
         records before it are logged and appended, then :class:`RecordFailedError`
-        has the consumer retry it (and skip it after ``MAX_RECORD_ATTEMPTS``).
+        has the consumer retry or skip it (:meth:`skip`).
         """
         resolved: list[tuple[ResolvedEntry, AppendResult | None]] = []
         failed: RecordFailedError | None = None
@@ -379,14 +395,28 @@ class Ingester:
         lock from the event loop: both bounds only grow, so a stale read is lower.
         """
         t = self.tenants.get(tenant)
-        if t is None or t.head.max_time == INT64_MIN:
-            return {}
+        floor = None if t is None else self._floor_of(t)
+        return {} if floor is None else {self.partition: floor}
+
+    def tenant_floors(self) -> dict[str, int]:
+        """Every tenant's floor (see :meth:`appendable_floors`); tenants whose head is
+        empty are left out. Served to distributors in other processes."""
+        floors = {}
+        for t in self.tenants:
+            floor = self._floor_of(t)
+            if floor is not None:
+                floors[t.tenant] = floor
+        return floors
+
+    def _floor_of(self, t: TenantTSDB) -> int | None:
         head = t.head
+        if head.max_time == INT64_MIN:
+            return None
         floor = appendable_min_time(head)
-        ooo_ms = int(self.limits.out_of_order_time_window(tenant) * 1000)
+        ooo_ms = int(self.limits.out_of_order_time_window(t.tenant) * 1000)
         if ooo_ms > 0:
             floor = min(floor, head.max_time - ooo_ms)
-        return {self.partition: floor}
+        return floor
 
     async def stored_samples(self, tenant: str) -> tuple[int, int]:
         """(samples in the head + in local blocks, local blocks), every copy counted.

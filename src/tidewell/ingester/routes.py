@@ -10,6 +10,11 @@ answers 204 once done, 500 with the reason when the compaction or upload failed.
 INACTIVE (distributors stop writing to it) and answers
 ``{"timestamp": <unix seconds of the switch>}``; DELETE switches it back to
 ACTIVE; GET answers the INACTIVE timestamp, or 0 when not INACTIVE.
+
+``/ingester/appendable-floors`` (GET, Tidewell's): per tenant, the oldest
+timestamp the ingester's head still stores, ``{"partition": p, "instance": id,
+"floors": {tenant: ms}}``. Distributors in other processes poll it to refuse
+with 400 what would be dropped after the ack (``distributor/floors.py``).
 """
 
 from __future__ import annotations
@@ -57,7 +62,15 @@ def ingester_routes(ingester: Any) -> list[Route]:
             return JSONResponse({"status": "error", "error": str(exc)}, 500)
         return Response(status_code=204)
 
+    def appendable_floors(request: Request) -> Response:
+        # Sync: Starlette runs it in its thread pool (thousands of tenants take tens of
+        # ms), so the event loop keeps serving meanwhile.
+        return JSONResponse({"partition": ingester.partition,
+                             "instance": ingester.instance_id,
+                             "floors": ingester.tenant_floors()})
+
     return [
+        Route("/ingester/appendable-floors", appendable_floors, methods=["GET"]),
         Route(
             "/ingester/prepare-partition-downscale",
             prepare_partition_downscale,

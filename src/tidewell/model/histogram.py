@@ -22,6 +22,9 @@ __all__ = [
     "Histogram",
     "HistogramSamples",
     "Span",
+    "bucket_map",
+    "reduce_buckets",
+    "spans_of",
 ]
 
 CUSTOM_BUCKETS_SCHEMA = -53
@@ -82,3 +85,47 @@ class HistogramSamples:
 
     def __len__(self) -> int:
         return int(self.timestamps.shape[0])
+
+
+def bucket_map(spans: tuple[Span, ...], counts: tuple[float, ...]) -> dict[int, float]:
+    """One side's buckets as index -> count; one ``zip`` per span (spans never overlap)."""
+    out: dict[int, float] = {}
+    idx = 0
+    k = 0
+    for off, length in spans:
+        idx += off
+        out.update(zip(range(idx, idx + length), map(float, counts[k:k + length]),
+                       strict=False))  # a short bucket list leaves the tail empty
+        k += length
+        idx += length
+    return out
+
+
+def spans_of(buckets: dict[int, float], keep_empty: bool = False
+             ) -> tuple[tuple[Span, ...], tuple[float, ...]]:
+    """Spans and counts of ``buckets`` in index order: empty buckets left out, as
+    Prometheus's ``Compact(0)`` does, unless ``keep_empty``."""
+    spans: list[list[int]] = []
+    counts: list[float] = []
+    last = None
+    for i in sorted(buckets):
+        c = buckets[i]
+        if c == 0 and not keep_empty:
+            continue
+        if last is not None and i == last + 1:
+            spans[-1][1] += 1
+        else:
+            spans.append([i if last is None else i - last - 1, 1])
+        counts.append(c)
+        last = i
+    return tuple((a, b) for a, b in spans), tuple(counts)
+
+
+def reduce_buckets(buckets: dict[int, float], by: int) -> dict[int, float]:
+    """Buckets at a schema ``by`` lower: merged 2**by at a time, index i going to
+    ((i - 1) >> by) + 1 (Prometheus's rule), counts added."""
+    out: dict[int, float] = {}
+    for i, c in buckets.items():
+        j = ((i - 1) >> by) + 1
+        out[j] = out.get(j, 0.0) + c
+    return out

@@ -8,18 +8,18 @@ samples are ignored, as Prometheus does.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
 
 from tidewell.model import Labels
 from tidewell.promql import nodes as ast
-from tidewell.promql.nhist import FH, HistogramBucket
+from tidewell.promql.nhist import FH, HistogramBucket, fraction_below, kahan_inc
 from tidewell.promql.values import Block
 
-__all__ = ["concat", "histogram_fraction", "histogram_quantile", "histogram_stat",
-           "native_rows"]
+__all__ = ["Bound", "concat", "histogram_fraction", "histogram_quantile", "histogram_stat",
+           "native_rows", "observations_between"]
 
 
 def native_rows(ev: Any, b: Block, fn: Callable[[FH, int, Labels], float],
@@ -64,20 +64,9 @@ def _variance(h: FH) -> float:
             if b.upper < 0:
                 val = -val
         d = val - mean
-        var, c = _kahan_inc(b.count * d * d, var, c)
+        var, c = kahan_inc(b.count * d * d, var, c)
     var += c
     return var / h.count if h.count else math.nan
-
-
-def _kahan_inc(inc: float, s: float, c: float) -> tuple[float, float]:
-    t = s + inc
-    if math.isinf(t):
-        c = 0.0
-    elif abs(s) >= abs(inc):
-        c += (s - t) + inc
-    else:
-        c += (inc - t) + s
-    return t, c
 
 
 def _div(a: float, b: float) -> float:
@@ -160,15 +149,63 @@ def quantile(q: float, h: FH, info: Callable[[str], None]) -> float:
     return -(2.0 ** (log_up + (log_lo - log_up) * (1 - fraction)))
 
 
-def _fraction_below(lower: float, upper: float, v: float, linear: bool) -> float:
+Bound = tuple[float, float, float, float, bool]
+"""One bucket for ``observations_between``: (lower, upper, observations below it, its
+observations, whether to interpolate linearly inside it)."""
+
+
+def observations_between(lo: float, hi: float, buckets: Iterable[Bound], total: float) -> float:
+    """How many of ``total`` observations lie between ``lo`` and ``hi``: the rank search
+    Prometheus's ``HistogramFraction`` (native) and ``BucketFraction`` (classic) share.
+
+    A bound inside a bucket is interpolated (linearly, or exponentially between the
+    bucket's bounds); a bound past the buckets, or a rank above ``total``, counts as
+    ``total``.
+    """
+    lower_rank = upper_rank = None
+    for b_lo, b_up, rank, count, linear in buckets:
+        if lower_rank is None and b_lo >= lo:
+            lower_rank = rank
+        if upper_rank is None and b_lo >= hi:
+            upper_rank = rank
+        if lower_rank is not None and upper_rank is not None:
+            break
+        if lower_rank is None and b_lo < lo < b_up:
+            lower_rank = _interpolate(lo, b_lo, b_up, rank, count, linear)
+        if upper_rank is None and b_lo < hi < b_up:
+            upper_rank = _interpolate(hi, b_lo, b_up, rank, count, linear)
+        if lower_rank is not None and upper_rank is not None:
+            break
+    if lower_rank is None or lower_rank > total:
+        lower_rank = total
+    if upper_rank is None or upper_rank > total:
+        upper_rank = total
+    return upper_rank - lower_rank
+
+
+def _interpolate(v: float, b_lo: float, b_up: float, rank: float, count: float,
+                 linear: bool) -> float:
+    if b_lo == -math.inf:
+        return rank + count
     if linear:
-        return (v - lower) / (upper - lower)
-    log_lo = math.log2(abs(lower))
-    log_up = math.log2(abs(upper))
-    log_v = math.log2(abs(v))
-    if v > 0:
-        return (log_v - log_lo) / (log_up - log_lo)
-    return 1 - ((log_v - log_up) / (log_lo - log_up))
+        return rank + count * (v - b_lo) / (b_up - b_lo)
+    return rank + count * fraction_below(b_lo, b_up, v, linear=False)
+
+
+def _native_bounds(h: FH, buckets: list[HistogramBucket]) -> Iterator[Bound]:
+    """``h``'s buckets for ``observations_between``; a zero bucket on a side with no
+    buckets is cut at 0, and it and custom buckets interpolate linearly."""
+    rank = 0.0
+    for b in buckets:
+        b_lo, b_up = b.lower, b.upper
+        zero = b_lo <= 0 <= b_up
+        if zero:
+            if not h.neg and h.pos:
+                b_lo = 0.0
+            elif not h.pos and h.neg:
+                b_up = 0.0
+        yield b_lo, b_up, rank, b.count, h.custom or zero
+        rank += b.count
 
 
 def fraction(lo: float, hi: float, h: FH, info: Callable[[str], None]) -> float:
@@ -177,54 +214,14 @@ def fraction(lo: float, hi: float, h: FH, info: Callable[[str], None]) -> float:
         return math.nan
     if lo >= hi:
         return 0.0
-    rank = lower_rank = upper_rank = count = 0.0
-    lower_set = upper_set = False
     buckets = h.all_buckets()
-    k = 0
-    for k, b in enumerate(buckets):  # noqa: B007
-        count += b.count
-        b_lo, b_up = b.lower, b.upper
-        zero = False
-        if b_lo <= 0 <= b_up:
-            zero = True
-            if not h.neg and h.pos:
-                b_lo = 0.0
-            elif not h.pos and h.neg:
-                b_up = 0.0
-
-        def interp(v: float, b_lo: float = b_lo, b_up: float = b_up, c: float = b.count,
-                   zero: bool = zero, rank: float = rank) -> float:
-            if h.custom or zero:
-                if b_lo == -math.inf:
-                    return c
-                return rank + c * _fraction_below(b_lo, b_up, v, True)
-            return rank + c * _fraction_below(b_lo, b_up, v, False)
-
-        if not lower_set and b_lo >= lo:
-            lower_rank, lower_set = rank, True
-        if not upper_set and b_lo >= hi:
-            upper_rank, upper_set = rank, True
-        if lower_set and upper_set:
-            break
-        if not lower_set and b_lo < lo < b_up:
-            lower_rank, lower_set = interp(lo), True
-        if not upper_set and b_lo < hi < b_up:
-            upper_rank, upper_set = interp(hi), True
-        if lower_set and upper_set:
-            break
-        rank += b.count
+    count = h.count
     if math.isnan(h.sum):
-        count += sum(b.count for b in buckets[k + 1:])
+        count = sum(b.count for b in buckets)
         if count < h.count:
             info("input to histogram_fraction has NaN observations, which are excluded from "
                  "all fractions")
-    else:
-        count = h.count
-    if not lower_set or lower_rank > count:
-        lower_rank = count
-    if not upper_set or upper_rank > count:
-        upper_rank = count
-    return (upper_rank - lower_rank) / h.count
+    return observations_between(lo, hi, _native_bounds(h, buckets), count) / h.count
 
 
 def _for_name(lb: Labels) -> str:

@@ -8,7 +8,7 @@ apply Prometheus's bucket algorithms.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -104,65 +104,15 @@ class _Mono:
 
 def bucket_quantile(q: float, les: np.ndarray, counts: np.ndarray
                     ) -> tuple[float, tuple[float, float, float] | None]:
-    if math.isnan(q):
-        return math.nan, None
-    if q < 0:
-        return -math.inf, None
-    if q > 1:
-        return math.inf, None
-    if les[-1] != math.inf:
-        return math.nan, None
-    forced = None
-    lo, hi, maxdiff = math.inf, -math.inf, 0.0
-    prev = counts[0]
-    for i in range(1, len(counts)):
-        cur = counts[i]
-        if cur == prev:
-            continue
-        if _almost(prev, cur, 1e-12):
-            counts[i] = prev
-            continue
-        if cur < prev:
-            counts[i] = prev
-            lo, hi = min(lo, les[i]), max(hi, les[i])
-            maxdiff = max(maxdiff, prev - cur)
-            forced = (lo, hi, maxdiff)
-            continue
-        prev = cur
-    if len(les) < 2:
-        return math.nan, forced
-    obs = counts[-1]
-    if obs == 0:
-        return math.nan, forced
-    rank = q * obs
-    b = len(les) - 1
-    for i in range(len(les) - 1):
-        if counts[i] >= rank:
-            b = i
-            break
-    if b == len(les) - 1:
-        return float(les[-2]), forced
-    if b == 0 and les[0] <= 0:
-        return float(les[0]), forced
-    start, end, count = 0.0, les[b], counts[b]
-    if b > 0:
-        start = les[b - 1]
-        count -= counts[b - 1]
-        rank -= counts[b - 1]
-    return float(start + (end - start) * (rank / count)), forced
-
-
-def _almost(a: float, b: float, eps: float) -> bool:
-    if a == b:
-        return True
-    s = abs(a) + abs(b)
-    d = abs(a - b)
-    if a == 0 or b == 0 or s < 2.2250738585072014e-308:
-        return d < eps * 2.2250738585072014e-308
-    return d / min(s, 1.7976931348623157e308) < eps
+    """Prometheus's ``BucketQuantile`` of one group (``les`` sorted and distinct,
+    ``counts`` cumulative, made monotonic in place); with (lo, hi, maxdiff) where
+    they had to be."""
+    v, hit, lo, hi, maxdiff = _quantile_of(q, les, counts, len(les))
+    return v, ((lo, hi, maxdiff) if hit else None)
 
 
 def bucket_fraction(lower: float, upper: float, les: np.ndarray, counts: np.ndarray) -> float:
+    """Prometheus's ``BucketFraction`` of one group's cumulative ``counts``."""
     if les[-1] != math.inf:
         return math.nan
     count = counts[-1]
@@ -170,39 +120,19 @@ def bucket_fraction(lower: float, upper: float, les: np.ndarray, counts: np.ndar
         return math.nan
     if lower >= upper:
         return 0.0
-    rank = lower_rank = upper_rank = 0.0
-    lower_set = upper_set = False
+    return hfuncs.observations_between(lower, upper, _classic_bounds(les, counts), count) / count
+
+
+def _classic_bounds(les: np.ndarray, counts: np.ndarray) -> Iterator[hfuncs.Bound]:
+    """Cumulative buckets for ``observations_between``: the first starts at 0, or at
+    -Inf where its bound is not positive."""
     lb = 0.0 if les[0] > 0 else -math.inf
+    rank = 0.0
     for i in range(len(les)):
         if i > 0:
             lb = les[i - 1]
-        ub = les[i]
-        c = counts[i]
-
-        def interp(v: float, lb: float = lb, ub: float = ub, c: float = c,
-                   rank: float = rank) -> float:
-            if lb == -math.inf:
-                return c
-            return rank + (c - rank) * (v - lb) / (ub - lb)
-
-        if not lower_set and lb >= lower:
-            lower_rank, lower_set = rank, True
-        if not upper_set and lb >= upper:
-            upper_rank, upper_set = rank, True
-        if lower_set and upper_set:
-            break
-        if not lower_set and lb < lower < ub:
-            lower_rank, lower_set = interp(lower), True
-        if not upper_set and lb < upper < ub:
-            upper_rank, upper_set = interp(upper), True
-        if lower_set and upper_set:
-            break
-        rank = c
-    if not lower_set or lower_rank > count:
-        lower_rank = count
-    if not upper_set or upper_rank > count:
-        upper_rank = count
-    return (upper_rank - lower_rank) / count
+        yield lb, les[i], rank, counts[i] - rank, True
+        rank = counts[i]
 
 
 def _split(ev: Any, blk: Block, arg: ast.Expr) -> tuple[Block, Block]:
@@ -275,6 +205,55 @@ def _almost_nb(a: float, b: float, eps: float) -> bool:
 
 
 @njit(cache=True, nogil=True)
+def _quantile_of(q, les, col, nb):  # type: ignore[no-untyped-def]
+    """``bucket_quantile`` over the first ``nb`` buckets, compiled: (value, forced,
+    lo, hi, maxdiff); ``col`` is made monotonic in place."""
+    if math.isnan(q):
+        return math.nan, False, 0.0, 0.0, 0.0
+    if q < 0:
+        return -math.inf, False, 0.0, 0.0, 0.0
+    if q > 1:
+        return math.inf, False, 0.0, 0.0, 0.0
+    if les[nb - 1] != math.inf:
+        return math.nan, False, 0.0, 0.0, 0.0
+    lo, hi, maxdiff, hit = math.inf, -math.inf, 0.0, False
+    prev = col[0]
+    for i in range(1, nb):
+        cur = col[i]
+        if cur == prev:
+            continue
+        if _almost_nb(prev, cur, 1e-12):
+            col[i] = prev
+            continue
+        if cur < prev:
+            col[i] = prev
+            lo, hi = min(lo, les[i]), max(hi, les[i])
+            maxdiff = max(maxdiff, prev - cur)
+            hit = True
+            continue
+        prev = cur
+    obs = col[nb - 1]
+    if nb < 2 or obs == 0:
+        return math.nan, hit, lo, hi, maxdiff
+    rank = q * obs
+    b = nb - 1
+    for i in range(nb - 1):
+        if col[i] >= rank:
+            b = i
+            break
+    if b == nb - 1:
+        return les[nb - 2], hit, lo, hi, maxdiff
+    if b == 0 and les[0] <= 0:
+        return les[0], hit, lo, hi, maxdiff
+    start, count = 0.0, col[b]
+    if b > 0:
+        start = les[b - 1]
+        count -= col[b - 1]
+        rank -= col[b - 1]
+    return start + (les[b] - start) * (rank / count), hit, lo, hi, maxdiff
+
+
+@njit(cache=True, nogil=True)
 def _quantile_steps(q, all_les, counts, present, out, ok, forced):  # type: ignore[no-untyped-def]
     """``bucket_quantile`` of every column (step) of ``counts`` (buckets x steps) over
     the buckets present there, compiled: ``all_les`` sorted and distinct. ``forced[:, j]``
@@ -291,58 +270,9 @@ def _quantile_steps(q, all_les, counts, present, out, ok, forced):  # type: igno
         if nb == 0:
             continue
         ok[j] = True
-        qj = q[j]
-        if math.isnan(qj):
-            out[j] = math.nan
-            continue
-        if qj < 0:
-            out[j] = -math.inf
-            continue
-        if qj > 1:
-            out[j] = math.inf
-            continue
-        if les[nb - 1] != math.inf:
-            out[j] = math.nan
-            continue
-        lo, hi, maxdiff, hit = math.inf, -math.inf, 0.0, False
-        prev = col[0]
-        for i in range(1, nb):
-            cur = col[i]
-            if cur == prev:
-                continue
-            if _almost_nb(prev, cur, 1e-12):
-                col[i] = prev
-                continue
-            if cur < prev:
-                col[i] = prev
-                lo, hi = min(lo, les[i]), max(hi, les[i])
-                maxdiff = max(maxdiff, prev - cur)
-                hit = True
-                continue
-            prev = cur
+        out[j], hit, lo, hi, maxdiff = _quantile_of(q[j], les, col, nb)
         if hit:
             forced[0, j], forced[1, j], forced[2, j], forced[3, j] = 1.0, lo, hi, maxdiff
-        obs = col[nb - 1]
-        if nb < 2 or obs == 0:
-            out[j] = math.nan
-            continue
-        rank = qj * obs
-        b = nb - 1
-        for i in range(nb - 1):
-            if col[i] >= rank:
-                b = i
-                break
-        if b == nb - 1:
-            out[j] = les[nb - 2]
-        elif b == 0 and les[0] <= 0:
-            out[j] = les[0]
-        else:
-            start, count = 0.0, col[b]
-            if b > 0:
-                start = les[b - 1]
-                count -= col[b - 1]
-                rank -= col[b - 1]
-            out[j] = start + (les[b] - start) * (rank / count)
 
 
 def _quantile_columns(q: np.ndarray, les: np.ndarray, counts: np.ndarray, present: np.ndarray
@@ -362,12 +292,11 @@ def _quantile_columns(q: np.ndarray, les: np.ndarray, counts: np.ndarray, presen
     return out, ok, forced
 
 
-def histogram_quantile(ev: Any, node: ast.Call) -> Block:
-    q = ev.scalar_of(node.args[0])
-    _validate_q(ev, q, node.args[0])
-    blk, classic = _split(ev, ev.eval(node.args[1]), node.args[1])
-    groups = _Groups(ev, classic, node.args[1])
-    mono = _Mono()
+def _classic_quantile(ev: Any, groups: _Groups, q: np.ndarray, mono: _Mono,
+                      labels_for: Callable[[Labels], Labels]
+                      ) -> tuple[list[Labels], list[np.ndarray], list[np.ndarray]]:
+    """``bucket_quantile`` of every group at every step: all steps at once (compiled)
+    where a group's bounds are distinct, step by step where merged bounds repeat."""
 
     def fn(g: int, j: int, les: np.ndarray, counts: np.ndarray) -> float:
         v, forced = bucket_quantile(q[j], les, counts)
@@ -383,17 +312,26 @@ def histogram_quantile(ev: Any, node: ast.Call) -> Block:
             sub = _Groups.__new__(_Groups)
             sub.ev, sub.b, sub.keys, sub.rows = ev, groups.b, [key], [groups.rows[g]]
             lab, val, pr = _per_step(ev, sub, lambda _g, j, le, c, g=g: fn(g, j, le, c),
-                                     lambda k: k)
+                                     labels_for)
             labels += lab
             vals += val
             pres += pr
         else:
             for j in np.flatnonzero(fast[2][0]).tolist():
                 mono.add(key.name, int(ev.times[j]), *fast[2][1:, j].tolist())
-            labels.append(key)
+            labels.append(labels_for(key))
             vals.append(fast[0])
             pres.append(fast[1])
-    out = _block(ev, labels, vals, pres)
+    return labels, vals, pres
+
+
+def histogram_quantile(ev: Any, node: ast.Call) -> Block:
+    q = ev.scalar_of(node.args[0])
+    _validate_q(ev, q, node.args[0])
+    blk, classic = _split(ev, ev.eval(node.args[1]), node.args[1])
+    groups = _Groups(ev, classic, node.args[1])
+    mono = _Mono()
+    out = _block(ev, *_classic_quantile(ev, groups, q, mono, lambda k: k))
     mono.emit(ev, node.args[1])
     return hfuncs.concat(ev, [hfuncs.histogram_quantile(ev, blk, q, node.args[1]), out])
 
@@ -415,16 +353,13 @@ def histogram_quantiles(ev: Any, node: ast.Call) -> Block:
     labels, vals, pres = [], [], []
     natives = []
     for qv in qs:
-        def fn(g: int, j: int, les: np.ndarray, counts: np.ndarray, qv: np.ndarray = qv) -> float:
-            v, forced = bucket_quantile(qv[j], les, counts)
-            if forced:
-                mono.add(groups.keys[g].name, int(ev.times[j]), *forced)
-            return v
-
         qstr = _openmetrics_float(float(qv[0]))
-        natives.append(hfuncs.histogram_quantile(ev, blk, qv, node.args[0],
-                                                 lambda k, s=qstr: k.with_label(label, s)))
-        lab, val, pr = _per_step(ev, groups, fn, lambda k, s=qstr: k.with_label(label, s))
+
+        def with_q(k: Labels, s: str = qstr) -> Labels:
+            return k.with_label(label, s)
+
+        natives.append(hfuncs.histogram_quantile(ev, blk, qv, node.args[0], with_q))
+        lab, val, pr = _classic_quantile(ev, groups, qv, mono, with_q)
         labels += lab
         vals += val
         pres += pr

@@ -19,7 +19,12 @@ import numpy as np
 
 from tidewell.model import CounterResetHint, Histogram, Series, is_stale_nan
 from tidewell.model.errors import TidewellError
-from tidewell.model.histogram import CUSTOM_BUCKETS_SCHEMA
+from tidewell.model.histogram import (
+    CUSTOM_BUCKETS_SCHEMA,
+    bucket_map,
+    reduce_buckets,
+    spans_of,
+)
 from tidewell.promql import nodes as ast
 from tidewell.promql.exp_bounds import SCHEMA8_FRACTIONS
 from tidewell.promql.format import go_g
@@ -162,43 +167,11 @@ def exp_bound(idx: int, schema: int) -> float:
 
 
 # -- conversion ----------------------------------------------------------------------------
-def _unspan(spans: tuple[tuple[int, int], ...], counts: tuple[float, ...]) -> dict[int, float]:
-    """Bucket index -> count; one ``zip`` per span (spans never overlap)."""
-    out: dict[int, float] = {}
-    idx = 0
-    k = 0
-    for off, length in spans:
-        idx += off
-        out.update(zip(range(idx, idx + length), map(float, counts[k:k + length]),
-                       strict=False))  # a short bucket list leaves the tail empty
-        k += length
-        idx += length
-    return out
-
-
 def from_model(h: Histogram) -> FH:
     return FH(h.schema, h.zero_threshold, float(h.zero_count), float(h.count), float(h.sum),
-              _unspan(h.positive_spans, h.positive_buckets),
-              _unspan(h.negative_spans, h.negative_buckets),
+              bucket_map(h.positive_spans, h.positive_buckets),
+              bucket_map(h.negative_spans, h.negative_buckets),
               CounterResetHint(h.counter_reset_hint), tuple(h.custom_values))
-
-
-def spans_of(d: dict[int, float]) -> tuple[tuple[tuple[int, int], ...], tuple[float, ...]]:
-    """Compact spans and counts of the non-empty buckets (``Compact(0)``)."""
-    spans: list[list[int]] = []
-    counts: list[float] = []
-    last = None
-    for i in sorted(d):
-        c = d[i]
-        if c == 0:
-            continue
-        if last is not None and i == last + 1:
-            spans[-1][1] += 1
-        else:
-            spans.append([i if last is None else i - last - 1, 1])
-        counts.append(c)
-        last = i
-    return tuple((a, b) for a, b in spans), tuple(counts)
 
 
 def to_model(h: FH) -> Histogram:
@@ -211,23 +184,12 @@ def to_model(h: FH) -> Histogram:
 
 
 # -- combining -------------------------------------------------------------------------------
-def _reduce(d: dict[int, float], frm: int, to: int) -> dict[int, float]:
-    if frm == to:
-        return d
-    shift = frm - to
-    out: dict[int, float] = {}
-    for i, c in d.items():
-        j = ((i - 1) >> shift) + 1
-        out[j] = out.get(j, 0.0) + c
-    return out
-
-
 def reduced(h: FH, schema: int) -> FH:
     """A copy at a lower resolution ``schema`` (buckets merged)."""
     if schema >= h.schema:
         return h
-    return replace(h, schema=schema, pos=_reduce(h.pos, h.schema, schema),
-                   neg=_reduce(h.neg, h.schema, schema))
+    return replace(h, schema=schema, pos=reduce_buckets(h.pos, h.schema - schema),
+                   neg=reduce_buckets(h.neg, h.schema - schema))
 
 
 def _zero_for_threshold(h: FH, larger: float) -> tuple[float, float]:
@@ -459,6 +421,19 @@ def stats_selectors(expr: Any) -> set[int]:
                 out.discard(id(node))
                 break
     return out
+
+
+def fraction_below(lower: float, upper: float, v: float, linear: bool) -> float:
+    """The share of a bucket's observations below ``v`` (inside the bucket): linear, or
+    on a log2 scale for exponential buckets, as Prometheus interpolates."""
+    if linear:
+        return (v - lower) / (upper - lower)
+    log_lo = math.log2(abs(lower))
+    log_up = math.log2(abs(upper))
+    log_v = math.log2(abs(v))
+    if v > 0:
+        return (log_v - log_lo) / (log_up - log_lo)
+    return 1 - ((log_v - log_up) / (log_lo - log_up))
 
 
 # -- compensated (Kahan) sums, as Prometheus's KahanAdd -------------------------------------

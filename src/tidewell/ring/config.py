@@ -11,6 +11,7 @@ carry those flags; ``new_kv`` and the rings accept any ``KVConfig``.
 from __future__ import annotations
 
 import dataclasses
+import socket
 import typing
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ __all__ = [
     "IngesterInstanceRingConfig",
     "InstanceRingConfig",
     "InvalidKVConfigError",
+    "JoinedRingConfig",
     "KVConfig",
     "PartitionRingConfig",
     "PartitionRingKVConfig",
@@ -133,6 +135,20 @@ class InstanceRingConfig:
     )
 
 
+@dataclass
+class JoinedRingConfig(InstanceRingConfig):
+    """An instance ring this process registers in: the ring plus its own ID and zone."""
+
+    instance_id: str = field(
+        default_factory=socket.gethostname,
+        metadata=setting("Instance ID to register in the ring (default: the hostname)."),
+    )
+    instance_availability_zone: str = field(
+        default="",
+        metadata=setting("The availability zone where this instance is running."),
+    )
+
+
 def _dashed(name: str) -> str:
     return name.replace("_", "-")
 
@@ -177,17 +193,13 @@ def kv_config_type(flag_prefix: str, *, name: str | None = None, **defaults: Any
 
 
 def instance_ring_config_type(
-    flag_prefix: str, *, name: str | None = None, **defaults: Any
+    flag_prefix: str, *, name: str | None = None, joined: bool = False, **defaults: Any
 ) -> type[InstanceRingConfig]:
-    """``InstanceRingConfig`` with flags under ``flag_prefix`` and Mimir's per-ring defaults.
-
-    Subclass the result to add per-component fields (``instance_id``…)::
-
-        @dataclass
-        class IngesterRingConfig(IngesterInstanceRingConfig):
-            instance_id: str = field(default="", metadata=setting("..."))
-    """
-    return _with_flag_prefix(InstanceRingConfig, flag_prefix, defaults, name)
+    """``InstanceRingConfig`` with flags under ``flag_prefix`` and Mimir's per-ring defaults;
+    ``joined``: a ``JoinedRingConfig`` (``-<flag_prefix>.instance-id``…), for the
+    component that registers in the ring."""
+    return _with_flag_prefix(JoinedRingConfig if joined else InstanceRingConfig, flag_prefix,
+                             defaults, name)
 
 
 PartitionRingKVConfig = kv_config_type("ingester.partition-ring", name="PartitionRingKVConfig")

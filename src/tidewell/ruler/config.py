@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass, field
 
 from tidewell.model.errors import TidewellError
@@ -57,23 +56,9 @@ class RulerStorageConfig(BucketConfig):
 
 
 # YAML ruler.ring, flags -ruler.ring.*: each rule group has one owner (Mimir: 128 tokens).
-_RulerInstanceRingConfig = instance_ring_config_type(
-    "ruler.ring", name="RulerInstanceRingConfig", replication_factor=1, num_tokens=128,
+RulerRingConfig = instance_ring_config_type(
+    "ruler.ring", name="RulerRingConfig", joined=True, replication_factor=1, num_tokens=128,
 )
-
-
-@dataclass
-class RulerRingConfig(_RulerInstanceRingConfig):  # type: ignore[valid-type,misc]
-    instance_id: str = field(
-        default_factory=socket.gethostname,
-        metadata=setting("Instance ID to register in the ruler ring (default: the hostname).",
-                         flag="ruler.ring.instance-id"),
-    )
-    instance_availability_zone: str = field(
-        default="",
-        metadata=setting("The availability zone where this instance is running.",
-                         flag="ruler.ring.instance-availability-zone"),
-    )
 
 
 @dataclass
@@ -145,7 +130,7 @@ class RulerConfig:
         default=True,
         metadata=setting("Enable the ruler config API.", flag="ruler.enable-api"),
     )
-    ring: RulerRingConfig = field(default_factory=RulerRingConfig)
+    ring: RulerRingConfig = field(default_factory=RulerRingConfig)  # type: ignore[valid-type]
 
     def validate(self) -> None:
         for flag, value in (("ruler.evaluation-interval", self.evaluation_interval),

@@ -4,7 +4,6 @@ the head and the tenant stores give back exactly what was pushed, also after a r
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
@@ -13,9 +12,6 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2 as mpb
 
 from tests.unit.distributor.helpers import make_ring, now_ms
 from tidewell.distributor import Distributor, DistributorConfig, Limits, Overrides
-from tidewell.ingest.config import KafkaConfig
-from tidewell.ingest.embedded.log import EmbeddedLog
-from tidewell.ingest.kafka import KafkaReader, open_kafka_writer
 from tidewell.model import (
     CounterResetHint,
     Exemplar,
@@ -30,7 +26,7 @@ from tidewell.protocol.pb import writev2_pb2 as pb2
 from tidewell.protocol.prompb_model import histogram_to_pb
 from tidewell.protocol.rw2 import parse_rw2, rw2_to_rw1
 
-from .conftest import new_ingester
+from .conftest import LogOpener, new_ingester
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.anyio]
 
@@ -93,23 +89,6 @@ OTLP_H = Histogram(schema=1, count=5, sum=4.0, positive_spans=((1, 2),), positiv
                    integer=True)
 
 
-async def _open(backend: str, tmp_path: Path, request):
-    if backend == "embedded":
-        log = EmbeddedLog(str(tmp_path / "log"), 1, group_commit_window=0.0)
-        return log, log, log.close
-    broker = request.getfixturevalue("broker_of")(backend)
-    cfg = KafkaConfig(address=broker.address, topic=f"hist-{uuid.uuid4().hex[:8]}",
-                      auto_create_topic_default_partitions=1)
-    writer = await open_kafka_writer(cfg)
-    reader = KafkaReader(cfg, request_timeout_s=10.0)
-
-    async def close() -> None:
-        await writer.close()
-        await reader.close()
-
-    return writer, reader, close
-
-
 def _check(ing, t: int) -> None:
     got = {}
     for s in ing.querier("t1", 0, 10**15).select([]):
@@ -137,9 +116,9 @@ def _check(ing, t: int) -> None:
 
 @pytest.mark.parametrize("backend", ["embedded", "kafka", "tansu"])
 async def test_every_protocol_through_the_log_to_the_head_and_back_after_restart(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+    backend: str, tmp_path: Path, open_log: LogOpener
 ) -> None:
-    writer, reader, close = await _open(backend, tmp_path, request)
+    writer, reader, close = await open_log(backend, "hist")
     try:
         dist = Distributor(DistributorConfig(), Overrides(Limits()), make_ring(1), writer)
         t = now_ms()

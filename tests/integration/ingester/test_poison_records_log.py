@@ -1,78 +1,89 @@
-"""A real corrupt record in the log (embedded and Apache Kafka) is retried, skipped
-loudly and counted; the records around it are stored and consumption goes on."""
+"""Real corrupt records in the log (embedded and Apache Kafka) are skipped at once,
+loudly and counted; the records around them are stored, consumption goes on, and
+the committed offset passes a skipped record even when nothing follows it, so a
+restart (with or without local state) does not fetch it again."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import uuid
+import shutil
 from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
 
-from tidewell.ingest.config import KafkaConfig
-from tidewell.ingest.consumer import MAX_RECORD_ATTEMPTS
-from tidewell.ingest.embedded.log import EmbeddedLog
-from tidewell.ingest.kafka import KafkaReader, open_kafka_writer
 from tidewell.ingest.log import ProduceRequest
 from tidewell.model import Labels
 
-from .conftest import new_ingester, record
+from .conftest import LogOpener, new_ingester, record
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.anyio]
 
 A = Labels.from_dict({"__name__": "a"})
 
 
-async def _open(backend: str, tmp_path: Path, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
-    if backend == "embedded":
-        log = EmbeddedLog(str(tmp_path / "log"), 1, group_commit_window=0.0)
-        return log, log, log.close
-    broker = request.getfixturevalue("broker_of")(backend)
-    cfg = KafkaConfig(address=broker.address, topic=f"poison-{uuid.uuid4().hex[:8]}",
-                      auto_create_topic_default_partitions=1)
-    writer = await open_kafka_writer(cfg)
-    reader = KafkaReader(cfg, request_timeout_s=10.0)
+def skipped() -> float:
+    return REGISTRY.get_sample_value(
+        "tidewell_ingest_storage_reader_records_skipped_total",
+        {"partition": "0", "cause": "decode"}) or 0.0
 
-    async def close() -> None:
-        await writer.close()
-        await reader.close()
 
-    return writer, reader, close
+def skip_logs(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if "skipping a record" in r.getMessage()]
+
+
+# A version-1 record whose value is not a snappy write request: what a bug in a
+# producer or a damaged broker would leave behind.
+CORRUPT = b"\x0a\xff\xff\xff\x0fjunk"
 
 
 @pytest.mark.parametrize("backend", ["embedded", "kafka"])
-async def test_corrupt_record_is_skipped_after_bounded_retries(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest,
+async def test_corrupt_records_are_skipped_at_once_and_committed_past(
+    backend: str, tmp_path: Path, open_log: LogOpener,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    writer, reader, close = await _open(backend, tmp_path, request)
-    skipped = REGISTRY.get_sample_value(
-        "tidewell_ingest_storage_reader_records_skipped_total",
-        {"partition": "0", "cause": "decode"}) or 0
+    writer, reader, close = await open_log(backend, "poison")
+    before = skipped()
+    data = tmp_path / "ing"
+
+    async def run_ingester(until: int) -> dict[Labels, list[int]]:
+        ing = new_ingester(reader, str(data), "ingester-zone-a-0", max_lag=0)
+        await ing.start()
+        try:
+            await ing.wait_for_offset(until, 30)
+            for _ in range(200):  # the commit timer runs every 50 ms
+                if await reader.committed(ing.group, 0) == until + 1:
+                    break
+                await asyncio.sleep(0.05)
+            assert await reader.committed(ing.group, 0) == until + 1
+            return {s.labels: s.timestamps.tolist()
+                    for s in ing.querier("t1", 0, 10**12).select([])}
+        finally:
+            await ing.stop()
+
     try:
         await writer.produce([record(0, "t1", [(A, 1000, 1.0)])])
-        # A version-1 record whose value is not a snappy write request: what a bug in
-        # a producer or a damaged broker would leave behind.
-        (bad,) = await writer.produce([ProduceRequest(0, b"t1", b"\x0a\xff\xff\xff\x0fjunk", 1)])
-        (last,) = await writer.produce([record(0, "t1", [(A, 2000, 2.0)])])
-        ing = new_ingester(reader, str(tmp_path / "ing"), "ingester-zone-a-0", max_lag=0)
+        (bad1,) = await writer.produce([ProduceRequest(0, b"t1", CORRUPT, 1)])
+        await writer.produce([record(0, "t1", [(A, 2000, 2.0)])])
+        (bad2,) = await writer.produce([ProduceRequest(0, b"t1", CORRUPT, 1)])  # the last
         with caplog.at_level(logging.ERROR, logger="tidewell.ingest.consumer"):
-            await ing.start()
-            try:
-                await ing.wait_for_offset(last, 30)
-                got = {s.labels: s.timestamps.tolist()
-                       for s in ing.querier("t1", 0, 10**12).select([])}
-                assert got == {A: [1000, 2000]}
-            finally:
-                await ing.stop()
-        assert REGISTRY.get_sample_value(
-            "tidewell_ingest_storage_reader_records_skipped_total",
-            {"partition": "0", "cause": "decode"}) == skipped + 1
-        (err,) = [r for r in caplog.records if "skipping a record" in r.getMessage()]
-        fields = err.fields  # type: ignore[attr-defined]
-        assert (fields["offset"], fields["attempt"], fields["stage"]) == (
-            bad, MAX_RECORD_ATTEMPTS, "decode")
-        assert "Traceback" in fields["traceback"]
+            assert await run_ingester(bad2) == {A: [1000, 2000]}
+        assert skipped() == before + 2
+        errs = skip_logs(caplog)
+        assert [(r.fields["offset"], r.fields["attempt"], r.fields["stage"])  # type: ignore[attr-defined]
+                for r in errs] == [(bad1, 1, "decode"), (bad2, 1, "decode")]
+        assert all("Traceback" in r.fields["traceback"] for r in errs)  # type: ignore[attr-defined]
+        assert "cannot be decoded" in errs[0].getMessage()
+
+        # Restart from local state, then from the committed offset alone (disk
+        # replaced): neither fetches the skipped records again.
+        caplog.clear()
+        with caplog.at_level(logging.ERROR, logger="tidewell.ingest.consumer"):
+            assert await run_ingester(bad2) == {A: [1000, 2000]}
+            shutil.rmtree(data)
+            assert await run_ingester(bad2) == {}  # nothing after the committed offset
+        assert skip_logs(caplog) == []
+        assert skipped() == before + 2
     finally:
         await close()

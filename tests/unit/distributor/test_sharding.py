@@ -13,7 +13,6 @@ from tidewell.distributor import Limits
 from tidewell.distributor.kernels import fnv1_32
 from tidewell.model import Labels
 from tidewell.protocol.pb import prompb_pb2 as pb
-from tidewell.protocol.wire import scan_write_request
 
 names = st.from_regex(r"[a-zA-Z_][a-zA-Z0-9_]{0,8}", fullmatch=True)
 label_sets = st.dictionaries(names, st.text(min_size=1, max_size=10), max_size=5).map(
@@ -29,12 +28,23 @@ def test_fnv1_32_known_vectors():
 
 
 def test_token_is_tenant_then_names_and_values():
-    h = Harness()
+    """Each series lands on the partition its token (Mimir's) owns on the ring."""
+    h = Harness(partitions=16)
     wr = pb.WriteRequest()
-    series(wr, {"__name__": "up", "job": "api"}, sort=True)
-    res = scan_write_request(wr.SerializeToString())
-    _, _, _, token = h.distributor._checks(res, "tenant-1", Limits())
-    assert int(token[0]) == fnv1_32(b"__name__upjobapi", fnv1_32(b"tenant-1"))
+    jobs = [f"{i}-api" for i in range(64)]  # FNV-1 spreads what differs early
+    for job in jobs:
+        series(wr, {"__name__": "up", "job": job}, sort=True)
+    h.push("tenant-1", wr.SerializeToString())
+    placed = {}
+    for rec in h.writer.records:
+        for ts in pb.WriteRequest.FromString(rec.value).timeseries:
+            placed[ts.labels[1].value] = rec.partition
+    seed = fnv1_32(b"tenant-1")
+    assert placed == {
+        job: h.ring.active_partition_for(fnv1_32(f"__name__upjob{job}".encode(), seed))
+        for job in jobs
+    }
+    assert len(set(placed.values())) > 8  # the series are spread: placement says something
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -12,6 +12,7 @@ from tidewell.distributor import Limits, Overrides, PartialValidationError
 from tidewell.distributor import metrics as m
 from tidewell.model import Labels
 from tidewell.protocol.pb import prompb_pb2 as pb
+from tidewell.util.varint import uvarint
 
 GOOD = {"__name__": "good_metric", "job": "ok"}
 LIMIT_SUFFIX = "or contact your service administrator."
@@ -134,7 +135,7 @@ def test_utf8_scheme_still_rejects_empty_and_invalid_names():
     lab_ok = b"\x0a\x08__name__\x12\x01m"
     bad_name = _ld(1, b"\x0a\x08__name__\x12\x02\xc3\x28")
     bad_label = _ld(1, lab_ok) + _ld(1, b"\x0a\x02\xff\x61\x12\x01v")
-    sample = _ld(2, b"\x09" + b"\x00" * 8 + b"\x10" + _varint(now_ms()))
+    sample = _ld(2, b"\x09" + b"\x00" * 8 + b"\x10" + uvarint(now_ms()))
     for ts, want in (
         (bad_name + sample, "received a series with invalid metric name: "
                             "'( (non-ascii characters removed)' (err-mimir-metric-name-invalid)"),
@@ -154,26 +155,19 @@ def _one_series(labels: dict[str, str]) -> bytes:
     return wr.SerializeToString()
 
 
-def test_label_name_too_long():
-    h = Harness(Limits(max_label_name_length=8))
-    msg = push_with_bad(h, [("__name__", "m"), ("abcdefghi", "v")])
-    assert msg == (
-        "received a series whose label name length exceeds the limit, label: 'abcdefghi' "
-        "series: '{__name__=\"m\", abcdefghi=\"v\"}' (err-mimir-label-name-too-long). "
-        "To adjust the "
-        f"related per-tenant limit, configure -validation.max-length-label-name, {LIMIT_SUFFIX}"
-    )
-
-
-def test_label_value_too_long():
-    h = Harness(Limits(max_label_value_length=11))
-    msg = push_with_bad(h, [("__name__", "m"), ("a", "123456789012")])
-    assert msg == (
-        "received a series whose label value length exceeds the limit, label: 'a', value: "
-        "'123456789012' (truncated) series: '{__name__=\"m\", a=\"123456789012\"}' "
-        "(err-mimir-label-value-too-long). To adjust the related per-tenant limit, configure "
-        f"-validation.max-length-label-value, {LIMIT_SUFFIX}"
-    )
+@pytest.mark.parametrize(("limits", "labels", "expected"), [
+    (Limits(max_label_name_length=8), [("__name__", "m"), ("abcdefghi", "v")],
+     "received a series whose label name length exceeds the limit, label: 'abcdefghi' "
+     "series: '{__name__=\"m\", abcdefghi=\"v\"}' (err-mimir-label-name-too-long). "
+     "To adjust the related per-tenant limit, configure -validation.max-length-label-name, "),
+    (Limits(max_label_value_length=11), [("__name__", "m"), ("a", "123456789012")],
+     "received a series whose label value length exceeds the limit, label: 'a', value: "
+     "'123456789012' (truncated) series: '{__name__=\"m\", a=\"123456789012\"}' "
+     "(err-mimir-label-value-too-long). To adjust the related per-tenant limit, configure "
+     "-validation.max-length-label-value, "),
+], ids=["name", "value"])
+def test_label_too_long(limits: Limits, labels: list[tuple[str, str]], expected: str):
+    assert push_with_bad(Harness(limits), labels) == expected + LIMIT_SUFFIX
 
 
 def test_invalid_utf8_label_value():
@@ -183,7 +177,7 @@ def test_invalid_utf8_label_value():
     # Build a series by hand with invalid UTF-8 in a value (protobuf libs refuse to).
     lab1 = b"\x0a\x08__name__\x12\x01m"
     lab2 = b"\x0a\x01a\x12\x02\xff\xfe"
-    sample = b"\x09" + (1.0).hex().encode()[:0] + b"\x00" * 8 + b"\x10" + _varint(now_ms())
+    sample = b"\x09" + (1.0).hex().encode()[:0] + b"\x00" * 8 + b"\x10" + uvarint(now_ms())
     ts = _ld(1, lab1) + _ld(1, lab2) + _ld(2, sample)
     raw = good + _ld(1, ts)
     h = Harness()
@@ -273,17 +267,8 @@ def test_many_failures_are_summarised():
     assert lines[-1] == "(and 15 more series rejected)"
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
 def _ld(field: int, payload: bytes) -> bytes:
-    return bytes([(field << 3) | 2]) + _varint(len(payload)) + payload
+    return bytes([(field << 3) | 2]) + uvarint(len(payload)) + payload
 
 
 def test_invalid_native_histogram_schema():

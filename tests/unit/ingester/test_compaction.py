@@ -11,12 +11,13 @@ from prometheus_client import REGISTRY
 
 from tidewell.ingest.config import IngestStorageConfig
 from tidewell.ingester import Ingester, IngesterConfig, IngesterRingConfig, StaticLimits
-from tidewell.ingester.head_cutting import CUT_FILENAME, local_blocks
+from tidewell.ingester.head_cutting import CUT_FILENAME, cut_blocks, local_blocks
 from tidewell.ingester.shipper import apply_retention
 from tidewell.model import Labels
 from tidewell.objstore import FilesystemBucket
 from tidewell.tsdb.block import BlockReader
 from tidewell.tsdb.config import TSDBConfig
+from tidewell.tsdb.head import HeadQuerier
 
 from .conftest import new_log, record
 
@@ -234,7 +235,9 @@ async def test_tenant_dirs_do_not_clash_with_wal_and_snapshots(tmp_path: Path) -
     await ing2.stop()
 
 
-async def test_query_racing_a_cut_sees_every_sample(tmp_path: Path) -> None:
+async def test_query_racing_a_cut_sees_every_sample(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The head is read before the block list is taken: a cut in between loses nothing."""
     log = new_log(str(tmp_path / "log"))
     times = range(0, 40_000, 1000)
@@ -242,15 +245,20 @@ async def test_query_racing_a_cut_sees_every_sample(tmp_path: Path) -> None:
     ing = make(log, tmp_path / "ing")
     await ing.start()
     await ing.wait_for_offset(last, 10)
-    tsdb = ing.tenant_tsdb("t1")
-    q = tsdb.querier(0, 10**9)
-    parts = q._queriers()
-    head_q = next(parts)  # the head is read first ...
-    head_series = head_q.select([])
-    assert await ing.compact() == 3  # ... then a cut moves [0,30s) into blocks
-    rest = list(parts)
-    assert len(rest) == 3  # the blocks taken after the head include the new ones
-    assert len(head_series[0].timestamps) == 40
+    real_select = HeadQuerier.select
+    cuts: list[int] = []
+
+    def cut_then_select(self: HeadQuerier, *args: object, **kwargs: object) -> object:
+        if not cuts:  # the cut lands after the query started, just before it reads the head
+            cuts.append(cut_blocks(ing.tenants, ing.layout.tenant_dir, ing.durable_offset()))
+        return real_select(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(HeadQuerier, "select", cut_then_select)
+    series = ing.tenant_tsdb("t1").querier(0, 10**9).select([])
+    assert cuts == [3]  # [0,30s) moved into blocks during the query
+    assert {s.labels: s.timestamps.tolist() for s in series} == {
+        labels: list(times) for labels in SERIES}
+    monkeypatch.undo()
     assert dump(ing) == expected(times)
     assert await ing.stored_samples("t1") == (3 * 40, 3)
     await ing.stop()

@@ -187,10 +187,8 @@ async def test_client_errors_counted_and_poison_records_skipped(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Rejected samples are counted and skipped at once (Mimir's soft errors); records
-    that cannot be decoded are retried MAX_RECORD_ATTEMPTS times, then skipped with an
-    ERROR log (offset, traceback) and counted: the partition never wedges."""
-    from tidewell.ingest.consumer import MAX_RECORD_ATTEMPTS
-
+    that cannot be decoded are skipped at their first failure (as Mimir) with an ERROR
+    log (offset, traceback) and counted: the partition never wedges."""
     log = new_log(str(tmp_path / "log"))
     failed = metric("cortex_ingest_storage_reader_requests_failed_total", cause="client")
     server = metric("cortex_ingest_storage_reader_requests_failed_total", cause="server")
@@ -213,14 +211,15 @@ async def test_client_errors_counted_and_poison_records_skipped(
         failed + 1
     )
     assert metric("cortex_ingest_storage_reader_requests_failed_total", cause="server") == (
-        server + 2 * MAX_RECORD_ATTEMPTS
+        server + 2  # one attempt each
     )
     assert metric("tidewell_ingest_storage_reader_records_skipped_total",
                   partition=str(P), cause="decode") == skipped + 2
     assert metric("cortex_discarded_samples_total", reason="sample-out-of-order",
                   user="t1") == ooo + 1
     errors = [r for r in caplog.records if "skipping a record" in r.getMessage()]
-    assert [r.fields["offset"] for r in errors] == [2, 3]  # type: ignore[attr-defined]
+    assert [(r.fields["offset"], r.fields["attempt"])  # type: ignore[attr-defined]
+            for r in errors] == [(2, 1), (3, 1)]
     assert all("Traceback" in r.fields["traceback"] for r in errors)  # type: ignore[attr-defined]
     await ing.stop()
     await log.close()

@@ -8,6 +8,7 @@ to the WAL, so a restart replays to the same head.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -108,5 +109,46 @@ async def test_a_record_that_always_fails_is_skipped_and_replay_still_lines_up(
     assert ing.consumed_offset == last + 1
     assert dump(ing) == {A: [1000, 2000]}
     assert ing.tenant_tsdb("t1").head.num_series == series_before  # type: ignore[union-attr]
+    await ing.stop()
+    await log.close()
+
+
+async def test_a_skipped_last_record_is_committed_past_and_not_retried_after_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nothing follows the poison record: the skip itself moves the committed offset."""
+    log = new_log(str(tmp_path / "log"))
+    real = Head.resolve
+
+    def buggy(self: Head, batch, **kw):  # type: ignore[no-untyped-def]
+        if POISON in list(batch.labels):
+            raise KeyError("resolver bug")
+        return real(self, batch, **kw)
+
+    monkeypatch.setattr(Head, "resolve", buggy)
+    await log.produce([record(P, "t1", [(A, 1000, 1.0)])])
+    (bad,) = await log.produce([record(P, "t1", [(POISON, 1500, 1.0)])])
+    ing = new_ingester(log, str(tmp_path / "ing"), snapshot_on_shutdown=False)
+    with caplog.at_level(logging.ERROR, logger="tidewell.ingest.consumer"):
+        await ing.start()
+        await ing.wait_for_offset(bad, 20)
+    assert [r.fields["attempt"] for r in caplog.records  # type: ignore[attr-defined]
+            if "skipping a record that failed every attempt" in r.getMessage()] == [
+        MAX_RECORD_ATTEMPTS]
+    await ing.stop()
+    assert await log.committed(ing.group, P) == bad + 1
+
+    caplog.clear()
+    skipped = metric("tidewell_ingest_storage_reader_records_skipped_total",
+                     partition=str(P), cause="apply")
+    ing = new_ingester(log, str(tmp_path / "ing"))  # the WAL alone: no snapshot was written
+    with caplog.at_level(logging.WARNING, logger="tidewell.ingest.consumer"):
+        await ing.start()
+        await asyncio.sleep(0.3)  # several empty fetches: the record is not fetched again
+    assert ing.consumed_offset == bad + 1
+    assert dump(ing) == {A: [1000]}
+    assert [r for r in caplog.records if "record" in r.getMessage()] == []
+    assert metric("tidewell_ingest_storage_reader_records_skipped_total",
+                  partition=str(P), cause="apply") == skipped
     await ing.stop()
     await log.close()

@@ -134,3 +134,27 @@ async def test_flush_answers_500_when_the_compaction_it_triggered_failed(tmp_pat
     assert ing.tenant_tsdb("t1").head.num_samples() == 1  # nothing was cut
     await ing.stop()
     await log.close()
+
+
+async def test_appendable_floors_answer_every_tenant_with_a_head(tmp_path: Path) -> None:
+    """What distributors in other processes poll (``distributor/floors.py``)."""
+    log = new_log(str(tmp_path / "log"))
+    up = Labels.from_dict({"__name__": "up"})
+    hour = 3_600_000
+    await log.produce([record(3, "t1", [(up, 5 * hour, 1.0)])])
+    (last,) = await log.produce([record(3, "t2", [(up, 9 * hour, 1.0)])])
+    ing = new_ingester(log, str(tmp_path / "ing"))
+    await ing.start()
+    await ing.wait_for_offset(last, 10)
+    app = Starlette(routes=ingester_routes(ing))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        r = await client.get("/ingester/appendable-floors")
+    assert r.status_code == 200
+    # The 2h block range's window: an hour before each head's newest sample.
+    assert r.json() == {"partition": 3, "instance": "ingester-zone-a-3",
+                        "floors": {"t1": 4 * hour, "t2": 8 * hour}}
+    assert ing.appendable_floors("t1") == {3: 4 * hour}
+    assert ing.appendable_floors("nobody") == {}
+    await ing.stop()
+    await log.close()

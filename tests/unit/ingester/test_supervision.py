@@ -69,10 +69,9 @@ async def fails(manager: ServiceManager, loop: str, err: str) -> None:
 async def test_consumer_failure_fails_the_module(tmp_path: Path) -> None:
     ing, manager = await running(tmp_path)
 
-    def broken_snapshot_check() -> bool:
-        raise RuntimeError("snapshot bookkeeping broke")
-
-    ing._snapshot_due = broken_snapshot_check  # type: ignore[method-assign]
+    # What the consumer loop runs between fetches (cutting, snapshots) breaks unexpectedly.
+    broken = fail_with(RuntimeError("snapshot bookkeeping broke"))
+    ing.maintain = broken  # type: ignore[method-assign]
     await ing.reader.produce([record(3, "t1", [(UP, 1_000, 1.0)])])  # type: ignore[attr-defined]
     await fails(manager, "consumer", "RuntimeError: snapshot bookkeeping broke")
     await manager.stop_all(timeout_s=5)

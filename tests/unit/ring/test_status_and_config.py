@@ -147,6 +147,19 @@ def test_kv_flags_follow_mimir_names():
     assert PartitionRingConfig().kvstore_store == "inmemory"
 
 
+def test_joined_rings_carry_their_instance_flags():
+    flags = {lf.flag: lf for lf in leaves()}
+    for prefix, path in (("compactor.ring", ("compactor", "sharding_ring")),
+                         ("ruler.ring", ("ruler", "ring"))):
+        assert flags[f"{prefix}.instance-id"].path == (*path, "instance_id")
+        assert flags[f"{prefix}.instance-availability-zone"].default == ""
+    cfg = load(["-compactor.ring.instance-id=c-1", "-ruler.ring.instance-availability-zone=z",
+                "-ruler.ring.num-tokens=7"]).config
+    assert cfg.compactor.sharding_ring.instance_id == "c-1"
+    assert cfg.compactor.sharding_ring.num_tokens == 512
+    assert (cfg.ruler.ring.instance_availability_zone, cfg.ruler.ring.num_tokens) == ("z", 7)
+
+
 def test_new_kv_picks_the_backend():
     assert isinstance(new_kv(KVConfig()), InMemoryKV)
     cfg = KVConfig(store="etcd", prefix="tw/")

@@ -11,21 +11,11 @@ Errors as the other internal routes (an ``ErrorResponse``): 400 bad body or matc
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 
-from tidewell.api.internal.routes import (
-    _CLIENT_CLOSED,
-    _error,
-    _HTTPError,
-    _in_thread_until_disconnect,
-    _tenant,
-)
+from tidewell.api.internal.rpc import RPCError, rpc_route
 from tidewell.ingester.cardinality import ResultTooLargeError
 from tidewell.ingester.user_tsdb import TenantRegistry
 from tidewell.model.matchers import InvalidRegexError
@@ -35,11 +25,8 @@ from tidewell.querier.cardinality import (
     encode_label_stats,
     encode_series,
 )
-from tidewell.querier.remote import CONTENT_TYPE, PATH_PREFIX
 
 __all__ = ["internal_cardinality_routes"]
-
-_log = logging.getLogger("tidewell.api")
 
 
 def internal_cardinality_routes(tenants: TenantRegistry,
@@ -47,30 +34,11 @@ def internal_cardinality_routes(tenants: TenantRegistry,
     """Routes serving ``tenants`` (an ingester's heads) to remote queriers' cardinality API."""
     local = LocalCardinality(tenants, active_idle_timeout_s)
 
-    def handler(run: Callable[[str, bytes], bytes]) -> Callable[..., Any]:
-        async def endpoint(request: Request) -> Response:
-            try:
-                tenant = _tenant(request)
-                body = await request.body()
-                out = await _in_thread_until_disconnect(request, lambda: run(tenant, body))
-            except _HTTPError as exc:
-                return _error(exc.status, str(exc))
-            except ResultTooLargeError as exc:
-                return _error(413, str(exc))
-            except Exception as exc:
-                _log.exception("internal %s failed", request.url.path)
-                return _error(500, f"{type(exc).__name__}: {exc}")
-            if out is None:
-                return Response(status_code=_CLIENT_CLOSED)
-            return Response(out, media_type=CONTENT_TYPE)
-
-        return endpoint
-
     def parse(body: bytes) -> tuple[Any, str, list[str] | None, int]:
         try:
             return decode_stats_request(body)
         except (ValueError, InvalidRegexError) as exc:
-            raise _HTTPError(400, str(exc)) from exc
+            raise RPCError(400, str(exc)) from exc
 
     def label_stats(tenant: str, body: bytes) -> bytes:
         matchers, method, names, max_bytes = parse(body)
@@ -82,6 +50,6 @@ def internal_cardinality_routes(tenants: TenantRegistry,
         return encode_series(local.active_series(tenant, matchers, max_bytes=max_bytes))
 
     return [
-        Route(f"{PATH_PREFIX}label_stats", handler(label_stats), methods=["POST"]),
-        Route(f"{PATH_PREFIX}active_series", handler(active_series), methods=["POST"]),
+        rpc_route("label_stats", label_stats, bytes, {ResultTooLargeError: 413}),
+        rpc_route("active_series", active_series, bytes, {ResultTooLargeError: 413}),
     ]

@@ -34,7 +34,15 @@ from tidewell.api.prometheus.params import (
     parse_time,
 )
 from tidewell.api.prometheus.workers import QueryWorkers
-from tidewell.model import Exemplar, Labels, Matcher, MetricMetadata, Queryable, unescape_name
+from tidewell.model import (
+    Exemplar,
+    Labels,
+    Matcher,
+    MetricMetadata,
+    Querier,
+    Queryable,
+    unescape_name,
+)
 from tidewell.promql.budget import QueryLimits
 from tidewell.promql.engine import Engine, EngineOptions, QueryResult, RangeSeries
 from tidewell.promql.errors import BadDataError, ParseError, PromQLError, QueryTimeoutError
@@ -373,60 +381,45 @@ class _API:
         return n
 
     async def series(self, request: Request) -> Response:
+        def run(q: Querier, sets: list[list[Matcher]]) -> list[dict[str, str]]:
+            seen: dict[Any, None] = {}
+            for ms in sets:
+                for s in q.select(ms):
+                    seen[s.labels] = None
+            return [dict(lb) for lb in sorted(seen)]
+
+        return await self._matching(request, run, need_match=True)
+
+    async def labels(self, request: Request) -> Response:
+        def run(q: Querier, sets: list[list[Matcher]]) -> list[str]:
+            return sorted({n for ms in sets for n in q.label_names(ms)})
+
+        return await self._matching(request, run)
+
+    async def label_values(self, request: Request) -> Response:
+        name = unescape_name(request.path_params["name"])
+
+        def run(q: Querier, sets: list[list[Matcher]]) -> list[str]:
+            return sorted({v for ms in sets for v in q.label_values(name, ms)})
+
+        return await self._matching(request, run)
+
+    async def _matching(self, request: Request,
+                        fn: Callable[[Querier, list[list[Matcher]]], list[Any]],
+                        need_match: bool = False) -> Response:
+        """``fn(querier, match[] sets)`` over the request's range in a worker, its list
+        cut to ``limit`` (with a warning): what series and label queries share."""
         try:
             p = await _params(request)
             match = p.getlist("match[]")
-            if not match:
+            if need_match and not match:
                 raise BadDataError("no match[] parameter provided")
-            sets = parse_matchers(match)
+            sets = parse_matchers(match) or [[]]
             start, end = self._range(p)
             limit = self._limit(p)
             tenant = _tenant(request)
-
-            def run(_cancel: threading.Event) -> list[dict[str, str]]:
-                q = self.queryable.querier(tenant, start, end)
-                seen: dict[Any, None] = {}
-                for ms in sets:
-                    for s in q.select(ms):
-                        seen[s.labels] = None
-                return [dict(lb) for lb in sorted(seen)]
-
-            data = await self._run(run)
-            warnings = []
-            if limit and len(data) > limit:
-                data = data[:limit]
-                warnings.append("results truncated due to limit")
-            return _success(data, warnings)
-        except Exception as e:
-            return self._fail(e)
-
-    async def labels(self, request: Request) -> Response:
-        return await self._label_query(request, None)
-
-    async def label_values(self, request: Request) -> Response:
-        return await self._label_query(request, request.path_params["name"])
-
-    async def _label_query(self, request: Request, name: str | None) -> Response:
-        try:
-            p = await _params(request)
-            sets = parse_matchers(p.getlist("match[]")) or [[]]
-            start, end = self._range(p)
-            limit = self._limit(p)
-            tenant = _tenant(request)
-            if name is not None:
-                name = unescape_name(name)
-
-            def run(_cancel: threading.Event) -> list[str]:
-                q = self.queryable.querier(tenant, start, end)
-                out: set[str] = set()
-                for ms in sets:
-                    if name is None:
-                        out.update(q.label_names(ms))
-                    else:
-                        out.update(q.label_values(name, ms))
-                return sorted(out)
-
-            data = await self._run(run)
+            data = await self._run(
+                lambda _cancel: fn(self.queryable.querier(tenant, start, end), sets))
             warnings = []
             if limit and len(data) > limit:
                 data = data[:limit]

@@ -26,6 +26,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from tidewell.ingest import metrics as m
 from tidewell.ingest.config import KafkaConfig
 from tidewell.ingest.kafka.client import client_config
 from tidewell.ingest.log import LogError, LogUnavailableError, Record
@@ -174,7 +175,8 @@ class KafkaReader:
 
         Strong-read-consistency queries ask for it on every request; callers
         that arrive while a probe runs wait for the next one and share it, so
-        a burst of queries costs two probes, not one each.
+        a burst of queries costs two probes, not one each. Each probe counts in
+        ``cortex_ingest_storage_reader_last_produced_offset_requests_total`` (Mimir's).
         """
         called_at = self._probes_started.get(partition, 0)
         async with self._end_lock:
@@ -182,7 +184,13 @@ class KafkaReader:
             if seq > called_at:
                 return value
             seq = self._probes_started[partition] = self._probes_started.get(partition, 0) + 1
-            value = int(await self._run(self._end_offset, partition))
+            label = str(partition)
+            m.LAST_PRODUCED_OFFSET_REQUESTS.labels(label).inc()
+            try:
+                value = int(await self._run(self._end_offset, partition))
+            except Exception:
+                m.LAST_PRODUCED_OFFSET_FAILURES.labels(label).inc()
+                raise
             self._last_probe[partition] = (seq, value)
             return value
 
