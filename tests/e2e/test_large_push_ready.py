@@ -2,10 +2,10 @@
 
 The body expands from a few MB of snappy to ~50 MB: decompression, the RW 2.0 →
 1.0 conversion of many series and the distributor's scan and validation all run
-on worker threads. Before, they ran on the event loop and ``/ready`` waited for
-all of it. Every series carries a label value over the length limit, so the
-request ends in a 400 naming them and nothing reaches the ingester: what is
-measured is the decoding alone.
+on worker threads, in calls that release the GIL. Before, they ran on the event
+loop and ``/ready`` waited for all of it. Every series carries a label value
+over the length limit, so the request ends in a 400 naming them and nothing
+reaches the ingester: what is measured is the decoding alone.
 """
 
 from __future__ import annotations
@@ -70,9 +70,11 @@ def test_ready_answers_while_a_large_push_decodes(tidewell: TidewellProcess) -> 
     latencies.sort()
     print(f"push {outcome['seconds']:.2f}s, /ready during it: n={len(latencies)} "
           f"p50={latencies[len(latencies) // 2] * 1000:.1f} ms max={latencies[-1] * 1000:.1f} ms")
-    # Before: one /ready waited for the whole decode (2.8 s on the loaded 2-core machine).
-    # Now the median is ~10-20 ms; a single GIL-holding C call (snappy, upb) still costs
-    # a few hundred ms at most, hence generous bounds.
+    # Before: one /ready waited for the whole decode (2.8 s on the loaded 2-core machine),
+    # then up to 345 ms while single GIL-holding calls ran (upb parse and serialize, a copy
+    # of the decompressed body). Snappy into a buffer and the compiled RW 2.0 transcoder
+    # release the GIL: max 25-63 ms at load ~10 (the old code: 345-395 ms).
     assert latencies[int(len(latencies) * 0.9)] < 0.25, latencies[-10:]
-    # A loop blocked by the decode makes one /ready wait for most of the push.
-    assert latencies[-1] < min(1.0, 0.5 * float(outcome["seconds"])), (latencies[-5:], outcome)
+    # A loop blocked by the decode makes one /ready wait for most of the push, a call
+    # holding the GIL on the whole body for a few hundred ms.
+    assert latencies[-1] < min(0.2, 0.5 * float(outcome["seconds"])), (latencies[-5:], outcome)

@@ -18,12 +18,13 @@ from tidewell.distributor.errors import PushError
 from tidewell.distributor.httputil import error_response, media_type, read_body, request_tenant
 from tidewell.distributor.inflight import InflightLimiter, declared_length
 from tidewell.distributor.otlp_http import make_otlp_handler
-from tidewell.distributor.workers import off_loop
-from tidewell.protocol.compression import decompress
+from tidewell.distributor.workers import INLINE_MAX_BYTES, inline_when, off_loop
+from tidewell.protocol.compression import decompress, snappy_uncompressed_length
 from tidewell.protocol.errors import ProtocolError
-from tidewell.protocol.rw2 import RW2Stats, parse_rw2, rw2_to_rw1
+from tidewell.protocol.rw2 import RW2Stats
+from tidewell.protocol.wire_rw2 import transcode_rw2
 
-__all__ = ["decode_remote_write", "push_routes"]
+__all__ = ["decode_remote_write", "decoded_size", "push_routes"]
 
 _RW1_PROTO = "prometheus.WriteRequest"
 _RW2_PROTO = "io.prometheus.write.v2.Request"
@@ -41,13 +42,22 @@ def _rw2_headers(stats: PushResult | RW2Stats | None) -> dict[str, str]:
     }
 
 
-def decode_remote_write(body: bytes, encoding: str, max_size: int, is_rw2: bool) -> bytes:
+def decode_remote_write(body: bytes, encoding: str, max_size: int,
+                        is_rw2: bool) -> bytes | memoryview:
     """A push body as an uncompressed RW 1.0 request (worker thread)."""
     raw = decompress(body, encoding, max_size)
     if is_rw2:
-        wr, _stats = rw2_to_rw1(parse_rw2(raw))
-        raw = wr.SerializeToString()
+        raw, _stats = transcode_rw2(raw)
     return raw
+
+
+def decoded_size(body: bytes, encoding: str) -> int:
+    """What ``body`` decodes to, as far as known before decoding (gzip: unknown, "huge")."""
+    if encoding == "snappy":
+        return snappy_uncompressed_length(body)
+    if encoding == "identity":
+        return len(body)
+    return 1 << 62
 
 
 def make_push_handler(distributor: Distributor, inflight: InflightLimiter):
@@ -80,9 +90,10 @@ def make_push_handler(distributor: Distributor, inflight: InflightLimiter):
             with inflight.admit(declared_length(request)) as slot:
                 body = await read_body(request, max_size)
                 slot.grow(len(body))
-                raw = await off_loop(decode_remote_write, body, encoding, max_size, is_rw2)
-                del body
-                result = await distributor.push(tenant, raw)
+                with inline_when(decoded_size(body, encoding) <= INLINE_MAX_BYTES):
+                    raw = await off_loop(decode_remote_write, body, encoding, max_size, is_rw2)
+                    del body
+                    result = await distributor.push(tenant, raw)
         except ProtocolError as e:
             return error_response(e.status, str(e), _rw2_headers(None) if is_rw2 else None)
         except PushError as e:

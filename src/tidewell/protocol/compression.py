@@ -3,6 +3,10 @@
 Snappy (block format, as remote write uses it) states the decompressed length
 in a uvarint header, so an oversized body is rejected before any work. Gzip
 streams are inflated in chunks and abandoned as soon as they pass the limit.
+
+Snappy decodes straight into a buffer of the announced size
+(``decompress_raw_into``, which releases the GIL): copying cramjam's result
+into ``bytes`` held the GIL ~70 ms for a 47 MB body, stalling every request.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import zlib
 
 import cramjam
+import numpy as np
 
 from tidewell.protocol.errors import ProtocolError, TooLargeError, UnsupportedMediaError
 
@@ -30,18 +35,21 @@ def snappy_uncompressed_length(data: bytes | memoryview) -> int:
     raise ProtocolError("snappy: corrupt input (bad length header)")
 
 
-def snappy_decompress(data: bytes, max_size: int) -> bytes:
+def snappy_decompress(data: bytes, max_size: int) -> memoryview:
     """Decompress a snappy block, refusing before allocation if it exceeds ``max_size``."""
     n = snappy_uncompressed_length(data)
     if n > max_size:
         raise TooLargeError(
             f"decompressed message size {n} bytes exceeds the limit of {max_size} bytes"
         )
+    out = np.empty(n, dtype=np.uint8)
     try:
-        out = cramjam.snappy.decompress_raw(data)
+        got = cramjam.snappy.decompress_raw_into(data, out)
     except cramjam.DecompressionError as e:
         raise ProtocolError(f"snappy: {e}") from None
-    return bytes(out)
+    if got != n:
+        raise ProtocolError(f"snappy: corrupt input ({got} bytes decoded, {n} announced)")
+    return memoryview(out)
 
 
 def snappy_compress(data: bytes) -> bytes:
@@ -70,7 +78,7 @@ def gzip_decompress(data: bytes, max_size: int) -> bytes:
     return bytes(out)
 
 
-def decompress(data: bytes, encoding: str, max_size: int) -> bytes:
+def decompress(data: bytes, encoding: str, max_size: int) -> bytes | memoryview:
     """Undo a ``Content-Encoding`` (``snappy``, ``gzip``, ``identity``/empty), bounded."""
     enc = encoding.strip().lower()
     if enc == "snappy":

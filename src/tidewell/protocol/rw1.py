@@ -141,13 +141,14 @@ class LazyLabels(Sequence[Labels]):
     building an entry cannot fail later, inside a head's append.
     """
 
-    __slots__ = ("_clean", "_got", "_raw", "_res")
+    __slots__ = ("_clean", "_cols", "_got", "_raw", "_res")
 
     def __init__(self, res: ScanResult, raw: bytes) -> None:
         self._res = res
         self._raw = raw
         self._got: list[Labels | None] = [None] * res.n_series
         self._clean: list[int] | None = None
+        self._cols: tuple[list[int], ...] | None = None
 
     def __len__(self) -> int:
         return len(self._got)
@@ -194,14 +195,16 @@ class LazyLabels(Sequence[Labels]):
         if self._clean is None:
             self._clean = res.clean_series().tolist()
         clean = self._clean
-        lab_first, lab_count = res.lab_first, res.lab_count
-        name_s, name_e, val_s, val_e = res.name_s, res.name_e, res.val_s, res.val_e
+        if self._cols is None:  # plain ints: indexing NumPy per label boxes a scalar each time
+            self._cols = tuple(a.tolist() for a in (res.lab_first, res.lab_count, res.name_s,
+                                                    res.name_e, res.val_s, res.val_e))
+        lab_first, lab_count, name_s, name_e, val_s, val_e = self._cols
         names: dict[bytes, str] = {}
         intern = sys.intern
         for i in idx:
-            f = int(lab_first[i])
+            f = lab_first[i]
             pairs = []
-            for k in range(f, f + int(lab_count[i])):
+            for k in range(f, f + lab_count[i]):
                 nb = raw[name_s[k] : name_e[k]]
                 name = names.get(nb)
                 if name is None:

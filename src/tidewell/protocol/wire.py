@@ -513,6 +513,12 @@ def _utf8_ok(buf, starts, ends):  # pragma: no cover - compiled
         p = starts[r]
         e = ends[r]
         while p < e:
+            # ASCII runs eight bytes at a time (most label bytes are ASCII).
+            while p + 8 <= e and (buf[p] | buf[p + 1] | buf[p + 2] | buf[p + 3] | buf[p + 4]
+                                  | buf[p + 5] | buf[p + 6] | buf[p + 7]) < 0x80:
+                p += 8
+            if p >= e:
+                break
             b = buf[p]
             if b < 0x80:
                 p += 1
