@@ -46,6 +46,18 @@ def _body(now_ms: int) -> bytes:
     return bytes(snappy_compress(encode_write_request(batch)))
 
 
+def _answers(url: str, now_ms: int) -> bool:
+    """Both query kinds give the pushed series (eventual consistency: no waits server-side)."""
+    for path, params in (
+            ("query", {"query": "sum(rate(warm_up[5m]))", "time": now_ms / 1000}),
+            ("query_range", {"query": "avg_over_time(warm_up[1m])",
+                             "start": now_ms / 1000 - 600, "end": now_ms / 1000, "step": 15})):
+        r = httpx.get(f"{url}/prometheus/api/v1/{path}", params=params, timeout=60)
+        if r.status_code != 200 or not r.json()["data"]["result"]:
+            return False
+    return True
+
+
 def warm_up(timeout_s: float = 300.0) -> None:
     """Start ``tidewell`` (all-in-one), push, query, stop cleanly (head snapshot)."""
     with tempfile.TemporaryDirectory(prefix="tidewell-warm-up-") as tmp:
@@ -65,14 +77,12 @@ def warm_up(timeout_s: float = 300.0) -> None:
                            headers={"Content-Encoding": "snappy",
                                     "Content-Type": "application/x-protobuf"})
             assert r.status_code in (200, 204), r.text
-            for path, params in (
-                    ("query", {"query": "sum(rate(warm_up[5m]))", "time": now_ms / 1000}),
-                    ("query_range", {"query": "avg_over_time(warm_up[1m])",
-                                     "start": now_ms / 1000 - 600, "end": now_ms / 1000,
-                                     "step": 15})):
-                r = httpx.get(f"{url}/prometheus/api/v1/{path}", params=params,
-                              timeout=timeout_s, headers={"X-Read-Consistency": "strong"})
-                assert r.status_code == 200, r.text
+            # Until the ingester has appended the push (it compiles its kernels first), so
+            # the stop below snapshots a head: the chunk encoders are compiled too.
+            deadline = time.monotonic() + timeout_s
+            while not _answers(url, now_ms):
+                assert time.monotonic() < deadline, f"push not queryable:\n{log.read_text()}"
+                time.sleep(0.2)
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout_s)
         finally:
