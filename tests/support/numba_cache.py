@@ -52,7 +52,10 @@ def _answers(url: str, now_ms: int) -> bool:
             ("query", {"query": "sum(rate(warm_up[5m]))", "time": now_ms / 1000}),
             ("query_range", {"query": "avg_over_time(warm_up[1m])",
                              "start": now_ms / 1000 - 600, "end": now_ms / 1000, "step": 15})):
-        r = httpx.get(f"{url}/prometheus/api/v1/{path}", params=params, timeout=60)
+        try:  # a cold process compiles its kernels first: slow answers are expected
+            r = httpx.get(f"{url}/prometheus/api/v1/{path}", params=params, timeout=60)
+        except httpx.TimeoutException:
+            return False
         if r.status_code != 200 or not r.json()["data"]["result"]:
             return False
     return True
