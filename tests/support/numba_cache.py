@@ -38,7 +38,8 @@ def cache_is_cold() -> bool:
 
 def _body(now_ms: int) -> bytes:
     labels = [Labels({"__name__": "warm_up", "series": str(i)}.items()) for i in range(4)]
-    ts = np.arange(now_ms - 600_000, now_ms, 15_000, dtype=np.int64)
+    # 2 h at 15 s: 480 samples a series, several closed chunks for the queries to decode.
+    ts = np.arange(now_ms - 7_200_000, now_ms, 15_000, dtype=np.int64)
     idx = np.repeat(np.arange(len(labels), dtype=np.int32), len(ts))
     all_ts = np.tile(ts, len(labels))
     batch = SampleBatch(labels=labels, series_index=idx, timestamps=all_ts,
@@ -51,7 +52,7 @@ def _answers(url: str, now_ms: int) -> bool:
     for path, params in (
             ("query", {"query": "sum(rate(warm_up[5m]))", "time": now_ms / 1000}),
             ("query_range", {"query": "avg_over_time(warm_up[1m])",
-                             "start": now_ms / 1000 - 600, "end": now_ms / 1000, "step": 15})):
+                             "start": now_ms / 1000 - 7200, "end": now_ms / 1000, "step": 60})):
         try:  # a cold process compiles its kernels first: slow answers are expected
             r = httpx.get(f"{url}/prometheus/api/v1/{path}", params=params, timeout=60)
         except httpx.TimeoutException:
