@@ -5,6 +5,7 @@
 #   bin/victoria-metrics           VictoriaMetrics       (Go module proxy, go install)
 #   bin/helm                       Helm 4                (Go module proxy, go install)
 #   kafka/libs/*.jar               Apache Kafka 4.x      (Maven Central, peers/kafka/pom.xml)
+#   kafka/cds/*.jsa                its JVMs' class archives (half the start time of a node)
 # Versions are pinned here; a stamp file per peer (stamps/<peer>) records what
 # is installed, so a second run skips it. TIDEWELL_PEERS="prometheus kafka"
 # installs a subset (default: all). Called by scripts/setup.sh (make test) and
@@ -80,7 +81,18 @@ kafka_peer() {
     -DoutputDirectory="$dir/libs" >"$log" 2>&1 ||
     fail "Maven could not fetch org.apache.kafka:kafka_2.13:$KAFKA_VERSION (and its dependencies) from Maven Central" "$log"
   echo "$KAFKA_VERSION" >"$PEERS/stamps/kafka"
+  rm -rf "$dir/cds" # recorded from the old jars
   echo "peers: kafka $KAFKA_VERSION installed in $((SECONDS - start))s"
+}
+
+# Class-data-sharing archives of the storage tool and the broker (tool/localcluster/kafka_broker.py).
+kafka_cds() {
+  local py=${TIDEWELL_PYTHON:-.venv/bin/python} log="$PEERS/logs/kafka-cds.log"
+  if [ -f "$PEERS/kafka/cds/kafka.Kafka.jsa" ]; then return; fi
+  [ -x "$py" ] || { echo "peers: kafka class archives skipped (no $py yet)"; return; }
+  echo "peers: recording kafka's class archives ..."
+  "$py" -m tidewell.tool.localcluster.kafka_broker >"$log" 2>&1 ||
+    fail "recording kafka's class archives" "$log"
 }
 
 total=$SECONDS
@@ -88,7 +100,7 @@ PV=github.com/prometheus/common/version
 wanted prometheus && go_peer prometheus "$PROMETHEUS_MODULE" "$PROMETHEUS_VERSION" \
   "-X $PV.Version=$PROMETHEUS_RELEASE -X $PV.Revision=$PROMETHEUS_VERSION -X $PV.Branch=HEAD" \
   cmd/prometheus cmd/promtool
-wanted kafka && kafka_peer
+wanted kafka && kafka_peer && kafka_cds
 wanted victoria-metrics && go_peer victoria-metrics "$VM_MODULE" "$VM_VERSION" \
   "-X $VM_MODULE/lib/buildinfo.Version=victoria-metrics-$VM_VERSION" app/victoria-metrics
 wanted helm && go_peer helm "$HELM_MODULE" "$HELM_VERSION" \

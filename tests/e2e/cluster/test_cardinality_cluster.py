@@ -8,34 +8,23 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.cluster.conftest import new_cluster
 from tidewell.protocol import snappy_compress
 from tidewell.protocol.pb import prompb_pb2 as pb
-from tidewell.tool.localcluster.supervisor import ClusterLayout, LocalCluster
+from tidewell.tool.localcluster.supervisor import LocalCluster
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
-TENANT, OTHER = "team-a", "team-b"
+TENANT, OTHER = "card-a", "card-b"  # the shared cluster's other users have their own
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    c = new_cluster(tmp_path_factory.mktemp("card"),
-                    ClusterLayout(zones=2, partitions=2, distributors=1, queriers=1,
-                                  store_gateways=1, query_frontends=1),
-                    ready_timeout_s=180.0,
-                    extra_args={"querier": ["-querier.cardinality-analysis-enabled=true"]})
-    c.start()
-    try:
-        yield c
-    finally:
-        c.stop()
+@pytest.fixture
+def cluster(shared_cluster: LocalCluster) -> LocalCluster:
+    return shared_cluster  # tests/e2e/cluster/conftest.py: cardinality analysis is on
 
 
 def _push(url: str, tenant: str, series: list[dict[str, str]]) -> None:

@@ -5,7 +5,6 @@ the querier and store-gateway processes count every sample once."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -13,12 +12,11 @@ import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.cluster.conftest import new_cluster
 from tests.integration.ingester.test_shipper import s3_config
 from tidewell.compactor.job import upload_block
 from tidewell.model import Labels
 from tidewell.objstore import new_bucket, tenant_bucket
-from tidewell.tool.localcluster.supervisor import BUCKET, ClusterLayout, LocalCluster
+from tidewell.tool.localcluster.supervisor import BUCKET, LocalCluster
 from tidewell.tsdb.block import write_block
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -26,25 +24,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 BLOCK_MS = 2 * 3_600_000
 SERIES = 8
 WINDOWS = 2
+TENANT = "compactor"  # the shared cluster's other users have their own
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    c = new_cluster(tmp_path_factory.mktemp("compactor"),
-                    ClusterLayout(zones=1, partitions=1, distributors=1, queriers=1,
-                                  store_gateways=1, query_frontends=0, compactors=1),
-                    broker="tansu",
-                    settings={"auth.multitenancy-enabled": "false",
-                              "blocks-storage.bucket-store.sync-interval": "2s",
-                              "compactor.compaction-interval": "2s",
-                              "compactor.cleanup-interval": "2s",
-                              "compactor.first-level-compaction-wait-period": "0s"},
-                    ready_timeout_s=180.0)
-    c.start()
-    try:
-        yield c
-    finally:
-        c.stop()
+@pytest.fixture
+def cluster(shared_cluster: LocalCluster) -> LocalCluster:
+    """tests/e2e/cluster/conftest.py: block sync and compaction every 2 s."""
+    return shared_cluster
 
 
 def _zone_blocks(root: Path, end: int) -> int:
@@ -77,7 +63,7 @@ def test_compactor_process_merges_zone_copies(cluster: LocalCluster, tmp_path: P
     samples = _zone_blocks(tmp_path / "blocks", end)
     # Uploaded as two zones' ingesters do: blocks only, no bucket index (the compactor's).
     bucket = new_bucket(s3_config(cluster.deps["s3"].address, BUCKET), tmp_path / "unused")
-    tb = tenant_bucket(bucket, "anonymous")
+    tb = tenant_bucket(bucket, TENANT)
     blocks = [p for z in ("a", "b") for p in sorted((tmp_path / "blocks" / z).iterdir())]
     for p in blocks:
         upload_block(tb, p)
@@ -87,7 +73,7 @@ def test_compactor_process_merges_zone_copies(cluster: LocalCluster, tmp_path: P
     deadline = time.monotonic() + 90
     loaded: set[str] = set()
     while time.monotonic() < deadline:
-        r = httpx.get(f"{gateway}/store-gateway/tenant/anonymous/blocks", timeout=10)
+        r = httpx.get(f"{gateway}/store-gateway/tenant/{TENANT}/blocks", timeout=10)
         loaded = {b["block_id"] for b in r.json()["blocks"]} if r.status_code == 200 else set()
         # The successors alone: the zone copies were replaced (and marked for deletion).
         if len(loaded) == WINDOWS and not loaded & uploaded:
@@ -100,7 +86,8 @@ def test_compactor_process_merges_zone_copies(cluster: LocalCluster, tmp_path: P
     before = _metric(querier, "cortex_querier_blocks_queried_total")
     deadline = time.monotonic() + 30  # queriers re-read the bucket index every 10s
     while True:
-        r = httpx.get(f"{querier}/prometheus/api/v1/query", timeout=30, params={
+        r = httpx.get(f"{querier}/prometheus/api/v1/query", timeout=30,
+                      headers={"X-Scope-OrgID": TENANT}, params={
             "query": f"sum(count_over_time(compacted[{2 * WINDOWS + 1}h]))",
             "time": end / 1000})
         assert r.status_code == 200, r.text

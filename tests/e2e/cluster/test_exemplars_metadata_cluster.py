@@ -7,34 +7,24 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.cluster.conftest import new_cluster
 from tidewell.protocol import snappy_compress
 from tidewell.protocol.pb import prompb_pb2 as pb
-from tidewell.tool.localcluster.supervisor import ClusterLayout, LocalCluster
+from tidewell.tool.localcluster.supervisor import LocalCluster
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 SERIES = 8  # spread over both partitions
-TENANT, OTHER = "team-a", "team-b"
+TENANT, OTHER = "meta-a", "meta-b"  # the shared cluster's other users have their own
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    c = new_cluster(tmp_path_factory.mktemp("meta"),
-                    ClusterLayout(zones=2, partitions=2, distributors=1, queriers=1,
-                                  store_gateways=1, query_frontends=1),
-                    ready_timeout_s=180.0)
-    c.start()
-    try:
-        yield c
-    finally:
-        c.stop()
+@pytest.fixture
+def cluster(shared_cluster: LocalCluster) -> LocalCluster:
+    return shared_cluster  # tests/e2e/cluster/conftest.py
 
 
 def _request(now_ms: int, trace_prefix: str) -> bytes:

@@ -5,20 +5,20 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.cluster.conftest import new_cluster
+from tests.e2e.cluster.conftest import SHARDS
 from tidewell.protocol import snappy_compress
 from tidewell.protocol.pb import prompb_pb2 as pb
-from tidewell.tool.localcluster.supervisor import ClusterLayout, LocalCluster
+from tidewell.tool.localcluster.supervisor import LocalCluster
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
-SERIES, POINTS, SHARDS = 40, 20, 4
+SERIES, POINTS = 40, 20
+TENANT = {"X-Scope-OrgID": "sharding"}  # the shared cluster's other users have their own
 QUERIES = (
     "sum by (job) (rate(http_requests_total[1m]))",
     "max by (job) (http_requests_total)",
@@ -29,21 +29,10 @@ _READS = re.compile(r"^tidewell_querier_remote_request_duration_seconds_count\{[
 _SHARDED = re.compile(r"^cortex_frontend_sharded_queries_total (\S+)$", re.M)
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    c = new_cluster(tmp_path_factory.mktemp("sharding"),
-                    ClusterLayout(zones=1, partitions=1, distributors=1, queriers=2,
-                                  store_gateways=1, query_frontends=1),
-                    broker="tansu", ready_timeout_s=180.0,
-                    settings={"auth.multitenancy-enabled": "false",
-                              "query-frontend.parallelize-shardable-queries": "true",
-                              "query-frontend.query-sharding-total-shards": str(SHARDS),
-                              "query-frontend.cache-results": "false"})
-    c.start()
-    try:
-        yield c
-    finally:
-        c.stop()
+@pytest.fixture
+def cluster(shared_cluster: LocalCluster) -> LocalCluster:
+    """tests/e2e/cluster/conftest.py: sharding into ``SHARDS``, no results cache."""
+    return shared_cluster
 
 
 def _push(url: str, end_ms: int) -> None:
@@ -58,13 +47,14 @@ def _push(url: str, end_ms: int) -> None:
     r = httpx.post(f"{url}/api/v1/push", content=bytes(snappy_compress(req.SerializeToString())),
                    timeout=30, headers={"Content-Encoding": "snappy",
                                         "Content-Type": "application/x-protobuf",
-                                        "X-Prometheus-Remote-Write-Version": "0.1.0"})
+                                        "X-Prometheus-Remote-Write-Version": "0.1.0",
+                                        **TENANT})
     assert r.status_code in (200, 204), r.text
 
 
 def _range(base: str, query: str, end_s: float) -> Any:
     r = httpx.get(f"{base}/prometheus/api/v1/query_range", timeout=60,
-                  headers={"X-Read-Consistency": "strong"},
+                  headers={"X-Read-Consistency": "strong", **TENANT},
                   params={"query": query, "start": f"{end_s - 240:.3f}", "end": f"{end_s:.3f}",
                           "step": "15"})
     assert r.status_code == 200, r.text

