@@ -105,20 +105,24 @@ class HeadQuerier:
                      ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64],
                                 npt.NDArray[np.int64]]:
         """Staged (not yet chunked) samples of ``sel`` in range, after each series' own."""
-        head = self.head
-        sr, st, sv = head.staging.sorted_view()
+        sr, st, sv = self.head.staging.sorted_view()
         if sr.shape[0] == 0:
             return ts, vs, counts
-        pos = np.full(head.num_series, -1, dtype=np.int64)
-        pos[sel] = np.arange(sel.shape[0], dtype=np.int64)
-        own = pos[sr]
-        keep = np.flatnonzero((own >= 0) & (st >= self.mint) & (st <= self.maxt))
-        if keep.shape[0] == 0:
+        # Staged samples are ordered by ref: each selected series' run is found by a
+        # binary search, so the cost follows the selection, not everything staged.
+        key = sel.astype(sr.dtype, copy=False)
+        lo = sr.searchsorted(key, side="left")
+        run = sr.searchsorted(key, side="right") - lo
+        total_runs = int(run.sum())
+        if total_runs == 0:
             return ts, vs, counts
-        own = own[keep]
-        if not bool(np.all(own[1:] >= own[:-1])):  # staged refs ascend; owners follow labels
-            keep = keep[np.argsort(own, kind="stable")]
-            own = pos[sr[keep]]
+        own = np.repeat(np.arange(sel.shape[0], dtype=np.int64), run)
+        keep = np.repeat(lo - (np.cumsum(run) - run), run) + np.arange(total_runs)
+        inside = (st[keep] >= self.mint) & (st[keep] <= self.maxt)
+        if not bool(inside.all()):
+            keep, own = keep[inside], own[inside]
+            if keep.shape[0] == 0:
+                return ts, vs, counts
         extra = np.bincount(own, minlength=counts.shape[0])
         total = counts + extra
         out_ts = np.empty(int(total.sum()), dtype=np.int64)
