@@ -8,6 +8,7 @@ from operator import itemgetter
 
 import numpy as np
 import numpy.typing as npt
+from numba import njit
 
 from tidewell.model.matchers import Matcher
 from tidewell.model.samples import Series
@@ -22,6 +23,26 @@ from tidewell.tsdb.chunkenc.by_series import (
 from tidewell.tsdb.head.head import Head
 
 __all__ = ["HeadQuerier"]
+
+
+@njit(cache=True, nogil=True)
+def _interleave(ts, vbits, counts, own, sts, sbits, out_ts, out_bits):  # type: ignore[no-untyped-def]
+    """Each series' chunk samples, then its staged ones (``own``: ascending series index);
+    values moved as bits, so staleness markers keep their NaN payload."""
+    r = 0
+    s = 0
+    w = 0
+    for i in range(counts.shape[0]):
+        for _ in range(counts[i]):
+            out_ts[w] = ts[r]
+            out_bits[w] = vbits[r]
+            r += 1
+            w += 1
+        while s < own.shape[0] and own[s] == i:
+            out_ts[w] = sts[s]
+            out_bits[w] = sbits[s]
+            s += 1
+            w += 1
 
 
 class HeadQuerier:
@@ -127,13 +148,8 @@ class HeadQuerier:
         total = counts + extra
         out_ts = np.empty(int(total.sum()), dtype=np.int64)
         out_vs = np.empty(out_ts.shape[0], dtype=np.float64)
-        # A chunk sample moves past the staged samples of earlier series; a staged
-        # sample past the chunk samples of its own and earlier series.
-        at = np.arange(ts.shape[0]) + (np.cumsum(extra) - extra)[
-            np.repeat(np.arange(counts.shape[0]), counts)]
-        out_ts[at], out_vs[at] = ts, vs
-        sat = np.arange(own.shape[0]) + np.cumsum(counts)[own]
-        out_ts[sat], out_vs[sat] = st[keep], sv[keep]
+        _interleave(ts, vs.view(np.uint64), counts, own, st[keep], sv[keep].view(np.uint64),
+                    out_ts, out_vs.view(np.uint64))
         return out_ts, out_vs, total
 
     def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
