@@ -39,6 +39,28 @@ _CONCAT_AT_ONCE = 1 << 20
 """Samples a range selector copies in one call (a few ms at most with the GIL held)."""
 
 
+def _adjacent(parts: list[np.ndarray], dtype: type, total: int) -> np.ndarray | None:
+    """The run ``parts`` cover when they are back-to-back slices of one 1-D ``dtype``
+    array (how the head and block readers hand out a selection's series), else None."""
+    if not parts or total == 0:
+        return None
+    base = parts[0].base
+    if (base is None or base.ndim != 1 or base.dtype != dtype
+            or not base.flags.c_contiguous):
+        return None
+    at = parts[0].__array_interface__["data"][0]
+    start = at
+    for p in parts:
+        if p.base is not base or p.__array_interface__["data"][0] != at:
+            return None
+        if p.shape[0] and (p.strides[0] != base.itemsize):
+            return None
+        at += p.shape[0] * base.itemsize
+    lo = (start - base.__array_interface__["data"][0]) // base.itemsize
+    out = base[lo:lo + total]
+    return out if out.shape[0] == total else None
+
+
 class Evaluator:
     def __init__(self, ctx: Any, times: np.ndarray, step: int) -> None:
         self.ctx = ctx
@@ -279,7 +301,11 @@ class Evaluator:
         hi = np.zeros((n, self.T), dtype=np.int64)
         offs = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(sizes, out=offs[1:])
-        if total <= _CONCAT_AT_ONCE:
+        ts_all = _adjacent([a[1] for a in series_arrays], np.int64, total)
+        v_all = _adjacent([a[2] for a in series_arrays], np.float64, total)
+        if ts_all is not None and v_all is not None:
+            pass  # the source handed out slices of one array each: no copy
+        elif total <= _CONCAT_AT_ONCE:
             ts_all = (np.concatenate([a[1] for a in series_arrays]).astype(np.int64, copy=False)
                       if n else offs[:0])
             v_all = (np.concatenate([a[2] for a in series_arrays]).astype(np.float64, copy=False)
