@@ -20,12 +20,13 @@ from urllib.parse import urlencode
 
 import httpx
 import orjson
-from starlette.types import ASGIApp, Message
+from starlette.types import ASGIApp
 
 from tidewell.api.consistency import STRONG
 from tidewell.api.prometheus.histogram_json import histogram_from_exact
 from tidewell.model import Histogram
 from tidewell.model.errors import TidewellError
+from tidewell.util.asgi_call import asgi_request
 
 __all__ = ["QueryError", "RuleQuerier", "Sample", "SeriesSamples"]
 
@@ -64,40 +65,14 @@ def _asgi_post(app: ASGIApp, timeout: float) -> Post:
 
     async def post(path: str, form: dict[str, str], headers: dict[str, str]
                    ) -> tuple[int, bytes]:
-        body = urlencode(form).encode()
-        scope = {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-            "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(),
-            "query_string": b"", "root_path": "", "server": ("query-frontend", 80),
-            "client": ("127.0.0.1", 0),
-            "headers": [(b"host", b"query-frontend"),
-                        (b"content-type", b"application/x-www-form-urlencoded"),
-                        (b"content-length", str(len(body)).encode()),
-                        *((k.lower().encode(), v.encode()) for k, v in headers.items())],
-        }
-        request: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
-        status = 0
-        parts: list[bytes] = []
-
-        async def receive() -> Message:
-            if request:
-                return request.pop()
-            await asyncio.Event().wait()  # the client stays connected until the answer
-            raise AssertionError("unreachable")
-
-        async def send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            elif message["type"] == "http.response.body":
-                parts.append(message.get("body", b""))
-
         try:
             async with asyncio.timeout(timeout):
-                await app(scope, receive, send)
+                status, _, body = await asgi_request(
+                    app, "POST", path, body=urlencode(form).encode(), host="query-frontend",
+                    headers={"content-type": "application/x-www-form-urlencoded", **headers})
         except TimeoutError:
             raise QueryError(f"query-frontend did not answer within {timeout:g}s") from None
-        return status, b"".join(parts)
+        return status, body
 
     return post
 
