@@ -31,6 +31,7 @@ from tidewell.frontend.request import (
     QueryRequest,
     QueryResponse,
 )
+from tidewell.util.asgi_call import asgi_request
 
 __all__ = ["DOWN_COOLDOWN_S", "HTTPDownstream", "asgi_downstream", "http_downstream",
            "parse_downstream_urls"]
@@ -81,6 +82,8 @@ class HTTPDownstream:
         self._clock = clock
         self._next = 0
         self._down_until = [0.0] * len(self.clients)
+        self.asgi_app: ASGIApp | None = None
+        """Set for the in-process querier: requests go straight into its ASGI app."""
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -114,6 +117,14 @@ class HTTPDownstream:
         return await self._send(method, url, headers=fwd, content=body or None)
 
     async def _send(self, method: str, url: str | httpx.URL, **kw: object) -> QueryResponse:
+        if self.asgi_app is not None:  # in process: one call, nothing to retry
+            u = httpx.URL(url) if isinstance(url, str) else url
+            status, headers, body = await asgi_request(
+                self.asgi_app, method, u.path, query=u.query, host="querier",
+                headers=kw.get("headers"), body=kw.get("content") or b"")  # type: ignore[arg-type]
+            metrics.RETRIES.observe(0)
+            return QueryResponse(status, body, {k: headers[k] for k in _KEEP_RESPONSE_HEADERS
+                                                if k in headers})
         attempt = 0
         tried: set[int] = set()
         while True:
@@ -147,10 +158,13 @@ class HTTPDownstream:
 
 
 def asgi_downstream(app: ASGIApp, *, prefix: str = API_PREFIX) -> HTTPDownstream:
-    """The query API's ASGI app called in-process, through httpx's ASGI transport."""
+    """The query API's ASGI app called in-process (``asgi_request``: no HTTP client; the
+    httpx client over its ASGI transport stays for ``client`` users)."""
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
-    return HTTPDownstream(httpx.AsyncClient(transport=transport, base_url="http://querier",
-                                            timeout=None), prefix=prefix)
+    ds = HTTPDownstream(httpx.AsyncClient(transport=transport, base_url="http://querier",
+                                          timeout=None), prefix=prefix)
+    ds.asgi_app = app
+    return ds
 
 
 def http_downstream(url: str, *, timeout: float, max_retries: int,

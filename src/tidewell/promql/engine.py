@@ -27,7 +27,7 @@ from tidewell.promql.errors import BadDataError, ExecutionError
 from tidewell.promql.evaluator import Evaluator
 from tidewell.promql.extended import extend_floats
 from tidewell.promql.nhist import stats_selectors, to_model
-from tidewell.promql.parser import parse
+from tidewell.promql.parser import parse_shared
 from tidewell.promql.stats import QueryStats, SampleStats
 from tidewell.promql.values import NAME_LABELS, Block, RangeData, Scalar, String, hist_mask
 
@@ -90,7 +90,7 @@ class Engine:
              step: int, cancel: threading.Event | None, instant: bool,
              stats: str = "") -> QueryResult:
         qs = QueryStats() if stats else None
-        expr = parse(query)
+        expr = parse_shared(query)
         if not instant and expr.type() not in (ast.SCALAR, ast.VECTOR):
             raise ExecutionError("invalid expression type "
                                  f'"{expr.type()}" for range query, must be Scalar or '

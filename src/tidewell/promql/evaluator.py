@@ -17,7 +17,7 @@ from tidewell.promql import nodes as ast
 from tidewell.promql.aggregations import eval_aggregate
 from tidewell.promql.binops import eval_binary
 from tidewell.promql.budget import CELL_BYTES, value_bytes
-from tidewell.promql.context import drop_stale, drop_stale_st, select_series
+from tidewell.promql.context import drop_stale_st, select_series
 from tidewell.promql.errors import ExecutionError
 from tidewell.promql.extended import smoothed_selector
 from tidewell.promql.functions import eval_call
@@ -36,6 +36,30 @@ __all__ = ["Evaluator"]
 
 _CHECK_EVERY = 256
 """Rows between deadline checks inside one selector's loop."""
+_CONCAT_AT_ONCE = 1 << 20
+"""Samples a range selector copies in one call (a few ms at most with the GIL held)."""
+
+
+def _adjacent(parts: list[np.ndarray], dtype: type, total: int) -> np.ndarray | None:
+    """The run ``parts`` cover when they are back-to-back slices of one 1-D ``dtype``
+    array (how the head and block readers hand out a selection's series), else None."""
+    if not parts or total == 0:
+        return None
+    base = parts[0].base
+    if (base is None or base.ndim != 1 or base.dtype != dtype
+            or not base.flags.c_contiguous):
+        return None
+    at = parts[0].__array_interface__["data"][0]
+    start = at
+    for p in parts:
+        if p.base is not base or p.__array_interface__["data"][0] != at:
+            return None
+        if p.shape[0] and (p.strides[0] != base.itemsize):
+            return None
+        at += p.shape[0] * base.itemsize
+    lo = (start - base.__array_interface__["data"][0]) // base.itemsize
+    out = base[lo:lo + total]
+    return out if out.shape[0] == total else None
 
 
 class Evaluator:
@@ -223,9 +247,10 @@ class Evaluator:
         ext_hi = extra if vs.smoothed else 0
         series = select_series(self.ctx, vs.matchers, int(tt.min()) - rng + 1 - extra,
                                int(tt.max()) + ext_hi)
-        rd = self.build_range(series_arrays=[(s.labels, *drop_stale(s)) for s in series],
+        rd = self.build_range(series_arrays=[(s.labels, s.timestamps, s.values)
+                                             for s in series],
                               tt=tt, rng=rng, anchored=vs.anchored, smoothed=vs.smoothed,
-                              ext_lo=extra, ext_hi=ext_hi)
+                              ext_lo=extra, ext_hi=ext_hi, drop_stale_markers=True)
         if any(s.start_timestamps is not None for s in series):
             rd.sts = self._concat_sts(series, [drop_stale_st(s) for s in series])
         if any(s.histograms is not None and len(s.histograms) for s in series):
@@ -266,26 +291,47 @@ class Evaluator:
     def build_range(self, series_arrays: list[tuple[Labels, np.ndarray, np.ndarray]],
                     tt: np.ndarray, rng: int, anchored: bool = False,
                     smoothed: bool = False, drop_name: list[bool] | None = None,
-                    ext_lo: int = 0, ext_hi: int = 0) -> RangeData:
-        """Windows ``(tt - rng - ext_lo, tt + ext_hi]`` per step over the given samples."""
+                    ext_lo: int = 0, ext_hi: int = 0,
+                    drop_stale_markers: bool = False) -> RangeData:
+        """Windows ``(tt - rng - ext_lo, tt + ext_hi]`` per step over the given samples
+        (without staleness markers if ``drop_stale_markers``)."""
         n = len(series_arrays)
         budget = self.ctx.budget
+        sizes = np.fromiter((len(a[1]) for a in series_arrays), np.int64, n)
+        total = int(sizes.sum())
         # Windows (16 bytes a cell) and the samples twice: the parts and their concatenation.
-        budget.reserve(n * self.T * 16 + 32 * sum(len(a[1]) for a in series_arrays))
+        budget.reserve(n * self.T * 16 + 32 * total)
         lo = np.zeros((n, self.T), dtype=np.int64)
         hi = np.zeros((n, self.T), dtype=np.int64)
-        # Filled series by series rather than by one np.concatenate: a copy of hundreds of
-        # MB in one call would hold the GIL (and stall the HTTP loop) for its whole length.
-        ts_all = np.empty(sum(len(a[1]) for a in series_arrays), dtype=np.int64)
-        v_all = np.empty(len(ts_all), dtype=np.float64)
         offs = np.zeros(n + 1, dtype=np.int64)
-        for i, (_lb, ts, vals) in enumerate(series_arrays):
-            off = offs[i]
-            offs[i + 1] = off + len(ts)
-            ts_all[off:off + len(ts)] = ts
-            v_all[off:off + len(ts)] = vals
-            if i and i % _CHECK_EVERY == 0:
-                budget.check()
+        np.cumsum(sizes, out=offs[1:])
+        ts_all = _adjacent([a[1] for a in series_arrays], np.int64, total)
+        v_all = _adjacent([a[2] for a in series_arrays], np.float64, total)
+        if ts_all is not None and v_all is not None:
+            pass  # the source handed out slices of one array each: no copy
+        elif total <= _CONCAT_AT_ONCE:
+            ts_all = (np.concatenate([a[1] for a in series_arrays]).astype(np.int64, copy=False)
+                      if n else offs[:0])
+            v_all = (np.concatenate([a[2] for a in series_arrays]).astype(np.float64, copy=False)
+                     if n else np.zeros(0))
+        else:
+            # Filled series by series rather than by one np.concatenate: a copy of hundreds
+            # of MB in one call would hold the GIL (and stall the HTTP loop) for its length.
+            ts_all = np.empty(total, dtype=np.int64)
+            v_all = np.empty(total, dtype=np.float64)
+            for i, (_lb, ts, vals) in enumerate(series_arrays):
+                ts_all[offs[i]:offs[i + 1]] = ts
+                v_all[offs[i]:offs[i + 1]] = vals
+                if i and i % _CHECK_EVERY == 0:
+                    budget.check()
+        if drop_stale_markers:
+            stale = stale_mask(v_all)
+            if stale.any():
+                keep = ~stale
+                kept = np.zeros(total + 1, dtype=np.int64)
+                np.cumsum(keep, out=kept[1:])
+                offs = kept[offs]
+                ts_all, v_all = ts_all[keep], v_all[keep]
         widest = range_windows(ts_all, offs, tt.astype(np.int64), rng + ext_lo, ext_hi, lo, hi)
         budget.add_samples(int(widest.sum()))
         return RangeData([s[0] for s in series_arrays], ts_all, v_all, lo, hi,

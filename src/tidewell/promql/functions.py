@@ -220,8 +220,7 @@ def _range_func(ev: Any, node: ast.Call) -> Block:
 
 
 def _counter_warnings(ev: Any, node: ast.Call, rd: RangeData) -> None:
-    for lb in rd.labels:
-        name = lb.name
+    for name in dict.fromkeys(lb.name for lb in rd.labels):  # once per metric name
         if name and not (name.endswith("_total") or name.endswith("_sum")
                          or name.endswith("_count") or name.endswith("_bucket")):
             ev.ctx.info(f'metric might not be a counter, name does not end in _total/_sum/'

@@ -13,6 +13,7 @@ lands (``fill()``, ``anchored``, duration arithmetic).
 
 from __future__ import annotations
 
+import functools
 import math
 
 from tidewell.model import METRIC_NAME, Matcher, MatchType, go_quote, is_utf8_name
@@ -106,6 +107,23 @@ def parse(query: str) -> Expr:
         raise
     except RecursionError:
         raise ParseError("query is too deeply nested", 0, len(query), query) from None
+
+
+SHARED_CACHE_SIZE = 1024
+"""Parsed trees kept by ``parse_shared`` (queries up to ``SHARED_MAX_CHARS`` long)."""
+SHARED_MAX_CHARS = 4096
+
+
+@functools.lru_cache(maxsize=SHARED_CACHE_SIZE)
+def _parse_kept(query: str) -> Expr:
+    return parse(query)
+
+
+def parse_shared(query: str) -> Expr:
+    """``parse``, the tree shared with other callers of the same text: it must not be
+    changed. Rules and dashboards send the same texts again and again, and parsing
+    (tokens, matchers, regex compilation) is a millisecond of a small query's cost."""
+    return _parse_kept(query) if len(query) <= SHARED_MAX_CHARS else parse(query)
 
 
 def parse_series_description(text: str) -> list[Matcher]:

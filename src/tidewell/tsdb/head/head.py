@@ -91,6 +91,7 @@ class Head:
         self._deleted = 0
         self.hists = HistogramStore(self.block_range_ms)
         """Native histogram samples, per ref, for series that have any (``hist_store``)."""
+        self._all_refs = np.empty(0, dtype=np.int32)
         self.shard_hashes = SeriesHashes()
         """Each series' query-shard hash, computed on its first sharded select."""
 
@@ -172,7 +173,14 @@ class Head:
         self.open.grow(cap)
 
     def all_refs(self) -> npt.NDArray[np.int32]:
-        return np.arange(self.num_series, dtype=np.int32)
+        """Every ref, ascending (read-only: one array kept and extended as series come)."""
+        n = len(self.labels)
+        refs = self._all_refs
+        if refs.shape[0] < n:
+            refs = np.arange(max(n, 2 * refs.shape[0]), dtype=np.int32)
+            refs.flags.writeable = False
+            self._all_refs = refs
+        return refs[:n]
 
     # -- appending -------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from operator import itemgetter
 
 import numpy as np
 import numpy.typing as npt
+from numba import njit
 
 from tidewell.model.matchers import Matcher
 from tidewell.model.samples import Series
@@ -22,6 +23,26 @@ from tidewell.tsdb.chunkenc.by_series import (
 from tidewell.tsdb.head.head import Head
 
 __all__ = ["HeadQuerier"]
+
+
+@njit(cache=True, nogil=True)
+def _interleave(ts, vbits, counts, own, sts, sbits, out_ts, out_bits):  # type: ignore[no-untyped-def]
+    """Each series' chunk samples, then its staged ones (``own``: ascending series index);
+    values moved as bits, so staleness markers keep their NaN payload."""
+    r = 0
+    s = 0
+    w = 0
+    for i in range(counts.shape[0]):
+        for _ in range(counts[i]):
+            out_ts[w] = ts[r]
+            out_bits[w] = vbits[r]
+            r += 1
+            w += 1
+        while s < own.shape[0] and own[s] == i:
+            out_ts[w] = sts[s]
+            out_bits[w] = sbits[s]
+            s += 1
+            w += 1
 
 
 class HeadQuerier:
@@ -105,31 +126,30 @@ class HeadQuerier:
                      ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64],
                                 npt.NDArray[np.int64]]:
         """Staged (not yet chunked) samples of ``sel`` in range, after each series' own."""
-        head = self.head
-        sr, st, sv = head.staging.sorted_view()
+        sr, st, sv = self.head.staging.sorted_view()
         if sr.shape[0] == 0:
             return ts, vs, counts
-        pos = np.full(head.num_series, -1, dtype=np.int64)
-        pos[sel] = np.arange(sel.shape[0], dtype=np.int64)
-        own = pos[sr]
-        keep = np.flatnonzero((own >= 0) & (st >= self.mint) & (st <= self.maxt))
-        if keep.shape[0] == 0:
+        # Staged samples are ordered by ref: each selected series' run is found by a
+        # binary search, so the cost follows the selection, not everything staged.
+        key = sel.astype(sr.dtype, copy=False)
+        lo = sr.searchsorted(key, side="left")
+        run = sr.searchsorted(key, side="right") - lo
+        total_runs = int(run.sum())
+        if total_runs == 0:
             return ts, vs, counts
-        own = own[keep]
-        if not bool(np.all(own[1:] >= own[:-1])):  # staged refs ascend; owners follow labels
-            keep = keep[np.argsort(own, kind="stable")]
-            own = pos[sr[keep]]
+        own = np.repeat(np.arange(sel.shape[0], dtype=np.int64), run)
+        keep = np.repeat(lo - (np.cumsum(run) - run), run) + np.arange(total_runs)
+        inside = (st[keep] >= self.mint) & (st[keep] <= self.maxt)
+        if not bool(inside.all()):
+            keep, own = keep[inside], own[inside]
+            if keep.shape[0] == 0:
+                return ts, vs, counts
         extra = np.bincount(own, minlength=counts.shape[0])
         total = counts + extra
         out_ts = np.empty(int(total.sum()), dtype=np.int64)
         out_vs = np.empty(out_ts.shape[0], dtype=np.float64)
-        # A chunk sample moves past the staged samples of earlier series; a staged
-        # sample past the chunk samples of its own and earlier series.
-        at = np.arange(ts.shape[0]) + (np.cumsum(extra) - extra)[
-            np.repeat(np.arange(counts.shape[0]), counts)]
-        out_ts[at], out_vs[at] = ts, vs
-        sat = np.arange(own.shape[0]) + np.cumsum(counts)[own]
-        out_ts[sat], out_vs[sat] = st[keep], sv[keep]
+        _interleave(ts, vs.view(np.uint64), counts, own, st[keep], sv[keep].view(np.uint64),
+                    out_ts, out_vs.view(np.uint64))
         return out_ts, out_vs, total
 
     def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:

@@ -28,6 +28,15 @@ def _as_array(refs: array[int] | int) -> npt.NDArray[np.int32]:
     return np.frombuffer(refs, dtype=np.int32)
 
 
+def _contains(sorted_refs: npt.NDArray[np.int32], refs: npt.NDArray[np.int32]
+              ) -> npt.NDArray[np.bool_]:
+    """Which of ``refs`` are in ``sorted_refs``: a binary search per ref, so intersecting
+    a short list with a long one (a rule's label with a metric name) costs the short one."""
+    at = sorted_refs.searchsorted(refs)
+    np.minimum(at, sorted_refs.shape[0] - 1, out=at)
+    return sorted_refs[at] == refs
+
+
 class MemPostings:
     """``name -> value -> array of series refs``, appended as series are created."""
 
@@ -129,12 +138,12 @@ class MemPostings:
             for other in include[1:]:
                 if result.shape[0] == 0:
                     break
-                result = np.intersect1d(result, other, assume_unique=True)
+                result = result[_contains(other, result)]
         else:
             result = all_refs
         for other in exclude:
             if result.shape[0] == 0:
                 break
             if other.shape[0]:
-                result = np.setdiff1d(result, other, assume_unique=True)
+                result = result[~_contains(other, result)]
         return result.astype(np.int32, copy=False)

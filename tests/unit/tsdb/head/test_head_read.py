@@ -7,6 +7,7 @@ import numpy as np
 
 from tests.support.ingester import make_batch as batch
 from tidewell.model import Labels, Matcher, MatchType
+from tidewell.model.samples import stale_mask, stale_nan
 from tidewell.tsdb.head import Head, HeadQuerier
 
 
@@ -35,3 +36,19 @@ def test_batched_select_equals_per_series_reads_over_chunks_open_chunks_and_stag
         for s, (_, ts, vs) in zip(got, want, strict=True):
             assert np.array_equal(s.timestamps, ts) and np.array_equal(s.values, vs)
             assert bool(np.all(np.diff(s.timestamps) > 0))
+
+
+def test_staged_staleness_markers_keep_their_bits() -> None:
+    """Staged samples are copied as bits: a staleness marker (one NaN payload) stays one."""
+    h = Head()
+    a, b = Labels([("__name__", "m"), ("i", "a")]), Labels([("__name__", "m"), ("i", "b")])
+    h.append(batch([(a, 1_000, 1.0), (b, 1_000, 2.0)]))
+    h.cut_chunks()
+    h.append(batch([(a, 2_000, stale_nan()), (b, 2_000, float("nan"))]))
+    assert h.staging.count == 2
+    got = {s.labels: s for s in HeadQuerier(h, 0, 10_000).select(
+        [Matcher(MatchType.EQUAL, "__name__", "m")])}
+    assert got[a].timestamps.tolist() == [1_000, 2_000]
+    assert stale_mask(got[a].values).tolist() == [False, True]
+    assert stale_mask(got[b].values).tolist() == [False, False]
+    assert np.isnan(got[b].values[1])
