@@ -177,3 +177,45 @@ def test_encode_many_writes_encode_xor_bytes_back_to_back(
     assert chunk_ends.tolist() == np.cumsum([len(c) for c in want]).tolist()
     monkeypatch.setattr(xor, "_backend", "python")
     assert encode_xor_many(ts, vs, starts, ends)[0] == data
+
+
+def _edge_series(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every dod bucket at and beyond its edges (both signs), and values whose XOR
+    windows are 1-64 bits wide: reused, narrowed, widened, the full 64 bits."""
+    edges = np.array([0, 1, -1, 8191, -8191, 8192, -8192, 65535, -65535, 65536, -65536,
+                      524287, -524287, 524288, -524288, 2**40, -(2**35)], dtype=np.int64)
+    dod = np.where(rng.random(n) < 0.5, 0, rng.choice(edges, n))
+    gaps = np.maximum(15_000 + np.cumsum(dod), 1)
+    ts = rng.integers(-(2**45), 2**45) + np.cumsum(gaps)
+    bits = rng.integers(0, 2**63, n, dtype=np.uint64) << rng.integers(0, 2, n).astype(np.uint64)
+    kind = rng.integers(0, 5, n)
+    base = rng.integers(0, 2**63, dtype=np.uint64)
+    narrow = base ^ (rng.integers(1, 2**20, n).astype(np.uint64) << np.uint64(20))
+    vb = np.where(kind == 0, bits, np.where(kind == 1, base, narrow))
+    vb = np.where(kind == 4, ~vb, vb)  # sign flips: 64-bit windows
+    return ts.astype(np.int64), vb.view(np.float64)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_word_wise_codec_matches_the_reference_on_edge_cases(seed: int) -> None:
+    """The compiled codec reads and writes 64-bit words; the Python reference works on
+    whole-stream integers: the bytes and the decoded samples must agree exactly,
+    also for chunks that end in the last bytes of the buffer."""
+    rng = np.random.default_rng(seed)
+    parts = [_edge_series(rng, int(m)) for m in rng.integers(1, 300, 8)]
+    chunks = [encode_xor(t, v) for t, v in parts]
+    for (t, v), c in zip(parts, chunks, strict=True):
+        assert _xor_py.encode(t.tolist(), _bits(v).tolist()) == c
+    buf = b"".join(chunks)
+    ends = np.cumsum([len(c) for c in chunks])
+    got_t, got_v, bad = decode_xor_many(buf, ends - [len(c) for c in chunks], ends)
+    assert bad == -1
+    assert np.array_equal(got_t, np.concatenate([p[0] for p in parts]))
+    assert np.array_equal(_bits(got_v), np.concatenate([_bits(p[1]) for p in parts]))
+    # Every truncation fails in both codecs (the last chunk ends the buffer: tail paths).
+    last = chunks[-1]
+    for cut in range(1, len(last) - 1):
+        with pytest.raises(CorruptChunkError):
+            decode_xor(last[:cut])
+        with pytest.raises(CorruptChunkError):
+            _xor_py.decode(last[:cut])
