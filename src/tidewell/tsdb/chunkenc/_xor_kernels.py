@@ -516,21 +516,6 @@ def read_bits(data: np.ndarray, bitpos: int, nbits: int) -> tuple[np.uint64, int
     return peek64(data, bitpos) >> np.uint64(64 - nbits), bitpos + nbits
 
 
-@_jit
-def read_uvarint(data: np.ndarray, bitpos: int) -> tuple[np.uint64, int]:
-    x = _U0
-    shift = 0
-    for _ in range(10):
-        b, bitpos = read_bits(data, bitpos, 8)
-        if bitpos < 0:
-            return _U0, -1
-        x = x | ((b & np.uint64(0x7F)) << np.uint64(shift))
-        if b < np.uint64(0x80):
-            return x, bitpos
-        shift += 7
-    return _U0, -1
-
-
 @_inline
 def _take(w: np.uint64, skip: int, nbits: int) -> np.uint64:
     """Bits ``[skip, skip + nbits)`` of ``w`` (MSB first); needs skip + nbits <= 64, nbits >= 1."""
@@ -538,6 +523,21 @@ def _take(w: np.uint64, skip: int, nbits: int) -> np.uint64:
 
 
 _TOP1 = np.uint64(1) << np.uint64(63)
+
+
+@_inline
+def _byte_uvarint(data: np.ndarray, i: int) -> tuple[np.uint64, int]:
+    """A uvarint at byte ``i``: (value, byte after it), or (0, -1) past the end or over 10 bytes."""
+    x = _U0
+    shift = np.uint64(0)
+    n = data.shape[0]
+    for j in range(i, min(i + 10, n)):
+        b = np.uint64(data[j])
+        x = x | ((b & np.uint64(0x7F)) << shift)
+        if b < np.uint64(0x80):
+            return x, j + 1
+        shift += np.uint64(7)
+    return _U0, -1
 
 
 @_jit
@@ -558,24 +558,22 @@ def decode_into(data: np.ndarray, out_t: np.ndarray, out_v: np.ndarray) -> int:
     if n == 0:
         return 0
     total = data.shape[0] * 8
-    bitpos = 16
-    zig, bitpos = read_uvarint(data, bitpos)
-    if bitpos < 0:
+    # The header (t0, v0, t1 - t0) is byte-aligned: read it as bytes.
+    zig, p = _byte_uvarint(data, 2)
+    if p < 0 or p + 8 > data.shape[0]:
         return -17
     t = np.int64(zig >> _U1)
     if (zig & _U1) != _U0:
         t = ~t
-    vb, bitpos = read_bits(data, bitpos, 64)
-    if bitpos < 0:
-        return -17
+    vb = _be64(data, np.uint64(p))
     out_t[0] = t
     out_v[0] = vb
     if n == 1:
         return 1
-    tdelta_u, p = read_uvarint(data, bitpos)
-    if p < 0:
-        return -(bitpos + 1)
-    bitpos = p
+    tdelta_u, q = _byte_uvarint(data, p + 8)
+    if q < 0:
+        return -((p + 8) * 8 + 1)
+    bitpos = q * 8
     tdelta = np.int64(tdelta_u)
     leading = 0
     trailing = 0
