@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from tidewell.tsdb.chunkenc import _xor_py, backend, decode_xor, decode_xor_many, encode_xor
+from tidewell.tsdb.chunkenc import backend, decode_xor, decode_xor_many, encode_xor, xor_python
 
 CHUNK = 120
 TOTAL = 1_000_000
@@ -59,11 +59,11 @@ def main() -> None:
     tl = [ts[k * CHUNK : (k + 1) * CHUNK].tolist() for k in range(sub)]
     vl = [vs[k * CHUNK : (k + 1) * CHUNK].view(np.uint64).tolist() for k in range(sub)]
     t0 = time.perf_counter()
-    pchunks = [_xor_py.encode(a, b) for a, b in zip(tl, vl, strict=True)]
+    pchunks = [xor_python.encode(a, b) for a, b in zip(tl, vl, strict=True)]
     penc = time.perf_counter() - t0
     t0 = time.perf_counter()
     for c in pchunks:
-        _xor_py.decode(c)
+        xor_python.decode(c)
     pdec = time.perf_counter() - t0
     assert pchunks == chunks[:sub]
     print(f"python: {sub * CHUNK} samples")
