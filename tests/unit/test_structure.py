@@ -90,13 +90,6 @@ def test_every_error_class_derives_from_tidewell_error() -> None:
 
 
 TESTS = Path(__file__).resolve().parents[1]
-# Being reworked by helper `xordecode` (tsdb/store-gateway decoding); the lead removes
-# these entries when that branch lands.
-PRIVATE_IN_TESTS_PENDING: frozenset[tuple[str, str]] = frozenset({
-    ("unit/tsdb/test_chunkenc_xor.py", "_xor_py"),
-    ("unit/tsdb/test_chunkenc_xor.py", "_backend"),
-    ("unit/tsdb/test_records.py", "_parse_chunks"),
-})
 _ACCESSORS = frozenset({"getattr", "setattr", "hasattr", "delattr"})
 
 
@@ -165,6 +158,5 @@ def test_tests_use_no_private_name_of_src() -> None:
         own = _defined_names(tree, own_attributes_only=True)
         rel = path.relative_to(TESTS).as_posix()
         bad += [f"{rel}:{line}: {name}" for line, name in _private_uses(tree)
-                if name in src_names and name not in own
-                and (rel, name) not in PRIVATE_IN_TESTS_PENDING]
+                if name in src_names and name not in own]
     assert bad == []

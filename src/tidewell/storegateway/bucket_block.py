@@ -258,14 +258,15 @@ class BucketBlock:
         """Pages ``wanted`` (sorted page numbers) of segment ``seg``, from cache or bucket."""
         got: dict[int, bytes] = {}
         missing: list[int] = []
+        get = self.chunks_cache.get
         for p in wanted.tolist():
-            m.CHUNKS_CACHE_REQUESTS.inc()
-            data = self.chunks_cache.get(("chunks", self.id, seg, p))
+            data = get(("chunks", self.id, seg, p))
             if data is None:
                 missing.append(p)
             else:
-                m.CHUNKS_CACHE_HITS.inc()
                 got[p] = data
+        m.CHUNKS_CACHE_REQUESTS.inc(len(wanted))  # counted in bulk: thousands of pages a query
+        m.CHUNKS_CACHE_HITS.inc(len(got))
         if not missing:
             return got
         # Coalesce missing pages into runs, bridging gaps up to max_gap_pages.

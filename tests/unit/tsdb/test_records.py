@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import google_crc32c
 import numpy as np
 
@@ -17,19 +21,41 @@ def record(data: bytes, enc: int = 1) -> bytes:
     return bytes(varint) + bytes([enc]) + data + crc.to_bytes(4, "big")
 
 
+_PYTHON_RUN = """
+import sys
+import numpy as np
+from tidewell.tsdb import records as k
+assert not k.compiled
+for line in sys.stdin:
+    buf, offs, limits = line.split()
+    arr = np.frombuffer(bytes.fromhex(buf), np.uint8)
+    o = np.array(offs.split(","), np.int64)
+    lim = np.array(limits.split(","), np.int64)
+    print(*(",".join(map(str, a.tolist())) for a in k.parse_chunks(arr, o, lim)))
+"""
+
+
+def in_python(cases: list[tuple[bytes, list[int], list[int]]]) -> list[list[list[int]]]:
+    """``parse_chunks`` of each case with ``TIDEWELL_CHUNKENC=python`` (plain Python kernels)."""
+    lines = "".join(f"{b.hex()} {','.join(map(str, o))} {','.join(map(str, lim))}\n"
+                    for b, o, lim in cases)
+    proc = subprocess.run([sys.executable, "-c", _PYTHON_RUN], input=lines, text=True,
+                          capture_output=True, timeout=120, check=False,
+                          env={**os.environ, "TIDEWELL_CHUNKENC": "python"})
+    assert proc.returncode == 0, proc.stderr
+    return [[[int(x) for x in col.split(",")] for col in line.split()]
+            for line in proc.stdout.splitlines()]
+
+
 def both(buf: bytes, offs: list[int], limits: list[int]) -> tuple[np.ndarray, ...]:
+    """Compiled ``parse_chunks``, checked against the plain-Python run of the same input."""
     arr = np.frombuffer(buf, np.uint8)
-    o, lim = np.array(offs, np.int64), np.array(limits, np.int64)
-    fast = k.parse_chunks(arr, o, lim)
-    n = len(offs)
-    slow = (np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.uint8),
-            np.zeros(n, np.uint8))
-    py = getattr(k._parse_chunks, "py_func", k._parse_chunks)
-    py(arr, o, lim, k.TABLES, *slow)
-    np.testing.assert_array_equal(fast[3], slow[3])
+    fast = k.parse_chunks(arr, np.array(offs, np.int64), np.array(limits, np.int64))
+    (slow,) = in_python([(buf, offs, limits)])
+    assert fast[3].tolist() == slow[3]
     ok = fast[3] == 0
     for a, b in zip(fast[:3], slow[:3], strict=True):
-        np.testing.assert_array_equal(a[ok], b[ok])
+        np.testing.assert_array_equal(a[ok], np.array(b)[ok])
     return fast
 
 
@@ -57,7 +83,20 @@ def test_crc_mismatch_incomplete_and_bad_length() -> None:
     assert end[2] + 4 == len(a) + len(b)  # tells how far the record reaches
 
 
-def test_decode_series_matches_index_reader(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+_PYTHON_SERIES = """
+import sys
+import numpy as np
+from tidewell.tsdb import records as k
+assert not k.compiled
+buf = np.fromfile(sys.argv[1], dtype=np.uint8)
+refs = np.array(sys.argv[2].split(","), np.int64)
+b = k.decode_series(buf, refs, int(sys.argv[3]), int(sys.argv[4]))
+for name in ("status", "lab_off", "chk_off", "labels", "mints", "maxts", "refs"):
+    print(",".join(map(str, getattr(b, name).tolist())))
+"""
+
+
+def test_decode_series_matches_index_reader(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from tests.unit.storegateway.sg_helpers import HOUR, T0, make_series
     from tidewell.tsdb.block import write_block
     from tidewell.tsdb.index import IndexReader
@@ -67,23 +106,28 @@ def test_decode_series_matches_index_reader(tmp_path, monkeypatch) -> None:  # t
     refs = ir.all_postings()
     buf = np.fromfile(path / "index", dtype=np.uint8)
     lo, hi = ir.series_lo, ir.series_hi
-    for variant in ("compiled", "python"):
-        if variant == "python":
-            for name in ("_series_count", "_series_fill"):
-                fn = getattr(k, name)
-                monkeypatch.setattr(k, name, getattr(fn, "py_func", fn))
-        b = k.decode_series(buf, refs, lo, hi)
-        assert (b.status == k.SERIES_OK).all()
-        syms = ir.symbols()
-        for i, ref in enumerate(refs.tolist()):
-            want = ir.series(ref)
-            names = [syms[x] for x in b.labels[2 * b.lab_off[i] : 2 * b.lab_off[i + 1]]]
-            assert list(zip(names[::2], names[1::2], strict=True)) == list(want.labels)
-            c0, c1 = b.chk_off[i], b.chk_off[i + 1]
-            np.testing.assert_array_equal(b.mints[c0:c1], want.mints)
-            np.testing.assert_array_equal(b.maxts[c0:c1], want.maxts)
-            np.testing.assert_array_equal(b.refs[c0:c1], want.refs.astype(np.int64))
-        assert b.chk_off[-1] == 50 * 4  # 480 samples in chunks of <= 100
+    b = k.decode_series(buf, refs, lo, hi)
+    assert (b.status == k.SERIES_OK).all()
+    syms = ir.symbols()
+    for i, ref in enumerate(refs.tolist()):
+        want = ir.series(ref)
+        names = [syms[x] for x in b.labels[2 * b.lab_off[i] : 2 * b.lab_off[i + 1]]]
+        assert list(zip(names[::2], names[1::2], strict=True)) == list(want.labels)
+        c0, c1 = b.chk_off[i], b.chk_off[i + 1]
+        np.testing.assert_array_equal(b.mints[c0:c1], want.mints)
+        np.testing.assert_array_equal(b.maxts[c0:c1], want.maxts)
+        np.testing.assert_array_equal(b.refs[c0:c1], want.refs.astype(np.int64))
+    assert b.chk_off[-1] == 50 * 4  # 480 samples in chunks of <= 100
+    # The plain-Python kernels (TIDEWELL_CHUNKENC=python) decode the same entries.
+    proc = subprocess.run(
+        [sys.executable, "-c", _PYTHON_SERIES, str(path / "index"),
+         ",".join(map(str, refs.tolist())), str(lo), str(hi)],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "TIDEWELL_CHUNKENC": "python"})
+    assert proc.returncode == 0, proc.stderr
+    names = ("status", "lab_off", "chk_off", "labels", "mints", "maxts", "refs")
+    for name, line in zip(names, proc.stdout.splitlines(), strict=True):
+        assert ",".join(map(str, getattr(b, name).tolist())) == line, name
     # A flipped byte inside an entry fails its CRC; refs outside the section are refused.
     bad = buf.copy()
     bad[int(refs[3]) * 16 + 3] ^= 0xFF

@@ -29,6 +29,8 @@ if "TIDEWELL_NUMBA_CACHE_DIR" in os.environ and "NUMBA_CACHE_DIR" not in os.envi
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba.extending import intrinsic
 
 _log = logging.getLogger("tidewell.tsdb.chunkenc")
 
@@ -48,73 +50,84 @@ def _cache_usable() -> bool:
 
 CACHE_ENABLED = _cache_usable()
 _jit = numba.njit(cache=CACHE_ENABLED, nogil=True)
+_inline = numba.njit(cache=CACHE_ENABLED, nogil=True, inline="always")
+"""For the bit readers' helpers: a call per field (with an array reference count
+each) costs more than the field's work."""
 
 _U0 = np.uint64(0)
 _U1 = np.uint64(1)
-_M32 = np.uint64(0x00000000FFFFFFFF)
-_M48 = np.uint64(0x0000FFFFFFFFFFFF)
-_M56 = np.uint64(0x00FFFFFFFFFFFFFF)
-_M60 = np.uint64(0x0FFFFFFFFFFFFFFF)
-_M62 = np.uint64(0x3FFFFFFFFFFFFFFF)
-_M63 = np.uint64(0x7FFFFFFFFFFFFFFF)
-_LO32 = np.uint64(0xFFFFFFFF)
-_LO16 = np.uint64(0xFFFF)
 _LO8 = np.uint64(0xFF)
-_LO4 = np.uint64(0xF)
-_LO2 = np.uint64(0x3)
 
 
-@_jit
+@intrinsic
+def _ctlz(typingctx, x):  # type: ignore[no-untyped-def]
+    """LLVM's count-leading-zeros (one instruction), 64 for 0."""
+    sig = numba.types.int64(numba.types.uint64)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        return builder.ctlz(args[0], ir.Constant(ir.IntType(1), 0))
+
+    return sig, codegen
+
+
+@intrinsic
+def _cttz(typingctx, x):  # type: ignore[no-untyped-def]
+    """LLVM's count-trailing-zeros (one instruction), 64 for 0."""
+    sig = numba.types.int64(numba.types.uint64)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        return builder.cttz(args[0], ir.Constant(ir.IntType(1), 0))
+
+    return sig, codegen
+
+
+@_inline
 def clz64(x: np.uint64) -> int:
-    """Leading zero bits of a non-zero uint64."""
-    n = 0
-    if x <= _M32:
-        n += 32
-        x = x << np.uint64(32)
-    if x <= _M48:
-        n += 16
-        x = x << np.uint64(16)
-    if x <= _M56:
-        n += 8
-        x = x << np.uint64(8)
-    if x <= _M60:
-        n += 4
-        x = x << np.uint64(4)
-    if x <= _M62:
-        n += 2
-        x = x << np.uint64(2)
-    if x <= _M63:
-        n += 1
-    return n
+    """Leading zero bits of a uint64 (64 for 0)."""
+    return _ctlz(x)
 
 
-@_jit
+@_inline
 def ctz64(x: np.uint64) -> int:
-    """Trailing zero bits of a non-zero uint64."""
-    n = 0
-    if (x & _LO32) == _U0:
-        n += 32
-        x = x >> np.uint64(32)
-    if (x & _LO16) == _U0:
-        n += 16
-        x = x >> np.uint64(16)
-    if (x & _LO8) == _U0:
-        n += 8
-        x = x >> np.uint64(8)
-    if (x & _LO4) == _U0:
-        n += 4
-        x = x >> np.uint64(4)
-    if (x & _LO2) == _U0:
-        n += 2
-        x = x >> np.uint64(2)
-    if (x & _U1) == _U0:
-        n += 1
-    return n
+    """Trailing zero bits of a uint64 (64 for 0)."""
+    return _cttz(x)
+
+
+@_inline
+def _be64(data: np.ndarray, i: np.uint64) -> np.uint64:
+    """Bytes ``data[i:i + 8]`` as a big-endian word.
+
+    The index is unsigned so that Numba adds no negative-index fix-up per byte:
+    LLVM then makes the eight loads one load and a byte swap.
+    """
+    return (
+        (np.uint64(data[i]) << np.uint64(56))
+        | (np.uint64(data[i + np.uint64(1)]) << np.uint64(48))
+        | (np.uint64(data[i + np.uint64(2)]) << np.uint64(40))
+        | (np.uint64(data[i + np.uint64(3)]) << np.uint64(32))
+        | (np.uint64(data[i + np.uint64(4)]) << np.uint64(24))
+        | (np.uint64(data[i + np.uint64(5)]) << np.uint64(16))
+        | (np.uint64(data[i + np.uint64(6)]) << np.uint64(8))
+        | np.uint64(data[i + np.uint64(7)])
+    )
+
+
+@_inline
+def _store_be64(buf: np.ndarray, i: np.uint64, w: np.uint64) -> None:
+    """Store ``w`` big-endian at ``buf[i:i + 8]`` (one store and a byte swap, as ``_be64``)."""
+    buf[i] = np.uint8(w >> np.uint64(56))
+    buf[i + np.uint64(1)] = np.uint8((w >> np.uint64(48)) & _LO8)
+    buf[i + np.uint64(2)] = np.uint8((w >> np.uint64(40)) & _LO8)
+    buf[i + np.uint64(3)] = np.uint8((w >> np.uint64(32)) & _LO8)
+    buf[i + np.uint64(4)] = np.uint8((w >> np.uint64(24)) & _LO8)
+    buf[i + np.uint64(5)] = np.uint8((w >> np.uint64(16)) & _LO8)
+    buf[i + np.uint64(6)] = np.uint8((w >> np.uint64(8)) & _LO8)
+    buf[i + np.uint64(7)] = np.uint8(w & _LO8)
 
 
 @_jit
-def write_bits(buf: np.ndarray, bitpos: int, value: np.uint64, nbits: int) -> int:
-    """OR the low ``nbits`` of ``value`` into zeroed ``buf`` at ``bitpos``, MSB first."""
+def _write_bits_tail(buf: np.ndarray, bitpos: int, value: np.uint64, nbits: int) -> int:
+    """``write_bits`` within the last 9 bytes of ``buf``: byte by byte."""
     while nbits > 0:
         free = 8 - (bitpos & 7)
         take = free if free < nbits else nbits
@@ -125,6 +138,24 @@ def write_bits(buf: np.ndarray, bitpos: int, value: np.uint64, nbits: int) -> in
     return bitpos
 
 
+@_inline
+def write_bits(buf: np.ndarray, bitpos: int, value: np.uint64, nbits: int) -> int:
+    """OR the low ``nbits`` (1-64) of ``value`` into zeroed ``buf`` at ``bitpos``, MSB first.
+
+    One big-endian word (and the byte after it) per call, not a loop per byte;
+    the bytes after ``bitpos`` are zero, so OR-ing the word's unused bits
+    changes nothing.
+    """
+    i = np.uint64(bitpos) >> np.uint64(3)
+    if i + np.uint64(9) > np.uint64(buf.shape[0]):
+        return _write_bits_tail(buf, bitpos, value, nbits)
+    v = value << np.uint64(64 - nbits)
+    sh = np.uint64(bitpos) & np.uint64(7)
+    _store_be64(buf, i, _be64(buf, i) | (v >> sh))
+    buf[i + np.uint64(8)] |= np.uint8(((v << _U1) << (np.uint64(7) - sh)) & _LO8)
+    return bitpos + nbits
+
+
 @_jit
 def write_uvarint(buf: np.ndarray, bitpos: int, ux: np.uint64) -> int:
     while ux >= np.uint64(0x80):
@@ -133,49 +164,28 @@ def write_uvarint(buf: np.ndarray, bitpos: int, ux: np.uint64) -> int:
     return write_bits(buf, bitpos, ux, 8)
 
 
-@_jit
-def write_xor(
-    buf: np.ndarray, bitpos: int, delta: np.uint64, leading: int, trailing: int
-) -> tuple[int, int, int, int]:
-    """Append one XOR-encoded value delta.
-
-    Returns (bitpos, leading, trailing, width of the last bit write); the
-    width matters for the trailing-byte rule in ``encode_into``.
-    """
-    if delta == _U0:
-        return write_bits(buf, bitpos, _U0, 1), leading, trailing, 1
-    new_leading = clz64(delta)
-    new_trailing = ctz64(delta)
-    if new_leading >= 32:
-        new_leading = 31
-    if leading != 0xFF and new_leading >= leading and new_trailing >= trailing:
-        bitpos = write_bits(buf, bitpos, np.uint64(0b10), 2)
-        width = 64 - leading - trailing
-        bitpos = write_bits(buf, bitpos, delta >> np.uint64(trailing), width)
-        return bitpos, leading, trailing, width
-    sigbits = 64 - new_leading - new_trailing
-    bitpos = write_bits(buf, bitpos, np.uint64(0b11), 2)
-    bitpos = write_bits(buf, bitpos, np.uint64(new_leading), 5)
-    bitpos = write_bits(buf, bitpos, np.uint64(sigbits), 6)  # 64 wraps to 0 in 6 bits
-    bitpos = write_bits(buf, bitpos, delta >> np.uint64(new_trailing), sigbits)
-    return bitpos, new_leading, new_trailing, sigbits
-
-
-@_jit
+@_inline
 def _used_bytes(bitpos: int, last_width: int) -> int:
     """Chunk length in bytes, with Prometheus's bstream quirk.
 
     Go's ``bstream.writeByte`` always appends a fresh byte, so when the stream
     ends byte-aligned right after a whole-byte write (``writeBits`` of a
     multiple of 8 bits), Prometheus's chunk carries one extra zero byte.
-    Reproducing it keeps chunks byte-identical.
+    Reproducing it keeps chunks byte-identical. ``last_width`` is the width of
+    Prometheus's last ``writeBits`` (the value's payload), whichever writes
+    we made it with.
     """
     if (bitpos & 7) == 0 and last_width % 8 == 0:
         return (bitpos >> 3) + 1
     return (bitpos + 7) >> 3
 
 
-@_jit
+_M14 = np.uint64((1 << 14) - 1)
+_M17 = np.uint64((1 << 17) - 1)
+_M20 = np.uint64((1 << 20) - 1)
+
+
+@_inline
 def append_sample(
     buf: np.ndarray,
     bitpos: int,
@@ -194,32 +204,86 @@ def append_sample(
     ``leading``/``trailing`` the XOR window (0xFF/0 before the second sample).
     Returns (bitpos, tdelta, leading, trailing, width of the last bit write):
     the state the next append needs, so a chunk can grow across calls.
+
+    A control prefix and the bits after it go out in one ``write_bits`` where
+    they fit in 64 bits: the bytes are Prometheus's, the writes fewer.
     """
+    # Up to two writes end the sample: ``pre`` (pre_n bits, 0 = none), then ``code`` (nb bits).
+    pre = _U0
+    pre_n = 0
     if n == 0:
         zig = (np.uint64(t) << _U1) ^ np.uint64(t >> 63)
         bitpos = write_uvarint(buf, bitpos, zig)
-        bitpos = write_bits(buf, bitpos, vb, 64)
-        return bitpos, np.int64(0), 0xFF, 0, 64
-    d = np.int64(t - prev_t)
-    if n == 1:
-        bitpos = write_uvarint(buf, bitpos, np.uint64(d))
+        d = np.int64(0)
+        code = vb
+        nb = 64
+        width = 64
+        leading = 0xFF
+        trailing = 0
     else:
-        dod = d - tdelta
-        if dod == 0:
-            bitpos = write_bits(buf, bitpos, _U0, 1)
-        elif -8191 <= dod <= 8192:
-            bitpos = write_bits(buf, bitpos, np.uint64(0b10), 2)
-            bitpos = write_bits(buf, bitpos, np.uint64(dod), 14)
-        elif -65535 <= dod <= 65536:
-            bitpos = write_bits(buf, bitpos, np.uint64(0b110), 3)
-            bitpos = write_bits(buf, bitpos, np.uint64(dod), 17)
-        elif -524287 <= dod <= 524288:
-            bitpos = write_bits(buf, bitpos, np.uint64(0b1110), 4)
-            bitpos = write_bits(buf, bitpos, np.uint64(dod), 20)
+        d = np.int64(t - prev_t)
+        if n == 1:
+            bitpos = write_uvarint(buf, bitpos, np.uint64(d))
         else:
-            bitpos = write_bits(buf, bitpos, np.uint64(0b1111), 4)
-            bitpos = write_bits(buf, bitpos, np.uint64(dod), 64)
-    bitpos, leading, trailing, width = write_xor(buf, bitpos, vb ^ prev_vb, leading, trailing)
+            dod = d - tdelta
+            udod = np.uint64(dod)
+            if dod == 0:
+                bitpos += 1  # a zero bit: buf is zeroed
+            else:
+                big = False
+                if -8191 <= dod <= 8192:
+                    dcode = (np.uint64(0b10) << np.uint64(14)) | (udod & _M14)
+                    dn = 16
+                elif -65535 <= dod <= 65536:
+                    dcode = (np.uint64(0b110) << np.uint64(17)) | (udod & _M17)
+                    dn = 20
+                elif -524287 <= dod <= 524288:
+                    dcode = (np.uint64(0b1110) << np.uint64(20)) | (udod & _M20)
+                    dn = 24
+                else:
+                    big = True
+                    dcode = udod
+                    dn = 64
+                if big:
+                    bitpos = write_bits(buf, bitpos, np.uint64(0b1111), 4)
+                bitpos = write_bits(buf, bitpos, dcode, dn)
+        # The value, XOR-encoded: '0' (unchanged), '10' + payload in the previous
+        # window, or '11' + 5 bits leading zeros + 6 bits width + payload.
+        delta = vb ^ prev_vb
+        if delta == _U0:
+            return bitpos + 1, d, leading, trailing, 1
+        new_leading = clz64(delta)
+        new_trailing = ctz64(delta)
+        if new_leading >= 32:
+            new_leading = 31
+        if leading != 0xFF and new_leading >= leading and new_trailing >= trailing:
+            nb = 64 - leading - trailing
+            width = nb
+            code = delta >> np.uint64(trailing)
+            if nb <= 62:
+                code = (np.uint64(0b10) << np.uint64(nb)) | code
+                nb += 2
+            else:
+                pre = np.uint64(0b10)
+                pre_n = 2
+        else:
+            leading = new_leading
+            trailing = new_trailing
+            nb = 64 - leading - trailing
+            width = nb
+            # '11', leading, sigbits (64 wraps to 0 in 6 bits)
+            head = np.uint64((0b11 << 11) | (leading << 6) | (nb & 63))
+            code = delta >> np.uint64(trailing)
+            if nb <= 51:
+                code = (head << np.uint64(nb)) | code
+                nb += 13
+            else:
+                pre = head
+                pre_n = 13
+    if pre_n:
+        bitpos = write_bits(buf, bitpos, pre, pre_n)
+    bitpos = write_bits(buf, bitpos, code, nb)
+    # the width of Prometheus's last writeBits: the payload's
     return bitpos, d, leading, trailing, width
 
 
@@ -234,13 +298,21 @@ def encode_into(ts: np.ndarray, vbits: np.ndarray, buf: np.ndarray) -> int:
     buf[1] = np.uint8(n & 0xFF)
     if n == 0:
         return 2
-    bitpos, tdelta, leading, trailing, last = append_sample(
-        buf, 16, 0, ts[0], vbits[0], ts[0], np.int64(0), vbits[0], 0xFF, 0
-    )
-    for i in range(1, n):
+    bitpos = 16
+    tdelta = np.int64(0)
+    leading = 0xFF
+    trailing = 0
+    last = 0
+    prev_t = ts[0]
+    prev_v = vbits[0]
+    for i in range(n):
+        t = ts[i]
+        v = vbits[i]
         bitpos, tdelta, leading, trailing, last = append_sample(
-            buf, bitpos, i, ts[i], vbits[i], ts[i - 1], tdelta, vbits[i - 1], leading, trailing
+            buf, bitpos, i, t, v, prev_t, tdelta, prev_v, leading, trailing
         )
+        prev_t = t
+        prev_v = v
     return _used_bytes(bitpos, last)
 
 
@@ -401,34 +473,70 @@ def append_open(
 
 
 @_jit
+def _peek64_tail(data: np.ndarray, bitpos: int) -> np.uint64:
+    """``peek64`` within the last 9 bytes of ``data``: byte by byte, zeros past the end."""
+    n = data.shape[0]
+    i = bitpos >> 3
+    w = _U0
+    for j in range(9):
+        w = (w << np.uint64(8)) | (np.uint64(data[i + j]) if i + j < n else _U0)
+        if j == 7:
+            hi = w
+            w = _U0
+    sh = np.uint64(bitpos & 7)
+    return (hi << sh) | ((w >> _U1) >> (np.uint64(7) - sh))
+
+
+@_inline
+def peek64(data: np.ndarray, bitpos: int) -> np.uint64:
+    """The 64 bits from ``bitpos`` on, MSB first; bits past the end read as zeros."""
+    i = np.uint64(bitpos) >> np.uint64(3)
+    sh = np.uint64(bitpos) & np.uint64(7)
+    n = np.uint64(data.shape[0])
+    if i + np.uint64(9) <= n:
+        w = _be64(data, i)
+        nxt = np.uint64(data[i + np.uint64(8)])
+    else:
+        w = _U0
+        for j in range(8):
+            w = w << np.uint64(8)
+            if i + np.uint64(j) < n:
+                w = w | np.uint64(data[i + np.uint64(j)])
+        nxt = np.uint64(data[i + np.uint64(8)]) if i + np.uint64(8) < n else _U0
+    return (w << sh) | ((nxt >> _U1) >> (np.uint64(7) - sh))
+
+
+@_jit
 def read_bits(data: np.ndarray, bitpos: int, nbits: int) -> tuple[np.uint64, int]:
     """Read ``nbits`` (<= 64) MSB-first; returns (value, bitpos) or (0, -1) past the end."""
     if bitpos + nbits > data.shape[0] * 8:
         return _U0, -1
-    v = _U0
-    while nbits > 0:
-        avail = 8 - (bitpos & 7)
-        take = avail if avail < nbits else nbits
-        byte = np.uint64(data[bitpos >> 3])
-        bits = (byte >> np.uint64(avail - take)) & ((_U1 << np.uint64(take)) - _U1)
-        v = (v << np.uint64(take)) | bits
-        nbits -= take
-        bitpos += take
-    return v, bitpos
+    if nbits == 0:
+        return _U0, bitpos
+    return peek64(data, bitpos) >> np.uint64(64 - nbits), bitpos + nbits
 
 
-@_jit
-def read_uvarint(data: np.ndarray, bitpos: int) -> tuple[np.uint64, int]:
+@_inline
+def _take(w: np.uint64, skip: int, nbits: int) -> np.uint64:
+    """Bits ``[skip, skip + nbits)`` of ``w`` (MSB first); needs skip + nbits <= 64, nbits >= 1."""
+    return (w << np.uint64(skip)) >> np.uint64(64 - nbits)
+
+
+_TOP1 = np.uint64(1) << np.uint64(63)
+
+
+@_inline
+def _byte_uvarint(data: np.ndarray, i: int) -> tuple[np.uint64, int]:
+    """A uvarint at byte ``i``: (value, byte after it), or (0, -1) past the end or over 10 bytes."""
     x = _U0
-    shift = 0
-    for _ in range(10):
-        b, bitpos = read_bits(data, bitpos, 8)
-        if bitpos < 0:
-            return _U0, -1
-        x = x | ((b & np.uint64(0x7F)) << np.uint64(shift))
+    shift = np.uint64(0)
+    n = data.shape[0]
+    for j in range(i, min(i + 10, n)):
+        b = np.uint64(data[j])
+        x = x | ((b & np.uint64(0x7F)) << shift)
         if b < np.uint64(0x80):
-            return x, bitpos
-        shift += 7
+            return x, j + 1
+        shift += np.uint64(7)
     return _U0, -1
 
 
@@ -436,97 +544,101 @@ def read_uvarint(data: np.ndarray, bitpos: int) -> tuple[np.uint64, int]:
 def decode_into(data: np.ndarray, out_t: np.ndarray, out_v: np.ndarray) -> int:
     """Decode a whole chunk into ``out_t`` (int64) / ``out_v`` (uint64 bits).
 
-    Returns the sample count, or ``-(bit offset + 1)`` where decoding failed.
-    The outputs must hold the count found in the 2-byte header.
+    Returns the sample count, or ``-(bit offset + 1)`` where decoding failed
+    (the first bit of the sample that broke). The outputs must hold the count
+    found in the 2-byte header.
+
+    Each field comes out of a 64-bit window (``peek64``) with shifts and one
+    bounds check, not bit by bit: the common samples (dod 0, value unchanged
+    or in the previous XOR window) cost one or two window reads.
     """
     if data.shape[0] < 2:
         return -1
     n = (int(data[0]) << 8) | int(data[1])
     if n == 0:
         return 0
-    bitpos = 16
-    zig, bitpos = read_uvarint(data, bitpos)
-    if bitpos < 0:
+    total = data.shape[0] * 8
+    # The header (t0, v0, t1 - t0) is byte-aligned: read it as bytes.
+    zig, p = _byte_uvarint(data, 2)
+    if p < 0 or p + 8 > data.shape[0]:
         return -17
     t = np.int64(zig >> _U1)
     if (zig & _U1) != _U0:
         t = ~t
-    vb, bitpos = read_bits(data, bitpos, 64)
-    if bitpos < 0:
-        return -17
+    vb = _be64(data, np.uint64(p))
     out_t[0] = t
     out_v[0] = vb
     if n == 1:
         return 1
-    tdelta_u, p = read_uvarint(data, bitpos)
-    if p < 0:
-        return -(bitpos + 1)
-    bitpos = p
+    tdelta_u, q = _byte_uvarint(data, p + 8)
+    if q < 0:
+        return -((p + 8) * 8 + 1)
+    bitpos = q * 8
     tdelta = np.int64(tdelta_u)
     leading = 0
     trailing = 0
     for i in range(1, n):
         start = bitpos
         if i >= 2:
-            # delta-of-delta bucket prefix: up to four bits
-            d = 0
-            for _ in range(4):
-                bit, bitpos = read_bits(data, bitpos, 1)
-                if bitpos < 0:
-                    return -(start + 1)
-                d = d << 1
-                if bit == _U0:
-                    break
-                d = d | 1
-            sz = 0
-            dod = np.int64(0)
-            if d == 0b10:
-                sz = 14
-            elif d == 0b110:
-                sz = 17
-            elif d == 0b1110:
-                sz = 20
-            elif d == 0b1111:
-                raw, bitpos = read_bits(data, bitpos, 64)
-                if bitpos < 0:
-                    return -(start + 1)
+            # delta of delta: '0', or a bucket prefix 10/110/1110/1111 and 14/17/20/64 bits
+            w = peek64(data, bitpos)
+            if w < _TOP1:
+                used = 1
+            else:
+                top4 = np.int64(w >> np.uint64(60))
+                if top4 < 0b1100:
+                    used = 16
+                    sz = 14
+                    raw = _take(w, 2, 14)
+                elif top4 < 0b1110:
+                    used = 20
+                    sz = 17
+                    raw = _take(w, 3, 17)
+                elif top4 == 0b1110:
+                    used = 24
+                    sz = 20
+                    raw = _take(w, 4, 20)
+                else:
+                    used = 68
+                    sz = 64
+                    raw = peek64(data, bitpos + 4)
                 dod = np.int64(raw)
-            if sz != 0:
-                raw, bitpos = read_bits(data, bitpos, sz)
-                if bitpos < 0:
-                    return -(start + 1)
-                dod = np.int64(raw)
-                if dod > (np.int64(1) << np.int64(sz - 1)):
+                if sz < 64 and dod > (np.int64(1) << np.int64(sz - 1)):
                     dod = dod - (np.int64(1) << np.int64(sz))
-            tdelta = tdelta + dod
-        t = t + tdelta
-        # value
-        bit, bitpos = read_bits(data, bitpos, 1)
-        if bitpos < 0:
-            return -(start + 1)
-        if bit != _U0:
-            bit, bitpos = read_bits(data, bitpos, 1)
-            if bitpos < 0:
+                tdelta = tdelta + dod
+            bitpos += used
+            if bitpos > total:
                 return -(start + 1)
-            if bit != _U0:
-                lead, bitpos = read_bits(data, bitpos, 5)
-                if bitpos < 0:
+        t = t + tdelta
+        # value: '0' unchanged; '10' payload in the previous window; '11' new window
+        if bitpos >= total:
+            return -(start + 1)
+        w = peek64(data, bitpos)
+        if w >= _TOP1:
+            if (w << _U1) >= _TOP1:
+                if bitpos + 13 > total:
                     return -(start + 1)
-                sig, bitpos = read_bits(data, bitpos, 6)
-                if bitpos < 0:
-                    return -(start + 1)
-                sigbits = np.int64(sig)
+                leading = np.int64((w >> np.uint64(57)) & np.uint64(31))
+                sigbits = np.int64((w >> np.uint64(51)) & np.uint64(63))
                 if sigbits == 0:
                     sigbits = 64
-                leading = np.int64(lead)
                 if leading + sigbits > 64:
                     return -(start + 1)
                 trailing = 64 - leading - sigbits
+                skip = 13
+            else:
+                skip = 2
             mbits = 64 - leading - trailing
-            raw, bitpos = read_bits(data, bitpos, mbits)
-            if bitpos < 0:
+            if bitpos + skip + mbits > total:
                 return -(start + 1)
+            if skip + mbits <= 64:
+                raw = _take(w, skip, mbits)
+            else:
+                raw = peek64(data, bitpos + skip) >> np.uint64(64 - mbits)
             vb = vb ^ (raw << np.uint64(trailing))
+            bitpos += skip + mbits
+        else:
+            bitpos += 1
         out_t[i] = t
         out_v[i] = vb
     return n
@@ -578,6 +690,47 @@ def decode_many(
     out_v = np.empty(pos[m], dtype=np.uint64)
     bad = decode_many_into(data, starts, ends, out_t, out_v, pos)
     return out_t, out_v, bad
+
+
+@_jit
+def decode_in_range(
+    data: np.ndarray, starts: np.ndarray, ends: np.ndarray, owner: np.ndarray,
+    counts: np.ndarray, mint: np.int64, maxt: np.int64,
+) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Decode chunks ``data[starts[k]:ends[k]]`` keeping only samples in ``[mint, maxt]``.
+
+    Each chunk is trimmed right after it is decoded (while it is in cache) and
+    its kept samples are added to ``counts[owner[k]]``. Returns (timestamps,
+    value bits, samples kept, -1): the first ``kept`` entries hold the samples;
+    or (.., .., 0, k) for the first chunk k out of bounds or not decoding.
+    """
+    m = starts.shape[0]
+    size = data.shape[0]
+    total = 0
+    for k in range(m):
+        s = starts[k]
+        e = ends[k]
+        if s < 0 or e > size or e - s < 2:
+            return np.empty(0, np.int64), np.empty(0, np.uint64), 0, k
+        total += (np.int64(data[s]) << 8) | np.int64(data[s + 1])
+    out_t = np.empty(total, dtype=np.int64)
+    out_v = np.empty(total, dtype=np.uint64)
+    w = 0
+    for k in range(m):
+        s = starts[k]
+        cnt = (np.int64(data[s]) << 8) | np.int64(data[s + 1])
+        if decode_into(data[s : ends[k]], out_t[w : w + cnt], out_v[w : w + cnt]) != cnt:
+            return out_t, out_v, 0, k
+        j = w
+        for r in range(w, w + cnt):
+            t = out_t[r]
+            if t >= mint and t <= maxt:
+                out_t[j] = t
+                out_v[j] = out_v[r]
+                j += 1
+        counts[owner[k]] += j - w
+        w = j
+    return out_t, out_v, w, -1
 
 
 @_jit

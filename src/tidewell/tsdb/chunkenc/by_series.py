@@ -2,8 +2,8 @@
 
 Readers (the head, local blocks, the store-gateway) gather the chunks of every
 selected series into one buffer, ordered by series and then by time, and call
-``decode_by_series``: one compiled call decodes them all, one mask trims the
-samples outside the query range, and ``split_by_series`` cuts the flat arrays
+``decode_by_series``: one compiled call decodes them all, trimming each chunk
+to the query range right after decoding it, and ``split_by_series`` cuts the flat arrays
 per series, sorting (first copy wins) only those whose chunks overlap. No
 Python loop runs per chunk or per sample.
 """
@@ -14,7 +14,8 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
-from tidewell.tsdb.chunkenc.xor import decode_xor_many
+from tidewell.tsdb.chunkenc._xor_kernels import decode_in_range
+from tidewell.tsdb.chunkenc.xor import backend, decode_xor_many
 
 __all__ = ["chunk_sample_counts", "decode_by_series", "split_by_series"]
 
@@ -36,31 +37,35 @@ def decode_by_series(
     Returns (timestamps, values, samples per series, -1) holding only samples in
     ``[mint, maxt]``, or (.., .., .., k) with k the first chunk that does not decode.
     """
-    ts, vs, bad = decode_xor_many(buf, starts, ends)
     counts = np.zeros(nseries, dtype=np.int64)
+    owner = np.ascontiguousarray(owner, dtype=np.int64)
+    starts = np.ascontiguousarray(starts, dtype=np.int64)
+    ends = np.ascontiguousarray(ends, dtype=np.int64)
+    if backend() == "numba":
+        ts, vbits, kept, bad = decode_in_range(buf, starts, ends, owner, counts,
+                                               np.int64(mint), np.int64(maxt))
+        return ts[:kept], vbits[:kept].view(np.float64), counts, int(bad)
+    ts, vs, bad = decode_xor_many(buf, starts, ends)
     if bad >= 0:
         return ts, vs, counts, bad
-    per_chunk = chunk_sample_counts(buf, starts)
-    kept = _trim(ts, vs.view(np.uint64), owner, per_chunk, mint, maxt, counts)
-    return ts[:kept], vs[:kept], counts, -1
+    keep = (ts >= mint) & (ts <= maxt)
+    counts += np.bincount(np.repeat(owner, chunk_sample_counts(buf, starts))[keep],
+                          minlength=nseries)
+    return ts[keep], vs[keep], counts, -1
 
 
 @njit(cache=True, nogil=True)
-def _trim(ts, vbits, owner, per_chunk, mint, maxt, counts):  # type: ignore[no-untyped-def]
-    """Keep samples in ``[mint, maxt]`` (compacted in place), counted per owner."""
-    w = 0
+def _unsorted_series(ts, counts):  # type: ignore[no-untyped-def]
+    """Series (by index) whose run of ``counts[i]`` samples is not strictly increasing."""
+    out = []
     r = 0
-    for k in range(owner.shape[0]):
-        o = owner[k]
-        for _ in range(per_chunk[k]):
-            t = ts[r]
-            if mint <= t <= maxt:
-                ts[w] = t
-                vbits[w] = vbits[r]
-                counts[o] += 1
-                w += 1
-            r += 1
-    return w
+    for i in range(counts.shape[0]):
+        for j in range(r + 1, r + counts[i]):
+            if ts[j] <= ts[j - 1]:
+                out.append(i)
+                break
+        r += counts[i]
+    return np.array(out, dtype=np.int64)
 
 
 def _sort_dedup(ts: I64, vs: F64) -> tuple[I64, F64]:
@@ -81,10 +86,6 @@ def split_by_series(ts: I64, vs: F64, counts: I64) -> tuple[list[I64], list[F64]
     cuts = np.cumsum(counts)[:-1]
     ts_parts = np.split(ts, cuts)
     vs_parts = np.split(vs, cuts)
-    if ts.shape[0] > 1:
-        owner = np.repeat(np.arange(counts.shape[0]), counts)
-        odd = (ts[1:] <= ts[:-1]) & (owner[1:] == owner[:-1])
-        if bool(odd.any()):
-            for i in np.unique(owner[1:][odd]).tolist():
-                ts_parts[i], vs_parts[i] = _sort_dedup(ts_parts[i], vs_parts[i])
+    for i in _unsorted_series(ts, np.ascontiguousarray(counts, dtype=np.int64)).tolist():
+        ts_parts[i], vs_parts[i] = _sort_dedup(ts_parts[i], vs_parts[i])
     return ts_parts, vs_parts

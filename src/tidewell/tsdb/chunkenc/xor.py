@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tidewell.tsdb.chunkenc import _xor_py
+from tidewell.tsdb.chunkenc import xor_python
 from tidewell.tsdb.chunkenc.errors import CorruptChunkError
 
 __all__ = [
@@ -77,7 +77,7 @@ def encode_xor(
         buf = np.zeros(2 + 20 * n + 2, dtype=np.uint8)
         used = _kernels.encode_into(ts, vs.view(np.uint64), buf)
         return buf[:used].tobytes()
-    return _xor_py.encode(ts.tolist(), vs.view(np.uint64).tolist())
+    return xor_python.encode(ts.tolist(), vs.view(np.uint64).tolist())
 
 
 def encode_xor_many(
@@ -147,7 +147,7 @@ def decode_xor(
                 offset=bit // 8,
             )
         return ts, vb.view(np.float64)
-    tl, vl = _xor_py.decode(bytes(data))
+    tl, vl = xor_python.decode(bytes(data))
     return np.array(tl, dtype=np.int64), np.array(vl, dtype=np.uint64).view(np.float64)
 
 

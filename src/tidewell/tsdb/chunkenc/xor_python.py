@@ -1,4 +1,4 @@
-"""Pure-Python XOR chunk codec: the fallback when Numba is unavailable.
+"""Pure-Python XOR chunk codec: the fallback when Numba is unavailable, and the reference.
 
 Same format as ``_xor_kernels`` but on Python ints. About two orders of
 magnitude slower than the compiled kernels (see ``BENCHMARKS`` numbers in the
