@@ -2,13 +2,13 @@
 
 Query arrays are large and short-lived, and they are allocated by several
 threads. With glibc's defaults each thread gets its own arena (up to 8 per
-core), the mmap threshold rises to the largest block ever freed (so later
-arrays of up to 32 MiB come from those arenas), and freed pages in the middle
-of an arena stay resident: after a few queries the process keeps hundreds of
-MiB it no longer uses (BENCHMARKS.md, "Memory (issue 15)"). ``configure``
-bounds the arenas and fixes the mmap threshold (big arrays are mapped and
-unmapped, their pages returned at once); ``Trimmer`` hands back what is left
-free inside the arenas (``malloc_trim``) once enough has accumulated.
+core), and pages freed inside an arena stay resident until that arena's top
+shrinks: after a few queries the process kept hundreds of MiB it no longer
+used (775 MiB vs 353 after the query scenario at 3k series, BENCHMARKS.md
+"Memory (issue 15)"). ``configure`` bounds the arenas; ``Trimmer`` hands back
+what lies free inside them (``malloc_trim``) once enough has accumulated.
+glibc's mmap threshold is left dynamic: fixing it (256 KiB) kept no less
+memory after the trims and made every large array cost page faults.
 
 Other C libraries (musl) have none of these calls: both become no-ops there.
 """
@@ -18,25 +18,14 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
-import logging
-from dataclasses import dataclass
 
 from tidewell.util.services import Supervisor
 
-__all__ = ["ARENA_MAX", "MMAP_THRESHOLD_BYTES", "MallocInfo", "Trimmer", "configure",
-           "malloc_info", "trim"]
-
-log = logging.getLogger("tidewell.allocator")
+__all__ = ["ARENA_MAX", "MallocInfo", "Trimmer", "configure", "malloc_info", "trim"]
 
 ARENA_MAX = 2
-"""Arenas shared by all threads: one per core here; more only spreads freed memory."""
-MMAP_THRESHOLD_BYTES = 256 * 1024
-"""Blocks this big or bigger are mmapped (glibc's initial default, kept fixed)."""
-TRIM_THRESHOLD_BYTES = 4 * 1024 * 1024
-"""Free memory at the top of the main heap beyond this is returned at each ``free``."""
-
-_M_TRIM_THRESHOLD = -1
-_M_MMAP_THRESHOLD = -3
+"""Arenas shared by all threads (glibc's default: 8 per core). Two keep the event loop and
+the query workers from queueing on one lock; more only spread freed memory thinner."""
 _M_ARENA_MAX = -8
 
 
@@ -61,26 +50,10 @@ def _libc() -> ctypes.CDLL | None:
 _LIBC = _libc()
 
 
-@dataclass(frozen=True)
-class Settings:
-    """What ``configure`` applied (``applied`` is False off glibc)."""
-
-    applied: bool
-    arena_max: int = 0
-    mmap_threshold: int = 0
-
-
-def configure(arena_max: int = ARENA_MAX,
-              mmap_threshold: int = MMAP_THRESHOLD_BYTES,
-              trim_threshold: int = TRIM_THRESHOLD_BYTES) -> Settings:
-    """Apply the settings above; call once at startup, before the worker threads exist
-    (a thread keeps the arena it got first)."""
-    if _LIBC is None:
-        return Settings(applied=False)
-    ok = (_LIBC.mallopt(_M_ARENA_MAX, arena_max) == 1
-          and _LIBC.mallopt(_M_MMAP_THRESHOLD, mmap_threshold) == 1
-          and _LIBC.mallopt(_M_TRIM_THRESHOLD, trim_threshold) == 1)
-    return Settings(applied=ok, arena_max=arena_max, mmap_threshold=mmap_threshold)
+def configure(arena_max: int = ARENA_MAX) -> bool:
+    """Bound the arenas (False off glibc); call once at startup, before the worker
+    threads exist: a thread keeps the arena it got first."""
+    return _LIBC is not None and _LIBC.mallopt(_M_ARENA_MAX, arena_max) == 1
 
 
 def malloc_info() -> MallocInfo | None:

@@ -21,27 +21,36 @@ def _run(code: str) -> str:
     return done.stdout.strip()
 
 
-MMAPPED_AFTER_BIG_FREE = """
+ARENAS_OF_EIGHT_THREADS = """
+    import ctypes, os, threading
     import numpy as np
     from tidewell.util import allocator
     {setup}
-    big = np.ones(8 << 20, dtype=np.uint8)  # mmapped; freeing it raises glibc's threshold
-    del big
-    before = allocator.malloc_info().hblks
-    mid = np.ones(1 << 20, dtype=np.uint8)
-    print(allocator.malloc_info().hblks - before)
+    start = threading.Barrier(8)
+    held = []
+
+    def work():
+        start.wait()
+        held.append(np.ones(100_000, dtype=np.uint8))  # malloc'ed in this thread's arena
+        start.wait()
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    os.dup2(1, 2)  # malloc_stats writes to stderr
+    ctypes.CDLL(None).malloc_stats()
 """
 
 
-def test_default_glibc_puts_mid_sized_arrays_in_the_heap_after_a_big_free() -> None:
-    # What configure() changes: without it, a 1 MiB array after an 8 MiB one is not mmapped.
-    assert _run(MMAPPED_AFTER_BIG_FREE.format(setup="")) == "0"
+def _arenas(setup: str) -> int:
+    return _run(ARENAS_OF_EIGHT_THREADS.format(setup=setup)).count("Arena ")
 
 
-def test_configure_keeps_the_mmap_threshold_fixed() -> None:
-    out = _run(MMAPPED_AFTER_BIG_FREE.format(
-        setup="assert allocator.configure().applied"))
-    assert out == "1"
+def test_configure_bounds_the_arenas() -> None:
+    assert _arenas("") > 2  # glibc's default: a new arena per thread, up to 8 per core
+    assert _arenas("assert allocator.configure()") <= 2
 
 
 def test_trimmer_returns_freed_arena_memory() -> None:
@@ -50,16 +59,14 @@ def test_trimmer_returns_freed_arena_memory() -> None:
         import numpy as np
         from tidewell.util import allocator
 
-        allocator.configure()
-
         def rss_kib():
             with open("/proc/self/status") as f:
                 return next(int(l.split()[1]) for l in f if l.startswith("VmRSS"))
 
         def churn():
-            # 200 KiB blocks (under the mmap threshold: they live in an arena), every
+            # 100 KiB blocks (under glibc's initial 128 KiB mmap threshold: in an arena), every
             # other one kept so that the freed ones are holes the heap cannot shrink past
-            blocks = [np.ones(200 * 1024, dtype=np.uint8) for _ in range(1200)]
+            blocks = [np.ones(100 * 1024, dtype=np.uint8) for _ in range(2400)]
             keep = blocks[1::2]
             blocks.clear()
             return keep
