@@ -69,11 +69,13 @@ def trim() -> bool:
 class Trimmer:
     """A loop that trims once ``min_free_bytes`` lie free inside the arenas.
 
-    Checking is cheap (``mallinfo2``); trimming walks every arena, so it runs in
-    a thread and only when there is something worth giving back.
+    Checking is cheap (``mallinfo2``: 10 to 500 µs, each arena locked in turn); trimming
+    walks every arena (66 ms for 117 MiB left in 1200 holes, at load 12), so it runs
+    in a thread and only when there is something worth giving back: at most a burst
+    of queries' worth, half a second after it.
     """
 
-    def __init__(self, interval_s: float = 2.0, min_free_bytes: int = 16 * 1024 * 1024) -> None:
+    def __init__(self, interval_s: float = 0.5, min_free_bytes: int = 16 * 1024 * 1024) -> None:
         self.interval_s = interval_s
         self.min_free_bytes = min_free_bytes
         self.supervisor = Supervisor("allocator")
