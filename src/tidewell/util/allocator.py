@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import os
 
 from tidewell.util.services import Supervisor
 
@@ -61,18 +62,30 @@ def malloc_info() -> MallocInfo | None:
     return None if _LIBC is None else _LIBC.mallinfo2()
 
 
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm", "rb") as f:
+        return int(f.read().split()[1]) * _PAGE
+
+
 def trim() -> bool:
     """Return every whole free page inside the arenas to the system (True if any)."""
     return _LIBC is not None and _LIBC.malloc_trim(0) == 1
 
 
 class Trimmer:
-    """A loop that trims once ``min_free_bytes`` lie free inside the arenas.
+    """A loop that trims once ``min_free_bytes`` lie free inside the arenas and stayed
+    free since the previous check.
 
     Checking is cheap (``mallinfo2``: 10 to 500 µs, each arena locked in turn); trimming
     walks every arena (66 ms for 117 MiB left in 1200 holes, at load 12), so it runs
-    in a thread and only when there is something worth giving back: at most a burst
-    of queries' worth, half a second after it.
+    in a thread and only when there is something worth giving back. Free memory that
+    moved by more than an eighth since the last check is being reused by a burst of
+    queries: returning it would only make the next query fault its pages in again.
+    Trimming leaves the free total as it was (the pages go, the free chunks stay), so
+    the loop trims again only once the resident set grew by half ``min_free_bytes``.
     """
 
     def __init__(self, interval_s: float = 0.5, min_free_bytes: int = 16 * 1024 * 1024) -> None:
@@ -80,6 +93,8 @@ class Trimmer:
         self.min_free_bytes = min_free_bytes
         self.supervisor = Supervisor("allocator")
         self.trims = 0
+        self._last_free = 0
+        self._rss_after_trim = 0
 
     async def start(self) -> None:
         if _LIBC is not None:
@@ -90,6 +105,12 @@ class Trimmer:
 
     async def iteration(self) -> None:
         info = malloc_info()
-        if info is not None and info.fordblks >= self.min_free_bytes:
+        if info is None:
+            return
+        free, last = info.fordblks, self._last_free
+        self._last_free = free
+        if (free >= self.min_free_bytes and abs(free - last) <= free // 8
+                and _rss_bytes() - self._rss_after_trim >= self.min_free_bytes // 2):
             await asyncio.to_thread(trim)
+            self._rss_after_trim = _rss_bytes()
             self.trims += 1

@@ -84,16 +84,18 @@ def test_trimmer_returns_freed_arena_memory() -> None:
                 if trimmer.trims:
                     break
                 await asyncio.sleep(0.05)
+            first = rss_kib()
+            await asyncio.sleep(1.0)  # 20 more checks of an idle process
             await trimmer.stop()
-            return trimmer.trims
+            return trimmer.trims, first
 
-        trims = asyncio.run(main())
-        print(free_mib, trims, (before - rss_kib()) >> 10)
+        trims, after_first = asyncio.run(main())
+        print(free_mib, trims, (before - after_first) >> 10)
     """)
     free_mib, trims, returned_mib = map(int, out.split())
     assert free_mib >= 100  # the holes: ~117 MiB
-    assert trims >= 1
     assert returned_mib >= 80, out
+    assert 1 <= trims <= 3, out  # not once per check: idle, nothing new is freed
 
 
 def test_trimmer_leaves_little_free_memory_alone() -> None:
