@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
-import os
 
 from tidewell.util.services import Supervisor
 
@@ -62,14 +61,6 @@ def malloc_info() -> MallocInfo | None:
     return None if _LIBC is None else _LIBC.mallinfo2()
 
 
-_PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def _rss_bytes() -> int:
-    with open("/proc/self/statm", "rb") as f:
-        return int(f.read().split()[1]) * _PAGE
-
-
 def trim() -> bool:
     """Return every whole free page inside the arenas to the system (True if any)."""
     return _LIBC is not None and _LIBC.malloc_trim(0) == 1
@@ -84,8 +75,9 @@ class Trimmer:
     in a thread and only when there is something worth giving back. Free memory that
     moved by more than an eighth since the last check is being reused by a burst of
     queries: returning it would only make the next query fault its pages in again.
-    Trimming leaves the free total as it was (the pages go, the free chunks stay), so
-    the loop trims again only once the resident set grew by half ``min_free_bytes``.
+    Trimming leaves the free total as it was (the pages go, the free chunks stay): an
+    unchanged total means nothing was allocated since, nothing new to return. (A
+    resident-size test instead missed the end of a burst after a trim in its middle.)
     """
 
     def __init__(self, interval_s: float = 0.5, min_free_bytes: int = 16 * 1024 * 1024) -> None:
@@ -94,7 +86,7 @@ class Trimmer:
         self.supervisor = Supervisor("allocator")
         self.trims = 0
         self._last_free = 0
-        self._rss_after_trim = 0
+        self._free_after_trim = -1
 
     async def start(self) -> None:
         if _LIBC is not None:
@@ -110,7 +102,7 @@ class Trimmer:
         free, last = info.fordblks, self._last_free
         self._last_free = free
         if (free >= self.min_free_bytes and abs(free - last) <= free // 8
-                and _rss_bytes() - self._rss_after_trim >= self.min_free_bytes // 2):
+                and free != self._free_after_trim):
             await asyncio.to_thread(trim)
-            self._rss_after_trim = _rss_bytes()
+            self._free_after_trim = free
             self.trims += 1
