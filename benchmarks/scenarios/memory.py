@@ -1,6 +1,7 @@
 """Scenario 2, memory: resident bytes per active series.
 
-Each repetition starts a fresh server and first writes a small, separate set
+Each repetition starts a fresh server, reads its RSS with no data (the floor:
+interpreter, libraries, compiled code), then writes a small, separate set
 of warm-up series (other metric names), so one-time costs of the first writes
 (code compilation, pools, caches) are not charged to the series. Then it reads
 RSS, writes two rounds of the measured series (so each has a head chunk),
@@ -49,6 +50,8 @@ def run(ctx: Context) -> list[Row]:
             figures = []
             for _ in range(ctx.reps):
                 with started(make_server(system, ctx, "memory"), ctx.ready_timeout_s) as srv:
+                    time.sleep(1.0)
+                    empty = srv.rss_bytes()
                     push(srv, warm_batch, ctx, what="warm-up")
                     wait_in_memory(srv, WARMUP_SERIES)
                     time.sleep(1.0)
@@ -61,6 +64,7 @@ def run(ctx: Context) -> list[Row]:
                     figures.append(
                         {
                             "per_series": (rss - idle) / series,
+                            "empty_mb": empty / 2**20,
                             "rss_mb": rss / 2**20,
                             "hwm_mb": srv.hwm_bytes() / 2**20,
                         }
@@ -72,6 +76,8 @@ def run(ctx: Context) -> list[Row]:
             measure_all(ctx, measure),
             [
                 ("per_series", "resident bytes per active series (over warm-up)", "B", "lower"),
+                ("empty_mb", "resident memory (VmRSS) of the started server, no data",
+                 "MiB", "lower"),
                 ("rss_mb", "resident memory (VmRSS) after ingest", "MiB", "lower"),
                 ("hwm_mb", "peak resident memory (VmHWM)", "MiB", "lower"),
             ],

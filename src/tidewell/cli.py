@@ -10,6 +10,7 @@ import sys
 
 from tidewell import __version__
 from tidewell.config import help_text, load
+from tidewell.util import allocator
 from tidewell.util.config_tree import ConfigError
 from tidewell.util.logging import configure
 
@@ -35,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     config = result.config
     configure(config.server.log_level, config.server.log_format)
+    allocator.configure()  # before any thread starts: each keeps the arena it first got
     try:
         return asyncio.run(serve(config))
     except ConfigError as exc:
@@ -58,6 +60,7 @@ async def serve(config: object) -> int:
     except Exception as exc:
         log.error("startup failed", extra={"fields": {"err": f"{type(exc).__name__}: {exc}"}})
         return 1
+    app.add_service("allocator", allocator.Trimmer())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -60,3 +60,39 @@ def test_exemplar_and_metadata_limits_follow_per_tenant_overrides() -> None:
     overrides.set_tenant_overrides({})  # runtime config changed: the default applies live
     small.exemplars.add(series, [Exemplar(Labels(), 1.0, 9)])
     assert len(small.exemplars) == 3
+
+
+LAZY_ON_EMBEDDED_DEFAULTS = ("obstore", "opentelemetry")
+"""Loaded only by what uses them (cloud or memory buckets; OTLP requests): BENCHMARKS.md
+"Memory (issue 15)"."""
+
+
+def test_all_on_embedded_defaults_leaves_optional_heavy_modules_unloaded(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import textwrap
+
+    from tidewell.util.ports import free_port
+
+    code = textwrap.dedent(f"""
+        import asyncio, sys
+        from tidewell.config import load
+        from tidewell.modules import build
+
+        async def main():
+            config = load(["-common.storage.path={tmp_path}",
+                           "-server.http-listen-port={free_port()}",
+                           "-server.http-listen-address=127.0.0.1"]).config
+            app = await build(config)
+            await app.manager.start_all()
+            await app.manager.stop_all(timeout_s=10)
+
+        asyncio.run(main())
+        print(",".join(m for m in {LAZY_ON_EMBEDDED_DEFAULTS!r} if m in sys.modules))
+        import tidewell.objstore, tidewell.distributor.otlp_http
+        assert tidewell.objstore.ObstoreBucket.__name__ == "ObstoreBucket"
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "", f"loaded at startup: {done.stdout.strip()}"

@@ -1,4 +1,8 @@
-"""``POST /otlp/v1/metrics``: OTLP metrics (protobuf or JSON, gzip or none) to RW 1.0."""
+"""``POST /otlp/v1/metrics``: OTLP metrics (protobuf or JSON, gzip or none) to RW 1.0.
+
+The OTLP decoder (``opentelemetry-proto``'s generated modules) loads with the first
+OTLP request: a process that receives none does not hold it.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,6 @@ from tidewell.distributor.inflight import InflightLimiter, declared_length
 from tidewell.distributor.workers import off_loop
 from tidewell.protocol.compression import decompress
 from tidewell.protocol.errors import ProtocolError
-from tidewell.protocol.otlp import decode_otlp, empty_response
 from tidewell.protocol.otlp_names import OTLPNaming
 
 __all__ = ["convert_otlp", "make_otlp_handler"]
@@ -22,6 +25,8 @@ def convert_otlp(body: bytes, encoding: str, max_size: int, json: bool, naming: 
                  to_nhcb: bool, left_out: list[str]) -> bytes:
     """An OTLP body as an uncompressed RW 1.0 request (worker thread); points that
     cannot be translated are named in ``left_out``."""
+    from tidewell.protocol.otlp import decode_otlp
+
     raw = decompress(body, encoding, max_size)
     wr = decode_otlp(raw, json=json, naming=naming, errors=left_out,
                      convert_histograms_to_nhcb=to_nhcb)
@@ -65,6 +70,8 @@ def make_otlp_handler(distributor: Distributor, inflight: InflightLimiter):
             if e.status == 400 and left_out:  # partly written: name all that was not
                 return error_response(400, "\n".join([e.message, *left_out]))
             return error_response(e.status, e.message)
+        from tidewell.protocol.otlp import empty_response
+
         body_out, ctype = empty_response(json=media == "application/json")
         return Response(body_out, status_code=200, media_type=ctype)
 

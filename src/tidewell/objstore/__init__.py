@@ -3,7 +3,10 @@
 ``new_bucket(config, default_dir)`` builds the configured backend; ``tenant_bucket``
 scopes it to ``<tenant>/``; ``InstrumentedBucket`` adds Mimir's
 ``thanos_objstore_bucket_*`` metrics; ``AsyncBucket`` serves asyncio callers.
+``ObstoreBucket`` (S3, GCS, Azure, memory) is loaded on first use: see ``factory``.
 """
+
+from typing import Any
 
 from tidewell.objstore.aio import AsyncBucket
 from tidewell.objstore.bucket import (
@@ -26,7 +29,6 @@ from tidewell.objstore.errors import (
 from tidewell.objstore.factory import new_bucket
 from tidewell.objstore.filesystem import FilesystemBucket
 from tidewell.objstore.instrumented import InstrumentedBucket
-from tidewell.objstore.obstore_bucket import ObstoreBucket
 from tidewell.objstore.prefixed import PrefixedBucket, tenant_bucket
 
 __all__ = [
@@ -51,3 +53,11 @@ __all__ = [
     "tenant_bucket",
     "validate_key",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ObstoreBucket":
+        from tidewell.objstore.obstore_bucket import ObstoreBucket
+
+        return ObstoreBucket
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

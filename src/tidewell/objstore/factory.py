@@ -1,4 +1,8 @@
-"""Build the configured bucket: backend, then ``storage_prefix``, then metrics."""
+"""Build the configured bucket: backend, then ``storage_prefix``, then metrics.
+
+``obstore`` (a Rust extension, ~4 MiB resident) is imported only by the backends that
+use it: the default filesystem bucket does without.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from obstore import exceptions as obx
-
 from tidewell.objstore.bucket import Bucket
 from tidewell.objstore.config import AzureConfig, BucketConfig, GCSConfig, S3Config
 from tidewell.objstore.errors import InvalidBucketConfigError
 from tidewell.objstore.filesystem import FilesystemBucket
 from tidewell.objstore.instrumented import InstrumentedBucket
-from tidewell.objstore.obstore_bucket import ObstoreBucket, first_line
 from tidewell.objstore.prefixed import PrefixedBucket
 
 __all__ = ["new_bucket", "s3_store_options"]
@@ -71,6 +72,8 @@ def s3_store_options(cfg: S3Config) -> dict[str, Any]:
 def _s3(cfg: S3Config) -> Bucket:
     from obstore.store import S3Store
 
+    from tidewell.objstore.obstore_bucket import ObstoreBucket
+
     store = S3Store(cfg.bucket_name, **s3_store_options(cfg))
     part = cfg.part_size or 5 * 1024 * 1024
     return ObstoreBucket(store, f"s3:{cfg.bucket_name}", part_size=part)
@@ -78,6 +81,8 @@ def _s3(cfg: S3Config) -> Bucket:
 
 def _gcs(cfg: GCSConfig) -> Bucket:
     from obstore.store import GCSStore
+
+    from tidewell.objstore.obstore_bucket import ObstoreBucket
 
     config: dict[str, Any] = {}
     if cfg.service_account:
@@ -88,6 +93,8 @@ def _gcs(cfg: GCSConfig) -> Bucket:
 
 def _azure(cfg: AzureConfig) -> Bucket:
     from obstore.store import AzureStore
+
+    from tidewell.objstore.obstore_bucket import ObstoreBucket
 
     config: dict[str, Any] = {"account_name": cfg.account_name}
     if cfg.account_key:
@@ -126,8 +133,14 @@ def new_bucket(
     elif backend == "memory":
         from obstore.store import MemoryStore
 
+        from tidewell.objstore.obstore_bucket import ObstoreBucket
+
         bucket = ObstoreBucket(MemoryStore(), "memory")
     else:
+        from obstore import exceptions as obx
+
+        from tidewell.objstore.obstore_bucket import first_line
+
         build, credential_flag = _CLOUD[backend]
         try:
             bucket = build(getattr(config, backend))
