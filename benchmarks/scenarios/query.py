@@ -54,6 +54,7 @@ HEAD_STEP_S = 60
 BLOCK_STEP_S = 120
 RUNS = 5
 VISIBLE_WAIT_S = 300.0
+COUNT_PIECES = 4  # windows of the sample-count check (see _samples)
 IDLE_WAIT_S = 180.0
 BLOCK_RANGE_MS = BLOCK_HOURS * 3600 * 1000
 TENANT = "anonymous"
@@ -98,9 +99,18 @@ def _range(client: httpx.Client, srv: Server, expr: str, window: tuple[float, fl
 
 
 def _samples(client: httpx.Client, srv: Server, at_s: float, span_s: int) -> int:
-    expr = f'sum(count_over_time({{__name__=~"bench_.+"}}[{span_s + 60}s]))'
-    res = _get(client, srv, "query", {"query": expr, "time": f"{at_s:.3f}"})
-    return int(float(res[0]["value"][1])) if res else 0
+    """Samples in ``(at_s - span_s - 60 s, at_s]``, counted over ``COUNT_PIECES`` adjacent
+    windows: one window over 24 h of 10k series would be 57.6M samples, more than a
+    query may load by default (50M, in every system)."""
+    piece_ms = (span_s + 60) * 1000 // COUNT_PIECES
+    at_ms = round(at_s * 1000)
+    expr = f'sum(count_over_time({{__name__=~"bench_.+"}}[{piece_ms}ms]))'
+    total = 0
+    for k in range(COUNT_PIECES):
+        t_ms = at_ms - k * piece_ms
+        res = _get(client, srv, "query", {"query": expr, "time": f"{t_ms / 1000:.3f}"})
+        total += int(float(res[0]["value"][1])) if res else 0
+    return total
 
 
 def _wait_samples(client: httpx.Client, srv: Server, at_s: float, span_s: int,
