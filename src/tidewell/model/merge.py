@@ -28,20 +28,35 @@ def merge_series(parts: Sequence[Series]) -> Series:
                       merge_histograms([p.histograms for p in parts]))
     ts = np.concatenate([p.timestamps for p in parts])
     vals = np.concatenate([p.values for p in parts])
-    order = np.argsort(ts, kind="stable")  # stable: earlier copies win ties
+    order, keep = _first_copy_wins(ts)
     ts, vals = ts[order], vals[order]
-    keep = np.ones(ts.shape[0], dtype=bool)
-    keep[1:] = ts[1:] != ts[:-1]
-    starts = None
-    if any(p.start_timestamps is not None for p in parts):
-        # A copy without start timestamps contributes 0 ("unknown"), as the engine reads it.
-        starts = np.concatenate([
-            p.start_timestamps if p.start_timestamps is not None
-            else np.zeros(len(p), dtype=np.int64)
-            for p in parts
-        ])[order][keep]
+    starts = _start_timestamps(parts)
+    if starts is not None:
+        starts = starts[order][keep]
     return Series(parts[0].labels, ts[keep], vals[keep], starts,
                   merge_histograms([p.histograms for p in parts]))
+
+
+def _first_copy_wins(ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sorting order of ``ts`` and, over the sorted values, which to keep: one per
+    timestamp, the earliest copy's (a stable sort keeps copies in their given order)."""
+    order = np.argsort(ts, kind="stable")
+    sorted_ts = ts[order]
+    keep = np.ones(sorted_ts.shape[0], dtype=bool)
+    keep[1:] = sorted_ts[1:] != sorted_ts[:-1]
+    return order, keep
+
+
+def _start_timestamps(parts: Sequence[Series] | Sequence[HistogramSamples]) -> np.ndarray | None:
+    """The copies' start timestamps end to end, or None when no copy has any; a copy
+    without them contributes 0 ("unknown"), as the engine reads it."""
+    if all(p.start_timestamps is None for p in parts):
+        return None
+    return np.concatenate([
+        p.start_timestamps if p.start_timestamps is not None
+        else np.zeros(len(p), dtype=np.int64)
+        for p in parts
+    ])
 
 
 def _disjoint_order(parts: Sequence[Series]) -> list[int] | None:
@@ -68,17 +83,9 @@ def merge_histograms(parts: Sequence[HistogramSamples | None]) -> HistogramSampl
         return present[0]
     ts = np.concatenate([p.timestamps for p in present])
     values = [h for p in present for h in p.values]
-    order = np.argsort(ts, kind="stable")
-    ts = ts[order]
-    keep = np.ones(ts.shape[0], dtype=bool)
-    keep[1:] = ts[1:] != ts[:-1]
+    order, keep = _first_copy_wins(ts)
     kept = order[keep]
-    starts = None
-    if any(p.start_timestamps is not None for p in present):
-        # A copy without start timestamps contributes 0 ("unknown"), as for floats.
-        starts = np.concatenate([
-            p.start_timestamps if p.start_timestamps is not None
-            else np.zeros(len(p), dtype=np.int64)
-            for p in present
-        ])[kept]
-    return HistogramSamples(ts[keep], [values[i] for i in kept.tolist()], starts)
+    starts = _start_timestamps(present)
+    if starts is not None:
+        starts = starts[kept]
+    return HistogramSamples(ts[kept], [values[i] for i in kept.tolist()], starts)
