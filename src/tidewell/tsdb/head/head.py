@@ -8,7 +8,7 @@ per series are staged) appends them to each series' open chunk, XOR-encoded
 in one arena (``open_chunks``), which closes chunks where Prometheus's head
 would (about 120 samples, never crossing a multiple of the block range). Closed
 chunks are immutable bytes in ``chunks``. Staged samples at or before a
-series' in-order frontier (only accepted within an out-of-order window) become
+series' in-order frontier (accepted within an out-of-order window, or late) become
 separate out-of-order chunks; a series' chunks may then overlap, and readers merge.
 
 Native histograms live apart, per ref, in ``hists`` (``hist_store``): Prometheus's
@@ -87,7 +87,7 @@ class Head:
         self.min_time = INT64_MAX
         self.max_time = INT64_MIN
         self.min_valid_time = INT64_MIN
-        """Samples older than this are out of bounds (set when the head is truncated)."""
+        """Samples older than this are stored out of order (set when the head is truncated)."""
         self._deleted = 0
         self.hists = HistogramStore(self.block_range_ms)
         """Native histogram samples, per ref, for series that have any (``hist_store``)."""
@@ -305,7 +305,7 @@ class Head:
             bad_order = np.zeros(n, dtype=np.bool_)
             bad_order[1:] = (t[1:] <= t[:-1]) & (r[1:] == r[:-1])
             # Runs that are unsorted or start at or before the frontier (out-of-order
-            # samples, only ever accepted within a window): rare, handled one by one.
+            # samples, accepted within a window or late): rare, handled one by one.
             odd = np.logical_or.reduceat(bad_order, starts) | (t[starts] <= self.open.maxt[refs])
             del bad_order
             picked = np.flatnonzero(odd).tolist()
@@ -432,7 +432,7 @@ class Head:
 
         Samples before ``mint`` go (chunks straddling it are re-encoded); series left
         without samples leave the index (their refs stay unused). Samples older
-        than ``mint`` are refused from now on (``sample-out-of-bounds``).
+        than ``mint`` are late from now on: stored out of order, cut into out-of-order blocks.
         """
         with self.lock:
             n = self.num_series
