@@ -398,17 +398,33 @@ class Head:
         current = self.open.chunk(ref)
         return (*closed, current) if current is not None else closed
 
-    def value_at(
-        self,
-        ref: int,
-        ts: int,
-        staged: tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.float64]],
-    ) -> int | None:
-        """Bit pattern of the sample of ``ref`` at ``ts``, or None if there is none."""
-        st, sv = self.series_samples(ref, ts, ts, staged)
-        if st.shape[0] == 0:
-            return None
-        return int(sv[:1].view(np.uint64)[0])
+    def staged_bits(self, refs: npt.NDArray[np.int32]) -> dict[tuple[int, int], int]:
+        """{(ref, timestamp): value bits} of the staged samples of ``refs`` (for duplicate
+        checks of a batch's out-of-order samples: one pass, not one search per sample).
+        Caller holds ``lock``."""
+        sr, st, sv = self.staging.sorted_view()
+        if sr.shape[0] == 0:
+            return {}
+        sel = np.flatnonzero(np.isin(sr, refs))
+        return dict(zip(zip(sr[sel].tolist(), st[sel].tolist(), strict=True),
+                        sv[sel].view(np.uint64).tolist(), strict=True))
+
+    def chunk_bits_at(self, ref: int, ts: int) -> int | None:
+        """Value bits of the sample of ``ref`` at ``ts`` in its chunks (not the staged
+        ones), or None. Chunks are told apart by their bounds: only one whose span holds
+        ``ts`` is decoded (a series holds one sample per timestamp). Caller holds ``lock``."""
+        oc = self.open
+        spans = [c for c in self.chunks[ref] or () if c[0] <= ts <= c[1]]
+        if oc.count[ref] and int(oc.mint[ref]) <= ts <= int(oc.maxt[ref]):
+            current = oc.chunk(ref)
+            if current is not None:
+                spans.append(current)
+        for _, _, data in spans:
+            ct, cv = decode_chunk(data)
+            i = int(np.searchsorted(ct, ts))
+            if i < ct.shape[0] and int(ct[i]) == ts:
+                return int(cv[i : i + 1].view(np.uint64)[0])
+        return None
 
     def iter_series(
         self, mint: int = INT64_MIN, maxt: int = INT64_MAX

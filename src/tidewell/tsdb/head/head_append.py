@@ -327,8 +327,10 @@ def _append_slow(
             existing = pending.get((ref, ts))
             if existing is None and ts >= int(first_ts[ref]):
                 if staged is None:
-                    staged = head.staging.sorted_view()
-                existing = head.value_at(ref, ts, staged)
+                    staged = head.staged_bits(r)
+                existing = staged.get((ref, ts))
+                if existing is None:
+                    existing = head.chunk_bits_at(ref, ts)
             if existing is not None:
                 if existing == b:
                     res.duplicates += 1
