@@ -75,8 +75,8 @@ def discarded() -> float:
                for r in ("sample-timestamp-too-old", "sample-too-old", "sample-out-of-order"))
 
 
-def start(log, data: Path) -> Ingester:  # type: ignore[no-untyped-def]
-    return new_ingester(log, str(data), f"ingester-zone-a-{P}", snapshot_on_shutdown=False,
+def start(log, data: Path, snapshot: bool = False) -> Ingester:  # type: ignore[no-untyped-def]
+    return new_ingester(log, str(data), f"ingester-zone-a-{P}", snapshot_on_shutdown=snapshot,
                         tsdb_settings={"block_ranges_period": R / 1000,
                                        "head_compaction_interval": 3600.0})
 
@@ -114,7 +114,13 @@ async def test_samples_below_the_floor_are_stored_cut_out_of_order_and_kept_once
     assert discarded() == discarded0
     await ing.stop()
 
-    # WAL replay (no snapshot) keeps them exactly once.
+    # WAL replay (no snapshot) keeps them exactly once; so does a head snapshot.
+    ing = start(log, data, snapshot=True)
+    await ing.start()
+    assert stored(ing) == want
+    assert await ing.stored_samples("t1") == (total, 5)
+    await ing.stop()
+    assert any((data / "tsdb" / "snapshots").iterdir())
     ing = start(log, data)
     await ing.start()
     assert stored(ing) == want
