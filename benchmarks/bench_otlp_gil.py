@@ -10,7 +10,10 @@ serialisation (one C call each, as before), and the piecewise ones that replaced
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -18,8 +21,12 @@ from collections.abc import Callable
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as svc
 
 from tidewell.cli import SWITCH_INTERVAL_S
+from tidewell.distributor import Distributor, DistributorConfig, Limits, Overrides
+from tidewell.distributor.errors import PushError
+from tidewell.ingest.embedded import EmbeddedLog
 from tidewell.protocol.otlp import decode_otlp, decode_otlp_bytes
 from tidewell.protocol.pieces import parse_in_pieces
+from tidewell.ring import PartitionRing, PartitionRingDesc, PartitionState
 
 
 def body(points: int, pad: int) -> bytes:
@@ -62,6 +69,19 @@ def longest_hold(step: Callable[[], object]) -> tuple[float, float]:
     return took, worst[0]
 
 
+def push_step(rw1: bytes, data_dir: str) -> Callable[[], object]:
+    """The distributor's push of the converted request (a 400: label values too long)."""
+    desc = PartitionRingDesc()
+    desc.add_partition(0, PartitionState.ACTIVE, 0)
+    d = Distributor(DistributorConfig(), Overrides(Limits()), PartitionRing(desc),
+                    EmbeddedLog(data_dir, partitions=1))
+
+    def step() -> None:
+        with contextlib.suppress(PushError):
+            asyncio.run(d.push("bench", rw1))
+    return step
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--points", type=int, default=16_000)
@@ -72,17 +92,20 @@ def main() -> None:
     raw = body(args.points, args.pad)
     parse_in_pieces(svc.ExportMetricsServiceRequest(), raw[:0])  # load the compiled scanner
     wr = decode_otlp(raw)
+    tmp = tempfile.TemporaryDirectory()
     steps: dict[str, Callable[[], object]] = {
         "whole parse (before)": lambda: svc.ExportMetricsServiceRequest.FromString(raw),
         "piecewise parse": lambda: parse_in_pieces(svc.ExportMetricsServiceRequest(), raw),
         "whole serialise (before)": wr.SerializeToString,
         "convert + serialise in batches": lambda: decode_otlp_bytes(raw),
+        "distributor push": push_step(wr.SerializeToString(), tmp.name),
     }
     print(f"{len(raw) / 2**20:.1f} MB OTLP, {args.points} points; median of {args.reps}")
     for name, step in steps.items():
         runs = sorted(longest_hold(step) for _ in range(args.reps))
         took, worst = runs[len(runs) // 2]
         print(f"  {name:32s} {took * 1000:8.1f} ms   longest GIL hold {worst * 1000:6.1f} ms")
+    tmp.cleanup()
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ __all__ = ["convert_otlp", "make_otlp_handler"]
 
 
 def convert_otlp(body: bytes, encoding: str, max_size: int, json: bool, naming: OTLPNaming,
-                 to_nhcb: bool, left_out: list[str]) -> bytes:
+                 to_nhcb: bool, left_out: list[str]) -> memoryview:
     """An OTLP body as an uncompressed RW 1.0 request (worker thread); points that
     cannot be translated are named in ``left_out``."""
     from tidewell.protocol.otlp import decode_otlp_bytes
