@@ -7,7 +7,10 @@ merging its fields one after another, so the same message results from merging
 runs of whole fields, each at most about ``limit`` bytes. A field larger than
 ``limit`` that holds a sub-message is parsed the same way into its element (a new
 one for a repeated field, the existing one for a singular field, as upb merges
-it). A compiled, bounds-checked scanner (``nogil``) finds the field boundaries.
+it), down to SPLIT_DEPTH levels (OTLP's data points): upb limits nesting to 100
+levels from the start of each call, so splitting deeper would let through what a
+whole parse refuses (at most SPLIT_DEPTH levels more). A compiled, bounds-checked
+scanner (``nogil``) finds the field boundaries.
 Where the scanner stops on malformed bytes, upb parses the rest of that message
 and raises its own error, so what is refused, and why, is what a whole parse says.
 """
@@ -20,10 +23,13 @@ from google.protobuf.message import DecodeError, Message
 
 from tidewell.protocol.wire import _skip, _varint
 
-__all__ = ["PIECE_BYTES", "parse_in_pieces"]
+__all__ = ["PIECE_BYTES", "SPLIT_DEPTH", "parse_in_pieces"]
 
 PIECE_BYTES = 1 << 20
 """About 1 MB per upb call: ~1-3 ms with the GIL held, 10x that under load."""
+SPLIT_DEPTH = 5
+"""Split down to this depth: request (0), resource, scope, metric, data, data point (5):
+each sub-message of a data point (attribute, exemplar) is parsed in one call."""
 
 
 @numba.njit(cache=True, nogil=True)
@@ -71,22 +77,23 @@ def _pieces(buf, s, e, limit, out):  # pragma: no cover - compiled
     return n, bad
 
 
-def _merge(msg: Message, buf: np.ndarray, view: memoryview, s: int, e: int, limit: int) -> None:
+def _merge(msg: Message, buf: np.ndarray, view: memoryview, s: int, e: int, limit: int,
+           depth: int) -> None:
     # Runs are >= limit bytes except the one before each large field and the last.
     rows = np.empty((2 * ((e - s) // limit) + 3, 4), dtype=np.int64)
     n, bad = _pieces(buf, s, e, limit, rows)
     fields = msg.DESCRIPTOR.fields_by_number
     for start, end, number, payload in rows[:n].tolist():
         field = fields.get(number) if number >= 0 else None
-        if (field is None or field.type != field.TYPE_MESSAGE
+        if (field is None or field.type != field.TYPE_MESSAGE or depth >= SPLIT_DEPTH
                 or field.message_type.GetOptions().map_entry):
             msg.MergeFromString(view[start:end])
         elif field.is_repeated:
-            _merge(getattr(msg, field.name).add(), buf, view, payload, end, limit)
+            _merge(getattr(msg, field.name).add(), buf, view, payload, end, limit, depth + 1)
         else:
             child = getattr(msg, field.name)
             child.SetInParent()  # present (and the oneof's case) even if empty, as a parse sets it
-            _merge(child, buf, view, payload, end, limit)
+            _merge(child, buf, view, payload, end, limit, depth + 1)
     if bad >= 0:
         msg.MergeFromString(view[bad:e])  # upb says what is wrong (or accepts what we skip)
 
@@ -98,7 +105,7 @@ def parse_in_pieces(msg: Message, data: bytes | memoryview, limit: int = PIECE_B
     view = memoryview(data).cast("B")
     buf = np.frombuffer(view, dtype=np.uint8)
     try:
-        _merge(msg, buf, view, 0, len(buf), limit)
+        _merge(msg, buf, view, 0, len(buf), limit, 0)
     except DecodeError as e:
         _, _, reason = str(e).partition("': ")
         raise DecodeError(f"Error parsing message with type '{msg.DESCRIPTOR.full_name}'"

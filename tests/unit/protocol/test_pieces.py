@@ -7,6 +7,7 @@ import random
 import pytest
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as svc
+from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2 as mpb
 
 from tidewell.protocol.pieces import parse_in_pieces
@@ -94,6 +95,41 @@ def test_unknown_fields_and_wire_type_mismatches_are_kept_as_upb_keeps_them() ->
         parse_in_pieces(got, raw, limit)
         assert got.SerializeToString() == whole.SerializeToString()
         assert b"abc" in got.SerializeToString() and len(got.resource_metrics) == 1
+
+
+def _len_field(number: int, payload: bytes) -> bytes:
+    """A length-delimited field (tag and length as varints)."""
+    out = bytearray()
+    for v in ((number << 3) | 2, len(payload)):
+        while v >= 0x80:
+            out.append((v & 0x7F) | 0x80)
+            v >>= 7
+        out.append(v)
+    return bytes(out) + payload
+
+
+def nested_attribute(levels: int, bottom: bytes) -> bytes:
+    """A request whose one data point's attribute nests ``levels`` kvlists around a string:
+    every level is larger than a small piece limit, so each would be split."""
+    num = {name: msg.DESCRIPTOR.fields_by_name[name].number for msg, name in (
+        (common_pb2.AnyValue, "kvlist_value"), (common_pb2.KeyValue, "value"))}
+    value = _len_field(common_pb2.AnyValue.DESCRIPTOR.fields_by_name["string_value"].number,
+                       bottom)
+    for _ in range(levels):  # AnyValue{kvlist_value: KeyValueList{values: [KeyValue{value}]}}
+        value = _len_field(num["kvlist_value"], _len_field(1, _len_field(num["value"], value)))
+    dp = _len_field(mpb.NumberDataPoint.DESCRIPTOR.fields_by_name["attributes"].number,
+                    _len_field(num["value"], value))
+    metric = _len_field(5, _len_field(1, dp))  # Metric.gauge, Gauge.data_points
+    return _len_field(1, _len_field(2, _len_field(2, metric)))  # resource, scope metrics
+
+
+def test_nesting_is_refused_as_deep_as_a_whole_parse_refuses_it() -> None:
+    """Pieces below a data point are not split: upb's nesting limit (100 levels from
+    the start of a call) refuses what a whole parse refuses, not a Python RecursionError."""
+    for levels, accepted in ((20, True), (60, False), (400, False)):
+        raw = nested_attribute(levels, b"x" * 100)
+        assert (_outcome(raw, None)[0] == "ok") is accepted
+        assert _outcome(raw, 1) == _outcome(raw, None)
 
 
 def _outcome(raw: bytes, limit: int | None) -> tuple[str, str]:
