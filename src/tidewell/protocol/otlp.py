@@ -425,7 +425,7 @@ def _parse(raw: bytes | memoryview, json: bool) -> svc.ExportMetricsServiceReque
     req = svc.ExportMetricsServiceRequest()
     try:
         if json:
-            json_format.Parse(bytes(raw).decode("utf-8"), req, ignore_unknown_fields=True)
+            json_format.Parse(str(raw, "utf-8"), req, ignore_unknown_fields=True)
         else:
             parse_in_pieces(req, raw)  # not one upb call over the whole body: see ``pieces``
     except Exception as e:
