@@ -23,13 +23,21 @@ class SelectHints:
     """What one ``select`` may still fetch (0 = no limit), so sources stop early.
 
     ``max_bytes`` counts samples as the engine holds them decoded (16 bytes per
-    float sample, ``promql.budget.series_bytes``). A source checks both once it
-    knows the matching series and their chunks, before decoding anything, and
-    raises ``SelectLimitError``; the query's budget still checks the merged answer.
+    float sample, ``promql.budget.series_bytes``); ``max_samples`` is the samples
+    the query may still hold (the engine then evaluates the selection in shards of
+    its series). A source checks them once it knows the matching series and their
+    chunks, before decoding anything, and raises ``SelectLimitError``; the query's
+    budget still checks the merged answer.
     """
 
     max_series: int = 0
     max_bytes: int = 0
+    max_samples: int = 0
+
+    @property
+    def counts_samples(self) -> bool:
+        """Whether the source should count the chunks' samples before decoding them."""
+        return bool(self.max_bytes or self.max_samples)
 
     def check(self, series: int, samples: int = 0) -> None:
         """Raise ``SelectLimitError`` if ``series`` series or ``samples`` float samples
@@ -38,15 +46,20 @@ class SelectHints:
             raise SelectLimitError("series", self.max_series)
         if self.max_bytes and 16 * samples > self.max_bytes:
             raise SelectLimitError("bytes", self.max_bytes)
+        if self.max_samples and samples > self.max_samples:
+            raise SelectLimitError("samples", self.max_samples, series, samples)
 
 
 class SelectLimitError(TidewellError):
     """A source stopped a ``select`` that would pass ``SelectHints``; ``what`` is
-    "series" or "bytes", ``limit`` the hint it passed."""
+    "series", "bytes" or "samples", ``limit`` the hint it passed. For "samples",
+    ``series`` and ``samples`` say what the source found (samples: a lower bound)."""
 
-    def __init__(self, what: str, limit: int) -> None:
+    def __init__(self, what: str, limit: int, series: int = 0, samples: int = 0) -> None:
         self.what = what
         self.limit = limit
+        self.series = series
+        self.samples = samples
         super().__init__(f"select would fetch more than {limit} {what}")
 
 

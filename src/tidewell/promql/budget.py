@@ -128,11 +128,13 @@ class QueryBudget:
                 f"limit: {format_duration(limit / 1000)})",
                 "max-query-length", "querier.max-partial-query-length")
 
-    def select_hints(self) -> SelectHints:
-        """What the next selector may still fetch, handed to the sources so they stop early."""
+    def select_hints(self, max_samples: int = 0) -> SelectHints:
+        """What the next selector may still fetch, handed to the sources so they stop early
+        (``max_samples``: what a selector evaluated in shards may hold, 0 = no such hint)."""
         lim, blim = self.limits.max_fetched_series, self.limits.max_fetched_chunk_bytes
         return SelectHints(max_series=max(1, lim - self.fetched_series) if lim else 0,
-                           max_bytes=max(1, blim - self.fetched_bytes) if blim else 0)
+                           max_bytes=max(1, blim - self.fetched_bytes) if blim else 0,
+                           max_samples=max_samples)
 
     def refuse(self, exc: SelectLimitError) -> NoReturn:
         """A source stopped a select at ``select_hints``: the query fails with its limit."""
