@@ -4,14 +4,19 @@ values, order, errors and statistics as one unsharded evaluation."""
 
 from __future__ import annotations
 
+import httpx
 import numpy as np
 import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
+from tidewell.api.prometheus import query_routes
 from tidewell.model import Histogram, Labels, SampleBatch, SelectHints, SelectLimitError
 from tidewell.model.matchers import Matcher, MatchType
 from tidewell.promql.context import EngineOptions
 from tidewell.promql.engine import Engine, QueryResult
 from tidewell.promql.errors import ExecutionError, TooManySamplesError
+from tidewell.querier.config import QuerierConfig
 from tidewell.tsdb.head import Head, HeadQuerier
 
 SERIES, ROUNDS, STEP = 40, 240, 15_000  # 40 series x 1 h at 15 s: 9,600 samples
@@ -147,3 +152,24 @@ def test_head_refuses_samples_past_the_hint_before_decoding(store: HeadQueryable
         q.select([Matcher(MatchType.EQUAL, "__name__", "m_total")], SelectHints(max_samples=LIMIT))
     assert err.value.what == "samples" and err.value.series == SERIES
     assert LIMIT < err.value.samples <= SERIES * ROUNDS
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_http_query_answers_where_the_selection_passes_max_samples(
+        store: HeadQueryable, anyio_backend: str) -> None:
+    """Through the query API with ``-querier.max-samples=1000``: 200 and the counts (this
+    query answered 422 "too many samples" while the whole selection was held at once)."""
+    app = Starlette(routes=[Mount("/prometheus", routes=query_routes(
+        store, QuerierConfig(max_samples=LIMIT)))])  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://t") as client:
+        r = await client.get("/prometheus/api/v1/query",
+                             params={"query": "count_over_time(m_total[1h])",
+                                     "time": END / 1000})
+        assert r.status_code == 200, r.text
+        result = r.json()["data"]["result"]
+        assert len(result) == SERIES and {p["value"][1] for p in result} == {str(ROUNDS)}
+        r = await client.get("/prometheus/api/v1/query",
+                             params={"query": "count_over_time(big[1h])", "time": END / 1000})
+        assert r.status_code == 422 and "too many samples" in r.json()["error"]
