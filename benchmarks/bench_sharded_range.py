@@ -1,0 +1,108 @@
+"""A range function over more samples than ``-querier.max-samples``: in-memory engine + head.
+
+Run: ``python -m benchmarks.bench_sharded_range [--series 2000] [--hours 24] [--limit 5000000]``.
+
+``count_over_time(m[<hours>h])`` (an instant query) over ``--series`` series scraped every
+15 s: ``series x hours x 240`` samples, more than ``--limit`` (the shape of issue 14's
+10k series x 1 d = 57.6M against the 50M default, scaled down). Each configuration runs in
+a fresh process (one head filled in it, kernels warmed), reporting wall time of the query
+and the peak RSS growth while it ran (``/proc/self/clear_refs`` resets the peak after the
+head is filled):
+
+* ``limit``: max-samples = ``--limit``; the engine evaluates the call in shards of the
+  series (before: 422 "too many samples" from holding the whole selection);
+* ``raised``: max-samples 10x higher, so the selection is evaluated at once.
+
+No HTTP, no network: the engine's and the head's cost alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from tidewell.model import Labels, SampleBatch
+from tidewell.promql.engine import Engine, EngineOptions
+from tidewell.tsdb.head import Head, HeadQuerier
+
+INTERVAL = 15_000
+ROUNDS_PER_APPEND = 60
+
+
+class _HeadQueryable:
+    def __init__(self, head: Head) -> None:
+        self.head = head
+
+    def querier(self, tenant: str, mint: int, maxt: int) -> HeadQuerier:
+        return HeadQuerier(self.head, mint, maxt)
+
+
+def _fill(n: int, rounds: int) -> Head:
+    head = Head(block_range_ms=1 << 40)
+    series = [Labels([("__name__", "m"), ("i", str(i))]) for i in range(n)]
+    idx = np.tile(np.arange(n, dtype=np.int32), ROUNDS_PER_APPEND)
+    for r0 in range(0, rounds, ROUNDS_PER_APPEND):
+        k = min(ROUNDS_PER_APPEND, rounds - r0)
+        ts = np.repeat((r0 + np.arange(k, dtype=np.int64)) * INTERVAL, n)
+        head.append(SampleBatch(labels=series, series_index=idx[:n * k], timestamps=ts,
+                                values=ts.astype(np.float64) / 1000 + idx[:n * k]))
+    return head
+
+
+def _kib(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+def one(series: int, hours: int, limit: int) -> dict[str, object]:
+    """Fill a head, run the query once under ``limit``; time and peak RSS growth."""
+    rounds = hours * 3_600_000 // INTERVAL
+    q = _HeadQueryable(_fill(series, rounds))
+    end = rounds * INTERVAL - 1
+    engine = Engine(EngineOptions(max_samples=limit, timeout_s=600))
+    engine.warm_up(background=False)
+    engine.instant_query(q, "t", "count_over_time(m[5m])", end)
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    base = _kib("VmRSS")
+    t0 = time.monotonic()
+    try:
+        res = engine.instant_query(q, "t", f"count_over_time(m[{hours}h])", end, stats="all")
+        outcome = f"{len(res.series)} series, peakSamples {res.stats.peak_samples:,}"
+    except Exception as exc:
+        outcome = f"{type(exc).__name__}: {exc}"
+    return {"limit": limit, "seconds": round(time.monotonic() - t0, 2),
+            "peak_rss_mb": round((_kib("VmHWM") - base) / 1024), "outcome": outcome}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--series", type=int, default=2000)
+    ap.add_argument("--hours", type=int, default=24)
+    ap.add_argument("--limit", type=int, default=5_000_000)
+    ap.add_argument("--one", type=int, default=0, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.one:
+        print(json.dumps(one(a.series, a.hours, a.one)))
+        return
+    total = a.series * a.hours * 3_600_000 // INTERVAL
+    print(f"count_over_time(m[{a.hours}h]) over {a.series:,} series = {total:,} samples")
+    for name, limit in (("limit", a.limit), ("raised", 10 * a.limit)):
+        out = subprocess.run([sys.executable, "-m", "benchmarks.bench_sharded_range",
+                              "--series", str(a.series), "--hours", str(a.hours),
+                              "--one", str(limit)], capture_output=True, text=True, check=True)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"{name:7s} max-samples {limit:>12,}: {r['seconds']:6.2f} s, "
+              f"peak RSS +{r['peak_rss_mb']} MB, {r['outcome']}")
+
+
+if __name__ == "__main__":
+    main()
