@@ -71,6 +71,8 @@ class Querier(Protocol):
         """Series whose labels match every matcher, with their samples in range.
 
         Series with no sample in range are omitted. Results are sorted by labels.
+        A ``__query_shard__`` matcher selects a shard of the series (``model.shard``),
+        never a label: the engine shards large range functions with it.
         With ``hints``, raises ``SelectLimitError`` as soon as the answer would pass them.
         """
         ...
