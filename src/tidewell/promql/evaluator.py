@@ -41,6 +41,8 @@ _CHECK_EVERY = 256
 """Rows between deadline checks inside one selector's loop."""
 _CONCAT_AT_ONCE = 1 << 20
 """Samples a range selector copies in one call (a few ms at most with the GIL held)."""
+_SAMPLE_BYTES = 48
+"""Bytes a range selector reserves per sample: 16 fetched, 32 for the concatenated copy."""
 _MAX_SHARDS = 1 << 40
 """Past this many shards a selection is not split further (only hash collisions remain)."""
 
@@ -377,10 +379,12 @@ class Evaluator:
         decoding) and is then evaluated shard by shard (``__query_shard__``), each
         shard's arrays released before the next; a shard still too big is split again
         (``i + M*j`` of ``M*k``). A single series is selected whole: its windows alone
-        decide, as in Prometheus. Output rows keep the unsharded order (by labels).
+        decide, as in Prometheus. Output rows keep the unsharded order (by labels). With
+        a memory limit, what the query may still hold in bytes bounds the shards too.
         """
         budget = self.ctx.budget
         limit = budget.limits.max_samples
+        mem_limit = budget.limits.max_memory_bytes
         asked, matchers = split_shard(node.vs.matchers)
         base = asked or ShardSelector(0, 1)
         todo: list[tuple[ShardSelector, bool]] = [(base, True)]
@@ -391,8 +395,10 @@ class Evaluator:
         while todo:
             shard, hinted = todo.pop()
             room = limit - held
+            if mem_limit:
+                room = min(room, (mem_limit - budget.memory) // _SAMPLE_BYTES)
             if shard is base:  # the selector as written: sources filter by its own shard
-                plan = _ShardPlan(node.vs.matchers, None, limit if hinted else 0, 0)
+                plan = _ShardPlan(node.vs.matchers, None, room if hinted and room > 0 else 0, 0)
             else:
                 plan = _ShardPlan(matchers, shard, room if hinted and room > 0 else 0, held)
             self.plan = plan

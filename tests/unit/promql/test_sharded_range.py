@@ -173,3 +173,15 @@ async def test_http_query_answers_where_the_selection_passes_max_samples(
         r = await client.get("/prometheus/api/v1/query",
                              params={"query": "count_over_time(big[1h])", "time": END / 1000})
         assert r.status_code == 422 and "too many samples" in r.json()["error"]
+
+
+def test_memory_limit_is_met_shard_by_shard(store: HeadQueryable) -> None:
+    """The whole selection (a bare range vector is selected at once) needs more than
+    200 kB as the budget counts it; shards of it, each released before the next, fit."""
+    query = "count_over_time(m_total[1h])"
+    whole = Engine().instant_query(store, "t", query, END)
+    with pytest.raises(ExecutionError, match="estimated amount of memory"):
+        Engine(EngineOptions(max_memory_bytes=200_000)).instant_query(store, "t", "m_total[1h]",
+                                                                      END)
+    got = Engine(EngineOptions(max_memory_bytes=200_000)).instant_query(store, "t", query, END)
+    assert _rows(got) == _rows(whole)
