@@ -185,3 +185,20 @@ def test_memory_limit_is_met_shard_by_shard(store: HeadQueryable) -> None:
                                                                       END)
     got = Engine(EngineOptions(max_memory_bytes=200_000)).instant_query(store, "t", query, END)
     assert _rows(got) == _rows(whole)
+
+
+@pytest.mark.parametrize("query", ['rate({__name__=~"m_total|n_total"}[1h])',
+                                   'last_over_time({__name__=~"m_total|n_total"}[1h])'])
+def test_delayed_name_removal_sees_the_whole_result(store: HeadQueryable, query: str) -> None:
+    """With delayed name removal names go when the result is shaped: sharded or not, the
+    same rows (``last_over_time`` keeps names) or the same error (``rate`` drops them)."""
+    def run(limit: int) -> object:
+        try:
+            return _rows(Engine(EngineOptions(max_samples=limit, delayed_name_removal=True))
+                         .instant_query(store, "t", query, END))
+        except ExecutionError as exc:
+            return str(exc)
+    whole = run(50_000_000)
+    assert run(LIMIT) == whole
+    assert (whole == "vector cannot contain metrics with the same labelset") == \
+        query.startswith("rate")
