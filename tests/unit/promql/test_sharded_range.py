@@ -4,6 +4,8 @@ values, order, errors and statistics as one unsharded evaluation."""
 
 from __future__ import annotations
 
+import threading
+
 import httpx
 import numpy as np
 import pytest
@@ -15,7 +17,7 @@ from tidewell.model import Histogram, Labels, SampleBatch, SelectHints, SelectLi
 from tidewell.model.matchers import Matcher, MatchType
 from tidewell.promql.context import EngineOptions
 from tidewell.promql.engine import Engine, QueryResult
-from tidewell.promql.errors import ExecutionError, TooManySamplesError
+from tidewell.promql.errors import ExecutionError, QueryCanceledError, TooManySamplesError
 from tidewell.querier.config import QuerierConfig
 from tidewell.tsdb.head import Head, HeadQuerier
 
@@ -202,3 +204,20 @@ def test_delayed_name_removal_sees_the_whole_result(store: HeadQueryable, query:
     assert run(LIMIT) == whole
     assert (whole == "vector cannot contain metrics with the same labelset") == \
         query.startswith("rate")
+
+
+def test_cancel_is_seen_between_shards(store: HeadQueryable) -> None:
+    """The query is canceled while its third shard is being selected: it stops there."""
+    cancel = threading.Event()
+
+    class Canceling(HeadQueryable):
+        def querier(self, tenant: str, mint: int, maxt: int) -> HeadQuerier:
+            if self.selects == 3:
+                cancel.set()
+            return super().querier(tenant, mint, maxt)
+
+    q = Canceling(store.head)
+    with pytest.raises(QueryCanceledError):
+        Engine(EngineOptions(max_samples=LIMIT)).instant_query(
+            q, "t", "count_over_time(m_total[1h])", END, cancel=cancel)
+    assert q.selects == 4  # the refused whole selection, then three shards of about twenty
