@@ -254,7 +254,8 @@ async def _init_distributor(app: App) -> Distributor:
         distributor.appendable_floors = local.appendable_floors
     elif "ingester" not in app.modules:  # ingesters elsewhere: poll their floors
         _, ingesters = app.objects["ingester-ring"]
-        floors = RemoteAppendableFloors(watcher, ingesters)
+        floors = RemoteAppendableFloors(
+            watcher, ingesters, interval_s=app.config.distributor.appendable_floors_poll_interval)
         app.add_service("appendable-floors", floors)
         distributor.appendable_floors = floors.floors
     return distributor
