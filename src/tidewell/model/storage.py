@@ -7,15 +7,16 @@ remote process.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from tidewell.model.errors import TidewellError
+from tidewell.model.labels import Labels
 from tidewell.model.matchers import Matcher
 from tidewell.model.samples import Series
 
-__all__ = ["Querier", "Queryable", "SelectHints", "SelectLimitError"]
+__all__ = ["Querier", "Queryable", "SelectHints", "SelectLimitError", "select_parts"]
 
 
 @dataclass(frozen=True)
@@ -90,3 +91,40 @@ class Queryable(Protocol):
     """Hands out queriers bound to a tenant and a time range."""
 
     def querier(self, tenant: str, mint: int, maxt: int) -> Querier: ...
+
+
+def select_parts(queriers: Iterable[Querier], matchers: Sequence[Matcher],
+                 hints: SelectHints | None = None, *,
+                 disjoint: bool = False) -> list[list[Series]]:
+    """Each querier's ``select`` answer, one after another, as parts of one select.
+
+    The samples hint bounds the parts together (head and blocks, partitions,
+    ingesters and store): each part is asked for the room the parts before it left,
+    so the part that would pass it refuses before decoding, and the error says what
+    all parts found. Samples are summed (a copy in both the head and a block being
+    cut counts twice). Series: ``disjoint`` parts (partitions: a series is written to
+    one) add up; otherwise the distinct labels seen, or the refusing part's count if
+    larger, exact when the same series spans the parts (time-split parts) -- the sum
+    would make a single series spanning head and blocks look like two and split it
+    into shards for nothing.
+    """
+    if hints is None or not hints.max_samples:
+        return [q.select(matchers, hints) for q in queriers]
+    limit = hints.max_samples
+    answers: list[list[Series]] = []
+    seen: set[Labels] = set()
+    held = 0
+    for q in queriers:
+        try:
+            got = q.select(matchers, replace(hints, max_samples=max(1, limit - held)))
+        except SelectLimitError as exc:
+            if exc.what != "samples":
+                raise
+            series = len(seen) + exc.series if disjoint else max(len(seen), exc.series)
+            raise SelectLimitError("samples", limit, series, held + exc.samples) from exc
+        answers.append(got)
+        seen.update(s.labels for s in got)
+        held += sum(len(s.timestamps) for s in got)
+        if held > limit:
+            raise SelectLimitError("samples", limit, len(seen), held)
+    return answers

@@ -15,8 +15,10 @@ searched, so the querier can ask another owner for the rest. Other components
 answer such a request with 400.
 
 Errors are an ``ErrorResponse``: 400 bad request, 401 no tenant, 422 more series
-than ``max_series``, 500 the querier failed. The ``Querier`` runs in a worker thread
-that a client's disconnect abandons (``rpc``).
+than ``max_series`` or more samples than ``max_samples`` (then ``found_series`` and
+``found_samples`` say what the source counted before decoding), 500 the querier
+failed. The ``Querier`` runs in a worker thread that a client's disconnect abandons
+(``rpc``).
 """
 
 from __future__ import annotations
@@ -92,8 +94,13 @@ def internal_query_routes(
         matchers = matchers_of(req)
         q = querier_of(tenant, req)
         try:
-            series = q.select(matchers, SelectHints(max_series=req.max_series))
-        except SelectLimitError:
+            series = q.select(matchers, SelectHints(max_series=req.max_series,
+                                                    max_samples=req.max_samples))
+        except SelectLimitError as exc:
+            if exc.what == "samples":
+                raise RPCError(422, f"the select would fetch more than {exc.limit} samples",
+                               found_series=exc.series,
+                               found_samples=max(exc.samples, exc.limit + 1)) from None
             raise RPCError(422, f"the query hit the max number of series limit "
                              f"(limit: {req.max_series} series)") from None
         if req.max_series > 0 and len(series) > req.max_series:
