@@ -114,3 +114,18 @@ def test_partitions_share_the_hint_over_the_wire(serve) -> None:
             sharded = Engine(EngineOptions(max_samples=ROUNDS + 60)).instant_query(
                 both, "t", query, END)
             assert _rows(sharded) == _rows(whole) and len(whole.series) in (2, SERIES)
+
+
+def test_a_source_that_cannot_count_first_is_not_sent_past_the_hint(serve) -> None:
+    """A source without its own check (an in-memory one) answers in full to the route, which
+    refuses before encoding: the querier still gets the samples error, not the data."""
+    from .conftest import MemoryQueryable, sample_data
+
+    srv = serve(internal_app(MemoryQueryable(sample_data(n_series=10, n_samples=100))))
+    with RemoteQueryable(srv.url) as remote:
+        q = remote.querier("t1", 0, 2**62)
+        with pytest.raises(SelectLimitError) as err:
+            q.select([Matcher(MatchType.REGEX, "__name__", "metric_.")],
+                     SelectHints(max_samples=500))
+        assert err.value.what == "samples" and (err.value.series, err.value.samples) == (10, 1000)
+        assert sum(len(s) for s in q.select([], SelectHints(max_samples=1000))) == 1000

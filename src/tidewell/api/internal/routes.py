@@ -59,6 +59,12 @@ def _read_request(body: bytes) -> pb.ReadRequest:
         raise RPCError(400, f"bad request body: {exc}") from exc
 
 
+def too_many_samples(limit: int, series: int, samples: int) -> RPCError:
+    """The 422 of a select past ``max_samples``, with what the source found."""
+    return RPCError(422, f"the select would fetch more than {limit} samples",
+                    found_series=series, found_samples=max(samples, limit + 1))
+
+
 async def _true_after(aw: Awaitable[None]) -> bool:
     await aw
     return True
@@ -98,14 +104,16 @@ def internal_query_routes(
                                                     max_samples=req.max_samples))
         except SelectLimitError as exc:
             if exc.what == "samples":
-                raise RPCError(422, f"the select would fetch more than {exc.limit} samples",
-                               found_series=exc.series,
-                               found_samples=max(exc.samples, exc.limit + 1)) from None
+                raise too_many_samples(exc.limit, exc.series, exc.samples) from None
             raise RPCError(422, f"the query hit the max number of series limit "
                              f"(limit: {req.max_series} series)") from None
         if req.max_series > 0 and len(series) > req.max_series:
             raise RPCError(422, f"the query hit the max number of series limit "
                              f"(limit: {req.max_series} series)")
+        if req.max_samples > 0:  # a source that cannot count before decoding: not sent
+            held = sum(len(s.timestamps) for s in series)
+            if held > req.max_samples:
+                raise too_many_samples(req.max_samples, len(series), held)
         truncated = 0 < req.limit < len(series)
         if truncated:
             series = series[: req.limit]
