@@ -12,7 +12,6 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from tidewell.model.errors import TidewellError
-from tidewell.model.labels import Labels
 from tidewell.model.matchers import Matcher
 from tidewell.model.samples import Series
 
@@ -112,19 +111,23 @@ def select_parts(queriers: Iterable[Querier], matchers: Sequence[Matcher],
         return [q.select(matchers, hints) for q in queriers]
     limit = hints.max_samples
     answers: list[list[Series]] = []
-    seen: set[Labels] = set()
     held = 0
+
+    def found(more: int = 0) -> int:  # series of the answers so far (counted only on refusal)
+        if disjoint:
+            return sum(map(len, answers)) + more
+        return max(len({s.labels for a in answers for s in a}), more)
+
     for q in queriers:
         try:
             got = q.select(matchers, replace(hints, max_samples=max(1, limit - held)))
         except SelectLimitError as exc:
             if exc.what != "samples":
                 raise
-            series = len(seen) + exc.series if disjoint else max(len(seen), exc.series)
-            raise SelectLimitError("samples", limit, series, held + exc.samples) from exc
+            raise SelectLimitError("samples", limit, found(exc.series),
+                                   held + exc.samples) from exc
         answers.append(got)
-        seen.update(s.labels for s in got)
         held += sum(len(s.timestamps) for s in got)
         if held > limit:
-            raise SelectLimitError("samples", limit, len(seen), held)
+            raise SelectLimitError("samples", limit, found(), held)
     return answers
