@@ -13,7 +13,6 @@ __all__ = [
     "ErrInvalidMaxConcurrent",
     "ErrInvalidMaxSamples",
     "ErrInvalidQueryTimeRouting",
-    "ErrInvalidWritePriority",
     "QuerierConfig",
 ]
 
@@ -28,10 +27,6 @@ class ErrInvalidMaxSamples(InvalidValueError):
 
 class ErrInvalidMaxConcurrent(InvalidValueError):
     """``-querier.max-concurrent`` must be positive."""
-
-
-class ErrInvalidWritePriority(InvalidValueError):
-    """``-querier.write-priority-max-wait`` must not be negative."""
 
 
 class ErrInvalidQueryTimeRouting(InvalidValueError):
@@ -83,8 +78,6 @@ class QuerierConfig:
             raise ErrInvalidLookbackDelta("querier.lookback-delta must be greater than 0")
         if self.max_samples <= 0:
             raise ErrInvalidMaxSamples("querier.max-samples must be greater than 0")
-        if self.write_priority_max_wait < 0:
-            raise ErrInvalidWritePriority("querier.write-priority-max-wait must not be negative")
         if self.max_concurrent <= 0:
             raise ErrInvalidMaxConcurrent("querier.max-concurrent must be greater than 0")
         for flag, value in (("querier.query-ingesters-within", self.query_ingesters_within),
