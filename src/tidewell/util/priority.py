@@ -51,7 +51,7 @@ WORKER, LOOP = "worker", "event-loop"
 class WriteGate:
     """Counts writes in flight; ``checkpoint`` parks the calling thread while any is."""
 
-    def __init__(self, max_wait_s: float = 0.01, min_run_s: float = 0.005) -> None:
+    def __init__(self, max_wait_s: float = 0.01, min_run_s: float = 0.01) -> None:
         self.max_wait_s = max_wait_s
         self.min_run_s = min_run_s
         self.writes = 0
@@ -84,7 +84,8 @@ class WriteGate:
 
     def checkpoint(self, deadline: float = math.inf) -> None:
         """Step aside while writes are in flight (``deadline``: ``time.monotonic`` time
-        at which the wait ends regardless). Idle cost: one attribute read and compare."""
+        at which the wait ends regardless). Idle cost: one attribute read and compare.
+        For query threads only: on the event loop it would hold up the push itself."""
         if self.writes:
             self._wait(deadline)
 
