@@ -25,6 +25,7 @@ from tidewell.promql.errors import (
     TooManySamplesError,
 )
 from tidewell.util.config_fields import format_duration
+from tidewell.util.priority import WRITES
 
 __all__ = ["CELL_BYTES", "QueryBudget", "QueryLimits", "series_bytes", "value_bytes"]
 
@@ -73,7 +74,10 @@ class QueryBudget:
         self.memory_peak = 0
 
     def check(self) -> None:
-        """Stop here if the query was canceled or ran past its deadline."""
+        """Step aside while a push is in flight (``WRITES``, up to a cap and never past
+        the deadline), then stop here if the query was canceled or ran past its deadline."""
+        if WRITES.writes:
+            WRITES.checkpoint(self.deadline)
         if self.cancel is not None and self.cancel.is_set():
             raise QueryCanceledError()
         if time.monotonic() > self.deadline:

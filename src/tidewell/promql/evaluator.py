@@ -129,6 +129,7 @@ class Evaluator:
         budget.check()
         held = budget.memory
         val = self._eval(node)
+        budget.check()  # also on the way out: a push in flight goes first (util/priority.py)
         if not self.ctx.opts.delayed_name_removal and isinstance(val, Block) \
                 and any(val.drop_name):
             val = drop_names_now(val, _has_range_arg(node))
