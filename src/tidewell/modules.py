@@ -88,6 +88,7 @@ from tidewell.storegateway.sharding import RingShardingStrategy
 from tidewell.storegateway.status import store_gateway_status_routes
 from tidewell.ui import ui_routes
 from tidewell.util.config_tree import ConfigError
+from tidewell.util.priority import WRITES
 from tidewell.util.services import FunctionService, Service, ServiceManager, Supervisor
 
 log = logging.getLogger("tidewell.modules")
@@ -458,6 +459,8 @@ async def _init_querier(app: App) -> ASGIApp:
     def consistency(inner: ASGIApp) -> ASGIApp:
         return ReadConsistencyMiddleware(inner, wait=wait, default_level=default_level)
 
+    step_aside = config.querier.write_priority_max_wait  # query threads, for pushes
+    WRITES.configure(max_wait_s=step_aside, min_run_s=step_aside)
     slots = anyio.CapacityLimiter(config.querier.max_concurrent)  # cardinality counting
     api = Mount("/prometheus", routes=[
         *query_routes(
