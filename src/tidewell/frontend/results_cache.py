@@ -125,7 +125,8 @@ class _ResultsCache:
             return await self.next.do(request)
         metrics.CACHE_REQUESTS.labels(RANGE).inc()
         key = cache_key(request, self.mw.window_ms)
-        raw = await self.mw.cache.get(_hashed(key))
+        hashed = _hashed(key)
+        raw = await self.mw.cache.get(hashed)
         # Decoding, trimming, merging and encoding run on a frontend thread (offloop.py):
         # only the cache's and the downstream's I/O stay on the event loop.
         extents, requests, responses = await off_loop(lambda: _plan(key, raw, request))
@@ -140,7 +141,7 @@ class _ResultsCache:
         out, store = await off_loop(lambda: self._finish(
             request, key, extents, responses, fetched, max_cache_time))
         if store is not None:
-            await self.mw.cache.set(_hashed(key), store, self.mw.ttl)
+            await self.mw.cache.set(hashed, store, self.mw.ttl)
         return out
 
     def _finish(self, request: QueryRequest, key: str, extents: list[Extent],
