@@ -119,9 +119,10 @@ class HTTPDownstream:
 
     async def _send(self, method: str, url: str | httpx.URL, **kw: object) -> QueryResponse:
         if self.asgi_app is not None:  # in process: one call, nothing to retry
-            u = httpx.URL(url) if isinstance(url, str) else url
+            # ``do`` passes a bare path (no URL parsing on the loop), ``proxy`` a URL.
+            path, query = (url, b"") if isinstance(url, str) else (url.path, url.query)
             status, headers, body = await asgi_request(
-                self.asgi_app, method, u.path, query=u.query, host="querier",
+                self.asgi_app, method, path, query=query, host="querier",
                 headers=kw.get("headers"), body=kw.get("content") or b"")  # type: ignore[arg-type]
             await WRITES.step_aside()  # before the merge and caching: pushes in flight first
             metrics.RETRIES.observe(0)

@@ -25,7 +25,9 @@ import orjson
 from tidewell.frontend import metrics
 from tidewell.frontend.cache import Cache
 from tidewell.frontend.merge import extract, merge_responses
+from tidewell.frontend.offloop import off_loop
 from tidewell.frontend.request import RANGE, Handler, QueryRequest, QueryResponse
+from tidewell.util.priority import WRITES
 
 __all__ = ["Extent", "ResultsCacheMiddleware", "cache_key", "partition"]
 
@@ -123,25 +125,52 @@ class _ResultsCache:
             return await self.next.do(request)
         metrics.CACHE_REQUESTS.labels(RANGE).inc()
         key = cache_key(request, self.mw.window_ms)
-        extents = await self._load(key)
-        requests, responses = partition(request, extents)
+        hashed = _hashed(key)
+        raw = await self.mw.cache.get(hashed)
+        # Decoding, trimming, merging and encoding run on a frontend thread (offloop.py):
+        # only the cache's and the downstream's I/O stay on the event loop.
+        extents, requests, responses = await off_loop(lambda: _plan(key, raw, request))
         if not requests:
             metrics.CACHE_HITS.labels(RANGE).inc()
-        fresh: list[Extent] = []
+        fetched: list[tuple[QueryRequest, QueryResponse]] = []
         for sub in requests:
             resp = await self.next.do(sub)
+            fetched.append((sub, resp))
+            if not 200 <= resp.status_code < 300:
+                break  # a failed gap: the rest is not worth asking for
+        out, store = await off_loop(lambda: self._finish(
+            request, key, extents, responses, fetched, max_cache_time))
+        if store is not None:
+            await self.mw.cache.set(hashed, store, self.mw.ttl)
+        return out
+
+    def _finish(self, request: QueryRequest, key: str, extents: list[Extent],
+                responses: list[QueryResponse], fetched: list[tuple[QueryRequest, QueryResponse]],
+                max_cache_time: int) -> tuple[QueryResponse, bytes | None]:
+        """The answer from cached and fetched parts, and the entry to store (if any changed)."""
+        fresh: list[Extent] = []
+        for sub, resp in fetched:
             if not resp.ok:
-                return resp
+                return resp, None
             responses.append(resp)
             if _is_matrix(resp) and "no-store" not in resp.headers.get("cache-control", ""):
                 ext = self._storable(sub, resp, max_cache_time)
                 if ext is not None:
                     fresh.append(ext)
+        store = None
         if fresh:
-            await self._store(key, merge_extents(extents + fresh, request.step))
+            merged = merge_extents(extents + fresh, request.step)
+            WRITES.checkpoint()
+            store = orjson.dumps({"key": key, "extents": [e.to_json() for e in merged]})
+        WRITES.checkpoint()
         if len(responses) == 1 and not extents:
-            return responses[0]
-        return extract(merge_responses(responses), request.start, request.end)
+            out = responses[0]
+        else:
+            out = extract(merge_responses(responses), request.start, request.end)
+        if request.total_queries == 1:  # the final answer: encode it here, not on the loop
+            WRITES.checkpoint()
+            out.body  # noqa: B018 (encodes and keeps the bytes)
+        return out, store
 
     @staticmethod
     def _storable(sub: QueryRequest, resp: QueryResponse, max_cache_time: int) -> Extent | None:
@@ -153,22 +182,25 @@ class _ResultsCache:
             return None
         return Extent(sub.start, end, extract(resp, sub.start, end))
 
-    async def _load(self, key: str) -> list[Extent]:
-        raw = await self.mw.cache.get(_hashed(key))
-        if raw is None:
-            return []
-        try:
-            doc = orjson.loads(raw)
-            if doc.get("key") != key:  # a hash collision: not ours
-                return []
-            return [Extent.from_json(e) for e in doc["extents"]]
-        except (orjson.JSONDecodeError, KeyError, TypeError) as e:
-            log.warning("dropping unreadable results cache entry: %r", e)
-            return []
 
-    async def _store(self, key: str, extents: list[Extent]) -> None:
-        doc = {"key": key, "extents": [e.to_json() for e in extents]}
-        await self.mw.cache.set(_hashed(key), orjson.dumps(doc), self.mw.ttl)
+def _decode(key: str, raw: bytes | None) -> list[Extent]:
+    if raw is None:
+        return []
+    try:
+        doc = orjson.loads(raw)
+        if doc.get("key") != key:  # a hash collision: not ours
+            return []
+        return [Extent.from_json(e) for e in doc["extents"]]
+    except (orjson.JSONDecodeError, KeyError, TypeError) as e:
+        log.warning("dropping unreadable results cache entry: %r", e)
+        return []
+
+
+def _plan(key: str, raw: bytes | None, req: QueryRequest
+          ) -> tuple[list[Extent], list[QueryRequest], list[QueryResponse]]:
+    """The stored extents, the requests for what they miss and the responses they hold."""
+    extents = _decode(key, raw)
+    return extents, *partition(req, extents)
 
 
 class ResultsCacheMiddleware:
