@@ -21,7 +21,7 @@ def broker(request: pytest.FixtureRequest,
 
 @pytest.fixture(params=BROKERS)
 def own_broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Broker]:
-    """A broker for one test that stops or freezes it."""
+    """A broker for one test that stops it (one that only freezes it uses ``broker``)."""
     b = start_broker(request.param, tmp_path / request.param)
     yield b
     b.resume()
