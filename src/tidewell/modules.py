@@ -88,6 +88,7 @@ from tidewell.storegateway.sharding import RingShardingStrategy
 from tidewell.storegateway.status import store_gateway_status_routes
 from tidewell.ui import ui_routes
 from tidewell.util.config_tree import ConfigError
+from tidewell.util.priority import WRITES
 from tidewell.util.services import FunctionService, Service, ServiceManager, Supervisor
 
 log = logging.getLogger("tidewell.modules")
@@ -254,7 +255,8 @@ async def _init_distributor(app: App) -> Distributor:
         distributor.appendable_floors = local.appendable_floors
     elif "ingester" not in app.modules:  # ingesters elsewhere: poll their floors
         _, ingesters = app.objects["ingester-ring"]
-        floors = RemoteAppendableFloors(watcher, ingesters)
+        floors = RemoteAppendableFloors(
+            watcher, ingesters, interval_s=app.config.distributor.appendable_floors_poll_interval)
         app.add_service("appendable-floors", floors)
         distributor.appendable_floors = floors.floors
     return distributor
@@ -457,6 +459,8 @@ async def _init_querier(app: App) -> ASGIApp:
     def consistency(inner: ASGIApp) -> ASGIApp:
         return ReadConsistencyMiddleware(inner, wait=wait, default_level=default_level)
 
+    step_aside = config.querier.write_priority_max_wait  # query threads, for pushes
+    WRITES.configure(max_wait_s=step_aside, min_run_s=step_aside)
     slots = anyio.CapacityLimiter(config.querier.max_concurrent)  # cardinality counting
     api = Mount("/prometheus", routes=[
         *query_routes(

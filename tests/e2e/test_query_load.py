@@ -108,3 +108,14 @@ def test_ready_and_pushes_answer_while_query_loops_run(
     assert np.percentile(ready_ms, 95) < 40
     assert max(ready_ms) < 1000
     assert np.percentile(push_ms, 95) < 100
+    # Query work stepped aside for the pushes in flight (util/priority.py): worker threads
+    # at their checkpoints, the frontend's steps on the event loop as tasks.
+    text = httpx.get(f"{tidewell.url}/metrics").text
+    assert _sample(text, 'tidewell_query_write_yields_total{where="worker"}') > 0
+
+
+def _sample(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return 0.0

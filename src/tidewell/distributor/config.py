@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tidewell.util.config_fields import setting
+from tidewell.util.config_fields import InvalidValueError, setting
 
 __all__ = ["DistributorConfig", "InstanceLimitsConfig"]
 
@@ -57,3 +57,19 @@ class DistributorConfig:
             flag="distributor.max-error-messages",
         ),
     )
+    appendable_floors_poll_interval: float = field(
+        default=5.0,
+        metadata=setting(
+            "How often a distributor whose ingesters run in other processes polls every "
+            "partition owner's appendable floors (GET /ingester/appendable-floors). Series "
+            "whose samples are all older than their partition's floor are refused with 400; "
+            "a longer interval refuses less (older floors), never more. Tidewell-specific.",
+            flag="distributor.appendable-floors-poll-interval",
+            kind="duration",
+        ),
+    )
+
+    def validate(self) -> None:
+        if self.appendable_floors_poll_interval <= 0:
+            raise InvalidValueError(
+                "invalid value for -distributor.appendable-floors-poll-interval: must be > 0")

@@ -142,11 +142,12 @@ class Distributor:
                              token: np.ndarray, ring: PartitionRing) -> None:
         """Mark series whose samples are all older than their head takes (``V_OUT_OF_BOUNDS``).
 
-        Such samples would be acknowledged and then discarded by the ingester
-        (``sample-timestamp-too-old``); refused here, the client learns it with a
-        400. Heads only move forward, so a floor read now is never above the one
-        the ingester applies later: nothing it would keep is refused. A series
-        straddling the floor goes through (its newer samples are kept).
+        The ingester would store them out of order as late samples (older than
+        its head takes in order, Prometheus's ``sample-timestamp-too-old``);
+        refused here, a client whose clock or backlog is that far off learns it
+        with a 400, as from Prometheus. Heads only move forward, so a floor read
+        now is never above the one the ingester applies later. A series
+        straddling the floor goes through (all its samples are kept).
         """
         assert self.appendable_floors is not None
         floors = self.appendable_floors(tenant)

@@ -1,12 +1,15 @@
 """Appendable floors of ingesters in other processes, polled for the distributor.
 
 In the ingest-storage architecture the client has its 2xx before an ingester
-sees the sample, so what a head refuses as out of bounds would be acknowledged
-and then dropped. In one process the distributor asks the local ingester; across
+sees the sample, so the distributor is the last place that can refuse a sample
+older than the head takes in order (the ingester then keeps it out of order, as
+a late sample; a client whose clock or backlog is that far off should learn it
+with a 400, as from Prometheus). In one process the distributor asks the local ingester; across
 processes it keeps, per partition and tenant, the oldest timestamp every owner of
 the partition still stores, polled from each owner's
-``/ingester/appendable-floors`` every ``interval_s`` (why polling and not the
-ring: ``distributor/DESIGN.md``).
+``/ingester/appendable-floors`` every ``interval_s``
+(``-distributor.appendable-floors-poll-interval``; why polling and not the ring:
+``distributor/DESIGN.md``).
 
 What makes a floor safe to refuse on:
 

@@ -23,6 +23,7 @@ from tidewell.protocol.compression import decompress, snappy_uncompressed_length
 from tidewell.protocol.errors import ProtocolError
 from tidewell.protocol.rw2 import RW2Stats
 from tidewell.protocol.wire_rw2 import transcode_rw2
+from tidewell.util.priority import WRITES
 
 __all__ = ["decode_remote_write", "decoded_size", "push_routes"]
 
@@ -90,7 +91,10 @@ def make_push_handler(distributor: Distributor, inflight: InflightLimiter):
             with inflight.admit(declared_length(request)) as slot:
                 body = await read_body(request, max_size)
                 slot.grow(len(body))
-                with inline_when(decoded_size(body, encoding) <= INLINE_MAX_BYTES):
+                # From a complete body on, query threads step aside (a slow sender
+                # does not hold them); see util/priority.py.
+                with WRITES.writing(), \
+                        inline_when(decoded_size(body, encoding) <= INLINE_MAX_BYTES):
                     raw = await off_loop(decode_remote_write, body, encoding, max_size, is_rw2)
                     del body
                     result = await distributor.push(tenant, raw)

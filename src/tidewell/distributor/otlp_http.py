@@ -17,6 +17,7 @@ from tidewell.distributor.workers import off_loop
 from tidewell.protocol.compression import decompress
 from tidewell.protocol.errors import ProtocolError
 from tidewell.protocol.otlp_names import OTLPNaming
+from tidewell.util.priority import WRITES
 
 __all__ = ["convert_otlp", "make_otlp_handler"]
 
@@ -56,12 +57,13 @@ def make_otlp_handler(distributor: Distributor, inflight: InflightLimiter):
                 body = await read_body(request, max_size)
                 slot.grow(len(body))
                 limits = distributor.overrides.for_tenant(tenant)
-                raw = await off_loop(
-                    convert_otlp, body, encoding, max_size, media == "application/json",
-                    OTLPNaming.from_strategy(limits.otel_strategy()),
-                    limits.otel_convert_histograms_to_nhcb, left_out)
-                del body
-                await distributor.push(tenant, raw)
+                with WRITES.writing():  # query threads step aside (util/priority.py)
+                    raw = await off_loop(
+                        convert_otlp, body, encoding, max_size, media == "application/json",
+                        OTLPNaming.from_strategy(limits.otel_strategy()),
+                        limits.otel_convert_histograms_to_nhcb, left_out)
+                    del body
+                    await distributor.push(tenant, raw)
             if left_out:  # as Mimir: the rest is written, the client learns what was not
                 return error_response(400, "\n".join(left_out))
         except ProtocolError as e:

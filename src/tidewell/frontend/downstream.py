@@ -32,6 +32,7 @@ from tidewell.frontend.request import (
     QueryResponse,
 )
 from tidewell.util.asgi_call import asgi_request
+from tidewell.util.priority import WRITES
 
 __all__ = ["DOWN_COOLDOWN_S", "HTTPDownstream", "asgi_downstream", "http_downstream",
            "parse_downstream_urls"]
@@ -122,6 +123,7 @@ class HTTPDownstream:
             status, headers, body = await asgi_request(
                 self.asgi_app, method, u.path, query=u.query, host="querier",
                 headers=kw.get("headers"), body=kw.get("content") or b"")  # type: ignore[arg-type]
+            await WRITES.step_aside()  # before the merge and caching: pushes in flight first
             metrics.RETRIES.observe(0)
             return QueryResponse(status, body, {k: headers[k] for k in _KEEP_RESPONSE_HEADERS
                                                 if k in headers})

@@ -34,6 +34,7 @@ from tidewell.frontend.request import (
 )
 from tidewell.model.errors import TidewellError
 from tidewell.util.config_fields import InvalidValueError, parse_duration
+from tidewell.util.priority import WRITES
 
 __all__ = ["frontend_routes", "parse_request"]
 
@@ -150,6 +151,7 @@ def frontend_routes(chain: Handler, config: FrontendConfig, *,
                 return _to_starlette(error_response(400, "bad_data", "invalid query parameters"))
             try:
                 async with asyncio.timeout(config.query_timeout or None):
+                    await WRITES.step_aside()  # pushes in flight first (util/priority.py)
                     resp = await chain.do(req)
             except FrontendError as e:
                 resp = error_response(e.status, e.error_type, str(e))

@@ -184,6 +184,8 @@ class RecordAppender:
             m.INGESTED_SAMPLES.labels(tenant).inc(res.accepted)
         if res.duplicates:
             m.DUPLICATE_SAMPLES.labels(tenant).inc(res.duplicates)
+        if res.late:
+            m.LATE_SAMPLES.labels(tenant).inc(res.late)
         if res.rejected:
             rm.REQUESTS_FAILED.labels("client").inc()
             for reason, count in res.rejected.items():

@@ -139,9 +139,9 @@ def compact_head(
     """Cut what is ready into blocks; return their metas and where to truncate the head.
 
     ``force`` cuts every range up to the newest sample (Mimir's flush, before a
-    scale-down): afterwards the head refuses samples older than the end of the
-    newest range. The caller must be the head's only appender (the ingester's
-    append thread) and truncates the head.
+    scale-down): afterwards samples older than the end of the newest range are
+    late (stored out of order, cut into out-of-order blocks). The caller must be
+    the head's only appender (the ingester's append thread) and truncates the head.
     """
     tdir = Path(tenant_dir)
     oranges, iranges = cut_ranges(head, force=force)

@@ -388,9 +388,10 @@ class Ingester:
     def appendable_floors(self, tenant: str) -> dict[int, int]:
         """{partition: the oldest timestamp the tenant's head could still store}.
 
-        Older samples are discarded on consumption (``sample-timestamp-too-old`` /
-        ``sample-too-old``): the head's appendable minimum, or with an out-of-order
-        window the lower of it and the head's newest sample minus the window. Empty
+        The distributor refuses series wholly older with 400: the head's appendable
+        minimum, or with an out-of-order window the lower of it and the head's newest
+        sample minus the window. Older samples that reach the head anyway are stored
+        out of order (late, ``tidewell_ingester_late_samples_appended_total``). Empty
         when the head has no sample yet (it takes anything). Read without the head's
         lock from the event loop: both bounds only grow, so a stale read is lower.
         """

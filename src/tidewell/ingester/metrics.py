@@ -48,6 +48,13 @@ DUPLICATE_SAMPLES = Counter(
     "Samples identical to stored ones (same timestamp and value), accepted without storing.",
     ["user"],
 )
+LATE_SAMPLES = Counter(
+    "tidewell_ingester_late_samples_appended_total",
+    "Samples older than the oldest timestamp the head took in order (Prometheus's out of "
+    "bounds) that came through the log, already acknowledged: stored out of order instead "
+    "of discarded, and cut into out-of-order blocks.",
+    ["user"],
+)
 SHIPPER_UPLOADS = Counter(
     "cortex_ingester_shipper_uploads_total", "Total number of uploaded TSDB blocks."
 )

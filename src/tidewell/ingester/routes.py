@@ -52,9 +52,9 @@ def ingester_routes(ingester: Any) -> list[Route]:
 
     async def flush(request: Request) -> Response:
         try:
-            # Everything acknowledged before the flush is in the blocks it writes: the
-            # cut closes the head to older samples, so records still in the log would
-            # otherwise arrive out of bounds.
+            # Everything acknowledged before the flush is in the blocks it writes: records
+            # still in the log would otherwise arrive late, in out-of-order blocks cut
+            # after the flush.
             await ingester.wait_strong()
             await ingester.compact(force=True)
             await ingester.ship()

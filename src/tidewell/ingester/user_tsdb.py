@@ -21,7 +21,7 @@ from tidewell.model.labels import Labels
 from tidewell.model.matchers import Matcher
 from tidewell.model.merge import merge_series
 from tidewell.model.samples import Series
-from tidewell.model.storage import Querier, SelectHints
+from tidewell.model.storage import Querier, SelectHints, select_parts
 from tidewell.tsdb.block import BlockReader
 from tidewell.tsdb.head import Head, HeadQuerier
 
@@ -175,12 +175,11 @@ class TenantQuerier:
     def select(self, matchers: Sequence[Matcher],
                hints: SelectHints | None = None) -> list[Series]:
         by_labels: dict[Labels, list[Series]] = {}
-        parts = 0
-        for q in self._queriers():
-            parts += 1
-            for s in q.select(matchers, hints):
+        answers = select_parts(self._queriers(), matchers, hints)
+        for answer in answers:
+            for s in answer:
                 by_labels.setdefault(s.labels, []).append(s)
-        if parts == 1:
+        if len(answers) == 1:
             return [v[0] for _, v in sorted(by_labels.items())]
         return [merge_series(by_labels[ls]) for ls in sorted(by_labels)]
 

@@ -22,7 +22,13 @@ from tidewell.model.labels import (
 )
 from tidewell.model.matchers import Matcher, MatchType
 from tidewell.model.samples import STALE_NAN_BITS, Series, is_stale_nan, stale_nan
-from tidewell.model.storage import Querier, Queryable, SelectHints, SelectLimitError
+from tidewell.model.storage import (
+    Querier,
+    Queryable,
+    SelectHints,
+    SelectLimitError,
+    select_parts,
+)
 from tidewell.model.tenant import InvalidTenantIDError, validate_tenant_id
 
 __all__ = [
@@ -53,6 +59,7 @@ __all__ = [
     "is_utf8_name",
     "label_name_str",
     "pairs_string",
+    "select_parts",
     "stale_nan",
     "unescape_name",
     "validate_tenant_id",

@@ -87,6 +87,11 @@ class ShardSelector:
     def owns(self, labels: Labels) -> bool:
         return stable_hash(labels) % self.count == self.index
 
+    def split(self, k: int) -> list[ShardSelector]:
+        """``k`` shards that together hold exactly this one's series: index ``i + M*j`` of
+        ``M*k`` keeps ``hash % (M*k) == i + M*j``, hence ``hash % M == i``."""
+        return [ShardSelector(self.index + self.count * j, self.count * k) for j in range(k)]
+
     def keep(self, labels: Iterable[Labels]) -> list[bool]:
         """For each label set, whether it belongs to this shard."""
         return [stable_hash(lb) % self.count == self.index for lb in labels]

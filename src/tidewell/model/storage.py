@@ -7,15 +7,15 @@ remote process.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from tidewell.model.errors import TidewellError
 from tidewell.model.matchers import Matcher
 from tidewell.model.samples import Series
 
-__all__ = ["Querier", "Queryable", "SelectHints", "SelectLimitError"]
+__all__ = ["Querier", "Queryable", "SelectHints", "SelectLimitError", "select_parts"]
 
 
 @dataclass(frozen=True)
@@ -23,13 +23,21 @@ class SelectHints:
     """What one ``select`` may still fetch (0 = no limit), so sources stop early.
 
     ``max_bytes`` counts samples as the engine holds them decoded (16 bytes per
-    float sample, ``promql.budget.series_bytes``). A source checks both once it
-    knows the matching series and their chunks, before decoding anything, and
-    raises ``SelectLimitError``; the query's budget still checks the merged answer.
+    float sample, ``promql.budget.series_bytes``); ``max_samples`` is the samples
+    the query may still hold (the engine then evaluates the selection in shards of
+    its series). A source checks them once it knows the matching series and their
+    chunks, before decoding anything, and raises ``SelectLimitError``; the query's
+    budget still checks the merged answer.
     """
 
     max_series: int = 0
     max_bytes: int = 0
+    max_samples: int = 0
+
+    @property
+    def counts_samples(self) -> bool:
+        """Whether the source should count the chunks' samples before decoding them."""
+        return bool(self.max_bytes or self.max_samples)
 
     def check(self, series: int, samples: int = 0) -> None:
         """Raise ``SelectLimitError`` if ``series`` series or ``samples`` float samples
@@ -38,15 +46,20 @@ class SelectHints:
             raise SelectLimitError("series", self.max_series)
         if self.max_bytes and 16 * samples > self.max_bytes:
             raise SelectLimitError("bytes", self.max_bytes)
+        if self.max_samples and samples > self.max_samples:
+            raise SelectLimitError("samples", self.max_samples, series, samples)
 
 
 class SelectLimitError(TidewellError):
     """A source stopped a ``select`` that would pass ``SelectHints``; ``what`` is
-    "series" or "bytes", ``limit`` the hint it passed."""
+    "series", "bytes" or "samples", ``limit`` the hint it passed. For "samples",
+    ``series`` and ``samples`` say what the source found (samples: a lower bound)."""
 
-    def __init__(self, what: str, limit: int) -> None:
+    def __init__(self, what: str, limit: int, series: int = 0, samples: int = 0) -> None:
         self.what = what
         self.limit = limit
+        self.series = series
+        self.samples = samples
         super().__init__(f"select would fetch more than {limit} {what}")
 
 
@@ -58,6 +71,8 @@ class Querier(Protocol):
         """Series whose labels match every matcher, with their samples in range.
 
         Series with no sample in range are omitted. Results are sorted by labels.
+        A ``__query_shard__`` matcher selects a shard of the series (``model.shard``),
+        never a label: the engine shards large range functions with it.
         With ``hints``, raises ``SelectLimitError`` as soon as the answer would pass them.
         """
         ...
@@ -75,3 +90,44 @@ class Queryable(Protocol):
     """Hands out queriers bound to a tenant and a time range."""
 
     def querier(self, tenant: str, mint: int, maxt: int) -> Querier: ...
+
+
+def select_parts(queriers: Iterable[Querier], matchers: Sequence[Matcher],
+                 hints: SelectHints | None = None, *,
+                 disjoint: bool = False) -> list[list[Series]]:
+    """Each querier's ``select`` answer, one after another, as parts of one select.
+
+    The samples hint bounds the parts together (head and blocks, partitions,
+    ingesters and store): each part is asked for the room the parts before it left,
+    so the part that would pass it refuses before decoding, and the error says what
+    all parts found. Samples are summed (a copy in both the head and a block being
+    cut counts twice). Series: ``disjoint`` parts (partitions: a series is written to
+    one) add up; otherwise the distinct labels seen, or the refusing part's count if
+    larger, exact when the same series spans the parts (time-split parts) -- the sum
+    would make a single series spanning head and blocks look like two and split it
+    into shards for nothing.
+    """
+    if hints is None or not hints.max_samples:
+        return [q.select(matchers, hints) for q in queriers]
+    limit = hints.max_samples
+    answers: list[list[Series]] = []
+    held = 0
+
+    def found(more: int = 0) -> int:  # series of the answers so far (counted only on refusal)
+        if disjoint:
+            return sum(map(len, answers)) + more
+        return max(len({s.labels for a in answers for s in a}), more)
+
+    for q in queriers:
+        try:
+            got = q.select(matchers, replace(hints, max_samples=max(1, limit - held)))
+        except SelectLimitError as exc:
+            if exc.what != "samples":
+                raise
+            raise SelectLimitError("samples", limit, found(exc.series),
+                                   held + exc.samples) from exc
+        answers.append(got)
+        held += sum(len(s.timestamps) for s in got)
+        if held > limit:
+            raise SelectLimitError("samples", limit, found(), held)
+    return answers

@@ -25,6 +25,7 @@ from tidewell.promql.errors import (
     TooManySamplesError,
 )
 from tidewell.util.config_fields import format_duration
+from tidewell.util.priority import WRITES
 
 __all__ = ["CELL_BYTES", "QueryBudget", "QueryLimits", "series_bytes", "value_bytes"]
 
@@ -73,7 +74,10 @@ class QueryBudget:
         self.memory_peak = 0
 
     def check(self) -> None:
-        """Stop here if the query was canceled or ran past its deadline."""
+        """Step aside while a push is in flight (``WRITES``, up to a cap and never past
+        the deadline), then stop here if the query was canceled or ran past its deadline."""
+        if WRITES.writes:
+            WRITES.checkpoint(self.deadline)
         if self.cancel is not None and self.cancel.is_set():
             raise QueryCanceledError()
         if time.monotonic() > self.deadline:
@@ -128,11 +132,13 @@ class QueryBudget:
                 f"limit: {format_duration(limit / 1000)})",
                 "max-query-length", "querier.max-partial-query-length")
 
-    def select_hints(self) -> SelectHints:
-        """What the next selector may still fetch, handed to the sources so they stop early."""
+    def select_hints(self, max_samples: int = 0) -> SelectHints:
+        """What the next selector may still fetch, handed to the sources so they stop early
+        (``max_samples``: what a selector evaluated in shards may hold, 0 = no such hint)."""
         lim, blim = self.limits.max_fetched_series, self.limits.max_fetched_chunk_bytes
         return SelectHints(max_series=max(1, lim - self.fetched_series) if lim else 0,
-                           max_bytes=max(1, blim - self.fetched_bytes) if blim else 0)
+                           max_bytes=max(1, blim - self.fetched_bytes) if blim else 0,
+                           max_samples=max_samples)
 
     def refuse(self, exc: SelectLimitError) -> NoReturn:
         """A source stopped a select at ``select_hints``: the query fails with its limit."""

@@ -12,12 +12,20 @@ import numpy as np
 
 from tidewell.model import Matcher, Queryable, SelectLimitError, Series
 from tidewell.model.samples import stale_mask
+from tidewell.model.shard import ShardSelector
 from tidewell.promql import nodes as ast
 from tidewell.promql.budget import QueryBudget, QueryLimits
 from tidewell.promql.errors import Annotations
 from tidewell.promql.stats import SampleStats
 
-__all__ = ["EngineOptions", "QueryContext", "drop_stale", "drop_stale_st", "select_series"]
+__all__ = [
+    "EngineOptions",
+    "QueryContext",
+    "drop_stale",
+    "drop_stale_st",
+    "sample_count",
+    "select_series",
+]
 
 
 @dataclass
@@ -80,19 +88,43 @@ class QueryContext:
 
 
 
-def select_series(ctx: QueryContext, matchers: list[Matcher], mint: int, maxt: int) -> list[Series]:
+def select_series(ctx: QueryContext, matchers: list[Matcher], mint: int, maxt: int,
+                  shard: ShardSelector | None = None, max_samples: int = 0) -> list[Series]:
     """Fetch series through the ``Queryable`` seam, counting them against the query's
-    length, series, chunk-bytes and memory limits as each selector's answer arrives."""
+    length, series, chunk-bytes and memory limits as each selector's answer arrives.
+
+    ``shard``: only that shard's series (asked with ``__query_shard__``, and kept here
+    too, so a source that ignores the matcher still gives a partition). ``max_samples``:
+    raise ``SelectLimitError("samples")`` rather than hold more samples than that, from
+    the source before decoding or here once a merged answer shows it (the caller then
+    selects in smaller shards); nothing is counted against the budget then.
+    """
     ctx.check()
     ctx.budget.check_range(mint, maxt)
     q = ctx.queryable.querier(ctx.tenant, mint, maxt)
+    if shard is not None and shard.count > 1:
+        matchers = [*matchers, shard.matcher()]
     try:
-        series = q.select(matchers, ctx.budget.select_hints())
+        series = q.select(matchers, ctx.budget.select_hints(max_samples))
     except SelectLimitError as exc:
+        if exc.what == "samples":
+            raise
         ctx.budget.refuse(exc)
+    if shard is not None and shard.count > 1:
+        series = [s for s, keep in zip(series, shard.keep(s.labels for s in series),
+                                       strict=True) if keep]
+    if max_samples:
+        held = sum(sample_count(s) for s in series)
+        if held > max_samples:
+            raise SelectLimitError("samples", max_samples, len(series), held)
     ctx.check()
     ctx.budget.add_fetched(series)
     return series
+
+
+def sample_count(s: Series) -> int:
+    """Float and histogram samples of one fetched series."""
+    return len(s.timestamps) + (0 if s.histograms is None else len(s.histograms))
 
 
 def drop_stale(s: Series) -> tuple[np.ndarray, np.ndarray]:

@@ -7,12 +7,15 @@ after that is array arithmetic.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from tidewell.model import Labels
+from tidewell.model import Labels, Matcher, SelectLimitError
 from tidewell.model.samples import STALE_NAN_BITS, stale_mask
+from tidewell.model.shard import ShardSelector, split_shard
 from tidewell.promql import nodes as ast
 from tidewell.promql.aggregations import eval_aggregate
 from tidewell.promql.binops import eval_binary
@@ -38,6 +41,22 @@ _CHECK_EVERY = 256
 """Rows between deadline checks inside one selector's loop."""
 _CONCAT_AT_ONCE = 1 << 20
 """Samples a range selector copies in one call (a few ms at most with the GIL held)."""
+_SAMPLE_BYTES = 48
+"""Bytes a range selector reserves per sample: 16 fetched, 32 for the concatenated copy."""
+_MAX_SHARDS = 1 << 40
+"""Past this many shards a selection is not split further (only hash collisions remain)."""
+
+
+@dataclass(frozen=True)
+class _ShardPlan:
+    """How the matrix selector under a range function is selected for one shard."""
+
+    matchers: list[Matcher]
+    shard: ShardSelector | None
+    max_samples: int
+    """0: no samples hint (a single series, or nothing left to hold)."""
+    held: int
+    """Output points of the shards already evaluated, counted with this shard's windows."""
 
 
 def _adjacent(parts: list[np.ndarray], dtype: type, total: int) -> np.ndarray | None:
@@ -68,6 +87,8 @@ class Evaluator:
         self.times = times
         self.step = step
         self.T = len(times)
+        self.plan: _ShardPlan | None = None
+        """Set while one shard of a range function's matrix selector is selected."""
 
     # -- helpers ------------------------------------------------------------------
     def sub(self, times: np.ndarray, step: int) -> Evaluator:
@@ -108,6 +129,7 @@ class Evaluator:
         budget.check()
         held = budget.memory
         val = self._eval(node)
+        budget.check()  # also on the way out: a push in flight goes first (util/priority.py)
         if not self.ctx.opts.delayed_name_removal and isinstance(val, Block) \
                 and any(val.drop_name):
             val = drop_names_now(val, _has_range_arg(node))
@@ -245,31 +267,38 @@ class Evaluator:
 
         extra = self.ctx.opts.lookback_delta_ms if (vs.anchored or vs.smoothed) else 0
         ext_hi = extra if vs.smoothed else 0
-        series = select_series(self.ctx, vs.matchers, int(tt.min()) - rng + 1 - extra,
-                               int(tt.max()) + ext_hi)
+        plan, self.plan = self.plan, None
+        mint, maxt = int(tt.min()) - rng + 1 - extra, int(tt.max()) + ext_hi
+        if plan is None:
+            series = select_series(self.ctx, vs.matchers, mint, maxt)
+        else:
+            series = select_series(self.ctx, plan.matchers, mint, maxt, plan.shard,
+                                   plan.max_samples)
+        held = 0 if plan is None else plan.held
         rd = self.build_range(series_arrays=[(s.labels, s.timestamps, s.values)
                                              for s in series],
                               tt=tt, rng=rng, anchored=vs.anchored, smoothed=vs.smoothed,
-                              ext_lo=extra, ext_hi=ext_hi, drop_stale_markers=True)
+                              ext_lo=extra, ext_hi=ext_hi, drop_stale_markers=True, held=held)
         if any(s.start_timestamps is not None for s in series):
             rd.sts = self._concat_sts(series, [drop_stale_st(s) for s in series])
         if any(s.histograms is not None and len(s.histograms) for s in series):
             stats = id(vs) in self.ctx.stats_selectors
             self.attach_histograms(rd, [histogram_points(s, stats) for s in series], extra,
-                                   ext_hi)
+                                   ext_hi, held)
             if any(s.histograms is not None and s.histograms.start_timestamps is not None
                    for s in series):
                 rd.hsts = [histogram_start_timestamps(s) for s in series]
         return rd
 
     def attach_histograms(self, rd: RangeData, parts: list[tuple[np.ndarray, list[Any]]],
-                          ext_lo: int = 0, ext_hi: int = 0) -> None:
-        """Give a range vector its series' histogram samples and per-step windows."""
+                          ext_lo: int = 0, ext_hi: int = 0, held: int = 0) -> None:
+        """Give a range vector its series' histogram samples and per-step windows
+        (``held``: samples already held beside them, counted with them)."""
         n = len(parts)
         rd.hist = parts
         rd.hlo = np.zeros((n, self.T), dtype=np.int64)
         rd.hhi = np.zeros((n, self.T), dtype=np.int64)
-        total = 0
+        total = held
         for i, (hts, _hv) in enumerate(parts):
             rd.hlo[i] = np.searchsorted(hts, rd.tt - rd.rng - ext_lo, side="right")
             rd.hhi[i] = np.searchsorted(hts, rd.tt + ext_hi, side="right")
@@ -292,9 +321,10 @@ class Evaluator:
                     tt: np.ndarray, rng: int, anchored: bool = False,
                     smoothed: bool = False, drop_name: list[bool] | None = None,
                     ext_lo: int = 0, ext_hi: int = 0,
-                    drop_stale_markers: bool = False) -> RangeData:
+                    drop_stale_markers: bool = False, held: int = 0) -> RangeData:
         """Windows ``(tt - rng - ext_lo, tt + ext_hi]`` per step over the given samples
-        (without staleness markers if ``drop_stale_markers``)."""
+        (without staleness markers if ``drop_stale_markers``; ``held``: samples already
+        held beside them, counted with them against max-samples)."""
         n = len(series_arrays)
         budget = self.ctx.budget
         sizes = np.fromiter((len(a[1]) for a in series_arrays), np.int64, n)
@@ -333,10 +363,60 @@ class Evaluator:
                 offs = kept[offs]
                 ts_all, v_all = ts_all[keep], v_all[keep]
         widest = range_windows(ts_all, offs, tt.astype(np.int64), rng + ext_lo, ext_hi, lo, hi)
-        budget.add_samples(int(widest.sum()))
+        budget.add_samples(held + int(widest.sum()))
         return RangeData([s[0] for s in series_arrays], ts_all, v_all, lo, hi,
                          tt.astype(np.int64, copy=False), rng,
                          drop_name or [False] * n, anchored, smoothed)
+
+    def range_call(self, node: ast.MatrixSelector, apply: Callable[[RangeData], Block]
+                   ) -> Block:
+        """``apply`` (a function whose output series depends on its own input series only)
+        over ``node``, in shards of the series when the whole selection would hold more
+        samples than max-samples.
+
+        Prometheus walks such a call series by series, holding one series' window plus
+        the output so far; a columnar engine holds every selected series at once. So the
+        selection asks the sources to refuse more than the query may hold (before
+        decoding) and is then evaluated shard by shard (``__query_shard__``), each
+        shard's arrays released before the next; a shard still too big is split again
+        (``i + M*j`` of ``M*k``). A single series is selected whole: its windows alone
+        decide, as in Prometheus. Output rows keep the unsharded order (by labels). With
+        a memory limit, what the query may still hold in bytes bounds the shards too.
+        """
+        budget = self.ctx.budget
+        limit = budget.limits.max_samples
+        mem_limit = budget.limits.max_memory_bytes
+        asked, matchers = split_shard(node.vs.matchers)
+        base = asked or ShardSelector(0, 1)
+        todo: list[tuple[ShardSelector, bool]] = [(base, True)]
+        parts: list[Block] = []
+        held = 0
+        memory = budget.memory
+        kept = 0
+        while todo:
+            shard, hinted = todo.pop()
+            room = limit - held
+            if mem_limit:
+                room = min(room, (mem_limit - budget.memory) // _SAMPLE_BYTES)
+            if shard is base:  # the selector as written: sources filter by its own shard
+                plan = _ShardPlan(node.vs.matchers, None, room if hinted and room > 0 else 0, 0)
+            else:
+                plan = _ShardPlan(matchers, shard, room if hinted and room > 0 else 0, held)
+            self.plan = plan
+            try:
+                rd = self.eval(node)
+            except SelectLimitError as exc:
+                todo.extend(reversed(_split(shard, exc, room)))
+                continue
+            finally:
+                self.plan = None
+            blk = apply(rd)
+            del rd  # this shard's samples are freed before the next shard is selected
+            parts.append(blk)
+            held += int(blk.present.sum())
+            kept += value_bytes(blk)
+            budget.settle(memory, kept)
+        return _concat(parts, self.T)
 
     def subquery(self, node: ast.SubqueryExpr) -> RangeData:
         tt = self.eff_times(node.mods)
@@ -379,6 +459,38 @@ class Evaluator:
         if hm is not None and hm.any():
             self.attach_histograms(rd, hparts)
         return rd
+
+
+def _split(shard: ShardSelector, exc: SelectLimitError, room: int
+           ) -> list[tuple[ShardSelector, bool]]:
+    """The shards to select instead of ``shard``, which would hold ``exc.samples`` (at
+    least) over ``exc.series`` series where ``room`` samples may be held: about half of
+    ``room`` each, so hash skew rarely needs a second split. A single series (or a shard
+    count past ``_MAX_SHARDS``) is selected whole, without the samples hint."""
+    if exc.series <= 1 or shard.count >= _MAX_SHARDS:
+        return [(shard, False)]
+    k = min(exc.series, max(2, -(-2 * exc.samples // max(room, 1))))
+    return [(s, True) for s in shard.split(k)]
+
+
+def _concat(parts: list[Block], steps: int) -> Block:
+    """The shards' outputs as one block, rows in label order as an unsharded call."""
+    if len(parts) == 1:
+        return parts[0]
+    labels = [lb for b in parts for lb in b.labels]
+    if not labels:
+        return Block.empty(steps)
+    order = sorted(range(len(labels)), key=labels.__getitem__)
+    hist = None
+    if any(b.hist is not None for b in parts):
+        hist = np.concatenate([b.hist if b.hist is not None
+                               else np.full(b.values.shape, None, dtype=object)
+                               for b in parts])[order]
+    drop = [d for b in parts for d in b.drop_name]
+    return Block([labels[i] for i in order],
+                 np.concatenate([b.values for b in parts])[order],
+                 np.concatenate([b.present for b in parts])[order],
+                 [drop[i] for i in order], hist)
 
 
 def _points(s: Any, tt: np.ndarray, lb: int) -> tuple[np.ndarray, np.ndarray] | None:

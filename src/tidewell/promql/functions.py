@@ -188,8 +188,21 @@ def _range_func(ev: Any, node: ast.Call) -> Block:
         if not (0 < tf0 < 1):
             raise ExecutionError(f"invalid trend factor. Expected: 0 < tf < 1, got: {tf0:f}")
         p2 = tf0
+
+    def apply(rd: RangeData) -> Block:
+        return _range_values(ev, node, rd_node, rd, p1, p2)
+
+    if isinstance(rd_node, ast.MatrixSelector):  # per series: may run in shards of them
+        return ev.range_call(rd_node, apply)
     rd = ev.eval(rd_node)
     assert isinstance(rd, RangeData)
+    return apply(rd)
+
+
+def _range_values(ev: Any, node: ast.Call, rd_node: ast.Expr, rd: RangeData,
+                  p1: np.ndarray | None, p2: float | None) -> Block:
+    """The range function ``node`` over the range vector ``rd`` (its argument ``rd_node``)."""
+    f = node.func
     if f == "predict_linear" and p1 is not None:
         p1 = p1 + (ev.times - rd.tt) / 1000.0
     if rd.anchored or rd.smoothed:

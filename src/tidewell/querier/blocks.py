@@ -22,6 +22,12 @@ Blocks replaced by a compacted successor uploaded ``upload_grace_s`` or more ago
 are not asked for at all (``storegateway.dedup_filter``, the rule gateways follow),
 so no block is read together with its successor.
 
+A samples hint (``SelectHints.max_samples``, a range function the engine may
+shard) is shared between the gateways asked in parallel in proportion to the
+time their blocks cover of the query range, so together they never decode more
+than it; a gateway whose share is too small refuses (before decoding) and the
+engine shards, which costs a round of selects when the data is skewed in time.
+
 Unlike Mimir, blocks in their upload grace are retried on other owners too (it
 costs nothing when they answer), and an attempt still asks the gateways it can
 when some block has no owner left. A 4xx answer (e.g. a series limit) fails the
@@ -31,12 +37,14 @@ query at once: another gateway would answer the same.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TypeVar
 
-from tidewell.model import Matcher, SelectHints, Series
+from tidewell.model import Matcher, SelectHints, SelectLimitError, Series
 from tidewell.objstore import Bucket, tenant_bucket
 from tidewell.objstore.bucketindex import (
     BucketIndex,
@@ -64,6 +72,7 @@ __all__ = [
     "BlocksStoreQueryable",
     "BucketIndexBlocksFinder",
     "StoreConsistencyCheckError",
+    "time_shares",
 ]
 
 _log = logging.getLogger("tidewell.querier")
@@ -225,7 +234,25 @@ class BlocksStoreQuerier:
 
     def select(self, matchers: Sequence[Matcher],
                hints: SelectHints | None = None) -> list[Series]:
-        return merge_answers(self._query(lambda q: q.select_blocks(matchers, hints)))
+        if hints is None or not hints.max_samples:
+            return merge_answers(self._query(lambda q: q.select_blocks(matchers, hints)))
+        limit = hints.max_samples
+        shares: dict[str, float] = {}
+
+        def fetch(q: RemoteQuerier) -> tuple[list[Series], list[str]]:
+            part = math.ceil(limit * sum(shares.get(b, 0.0) for b in q.block_ids))
+            try:
+                return q.select_blocks(matchers, replace(hints, max_samples=max(1, part)))
+            except SelectLimitError as exc:
+                if exc.what != "samples":
+                    raise
+                raise SelectLimitError("samples", limit, exc.series, exc.samples) from exc
+
+        merged = merge_answers(self._query(fetch, shares))
+        held = sum(len(s.timestamps) for s in merged)
+        if held > limit:
+            raise SelectLimitError("samples", limit, len(merged), held)
+        return merged
 
     def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
         answers = self._query(lambda q: q.label_names_blocks(matchers))
@@ -235,12 +262,16 @@ class BlocksStoreQuerier:
         answers = self._query(lambda q: q.label_values_blocks(name, matchers))
         return sorted({v for values in answers for v in values})
 
-    def _query(self, fetch: Callable[[RemoteQuerier], tuple[T, list[str]]]) -> list[T]:
-        """``fetch`` on the owners of every block in range, retrying missing blocks."""
+    def _query(self, fetch: Callable[[RemoteQuerier], tuple[T, list[str]]],
+               shares: dict[str, float] | None = None) -> list[T]:
+        """``fetch`` on the owners of every block in range, retrying missing blocks;
+        ``shares`` is filled first with each block's part of the time they cover."""
         blocks, successors = self.qa.blocks(self.tenant, self.mint, self.maxt)
         if not blocks:
             metrics.STORE_GATEWAYS_HIT.observe(0)
             return []
+        if shares is not None:
+            shares.update(time_shares(blocks, self.mint, self.maxt))
         metrics.BLOCKS_FOUND.inc(len(blocks))
         metrics.BLOCKS_QUERIED.inc(len(blocks))
         remaining = [b.block_id for b in blocks]
@@ -302,3 +333,13 @@ class BlocksStoreQuerier:
             raise StoreConsistencyCheckError(required)
         _log.debug("blocks uploaded recently not found yet: tenant=%s blocks=%s",
                    self.tenant, sorted(missing))
+
+
+def time_shares(blocks: Sequence[IndexBlock], mint: int, maxt: int) -> dict[str, float]:
+    """Each block's part (summing to 1) of the time the blocks cover of ``[mint, maxt]``."""
+    spans = {b.block_id: max(0, min(maxt + 1, b.max_time) - max(mint, b.min_time))
+             for b in blocks}
+    total = sum(spans.values())
+    if total == 0:
+        return {b: 1 / len(spans) for b in spans}
+    return {b: span / total for b, span in spans.items()}

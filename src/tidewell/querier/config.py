@@ -52,6 +52,13 @@ class QuerierConfig:
         "The number of queries the querier evaluates at once; more wait in line. Each runs "
         "in its own worker thread off the HTTP event loop (Mimir's default is 20, for many "
         "cores; evaluation is CPU-bound, so about one per core).", flag="querier.max-concurrent"))
+    write_priority_max_wait: float = field(default=0.01, metadata=setting(
+        "Tidewell: in a process that also serves pushes, a query thread steps aside (releases "
+        "the GIL) while a push is in flight, for at most this long per checkpoint; after a "
+        "wait that ran out it runs as long again before it steps aside anew, so queries are "
+        "slowed, never starved, by pushes back to back. A process with a GIL has no OS "
+        "scheduler between its reads and writes (Mimir runs them in separate processes). "
+        "0 turns it off.", flag="querier.write-priority-max-wait", kind="duration"))
     default_evaluation_interval: float = field(default=60.0, metadata=setting(
         "Step of subqueries written without one (``[5m:]``).",
         flag="querier.default-evaluation-interval", kind="duration"))

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tidewell.model import Labels, Matcher, Querier, Queryable, SelectHints, Series
+from tidewell.model import (
+    Labels,
+    Matcher,
+    Querier,
+    Queryable,
+    SelectHints,
+    Series,
+    select_parts,
+)
 from tidewell.model.merge import merge_series
 
 
@@ -25,12 +33,17 @@ def merge_answers(answers: Sequence[list[Series]]) -> list[Series]:
 
 
 class MergeQuerier:
-    def __init__(self, queriers: Sequence[Querier]) -> None:
+    """Several sources as one ``Querier``; a samples hint bounds them together
+    (``select_parts``; ``disjoint``: no series is in two of them, as partitions)."""
+
+    def __init__(self, queriers: Sequence[Querier], *, disjoint: bool = False) -> None:
         self._queriers = list(queriers)
+        self.disjoint = disjoint
 
     def select(self, matchers: Sequence[Matcher],
                hints: SelectHints | None = None) -> list[Series]:
-        return merge_answers([q.select(matchers, hints) for q in self._queriers])
+        return merge_answers(select_parts(self._queriers, matchers, hints,
+                                          disjoint=self.disjoint))
 
     def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
         return sorted({n for q in self._queriers for n in q.label_names(matchers)})
@@ -42,8 +55,10 @@ class MergeQuerier:
 class MergeQueryable:
     """A ``Queryable`` over several others (ingesters, store-gateways)."""
 
-    def __init__(self, sources: Sequence[Queryable]) -> None:
+    def __init__(self, sources: Sequence[Queryable], *, disjoint: bool = False) -> None:
         self._sources = list(sources)
+        self.disjoint = disjoint
 
     def querier(self, tenant: str, mint: int, maxt: int) -> Querier:
-        return MergeQuerier([s.querier(tenant, mint, maxt) for s in self._sources])
+        return MergeQuerier([s.querier(tenant, mint, maxt) for s in self._sources],
+                            disjoint=self.disjoint)

@@ -70,12 +70,18 @@ _RETRY_STATUS = frozenset({429, 500, 502, 503})  # 504 = the server's own deadli
 
 
 class RemoteQueryError(TidewellError):
-    """A call to another component failed; ``cause`` says why, ``status`` is the HTTP code."""
+    """A call to another component failed; ``cause`` says why, ``status`` is the HTTP code.
 
-    def __init__(self, url: str, cause: str | BaseException, status: int | None = None) -> None:
+    ``found_series``/``found_samples``: what a select refused at its samples hint found
+    (``ErrorResponse``), 0 otherwise."""
+
+    def __init__(self, url: str, cause: str | BaseException, status: int | None = None,
+                 found_series: int = 0, found_samples: int = 0) -> None:
         self.url = url
         self.cause = cause
         self.status = status
+        self.found_series = found_series
+        self.found_samples = found_samples
         code = f" (HTTP {status})" if status is not None else ""
         super().__init__(f"{url}{code}: {cause}")
 
@@ -256,7 +262,9 @@ class RemoteQueryable:
                 if resp.status_code == 200:
                     return resp.content
                 err_cls = RemoteQueryTimeoutError if resp.status_code == 504 else RemoteQueryError
-                err = err_cls(url, _error_message(resp), resp.status_code)
+                why = _error_body(resp)
+                err = err_cls(url, why.message or resp.reason_phrase, resp.status_code,
+                              why.found_series, why.found_samples)
                 if resp.status_code not in _RETRY_STATUS:
                     raise err
             finally:
@@ -322,14 +330,15 @@ class RemoteQueryable:
         if resp.status_code == 200:
             return
         err_cls = RemoteQueryTimeoutError if resp.status_code == 504 else RemoteQueryError
-        raise err_cls(url, _error_message(resp), resp.status_code)
+        raise err_cls(url, _error_body(resp).message or resp.reason_phrase, resp.status_code)
 
 
-def _error_message(resp: httpx.Response) -> str:
+def _error_body(resp: httpx.Response) -> pb.ErrorResponse:
+    """The ``ErrorResponse`` of a failed call (a text body becomes its message)."""
     if resp.headers.get("content-type", "").startswith(CONTENT_TYPE):
         with contextlib.suppress(Exception):  # a garbled error body is still an error
-            return pb.ErrorResponse.FromString(resp.content).message or resp.reason_phrase
-    return resp.text[:200] or resp.reason_phrase
+            return pb.ErrorResponse.FromString(resp.content)
+    return pb.ErrorResponse(message=resp.text[:200])
 
 
 class RemoteQuerier:
@@ -352,15 +361,20 @@ class RemoteQuerier:
 
     def select_blocks(self, matchers: Sequence[Matcher], hints: SelectHints | None = None
                       ) -> tuple[list[Series], list[str]]:
-        """``select`` and the blocks searched; ``hints.max_series`` travels with the request
-        so the remote stops early (its 422 becomes ``SelectLimitError``)."""
+        """``select`` and the blocks searched; ``hints.max_series`` and ``max_samples``
+        travel with the request so the remote stops before decoding (its 422 becomes
+        ``SelectLimitError``, for samples with the series and samples it found)."""
         hinted = hints.max_series if hints is not None else 0
+        max_samples = hints.max_samples if hints is not None else 0
         limits = [x for x in (self.remote.max_series, hinted) if x > 0]
         body = self._request(matchers, max_series=min(limits, default=0),
-                             encoding=self.remote.encoding)
+                             max_samples=max_samples, encoding=self.remote.encoding)
         try:
             data = self.remote.call("select", self.tenant, body)
         except RemoteQueryError as exc:
+            if exc.status == 422 and max_samples and exc.found_samples:
+                raise SelectLimitError("samples", max_samples, exc.found_series,
+                                       exc.found_samples) from exc
             if exc.status == 422 and hinted and (not self.remote.max_series
                                                  or hinted <= self.remote.max_series):
                 raise SelectLimitError("series", hinted) from exc

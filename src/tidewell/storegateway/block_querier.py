@@ -84,7 +84,7 @@ def decode_plans(plans: Sequence[ChunkPlan], mint: int, maxt: int,
                                    sorted_labels, mint, maxt)
         owner, starts, ends, cmin, cmax = owner[xor], starts[xor], ends[xor], cmin[xor], cmax[xor]
 
-    if hints.max_bytes:
+    if hints.counts_samples:
         inside = (cmin >= mint) & (cmax <= maxt)
         hints.check(len(labels), int(chunk_sample_counts(buf, starts[inside]).sum()))
     ts, vs, per_series, bad = decode_by_series(buf, owner, starts, ends, len(labels), mint, maxt)

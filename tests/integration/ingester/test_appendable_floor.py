@@ -3,8 +3,9 @@
 A real distributor, embedded log and ingester. Once the tenant's head holds
 recent data, a series whose samples are all older than the head's appendable
 window is refused before the ack (400, ``sample-timestamp-too-old``); a series
-straddling the window goes through and only its old sample is discarded by the
-ingester (counted). A tenant without a head yet takes old samples (backfill).
+straddling the window goes through and the ingester keeps its old sample too
+(late, stored out of order, counted). A tenant without a head yet takes old
+samples (backfill).
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ def discarded(user: str, reason: str) -> float:
         "cortex_discarded_samples_total", {"user": user, "reason": reason}) or 0.0
 
 
+def late(user: str) -> float:
+    return REGISTRY.get_sample_value(
+        "tidewell_ingester_late_samples_appended_total", {"user": user}) or 0.0
+
+
 async def test_distributor_refuses_what_the_head_would_drop(tmp_path: Path) -> None:
     log = EmbeddedLog(str(tmp_path / "log"), 1, group_commit_window=0.0)
     dist = Distributor(DistributorConfig(), Overrides(Limits()), make_ring(1), log)
@@ -53,18 +59,20 @@ async def test_distributor_refuses_what_the_head_would_drop(tmp_path: Path) -> N
         await ing.wait_strong(10)
         assert ing.appendable_floors("t1") == {0: now - HOUR}
         refused = discarded("t1", "sample-timestamp-too-old")
+        late_before = late("t1")
         with pytest.raises(PartialValidationError) as err:
             await dist.push("t1", body([("all_old", old), ("all_old", old + 1),
                                         ("straddling", old), ("straddling", now)]))
         assert err.value.status == 400
         assert "sample-timestamp-too-old" in err.value.message and "all_old" in err.value.message
         assert "straddling" not in err.value.message
-        # The distributor counted the refused samples; the ingester the one it dropped.
+        # The distributor counted the refused samples; the ingester dropped nothing.
         await ing.wait_strong(10)
-        assert discarded("t1", "sample-timestamp-too-old") == refused + 2 + 1
+        assert discarded("t1", "sample-timestamp-too-old") == refused + 2
+        assert late("t1") == late_before + 1
         got = {str(s.labels): s.timestamps.tolist()
                for s in ing.querier("t1", 0, 10**15).select([])}
-        assert got == {"recent": [now], "straddling": [now]}
+        assert got == {"recent": [now], "straddling": [old, now]}
         got2 = {str(s.labels): s.timestamps.tolist()
                 for s in ing.querier("t2", 0, 10**15).select([])}
         assert got2 == {"backfill": [old]}

@@ -10,7 +10,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from tests.unit.storegateway.sg_helpers import HOUR, T0, make_series, write_and_upload
-from tidewell.model import Matcher
+from tidewell.model import Matcher, SelectHints, SelectLimitError
 from tidewell.objstore import FilesystemBucket
 from tidewell.querier.blocks import (
     BlocksStoreQueryable,
@@ -139,3 +139,27 @@ def test_an_owner_without_the_block_yet_is_retried_on_the_other(cluster, tmp_pat
         qa.close()
     assert refetches() > before
     assert new not in {b.id for b in gateways[owners[1]].blocks("t1")}
+
+
+def test_gateways_asked_in_parallel_share_a_samples_hint(cluster) -> None:  # type: ignore[no-untyped-def]
+    """Each gateway is asked for its blocks' share of the room (by the time they cover):
+    together they fit the hint, and one whose blocks hold more than its share refuses
+    before decoding (the error counts that gateway's samples, not the merged answer's)."""
+    bucket, _, ring, _, _, _ = cluster
+    q = queryable(bucket, ring).querier("t1", *SPAN)
+    total = sum(len(s) for s in q.select(SEL))
+    got = q.select(SEL, SelectHints(max_samples=total))
+    assert sum(len(s) for s in got) == total and len(got) == 5
+    with pytest.raises(SelectLimitError) as err:
+        q.select(SEL, SelectHints(max_samples=total // 2))
+    assert err.value.what == "samples" and err.value.limit == total // 2
+    assert err.value.series == 5 and 0 < err.value.samples < total
+    from tidewell.promql.context import EngineOptions
+    from tidewell.promql.engine import Engine
+
+    query, at = "count_over_time(m[30h])", SPAN[1] - 1
+    qa = queryable(bucket, ring)
+    whole = Engine(EngineOptions()).instant_query(qa, "t1", query, at)
+    sharded = Engine(EngineOptions(max_samples=total // 2)).instant_query(qa, "t1", query, at)
+    assert [(s.labels, s.vals.tolist()) for s in sharded.series] == \
+        [(s.labels, s.vals.tolist()) for s in whole.series] and len(whole.series) == 5

@@ -119,13 +119,16 @@ async def test_crash_between_block_cut_and_snapshot_is_exact(tmp_path: Path) -> 
     saved = tmp_path / "saved"
     shutil.copytree(tsdb_dir, saved)
     assert await ing.compact() == 3
-    # More records after the cut, including samples the cut makes out of bounds.
+    # More records after the cut, including a sample the cut makes late (older than
+    # the blocks' end): kept out of order.
     more = range(40_000, 50_000, 500)
     last = await push(log, more)
-    (rejected_offset,) = await log.produce([record(P, "t1", [(SERIES[0], 15_000, 9.0)])])
-    await ing.wait_for_offset(rejected_offset, 10)
+    (late_offset,) = await log.produce([record(P, "t1", [(SERIES[0], 15_250, 9.0)])])
+    await ing.wait_for_offset(late_offset, 10)
     want = dump(ing)
-    assert want == expected(range(0, 50_000, 500))
+    assert want == {**expected(range(0, 50_000, 500)),
+                    SERIES[0]: sorted([*expected(range(0, 50_000, 500))[SERIES[0]],
+                                       (15_250, 9.0)])}
     await ing.stop()
     # "Crash": restore the snapshot and WAL from before the cut, keep the blocks.
     for name in ("snapshots", "wal"):
@@ -135,14 +138,17 @@ async def test_crash_between_block_cut_and_snapshot_is_exact(tmp_path: Path) -> 
     d0 = dups()
     ing2 = make(log, data)
     await ing2.start()
-    await ing2.wait_for_offset(rejected_offset, 10)
+    await ing2.wait_for_offset(late_offset, 10)
     head = ing2.tenant_tsdb("t1").head
     assert head.min_valid_time == 30_000  # truncation replayed at the cut's offset
-    assert head.num_samples() == 3 * 40  # 30-50s: nothing that the blocks hold
-    assert dump(ing2) == want  # the out-of-bounds sample stayed rejected
+    # 30-50s and the late sample, once: nothing that the blocks hold
+    assert head.num_samples() == 3 * 40 + 1
+    assert dump(ing2) == want
     assert dups() == d0
-    assert await ing2.compact() == 1  # [30s,40s), never [0,30s) again
-    assert len(local_blocks(tsdb_dir / "tenants" / "t1")) == 4
+    # [30s,40s), and the late sample alone in an out-of-order block; never [0,30s) again
+    assert await ing2.compact() == 2
+    assert len(local_blocks(tsdb_dir / "tenants" / "t1")) == 5
+    assert dump(ing2) == want
     await ing2.stop()
 
 

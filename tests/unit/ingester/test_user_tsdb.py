@@ -43,3 +43,84 @@ def test_tenants_get_their_own_exemplar_and_metadata_stores_with_local_limits() 
     partitions[0] = 1  # the limit follows the partition count
     b.exemplars.add(series, [Exemplar(Labels(), 0.0, i) for i in range(10)])
     assert len(b.exemplars) == 8
+
+
+SERIES, ROUNDS, STEP = 40, 240, 15_000
+
+
+def _split_tenant(tmp_path):
+    """A tenant whose 40 series hold their first hour in a block, their second in the head
+    (9,600 samples each part)."""
+    import numpy as np
+
+    from tidewell.model import Labels, SampleBatch
+    from tidewell.tsdb.block import BlockReader, write_block
+    from tidewell.tsdb.head import Head
+
+    labels = [Labels([("__name__", "m"), ("i", f"{i:02d}")]) for i in range(SERIES)]
+    ts = np.arange(ROUNDS, dtype=np.int64) * STEP
+    path, _ = write_block(tmp_path, [(lb, ts, np.arange(ROUNDS, dtype=np.float64) + i)
+                                     for i, lb in enumerate(labels)])
+    head = Head()
+    for r in range(ROUNDS, 2 * ROUNDS):
+        head.append(SampleBatch(labels, np.arange(SERIES, dtype=np.int32),
+                                np.full(SERIES, r * STEP, dtype=np.int64),
+                                np.arange(SERIES, dtype=np.float64) + r))
+    reg = TenantRegistry(block_range_ms=7_200_000)
+    reg.put("t", head)
+    tsdb = reg.get("t")
+    assert tsdb is not None
+    tsdb.add_blocks([BlockReader(path)])
+    return tsdb
+
+
+def test_head_and_blocks_share_the_samples_hint(tmp_path) -> None:
+    """Each part alone fits the hint, both together do not: the block (asked second, for
+    the room the head left) refuses before decoding and the error counts both parts."""
+    import pytest
+
+    from tidewell.model import Matcher, MatchType, SelectHints, SelectLimitError
+
+    tsdb = _split_tenant(tmp_path)
+    q = tsdb.querier(0, 2 * ROUNDS * STEP)
+    part = SERIES * ROUNDS
+    sel = [Matcher(MatchType.EQUAL, "__name__", "m")]
+    got = q.select(sel, SelectHints(max_samples=2 * part))
+    assert len(got) == SERIES and sum(len(s) for s in got) == 2 * part
+    with pytest.raises(SelectLimitError) as err:
+        q.select(sel, SelectHints(max_samples=part + 100))
+    assert err.value.what == "samples" and err.value.limit == part + 100
+    assert err.value.series == SERIES and part + 100 < err.value.samples <= 2 * part
+    one = [*sel, Matcher(MatchType.EQUAL, "i", "07")]
+    with pytest.raises(SelectLimitError) as err:  # one series in both parts is one series
+        q.select(one, SelectHints(max_samples=ROUNDS + 10))
+    assert err.value.series == 1
+
+
+def test_query_over_head_and_blocks_runs_in_shards_under_the_limit(tmp_path) -> None:
+    from tidewell.promql.context import EngineOptions
+    from tidewell.promql.engine import Engine
+
+    tsdb = _split_tenant(tmp_path)
+    answered: list[int] = []  # samples each select handed out (decoded)
+
+    class Tenant:
+        def querier(self, tenant: str, mint: int, maxt: int):
+            return self
+
+        def select(self, matchers, hints=None):
+            got = tsdb.querier(0, 2 * ROUNDS * STEP).select(matchers, hints)
+            answered.append(sum(len(s) for s in got))
+            return got
+
+    query, end = "count_over_time(m[2h])", 2 * ROUNDS * STEP - 1
+    whole = Engine(EngineOptions()).instant_query(Tenant(), "t", query, end, stats="all")
+    limit = SERIES * ROUNDS + 100  # each part fits, the selection (19,200) does not
+    sharded = Engine(EngineOptions(max_samples=limit)).instant_query(Tenant(), "t", query, end,
+                                                                     stats="all")
+    assert [(s.labels, s.vals.tolist()) for s in sharded.series] == \
+        [(s.labels, s.vals.tolist()) for s in whole.series]
+    assert [s.vals.tolist() for s in whole.series] == [[2.0 * ROUNDS]] * SERIES
+    assert whole.stats.peak_samples > limit >= sharded.stats.peak_samples
+    assert answered[0] == 2 * SERIES * ROUNDS  # the unlimited query
+    assert len(answered) > 2 and max(answered[1:]) <= limit  # no select held both parts

@@ -79,3 +79,14 @@ def test_series_hashes_are_computed_once_per_id() -> None:
         assert cache.keep(shard, ids, labels_of).tolist() == shard.keep(series[k * 50:])
     assert sorted(asked) == list(range(300))
     assert cache.keep(ShardSelector(0, 3), np.zeros(0, dtype=np.int32), labels_of).size == 0
+
+
+def test_split_partitions_a_shard() -> None:
+    """The k shards ``i + M*j`` of ``M*k`` hold exactly the series of shard ``i`` of ``M``."""
+    labels = [Labels([("__name__", "m"), ("i", str(i))]) for i in range(500)]
+    parent = ShardSelector(1, 3)
+    parts = parent.split(4)
+    assert [p.label_value() for p in parts] == ["2_of_12", "5_of_12", "8_of_12", "11_of_12"]
+    owners = [[p.owns(lb) for p in parts] for lb in labels]
+    assert all(sum(o) == int(parent.owns(lb)) for o, lb in zip(owners, labels, strict=True))
+    assert all(any(o[j] for o in owners) for j in range(4))

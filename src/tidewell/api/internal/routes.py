@@ -15,8 +15,10 @@ searched, so the querier can ask another owner for the rest. Other components
 answer such a request with 400.
 
 Errors are an ``ErrorResponse``: 400 bad request, 401 no tenant, 422 more series
-than ``max_series``, 500 the querier failed. The ``Querier`` runs in a worker thread
-that a client's disconnect abandons (``rpc``).
+than ``max_series`` or more samples than ``max_samples`` (then ``found_series`` and
+``found_samples`` say what the source counted before decoding), 500 the querier
+failed. The ``Querier`` runs in a worker thread that a client's disconnect abandons
+(``rpc``).
 """
 
 from __future__ import annotations
@@ -57,6 +59,12 @@ def _read_request(body: bytes) -> pb.ReadRequest:
         raise RPCError(400, f"bad request body: {exc}") from exc
 
 
+def too_many_samples(limit: int, series: int, samples: int) -> RPCError:
+    """The 422 of a select past ``max_samples``, with what the source found."""
+    return RPCError(422, f"the select would fetch more than {limit} samples",
+                    found_series=series, found_samples=max(samples, limit + 1))
+
+
 async def _true_after(aw: Awaitable[None]) -> bool:
     await aw
     return True
@@ -92,13 +100,20 @@ def internal_query_routes(
         matchers = matchers_of(req)
         q = querier_of(tenant, req)
         try:
-            series = q.select(matchers, SelectHints(max_series=req.max_series))
-        except SelectLimitError:
+            series = q.select(matchers, SelectHints(max_series=req.max_series,
+                                                    max_samples=req.max_samples))
+        except SelectLimitError as exc:
+            if exc.what == "samples":
+                raise too_many_samples(exc.limit, exc.series, exc.samples) from None
             raise RPCError(422, f"the query hit the max number of series limit "
                              f"(limit: {req.max_series} series)") from None
         if req.max_series > 0 and len(series) > req.max_series:
             raise RPCError(422, f"the query hit the max number of series limit "
                              f"(limit: {req.max_series} series)")
+        if req.max_samples > 0:  # a source that cannot count before decoding: not sent
+            held = sum(len(s.timestamps) for s in series)
+            if held > req.max_samples:
+                raise too_many_samples(req.max_samples, len(series), held)
         truncated = 0 < req.limit < len(series)
         if truncated:
             series = series[: req.limit]

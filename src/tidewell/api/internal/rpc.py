@@ -40,16 +40,18 @@ CLIENT_CLOSED = 499
 
 
 class RPCError(TidewellError):
-    """A request the route refuses, with the HTTP status that says why."""
+    """A request the route refuses, with the HTTP status that says why (``found``:
+    the ``ErrorResponse`` fields of a select refused at its samples hint)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, **found: int) -> None:
         super().__init__(message)
         self.status = status
+        self.found = found
 
 
-def error_response(status: int, message: str) -> Response:
-    """An ``ErrorResponse`` body with ``status``."""
-    body = pb.ErrorResponse(message=message).SerializeToString()
+def error_response(status: int, message: str, **found: int) -> Response:
+    """An ``ErrorResponse`` body with ``status`` (``found``: its ``found_*`` fields)."""
+    body = pb.ErrorResponse(message=message, **found).SerializeToString()
     return Response(body, status_code=status, media_type=CONTENT_TYPE)
 
 
@@ -105,7 +107,7 @@ def rpc_route(op: str, run: Callable[[str, T], bytes], read: Callable[[bytes], T
                 request, lambda: anyio.to_thread.run_sync(lambda: run(tenant, req),
                                                           abandon_on_cancel=True))
         except RPCError as exc:
-            return error_response(exc.status, str(exc))
+            return error_response(exc.status, str(exc), **exc.found)
         except Exception as exc:
             status = next((s for t, s in (statuses or {}).items() if isinstance(exc, t)), 500)
             if status == 500:

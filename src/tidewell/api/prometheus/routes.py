@@ -51,6 +51,7 @@ from tidewell.promql.nodes import Expr, VectorSelector, walk
 from tidewell.promql.parser import parse
 from tidewell.querier.config import QuerierConfig
 from tidewell.querier.meta import MetaSource
+from tidewell.util.priority import WRITES
 
 __all__ = ["extract_selectors", "query_routes"]
 
@@ -265,6 +266,14 @@ def _query_param(fn: Callable[[], T]) -> T:
         raise BadDataError(f'invalid parameter "query": {e}') from None
 
 
+def _answer(engine: _Queued, limit: int, exact: bool, res: QueryResult) -> Response:
+    """The response body of a query, formatted on its worker thread: on the event loop
+    the formatting would delay every push and ``/ready`` (issue 14); on the worker it
+    steps aside for pushes in flight (``WRITES``)."""
+    WRITES.checkpoint()
+    return _result_response(_truncate(engine.queued(res), limit), exact)
+
+
 def _exact(request: Request) -> bool:
     return request.headers.get("x-tidewell-histograms") == "exact"
 
@@ -323,10 +332,10 @@ class _API:
             tenant = _tenant(request)
             engine = _Queued(self._engine_for(p, tenant))
             stats = p.get("stats") or ""
-            res = await self._run(lambda c: _query_param(
+            exact = _exact(request)
+            return await self._run(lambda c: _answer(engine, limit, exact, _query_param(
                 lambda: engine.started().instant_query(self.queryable, tenant, q, ts, cancel=c,
-                                                       stats=stats)))
-            return _result_response(_truncate(engine.queued(res), limit), _exact(request))
+                                                       stats=stats))))
         except Exception as e:
             return self._fail(e)
 
@@ -351,10 +360,10 @@ class _API:
             tenant = _tenant(request)
             engine = _Queued(self._engine_for(p, tenant))
             stats = p.get("stats") or ""
-            res = await self._run(lambda c: _query_param(
+            exact = _exact(request)
+            return await self._run(lambda c: _answer(engine, limit, exact, _query_param(
                 lambda: engine.started().range_query(self.queryable, tenant, q, start, end, step,
-                                                     cancel=c, stats=stats)))
-            return _result_response(_truncate(engine.queued(res), limit), _exact(request))
+                                                     cancel=c, stats=stats))))
         except Exception as e:
             return self._fail(e)
 

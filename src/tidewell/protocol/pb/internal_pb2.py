@@ -24,29 +24,29 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0einternal.proto\x12\x11tidewell.internal\"\x89\x01\n\x0cLabelMatcher\x12\x32\n\x04type\x18\x01 \x01(\x0e\x32$.tidewell.internal.LabelMatcher.Type\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\t\"(\n\x04Type\x12\x06\n\x02\x45Q\x10\x00\x12\x07\n\x03NEQ\x10\x01\x12\x06\n\x02RE\x10\x02\x12\x07\n\x03NRE\x10\x03\"\xdb\x01\n\x0bReadRequest\x12\x0c\n\x04mint\x18\x01 \x01(\x03\x12\x0c\n\x04maxt\x18\x02 \x01(\x03\x12\x31\n\x08matchers\x18\x03 \x03(\x0b\x32\x1f.tidewell.internal.LabelMatcher\x12\x12\n\nlabel_name\x18\x04 \x01(\t\x12\r\n\x05limit\x18\x05 \x01(\x03\x12\x12\n\nmax_series\x18\x06 \x01(\x03\x12\x33\n\x08\x65ncoding\x18\x07 \x01(\x0e\x32!.tidewell.internal.SampleEncoding\x12\x11\n\tblock_ids\x18\x08 \x03(\t\"\xbb\x02\n\tSeriesSet\x12\x0f\n\x07symbols\x18\x01 \x03(\t\x12\x14\n\x0clabel_counts\x18\x02 \x01(\x0c\x12\x12\n\nlabel_refs\x18\x03 \x01(\x0c\x12\x15\n\rsample_counts\x18\x04 \x01(\x0c\x12\x33\n\x08\x65ncoding\x18\x05 \x01(\x0e\x32!.tidewell.internal.SampleEncoding\x12\x12\n\ntimestamps\x18\x06 \x01(\x0c\x12\x0e\n\x06values\x18\x07 \x01(\x0c\x12\x0e\n\x06\x63hunks\x18\x08 \x01(\x0c\x12\x12\n\nchunk_ends\x18\t \x01(\x0c\x12\x13\n\x0bhist_counts\x18\n \x01(\x0c\x12\x13\n\x0bhist_chunks\x18\x0b \x01(\x0c\x12\x17\n\x0fhist_chunk_ends\x18\x0c \x01(\x0c\x12\x1c\n\x14hist_chunk_encodings\x18\r \x01(\x0c\"i\n\x0eSelectResponse\x12,\n\x06series\x18\x01 \x01(\x0b\x32\x1c.tidewell.internal.SeriesSet\x12\x11\n\ttruncated\x18\x02 \x01(\x08\x12\x16\n\x0equeried_blocks\x18\x03 \x03(\t\"K\n\x0eLabelsResponse\x12\x0e\n\x06values\x18\x01 \x03(\t\x12\x11\n\ttruncated\x18\x02 \x01(\x08\x12\x16\n\x0equeried_blocks\x18\x03 \x03(\t\"C\n\x14WaitForOffsetRequest\x12\x12\n\nend_offset\x18\x01 \x01(\x03\x12\x17\n\x0ftimeout_seconds\x18\x02 \x01(\x01\" \n\rErrorResponse\x12\x0f\n\x07message\x18\x01 \x01(\t*)\n\x0eSampleEncoding\x12\x07\n\x03RAW\x10\x00\x12\x0e\n\nXOR_CHUNKS\x10\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0einternal.proto\x12\x11tidewell.internal\"\x89\x01\n\x0cLabelMatcher\x12\x32\n\x04type\x18\x01 \x01(\x0e\x32$.tidewell.internal.LabelMatcher.Type\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\t\"(\n\x04Type\x12\x06\n\x02\x45Q\x10\x00\x12\x07\n\x03NEQ\x10\x01\x12\x06\n\x02RE\x10\x02\x12\x07\n\x03NRE\x10\x03\"\xf0\x01\n\x0bReadRequest\x12\x0c\n\x04mint\x18\x01 \x01(\x03\x12\x0c\n\x04maxt\x18\x02 \x01(\x03\x12\x31\n\x08matchers\x18\x03 \x03(\x0b\x32\x1f.tidewell.internal.LabelMatcher\x12\x12\n\nlabel_name\x18\x04 \x01(\t\x12\r\n\x05limit\x18\x05 \x01(\x03\x12\x12\n\nmax_series\x18\x06 \x01(\x03\x12\x33\n\x08\x65ncoding\x18\x07 \x01(\x0e\x32!.tidewell.internal.SampleEncoding\x12\x11\n\tblock_ids\x18\x08 \x03(\t\x12\x13\n\x0bmax_samples\x18\t \x01(\x03\"\xbb\x02\n\tSeriesSet\x12\x0f\n\x07symbols\x18\x01 \x03(\t\x12\x14\n\x0clabel_counts\x18\x02 \x01(\x0c\x12\x12\n\nlabel_refs\x18\x03 \x01(\x0c\x12\x15\n\rsample_counts\x18\x04 \x01(\x0c\x12\x33\n\x08\x65ncoding\x18\x05 \x01(\x0e\x32!.tidewell.internal.SampleEncoding\x12\x12\n\ntimestamps\x18\x06 \x01(\x0c\x12\x0e\n\x06values\x18\x07 \x01(\x0c\x12\x0e\n\x06\x63hunks\x18\x08 \x01(\x0c\x12\x12\n\nchunk_ends\x18\t \x01(\x0c\x12\x13\n\x0bhist_counts\x18\n \x01(\x0c\x12\x13\n\x0bhist_chunks\x18\x0b \x01(\x0c\x12\x17\n\x0fhist_chunk_ends\x18\x0c \x01(\x0c\x12\x1c\n\x14hist_chunk_encodings\x18\r \x01(\x0c\"i\n\x0eSelectResponse\x12,\n\x06series\x18\x01 \x01(\x0b\x32\x1c.tidewell.internal.SeriesSet\x12\x11\n\ttruncated\x18\x02 \x01(\x08\x12\x16\n\x0equeried_blocks\x18\x03 \x03(\t\"K\n\x0eLabelsResponse\x12\x0e\n\x06values\x18\x01 \x03(\t\x12\x11\n\ttruncated\x18\x02 \x01(\x08\x12\x16\n\x0equeried_blocks\x18\x03 \x03(\t\"C\n\x14WaitForOffsetRequest\x12\x12\n\nend_offset\x18\x01 \x01(\x03\x12\x17\n\x0ftimeout_seconds\x18\x02 \x01(\x01\"M\n\rErrorResponse\x12\x0f\n\x07message\x18\x01 \x01(\t\x12\x14\n\x0c\x66ound_series\x18\x02 \x01(\x03\x12\x15\n\rfound_samples\x18\x03 \x01(\x03*)\n\x0eSampleEncoding\x12\x07\n\x03RAW\x10\x00\x12\x0e\n\nXOR_CHUNKS\x10\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'internal_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SAMPLEENCODING']._serialized_start=1004
-  _globals['_SAMPLEENCODING']._serialized_end=1045
+  _globals['_SAMPLEENCODING']._serialized_start=1070
+  _globals['_SAMPLEENCODING']._serialized_end=1111
   _globals['_LABELMATCHER']._serialized_start=38
   _globals['_LABELMATCHER']._serialized_end=175
   _globals['_LABELMATCHER_TYPE']._serialized_start=135
   _globals['_LABELMATCHER_TYPE']._serialized_end=175
   _globals['_READREQUEST']._serialized_start=178
-  _globals['_READREQUEST']._serialized_end=397
-  _globals['_SERIESSET']._serialized_start=400
-  _globals['_SERIESSET']._serialized_end=715
-  _globals['_SELECTRESPONSE']._serialized_start=717
-  _globals['_SELECTRESPONSE']._serialized_end=822
-  _globals['_LABELSRESPONSE']._serialized_start=824
-  _globals['_LABELSRESPONSE']._serialized_end=899
-  _globals['_WAITFOROFFSETREQUEST']._serialized_start=901
-  _globals['_WAITFOROFFSETREQUEST']._serialized_end=968
-  _globals['_ERRORRESPONSE']._serialized_start=970
-  _globals['_ERRORRESPONSE']._serialized_end=1002
+  _globals['_READREQUEST']._serialized_end=418
+  _globals['_SERIESSET']._serialized_start=421
+  _globals['_SERIESSET']._serialized_end=736
+  _globals['_SELECTRESPONSE']._serialized_start=738
+  _globals['_SELECTRESPONSE']._serialized_end=843
+  _globals['_LABELSRESPONSE']._serialized_start=845
+  _globals['_LABELSRESPONSE']._serialized_end=920
+  _globals['_WAITFOROFFSETREQUEST']._serialized_start=922
+  _globals['_WAITFOROFFSETREQUEST']._serialized_end=989
+  _globals['_ERRORRESPONSE']._serialized_start=991
+  _globals['_ERRORRESPONSE']._serialized_end=1068
 # @@protoc_insertion_point(module_scope)

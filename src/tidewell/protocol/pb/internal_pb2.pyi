@@ -35,7 +35,7 @@ class LabelMatcher(_message.Message):
     def __init__(self, type: _Optional[_Union[LabelMatcher.Type, str]] = ..., name: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
 
 class ReadRequest(_message.Message):
-    __slots__ = ("mint", "maxt", "matchers", "label_name", "limit", "max_series", "encoding", "block_ids")
+    __slots__ = ("mint", "maxt", "matchers", "label_name", "limit", "max_series", "encoding", "block_ids", "max_samples")
     MINT_FIELD_NUMBER: _ClassVar[int]
     MAXT_FIELD_NUMBER: _ClassVar[int]
     MATCHERS_FIELD_NUMBER: _ClassVar[int]
@@ -44,6 +44,7 @@ class ReadRequest(_message.Message):
     MAX_SERIES_FIELD_NUMBER: _ClassVar[int]
     ENCODING_FIELD_NUMBER: _ClassVar[int]
     BLOCK_IDS_FIELD_NUMBER: _ClassVar[int]
+    MAX_SAMPLES_FIELD_NUMBER: _ClassVar[int]
     mint: int
     maxt: int
     matchers: _containers.RepeatedCompositeFieldContainer[LabelMatcher]
@@ -52,7 +53,8 @@ class ReadRequest(_message.Message):
     max_series: int
     encoding: SampleEncoding
     block_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, mint: _Optional[int] = ..., maxt: _Optional[int] = ..., matchers: _Optional[_Iterable[_Union[LabelMatcher, _Mapping]]] = ..., label_name: _Optional[str] = ..., limit: _Optional[int] = ..., max_series: _Optional[int] = ..., encoding: _Optional[_Union[SampleEncoding, str]] = ..., block_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    max_samples: int
+    def __init__(self, mint: _Optional[int] = ..., maxt: _Optional[int] = ..., matchers: _Optional[_Iterable[_Union[LabelMatcher, _Mapping]]] = ..., label_name: _Optional[str] = ..., limit: _Optional[int] = ..., max_series: _Optional[int] = ..., encoding: _Optional[_Union[SampleEncoding, str]] = ..., block_ids: _Optional[_Iterable[str]] = ..., max_samples: _Optional[int] = ...) -> None: ...
 
 class SeriesSet(_message.Message):
     __slots__ = ("symbols", "label_counts", "label_refs", "sample_counts", "encoding", "timestamps", "values", "chunks", "chunk_ends", "hist_counts", "hist_chunks", "hist_chunk_ends", "hist_chunk_encodings")
@@ -113,7 +115,11 @@ class WaitForOffsetRequest(_message.Message):
     def __init__(self, end_offset: _Optional[int] = ..., timeout_seconds: _Optional[float] = ...) -> None: ...
 
 class ErrorResponse(_message.Message):
-    __slots__ = ("message",)
+    __slots__ = ("message", "found_series", "found_samples")
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    FOUND_SERIES_FIELD_NUMBER: _ClassVar[int]
+    FOUND_SAMPLES_FIELD_NUMBER: _ClassVar[int]
     message: str
-    def __init__(self, message: _Optional[str] = ...) -> None: ...
+    found_series: int
+    found_samples: int
+    def __init__(self, message: _Optional[str] = ..., found_series: _Optional[int] = ..., found_samples: _Optional[int] = ...) -> None: ...

@@ -169,7 +169,7 @@ class BlockReader:
         inside = (mints[keep] >= mint) & (maxts[keep] <= maxt)
         owner, crefs = owner[keep], crefs[keep]
         segs, starts, ends, encs = self.chunks.locate_many(crefs)
-        if hints.max_bytes:
+        if hints.counts_samples:
             xor_inside = inside & (encs == ENCODING_XOR)
             hints.check(n, sum(
                 int(chunk_sample_counts(self.chunks.segment_array(seg),

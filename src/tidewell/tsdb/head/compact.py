@@ -6,11 +6,11 @@ ranges (``maxt - mint > 1.5 * range``); the oldest aligned range
 in it) and is cut into a block, after which the head is truncated at the
 range's end.
 
-Out-of-order data: after a truncation the head refuses in-order samples older
-than ``min_valid_time``, but the tenant's out-of-order window may still accept
-them. Such samples (older than ``min_valid_time``) are out-of-order data; they
-go into their own blocks, one per aligned range (``ooo_ranges``), as Mimir
-writes its out-of-order blocks.
+Out-of-order data: after a truncation the head takes no in-order sample older
+than ``min_valid_time``, but stores older ones out of order (late samples, and
+those of the tenant's out-of-order window). Such samples (older than
+``min_valid_time``) are out-of-order data; they go into their own blocks, one
+per aligned range (``ooo_ranges``), as Mimir writes its out-of-order blocks.
 
 ``block_series`` yields each series' chunks for a range: the head's own chunks,
 closed or open, are copied as they are when they fit the range and do not

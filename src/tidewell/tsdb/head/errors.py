@@ -10,13 +10,13 @@ __all__ = ["AppendResult", "Reason"]
 
 class Reason(enum.StrEnum):
     """Discard reasons: the ``reason`` label of ``cortex_discarded_samples_total``, as
-    Mimir 3's ingester names them (``pkg/ingester``: Prometheus's ErrOutOfBounds is
-    ``sample-timestamp-too-old``, a new value for a stored timestamp
-    ``new-value-for-timestamp``)."""
+    Mimir 3's ingester names them (``pkg/ingester``: a new value for a stored
+    timestamp is ``new-value-for-timestamp``). Prometheus's ErrOutOfBounds
+    (``sample-timestamp-too-old``) is no reason here: the head stores such late
+    samples out of order (``head_append``); the distributor refuses with it."""
 
     OUT_OF_ORDER = "sample-out-of-order"
     TOO_OLD = "sample-too-old"
-    OUT_OF_BOUNDS = "sample-timestamp-too-old"
     DUPLICATE_TIMESTAMP = "new-value-for-timestamp"
     SERIES_LIMIT = "per_user_series_limit"
 
@@ -24,7 +24,6 @@ class Reason(enum.StrEnum):
 _IDS = {
     Reason.OUT_OF_ORDER: "err-mimir-sample-out-of-order",
     Reason.TOO_OLD: "err-mimir-sample-timestamp-too-old",
-    Reason.OUT_OF_BOUNDS: "err-mimir-sample-timestamp-too-old",
     Reason.DUPLICATE_TIMESTAMP: "err-mimir-sample-duplicate-timestamp",
     Reason.SERIES_LIMIT: "err-mimir-max-series-per-user",
 }
@@ -38,9 +37,6 @@ _MESSAGES = {
     Reason.TOO_OLD: "the sample has been rejected because another sample with a more recent "
     "timestamp has already been ingested and this sample is beyond the out-of-order time "
     "window (-ingester.out-of-order-time-window)",
-    Reason.OUT_OF_BOUNDS: "the sample has been rejected because its timestamp is too old "
-    "(more than half a block range, -blocks-storage.tsdb.block-ranges-period, before the "
-    "newest sample of the head, or before its last cut block)",
     Reason.DUPLICATE_TIMESTAMP: "the sample has been rejected because another sample with "
     "the same timestamp, but a different value, has already been ingested",
     Reason.SERIES_LIMIT: "per-user series limit exceeded, this limit is shared by all "
@@ -56,6 +52,10 @@ class AppendResult:
     duplicates: int = 0
     """Samples identical (timestamp and value) to stored ones: accepted, not stored twice."""
     series_created: int = 0
+    late: int = 0
+    """Accepted samples older than the head's appendable minimum (Prometheus's out of
+    bounds) and than its out-of-order window: acknowledged by the log, so stored out of
+    order instead of refused (``head_append``)."""
     rejected: dict[Reason, int] = field(default_factory=dict)
     first_error: str = ""
     window: tuple[int, int] | None = None

@@ -8,7 +8,7 @@ per series are staged) appends them to each series' open chunk, XOR-encoded
 in one arena (``open_chunks``), which closes chunks where Prometheus's head
 would (about 120 samples, never crossing a multiple of the block range). Closed
 chunks are immutable bytes in ``chunks``. Staged samples at or before a
-series' in-order frontier (only accepted within an out-of-order window) become
+series' in-order frontier (accepted within an out-of-order window, or late) become
 separate out-of-order chunks; a series' chunks may then overlap, and readers merge.
 
 Native histograms live apart, per ref, in ``hists`` (``hist_store``): Prometheus's
@@ -87,7 +87,7 @@ class Head:
         self.min_time = INT64_MAX
         self.max_time = INT64_MIN
         self.min_valid_time = INT64_MIN
-        """Samples older than this are out of bounds (set when the head is truncated)."""
+        """Samples older than this are stored out of order (set when the head is truncated)."""
         self._deleted = 0
         self.hists = HistogramStore(self.block_range_ms)
         """Native histogram samples, per ref, for series that have any (``hist_store``)."""
@@ -305,7 +305,7 @@ class Head:
             bad_order = np.zeros(n, dtype=np.bool_)
             bad_order[1:] = (t[1:] <= t[:-1]) & (r[1:] == r[:-1])
             # Runs that are unsorted or start at or before the frontier (out-of-order
-            # samples, only ever accepted within a window): rare, handled one by one.
+            # samples, accepted within a window or late): rare, handled one by one.
             odd = np.logical_or.reduceat(bad_order, starts) | (t[starts] <= self.open.maxt[refs])
             del bad_order
             picked = np.flatnonzero(odd).tolist()
@@ -398,17 +398,33 @@ class Head:
         current = self.open.chunk(ref)
         return (*closed, current) if current is not None else closed
 
-    def value_at(
-        self,
-        ref: int,
-        ts: int,
-        staged: tuple[npt.NDArray[np.int32], npt.NDArray[np.int64], npt.NDArray[np.float64]],
-    ) -> int | None:
-        """Bit pattern of the sample of ``ref`` at ``ts``, or None if there is none."""
-        st, sv = self.series_samples(ref, ts, ts, staged)
-        if st.shape[0] == 0:
-            return None
-        return int(sv[:1].view(np.uint64)[0])
+    def staged_bits(self, refs: npt.NDArray[np.int32]) -> dict[tuple[int, int], int]:
+        """{(ref, timestamp): value bits} of the staged samples of ``refs`` (for duplicate
+        checks of a batch's out-of-order samples: one pass, not one search per sample).
+        Caller holds ``lock``."""
+        sr, st, sv = self.staging.sorted_view()
+        if sr.shape[0] == 0:
+            return {}
+        sel = np.flatnonzero(np.isin(sr, refs))
+        return dict(zip(zip(sr[sel].tolist(), st[sel].tolist(), strict=True),
+                        sv[sel].view(np.uint64).tolist(), strict=True))
+
+    def chunk_bits_at(self, ref: int, ts: int) -> int | None:
+        """Value bits of the sample of ``ref`` at ``ts`` in its chunks (not the staged
+        ones), or None. Chunks are told apart by their bounds: only one whose span holds
+        ``ts`` is decoded (a series holds one sample per timestamp). Caller holds ``lock``."""
+        oc = self.open
+        spans = [c for c in self.chunks[ref] or () if c[0] <= ts <= c[1]]
+        if oc.count[ref] and int(oc.mint[ref]) <= ts <= int(oc.maxt[ref]):
+            current = oc.chunk(ref)
+            if current is not None:
+                spans.append(current)
+        for _, _, data in spans:
+            ct, cv = decode_chunk(data)
+            i = int(np.searchsorted(ct, ts))
+            if i < ct.shape[0] and int(ct[i]) == ts:
+                return int(cv[i : i + 1].view(np.uint64)[0])
+        return None
 
     def iter_series(
         self, mint: int = INT64_MIN, maxt: int = INT64_MAX
@@ -432,7 +448,7 @@ class Head:
 
         Samples before ``mint`` go (chunks straddling it are re-encoded); series left
         without samples leave the index (their refs stay unused). Samples older
-        than ``mint`` are refused from now on (``sample-out-of-bounds``).
+        than ``mint`` are late from now on: stored out of order, cut into out-of-order blocks.
         """
         with self.lock:
             n = self.num_series

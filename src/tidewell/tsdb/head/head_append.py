@@ -9,17 +9,20 @@ The rules, per series, in batch order:
 - older than the newest, with a stored sample at that timestamp: a duplicate
   if the value bits match (so replaying a record changes nothing), else
   ``new-value-for-timestamp``;
-- older than the newest otherwise: rejected ``sample-out-of-order`` when the
-  tenant's out-of-order window is 0; ``sample-too-old`` if older than the
-  head's newest sample (before this batch) minus the window; else stored;
 - any timestamp before the head's appendable minimum (``appendable_min_time``,
   Prometheus's ``appendableMinValidTime``: the newest sample of the head before
   this batch minus half a block range, and never before ``min_valid_time``, the
-  end of what was cut into blocks) goes the out-of-order way even when it is
-  newer than its series' newest: ``sample-timestamp-too-old`` when the window is 0,
-  else ``sample-too-old`` or stored as above. This keeps in-order data out of
-  ranges a cut may be writing (a cut needs the head to span 1.5 ranges, so
-  its range ends at least half a range before the head's newest sample);
+  end of what was cut into blocks) is stored out of order, whatever the window
+  (unless a duplicate, as above); when the window would not have taken it
+  either it is *late*, counted in ``late``. Prometheus refuses it
+  (``ErrOutOfBounds``); here the client had its 2xx once the log took the
+  record, so it is kept. Blocks stay correct: a cut writes samples older than
+  ``min_valid_time`` into out-of-order blocks of their own ranges, the others
+  into the not yet cut range that holds them (``compact``);
+- older than the newest otherwise (within the appendable window): rejected
+  ``sample-out-of-order`` when the tenant's out-of-order window is 0;
+  ``sample-too-old`` if older than the head's newest sample (before this batch)
+  minus the window; else stored;
 - a new series beyond ``max_series``: rejected, ``per_user_series_limit``.
 
 Series are created on their first sample. Whole batches of in-order samples
@@ -48,8 +51,8 @@ def appendable_min_time(head: Head) -> int:
     """Oldest timestamp an in-order sample may have now (Prometheus's ``appendableMinValidTime``).
 
     ``max(min_valid_time, max_time - block_range / 2)``; a head without samples
-    yet only has ``min_valid_time``. Samples older than this are out of bounds
-    unless the out-of-order window takes them.
+    yet only has ``min_valid_time``. Samples older than this are late: stored
+    out of order (Prometheus refuses them as out of bounds).
     """
     if head.max_time == INT64_MIN:
         return head.min_valid_time
@@ -203,12 +206,13 @@ def append_hist_refs(
                 else:
                     res.reject(Reason.DUPLICATE_TIMESTAMP, 1, str(head.labels[ref]))
                 continue
-            if ooo_window_ms <= 0:
-                reason = Reason.OUT_OF_BOUNDS if t < mvt else Reason.OUT_OF_ORDER
+            if ooo_window_ms > 0 and t >= max_time_before - ooo_window_ms:
+                pass  # within the out-of-order window
+            elif t < mvt:
+                res.late += 1
+            else:
+                reason = Reason.OUT_OF_ORDER if ooo_window_ms <= 0 else Reason.TOO_OLD
                 res.reject(reason, 1, str(head.labels[ref]))
-                continue
-            if t < max_time_before - ooo_window_ms:
-                res.reject(Reason.TOO_OLD, 1, str(head.labels[ref]))
                 continue
             hs.insert_ooo(t, h)
         if t > last:
@@ -299,7 +303,7 @@ def _append_slow(
     mvt: int,
     res: AppendResult,
 ) -> None:
-    """Per-sample path for series with duplicates, out-of-order or out-of-bounds samples.
+    """Per-sample path for series with duplicates, out-of-order or late samples.
 
     ``max_time`` and ``mvt`` (the appendable minimum) are the head's before the batch."""
     staged = None
@@ -323,22 +327,25 @@ def _append_slow(
             existing = pending.get((ref, ts))
             if existing is None and ts >= int(first_ts[ref]):
                 if staged is None:
-                    staged = head.staging.sorted_view()
-                existing = head.value_at(ref, ts, staged)
+                    staged = head.staged_bits(r)
+                existing = staged.get((ref, ts))
+                if existing is None:
+                    existing = head.chunk_bits_at(ref, ts)
             if existing is not None:
                 if existing == b:
                     res.duplicates += 1
                 else:
                     res.reject(Reason.DUPLICATE_TIMESTAMP, 1, str(head.labels[ref]))
                 continue
-            if ooo_window_ms <= 0:
-                reason = Reason.OUT_OF_BOUNDS if ts < mvt else Reason.OUT_OF_ORDER
+            if ooo_window_ms > 0 and ts >= max_time - ooo_window_ms:
+                pass  # within the out-of-order window
+            elif ts < mvt:
+                res.late += 1
+            else:
+                reason = Reason.OUT_OF_ORDER if ooo_window_ms <= 0 else Reason.TOO_OLD
                 res.reject(reason, 1, str(head.labels[ref]))
                 continue
-            if ts < max_time - ooo_window_ms:
-                res.reject(Reason.TOO_OLD, 1, str(head.labels[ref]))
-                continue
-            if ts > last:  # newer than the series' newest yet below the window: still
+            if ts > last:  # newer than the series' newest yet late: still
                 last_ts[ref] = ts  # its newest (readers find series by it)
                 last_bits[ref] = b
         pending[(ref, ts)] = b

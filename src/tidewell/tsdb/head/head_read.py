@@ -100,7 +100,7 @@ class HeadQuerier:
         closed_buf = np.frombuffer(b"".join(datas), dtype=np.uint8)
         del datas
         closed_starts = np.cumsum(lens) - lens
-        if hints.max_bytes:  # before copying the chunks again
+        if hints.counts_samples:  # before copying the chunks again
             inside = (cmin >= mint) & (cmax <= maxt)
             nc = len(flat)
             hints.check(n, int(chunk_sample_counts(closed_buf, closed_starts[inside[:nc]]).sum())

@@ -115,12 +115,12 @@ def test_series_limit_rejects_new_series_only() -> None:
     assert h.num_series == 1
 
 
-def test_out_of_bounds_after_truncation_mark() -> None:
+def test_older_than_the_truncation_mark_is_late_and_kept() -> None:
     h = Head()
     h.min_valid_time = 5000
     res = h.append(batch([(A, 1000, 1.0), (B, 6000, 1.0)]))
-    assert res.rejected == {Reason.OUT_OF_BOUNDS: 1}
-    assert list(dump(h)) == [B]
+    assert (res.accepted, res.late, res.rejected) == (2, 1, {})
+    assert dump(h) == {A: [(1000, 1.0)], B: [(6000, 1.0)]}
 
 
 @pytest.mark.parametrize(
@@ -201,22 +201,24 @@ def test_random_workload_matches_model_across_cuts() -> None:
                 ts = rng.choice(list(cur))
             samples.append((ls, ts, float(rng.randint(0, 3))))
         res = h.append(batch(samples), ooo_window_ms=window)
-        accepted = 0
+        accepted = late = 0
         batch_newest = newest
         # In order from half a block range before the head's newest sample (Prometheus's
-        # appendable window), out of order within the window.
+        # appendable window), out of order within the window; older is late, kept.
         min_in_order = newest - 50_000 if newest != -(2**63) else newest
         for ls, ts, v in samples:  # the model of the rules, one sample at a time
             cur = model.setdefault(ls, {})
             last = max(cur) if cur else -(2**63)
             if ts in cur:  # duplicate (same value) or rejected (other value)
                 continue
-            if (ts > last and ts >= min_in_order) or ts >= newest - window:
+            in_window = ts >= newest - window
+            if (ts > last and ts >= min_in_order) or in_window or ts < min_in_order:
                 cur[ts] = v
                 batch_newest = max(batch_newest, ts)
                 accepted += 1
+                late += ts < min_in_order and not in_window
         newest = batch_newest
-        assert res.accepted == accepted, step
+        assert (res.accepted, res.late) == (accepted, late), step
         if step % 37 == 0:
             h.cut_chunks(everything=step % 74 == 0)
         got = dump(h)
@@ -240,8 +242,10 @@ def test_truncate_drops_old_data_and_empty_series_and_survives_snapshot() -> Non
     assert dump(h) == {A: [(t, float(t)) for t in range(200_000, 300_000, 1000)]}
     assert HeadQuerier(h, *ALL).label_values("__name__") == ["up"]
     assert HeadQuerier(h, 0, 150_000).select([]) == []
-    res = h.append(batch([(A, 150_000, 1.0), (old, 150_000, 1.0)]), ooo_window_ms=0)
-    assert res.rejected == {Reason.OUT_OF_BOUNDS: 2}
+    res = h.append(batch([(A, 150_000, 1.0)]), ooo_window_ms=0)
+    assert (res.late, res.rejected) == (1, {})  # late: kept (cut into out-of-order blocks)
+    assert h.truncate(200_000) == 0
+    assert dump(h) == {A: [(t, float(t)) for t in range(200_000, 300_000, 1000)]}
     # the removed series comes back as a new series with a new ref
     h.append(batch([(old, 400_000, 2.0)]))
     assert h.get_ref(old) == 2
