@@ -23,15 +23,14 @@ __all__ = ["convert_otlp", "make_otlp_handler"]
 
 
 def convert_otlp(body: bytes, encoding: str, max_size: int, json: bool, naming: OTLPNaming,
-                 to_nhcb: bool, left_out: list[str]) -> bytes:
+                 to_nhcb: bool, left_out: list[str]) -> memoryview:
     """An OTLP body as an uncompressed RW 1.0 request (worker thread); points that
     cannot be translated are named in ``left_out``."""
-    from tidewell.protocol.otlp import decode_otlp
+    from tidewell.protocol.otlp import decode_otlp_bytes
 
     raw = decompress(body, encoding, max_size)
-    wr = decode_otlp(raw, json=json, naming=naming, errors=left_out,
-                     convert_histograms_to_nhcb=to_nhcb)
-    return wr.SerializeToString()
+    return decode_otlp_bytes(raw, json=json, naming=naming, errors=left_out,
+                             convert_histograms_to_nhcb=to_nhcb)
 
 
 def make_otlp_handler(distributor: Distributor, inflight: InflightLimiter):

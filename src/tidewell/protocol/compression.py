@@ -56,7 +56,7 @@ def snappy_compress(data: bytes) -> bytes:
     return bytes(cramjam.snappy.compress_raw(data))
 
 
-def gzip_decompress(data: bytes, max_size: int) -> bytes:
+def gzip_decompress(data: bytes, max_size: int) -> memoryview:
     d = zlib.decompressobj(wbits=47)  # gzip or zlib header, auto-detected
     out = bytearray()
     buf = data
@@ -75,7 +75,7 @@ def gzip_decompress(data: bytes, max_size: int) -> bytes:
         raise ProtocolError(f"gzip: {e}") from None
     if not d.eof:
         raise ProtocolError("gzip: unexpected end of stream")
-    return bytes(out)
+    return memoryview(out)  # not bytes(out): one GIL-held copy of the whole body
 
 
 def decompress(data: bytes, encoding: str, max_size: int) -> bytes | memoryview:

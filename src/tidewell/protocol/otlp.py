@@ -30,8 +30,13 @@ from tidewell.model import CUSTOM_BUCKETS_SCHEMA, stale_nan
 from tidewell.protocol.errors import ProtocolError
 from tidewell.protocol.otlp_names import OTLPNaming
 from tidewell.protocol.pb import prompb_pb2 as pb
+from tidewell.protocol.pieces import parse_in_pieces
 
-__all__ = ["decode_otlp", "empty_response", "otlp_to_write_request"]
+__all__ = ["SERIES_BATCH", "decode_otlp", "decode_otlp_bytes", "empty_response",
+           "otlp_to_write_request"]
+
+SERIES_BATCH = 1000
+"""Series per ``SerializeToString`` call: ~0.3 MB typically, 3 MB of 3 kB label values."""
 
 _CUMULATIVE = mpb.AGGREGATION_TEMPORALITY_CUMULATIVE
 _NO_RECORDED_VALUE = 1  # DataPointFlags.FLAG_NO_RECORDED_VALUE
@@ -79,11 +84,46 @@ def _attrs(kvs, naming: OTLPNaming, skip: tuple[str, ...] = ()) -> dict[str, str
 
 
 class _Builder:
-    def __init__(self, errors: list[str]) -> None:
+    """The RW 1.0 request under construction. With ``batch``, every ``batch`` series
+    (or metadata entries) are serialised and a fresh message started: a
+    ``WriteRequest`` is the concatenation of its fields, and one ``SerializeToString``
+    of a 50 MB request would hold the GIL for its whole length."""
+
+    def __init__(self, errors: list[str], batch: int | None = None) -> None:
         self.wr = pb.WriteRequest()
+        self.md = pb.WriteRequest()
         self.meta_seen: set[str] = set()
         self.errors = errors
         """What could not be translated: the caller answers 400 after writing the rest."""
+        self.batch = batch
+        self.series_out: list[bytes] = []
+        self.meta_out: list[bytes] = []
+
+    def point(self) -> None:
+        """Between data points (no series is touched again): serialise a full batch."""
+        if self.batch is not None and len(self.wr.timeseries) >= self.batch:
+            self.series_out.append(self.wr.SerializeToString())
+            self.wr = pb.WriteRequest()
+
+    def request(self) -> pb.WriteRequest:
+        """The whole request as one message (without ``batch``)."""
+        self.wr.metadata.extend(self.md.metadata)
+        return self.wr
+
+    def serialized(self) -> memoryview:
+        """The request's bytes: the series batches, then the metadata (field order).
+        Copied batch by batch into one buffer: ``b"".join`` would copy (and fault in)
+        the whole request in one call holding the GIL."""
+        parts = [*self.series_out, self.wr.SerializeToString(), *self.meta_out,
+                 self.md.SerializeToString()]
+        self.series_out, self.meta_out = [], []
+        out = np.empty(sum(len(p) for p in parts), dtype=np.uint8)
+        at = 0
+        for i, part in enumerate(parts):
+            out[at:at + len(part)] = np.frombuffer(part, dtype=np.uint8)
+            at += len(part)
+            parts[i] = b""  # freed as it goes
+        return memoryview(out)
 
     def invalid_temporality(self, name: str) -> None:
         quoted = jsonlib.dumps(name, ensure_ascii=False)  # Go's %q
@@ -117,11 +157,14 @@ class _Builder:
         if name in self.meta_seen:
             return
         self.meta_seen.add(name)
-        md = self.wr.metadata.add()
+        md = self.md.metadata.add()
         md.type = mtype
         md.metric_family_name = name
         md.help = help_
         md.unit = unit
+        if self.batch is not None and len(self.md.metadata) >= self.batch:
+            self.meta_out.append(self.md.SerializeToString())
+            self.md = pb.WriteRequest()
 
 
 def _exemplar(e: mpb.Exemplar, out: pb.Exemplar) -> None:
@@ -253,8 +296,13 @@ def otlp_to_write_request(
     ``-distributor.otel-convert-histograms-to-nhcb``). Metrics that cannot be
     translated are left out and described in ``errors`` (when given).
     """
-    naming = naming or OTLPNaming()
     b = _Builder(errors if errors is not None else [])
+    _convert(req, naming or OTLPNaming(), convert_histograms_to_nhcb, b)
+    return b.request()
+
+
+def _convert(req: svc.ExportMetricsServiceRequest, naming: OTLPNaming,
+             convert_histograms_to_nhcb: bool, b: _Builder) -> None:
     MT = pb.MetricMetadata
     for rm in req.resource_metrics:
         raw_res = {kv.key: _any_value(kv.value) for kv in rm.resource.attributes}
@@ -277,6 +325,7 @@ def otlp_to_write_request(
                     name = naming.metric_name(metric.name, metric.unit, "gauge")
                     b.metadata(name, MT.GAUGE, metric.description, metric.unit)
                     for dp in pts:
+                        b.point()
                         t = dp.time_unix_nano // 1_000_000
                         latest = max(latest, t)
                         labels = {**_attrs(dp.attributes, naming), **base, "__name__": name}
@@ -288,6 +337,7 @@ def otlp_to_write_request(
                     name = naming.metric_name(metric.name, metric.unit, "counter")
                     b.metadata(name, MT.COUNTER, metric.description, metric.unit)
                     for dp in metric.sum.data_points:
+                        b.point()
                         t = dp.time_unix_nano // 1_000_000
                         latest = max(latest, t)
                         labels = {**_attrs(dp.attributes, naming), **base, "__name__": name}
@@ -299,6 +349,7 @@ def otlp_to_write_request(
                     name = naming.metric_name(metric.name, metric.unit, "histogram")
                     b.metadata(name, MT.HISTOGRAM, metric.description, metric.unit)
                     for dp in metric.histogram.data_points:
+                        b.point()
                         t = dp.time_unix_nano // 1_000_000
                         latest = max(latest, t)
                         labels = {**_attrs(dp.attributes, naming), **base}
@@ -334,6 +385,7 @@ def otlp_to_write_request(
                     name = naming.metric_name(metric.name, metric.unit, "summary")
                     b.metadata(name, MT.SUMMARY, metric.description, metric.unit)
                     for dp in metric.summary.data_points:
+                        b.point()
                         t = dp.time_unix_nano // 1_000_000
                         latest = max(latest, t)
                         labels = {**_attrs(dp.attributes, naming), **base}
@@ -353,6 +405,7 @@ def otlp_to_write_request(
                     name = naming.metric_name(metric.name, metric.unit, "histogram")
                     b.metadata(name, MT.HISTOGRAM, metric.description, metric.unit)
                     for dp in eh.data_points:
+                        b.point()
                         t = dp.time_unix_nano // 1_000_000
                         hist = _exponential(dp, t)
                         if hist is None:
@@ -366,24 +419,38 @@ def otlp_to_write_request(
         info = _attrs(rm.resource.attributes, naming, skip=_IDENTIFYING)
         if info and latest and base:
             b.series({**info, **base, "__name__": "target_info"}, latest, 1.0)
-    return b.wr
 
 
-def decode_otlp(
-    raw: bytes, *, json: bool = False, naming: OTLPNaming | None = None,
-    convert_histograms_to_nhcb: bool = False, errors: list[str] | None = None,
-) -> pb.WriteRequest:
-    """Parse an OTLP ``ExportMetricsServiceRequest`` (protobuf or JSON) and translate it."""
+def _parse(raw: bytes | memoryview, json: bool) -> svc.ExportMetricsServiceRequest:
     req = svc.ExportMetricsServiceRequest()
     try:
         if json:
-            json_format.Parse(raw.decode("utf-8"), req, ignore_unknown_fields=True)
+            json_format.Parse(str(raw, "utf-8"), req, ignore_unknown_fields=True)
         else:
-            req.ParseFromString(raw)
+            parse_in_pieces(req, raw)  # not one upb call over the whole body: see ``pieces``
     except Exception as e:
         raise ProtocolError(f"failed to parse OTLP request: {e}") from None
-    return otlp_to_write_request(req, naming, errors=errors,
+    return req
+
+
+def decode_otlp(
+    raw: bytes | memoryview, *, json: bool = False, naming: OTLPNaming | None = None,
+    convert_histograms_to_nhcb: bool = False, errors: list[str] | None = None,
+) -> pb.WriteRequest:
+    """Parse an OTLP ``ExportMetricsServiceRequest`` (protobuf or JSON) and translate it."""
+    return otlp_to_write_request(_parse(raw, json), naming, errors=errors,
                                  convert_histograms_to_nhcb=convert_histograms_to_nhcb)
+
+
+def decode_otlp_bytes(
+    raw: bytes | memoryview, *, json: bool = False, naming: OTLPNaming | None = None,
+    convert_histograms_to_nhcb: bool = False, errors: list[str] | None = None,
+) -> memoryview:
+    """``decode_otlp(...).SerializeToString()``, serialised SERIES_BATCH series at a time
+    so that no single C call holds the GIL over the whole request."""
+    b = _Builder(errors if errors is not None else [], batch=SERIES_BATCH)
+    _convert(_parse(raw, json), naming or OTLPNaming(), convert_histograms_to_nhcb, b)
+    return b.serialized()
 
 
 def empty_response(*, json: bool = False) -> tuple[bytes, str]:
