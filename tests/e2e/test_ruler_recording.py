@@ -90,6 +90,13 @@ def recorded(url: str, name: str, headers: dict[str, str]) -> list[tuple[tuple, 
              float(t), float(v)) for s in data["result"] for t, v in s["values"]]
 
 
+def recorded_enough(api: str, headers: dict[str, str], prom_url: str) -> bool:
+    """Every rule recorded at 5 instants or more on both sides, and 5 consistency copies."""
+    return all(len({t for _, t, _ in recorded(url, name, h)}) >= 5
+               for name in RULES for url, h in ((api, headers), (prom_url, {}))) and len(
+        recorded(api, "t:copy", headers)) >= 5
+
+
 def same(a: float, b: float) -> bool:
     return a == b or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
 
@@ -117,11 +124,14 @@ def test_recording_rules_equal_prometheus(tmp_path: Path, tidewell: TidewellProc
         writer = threading.Thread(target=push_loop, args=(
             [(f"{tidewell.url}/api/v1/push", ours), (f"{prom.url}/api/v1/write", {})], stop))
         writer.start()
-        time.sleep(20)
+        api = f"{tidewell.url}/prometheus"
+        deadline = time.monotonic() + 90
+        while not recorded_enough(api, ours, prom.url):
+            assert time.monotonic() < deadline, tidewell.logs()
+            time.sleep(1)
         stop.set()
         writer.join()
         time.sleep(2)
-        api = f"{tidewell.url}/prometheus"
         compared = 0
         for name, expr in INLINED.items():
             ours_rec = recorded(api, name, ours)

@@ -79,6 +79,9 @@ class PrometheusProcess:
                 f"--config.file={config_path}",
                 f"--storage.tsdb.path={self.workdir / 'data'}",
                 f"--web.listen-address=127.0.0.1:{self.port}",
+                # The scrape manager applies new targets at most this often: the first
+                # scrape comes ~1 s after the start instead of ~5 s (the default).
+                "--scrape.discovery-reload-interval=1s",
                 *self.extra_args,
             ],
             stdout=subprocess.DEVNULL,

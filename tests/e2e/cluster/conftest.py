@@ -46,14 +46,15 @@ def small_cluster(request: pytest.FixtureRequest,
 
 def shared_layout() -> ClusterLayout:
     """Two zones x two partitions (every series on two ingesters), two queriers (shards go
-    to both), a store-gateway, a compactor and a query-frontend."""
+    to both), a store-gateway, a compactor, a query-frontend and two rulers."""
     return ClusterLayout(zones=2, partitions=2, distributors=1, queriers=2, store_gateways=1,
-                         query_frontends=1, compactors=1)
+                         query_frontends=1, compactors=1, rulers=2)
 
 
 # What each user needs, all at once: cardinality analysis (test_cardinality_cluster), query
 # sharding over both queriers without the results cache (test_query_sharding_cluster),
-# compaction and block sync within seconds (test_compactor_cluster).
+# compaction and block sync within seconds (test_compactor_cluster), rule groups and ruler
+# ring changes seen within seconds (test_ruler_ring: HEARTBEAT_TIMEOUT_S there).
 SHARED_SETTINGS = {
     "querier.cardinality-analysis-enabled": "true",
     "query-frontend.parallelize-shardable-queries": "true",
@@ -63,6 +64,9 @@ SHARED_SETTINGS = {
     "compactor.compaction-interval": "2s",
     "compactor.cleanup-interval": "2s",
     "compactor.first-level-compaction-wait-period": "0s",
+    "ruler.poll-interval": "1s",
+    "ruler.ring.heartbeat-period": "1s",
+    "ruler.ring.heartbeat-timeout": "5s",
 }
 
 

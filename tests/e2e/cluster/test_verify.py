@@ -1,7 +1,7 @@
 """``tidewell tool verify`` on a real local cluster (Apache Kafka, etcd, moto): every check
 passes on a healthy cluster and each fails for its own reason when broken on purpose.
 
-One module-scoped cluster (2 zones x 2 partitions, 2 distributors) with 20 s blocks, cut
+One module-scoped cluster (2 zones x 2 partitions, 2 distributors) with 10 s blocks, cut
 and shipped every second, so a block reaches the bucket seconds after it ends. A
 background writer keeps pushing current samples through both distributors; the tests
 run in file order and repair what they broke.
@@ -30,8 +30,10 @@ from tidewell.tool.localcluster.supervisor import ClusterLayout, LocalCluster
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
 SERIES = 40  # spread over both partitions
-BLOCK_RANGE_S = 20
-GRACE = "30s"  # limit 50 s: shipping every second keeps the newest block < ~32 s old
+BLOCK_RANGE_S = 10
+# Limit 25 s: a head is cut once it spans 1.5 ranges, so while shipping (every second) the
+# newest block ends 0.5-1.5 ranges (5-15 s) ago, plus a few seconds to cut and upload it.
+GRACE = "15s"
 WINDOW = "3s"  # > 2 x the 1 s offset-commit interval
 
 
@@ -66,7 +68,7 @@ class Writer(threading.Thread):
 
     def run(self) -> None:
         now_ms = int(time.time() * 1000)
-        # A minute of history first, so the heads already span three block ranges.
+        # A minute of history first, so the heads already span several block ranges.
         self.push(self.urls[0], _body(np.arange(now_ms - 60_000, now_ms, 1000)))
         last = now_ms
         i = 0
@@ -128,11 +130,11 @@ def wait_for(cluster: LocalCluster, check: str, status: str, timeout_s: float,
             return results
         if time.monotonic() > deadline:
             raise AssertionError(f"{check} not all {status} after {timeout_s}s: {results}")
-        time.sleep(2)
+        time.sleep(1)
 
 
 def test_healthy_cluster_passes_every_check(cluster: LocalCluster) -> None:
-    wait_for(cluster, "blocks", "PASS", 90)  # the first 20 s blocks reach the bucket
+    wait_for(cluster, "blocks", "PASS", 90)  # the first blocks reach the bucket
     code, results, err = verify(cluster)
     assert code == 0, (results, err)
     assert {r["status"] for r in results} == {"PASS"}, results
@@ -173,8 +175,8 @@ def test_stopped_distributors_fail(cluster: LocalCluster) -> None:
         assert len(produce) == 2
         assert all(r["status"] == "FAIL" and "does not answer" in r["reason"] for r in produce)
     finally:
-        for i in range(2):
-            cluster.restart(f"distributor-{i}")
+        restarted = [cluster.restart(f"distributor-{i}", wait_ready=False) for i in range(2)]
+        cluster.wait_ready(restarted, cluster.ready_timeout_s)
     wait_for(cluster, "produce", "PASS", 60)
 
 
@@ -198,7 +200,9 @@ def test_shipping_disabled_fails(cluster: LocalCluster) -> None:
     ingesters = [n for n, p in cluster.processes.items() if p.target == "ingester"]
     for name in ingesters:  # flags after -config.file win
         cluster.process(name).argv.append("-blocks-storage.tsdb.ship-interval=0")
-        cluster.restart(name)
+    # All at once: the newest shipped block starts ageing when the first one stops.
+    restarted = [cluster.restart(name, wait_ready=False) for name in ingesters]
+    cluster.wait_ready(restarted, cluster.ready_timeout_s)
     results = wait_for(cluster, "blocks", "FAIL", 120)
     (blocks,) = lines(results, "blocks")
     assert "stopped shipping" in blocks["reason"], blocks

@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.support.brokers import BROKERS, Broker, start_broker
+from tests.support.brokers import BROKERS, Broker
 from tests.unit.distributor.helpers import make_ring, request
 from tidewell.distributor import Distributor, DistributorConfig, Limits, Overrides
 from tidewell.distributor.errors import UnavailableError
@@ -23,11 +22,12 @@ pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture(params=BROKERS)
-def broker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Broker, str]]:
-    b = start_broker(request.param, tmp_path / request.param)
+def broker(request: pytest.FixtureRequest,
+           broker_of: Callable[[str], Broker]) -> Iterator[tuple[Broker, str]]:
+    """The session's broker (tests/integration/conftest.py): frozen here, thawed after."""
+    b = broker_of(request.param)
     yield b, b.address
     b.resume()
-    b.stop()
 
 
 def test_broker_outage_gives_5xx_in_time_and_acknowledged_data_survives(broker):

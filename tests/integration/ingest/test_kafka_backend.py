@@ -108,9 +108,12 @@ def test_buffer_limit_and_record_size_fail_fast(broker) -> None:  # type: ignore
     asyncio.run(body())
 
 
-def test_broker_down_fails_within_write_timeout_and_recovers(own_broker) -> None:  # type: ignore[no-untyped-def]
-    """Frozen broker: produces fail in time; acknowledged records survive; writes resume."""
-    cfg = _cfg(own_broker.address, write_timeout=2.0)
+def test_broker_down_fails_within_write_timeout_and_recovers(broker) -> None:  # type: ignore[no-untyped-def]
+    """Frozen broker: produces fail in time; acknowledged records survive; writes resume.
+
+    On the package's broker (own topic): it is frozen, not stopped, and thawed before the
+    test ends."""
+    cfg = _cfg(broker.address, write_timeout=2.0)
 
     async def body() -> None:
         w = await open_kafka_writer(cfg)
@@ -118,7 +121,7 @@ def test_broker_down_fails_within_write_timeout_and_recovers(own_broker) -> None
         try:
             acked = await w.produce([ProduceRequest(1, b"t", f"a{i}".encode()) for i in range(50)])
             assert acked == list(range(50))
-            own_broker.pause()
+            broker.pause()
             try:
                 t0 = time.monotonic()
                 with pytest.raises(LogUnavailableError):
@@ -126,7 +129,7 @@ def test_broker_down_fails_within_write_timeout_and_recovers(own_broker) -> None
                 elapsed = time.monotonic() - t0
                 assert elapsed < cfg.write_timeout + 1.0, elapsed
             finally:
-                own_broker.resume()
+                broker.resume()
             deadline = time.monotonic() + 30
             while True:  # the producer reconnects; the first produces may still fail
                 try:
