@@ -1,15 +1,16 @@
-"""Ingester integration tests: the shared helpers, plus real brokers for the Kafka runs."""
+"""Ingester integration tests: the shared helpers; the Kafka runs use the session's brokers
+(tests/integration/conftest.py)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.brokers import Broker, start_broker
+from tests.support.brokers import Broker
 from tests.support.ingester import make_batch, new_ingester, new_log, record
 from tidewell.ingest.config import KafkaConfig
 from tidewell.ingest.embedded.log import EmbeddedLog
@@ -24,27 +25,6 @@ LogOpener = Callable[[str, str], Awaitable[tuple[Any, Any, Callable[[], Awaitabl
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture(scope="package")
-def brokers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Broker]]:
-    """Brokers started on first use (``broker_of(kind)``), stopped after this package."""
-    started: dict[str, Broker] = {}
-    yield started
-    for b in started.values():
-        b.stop()
-
-
-@pytest.fixture
-def broker_of(brokers: dict[str, Broker], tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """``broker_of("kafka")`` / ``broker_of("tansu")``: this package's broker of that kind."""
-
-    def get(kind: str) -> Broker:
-        if kind not in brokers:
-            brokers[kind] = start_broker(kind, tmp_path_factory.mktemp(kind))
-        return brokers[kind]
-
-    return get
 
 
 @pytest.fixture

@@ -94,12 +94,14 @@ def test_fetched_series_and_chunk_bytes_limits() -> None:
 
 def test_timeout_stops_a_long_query() -> None:
     slow = {"query": "count_over_time(m[1h:100ms])", "at": T_END, **DATA}
-    r = probe({**slow, "opts": {"timeout_s": 0.3}})
+    r = probe({**slow, "opts": {"timeout_s": 0.2}})
     assert r["kind"] == "QueryTimeoutError"
     assert r["error"] == "query timed out in expression evaluation"
     full = probe(slow)
     assert full["error"] is None
-    assert r["seconds"] < 0.3 + 1.0 < full["seconds"]
+    # Stopped near its deadline, well before the whole evaluation would have ended (a ratio,
+    # not a fixed figure: the full run takes ~1 s on a quiet machine, more under load).
+    assert r["seconds"] < min(0.2 + 1.0, full["seconds"] / 2), (r["seconds"], full["seconds"])
 
 
 @pytest.mark.parametrize(("query", "error"), [
