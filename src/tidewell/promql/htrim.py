@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from tidewell.promql.nhist import FH, HistogramBucket
+from tidewell.promql.nhist import FH, HistogramBucket, fraction_below
 
 __all__ = ["trim"]
 
@@ -24,23 +24,12 @@ def _midpoint(lo: float, hi: float, positive: bool, linear: bool) -> float:
     return g if positive else -g
 
 
-def _fraction_below(b: HistogramBucket, v: float, linear: bool) -> float:
-    if linear:
-        return (v - b.lower) / (b.upper - b.lower)
-    log_lo = math.log2(abs(b.lower))
-    log_up = math.log2(abs(b.upper))
-    log_v = math.log2(abs(v))
-    if v > 0:
-        return (log_v - log_lo) / (log_up - log_lo)
-    return 1 - ((log_v - log_up) / (log_lo - log_up))
-
-
 def _split(b: HistogramBucket, rhs: float, linear: bool) -> float:
     if rhs <= b.lower:
         return 0.0
     if rhs >= b.upper:
         return b.count
-    return b.count * _fraction_below(b, rhs, linear)
+    return b.count * fraction_below(b.lower, b.upper, rhs, linear)
 
 
 def _zero_if_inf(x: float) -> float:
