@@ -142,22 +142,27 @@ def test_alert_fires_reaches_alertmanager_resolves_and_survives_restart(
             ("Down", "firing"), ("SlowDown", "pending")}
 
         # Restart while SlowDown is pending: its `for` progress is restored, not reset.
+        stopping = time.time()
         tidewell.stop()
-        down_since = time.time()
         time.sleep(3)
         tidewell.start()
-        restarted = time.time()
         restored = wait_for(lambda: our_alerts(tidewell.url).get("SlowDown"), 60,
                             "SlowDown after the restart")
+        seen = time.time()  # after the first evaluation since the restart (`ts` below)
         restored_at = ts(restored["activeAt"])
-        # Reset, activeAt would be at or after the restart. Kept, it is the pending time
-        # before the stop (>= Down's 3 s `for` less one 1 s evaluation) before the restart.
-        assert restored_at < restarted - 1.5, (active_at, restored_at, restarted)
+        # Reset, activeAt would be that first evaluation's time `ts` (just before `seen`).
+        # Kept, it is `ts` less the time pending before the stop, which is at least
+        # `stopping - active_at` (>= Down's 3 s `for`) less one 1 s evaluation interval.
+        # Both bounds follow `seen`, not the restart, so a slow start cannot fail them.
+        pending_before_stop = stopping - active_at
         hist = httpx.get(f"{tidewell.url}/prometheus/api/v1/query", headers=HEADERS,
                          params={"query": 'ALERTS_FOR_STATE{alertname="SlowDown"}[1h]'}).json()
-        assert active_at < restored_at <= active_at + (restarted - down_since) + 5, (
-            active_at, restored_at, down_since, restarted,
-            [(float(t) % 1000, v) for t, v in hist["data"]["result"][0]["values"]])
+        detail = (active_at, restored_at, stopping, seen,
+                  [(float(t) % 1000, v) for t, v in hist["data"]["result"][0]["values"]])
+        assert pending_before_stop >= 3, detail
+        assert restored_at < seen - pending_before_stop + 1.5, detail
+        # The time spent down does not count towards `for`: activeAt moved by the outage.
+        assert active_at < restored_at <= active_at + (seen - stopping) + 5, detail
         fired = wait_for(lambda: our_alerts(tidewell.url)["SlowDown"]["state"] == "firing"
                          and our_alerts(tidewell.url)["SlowDown"], 60, "SlowDown firing")
         assert ts(fired["activeAt"]) == restored_at
