@@ -1,7 +1,7 @@
 """``tidewell tool verify`` on a real local cluster (Apache Kafka, etcd, moto): every check
 passes on a healthy cluster and each fails for its own reason when broken on purpose.
 
-One module-scoped cluster (2 zones x 2 partitions, 2 distributors) with 10 s blocks, cut
+One module-scoped cluster (2 zones x 2 partitions, 2 distributors) with 20 s blocks, cut
 and shipped every second, so a block reaches the bucket seconds after it ends. A
 background writer keeps pushing current samples through both distributors; the tests
 run in file order and repair what they broke.
@@ -30,10 +30,11 @@ from tidewell.tool.localcluster.supervisor import ClusterLayout, LocalCluster
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
 SERIES = 40  # spread over both partitions
-BLOCK_RANGE_S = 10
-# Limit 25 s: a head is cut once it spans 1.5 ranges, so while shipping (every second) the
-# newest block ends 0.5-1.5 ranges (5-15 s) ago, plus a few seconds to cut and upload it.
-GRACE = "15s"
+BLOCK_RANGE_S = 20
+# Limit 50 s: a head is cut once it spans 1.5 ranges, so while shipping (every second) the
+# newest block ends 0.5-1.5 ranges (10-30 s) ago, plus a few seconds to cut and upload it.
+# (10 s blocks with a 15 s grace saved ~20 s but failed the healthy check on a quiet run.)
+GRACE = "30s"
 WINDOW = "3s"  # > 2 x the 1 s offset-commit interval
 
 
