@@ -38,6 +38,7 @@ import numpy as np
 
 from tidewell.model.batch import SampleBatch
 from tidewell.model.histogram import Histogram
+from tidewell.tsdb.head.age import age_verdicts, count_verdict
 from tidewell.tsdb.head.errors import AppendResult, Reason
 from tidewell.tsdb.head.head import INT64_MAX, INT64_MIN, Head
 from tidewell.tsdb.head.hist_store import same_histogram
@@ -193,7 +194,8 @@ def append_hist_refs(
     last_ts, first_ts = head.last_ts, head.first_ts
     lo, hi = INT64_MAX, INT64_MIN
     accepted = 0
-    for ref, t, h in zip(refs.tolist(), ts.tolist(), values, strict=True):
+    verdicts = age_verdicts(ts, max_time_before, ooo_window_ms, mvt).tolist()
+    for ref, t, h, verdict in zip(refs.tolist(), ts.tolist(), values, verdicts, strict=True):
         hs = store.get_or_create(ref)
         last = int(last_ts[ref])
         if t > last and t >= mvt:
@@ -206,13 +208,7 @@ def append_hist_refs(
                 else:
                     res.reject(Reason.DUPLICATE_TIMESTAMP, 1, str(head.labels[ref]))
                 continue
-            if ooo_window_ms > 0 and t >= max_time_before - ooo_window_ms:
-                pass  # within the out-of-order window
-            elif t < mvt:
-                res.late += 1
-            else:
-                reason = Reason.OUT_OF_ORDER if ooo_window_ms <= 0 else Reason.TOO_OLD
-                res.reject(reason, 1, str(head.labels[ref]))
+            if not count_verdict(verdict, res, head.labels[ref]):
                 continue
             hs.insert_ooo(t, h)
         if t > last:
@@ -312,7 +308,8 @@ def _append_slow(
     acc_t: list[int] = []
     acc_b: list[int] = []
     last_ts, last_bits, first_ts = head.last_ts, head.last_bits, head.first_ts
-    for ref, ts, b in zip(r.tolist(), t.tolist(), bits.tolist(), strict=True):
+    verdicts = age_verdicts(t, max_time, ooo_window_ms, mvt).tolist()
+    for ref, ts, b, verdict in zip(r.tolist(), t.tolist(), bits.tolist(), verdicts, strict=True):
         last = int(last_ts[ref])
         if ts > last and ts >= mvt:
             last_ts[ref] = ts
@@ -337,13 +334,7 @@ def _append_slow(
                 else:
                     res.reject(Reason.DUPLICATE_TIMESTAMP, 1, str(head.labels[ref]))
                 continue
-            if ooo_window_ms > 0 and ts >= max_time - ooo_window_ms:
-                pass  # within the out-of-order window
-            elif ts < mvt:
-                res.late += 1
-            else:
-                reason = Reason.OUT_OF_ORDER if ooo_window_ms <= 0 else Reason.TOO_OLD
-                res.reject(reason, 1, str(head.labels[ref]))
+            if not count_verdict(verdict, res, head.labels[ref]):
                 continue
             if ts > last:  # newer than the series' newest yet late: still
                 last_ts[ref] = ts  # its newest (readers find series by it)
