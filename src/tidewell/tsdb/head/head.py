@@ -32,6 +32,7 @@ from tidewell.model.batch import SampleBatch
 from tidewell.model.histogram import Histogram
 from tidewell.model.labels import Labels
 from tidewell.model.shard import SeriesHashes
+from tidewell.tsdb.chunkenc import encode_xor_many
 from tidewell.tsdb.head.chunks import (
     MAX_CHUNK_SAMPLES,
     chunk_samples,
@@ -40,7 +41,7 @@ from tidewell.tsdb.head.chunks import (
 )
 from tidewell.tsdb.head.errors import AppendResult
 from tidewell.tsdb.head.hist_store import HistogramStore
-from tidewell.tsdb.head.open_chunks import OpenChunks
+from tidewell.tsdb.head.open_chunks import ClosedChunk, OpenChunks
 from tidewell.tsdb.head.postings import MemPostings
 from tidewell.tsdb.head.series_keys import SeriesKeyTable
 from tidewell.tsdb.head.staging import Staging
@@ -82,6 +83,10 @@ class Head:
         self.first_ts = np.full(cap, INT64_MAX, dtype=np.int64)
         self.last_ts = np.full(cap, INT64_MIN, dtype=np.int64)
         self.last_bits = np.zeros(cap, dtype=np.uint64)
+        self.ooo_max_ts = np.full(cap, INT64_MIN, dtype=np.int64)
+        """Per series, at least its newest sample older than ``min_valid_time`` (such samples
+        all came out of order; INT64_MIN: none, INT64_MAX: unknown): an older sample newer
+        than this has no stored twin (``old_samples``)."""
         self.open = OpenChunks(cap)
         self.staging = Staging()
         self.min_time = INT64_MAX
@@ -170,6 +175,7 @@ class Head:
         self.first_ts = grown(self.first_ts, INT64_MAX)
         self.last_ts = grown(self.last_ts, INT64_MIN)
         self.last_bits = grown(self.last_bits, 0)
+        self.ooo_max_ts = grown(self.ooo_max_ts, INT64_MIN)
         self.open.grow(cap)
 
     def all_refs(self) -> npt.NDArray[np.int32]:
@@ -305,19 +311,19 @@ class Head:
             bad_order = np.zeros(n, dtype=np.bool_)
             bad_order[1:] = (t[1:] <= t[:-1]) & (r[1:] == r[:-1])
             # Runs that are unsorted or start at or before the frontier (out-of-order
-            # samples, accepted within a window or late): rare, handled one by one.
+            # samples, accepted within a window or late) are sorted and split first.
             odd = np.logical_or.reduceat(bad_order, starts) | (t[starts] <= self.open.maxt[refs])
             del bad_order
-            picked = np.flatnonzero(odd).tolist()
-            if picked:
+            picked = np.flatnonzero(odd)
+            if picked.shape[0]:
                 ends = np.r_[starts[1:], n]
-                keep = np.ones(n, dtype=np.bool_)
-                for gi in picked:
-                    s, e = int(starts[gi]), int(ends[gi])
-                    keep[s : s + self._cut_out_of_order(int(refs[gi]), t, v, s, e)] = False
+                keep = self._cut_out_of_order(refs[picked], starts[picked], ends[picked], t, v)
                 r, t, v = r[keep], t[keep], v[keep]
-        closed = self.open.append(self.num_series, r, t, v, self.block_range_ms, close)
+        self._attach(self.open.append(self.num_series, r, t, v, self.block_range_ms, close))
         self.staging.clear()
+
+    def _attach(self, closed: list[ClosedChunk]) -> None:
+        """Add chunks (in ref order, each ref's oldest first) to their series' closed chunks."""
         i = 0
         while i < len(closed):
             ref = closed[i][0]
@@ -331,28 +337,45 @@ class Head:
 
     def _cut_out_of_order(
         self,
-        ref: int,
+        refs: npt.NDArray[np.int32],
+        starts: npt.NDArray[np.int64],
+        ends: npt.NDArray[np.int64],
         t: npt.NDArray[np.int64],
         v: npt.NDArray[np.float64],
-        s: int,
-        e: int,
-    ) -> int:
-        """Sort ``t[s:e]`` in place; cut its samples at or before the frontier into chunks.
+    ) -> npt.NDArray[np.bool_]:
+        """Sort each run ``t[starts[k]:ends[k]]`` (of ``refs[k]``) in place; cut its samples at
+        or before the series' frontier into chunks of at most 120, in one compiled call.
 
-        Returns how many samples (from ``s``) went into those out-of-order chunks;
-        the rest are newer than anything in the series' in-order chunks.
+        Returns the mask of ``t`` without the samples that went into those out-of-order
+        chunks; the rest are newer than anything in their series' in-order chunks.
         """
-        order = np.argsort(t[s:e], kind="stable")
-        gt, gv = t[s:e][order], v[s:e][order]
-        t[s:e], v[s:e] = gt, gv
-        frontier = int(self.open.maxt[ref])
-        i = int(np.searchsorted(gt, frontier, side="right")) if frontier != INT64_MIN else 0
-        chunks: list[ChunkMeta] = list(self.chunks[ref] or ())
-        for j in range(0, i, MAX_CHUNK_SAMPLES):
-            ct, cv = gt[j : min(i, j + MAX_CHUNK_SAMPLES)], gv[j : min(i, j + MAX_CHUNK_SAMPLES)]
-            chunks.append((int(ct[0]), int(ct[-1]), encode_chunk(ct, cv)))
-        self.chunks[ref] = tuple(chunks) or None
-        return i
+        lens = ends - starts
+        run = np.repeat(np.arange(refs.shape[0]), lens)
+        offset = np.arange(run.shape[0]) - np.repeat(np.cumsum(lens) - lens, lens)
+        pos = np.repeat(starts, lens) + offset
+        order = np.lexsort((t[pos], run))
+        t[pos], v[pos] = t[pos[order]], v[pos[order]]
+        frontier = self.open.maxt[refs]
+        below = t[pos] <= frontier[run]  # a prefix of each run, as runs are sorted now
+        keep = np.ones(t.shape[0], dtype=np.bool_)
+        if not below.any():
+            return keep
+        out = pos[below]
+        keep[out] = False
+        first = offset[below] % MAX_CHUNK_SAMPLES == 0
+        cstarts = np.flatnonzero(first)
+        cends = np.r_[cstarts[1:], out.shape[0]]
+        ct = t[out]
+        blob, blob_ends = encode_xor_many(ct, v[out], cstarts, cends)
+        lo = np.r_[0, blob_ends[:-1]].tolist()
+        self._attach([
+            (ref, mint, maxt, blob[a:b])
+            for ref, mint, maxt, a, b in zip(
+                refs[run[below][cstarts]].tolist(), ct[cstarts].tolist(), ct[cends - 1].tolist(),
+                lo, blob_ends.tolist(), strict=True,
+            )
+        ])
+        return keep
 
     # -- reading ---------------------------------------------------------------
 
@@ -459,6 +482,8 @@ class Head:
             old_open = (oc.count[:n] > 0) & (oc.mint[:n] < mint)
             if bool(old_open.any()):
                 self._cut(old_open)
+            if mint >= self.min_valid_time:  # nothing older than the new floor is left
+                self.ooo_max_ts[:] = INT64_MIN
             self.min_valid_time = max(self.min_valid_time, int(mint))
             dead = np.zeros(n, dtype=np.bool_)
             has_open = oc.count[:n] > 0

@@ -42,6 +42,7 @@ from tidewell.tsdb.head.age import age_verdicts, count_verdict
 from tidewell.tsdb.head.errors import AppendResult, Reason
 from tidewell.tsdb.head.head import INT64_MAX, INT64_MIN, Head
 from tidewell.tsdb.head.hist_store import same_histogram
+from tidewell.tsdb.head.old_samples import append_old
 
 __all__ = [
     "append_hist_refs", "append_refs", "appendable_min_time", "resolve_hist_refs", "resolve_refs",
@@ -281,10 +282,11 @@ def append_refs(
         res.accepted += int(gr.shape[0])
 
     if slow_idx.shape[0]:
-        _append_slow(
-            head, r[slow_idx], t[slow_idx], bits[slow_idx], ooo_window_ms, max_time_before, mvt,
-            res,
-        )
+        sr, st, sb = r[slow_idx], t[slow_idx], bits[slow_idx]
+        verdicts = age_verdicts(st, max_time_before, ooo_window_ms, mvt)
+        rest = append_old(head, sr, st, sb, verdicts, mvt, res)
+        if rest.any():
+            _append_slow(head, sr[rest], st[rest], sb[rest], verdicts[rest], mvt, res)
     if gr.shape[0]:
         head.staging.add(gr, gt, gv)
 
@@ -294,22 +296,23 @@ def _append_slow(
     r: np.ndarray,
     t: np.ndarray,
     bits: np.ndarray,
-    ooo_window_ms: int,
-    max_time: int,
+    verdicts: np.ndarray,
     mvt: int,
     res: AppendResult,
 ) -> None:
-    """Per-sample path for series with duplicates, out-of-order or late samples.
+    """Per-sample path for series with duplicates, out-of-order or late samples that
+    ``append_old`` left: those that may have a stored twin, or come mixed with in-order ones.
 
-    ``max_time`` and ``mvt`` (the appendable minimum) are the head's before the batch."""
+    ``verdicts`` are ``age_verdicts`` of ``t``; ``mvt`` the appendable minimum before the batch."""
     staged = None
     pending: dict[tuple[int, int], int] = {}
     acc_r: list[int] = []
     acc_t: list[int] = []
     acc_b: list[int] = []
     last_ts, last_bits, first_ts = head.last_ts, head.last_bits, head.first_ts
-    verdicts = age_verdicts(t, max_time, ooo_window_ms, mvt).tolist()
-    for ref, ts, b, verdict in zip(r.tolist(), t.tolist(), bits.tolist(), verdicts, strict=True):
+    ooo_max = head.ooo_max_ts
+    for ref, ts, b, verdict in zip(r.tolist(), t.tolist(), bits.tolist(), verdicts.tolist(),
+                                   strict=True):
         last = int(last_ts[ref])
         if ts > last and ts >= mvt:
             last_ts[ref] = ts
@@ -336,6 +339,8 @@ def _append_slow(
                 continue
             if not count_verdict(verdict, res, head.labels[ref]):
                 continue
+            if ts > ooo_max[ref]:
+                ooo_max[ref] = ts
             if ts > last:  # newer than the series' newest yet late: still
                 last_ts[ref] = ts  # its newest (readers find series by it)
                 last_bits[ref] = b

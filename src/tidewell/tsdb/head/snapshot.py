@@ -25,7 +25,7 @@ from typing import IO
 import numpy as np
 
 from tidewell.model.labels import Labels
-from tidewell.tsdb.head.head import Head
+from tidewell.tsdb.head.head import INT64_MAX, Head
 from tidewell.tsdb.head.hist_chunks import HistChunk
 from tidewell.tsdb.head.staging import Staging
 
@@ -124,6 +124,7 @@ def load_head(src: IO[bytes] | str) -> Head:
         head.first_ts[:n] = z["first_ts"]
         head.last_ts[:n] = z["last_ts"]
         head.last_bits[:n] = z["last_bits"]
+        head.ooo_max_ts[:n] = INT64_MAX  # not saved: unknown until the next truncation
         if version == 2:
             head.open.maxt[:n] = z["cut_maxt"]
         else:
