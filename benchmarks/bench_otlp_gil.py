@@ -1,10 +1,11 @@
 """Longest GIL hold while a large OTLP request is parsed and converted (issue 14).
 
 ``python -m benchmarks.bench_otlp_gil [--points N] [--pad BYTES]``: one gauge of N points
-with an attribute value of BYTES bytes each. A ticker thread sleeps 1 ms in a loop (as the
-event loop waits for ``/ready``); its longest wake-up delay is the longest single stretch
-another thread held the GIL. Measured per step: the whole-message upb parse and RW 1.0
-serialisation (one C call each, as before), and the piecewise ones that replaced them.
+with an attribute value of BYTES bytes each (the e2e test's body, ``tests.support.large_push``).
+A ticker thread sleeps 1 ms in a loop (as the event loop waits for ``/ready``); its longest
+wake-up delay is the longest single stretch another thread held the GIL. Measured per step:
+the whole-message upb parse and RW 1.0 serialisation (one C call each, as before), and the
+piecewise ones that replaced them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Callable
 
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as svc
 
+from tests.support.large_push import big_otlp_body
 from tidewell.cli import SWITCH_INTERVAL_S
 from tidewell.distributor import Distributor, DistributorConfig, Limits, Overrides
 from tidewell.distributor.errors import PushError
@@ -27,24 +29,6 @@ from tidewell.ingest.embedded import EmbeddedLog
 from tidewell.protocol.otlp import decode_otlp, decode_otlp_bytes
 from tidewell.protocol.pieces import parse_in_pieces
 from tidewell.ring import PartitionRing, PartitionRingDesc, PartitionState
-
-
-def body(points: int, pad: int) -> bytes:
-    """One gauge of ``points`` points, each with a ``pad``-byte attribute value."""
-    req = svc.ExportMetricsServiceRequest()
-    rm = req.resource_metrics.add()
-    kv = rm.resource.attributes.add()
-    kv.key, kv.value.string_value = "service.name", "bench"
-    metric = rm.scope_metrics.add().metrics.add()
-    metric.name = "bench_otlp"
-    for i in range(points):
-        dp = metric.gauge.data_points.add()
-        dp.time_unix_nano, dp.as_double = 1_700_000_000_000_000_000, float(i)
-        a = dp.attributes.add()
-        a.key, a.value.string_value = "id", f"{i:09d}"
-        a = dp.attributes.add()
-        a.key, a.value.string_value = "pad", "p" * pad
-    return req.SerializeToString()
 
 
 def longest_hold(step: Callable[[], object]) -> tuple[float, float]:
@@ -89,7 +73,7 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3)
     args = ap.parse_args()
     sys.setswitchinterval(SWITCH_INTERVAL_S)
-    raw = body(args.points, args.pad)
+    raw = big_otlp_body(args.points, args.pad, 1_700_000_000_000_000_000)
     parse_in_pieces(svc.ExportMetricsServiceRequest(), raw[:0])  # load the compiled scanner
     wr = decode_otlp(raw)
     tmp = tempfile.TemporaryDirectory()
