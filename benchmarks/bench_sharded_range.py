@@ -38,6 +38,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from tests.support.rss import PeakRss
 from tidewell.model import Labels, Matcher, Queryable, SampleBatch, SelectHints, Series
 from tidewell.promql.engine import Engine, EngineOptions
 from tidewell.tsdb.head import Head, HeadQuerier
@@ -111,14 +112,6 @@ def _fill(n: int, rounds: int) -> Head:
     return head
 
 
-def _kib(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise KeyError(field)
-
-
 def one(series: int, hours: int, limit: int, mode: str) -> dict[str, object]:
     """Fill a head, run the query under ``limit``; median time and peak RSS growth.
     ``mode``: "local", "wire" (served over HTTP) or "no-hint" (wire, hint stripped)."""
@@ -133,9 +126,7 @@ def one(series: int, hours: int, limit: int, mode: str) -> dict[str, object]:
     engine = Engine(EngineOptions(max_samples=limit, timeout_s=600))
     engine.warm_up(background=False)
     engine.instant_query(q, "t", "count_over_time(m[5m])", end)
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-    base = _kib("VmRSS")
+    rss = PeakRss()
     times = []
     for _ in range(RUNS):
         t0 = time.monotonic()
@@ -148,7 +139,7 @@ def one(series: int, hours: int, limit: int, mode: str) -> dict[str, object]:
     if stop is not None:
         stop()
     return {"limit": limit, "seconds": round(sorted(times)[RUNS // 2], 2),
-            "peak_rss_mb": round((_kib("VmHWM") - base) / 1024), "outcome": outcome}
+            "peak_rss_mb": round(rss.peak_mib()), "outcome": outcome}
 
 
 def main() -> None:

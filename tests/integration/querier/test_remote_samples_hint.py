@@ -5,22 +5,15 @@ more than the limit (real uvicorn servers on loopback serving real heads)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from tidewell.model import (
-    Labels,
-    Matcher,
-    MatchType,
-    SampleBatch,
-    SelectHints,
-    SelectLimitError,
-)
+from tests.support.heads import scraped_head
+from tidewell.model import Matcher, MatchType, SelectHints, SelectLimitError
 from tidewell.promql.context import EngineOptions
 from tidewell.promql.engine import Engine, QueryResult
 from tidewell.querier.merge import MergeQueryable
 from tidewell.querier.remote import RemoteQueryable
-from tidewell.tsdb.head import Head, HeadQuerier
+from tidewell.tsdb.head import HeadQuerier
 
 from .conftest import internal_app
 
@@ -36,14 +29,7 @@ class RecordingHead:
     ("answered", samples sent)."""
 
     def __init__(self, series: range) -> None:
-        self.head = Head()
-        labels = [Labels([("__name__", "m"), ("i", f"{i:02d}")]) for i in series]
-        for r in range(ROUNDS):
-            self.head.append(SampleBatch(labels, np.arange(len(labels), dtype=np.int32),
-                                         np.full(len(labels), r * STEP, dtype=np.int64),
-                                         np.arange(len(labels), dtype=np.float64) * r))
-            if r % 60 == 59:
-                self.head.cut_chunks()
+        self.head = scraped_head(series, ROUNDS, STEP)
         self.log: list[tuple[str, int]] = []
 
     def querier(self, tenant: str, mint: int, maxt: int) -> RecordingHead.Querier:

@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from tidewell.model import (
-    Labels,
-    Matcher,
-    MatchType,
-    SampleBatch,
-    SelectHints,
-    SelectLimitError,
-    select_parts,
-)
-from tidewell.tsdb.head import Head, HeadQuerier
+from tests.support.heads import scraped_head
+from tidewell.model import Matcher, MatchType, SelectHints, SelectLimitError, select_parts
+from tidewell.tsdb.head import HeadQuerier
 
 ROUNDS = 100
 SEL = [Matcher(MatchType.EQUAL, "__name__", "m")]
 
 
 def _head(series: range) -> HeadQuerier:
-    head = Head()
-    labels = [Labels([("__name__", "m"), ("i", str(i))]) for i in series]
-    for r in range(ROUNDS):
-        head.append(SampleBatch(labels, np.arange(len(labels), dtype=np.int32),
-                                np.full(len(labels), r * 1000, dtype=np.int64),
-                                np.full(len(labels), float(r))))
-    head.cut_chunks()  # counted before decoding: chunks, not staged samples
-    return HeadQuerier(head, 0, ROUNDS * 1000)
+    return HeadQuerier(scraped_head(series, ROUNDS, 1000), 0, ROUNDS * 1000)
 
 
 def test_parts_share_the_room_and_the_error_counts_them_all() -> None:

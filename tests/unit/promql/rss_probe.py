@@ -18,6 +18,7 @@ import time
 import numpy as np
 
 from tests.support.memory import DictQuerier
+from tests.support.rss import PeakRss
 from tidewell.model import Labels
 from tidewell.promql.engine import Engine, EngineOptions
 
@@ -32,23 +33,13 @@ class _Data:
         return DictQuerier(self.data, mint, maxt)
 
 
-def _kib(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise KeyError(field)
-
-
 def main(spec: dict) -> dict:
     data = _Data(spec.get("series", 0), spec.get("samples", 0), spec.get("interval_ms", 15_000))
     engine = Engine(EngineOptions(**spec.get("opts", {})))
     engine.warm_up(background=False)
     Engine().instant_query(data, "t", "count_over_time(m[5m])", 600_000)
     gc.collect()
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-    base = _kib("VmRSS")
+    rss = PeakRss()
     err, kind, n = None, None, 0
     t0 = time.monotonic()
     try:
@@ -63,7 +54,7 @@ def main(spec: dict) -> dict:
         err, kind = str(e), type(e).__name__
     took = time.monotonic() - t0
     gc.collect()
-    return {"peak_mb": (_kib("VmHWM") - base) / 1024, "left_mb": (_kib("VmRSS") - base) / 1024,
+    return {"peak_mb": rss.peak_mib(), "left_mb": rss.left_mib(),
             "error": err, "kind": kind, "series": n, "seconds": took}
 
 
