@@ -32,15 +32,14 @@ def partition_of(instance_id: str) -> int:
 
 @dataclass
 class IngesterRingConfig(IngesterInstanceRingConfig):  # type: ignore[valid-type,misc]
+    """The ingester's ring, as every joined ring's; its ID also names its partition."""
+
     instance_id: str = field(
         default_factory=socket.gethostname,
         metadata=setting(
             "Instance ID to register in the ring; its trailing number is the partition "
             "it consumes (default: the hostname)."
         ),
-    )
-    instance_availability_zone: str = field(
-        default="", metadata=setting("The availability zone where this instance is running.")
     )
 
 

@@ -207,12 +207,14 @@ PartitionRingKVConfig = kv_config_type("ingester.partition-ring", name="Partitio
 StoreGatewayShardingRingConfig = instance_ring_config_type(
     "store-gateway.sharding-ring",
     name="StoreGatewayShardingRingConfig",
+    joined=True,
     replication_factor=3,
     num_tokens=512,
 )
 # YAML ingester.ring (the instance-ring part): 128 tokens, RF 3 as in Mimir.
 IngesterInstanceRingConfig = instance_ring_config_type(
-    "ingester.ring", name="IngesterInstanceRingConfig", replication_factor=3, num_tokens=128
+    "ingester.ring", name="IngesterInstanceRingConfig", joined=True, replication_factor=3,
+    num_tokens=128,
 )
 
 
