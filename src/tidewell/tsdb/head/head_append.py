@@ -204,10 +204,8 @@ def append_hist_refs(
         else:
             existing = hs.value_at(t) if t >= int(first_ts[ref]) else None
             if existing is not None or t == last:
-                if existing is not None and same_histogram(existing, h):
-                    res.duplicates += 1
-                else:
-                    res.reject(Reason.DUPLICATE_TIMESTAMP, 1, str(head.labels[ref]))
+                _count_twin(existing is not None and same_histogram(existing, h), res,
+                            head.labels[ref])
                 continue
             if not count_verdict(verdict, res, head.labels[ref]):
                 continue
@@ -318,10 +316,7 @@ def _append_slow(
             last_ts[ref] = ts
             last_bits[ref] = b
         elif ts == last:
-            if b == int(last_bits[ref]):
-                res.duplicates += 1
-            else:
-                res.reject(Reason.DUPLICATE_TIMESTAMP, 1, str(head.labels[ref]))
+            _count_twin(b == int(last_bits[ref]), res, head.labels[ref])
             continue
         else:
             existing = pending.get((ref, ts))
@@ -332,10 +327,7 @@ def _append_slow(
                 if existing is None:
                     existing = head.chunk_bits_at(ref, ts)
             if existing is not None:
-                if existing == b:
-                    res.duplicates += 1
-                else:
-                    res.reject(Reason.DUPLICATE_TIMESTAMP, 1, str(head.labels[ref]))
+                _count_twin(existing == b, res, head.labels[ref])
                 continue
             if not count_verdict(verdict, res, head.labels[ref]):
                 continue
@@ -359,3 +351,12 @@ def _append_slow(
             np.array(acc_b, dtype=np.uint64).view(np.float64),
         )
         res.accepted += len(acc_r)
+
+
+def _count_twin(same: bool, res: AppendResult, series: object) -> None:
+    """A sample at a timestamp its series holds: an idempotent duplicate with the same
+    value, else refused (``new-value-for-timestamp``, naming ``series``)."""
+    if same:
+        res.duplicates += 1
+    else:
+        res.reject(Reason.DUPLICATE_TIMESTAMP, 1, str(series))
