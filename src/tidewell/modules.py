@@ -73,7 +73,7 @@ from tidewell.ring import (
     PartitionInstanceLifecycler,
     PartitionRingWatcher,
 )
-from tidewell.ring.config import InstanceRingConfig, KVConfig
+from tidewell.ring.config import InstanceRingConfig, JoinedRingConfig, KVConfig
 from tidewell.ring.instance_lifecycler import InstanceLifecycler
 from tidewell.ring.instance_ring import InstanceRingWatcher, InstanceState
 from tidewell.ring.kv import KV
@@ -208,6 +208,15 @@ def _advertised_addr(ring: InstanceRingConfig, server: ServerConfig) -> str:
     return f"{host}:{server.http_listen_port}"
 
 
+def _lifecycler(
+    kv: KV, key: str, ring: JoinedRingConfig, server: ServerConfig, name: str
+) -> InstanceLifecycler:
+    """What registers this process in an instance ring: its ID, address and zone."""
+    return InstanceLifecycler(kv, key, ring, instance_id=ring.instance_id,
+                              addr=_advertised_addr(ring, server),
+                              zone=ring.instance_availability_zone, name=name)
+
+
 async def _init_partition_ring(app: App) -> tuple[KV, PartitionRingWatcher]:
     kv = _open_kv(app, app.config.ingester.partition_ring.kvstore, "partition-ring")
     watcher = PartitionRingWatcher(kv)
@@ -315,13 +324,8 @@ async def _init_ingester(app: App) -> Ingester:
         app.routes.extend(internal_cardinality_routes(
             ingester.tenants, ingester_config.active_series_metrics_idle_timeout))
         ring_kv, _ = app.objects["ingester-ring"]
-        lifecycler = InstanceLifecycler(
-            ring_kv, INGESTER_RING_KEY, ingester_config.ring,
-            instance_id=instance_id,
-            addr=_advertised_addr(ingester_config.ring, config.server),
-            zone=ingester_config.ring.instance_availability_zone,
-            name="ingester",
-        )
+        lifecycler = _lifecycler(ring_kv, INGESTER_RING_KEY, ingester_config.ring, config.server,
+                                 "ingester")
         # Joins the ring only once the ingester caught up (services start in order).
         app.add_service("ingester-lifecycler", lifecycler)
     return ingester
@@ -363,13 +367,7 @@ async def _init_store_gateway(app: App) -> StoreGateway:
     ring_kv, watcher = app.objects["store-gateway-ring"]
     gateway = StoreGateway(config.blocks_storage.bucket_store, bucket, sync_dir,
                            sharding=RingShardingStrategy(watcher, ring.instance_id))
-    lifecycler = InstanceLifecycler(
-        ring_kv, STORE_GATEWAY_RING_KEY, ring,
-        instance_id=ring.instance_id,
-        addr=_advertised_addr(ring, config.server),
-        zone=ring.instance_availability_zone,
-        name="store-gateway",
-    )
+    lifecycler = _lifecycler(ring_kv, STORE_GATEWAY_RING_KEY, ring, config.server, "store-gateway")
 
     async def start() -> None:
         await lifecycler.change_state(InstanceState.JOINING)
@@ -513,13 +511,7 @@ async def _init_compactor(app: App) -> Compactor:
         plans_tenant=lambda t: tenant_in_shard(watcher.instance_ring(), t, shard_size(t),
                                                ring.instance_id),
     )
-    lifecycler = InstanceLifecycler(
-        kv, COMPACTOR_RING_KEY, ring,
-        instance_id=ring.instance_id,
-        addr=_advertised_addr(ring, config.server),
-        zone=ring.instance_availability_zone,
-        name="compactor",
-    )
+    lifecycler = _lifecycler(kv, COMPACTOR_RING_KEY, ring, config.server, "compactor")
 
     async def start() -> None:
         await lifecycler.start()
@@ -585,9 +577,7 @@ async def _init_ruler(app: App) -> Ruler:
                   peers=lambda: [f"http://{i.addr}" for i in
                                  watcher.instance_ring().healthy_instances()
                                  if i.id != ring.instance_id])
-    lifecycler = InstanceLifecycler(kv, RULER_RING_KEY, ring, instance_id=ring.instance_id,
-                                    addr=_advertised_addr(ring, config.server),
-                                    zone=ring.instance_availability_zone, name="ruler")
+    lifecycler = _lifecycler(kv, RULER_RING_KEY, ring, config.server, "ruler")
 
     async def start() -> None:
         await lifecycler.start()
