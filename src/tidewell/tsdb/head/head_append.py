@@ -26,7 +26,8 @@ The rules, per series, in batch order:
 - a new series beyond ``max_series``: rejected, ``per_user_series_limit``.
 
 Series are created on their first sample. Whole batches of in-order samples
-(the normal case) never reach the per-sample Python loop. Two steps:
+(the normal case) never reach the per-sample Python loop, nor do series whose
+older samples cannot have a stored twin (a late backlog: ``old_samples``). Two steps:
 ``resolve_refs`` finds or creates the series (by ``series_keys`` hashes when the
 decoder gave them), ``append_refs`` applies the rules; the ingester logs the
 resolved samples in between.
