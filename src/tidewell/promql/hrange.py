@@ -164,6 +164,19 @@ def _sum(hs: list[FH], notes: Notes, name: str, mean: bool) -> FH | None:
     return acc
 
 
+def _combine(a: FH, b: FH, sign: float, notes: Notes, name: str) -> FH | None:
+    """``a + sign * b`` (``nhist.add``) with its notes: None (noted) when the schemas do not
+    mix, and a note when bucket layouts were reconciled."""
+    try:
+        r = nhist.add(a, b, sign)
+    except HistError:
+        notes.mixed_schemas(name)
+        return None
+    if r.reconciled:
+        notes.reconciled("addition" if sign > 0 else "subtraction")
+    return r.h
+
+
 class _Starts(NamedTuple):
     """A window's start timestamps with ``st_flags``'s reset and overlap flags."""
 
@@ -195,17 +208,9 @@ def _rate(ts: np.ndarray, hs: list[FH], starts: _Starts | None, counter: bool,
         # A zero sample at the first sample's start time replaces extrapolation to the left.
         to_start = 0.0
         sampled = (last_t - st0) / 1000
+        h = hs[0].copy() if h is None else _combine(h, hs[0], 1.0, notes, name)
         if h is None:
-            h = hs[0].copy()
-        else:
-            try:
-                r = nhist.add(h, hs[0])
-            except HistError:
-                notes.mixed_schemas(name)
-                return None
-            h = r.h
-            if r.reconciled:
-                notes.reconciled("addition")
+            return None
     elif h is None:
         return None  # a single sample without a usable start time
     else:
@@ -248,14 +253,9 @@ def _increase(hs: list[FH], starts: _Starts | None, counter: bool, notes: Notes,
         if cur.custom != custom:
             notes.mixed_schemas(name)
             return None
-    try:
-        r = nhist.add(nhist.reduced(last, min_schema), prev, -1.0)
-    except HistError:
-        notes.mixed_schemas(name)
+    h = _combine(nhist.reduced(last, min_schema), prev, -1.0, notes, name)
+    if h is None:
         return None
-    h = r.h
-    if r.reconciled:
-        notes.reconciled("subtraction")
     if counter:
         if starts is not None and starts.overlap[1:].any():
             notes.st_overlap(name)
@@ -263,14 +263,9 @@ def _increase(hs: list[FH], starts: _Starts | None, counter: bool, notes: Notes,
         for k in range(1, len(hs)):
             cur = hs[k]
             if st_reset_at[k] or nhist.detect_reset(cur, p):
-                try:
-                    r = nhist.add(h, p)
-                except HistError:
-                    notes.mixed_schemas(name)
+                h = _combine(h, p, 1.0, notes, name)
+                if h is None:
                     return None
-                h = r.h
-                if r.reconciled:
-                    notes.reconciled("addition")
             p = cur
     elif hs[0].hint != CounterResetHint.GAUGE or hs[-1].hint != CounterResetHint.GAUGE:
         notes.not_gauge(name)
@@ -315,16 +310,11 @@ def _instant(fw: _Window, hw: _Window, is_rate: bool, notes: Notes, name: str,
         notes.not_counter(name)
     if not is_rate and (v0.hint != CounterResetHint.GAUGE or v1.hint != CounterResetHint.GAUGE):
         notes.not_gauge(name)
-    h = v1.copy()
+    h: FH | None = v1.copy()
     if not is_rate or not (reset or nhist.detect_reset(v1, v0)):
-        try:
-            r = nhist.add(v1, v0, -1.0)
-        except HistError:
-            notes.mixed_schemas(name)
+        h = _combine(v1, v0, -1.0, notes, name)
+        if h is None:
             return None
-        h = r.h
-        if r.reconciled:
-            notes.reconciled("subtraction")
     h.hint = CounterResetHint.GAUGE
     return h.divided(dt) if is_rate else h
 
