@@ -215,13 +215,13 @@ class VectorSelector(Expr):
             return self.name
         return self.name + "{" + ",".join(ms) + "}"
 
+    def modifiers_str(self) -> str:
+        """What follows the selector (or its range): ``@``, ``offset``, anchored, smoothed."""
+        return (self.mods.fmt() + (" anchored" if self.anchored else "")
+                + (" smoothed" if self.smoothed else ""))
+
     def __str__(self) -> str:
-        out = self.selector_str() + self.mods.fmt()
-        if self.anchored:
-            out += " anchored"
-        if self.smoothed:
-            out += " smoothed"
-        return out
+        return self.selector_str() + self.modifiers_str()
 
 
 @dataclass(eq=False)
@@ -235,13 +235,7 @@ class MatrixSelector(Expr):
         return MATRIX
 
     def __str__(self) -> str:
-        vs = self.vs
-        out = f"{vs.selector_str()}[{self.range}]" + vs.mods.fmt()
-        if vs.anchored:
-            out += " anchored"
-        if vs.smoothed:
-            out += " smoothed"
-        return out
+        return f"{self.vs.selector_str()}[{self.range}]" + self.vs.modifiers_str()
 
 
 @dataclass(eq=False)
