@@ -376,17 +376,12 @@ def _label_replace(ev: Any, node: ast.Call) -> Block:
         raise ExecutionError(f'invalid regular expression in label_replace(): {regex}') from e
     if not is_utf8_name(dst):
         raise ExecutionError(f'invalid destination label name in label_replace(): {dst}')
-    labels, drop = [], []
-    for lb, d in zip(b.labels, b.drop_name, strict=True):
+
+    def value(lb: Labels) -> str | None:
         m = rx.fullmatch(lb.get(src))
-        if m is not None:
-            val = _expand(repl, m)
-            lb = lb.with_label(dst, val) if val else lb.without(dst)
-            if dst == METRIC_NAME:
-                d = False
-        labels.append(lb)
-        drop.append(d)
-    return Block(labels, b.values, b.present, drop, b.hist)
+        return None if m is None else _expand(repl, m)
+
+    return _set_label(b, dst, value)
 
 
 def _label_join(ev: Any, node: ast.Call) -> Block:
@@ -398,12 +393,19 @@ def _label_join(ev: Any, node: ast.Call) -> Block:
             raise ExecutionError(f'invalid source label name in label_join(): {s_}')
     if not is_utf8_name(dst):
         raise ExecutionError(f'invalid destination label name in label_join(): {dst}')
+    return _set_label(b, dst, lambda lb: sep.join(lb.get(s) for s in srcs))
+
+
+def _set_label(b: Block, dst: str, value: Callable[[Labels], str | None]) -> Block:
+    """``b`` with label ``dst`` of each series set to ``value(labels)``: removed when empty,
+    left alone when None; a series whose name is set keeps it."""
     labels, drop = [], []
     for lb, d in zip(b.labels, b.drop_name, strict=True):
-        val = sep.join(lb.get(s) for s in srcs)
-        lb = lb.with_label(dst, val) if val else lb.without(dst)
-        if dst == METRIC_NAME:
-            d = False
+        val = value(lb)
+        if val is not None:
+            lb = lb.with_label(dst, val) if val else lb.without(dst)
+            if dst == METRIC_NAME:
+                d = False
         labels.append(lb)
         drop.append(d)
     return Block(labels, b.values, b.present, drop, b.hist)
