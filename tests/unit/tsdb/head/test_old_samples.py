@@ -19,6 +19,7 @@ import pytest
 from tests.support.ingester import make_batch as batch
 from tidewell.model import Labels
 from tidewell.tsdb.head import Head, HeadQuerier, Reason
+from tidewell.tsdb.head.chunks import MAX_CHUNK_SAMPLES, decode_chunk
 from tidewell.tsdb.head.snapshot import load_head, save_head
 
 R = 60_000
@@ -97,6 +98,11 @@ def run(seed: int, window: int) -> None:
     dumped = {s.labels: dict(zip(s.timestamps.tolist(), s.values.tolist(), strict=True))
               for s in HeadQuerier(head, INT64_MIN + 1, 2**62).select([])}
     assert dumped == {ls: cur for ls, cur in model.items() if cur}
+    for chunks in head.chunks:  # out-of-order chunks as the per-series cut made them
+        for mint, maxt, data in chunks or ():
+            ts, _ = decode_chunk(data)
+            assert 0 < len(ts) <= MAX_CHUNK_SAMPLES and (ts[0], ts[-1]) == (mint, maxt)
+            assert bool(np.all(ts[1:] > ts[:-1]))
     assert totals["late"] > 500 and totals["duplicates"] > 20 and totals["conflicts"] > 20
 
 
@@ -129,3 +135,28 @@ def test_backlog_after_a_restore_still_finds_its_twins() -> None:
     (s,) = HeadQuerier(h, INT64_MIN + 1, 2**62).select([])
     assert s.timestamps.tolist() == [t for _, t, _ in old] + [now - 2 * R, now]
     assert np.array_equal(s.values, [0.0, 1.0, 2.0, 3.0, 4.0, 7.0, 1.0])
+
+
+def test_a_cut_splits_long_out_of_order_runs_into_chunks_of_120() -> None:
+    """Late runs of several series, one unsorted, cut at once: chunks of at most 120
+    samples each, in time order; the in-order sample staged beside them goes to the
+    open chunk."""
+    h = Head(R)
+    a, b = Labels.from_dict({"__name__": "a"}), Labels.from_dict({"__name__": "b"})
+    now = 100 * R
+    h.append(batch([(a, now, 1.0), (b, now, 1.0)]))
+    h.truncate(now)
+    old = now - 3 * R
+    late_a = [(a, old + i * 10, float(i)) for i in range(300)]
+    late_b = [(b, old + i * 10, float(i)) for i in reversed(range(130))]
+    # b's late samples come with an in-order one: the per-sample path, staged unsorted
+    res = h.append(batch([*late_a, *late_b, (b, now + 1000, 2.0)]))
+    assert (res.accepted, res.late) == (431, 430)
+    h.append(batch([(a, now + 1000, 2.0)]))
+    h.cut_chunks()
+    sizes = {ls: [len(decode_chunk(c[2])[0]) for c in h.chunks[h.get_ref(ls)] or ()]
+             for ls in (a, b)}
+    assert sizes == {a: [120, 120, 60], b: [120, 10]}
+    got = {s.labels: s.timestamps.tolist() for s in HeadQuerier(h, 0, 2**62).select([])}
+    assert got == {a: [*(t for _, t, _ in late_a), now, now + 1000],
+                   b: [*sorted(t for _, t, _ in late_b), now, now + 1000]}
