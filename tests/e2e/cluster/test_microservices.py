@@ -36,7 +36,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
                     ClusterLayout(topic_partitions=4, store_gateways=3), broker="kafka",
                     settings={"auth.multitenancy-enabled": "false",
                               "store-gateway.sharding-ring.replication-factor": "2",
-                              "blocks-storage.bucket-store.sync-interval": "5s"},
+                              "blocks-storage.bucket-store.sync-interval": "2s"},
                     ready_timeout_s=180.0)
     c.start()
     try:
@@ -105,10 +105,13 @@ def test_prometheus_writes_to_distributors_and_frontend_answers_alike(
         while not _promtool(frontend, "prometheus_tsdb_head_series"):
             assert time.monotonic() < deadline, "no data arrived through the cluster"
             time.sleep(1)
-        time.sleep(3)
         for expr in ("up", 'prometheus_build_info{job="prometheus"}',
                      'prometheus_http_requests_total{handler=~"/-/ready|/metrics"}'):
-            assert _promtool(frontend, expr) == _promtool(prom.url, expr), expr
+            deadline = time.monotonic() + 30  # equal once remote write caught up
+            while ((ours := _promtool(frontend, expr)) != (theirs := _promtool(prom.url, expr))
+                   and time.monotonic() < deadline):
+                time.sleep(0.5)
+            assert ours == theirs, expr
     finally:
         prom.stop()
 
@@ -224,7 +227,7 @@ def test_blocks_are_sharded_over_store_gateways_and_survive_one_sigkill(
         capture_output=True, text=True, timeout=120, check=False)
     assert backfill.returncode == 0, backfill.stdout + backfill.stderr
 
-    deadline = time.monotonic() + 30  # gateways sync every 5s
+    deadline = time.monotonic() + 30  # gateways sync every 2s
     while True:
         loaded = {name: _loaded_blocks(cluster, name) & ids for name in gateways}
         if sum(map(len, loaded.values())) == 2 * N_BLOCKS or time.monotonic() > deadline:
