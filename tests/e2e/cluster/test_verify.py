@@ -147,7 +147,7 @@ def wait_for(cluster: LocalCluster, check: str, status: str, timeout_s: float,
             return results
         if time.monotonic() > deadline:
             raise AssertionError(f"{check} not all {status} after {timeout_s}s: {results}")
-        time.sleep(1)
+        time.sleep(0.5)
 
 
 def test_healthy_cluster_passes_every_check(cluster: LocalCluster) -> None:
