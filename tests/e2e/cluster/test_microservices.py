@@ -169,12 +169,14 @@ def test_restarted_distributor_querier_store_gateway_serve_again(cluster: LocalC
     frontend = _url(cluster, "query-frontend-0")
     assert _url(cluster, "querier-1") in " ".join(cluster.process("query-frontend-0").argv)
     assert _push(_url(cluster, "distributor-0"), _one_sample_body("querier_failover", 30)) == 200
+    restarted = []
     for name in ("distributor-1", "querier-0", "store-gateway-0"):
         cluster.kill(name, signal.SIGKILL)
         if name == "querier-0":  # the frontend fails over to querier-1 meanwhile
             for _ in range(4):
                 assert _series_count(frontend, "querier_failover", strong=True) == 30
-        cluster.restart(name)
+        restarted.append(cluster.restart(name, wait_ready=False))
+    cluster.wait_ready(restarted, cluster.ready_timeout_s)  # all three start side by side
     assert _push(_url(cluster, "distributor-1"), _one_sample_body("after_restart", 10)) == 200
     assert _series_count(frontend, "after_restart", strong=True) == 10
 
