@@ -127,7 +127,8 @@ def test_exemplars_and_metadata_from_prometheus_are_served_as_prometheus_does(
         # metadata-wal-records: without it Prometheus 3 sends no metadata over RW 2.0.
         extra_args=["--enable-feature=exemplar-storage,metadata-wal-records"],
         config={
-            "global": {"scrape_interval": "1s"},
+            # Five exemplars within ~3 s of the first scrape.
+            "global": {"scrape_interval": "500ms", "scrape_timeout": "500ms"},
             "scrape_configs": [{"job_name": "demo",
                                 "static_configs": [{"targets": [target.addr]}]}],
             "remote_write": [{

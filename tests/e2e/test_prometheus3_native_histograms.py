@@ -55,12 +55,12 @@ def test_prometheus3_native_histograms_arrive_sample_for_sample(
             if len(theirs) >= 2 and all(len(h) >= 3 for _, h in theirs):
                 break
             assert time.monotonic() < deadline, theirs
-            time.sleep(1)
+            time.sleep(0.5)
         deadline = time.monotonic() + 60
         while not same(ours := raw_histograms(f"{tidewell.url}/prometheus", at), theirs):
             # remote write lags a little behind ``at``; then Tidewell holds the same samples
             assert time.monotonic() < deadline, (ours, theirs)
-            time.sleep(1)
+            time.sleep(0.5)
     finally:
         prom.stop()
     assert "level=error" not in tidewell.logs()

@@ -91,10 +91,12 @@ def test_prometheus_remote_write_then_promtool_query(
     try:
         for expr in ("up", "prometheus_tsdb_head_series"):
             wait_for_series(f"{tidewell.url}/prometheus", expr, timeout_s=60)
-        time.sleep(3)  # a few more scrapes so both sides hold the same series
-        for expr in SELECTORS:
-            ours = promtool_instant(f"{tidewell.url}/prometheus", expr)
-            theirs = promtool_instant(prom.url, expr)
+        for expr in SELECTORS:  # equal once remote write caught up with the last scrapes
+            deadline = time.monotonic() + 30
+            while ((ours := promtool_instant(f"{tidewell.url}/prometheus", expr))
+                   != (theirs := promtool_instant(prom.url, expr))
+                   and time.monotonic() < deadline):
+                time.sleep(0.5)
             assert ours, f"Tidewell returned nothing for {expr}"
             assert ours == theirs, f"series differ for {expr}"
         sent = remote_storage_counters(prom.url)

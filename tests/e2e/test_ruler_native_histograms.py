@@ -32,7 +32,7 @@ HEADERS = {"X-Scope-OrgID": TENANT}
 H = "prometheus_http_request_duration_seconds"
 RECORD = "job:http_duration:rate1m"
 EXPR = f"sum by (job) (rate({H}[1m]))"
-GROUP = (f"name: h\ninterval: 2s\nquery_offset: 10s\nrules:\n"
+GROUP = (f"name: h\ninterval: 1s\nquery_offset: 6s\nrules:\n"
          f"  - record: {RECORD}\n    expr: {EXPR}\n"
          f"  - alert: HalfOfRequestsTimed\n"
          f"    expr: histogram_quantile(0.5, {EXPR}) >= 0\n")
@@ -81,7 +81,7 @@ def same_histogram(a: Hist, b: Hist) -> bool:
 
 @pytest.mark.timeout(240)
 def test_histogram_rules_equal_prometheus3(tmp_path: Path, tidewell: TidewellProcess) -> None:
-    tidewell.args = ["-ruler.poll-interval=1s", "-ruler.evaluation-interval=2s"]
+    tidewell.args = ["-ruler.poll-interval=1s"]
     tidewell.start()
     r = httpx.post(f"{tidewell.url}/prometheus/config/v1/rules/ns", content=GROUP,
                    headers=HEADERS)
@@ -105,7 +105,7 @@ def test_histogram_rules_equal_prometheus3(tmp_path: Path, tidewell: TidewellPro
             if len(ours) >= 5 and len(theirs) >= 5:
                 break
             assert time.monotonic() < deadline, (ours, theirs, tidewell.logs())
-            time.sleep(2)
+            time.sleep(1)
         compared = nonempty = 0
         for side, rec, other_url, other_headers in (("ours", ours, prom.url, {}),
                                                     ("prometheus", theirs, api, HEADERS)):

@@ -9,8 +9,8 @@ comparison is done at each side's instants, in both directions:
 * every sample Prometheus recorded at ``t'`` equals our query API's answer to
   the same expression at ``t'``.
 
-The load is stamped 10 s in the past, so at any evaluation instant both hold the
-same data (no race with ingestion). The second rule reads the first rule's output
+The rules read 3 s in the past (``query_offset``), so at any evaluation instant both
+hold the same data (no race with ingestion). The second rule reads the first rule's output
 (``job:m:rate30s * 10``): it is compared with the first rule's expression inlined,
 which holds only if it read the first rule's output of the *same* evaluation —
 what strong read consistency gives it.
@@ -38,7 +38,7 @@ RULES = {
     "m:max": "max without (instance) (m)",
 }
 INLINED = {**RULES, "job:m:rate30s:x10": f"({RULES['job:m:rate30s']}) * 10"}
-GROUP = ("name: g\ninterval: 2s\nquery_offset: 3s\nrules:\n" + "".join(
+GROUP = ("name: g\ninterval: 1s\nquery_offset: 3s\nrules:\n" + "".join(
     f"  - record: {name}\n    expr: {expr}\n" for name, expr in RULES.items()))
 
 CONSISTENCY = ("name: consistency\ninterval: 1s\nrules:\n"
@@ -103,13 +103,13 @@ def same(a: float, b: float) -> bool:
 
 @pytest.mark.timeout(240)
 def test_recording_rules_equal_prometheus(tmp_path: Path, tidewell: TidewellProcess) -> None:
-    tidewell.args = ["-ruler.poll-interval=1s", "-ruler.evaluation-interval=2s"]
+    tidewell.args = ["-ruler.poll-interval=1s"]
     tidewell.start()
     rules_file = tmp_path / "rules.yml"
     rules_file.write_text("groups:\n" + "".join(
         "  " + line + "\n" for line in GROUP.splitlines()).replace("  name:", "- name:", 1))
     prom = PrometheusProcess(tmp_path / "prom", {
-        "global": {"evaluation_interval": "2s"}, "rule_files": [str(rules_file)]},
+        "global": {"evaluation_interval": "1s"}, "rule_files": [str(rules_file)]},
         extra_args=["--web.enable-remote-write-receiver"])
     prom.start()
     ours = {"X-Scope-OrgID": TENANT}
@@ -131,7 +131,6 @@ def test_recording_rules_equal_prometheus(tmp_path: Path, tidewell: TidewellProc
             time.sleep(1)
         stop.set()
         writer.join()
-        time.sleep(2)
         compared = 0
         for name, expr in INLINED.items():
             ours_rec = recorded(api, name, ours)

@@ -54,7 +54,8 @@ def shared_layout() -> ClusterLayout:
 # What each user needs, all at once: cardinality analysis (test_cardinality_cluster), query
 # sharding over both queriers without the results cache (test_query_sharding_cluster),
 # compaction and block sync within seconds (test_compactor_cluster), rule groups and ruler
-# ring changes seen within seconds (test_ruler_ring: HEARTBEAT_TIMEOUT_S there).
+# ring changes seen within seconds (test_ruler_ring: HEARTBEAT_TIMEOUT_S there), ingesters'
+# appendable floors polled every second (test_out_of_bounds_cluster waits for two rounds).
 SHARED_SETTINGS = {
     "querier.cardinality-analysis-enabled": "true",
     "query-frontend.parallelize-shardable-queries": "true",
@@ -67,6 +68,7 @@ SHARED_SETTINGS = {
     "ruler.poll-interval": "1s",
     "ruler.ring.heartbeat-period": "1s",
     "ruler.ring.heartbeat-timeout": "5s",
+    "distributor.appendable-floors-poll-interval": "1s",
 }
 
 

@@ -78,7 +78,7 @@ def test_compactor_process_merges_zone_copies(cluster: LocalCluster, tmp_path: P
         # The successors alone: the zone copies were replaced (and marked for deletion).
         if len(loaded) == WINDOWS and not loaded & uploaded:
             break
-        time.sleep(1)
+        time.sleep(0.5)
     assert len(loaded) == WINDOWS and not loaded & uploaded, loaded
     assert _metric(compactor, "cortex_compactor_blocks_marked_for_deletion_total") >= 2 * WINDOWS
     assert _metric(compactor, "cortex_compactor_runs_completed_total") >= 1
@@ -97,5 +97,5 @@ def test_compactor_process_merges_zone_copies(cluster: LocalCluster, tmp_path: P
         if (got, queried) == (samples, WINDOWS) or time.monotonic() > deadline:
             break
         before = _metric(querier, "cortex_querier_blocks_queried_total")
-        time.sleep(1)
+        time.sleep(0.5)
     assert (got, queried) == (samples, WINDOWS)

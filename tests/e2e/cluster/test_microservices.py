@@ -36,7 +36,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
                     ClusterLayout(topic_partitions=4, store_gateways=3), broker="kafka",
                     settings={"auth.multitenancy-enabled": "false",
                               "store-gateway.sharding-ring.replication-factor": "2",
-                              "blocks-storage.bucket-store.sync-interval": "5s"},
+                              "blocks-storage.bucket-store.sync-interval": "2s"},
                     ready_timeout_s=180.0)
     c.start()
     try:
@@ -105,10 +105,13 @@ def test_prometheus_writes_to_distributors_and_frontend_answers_alike(
         while not _promtool(frontend, "prometheus_tsdb_head_series"):
             assert time.monotonic() < deadline, "no data arrived through the cluster"
             time.sleep(1)
-        time.sleep(3)
         for expr in ("up", 'prometheus_build_info{job="prometheus"}',
                      'prometheus_http_requests_total{handler=~"/-/ready|/metrics"}'):
-            assert _promtool(frontend, expr) == _promtool(prom.url, expr), expr
+            deadline = time.monotonic() + 30  # equal once remote write caught up
+            while ((ours := _promtool(frontend, expr)) != (theirs := _promtool(prom.url, expr))
+                   and time.monotonic() < deadline):
+                time.sleep(0.5)
+            assert ours == theirs, expr
     finally:
         prom.stop()
 
@@ -166,12 +169,14 @@ def test_restarted_distributor_querier_store_gateway_serve_again(cluster: LocalC
     frontend = _url(cluster, "query-frontend-0")
     assert _url(cluster, "querier-1") in " ".join(cluster.process("query-frontend-0").argv)
     assert _push(_url(cluster, "distributor-0"), _one_sample_body("querier_failover", 30)) == 200
+    restarted = []
     for name in ("distributor-1", "querier-0", "store-gateway-0"):
         cluster.kill(name, signal.SIGKILL)
         if name == "querier-0":  # the frontend fails over to querier-1 meanwhile
             for _ in range(4):
                 assert _series_count(frontend, "querier_failover", strong=True) == 30
-        cluster.restart(name)
+        restarted.append(cluster.restart(name, wait_ready=False))
+    cluster.wait_ready(restarted, cluster.ready_timeout_s)  # all three start side by side
     assert _push(_url(cluster, "distributor-1"), _one_sample_body("after_restart", 10)) == 200
     assert _series_count(frontend, "after_restart", strong=True) == 10
 
@@ -224,7 +229,7 @@ def test_blocks_are_sharded_over_store_gateways_and_survive_one_sigkill(
         capture_output=True, text=True, timeout=120, check=False)
     assert backfill.returncode == 0, backfill.stdout + backfill.stderr
 
-    deadline = time.monotonic() + 30  # gateways sync every 5s
+    deadline = time.monotonic() + 30  # gateways sync every 2s
     while True:
         loaded = {name: _loaded_blocks(cluster, name) & ids for name in gateways}
         if sum(map(len, loaded.values())) == 2 * N_BLOCKS or time.monotonic() > deadline:

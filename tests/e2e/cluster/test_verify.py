@@ -5,6 +5,10 @@ One module-scoped cluster (2 zones x 2 partitions, 2 distributors) with 20 s blo
 and shipped every second, so a block reaches the bucket seconds after it ends. A
 background writer keeps pushing current samples through both distributors; the tests
 run in file order and repair what they broke.
+
+Shipping is turned off (``shipping_stopped``) by the first test that does not need it, so the
+newest block ages while the distributor and ingester checks run: the blocks check fails 20-40 s
+after that, and ``test_shipping_disabled_fails`` waits only for what is left of it.
 """
 
 from __future__ import annotations
@@ -106,6 +110,18 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
         c.stop()
 
 
+@pytest.fixture(scope="module")
+def shipping_stopped(cluster: LocalCluster) -> LocalCluster:
+    """Every ingester restarted with ``-blocks-storage.tsdb.ship-interval=0`` (for the module)."""
+    ingesters = [n for n, p in cluster.processes.items() if p.target == "ingester"]
+    for name in ingesters:  # flags after -config.file win; kept by later restarts
+        cluster.process(name).argv.append("-blocks-storage.tsdb.ship-interval=0")
+    # All at once: the newest shipped block starts ageing when the first one stops.
+    restarted = [cluster.restart(name, wait_ready=False) for name in ingesters]
+    cluster.wait_ready(restarted, cluster.ready_timeout_s)
+    return cluster
+
+
 def verify(cluster: LocalCluster, *args: str) -> tuple[int, list[dict[str, str]], str]:
     """Run the command as an operator would; exit code, JSON results, stderr."""
     proc = subprocess.run(
@@ -131,7 +147,7 @@ def wait_for(cluster: LocalCluster, check: str, status: str, timeout_s: float,
             return results
         if time.monotonic() > deadline:
             raise AssertionError(f"{check} not all {status} after {timeout_s}s: {results}")
-        time.sleep(1)
+        time.sleep(0.5)
 
 
 def test_healthy_cluster_passes_every_check(cluster: LocalCluster) -> None:
@@ -166,7 +182,8 @@ def test_table_output_and_exit_code(cluster: LocalCluster) -> None:
     assert rows[-1] == "2 PASS, 0 WARN, 0 FAIL"
 
 
-def test_stopped_distributors_fail(cluster: LocalCluster) -> None:
+def test_stopped_distributors_fail(shipping_stopped: LocalCluster) -> None:
+    cluster = shipping_stopped  # produce only: shipping is not needed
     for i in range(2):
         cluster.kill(f"distributor-{i}", signal.SIGTERM)
     try:
@@ -181,7 +198,8 @@ def test_stopped_distributors_fail(cluster: LocalCluster) -> None:
     wait_for(cluster, "produce", "PASS", 60)
 
 
-def test_killed_ingester_lags_and_fails(cluster: LocalCluster) -> None:
+def test_killed_ingester_lags_and_fails(shipping_stopped: LocalCluster) -> None:
+    cluster = shipping_stopped  # consume only: shipping is not needed
     cluster.kill("ingester-zone-a-0", signal.SIGKILL)
     try:
         time.sleep(2)  # records keep arriving on partition 0
@@ -197,13 +215,8 @@ def test_killed_ingester_lags_and_fails(cluster: LocalCluster) -> None:
     wait_for(cluster, "consume", "PASS", 90)
 
 
-def test_shipping_disabled_fails(cluster: LocalCluster) -> None:
-    ingesters = [n for n, p in cluster.processes.items() if p.target == "ingester"]
-    for name in ingesters:  # flags after -config.file win
-        cluster.process(name).argv.append("-blocks-storage.tsdb.ship-interval=0")
-    # All at once: the newest shipped block starts ageing when the first one stops.
-    restarted = [cluster.restart(name, wait_ready=False) for name in ingesters]
-    cluster.wait_ready(restarted, cluster.ready_timeout_s)
+def test_shipping_disabled_fails(shipping_stopped: LocalCluster) -> None:
+    cluster = shipping_stopped
     results = wait_for(cluster, "blocks", "FAIL", 120)
     (blocks,) = lines(results, "blocks")
     assert "stopped shipping" in blocks["reason"], blocks
