@@ -57,10 +57,12 @@ class ByteLRU:
         self.type_count[key[0]] -= 1
         self.type_size[key[0]] -= size
 
-    def put(self, key: Key, value: Any, size: int) -> None:
-        """Store ``value`` of ``size`` bytes, evicting the least recently used entries."""
+    def put(self, key: Key, value: Any, size: int) -> int:
+        """Store ``value`` of ``size`` bytes, evicting the least recently used entries;
+        the number evicted."""
         if size > self.max_bytes:
-            return  # never fits (or the cache is disabled)
+            return 0  # never fits (or the cache is disabled)
+        evicted = 0
         with self._lock:
             if key in self._items:
                 self._remove(key)
@@ -72,6 +74,14 @@ class ByteLRU:
                 old = next(iter(self._items))
                 self._remove(old)
                 self.evicted[old[0]] = self.evicted.get(old[0], 0) + 1
+                evicted += 1
+        return evicted
+
+    def per_type(self) -> tuple[dict[Any, int], dict[Any, int], dict[Any, int]]:
+        """Copies of the entries, bytes and evictions per item type, taken together:
+        another thread may add a type while metrics read them."""
+        with self._lock:
+            return dict(self.type_count), dict(self.type_size), dict(self.evicted)
 
     def discard_where(self, predicate: Callable[[Key], bool]) -> int:
         """Drop every entry whose key satisfies ``predicate`` (e.g. a dropped block's)."""
@@ -92,6 +102,7 @@ class IndexCache:
     def __init__(self, max_bytes: int) -> None:
         self.lru = ByteLRU(max_bytes)
         self._evicted_published: dict[Any, int] = {}
+        self._publishing = threading.Lock()
 
     def get(self, item_type: str, block_id: str, key: Any) -> Any | None:
         m.CACHE_REQUESTS.labels(item_type).inc()
@@ -110,24 +121,23 @@ class IndexCache:
         self, item_type: str, block_id: str, key: Any, value: Any, size: int,
         *, publish: bool = True,
     ) -> None:
-        evicted = sum(self.lru.evicted.values())
-        self.lru.put((item_type, block_id, key), value, size)
-        if sum(self.lru.evicted.values()) != evicted:
+        if self.lru.put((item_type, block_id, key), value, size):
             self._publish_evictions()
         if publish:
             self._publish()
 
     def _publish_evictions(self) -> None:
-        for t, n in self.lru.evicted.items():
-            child = m.CACHE_EVICTED.labels(t)
-            child.inc(n - self._evicted_published.get(t, 0))
-            self._evicted_published[t] = n
+        with self._publishing:
+            for t, n in self.lru.per_type()[2].items():
+                m.CACHE_EVICTED.labels(t).inc(n - self._evicted_published.get(t, 0))
+                self._evicted_published[t] = n
 
     def drop_block(self, block_id: str) -> None:
         self.lru.discard_where(lambda k: k[1] == block_id)
         self._publish()
 
     def _publish(self) -> None:
-        for t, n in self.lru.type_count.items():
+        count, size, _ = self.lru.per_type()
+        for t, n in count.items():
             m.CACHE_ITEMS.labels(t).set(n)
-            m.CACHE_ITEMS_SIZE.labels(t).set(self.lru.type_size[t])
+            m.CACHE_ITEMS_SIZE.labels(t).set(size[t])

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import sys
+import threading
+
 from tidewell.storegateway.cache import ByteLRU, IndexCache
 from tidewell.storegateway.config import BucketStoreConfig
 
@@ -89,3 +92,44 @@ def test_flags_are_mimirs_when_nested() -> None:
     assert flags[prefix + "index-cache.inmemory.max-size-bytes"] == 1 << 30
     assert flags[prefix + "chunks-cache.inmemory.max-size-bytes"] == 512 << 20
     assert BucketStoreConfig().chunks_cache.inmemory.max_size_bytes == 512 << 20
+
+
+def test_metrics_are_published_while_other_threads_add_item_types() -> None:
+    """Queries fill the cache from worker threads: publishing the per-type gauges while
+    another thread stores a new type (or evicts one for the first time) must not fail
+    with "dictionary changed size during iteration" (a query's 500 once)."""
+    cache = IndexCache(max_bytes=64)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def fill(offset: int) -> None:
+        try:
+            for i in range(300):
+                cache.put(f"race{offset + i}", "b", i, b"", 16)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            stop.set()
+
+    def publish() -> None:
+        try:
+            while not stop.is_set():
+                cache.count("Postings", 1, 0)
+        except BaseException as exc:
+            errors.append(exc)
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # switch threads as often as possible
+    try:
+        threads = [threading.Thread(target=fill, args=(0,)),
+                   threading.Thread(target=publish), threading.Thread(target=publish)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert not errors, errors
+    evicted = sum(metric("thanos_store_index_cache_items_evicted_total", item_type=f"race{i}")
+                  for i in range(300))
+    assert evicted == 300 - 4  # 64 bytes hold four 16-byte items
