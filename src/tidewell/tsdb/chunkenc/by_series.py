@@ -83,9 +83,12 @@ def split_by_series(ts: I64, vs: F64, counts: I64) -> tuple[list[I64], list[F64]
     Runs that are not strictly increasing (overlapping chunks, out-of-order
     data) are sorted, and of samples with equal timestamps the first is kept.
     """
-    cuts = np.cumsum(counts)[:-1]
-    ts_parts = np.split(ts, cuts)
-    vs_parts = np.split(vs, cuts)
+    # Slices, not ``np.split``: its per-piece overhead was ~6x a plain slice, ~1.5 ms per
+    # 1,000 series of every head select, a stretch that runs under the head's lock.
+    ends = np.cumsum(counts).tolist()
+    starts = [0, *ends[:-1]]
+    ts_parts = [ts[a:b] for a, b in zip(starts, ends, strict=True)]
+    vs_parts = [vs[a:b] for a, b in zip(starts, ends, strict=True)]
     for i in _unsorted_series(ts, np.ascontiguousarray(counts, dtype=np.int64)).tolist():
         ts_parts[i], vs_parts[i] = _sort_dedup(ts_parts[i], vs_parts[i])
     return ts_parts, vs_parts
