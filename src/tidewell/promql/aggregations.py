@@ -133,7 +133,10 @@ def eval_aggregate(ev: Any, node: ast.AggregateExpr) -> Block:
         return _count_values(blk, node, param.value, T)
     keys: dict[Labels, int] = {}
     gid = np.zeros(len(blk), dtype=np.int64)
+    check = ev.ctx.budget.check
     for i, lb in enumerate(blk.labels):
+        if i and not i & 255:
+            check()  # every 256 rows: a push in flight goes first (util/priority.py)
         k = _group_key(lb, node)
         gid[i] = keys.setdefault(k, len(keys))
     G = len(keys)

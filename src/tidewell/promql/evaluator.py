@@ -132,7 +132,7 @@ class Evaluator:
         budget.check()  # also on the way out: a push in flight goes first (util/priority.py)
         if not self.ctx.opts.delayed_name_removal and isinstance(val, Block) \
                 and any(val.drop_name):
-            val = drop_names_now(val, _has_range_arg(node))
+            val = drop_names_now(val, _has_range_arg(node), budget.check)
         stats = self.ctx.sample_stats
         if stats is not None:
             if isinstance(node, ast.VectorSelector):
@@ -513,13 +513,21 @@ def _has_range_arg(node: ast.Expr) -> bool:
     return isinstance(node, ast.Call) and any(a.type() == ast.MATRIX for a in node.args)
 
 
-def drop_names_now(b: Block, whole_range: bool) -> Block:
+def drop_names_now(b: Block, whole_range: bool, check: Callable[[], None] = lambda: None
+                   ) -> Block:
     """``b`` with the marked names removed (no delayed name removal). Rows that end up
     with the same labels fail the query, as in Prometheus: a function of a range vector
     if both rows hold any point (``Matrix.ContainsSameLabelset``), anything else if they
-    hold a point at the same step."""
-    labels = [without_name(lb) if d else lb for lb, d in zip(b.labels, b.drop_name,
-                                                             strict=True)]
+    hold a point at the same step. ``check`` (the query budget's) runs every
+    ``_CHECK_EVERY`` rows: a push in flight goes first (util/priority.py)."""
+    labels: list[Labels] = []
+    for lo in range(0, len(b.labels), _CHECK_EVERY):
+        if lo:
+            check()
+        hi = lo + _CHECK_EVERY
+        labels += [without_name(lb) if d else lb for lb, d in zip(b.labels[lo:hi],
+                                                                  b.drop_name[lo:hi],
+                                                                  strict=True)]
     seen: dict[Labels, int] = {}
     present, values, hist = b.present, b.values, b.hist
     copied = False
