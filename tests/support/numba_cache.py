@@ -9,6 +9,7 @@ the others then load them from the cache.
 
 from __future__ import annotations
 
+import gzip
 import os
 import signal
 import subprocess
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as svc
 
 import tidewell
 from tests.support.ports import free_port
@@ -45,6 +47,15 @@ def _body(now_ms: int) -> bytes:
     batch = SampleBatch(labels=labels, series_index=idx, timestamps=all_ts,
                         values=all_ts.astype(np.float64))
     return bytes(snappy_compress(encode_write_request(batch)))
+
+
+def _otlp_body(now_ms: int) -> bytes:
+    req = svc.ExportMetricsServiceRequest()
+    metric = req.resource_metrics.add().scope_metrics.add().metrics.add()
+    metric.name = "warm_up_otlp"
+    dp = metric.gauge.data_points.add()
+    dp.time_unix_nano, dp.as_double = now_ms * 1_000_000, 1.0
+    return gzip.compress(req.SerializeToString())
 
 
 def _answers(url: str, now_ms: int) -> bool:
@@ -81,6 +92,10 @@ def warm_up(timeout_s: float = 300.0) -> None:
                            headers={"Content-Encoding": "snappy",
                                     "Content-Type": "application/x-protobuf"})
             assert r.status_code in (200, 204), r.text
+            r = httpx.post(f"{url}/otlp/v1/metrics", content=_otlp_body(now_ms),
+                           timeout=timeout_s, headers={"Content-Encoding": "gzip",
+                                                       "Content-Type": "application/x-protobuf"})
+            assert r.status_code == 200, r.text  # OTLP's kernels (``protocol.pieces``) too
             # Until the ingester has appended the push (it compiles its kernels first), so
             # the stop below snapshots a head: the chunk encoders are compiled too.
             deadline = time.monotonic() + timeout_s

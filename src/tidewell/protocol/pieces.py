@@ -104,6 +104,9 @@ def parse_in_pieces(msg: Message, data: bytes | memoryview, limit: int = PIECE_B
     type as a whole parse does."""
     view = memoryview(data).cast("B")
     buf = np.frombuffer(view, dtype=np.uint8)
+    # One compiled signature whatever the caller's buffer (bytes or a writable decompressed
+    # one): a second would be compiled, holding the GIL, in the middle of some later push.
+    buf.flags.writeable = False
     try:
         _merge(msg, buf, view, 0, len(buf), limit, 0)
     except DecodeError as e:
