@@ -21,7 +21,7 @@ import numba
 import numpy as np
 from google.protobuf.message import DecodeError, Message
 
-from tidewell.protocol.wire import _skip, _varint
+from tidewell.protocol.wire import _skip, _varint, byte_array
 
 __all__ = ["PIECE_BYTES", "SPLIT_DEPTH", "parse_in_pieces"]
 
@@ -103,10 +103,7 @@ def parse_in_pieces(msg: Message, data: bytes | memoryview, limit: int = PIECE_B
     about ``limit`` bytes per upb call. Raises upb's ``DecodeError``, naming ``msg``'s
     type as a whole parse does."""
     view = memoryview(data).cast("B")
-    buf = np.frombuffer(view, dtype=np.uint8)
-    # One compiled signature whatever the caller's buffer (bytes or a writable decompressed
-    # one): a second would be compiled, holding the GIL, in the middle of some later push.
-    buf.flags.writeable = False
+    buf = byte_array(view)  # one compiled signature whatever the caller's buffer
     try:
         _merge(msg, buf, view, 0, len(buf), limit, 0)
     except DecodeError as e:
