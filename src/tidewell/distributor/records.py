@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tidewell.ingest.log import ProduceRequest
-from tidewell.protocol.wire import byte_array
+from tidewell.util.kernel_bytes import read_only_bytes
 
 __all__ = ["RECORD_VERSION", "build_records"]
 
@@ -68,7 +68,7 @@ def build_records(
     key = tenant.encode()
     out: list[ProduceRequest] = []
     if partitions.shape[0]:
-        buf = raw if isinstance(raw, np.ndarray) else byte_array(raw)
+        buf = read_only_bytes(raw)
         order = np.argsort(partitions, kind="stable")
         parts = partitions[order]
         s = starts[order]

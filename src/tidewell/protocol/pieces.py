@@ -21,7 +21,8 @@ import numba
 import numpy as np
 from google.protobuf.message import DecodeError, Message
 
-from tidewell.protocol.wire import _skip, _varint, byte_array
+from tidewell.protocol.wire import _skip, _varint
+from tidewell.util.kernel_bytes import read_only_bytes
 
 __all__ = ["PIECE_BYTES", "SPLIT_DEPTH", "parse_in_pieces"]
 
@@ -103,7 +104,7 @@ def parse_in_pieces(msg: Message, data: bytes | memoryview, limit: int = PIECE_B
     about ``limit`` bytes per upb call. Raises upb's ``DecodeError``, naming ``msg``'s
     type as a whole parse does."""
     view = memoryview(data).cast("B")
-    buf = byte_array(view)  # one compiled signature whatever the caller's buffer
+    buf = read_only_bytes(view)  # one compiled signature whatever the caller's buffer
     try:
         _merge(msg, buf, view, 0, len(buf), limit, 0)
     except DecodeError as e:

@@ -24,8 +24,9 @@ import numpy as np
 import numpy.typing as npt
 
 from tidewell.model.errors import TidewellError
+from tidewell.util.kernel_bytes import read_only_bytes
 
-__all__ = ["ScanError", "ScanResult", "byte_array", "decode_samples", "labels_valid_utf8",
+__all__ = ["ScanError", "ScanResult", "decode_samples", "labels_valid_utf8",
            "scan_write_request", "series_key_hashes"]
 
 # Error codes of the scanners (0 = ok).
@@ -401,25 +402,12 @@ class ScanResult:
         return out
 
 
-def byte_array(data: bytes | bytearray | memoryview) -> npt.NDArray[np.uint8]:
-    """``data`` as a read-only byte array for the compiled scanners.
-
-    Numba compiles a kernel once per argument type, and a writable array is another
-    type than a read-only one: a push's decompressed buffer is writable, a record's
-    bytes are not. One type everywhere means one compile per kernel, never a second
-    one holding the GIL in the middle of a later request.
-    """
-    buf = np.frombuffer(data, dtype=np.uint8)
-    buf.flags.writeable = False
-    return buf
-
-
 def scan_write_request(data: bytes | bytearray | memoryview) -> ScanResult:
     """Locate series, labels, samples and metadata in a serialized ``WriteRequest``.
 
     Raises ``ScanError`` when the bytes are not a well-formed message.
     """
-    buf = byte_array(data)
+    buf = read_only_bytes(data)  # one compiled signature per kernel
     status, err_pos, n_series, n_labels, n_samples, n_meta = _count(buf)
     if status != OK:
         raise ScanError(f"{_ERROR_TEXT.get(status, 'malformed protobuf')} at byte {err_pos}")

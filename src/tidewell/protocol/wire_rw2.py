@@ -30,7 +30,8 @@ import numpy.typing as npt
 from tidewell.protocol.errors import ProtocolError
 from tidewell.protocol.pb import prompb_pb2 as pb1
 from tidewell.protocol.rw2 import RW2Stats
-from tidewell.protocol.wire import _len_field, _skip, _utf8_ok, _varint, byte_array
+from tidewell.protocol.wire import _len_field, _skip, _utf8_ok, _varint
+from tidewell.util.kernel_bytes import read_only_bytes
 
 __all__ = ["transcode_rw2"]
 
@@ -495,7 +496,7 @@ def transcode_rw2(data: bytes | memoryview) -> tuple[bytes | memoryview, RW2Stat
     Raises ``ProtocolError`` (400) for malformed input, an odd number of label
     references, a reference past the symbols table or a symbol that is not UTF-8.
     """
-    buf = byte_array(data)
+    buf = read_only_bytes(data)  # one compiled signature per kernel
     i64 = np.int64
     empty = np.empty(0, dtype=i64)
     status, where, n_sym, n_ser = _index(buf, empty, empty, empty, empty, False)

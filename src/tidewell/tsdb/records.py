@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from tidewell.util.kernel_bytes import read_only_bytes
+
 __all__ = [
     "CHUNK_BAD_LENGTH",
     "CHUNK_CRC_MISMATCH",
@@ -172,8 +174,8 @@ def parse_chunks(
     data_end = np.zeros(n, dtype=np.int64)
     enc = np.zeros(n, dtype=np.uint8)
     status = np.zeros(n, dtype=np.uint8)
-    _parse_chunks(buf, offs.astype(np.int64), limits.astype(np.int64), TABLES, data_start,
-                  data_end, enc, status)
+    _parse_chunks(read_only_bytes(buf), offs.astype(np.int64), limits.astype(np.int64), TABLES,
+                  data_start, data_end, enc, status)
     return data_start, data_end, enc, status
 
 
@@ -279,6 +281,7 @@ def decode_series(
     status = np.zeros(n, dtype=np.uint8)
     nlab = np.zeros(n, dtype=np.int64)
     nchk = np.zeros(n, dtype=np.int64)
+    buf = read_only_bytes(buf)  # one compiled signature per kernel
     _series_count(buf, refs, lo, hi, TABLES, status, nlab, nchk)
     lab_off = np.zeros(n + 1, dtype=np.int64)
     chk_off = np.zeros(n + 1, dtype=np.int64)

@@ -16,6 +16,7 @@ from numba import njit
 
 from tidewell.tsdb.chunkenc._xor_kernels import decode_in_range
 from tidewell.tsdb.chunkenc.xor import backend, decode_xor_many
+from tidewell.util.kernel_bytes import read_only_bytes
 
 __all__ = ["chunk_sample_counts", "decode_by_series", "split_by_series"]
 
@@ -42,7 +43,7 @@ def decode_by_series(
     starts = np.ascontiguousarray(starts, dtype=np.int64)
     ends = np.ascontiguousarray(ends, dtype=np.int64)
     if backend() == "numba":
-        ts, vbits, kept, bad = decode_in_range(buf, starts, ends, owner, counts,
+        ts, vbits, kept, bad = decode_in_range(read_only_bytes(buf), starts, ends, owner, counts,
                                                np.int64(mint), np.int64(maxt))
         return ts[:kept], vbits[:kept].view(np.float64), counts, int(bad)
     ts, vs, bad = decode_xor_many(buf, starts, ends)

@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from tidewell.tsdb.chunkenc import xor_python
 from tidewell.tsdb.chunkenc.errors import CorruptChunkError
+from tidewell.util.kernel_bytes import read_only_bytes
 
 __all__ = [
     "ENCODING_XOR",
@@ -136,7 +137,7 @@ def decode_xor(
     n = chunk_num_samples(data)
     if backend() == "numba":
         assert _kernels is not None
-        arr = np.frombuffer(data, dtype=np.uint8)
+        arr = read_only_bytes(data)  # one compiled signature per kernel
         ts = np.empty(n, dtype=np.int64)
         vb = np.empty(n, dtype=np.uint64)
         got = _kernels.decode_into(arr, ts, vb)
