@@ -15,10 +15,9 @@ import numpy as np
 import numpy.typing as npt
 
 from tidewell.tsdb.head.errors import AppendResult, Reason
+from tidewell.tsdb.head.open_chunks import INT64_MIN
 
 __all__ = ["LATE", "OUT_OF_ORDER", "TOO_OLD", "WINDOW", "age_verdicts", "count_verdict"]
-
-INT64_MIN = int(np.iinfo(np.int64).min)
 
 WINDOW, LATE, OUT_OF_ORDER, TOO_OLD = 0, 1, 2, 3
 """Verdicts: the first two store the sample, the others refuse it with their ``Reason``."""

@@ -41,7 +41,7 @@ from tidewell.tsdb.head.chunks import (
 )
 from tidewell.tsdb.head.errors import AppendResult
 from tidewell.tsdb.head.hist_store import HistogramStore
-from tidewell.tsdb.head.open_chunks import ClosedChunk, OpenChunks
+from tidewell.tsdb.head.open_chunks import INT64_MIN, ClosedChunk, OpenChunks
 from tidewell.tsdb.head.postings import MemPostings
 from tidewell.tsdb.head.series_keys import SeriesKeyTable
 from tidewell.tsdb.head.staging import Staging
@@ -49,7 +49,6 @@ from tidewell.tsdb.head.staging import Staging
 __all__ = ["INT64_MAX", "INT64_MIN", "ChunkMeta", "Head"]
 
 INT64_MAX = int(np.iinfo(np.int64).max)
-INT64_MIN = int(np.iinfo(np.int64).min)
 MIN_CUT_THRESHOLD = 1 << 16
 """Staged samples that trigger a chunk cut, or ``CUT_PER_SERIES`` per active series if more."""
 CUT_PER_SERIES = 2
