@@ -27,6 +27,7 @@ from tidewell.api.cardinality import cardinality_routes
 from tidewell.api.config import ServerConfig
 from tidewell.api.consistency import ReadConsistencyMiddleware
 from tidewell.api.index_page import index_routes
+from tidewell.api.instrument import InstrumentMiddleware
 from tidewell.api.internal import (
     internal_cardinality_routes,
     internal_meta_routes,
@@ -748,5 +749,6 @@ async def build(config: Config) -> App:
     asgi = build_app(routes, multitenancy_enabled=config.multitenancy_enabled,
                      no_auth_tenant=config.no_auth_tenant, middlewares=app.middlewares)
     # The server starts first so /ready can say 503 while the others start.
-    app.manager.add("server", HTTPServer(asgi, config.server), first=True)
+    app.manager.add("server", HTTPServer(InstrumentMiddleware(asgi, routes), config.server),
+                    first=True)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import httpx
@@ -106,6 +107,21 @@ def test_prometheus_remote_write_then_promtool_query(
         prom.stop()
     assert "level=error" not in tidewell.logs()
     assert not remote_write_complaints(prom.logs())  # e.g. RW 2.0 written-counts headers
+    served = request_counts(tidewell.url)  # Mimir's server metrics, by Mimir's route names
+    assert served[("api_v1_push", "2xx")] > 0, dict(served)  # RW 2.0 is answered 204
+    assert served[("prometheus_api_v1_query", "2xx")] >= len(SELECTORS), dict(served)
+
+
+def request_counts(url: str) -> dict[tuple[str, str], float]:
+    """``cortex_request_duration_seconds_count`` by route and status class."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out: dict[tuple[str, str], float] = defaultdict(float)
+    for family in text_string_to_metric_families(httpx.get(f"{url}/metrics").text):
+        for s in family.samples:
+            if s.name == "cortex_request_duration_seconds_count":
+                out[(s.labels["route"], s.labels["status_code"][0] + "xx")] += s.value
+    return out
 
 
 def test_prometheus3_sends_scraped_native_histograms_over_rw2(
