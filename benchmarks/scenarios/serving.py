@@ -11,6 +11,11 @@ push followed by a ``/ready`` probe):
   at a 15 s step, back to back. The loops run in another process, so the
   harness's own GIL does not delay the timed pushes.
 
+Then the machine's floor: the same loaded phase with the query loops sent to a
+second server of the same system holding the same data, so the pushed server
+shares no process with the queries, only the two cores (and the harness). The
+loaded/idle ratio there is what CPU contention alone costs a push on this machine.
+
 Then a saturation phase: four streams push 2,000-sample requests as fast as the
 server takes them while ``/ready`` is probed every 50 ms (the target is 100 ms).
 The issue's goal: loaded push p99 within 2x of idle. Last, the same saturation
@@ -142,6 +147,29 @@ def _beside_queries(srv: Server, now_ms: int, work: Callable[[], T]) -> tuple[T,
     return out, qps, int(failed.value)
 
 
+def _load(srv: Server, now_ms: int) -> None:
+    """The data the range queries read: SERIES series over the last 2 h at 15 s."""
+    labels = [Labels([("__name__", "serving_load"), ("job", f"j{i % 10}"),
+                      ("i", str(i))]) for i in range(SERIES)]
+    ts = now_ms - 7_200_000 + np.arange(480, dtype=np.int64) * 15_000
+    r = httpx.post(srv.push_url, content=_body(labels, ts), headers=HEADERS, timeout=120)
+    if r.status_code not in (200, 204):
+        raise NotAvailable(f"loading answered {r.status_code}: {r.text[:200]}")
+
+
+def _floor_phase(srv: Server, other: Server, seconds: float, now_ms: int,
+                 next_ts: list[int]) -> Figure:
+    """Pushes to ``srv`` and a fresh idle baseline, while the query loops ask ``other``."""
+    idle, _ = _push_phase(srv, seconds, next_ts)
+    (push, _), qps, failed = _beside_queries(
+        other, now_ms, lambda: _push_phase(srv, seconds, next_ts))
+    if failed:
+        raise NotAvailable(f"{failed} range queries failed on the second server")
+    return {"floor_p99": float(np.percentile(push, 99)),
+            "floor_ratio": float(np.percentile(push, 99) / np.percentile(idle, 99)),
+            "floor_qps": qps}
+
+
 def _loaded_phase(srv: Server, seconds: float, now_ms: int,
                   next_ts: list[int]) -> tuple[list[float], list[float], float, int]:
     (push_ms, ready_ms), qps, failed = _beside_queries(
@@ -203,12 +231,7 @@ def run(ctx: Context) -> list[Row]:
         figures: list[Figure] = []
         with started(make_server(system, ctx, "serving"), ctx.ready_timeout_s) as srv:
             now = int(time.time() * 1000) // 15_000 * 15_000
-            labels = [Labels([("__name__", "serving_load"), ("job", f"j{i % 10}"),
-                              ("i", str(i))]) for i in range(SERIES)]
-            ts = now - 7_200_000 + np.arange(480, dtype=np.int64) * 15_000
-            r = httpx.post(srv.push_url, content=_body(labels, ts), headers=HEADERS, timeout=120)
-            if r.status_code not in (200, 204):
-                raise NotAvailable(f"loading answered {r.status_code}: {r.text[:200]}")
+            _load(srv, now)
             time.sleep(3)
             next_ts = [int(time.time() * 1000)]
             for rep in range(ctx.reps):
@@ -229,6 +252,14 @@ def run(ctx: Context) -> list[Row]:
                 log.info("serving %s rep %d: %s", system, rep + 1,
                          " ".join(f"{k}={v:.1f}" for k, v in fig.items()))
                 figures.append(fig)
+            with started(make_server(system, ctx, "serving-floor"),
+                         ctx.ready_timeout_s) as other:
+                _load(other, now)
+                time.sleep(3)
+                floor = _floor_phase(srv, other, seconds, now, next_ts)
+            log.info("serving %s floor: %s", system,
+                     " ".join(f"{k}={v:.1f}" for k, v in floor.items()))
+            figures[-1].update(floor)
             sat = _saturation(srv, ctx, seconds)
             sat.update(_saturation_with_queries(srv, ctx, seconds, now))
             log.info("serving %s saturation: %s", system,
@@ -246,6 +277,10 @@ def run(ctx: Context) -> list[Row]:
             ("loaded_p50", f"push latency p50, {LOOPS} range-query loops", "ms", "lower"),
             ("loaded_p99", f"push latency p99, {LOOPS} range-query loops", "ms", "lower"),
             ("p99_ratio", "push p99 loaded / idle (target <= 2)", "x", "lower"),
+            ("floor_p99", f"push latency p99, {LOOPS} loops on a second server", "ms",
+             "lower"),
+            ("floor_ratio", "push p99 loaded / idle, loops on a second server (the "
+             "machine's floor)", "x", "lower"),
             ("idle_ready_p99", "/ready p99, idle", "ms", "lower"),
             ("loaded_ready_p99", f"/ready p99, {LOOPS} range-query loops", "ms", "lower"),
             ("qps", "range queries answered meanwhile", "queries/s", "higher"),
@@ -260,6 +295,8 @@ def run(ctx: Context) -> list[Row]:
         notes={"idle_p99": push_note,
                "loaded_p99": f"loops: {QUERY} over 1 h at 15 s step, 2 h x {SERIES} series "
                "stored, in another process",
+               "floor_ratio": "the same loops against another server of the same system "
+               "holding the same data: pushes share only the cores (one repetition)",
                "sat_ready_p99": f"4 streams of 2000-sample requests, {SATURATION_SERIES} "
                "series; probe every 50 ms; target 100 ms (one repetition)"},
     )
