@@ -134,26 +134,27 @@ class HTTPServer:
 
     async def drain(self) -> None:
         """Take no more requests; let those in flight finish within the graceful timeout."""
-        await self._close_listeners()
-        self.gate.draining = True
+        loop = asyncio.get_running_loop()
+        for server in self._server.servers:
+            for sock in server.sockets:
+                loop.remove_reader(sock.fileno())  # no more accepts
+        self.gate.draining = True  # a request from now on: 503 and ``Connection: close``
         for conn in list(self._server.server_state.connections):
             conn.shutdown()  # idle: closed now; busy: closed after its response
+        await self._close_listeners()
         in_flight = self.gate.in_flight
         cut = await self.gate.drain(self._graceful_s)
         log.info("server drained", extra={"fields": {"in_flight": in_flight, "cut": cut}})
 
     async def _close_listeners(self) -> None:
-        """Stop accepting, let the connections accepted a moment ago get their transports,
-        then close the listening sockets (the kernel resets what is still in the backlog).
+        """Once accepts stopped: let the connections accepted a moment ago get their
+        transports, then close the listening sockets (the kernel resets the backlog).
 
         Closing the asyncio server at once would strand the connections accepted in the
-        same loop iteration: their transports fail to attach to a closed server, silently,
-        and their clients wait for an answer that never comes.
+        same loop turn: their transports fail to attach to a closed server, silently,
+        and their clients wait for an answer that never comes. Those that attach now
+        get the gate's 503 with ``Connection: close``.
         """
-        loop = asyncio.get_running_loop()
-        for server in self._server.servers:
-            for sock in server.sockets:
-                loop.remove_reader(sock.fileno())
         for _ in range(ACCEPT_SETTLE_TURNS):
             await asyncio.sleep(0)
         for server in self._server.servers:

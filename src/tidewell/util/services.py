@@ -210,16 +210,16 @@ class ServiceManager:
         """Drain, then stop running services in reverse order, each step bounded so shutdown
         always ends.
 
-        Draining comes first and also goes in reverse order, so work stops arriving at a
-        module before anything below it stops: the query-frontend answers its queued
-        queries, then the HTTP server (first in the list) closes its listener and waits for
-        the requests in flight. Only then do modules stop, the ingester last of the
-        writers, still flushing what it acknowledged.
+        Every module drains first, all at once (started in reverse order, in one loop
+        turn): the query-frontend answers its queued queries 503 while the HTTP server
+        (first in the list) closes its listener and waits for the requests in flight, so
+        no request reaches a module that is stopping. Only then do modules stop, the
+        ingester still flushing what it acknowledged.
         """
         self._draining = True
-        for entry in reversed(self._entries):
-            if entry.started and isinstance(entry.service, Drainable):
-                await self._drain(entry, entry.service, timeout_s)
+        await asyncio.gather(*(
+            self._drain(entry, entry.service, timeout_s) for entry in reversed(self._entries)
+            if entry.started and isinstance(entry.service, Drainable)))
         for entry in reversed(self._entries):
             failed_running = entry.state is State.FAILED and entry.started
             if entry.state not in (State.RUNNING, State.STARTING) and not failed_running:
