@@ -168,7 +168,7 @@ def test_sigterm_under_query_loops_drains_and_keeps_acknowledged_pushes(
     print(f"exit {exit_s:.2f} s after SIGTERM under {LOOPS} loops; answers {answered}")
     assert not failures, failures
     assert set(answered) <= {200, 503}, answered
-    # Measured here (2 cores, load 8-10): 1.2-1.5 s; before the drain, 32 s.
+    # Measured here (2 cores, load 4-10): 0.6-1.5 s; before the drain, 32 s.
     assert exit_s < 10
     logs = tidewell.logs()
     assert "server drained" in logs and "Traceback" not in logs
