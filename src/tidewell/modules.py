@@ -544,7 +544,8 @@ async def _init_query_frontend(app: App) -> QueryFrontend:
                 overrides.for_tenant(t).query_sharding_max_regexp_size_bytes)))
     app.routes.extend(frontend.routes())
     app.add_service("query-frontend", FunctionService(lambda: None, frontend.close,
-                                                      supervisors=[frontend.queue.supervisor]))
+                                                      supervisors=[frontend.queue.supervisor],
+                                                      on_drain=frontend.drain))
     return frontend
 
 

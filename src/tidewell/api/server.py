@@ -7,10 +7,11 @@ tenant middleware, so no component knows it shares a port with others.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import uvicorn
 from starlette.applications import Starlette
@@ -19,6 +20,7 @@ from starlette.types import ASGIApp
 
 from tidewell.api.config import ServerConfig
 from tidewell.api.connections import ConnectionLimits, default_connection_limit, guarded_protocol
+from tidewell.api.drain import DrainGate
 from tidewell.api.tenant import ANONYMOUS, TenantMiddleware
 from tidewell.model.errors import TidewellError
 
@@ -77,19 +79,37 @@ def _listen(host: str, port: int, backlog: int) -> socket.socket:
     return sock
 
 
+ACCEPT_SETTLE_TURNS = 3
+"""Loop turns from the last accept to ``connection_made`` (task step, transport, callback)."""
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn without its own signal handling: the process's shutdown order is ours."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 class HTTPServer:
     """uvicorn in the current event loop, started and stopped like any other service.
 
     Connections get Go's read/write/idle deadlines and a cap (``api.connections``).
+    On shutdown it drains before any module stops (``api.drain``): the listener
+    closes, idle keep-alive connections close, busy ones answer with
+    ``Connection: close``, and requests in flight get ``-server.graceful-shutdown-timeout``
+    to finish.
     """
 
     def __init__(self, app: ASGIApp, config: ServerConfig) -> None:
         self._host = config.http_listen_address or "0.0.0.0"
         self._port = config.http_listen_port
+        self._graceful_s = config.graceful_shutdown_timeout
+        self.gate = DrainGate(app)
         limits = connection_limits(config)
-        self._server = uvicorn.Server(
+        self._server = _Uvicorn(
             uvicorn.Config(
-                app,
+                self.gate,
                 host=self._host,
                 port=self._port,
                 http=guarded_protocol(limits),
@@ -100,7 +120,6 @@ class HTTPServer:
                 timeout_graceful_shutdown=int(config.graceful_shutdown_timeout),
             )
         )
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -112,6 +131,34 @@ class HTTPServer:
                 raise RuntimeError("HTTP server exited during startup")
             await asyncio.sleep(0.01)
         log.info("server listening", extra={"fields": {"addr": f"{self._host}:{self._port}"}})
+
+    async def drain(self) -> None:
+        """Take no more requests; let those in flight finish within the graceful timeout."""
+        loop = asyncio.get_running_loop()
+        for server in self._server.servers:
+            for sock in server.sockets:
+                loop.remove_reader(sock.fileno())  # no more accepts
+        self.gate.draining = True  # a request from now on: 503 and ``Connection: close``
+        for conn in list(self._server.server_state.connections):
+            conn.shutdown()  # idle: closed now; busy: closed after its response
+        await self._close_listeners()
+        in_flight = self.gate.in_flight
+        cut = await self.gate.drain(self._graceful_s)
+        log.info("server drained", extra={"fields": {"in_flight": in_flight, "cut": cut}})
+
+    async def _close_listeners(self) -> None:
+        """Once accepts stopped: let the connections accepted a moment ago get their
+        transports, then close the listening sockets (the kernel resets the backlog).
+
+        Closing the asyncio server at once would strand the connections accepted in the
+        same loop turn: their transports fail to attach to a closed server, silently,
+        and their clients wait for an answer that never comes. Those that attach now
+        get the gate's 503 with ``Connection: close``.
+        """
+        for _ in range(ACCEPT_SETTLE_TURNS):
+            await asyncio.sleep(0)
+        for server in self._server.servers:
+            server.close()
 
     async def stop(self) -> None:
         self._server.should_exit = True

@@ -107,6 +107,10 @@ class QueryFrontend:
     def routes(self) -> list[Route]:
         return frontend_routes(self.handler, self.config, downstream=self.downstream)
 
+    def drain(self) -> None:
+        """Stop taking queries (shutdown): queued ones get a 503, running ones finish."""
+        self.queue.drain()
+
     async def close(self) -> None:
         await self.queue.close()
         if self.cache is not None:

@@ -5,7 +5,9 @@ Each tenant has its own FIFO, bounded by ``-querier.max-outstanding-requests-per
 of workers — the querier concurrency — takes requests round-robin across the
 tenants that have any queued, so one tenant's flood of split parts delays
 another tenant by at most one request per worker, as Mimir's request queue does.
-A caller that goes away cancels its request, queued or running.
+A caller that goes away cancels its request, queued or running. On shutdown
+(:meth:`FairQueue.drain`) the queue stops taking requests: those queued and those
+arriving get a 503 at once, those running finish.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from tidewell.frontend.request import (
     Handler,
     QueryRequest,
     QueryResponse,
+    ShuttingDownError,
     TooManyOutstandingRequestsError,
 )
 from tidewell.util.services import Supervisor
@@ -37,6 +40,7 @@ class FairQueue:
         self._queues: dict[str, deque[_Item]] = {}
         self._order: deque[str] = deque()
         self._ready: asyncio.Semaphore | None = None
+        self._draining = False
         self.supervisor = Supervisor("query-frontend")
         """The workers: one failing fails the module (a request's own error goes to it)."""
 
@@ -52,6 +56,8 @@ class FairQueue:
         return self._ready
 
     async def do(self, request: QueryRequest) -> QueryResponse:
+        if self._draining:
+            raise _shutting_down()
         ready = self._start()
         tenant = request.tenant
         q = self._queues.get(tenant)
@@ -84,6 +90,8 @@ class FairQueue:
         assert self._ready is not None
         while True:
             await self._ready.acquire()
+            if not self._order:  # drained: its queued requests were answered
+                continue
             request, fut = self._next_item()
             if fut.done():  # the caller gave up while queued
                 continue
@@ -99,11 +107,22 @@ class FairQueue:
             else:
                 fut.set_result(task.result())
 
-    async def close(self) -> None:
-        await self.supervisor.stop()
-        self._ready = None
-        for q in self._queues.values():
+    def drain(self) -> None:
+        """Stop taking requests: the queued ones and any new one get a 503 now."""
+        self._draining = True
+        for tenant, q in self._queues.items():
             for _, fut in q:
-                fut.cancel()
+                if not fut.done():
+                    fut.set_exception(_shutting_down())
+            metrics.QUEUE_LENGTH.labels(tenant).set(0)
         self._queues.clear()
         self._order.clear()
+
+    async def close(self) -> None:
+        self.drain()
+        await self.supervisor.stop()
+        self._ready = None
+
+
+def _shutting_down() -> ShuttingDownError:
+    return ShuttingDownError("the query-frontend is shutting down: the query was not started")

@@ -171,6 +171,13 @@ class TooManyOutstandingRequestsError(FrontendError):
     error_type = "unavailable"
 
 
+class ShuttingDownError(FrontendError):
+    """The query-frontend is draining: the query was not started, another replica may run it."""
+
+    status = 503
+    error_type = "unavailable"
+
+
 class DownstreamUnavailableError(FrontendError):
     status = 502
     error_type = "unavailable"

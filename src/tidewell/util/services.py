@@ -28,6 +28,11 @@ from typing import Protocol, runtime_checkable
 log = logging.getLogger("tidewell.services")
 
 
+DRAIN_MARGIN_S = 5.0
+"""Beyond the shutdown timeout for a drain: a service bounds its own wait by that timeout
+and then answers what it cut; this only ends a drain that is stuck."""
+
+
 class State(enum.Enum):
     NEW = "New"
     STARTING = "Starting"
@@ -46,6 +51,14 @@ class Service(Protocol):
 @runtime_checkable
 class ReadinessReporter(Protocol):
     def ready(self) -> tuple[bool, str]: ...
+
+
+@runtime_checkable
+class Drainable(Protocol):
+    """A service that takes requests: on shutdown it first stops taking new ones,
+    answers those waiting with a clear error and lets those running finish (bounded)."""
+
+    async def drain(self) -> None: ...
 
 
 class Supervisor:
@@ -147,6 +160,7 @@ class ServiceManager:
         self._entries: list[_Entry] = []
         self._failed = asyncio.Event()
         self._first_failure = ""
+        self._draining = False
         for name, svc in services or []:
             self.add(name, svc)
 
@@ -193,7 +207,19 @@ class ServiceManager:
                 entry.state = State.RUNNING
 
     async def stop_all(self, timeout_s: float) -> None:
-        """Stop running services in reverse order, each bounded so shutdown always ends."""
+        """Drain, then stop running services in reverse order, each step bounded so shutdown
+        always ends.
+
+        Every module drains first, all at once (started in reverse order, in one loop
+        turn): the query-frontend answers its queued queries 503 while the HTTP server
+        (first in the list) closes its listener and waits for the requests in flight, so
+        no request reaches a module that is stopping. Only then do modules stop, the
+        ingester still flushing what it acknowledged.
+        """
+        self._draining = True
+        await asyncio.gather(*(
+            self._drain(entry, entry.service, timeout_s) for entry in reversed(self._entries)
+            if entry.started and isinstance(entry.service, Drainable)))
         for entry in reversed(self._entries):
             failed_running = entry.state is State.FAILED and entry.started
             if entry.state not in (State.RUNNING, State.STARTING) and not failed_running:
@@ -213,7 +239,17 @@ class ServiceManager:
                     extra={"fields": {"module": entry.name, "err": entry.failure}},
                 )
 
+    @staticmethod
+    async def _drain(entry: _Entry, service: Drainable, timeout_s: float) -> None:
+        try:
+            await asyncio.wait_for(service.drain(), timeout=timeout_s + DRAIN_MARGIN_S)
+        except Exception as exc:  # one stuck drain must not keep the others running
+            log.error("module failed to drain", extra={"fields": {
+                "module": entry.name, "err": f"{type(exc).__name__}: {exc}"}})
+
     def ready(self) -> tuple[bool, str]:
+        if self._draining:
+            return False, "shutting down"
         for entry in self._entries:
             if entry.state is State.FAILED:
                 return False, f"module {entry.name} is Failed: {entry.failure}"
@@ -237,6 +273,8 @@ class FunctionService:
     on_stop: Callable[[], object]
     supervisors: list[Supervisor] = field(default_factory=list)
     """The loops of the wrapped objects, so that their failure fails this module."""
+    on_drain: Callable[[], object] | None = None
+    """Stop taking requests before the stop (see :class:`Drainable`)."""
 
     async def start(self) -> None:
         result = self.on_start()
@@ -245,5 +283,10 @@ class FunctionService:
 
     async def stop(self) -> None:
         result = self.on_stop()
+        if asyncio.iscoroutine(result):
+            await result
+
+    async def drain(self) -> None:
+        result = self.on_drain() if self.on_drain is not None else None
         if asyncio.iscoroutine(result):
             await result

@@ -10,7 +10,7 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import httpx
@@ -36,16 +36,23 @@ async def slow(_: Request) -> PlainTextResponse:
     return PlainTextResponse("late")
 
 
+async def brief(_: Request) -> PlainTextResponse:
+    await asyncio.sleep(0.5)
+    return PlainTextResponse("done")
+
+
 async def echo(request: Request) -> PlainTextResponse:
     return PlainTextResponse(str(len(await request.body())))
 
 
-APP = Starlette(routes=[Route("/ready", ready), Route("/slow", slow),
+APP = Starlette(routes=[Route("/ready", ready), Route("/slow", slow), Route("/brief", brief),
                         Route("/echo", echo, methods=["POST"])])
 
 
 @contextmanager
-def serving(**settings: float) -> Iterator[ServerConfig]:
+def running(
+        **settings: float) -> Iterator[tuple[ServerConfig, HTTPServer, asyncio.AbstractEventLoop]]:
+    """The server on its own loop in a thread: its config, itself and that loop."""
     config = ServerConfig(http_listen_address="127.0.0.1", http_listen_port=free_port(),
                           graceful_shutdown_timeout=1, **settings)  # type: ignore[arg-type]
     loop = asyncio.new_event_loop()
@@ -62,11 +69,17 @@ def serving(**settings: float) -> Iterator[ServerConfig]:
     thread.start()
     assert started.wait(10)
     try:
-        yield config
+        yield config, server, loop
     finally:
         asyncio.run_coroutine_threadsafe(server.stop(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
+
+
+@contextmanager
+def serving(**settings: float) -> Iterator[ServerConfig]:
+    with running(**settings) as (config, _, _):
+        yield config
 
 
 def connect(config: ServerConfig) -> socket.socket:
@@ -209,3 +222,80 @@ def test_get_after_post_on_a_keep_alive_connection_is_not_held_by_nagle() -> Non
                 gets.append(time.perf_counter() - t0)
     gets.sort()
     assert gets[len(gets) // 2] < 0.010, [round(g * 1000, 1) for g in gets]
+
+
+def read_to_close(sock: socket.socket) -> bytes:
+    out = b""
+    while chunk := sock.recv(65536):
+        out += chunk
+    return out
+
+
+def wait_for(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+
+
+def test_drain_refuses_new_connections_closes_idle_ones_and_lets_requests_finish() -> None:
+    with running() as (config, server, loop):
+        idle = connect(config)
+        idle.sendall(b"GET /ready HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert idle.recv(65536).startswith(b"HTTP/1.1 200")
+        wait_for(lambda: server.gate.in_flight == 0)  # /ready's task ends after its answer
+        busy = connect(config)
+        busy.sendall(b"GET /brief HTTP/1.1\r\nHost: t\r\n\r\n")
+        wait_for(lambda: server.gate.in_flight == 1)
+        drained = asyncio.run_coroutine_threadsafe(server.drain(), loop)
+        wait_for(lambda: server.gate.draining)
+        with pytest.raises(ConnectionRefusedError):
+            connect(config)
+        assert closed_after(idle) < 1  # keep-alive between requests: closed, not left hanging
+        answer = read_to_close(busy)  # the request in flight finishes, then the connection closes
+        assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"done")
+        assert b"connection: close" in answer.lower()
+        drained.result(5)
+        assert server.gate.in_flight == 0
+        late = asyncio.run_coroutine_threadsafe(asgi_get(server, "/ready"), loop).result(5)
+        assert late.status_code == 503 and late.headers["connection"] == "close"
+        assert late.json()["error"] == "the server is shutting down"
+
+
+async def asgi_get(server: HTTPServer, path: str) -> httpx.Response:
+    """A request that reaches the app past the listener (one in flight on a keep-alive
+    connection as the drain began)."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=server.gate),
+                                 base_url="http://t") as c:
+        return await c.get(path)
+
+
+def test_requests_past_the_graceful_timeout_are_cut_with_503() -> None:
+    with running() as (config, server, loop):  # graceful timeout 1 s, /slow takes 5 s
+        busy = connect(config)
+        busy.sendall(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+        wait_for(lambda: server.gate.in_flight == 1)
+        t0 = time.monotonic()
+        asyncio.run_coroutine_threadsafe(server.drain(), loop).result(5)
+        assert time.monotonic() - t0 < 3
+        answer = read_to_close(busy)
+        assert answer.startswith(b"HTTP/1.1 503")
+        assert b"-server.graceful-shutdown-timeout" in answer
+
+
+def test_connections_accepted_as_the_drain_begins_get_an_answer() -> None:
+    """Closing the asyncio server in the loop turn that accepted them stranded them."""
+    with running() as (config, server, loop):
+        socks = [connect(config) for _ in range(20)]
+        for sock in socks:
+            sock.sendall(b"GET /ready HTTP/1.1\r\nHost: t\r\n\r\n")
+        drained = asyncio.run_coroutine_threadsafe(server.drain(), loop)
+        statuses = set()
+        for sock in socks:
+            sock.settimeout(5)
+            try:
+                statuses.add(read_to_close(sock)[:12])
+            except ConnectionResetError:  # still in the backlog when the listener closed
+                statuses.add(b"reset")
+        drained.result(5)
+        assert statuses <= {b"HTTP/1.1 200", b"HTTP/1.1 503", b"reset"}, statuses

@@ -9,6 +9,7 @@ from tidewell.frontend.request import (
     INSTANT,
     QueryRequest,
     QueryResponse,
+    ShuttingDownError,
     TooManyOutstandingRequestsError,
 )
 
@@ -85,4 +86,27 @@ async def test_worker_count_bounds_concurrency_and_cancelled_requests_are_droppe
     done = await asyncio.gather(*tasks, return_exceptions=True)
     assert isinstance(done[5], asyncio.CancelledError)
     assert "a5" not in ds.order and len(ds.order) == 7
+    await q.close()
+
+
+@pytest.mark.anyio
+async def test_drain_answers_queued_and_new_requests_503_and_lets_running_ones_finish():
+    ds = Gated()
+    q = FairQueue(ds, max_outstanding_per_tenant=100, workers=2)
+    tasks = [asyncio.create_task(q.do(req(t, f"{t}{i}"))) for i in range(3) for t in "ab"]
+    await settle()
+    assert len(ds.order) == 2
+    q.drain()
+    with pytest.raises(ShuttingDownError) as refused:
+        await q.do(req("a", "late"))
+    assert refused.value.status == 503
+    await settle()  # the workers wake for the answered requests and find nothing to run
+    ds.gate.set()
+    done = await asyncio.gather(*tasks, return_exceptions=True)
+    ran = [d for d in done if isinstance(d, QueryResponse)]
+    refused_queued = [d for d in done if isinstance(d, ShuttingDownError)]
+    assert len(ran) == 2 and len(refused_queued) == 4
+    assert "not started" in str(refused_queued[0])
+    assert len(ds.order) == 2 and q.queued("a") == q.queued("b") == 0
+    assert q.supervisor.failure is None and len(q.supervisor.running) == 2
     await q.close()

@@ -10,6 +10,7 @@ import pytest
 from starlette.applications import Starlette
 
 from tidewell.api.status import status_routes
+from tidewell.util import services
 from tidewell.util.services import FunctionService, ServiceManager, State, Supervisor
 
 
@@ -116,3 +117,52 @@ def test_failure_while_starting_is_kept() -> None:
         assert svc.stopped
 
     asyncio.run(body())
+
+
+class Recording:
+    """A service that records its drain and stop (and whether /ready was failing by then)."""
+
+    def __init__(self, name: str, events: list[str], manager: ServiceManager) -> None:
+        self.name, self.events, self.manager = name, events, manager
+
+    async def start(self) -> None:
+        pass
+
+    async def drain(self) -> None:
+        self.events.append(f"drain {self.name} ready={self.manager.ready()[0]}")
+
+    async def stop(self) -> None:
+        self.events.append(f"stop {self.name}")
+
+
+def test_every_module_drains_in_reverse_order_before_any_stops() -> None:
+    async def scenario() -> list[str]:
+        events: list[str] = []
+        manager = ServiceManager()
+        for name in ("server", "ingester", "frontend"):
+            manager.add(name, Recording(name, events, manager))
+        manager.add("plain", FunctionService(lambda: None, lambda: events.append("stop plain")))
+        await manager.start_all()
+        assert manager.ready() == (True, "")
+        await manager.stop_all(timeout_s=1)
+        return events
+
+    assert asyncio.run(scenario()) == [
+        "drain frontend ready=False", "drain ingester ready=False", "drain server ready=False",
+        "stop plain", "stop frontend", "stop ingester", "stop server"]
+
+
+def test_a_stuck_drain_does_not_stop_the_shutdown(caplog: pytest.LogCaptureFixture,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(services, "DRAIN_MARGIN_S", 0.0)
+
+    async def scenario() -> tuple[bool, str]:
+        stopped = asyncio.Event()
+        manager = ServiceManager([("stuck", FunctionService(
+            lambda: None, stopped.set, on_drain=lambda: asyncio.sleep(3600)))])
+        await manager.start_all()
+        await manager.stop_all(timeout_s=0.01)
+        return stopped.is_set(), manager.states()["stuck"]
+
+    assert asyncio.run(scenario()) == (True, "Terminated")
+    assert "module failed to drain" in caplog.text

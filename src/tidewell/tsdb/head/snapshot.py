@@ -9,6 +9,12 @@ Version 4 adds native histograms: closed and open histogram chunks as bytes
 out-of-order histograms. Versions 2 and 3
 load as heads without histograms.
 
+Each series' ``ooo_max_ts`` (the newest sample it took below the appendable
+minimum) is saved as ``ooo_max_ts``, so a late backlog that goes on after a
+restart keeps the columnar path of ``old_samples``; a snapshot without it (written
+before) loads with the bound unknown (``INT64_MAX``: every late sample inside a
+series' span takes the per-sample path until the next truncation).
+
 Version 3 stores the open chunks (``open_chunks``): their arena and per-ref
 state arrays, prefixed ``open_``. Version 2 (before open chunks) still loads:
 its closed chunks and staged samples are installed as they are and its
@@ -90,6 +96,7 @@ def save_head(head: Head, out: IO[bytes]) -> None:
             first_ts=head.first_ts[:n],
             last_ts=head.last_ts[:n],
             last_bits=head.last_bits[:n],
+            ooo_max_ts=head.ooo_max_ts[:n],
             **{f"open_{k}": a for k, a in head.open.state(n).items()},
             chunk_ref=np.array(chunk_ref, dtype=np.int32),
             chunk_mint=np.array(chunk_mint, dtype=np.int64),
@@ -124,7 +131,7 @@ def load_head(src: IO[bytes] | str) -> Head:
         head.first_ts[:n] = z["first_ts"]
         head.last_ts[:n] = z["last_ts"]
         head.last_bits[:n] = z["last_bits"]
-        head.ooo_max_ts[:n] = INT64_MAX  # not saved: unknown until the next truncation
+        head.ooo_max_ts[:n] = z["ooo_max_ts"] if "ooo_max_ts" in z.files else INT64_MAX
         if version == 2:
             head.open.maxt[:n] = z["cut_maxt"]
         else:
