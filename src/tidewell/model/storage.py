@@ -12,7 +12,8 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from tidewell.model.errors import TidewellError
-from tidewell.model.matchers import Matcher
+from tidewell.model.labels import Labels
+from tidewell.model.matchers import Matcher, MatchType
 from tidewell.model.samples import Series
 
 __all__ = ["Querier", "Queryable", "SelectHints", "SelectLimitError", "select_parts"]
@@ -101,33 +102,51 @@ def select_parts(queriers: Iterable[Querier], matchers: Sequence[Matcher],
     ingesters and store): each part is asked for the room the parts before it left,
     so the part that would pass it refuses before decoding, and the error says what
     all parts found. Samples are summed (a copy in both the head and a block being
-    cut counts twice). Series: ``disjoint`` parts (partitions: a series is written to
-    one) add up; otherwise the distinct labels seen, or the refusing part's count if
-    larger, exact when the same series spans the parts (time-split parts) -- the sum
-    would make a single series spanning head and blocks look like two and split it
-    into shards for nothing.
+    cut counts twice). Series: the distinct labels the parts before answered plus
+    the refusing part's count for ``disjoint`` parts (partitions: a series is
+    written to one), else the larger of the two (time-split parts: the same series
+    spans them, and the sum would split a single series into shards for nothing).
+    The engine selects a shard reported as one series whole, so that count must
+    never be low: when one series was answered and the refusing part found one,
+    it is asked again pinned to that series' labels (``_same_series``) -- the same
+    series (or one moved between partitions) counts once, two different ones twice.
     """
     if hints is None or not hints.max_samples:
         return [q.select(matchers, hints) for q in queriers]
     limit = hints.max_samples
     answers: list[list[Series]] = []
     held = 0
-
-    def found(more: int = 0) -> int:  # series of the answers so far (counted only on refusal)
-        if disjoint:
-            return sum(map(len, answers)) + more
-        return max(len({s.labels for a in answers for s in a}), more)
-
     for q in queriers:
+        room = replace(hints, max_samples=max(1, limit - held))
         try:
-            got = q.select(matchers, replace(hints, max_samples=max(1, limit - held)))
+            got = q.select(matchers, room)
         except SelectLimitError as exc:
             if exc.what != "samples":
                 raise
-            raise SelectLimitError("samples", limit, found(exc.series),
-                                   held + exc.samples) from exc
+            seen = {s.labels for a in answers for s in a}
+            if len(seen) == 1 and exc.series == 1:
+                found = 1 if _same_series(q, matchers, room, next(iter(seen))) else 2
+            elif disjoint:
+                found = len(seen) + exc.series
+            else:
+                found = max(len(seen), exc.series)
+            raise SelectLimitError("samples", limit, found, held + exc.samples) from exc
         answers.append(got)
         held += sum(len(s.timestamps) for s in got)
         if held > limit:
-            raise SelectLimitError("samples", limit, found(), held)
+            raise SelectLimitError("samples", limit,
+                                   len({s.labels for a in answers for s in a}), held)
     return answers
+
+
+def _same_series(q: Querier, matchers: Sequence[Matcher], hints: SelectHints,
+                 labels: Labels) -> bool:
+    """Whether the one series ``q`` refused ``hints`` for is ``labels``: asked again
+    with an equality matcher per label, it refuses again only if its series has
+    them all (the same series, or -- not told apart -- one with extra labels)."""
+    pins = [Matcher(MatchType.EQUAL, name, value) for name, value in labels]
+    try:
+        q.select([*matchers, *pins], hints)
+    except SelectLimitError as exc:
+        return exc.what == "samples" and exc.series >= 1
+    return False

@@ -34,3 +34,15 @@ def test_other_limits_and_no_samples_hint_go_to_each_part_unchanged() -> None:
     assert err.value.what == "series" and err.value.limit == 15
     got = select_parts([a, b], SEL, SelectHints(max_series=25))  # each part fits alone
     assert [len(x) for x in got] == [10, 20]
+
+
+@pytest.mark.parametrize("disjoint", [False, True])
+def test_one_series_in_each_part_counts_two_or_one(disjoint: bool) -> None:
+    """The part before answered one series and the refusing part found one: two
+    different series count two (a shard reported as one series is selected whole),
+    the same series (time-split, or moved between partitions) counts one."""
+    hints = SelectHints(max_samples=ROUNDS * 3 // 2)  # one series' samples fit, two do not
+    for second, series in ((range(1, 2), 2), (range(0, 1), 1)):
+        with pytest.raises(SelectLimitError) as err:
+            select_parts([_head(range(0, 1)), _head(second)], SEL, hints, disjoint=disjoint)
+        assert err.value.series == series and err.value.samples == 2 * ROUNDS

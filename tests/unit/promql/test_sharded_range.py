@@ -19,6 +19,7 @@ from tidewell.promql.context import EngineOptions
 from tidewell.promql.engine import Engine, QueryResult
 from tidewell.promql.errors import ExecutionError, QueryCanceledError, TooManySamplesError
 from tidewell.querier.config import QuerierConfig
+from tidewell.querier.merge import MergeQueryable
 from tidewell.tsdb.head import Head, HeadQuerier
 
 SERIES, ROUNDS, STEP = 40, 240, 15_000  # 40 series x 1 h at 15 s: 9,600 samples
@@ -221,3 +222,45 @@ def test_cancel_is_seen_between_shards(store: HeadQueryable) -> None:
         Engine(EngineOptions(max_samples=LIMIT)).instant_query(
             q, "t", "count_over_time(m_total[1h])", END, cancel=cancel)
     assert q.selects == 4  # the refused whole selection, then three shards of about twenty
+
+
+def _part(series: list[str], rounds: range) -> HeadQueryable:
+    """A head holding ``u{i}`` for each of ``series``, one sample per 15 s over ``rounds``."""
+    head = Head()
+    labels = [Labels([("__name__", "u"), ("i", i)]) for i in series]
+    index = np.arange(len(labels), dtype=np.int32)
+    for r in rounds:
+        head.append(SampleBatch(labels, index, np.full(len(labels), r * STEP, dtype=np.int64),
+                                np.full(len(labels), float(r))))
+    head.cut_chunks()  # counted before decoding, as a block's chunks
+    return HeadQueryable(head)
+
+
+def test_parts_holding_different_single_series_are_sharded() -> None:
+    """The head part answers ``u{i="a"}`` only and the block part (time-split: a series may
+    be in both) refuses having found one series, ``u{i="b"}``: two series, each hour under
+    the limit, both over it. Counted as one, the pair was selected whole (422); counted as
+    two they are answered shard by shard, as Prometheus answers series by series."""
+    parts = MergeQueryable([_part(["a"], range(ROUNDS)), _part(["b"], range(ROUNDS))])
+    limit = ROUNDS * 5 // 3  # 400: one series' 240 samples fit, the pair's 480 do not
+    query = "count_over_time(u[1h])"
+    whole = Engine(EngineOptions(max_samples=50_000_000)).instant_query(
+        parts, "t", query, END, stats="all")
+    sharded = Engine(EngineOptions(max_samples=limit)).instant_query(
+        parts, "t", query, END, stats="all")
+    assert _rows(sharded) == _rows(whole) and len(whole.series) == 2
+    assert whole.stats.peak_samples > limit >= sharded.stats.peak_samples
+    w, s = whole.stats.json()["samples"], sharded.stats.json()["samples"]
+    assert s["totalQueryableSamples"] == w["totalQueryableSamples"] == 2 * ROUNDS
+
+
+def test_one_series_spanning_parts_past_the_limit_still_fails() -> None:
+    """``u{i="a"}``'s older half in the block part, its newer half in the head part: one
+    series whose hour (240 samples) passes 200 fails as in Prometheus, fits 300."""
+    half = ROUNDS // 2
+    parts = MergeQueryable([_part(["a"], range(half, ROUNDS)), _part(["a"], range(half))])
+    query = "count_over_time(u[1h])"
+    got = Engine(EngineOptions(max_samples=300)).instant_query(parts, "t", query, END)
+    assert [s.vals.tolist() for s in got.series] == [[float(ROUNDS)]]
+    with pytest.raises(TooManySamplesError, match="too many samples into memory"):
+        Engine(EngineOptions(max_samples=200)).instant_query(parts, "t", query, END)
