@@ -124,3 +124,42 @@ def test_query_over_head_and_blocks_runs_in_shards_under_the_limit(tmp_path) -> 
     assert whole.stats.peak_samples > limit >= sharded.stats.peak_samples
     assert answered[0] == 2 * SERIES * ROUNDS  # the unlimited query
     assert len(answered) > 2 and max(answered[1:]) <= limit  # no select held both parts
+
+
+def test_one_series_in_the_head_another_in_a_block_is_sharded(tmp_path) -> None:
+    """The head answers ``m{i="a"}`` only, the block refuses having found one series,
+    ``m{i="b"}``: two series (each hour fits 360 samples, both do not), answered shard by
+    shard as Prometheus answers series by series, not selected whole and refused (422)."""
+    import numpy as np
+
+    from tidewell.model import Labels, SampleBatch
+    from tidewell.promql.context import EngineOptions
+    from tidewell.promql.engine import Engine
+    from tidewell.tsdb.block import BlockReader, write_block
+    from tidewell.tsdb.head import Head
+
+    a, b = (Labels([("__name__", "m"), ("i", i)]) for i in "ab")
+    path, _ = write_block(tmp_path, [(b, np.arange(ROUNDS, dtype=np.int64) * STEP,
+                                      np.ones(ROUNDS))])
+    head = Head()
+    for r in range(ROUNDS, 2 * ROUNDS):
+        head.append(SampleBatch([a], np.zeros(1, dtype=np.int32),
+                                np.full(1, r * STEP, dtype=np.int64), np.ones(1)))
+    reg = TenantRegistry(block_range_ms=7_200_000)
+    reg.put("t", head)
+    tsdb = reg.get("t")
+    assert tsdb is not None
+    tsdb.add_blocks([BlockReader(path)])
+
+    class Tenant:
+        def querier(self, tenant: str, mint: int, maxt: int):
+            return tsdb.querier(mint, maxt)
+
+    query, end, limit = "count_over_time(m[2h])", 2 * ROUNDS * STEP - 1, ROUNDS * 3 // 2
+    whole = Engine(EngineOptions()).instant_query(Tenant(), "t", query, end, stats="all")
+    sharded = Engine(EngineOptions(max_samples=limit)).instant_query(Tenant(), "t", query, end,
+                                                                     stats="all")
+    assert [(s.labels, s.vals.tolist()) for s in sharded.series] == \
+        [(s.labels, s.vals.tolist()) for s in whole.series] == \
+        [(Labels([("i", i)]), [float(ROUNDS)]) for i in "ab"]
+    assert whole.stats.peak_samples > limit >= sharded.stats.peak_samples
