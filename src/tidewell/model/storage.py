@@ -15,8 +15,11 @@ from tidewell.model.errors import TidewellError
 from tidewell.model.labels import Labels
 from tidewell.model.matchers import Matcher, MatchType
 from tidewell.model.samples import Series
+from tidewell.model.shard import ShardSelector, split_shard, stable_hash
 
 __all__ = ["Querier", "Queryable", "SelectHints", "SelectLimitError", "select_parts"]
+
+_PIN_SHARDS = 1 << 32  # the shards ``_same_series`` pins a series by its hash among
 
 
 @dataclass(frozen=True)
@@ -108,8 +111,8 @@ def select_parts(queriers: Iterable[Querier], matchers: Sequence[Matcher],
     spans them, and the sum would split a single series into shards for nothing).
     The engine selects a shard reported as one series whole, so that count must
     never be low: when one series was answered and the refusing part found one,
-    it is asked again pinned to that series' labels (``_same_series``) -- the same
-    series (or one moved between partitions) counts once, two different ones twice.
+    it is asked again pinned to that series (``_same_series``) -- the same series
+    (or one moved between partitions) counts once, two different ones twice.
     """
     if hints is None or not hints.max_samples:
         return [q.select(matchers, hints) for q in queriers]
@@ -142,11 +145,14 @@ def select_parts(queriers: Iterable[Querier], matchers: Sequence[Matcher],
 def _same_series(q: Querier, matchers: Sequence[Matcher], hints: SelectHints,
                  labels: Labels) -> bool:
     """Whether the one series ``q`` refused ``hints`` for is ``labels``: asked again
-    with an equality matcher per label, it refuses again only if its series has
-    them all (the same series, or -- not told apart -- one with extra labels)."""
+    with an equality matcher per label, and for the shard of its hash among 2^32 in
+    place of the query's shard (a series with extra labels has another hash), it
+    refuses again only for that series."""
+    _, rest = split_shard(matchers)
+    pin = ShardSelector(stable_hash(labels) % _PIN_SHARDS, _PIN_SHARDS)
     pins = [Matcher(MatchType.EQUAL, name, value) for name, value in labels]
     try:
-        q.select([*matchers, *pins], hints)
+        q.select([*rest, *pins, pin.matcher()], hints)
     except SelectLimitError as exc:
         return exc.what == "samples" and exc.series >= 1
     return False

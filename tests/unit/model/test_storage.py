@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from tests.support.heads import scraped_head
-from tidewell.model import Matcher, MatchType, SelectHints, SelectLimitError, select_parts
-from tidewell.tsdb.head import HeadQuerier
+from tidewell.model import (
+    Labels,
+    Matcher,
+    MatchType,
+    SampleBatch,
+    SelectHints,
+    SelectLimitError,
+    select_parts,
+)
+from tidewell.model.shard import ShardSelector
+from tidewell.tsdb.head import Head, HeadQuerier
 
 ROUNDS = 100
 SEL = [Matcher(MatchType.EQUAL, "__name__", "m")]
@@ -42,7 +52,23 @@ def test_one_series_in_each_part_counts_two_or_one(disjoint: bool) -> None:
     different series count two (a shard reported as one series is selected whole),
     the same series (time-split, or moved between partitions) counts one."""
     hints = SelectHints(max_samples=ROUNDS * 3 // 2)  # one series' samples fit, two do not
-    for second, series in ((range(1, 2), 2), (range(0, 1), 1)):
+    more = Labels([("__name__", "m"), ("i", "00"), ("x", "1")])  # m{i="00"}'s labels and x
+    for second, series in ((_head(range(1, 2)), 2), (_head(range(0, 1)), 1),
+                           (_labelled(more), 2)):
         with pytest.raises(SelectLimitError) as err:
-            select_parts([_head(range(0, 1)), _head(second)], SEL, hints, disjoint=disjoint)
+            select_parts([_head(range(0, 1)), second], SEL, hints, disjoint=disjoint)
         assert err.value.series == series and err.value.samples == 2 * ROUNDS
+    sharded = [*SEL, ShardSelector(0, 1).matcher()]  # the query's own shard is set aside
+    with pytest.raises(SelectLimitError) as err:
+        select_parts([_head(range(0, 1)), _head(range(0, 1))], sharded, hints, disjoint=disjoint)
+    assert err.value.series == 1
+
+
+def _labelled(labels: Labels) -> HeadQuerier:
+    """A head holding one series, ``labels``, sampled as ``_head``'s, its chunks cut."""
+    head = Head()
+    for r in range(ROUNDS):
+        head.append(SampleBatch([labels], np.zeros(1, dtype=np.int32),
+                                np.full(1, r * 1000, dtype=np.int64), np.ones(1)))
+    head.cut_chunks()
+    return HeadQuerier(head, 0, ROUNDS * 1000)
