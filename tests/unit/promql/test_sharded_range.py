@@ -254,13 +254,19 @@ def test_parts_holding_different_single_series_are_sharded() -> None:
     assert s["totalQueryableSamples"] == w["totalQueryableSamples"] == 2 * ROUNDS
 
 
-def test_one_series_spanning_parts_past_the_limit_still_fails() -> None:
-    """``u{i="a"}``'s older half in the block part, its newer half in the head part: one
-    series whose hour (240 samples) passes 200 fails as in Prometheus, fits 300."""
+@pytest.mark.parametrize("disjoint", [False, True])
+def test_one_series_spanning_parts_past_the_limit_still_fails(disjoint: bool) -> None:
+    """``u{i="a"}``'s older half in the block part, its newer half in the head part (or,
+    ``disjoint``, moved between partitions): one series whose hour (240 samples) passes
+    200 fails as in Prometheus after one refused select, not ~40 rounds of shards; fits
+    300."""
     half = ROUNDS // 2
-    parts = MergeQueryable([_part(["a"], range(half, ROUNDS)), _part(["a"], range(half))])
+    older, newer = _part(["a"], range(half)), _part(["a"], range(half, ROUNDS))
+    parts = MergeQueryable([newer, older], disjoint=disjoint)
     query = "count_over_time(u[1h])"
     got = Engine(EngineOptions(max_samples=300)).instant_query(parts, "t", query, END)
     assert [s.vals.tolist() for s in got.series] == [[float(ROUNDS)]]
+    newer.selects = older.selects = 0
     with pytest.raises(TooManySamplesError, match="too many samples into memory"):
         Engine(EngineOptions(max_samples=200)).instant_query(parts, "t", query, END)
+    assert newer.selects == older.selects == 2  # the refused select, then the series whole
