@@ -19,7 +19,7 @@ from tidewell.model.shard import ShardSelector, split_shard, stable_hash
 
 __all__ = ["Querier", "Queryable", "SelectHints", "SelectLimitError", "select_parts"]
 
-_PIN_SHARDS = 1 << 32  # the shards ``_same_series`` pins a series by its hash among
+_PIN_SHARDS = 1 << 32  # ``_same_series`` pins a series to the shard of its hash among these
 
 
 @dataclass(frozen=True)
