@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.serial  # the seconds a query takes are bounded: alone on its core
+
 ROOT = Path(__file__).resolve().parents[3]
 DATA = {"series": 1000, "samples": 480, "interval_ms": 15_000}  # 2 h of 1,000 series
 T_END = 7_200_000
