@@ -17,8 +17,6 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.serial  # the seconds a query takes are bounded: alone on its core
-
 ROOT = Path(__file__).resolve().parents[3]
 DATA = {"series": 1000, "samples": 480, "interval_ms": 15_000}  # 2 h of 1,000 series
 T_END = 7_200_000
@@ -32,6 +30,7 @@ def probe(spec: dict[str, Any]) -> dict[str, Any]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.serial  # the seconds the query takes are bounded: alone on its core
 def test_subquery_grid_past_max_samples_fails_before_allocating() -> None:
     r = probe({"query": "sum_over_time(vector(1)[1d:1ms])", "at": 86_400_000})
     assert r["kind"] == "TooManySamplesError"
@@ -94,6 +93,7 @@ def test_fetched_series_and_chunk_bytes_limits() -> None:
     assert "-querier.max-fetched-chunk-bytes-per-query" in r["error"]
 
 
+@pytest.mark.serial  # the seconds the query takes are bounded: alone on its core
 def test_timeout_stops_a_long_query() -> None:
     # Four heavy terms one after another: the timed-out run stops in the first one or two.
     term = "count_over_time(m[1h:100ms])"
