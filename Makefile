@@ -10,7 +10,8 @@ run:
 
 # Two pytest runs: the `serial` tests (every e2e/ and integration/ test, and the unit tests
 # that bound wall-clock time or GIL hold) one at a time, first (their Numba warm-up fills the
-# cache); then the other unit and conformance tests on two pytest-xdist workers. Both run
+# cache); then the other conformance and unit tests on two pytest-xdist workers (the long
+# conformance scripts first, so no worker is left with one at the end). Both run
 # whatever the first says; `make test` fails if either fails. PYTEST_ARGS: one plain run.
 PYTEST = .venv/bin/python -m pytest -q -p no:cacheprovider
 test: setup
@@ -18,7 +19,7 @@ test: setup
 ifeq ($(PYTEST_ARGS),)
 	status=0; \
 	$(PYTEST) -m 'serial and not image' || status=$$?; \
-	$(PYTEST) -m 'not serial and not image' -n 2 tests/unit tests/conformance || status=$$?; \
+	$(PYTEST) -m 'not serial and not image' -n 2 tests/conformance tests/unit || status=$$?; \
 	exit $$status
 else
 	$(PYTEST) $(PYTEST_ARGS)
