@@ -10,9 +10,10 @@ run:
 
 # Two pytest runs: the `serial` tests (every e2e/ and integration/ test, and the unit tests
 # that bound wall-clock time or GIL hold) one at a time, first (their Numba warm-up fills the
-# cache); then the other conformance and unit tests on two pytest-xdist workers (the long
-# conformance scripts first, so no worker is left with one at the end). Both run
-# whatever the first says; `make test` fails if either fails. PYTEST_ARGS: one plain run.
+# cache); then the others on two pytest-xdist workers, the long conformance scripts first so
+# no worker is left with one at the end. The second names its two directories (workers that
+# also collect e2e/ and integration/ spend ~10 s importing them); a new test directory is
+# added there. Both run; `make test` fails if either fails. PYTEST_ARGS: one plain run.
 PYTEST = .venv/bin/python -m pytest -q -p no:cacheprovider
 test: setup
 	.venv/bin/ruff check src tests benchmarks
