@@ -97,7 +97,7 @@ def test_prometheus_remote_write_1_0(tmp_path):
             deadline = time.time() + 60
             names: set[str] = set()
             while time.time() < deadline and "up" not in names:
-                time.sleep(1)
+                time.sleep(0.25)
                 names = srv.names()
             assert "up" in names
             assert "prometheus_build_info" in names

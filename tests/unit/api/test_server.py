@@ -26,6 +26,8 @@ from tidewell.api.config import ServerConfig
 from tidewell.api.connections import CLOSED
 from tidewell.api.server import HTTPServer, ListenError
 
+pytestmark = pytest.mark.serial  # connection timeouts and latencies are bounded: alone on its core
+
 
 async def ready(_: Request) -> PlainTextResponse:
     return PlainTextResponse("ready")

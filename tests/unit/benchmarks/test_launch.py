@@ -13,6 +13,8 @@ from benchmarks.launch import Prometheus3Server, Server, dir_size, ensure_peers,
 from benchmarks.scenarios.common import Context, NotAvailable, make_server, started
 from benchmarks.scenarios.storage import find_blocks
 
+pytestmark = pytest.mark.serial  # processes must start within a time bound: alone on its core
+
 
 class _Sleeper(Server):
     name = "sleeper"

@@ -15,6 +15,8 @@ from tidewell.ring import PartitionRing, PartitionRingDesc
 from tidewell.ring.instance_ring import InstanceRing, InstanceRingDesc
 from tidewell.util.config_tree import ConfigError
 
+pytestmark = pytest.mark.serial  # refresh rounds are counted within a time bound: alone on its core
+
 
 def test_a_partition_takes_the_lowest_floor_of_its_zone_replicas() -> None:
     owners = {0: ["ingester-zone-a-0", "ingester-zone-b-0"], 1: ["ingester-zone-a-1"]}

@@ -20,6 +20,8 @@ from tidewell.util.priority import WRITES
 
 from .conftest import MatrixDownstream, matrix_for, range_request
 
+pytestmark = pytest.mark.serial  # loop turns counted beside off-loop work (GIL): alone on a core
+
 DAY = 86400
 D0 = 100 * DAY
 H = 3600

@@ -318,6 +318,7 @@ def test_retention_runs_in_the_background(tmp_path: Path) -> None:
     run(body())
 
 
+@pytest.mark.serial  # a wall-clock bound or a race: alone on its core
 def test_write_timeout_is_enforced_when_the_disk_hangs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -48,6 +48,7 @@ def test_absent_label_matches_as_empty_string() -> None:
     assert not matches_all([rx("x")], lb)
 
 
+@pytest.mark.serial  # a wall-clock bound or a race: alone on its core
 def test_backtracking_pattern_is_linear() -> None:
     m = rx("(x+x+)+y")
     t0 = time.monotonic()

@@ -11,11 +11,14 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from tidewell.objstore import BucketError, FilesystemBucket
 
 SIZE = 8 * 1024 * 1024
 
 
+@pytest.mark.serial  # readers race a writer for a fixed time: alone on its core
 def test_readers_never_see_a_partial_object(tmp_path: Path) -> None:
     bucket = FilesystemBucket(tmp_path, fsync=False)
     a, b = b"a" * SIZE, b"b" * (SIZE // 2)

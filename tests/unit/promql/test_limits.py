@@ -30,6 +30,7 @@ def probe(spec: dict[str, Any]) -> dict[str, Any]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.serial  # the seconds the query takes are bounded: alone on its core
 def test_subquery_grid_past_max_samples_fails_before_allocating() -> None:
     r = probe({"query": "sum_over_time(vector(1)[1d:1ms])", "at": 86_400_000})
     assert r["kind"] == "TooManySamplesError"
@@ -92,6 +93,7 @@ def test_fetched_series_and_chunk_bytes_limits() -> None:
     assert "-querier.max-fetched-chunk-bytes-per-query" in r["error"]
 
 
+@pytest.mark.serial  # the seconds the query takes are bounded: alone on its core
 def test_timeout_stops_a_long_query() -> None:
     # Four heavy terms one after another: the timed-out run stops in the first one or two.
     term = "count_over_time(m[1h:100ms])"

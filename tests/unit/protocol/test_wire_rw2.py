@@ -130,6 +130,7 @@ def _big_body() -> bytes:
     return req.SerializeToString()
 
 
+@pytest.mark.serial  # a wall-clock bound or a race: alone on its core
 def test_large_body_leaves_the_gil_to_other_threads() -> None:
     """While an 18 MB body transcodes, a pure-Python thread keeps running.
 

@@ -6,6 +6,7 @@ import asyncio
 import random
 from collections import Counter
 
+import pytest
 from ulid import ULID
 
 from tests.support.metrics import metric_value
@@ -103,6 +104,7 @@ def test_dead_instance_gets_no_traffic():
     assert all([i.id for i in ring.block_owners(b)] == ["sg-0"] for b in BLOCKS[:20])
 
 
+@pytest.mark.serial  # a wall-clock bound or a race: alone on its core
 def test_lifecycler_heartbeats_and_timeout_marks_unhealthy():
     async def body():
         kv = InMemoryKV()

@@ -3,6 +3,8 @@ from __future__ import annotations
 import sys
 import threading
 
+import pytest
+
 from tidewell.storegateway.cache import ByteLRU, IndexCache
 from tidewell.storegateway.config import BucketStoreConfig
 
@@ -94,6 +96,7 @@ def test_flags_are_mimirs_when_nested() -> None:
     assert BucketStoreConfig().chunks_cache.inmemory.max_size_bytes == 512 << 20
 
 
+@pytest.mark.serial  # a wall-clock bound or a race: alone on its core
 def test_metrics_are_published_while_other_threads_add_item_types() -> None:
     """Queries fill the cache from worker threads: publishing the per-type gauges while
     another thread stores a new type (or evicts one for the first time) must not fail

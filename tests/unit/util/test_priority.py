@@ -7,9 +7,12 @@ import asyncio
 import threading
 import time
 
+import pytest
 from prometheus_client import REGISTRY
 
 from tidewell.util.priority import WriteGate
+
+pytestmark = pytest.mark.serial  # the write gate's waits are timed: alone on its core
 
 LONG = 60.0
 """A cap no test reaches: a test that waits for it has found a bug (and hangs visibly)."""
