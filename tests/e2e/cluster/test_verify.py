@@ -153,8 +153,9 @@ def wait_for(cluster: LocalCluster, check: str, status: str, timeout_s: float,
 def test_healthy_cluster_passes_every_check(cluster: LocalCluster) -> None:
     wait_for(cluster, "blocks", "PASS", 90)  # the first blocks reach the bucket
     code, results, err = verify(cluster)
-    assert code == 0, (results, err)
-    assert {r["status"] for r in results} == {"PASS"}, results
+    not_passed = [r for r in results if r["status"] != "PASS"]  # the lines a failure is about
+    assert code == 0, (not_passed, err)
+    assert not not_passed, not_passed
     produce = lines(results, "produce")
     assert sorted(r["subject"].split()[0] for r in produce) == ["distributor-0", "distributor-1"]
     assert all("acknowledged" in r["reason"] for r in produce)
