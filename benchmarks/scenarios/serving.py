@@ -53,7 +53,7 @@ from benchmarks.workload import Workload
 from tidewell.model import Labels, SampleBatch
 from tidewell.protocol import encode_write_request, snappy_compress
 
-__all__ = ["SERVER_CORES", "run"]
+__all__ = ["QUERY", "SERIES", "SERVER_CORES", "load_data", "run"]
 
 log = logging.getLogger("benchmarks")
 
@@ -147,7 +147,7 @@ def _beside_queries(srv: Server, now_ms: int, work: Callable[[], T]) -> tuple[T,
     return out, qps, int(failed.value)
 
 
-def _load(srv: Server, now_ms: int) -> None:
+def load_data(srv: Server, now_ms: int) -> None:
     """The data the range queries read: SERIES series over the last 2 h at 15 s."""
     labels = [Labels([("__name__", "serving_load"), ("job", f"j{i % 10}"),
                       ("i", str(i))]) for i in range(SERIES)]
@@ -231,7 +231,7 @@ def run(ctx: Context) -> list[Row]:
         figures: list[Figure] = []
         with started(make_server(system, ctx, "serving"), ctx.ready_timeout_s) as srv:
             now = int(time.time() * 1000) // 15_000 * 15_000
-            _load(srv, now)
+            load_data(srv, now)
             time.sleep(3)
             next_ts = [int(time.time() * 1000)]
             for rep in range(ctx.reps):
@@ -254,7 +254,7 @@ def run(ctx: Context) -> list[Row]:
                 figures.append(fig)
             with started(make_server(system, ctx, "serving-floor"),
                          ctx.ready_timeout_s) as other:
-                _load(other, now)
+                load_data(other, now)
                 time.sleep(3)
                 floor = _floor_phase(srv, other, seconds, now, next_ts)
             log.info("serving %s floor: %s", system,
