@@ -11,9 +11,10 @@ those in flight and then cuts the rest, answering 503 to those that sent nothing
 from __future__ import annotations
 
 import asyncio
-import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tidewell.api.asgi_errors import send_error
 
 __all__ = ["DrainGate"]
 
@@ -42,7 +43,7 @@ class DrainGate:
             await self.app(scope, receive, send)
             return
         if self.draining:
-            await _unavailable(send, REFUSED)
+            await send_error(send, 503, "unavailable", REFUSED, close=True)
             return
         task = asyncio.current_task()
         assert task is not None
@@ -61,7 +62,7 @@ class DrainGate:
                 raise
             task.uncancel()
             if not started:
-                await _unavailable(send, CUT)
+                await send_error(send, 503, "unavailable", CUT, close=True)
         finally:
             self._inflight.discard(task)
             self._cut.discard(task)
@@ -81,11 +82,3 @@ class DrainGate:
         if pending:
             await asyncio.wait(pending, timeout=CUT_WAIT_S)
         return len(pending)
-
-
-async def _unavailable(send: Send, message: str) -> None:
-    body = json.dumps({"status": "error", "errorType": "unavailable", "error": message}).encode()
-    await send({"type": "http.response.start", "status": 503, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close")]})
-    await send({"type": "http.response.body", "body": body})

@@ -7,10 +7,9 @@ multi-tenancy off every request belongs to ``-auth.no-auth-tenant`` (default
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from tidewell.api.asgi_errors import send_error
 from tidewell.model.tenant import InvalidTenantIDError, validate_tenant_id
 
 ANONYMOUS = "anonymous"
@@ -46,12 +45,12 @@ class TenantMiddleware:
         if self.multitenancy_enabled:
             raw = next((v for k, v in scope["headers"] if k == _ORG_HEADER), None)
             if raw is None:
-                await _reply(send, 401, "no org id")
+                await send_error(send, 401, "bad_data", "no org id")
                 return
             try:
                 tenant = validate_tenant_id(raw.decode("utf-8", "replace"))
             except InvalidTenantIDError as exc:
-                await _reply(send, 400, str(exc))
+                await send_error(send, 400, "bad_data", str(exc))
                 return
         scope.setdefault("state", {})["tenant"] = tenant
         await self.app(scope, receive, send)
@@ -59,18 +58,3 @@ class TenantMiddleware:
     @staticmethod
     def _needs_tenant(path: str) -> bool:
         return path.startswith(_TENANT_PATHS) and not path.startswith(_OPEN_PATHS)
-
-
-async def _reply(send: Send, status: int, message: str) -> None:
-    body = json.dumps({"status": "error", "errorType": "bad_data", "error": message}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
